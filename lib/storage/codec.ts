@@ -1,0 +1,176 @@
+// Encode and decode one framed record and the record bodies of docs/format.md.
+// Pure functions over Buffers: no files, no job rules. The hot path (job meta) is a
+// fixed binary layout; only the rare per-job overrides go through MessagePack.
+
+import { crc32 } from "node:zlib";
+import { Packr } from "msgpackr";
+import {
+  FLAG_COMPLETED_AT, FLAG_DEQUEUED_AT, FLAG_FAILED_AT, FLAG_PURGE_AT, ID_BYTES, MAX_RECORD_TYPE,
+  META_FIXED_BYTES, RECORD_HEADER_BYTES, RECORD_UNUSED,
+} from "./format.ts";
+
+// Records and maps only; `useRecords: false` keeps the bytes plain MessagePack so any
+// tool can read them.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+// Buffer's latin1Slice/utf8Slice skip toString()'s argument juggling; they are stable
+// Node internals but missing from @types/node.
+interface FastSlices { latin1Slice(start: number, end: number): string; utf8Slice(start: number, end: number): string }
+export const latin1 = (buf: Buffer, start: number, end: number): string => (buf as unknown as FastSlices).latin1Slice(start, end);
+export const utf8 = (buf: Buffer, start: number, end: number): string => (buf as unknown as FastSlices).utf8Slice(start, end);
+
+export const packValue = (value: unknown): Buffer => packr.pack(value);
+export const unpackValue = (bytes: Buffer): unknown => packr.unpack(bytes);
+
+/** A job's state as storage sees it. Options are opaque to storage. */
+export interface JobMeta {
+  id: string;
+  status: number;
+  priority: number;
+  attempts: number;
+  readyAtMs: number;
+  dequeuedAtMs?: number;
+  failedAtMs?: number;
+  completedAtMs?: number;
+  purgeAtMs?: number;
+  queue: string;
+  type: string;
+  /** Per-job overrides (retry_limit, backoff, retention, unique_key, unique_while, batch). */
+  options?: Record<string, unknown>;
+}
+
+/** Frame a record: length, type, CRC-32 over type + body, body. */
+export function frameRecord(type: number, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + body.length);
+  out.writeUInt32LE(body.length, 0);
+  out[4] = type;
+  body.copy(out, RECORD_HEADER_BYTES);
+  out.writeUInt32LE(crc32(out.subarray(RECORD_HEADER_BYTES), crc32(out.subarray(4, 5))), 5);
+  return out;
+}
+
+export type FrameCheck =
+  | { ok: true; type: number; bodyStart: number; end: number }
+  | { ok: false; reason: "unused" | "short" | "bad_type" | "bad_length" | "bad_checksum" };
+
+/** Check the record at `pos` in `buf` (valid bytes end at `limit`). */
+export function checkFrame(buf: Buffer, pos: number, limit: number): FrameCheck {
+  if (pos + RECORD_HEADER_BYTES > limit) return { ok: false, reason: "short" };
+  const length = buf.readUInt32LE(pos);
+  const type = buf[pos + 4];
+  if (type === RECORD_UNUSED) return { ok: false, reason: length === 0 ? "unused" : "bad_type" };
+  if (type > MAX_RECORD_TYPE) return { ok: false, reason: "bad_type" };
+  const bodyStart = pos + RECORD_HEADER_BYTES;
+  const end = bodyStart + length;
+  if (end > limit) return { ok: false, reason: "bad_length" };
+  const expected = buf.readUInt32LE(pos + 5);
+  const actual = crc32(buf.subarray(bodyStart, end), crc32(buf.subarray(pos + 4, pos + 5)));
+  if (actual !== expected) return { ok: false, reason: "bad_checksum" };
+  return { ok: true, type, bodyStart, end };
+}
+
+/** Encode job meta, optionally followed by payload bytes (a JOB body when present). */
+export function encodeJobBody(meta: JobMeta, payload?: Buffer): Buffer {
+  const queueLen = Buffer.byteLength(meta.queue);
+  const typeLen = Buffer.byteLength(meta.type);
+  const options = meta.options && Object.keys(meta.options).length > 0 ? packValue(meta.options) : undefined;
+  const optionsLen = options ? options.length : 0;
+  const payloadLen = payload ? payload.length : 0;
+  const buf = Buffer.allocUnsafe(META_FIXED_BYTES + queueLen + typeLen + optionsLen + payloadLen);
+  buf.write(meta.id, 0, ID_BYTES, "latin1");
+  buf[25] = meta.status;
+  let flags = 0;
+  if (meta.dequeuedAtMs !== undefined) flags |= FLAG_DEQUEUED_AT;
+  if (meta.failedAtMs !== undefined) flags |= FLAG_FAILED_AT;
+  if (meta.completedAtMs !== undefined) flags |= FLAG_COMPLETED_AT;
+  if (meta.purgeAtMs !== undefined) flags |= FLAG_PURGE_AT;
+  buf[26] = flags;
+  buf.writeUInt16LE(meta.priority, 27);
+  buf.writeUInt32LE(meta.attempts, 29);
+  buf.writeDoubleLE(meta.readyAtMs, 33);
+  buf.writeDoubleLE(meta.dequeuedAtMs ?? 0, 41);
+  buf.writeDoubleLE(meta.failedAtMs ?? 0, 49);
+  buf.writeDoubleLE(meta.completedAtMs ?? 0, 57);
+  buf.writeDoubleLE(meta.purgeAtMs ?? 0, 65);
+  buf.writeUInt16LE(queueLen, 73);
+  buf.writeUInt16LE(typeLen, 75);
+  buf.writeUInt32LE(optionsLen, 77);
+  let pos = META_FIXED_BYTES;
+  pos += buf.write(meta.queue, pos, "utf8");
+  pos += buf.write(meta.type, pos, "utf8");
+  if (options) pos += options.copy(buf, pos);
+  if (payload) payload.copy(buf, pos);
+  return buf;
+}
+
+/** Decode job meta at `start`; returns the meta and where the payload (if any) starts. */
+export function decodeJobBody(buf: Buffer, start: number, end: number): { meta: JobMeta; payloadStart: number } {
+  if (end - start < META_FIXED_BYTES) throw new RangeError("job meta too short");
+  const flags = buf[start + 26];
+  const queueLen = buf.readUInt16LE(start + 73);
+  const typeLen = buf.readUInt16LE(start + 75);
+  const optionsLen = buf.readUInt32LE(start + 77);
+  let pos = start + META_FIXED_BYTES;
+  if (pos + queueLen + typeLen + optionsLen > end) throw new RangeError("job meta lengths overrun the record");
+  const meta: JobMeta = {
+    id: latin1(buf, start, start + ID_BYTES),
+    status: buf[start + 25],
+    priority: buf.readUInt16LE(start + 27),
+    attempts: buf.readUInt32LE(start + 29),
+    readyAtMs: buf.readDoubleLE(start + 33),
+    queue: utf8(buf, pos, pos + queueLen),
+    type: utf8(buf, pos + queueLen, pos + queueLen + typeLen),
+  };
+  if (flags & FLAG_DEQUEUED_AT) meta.dequeuedAtMs = buf.readDoubleLE(start + 41);
+  if (flags & FLAG_FAILED_AT) meta.failedAtMs = buf.readDoubleLE(start + 49);
+  if (flags & FLAG_COMPLETED_AT) meta.completedAtMs = buf.readDoubleLE(start + 57);
+  if (flags & FLAG_PURGE_AT) meta.purgeAtMs = buf.readDoubleLE(start + 65);
+  pos += queueLen + typeLen;
+  if (optionsLen > 0) meta.options = unpackValue(buf.subarray(pos, pos + optionsLen)) as Record<string, unknown>;
+  return { meta, payloadStart: pos + optionsLen };
+}
+
+export function encodeIds(ids: readonly string[]): Buffer {
+  const buf = Buffer.allocUnsafe(ids.length * ID_BYTES);
+  for (let i = 0; i < ids.length; i++) buf.write(ids[i], i * ID_BYTES, ID_BYTES, "latin1");
+  return buf;
+}
+
+export function decodeIds(buf: Buffer, start: number, end: number): string[] {
+  if ((end - start) % ID_BYTES !== 0) throw new RangeError("id list length is not a multiple of 25");
+  const ids: string[] = [];
+  for (let pos = start; pos < end; pos += ID_BYTES) ids.push(latin1(buf, pos, pos + ID_BYTES));
+  return ids;
+}
+
+export function encodeErrorBody(id: string, attempt: number, record: unknown): Buffer {
+  const packed = packValue(record);
+  const buf = Buffer.allocUnsafe(ID_BYTES + 4 + packed.length);
+  buf.write(id, 0, ID_BYTES, "latin1");
+  buf.writeUInt32LE(attempt, ID_BYTES);
+  packed.copy(buf, ID_BYTES + 4);
+  return buf;
+}
+
+export function decodeErrorHead(buf: Buffer, start: number): { id: string; attempt: number } {
+  return { id: latin1(buf, start, start + ID_BYTES), attempt: buf.readUInt32LE(start + ID_BYTES) };
+}
+
+export function decodeErrorRecord(buf: Buffer, start: number, end: number): unknown {
+  return unpackValue(buf.subarray(start + ID_BYTES + 4, end));
+}
+
+export function encodeBlobBody(namespace: number, key: string, value?: Buffer): Buffer {
+  const keyLen = Buffer.byteLength(key);
+  const buf = Buffer.allocUnsafe(3 + keyLen + (value?.length ?? 0));
+  buf[0] = namespace;
+  buf.writeUInt16LE(keyLen, 1);
+  buf.write(key, 3, "utf8");
+  if (value) value.copy(buf, 3 + keyLen);
+  return buf;
+}
+
+export function decodeBlobBody(buf: Buffer, start: number, end: number): { namespace: number; key: string; valueStart: number } {
+  const keyLen = buf.readUInt16LE(start + 1);
+  if (start + 3 + keyLen > end) throw new RangeError("blob key overruns the record");
+  return { namespace: buf[start], key: utf8(buf, start + 3, start + 3 + keyLen), valueStart: start + 3 + keyLen };
+}

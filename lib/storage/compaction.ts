@@ -1,0 +1,138 @@
+// Reclaims disk by retiring the oldest segment: everything live whose newest copy is
+// there (job snapshots, error records, blobs) is appended again at the head in small
+// slices, synced, and only then is the old file deleted.
+//
+// Why only the oldest: its tombstones and RESETs can be dropped because no older
+// segment remains for them to cancel. Compacting a middle segment would resurrect
+// whatever its dropped tombstones had deleted.
+// Crash safety: until the unlink, both copies exist and replay's last-writer-wins
+// makes them one; after it, the copies are already synced.
+
+import { encodeJobBody, frameRecord } from "./codec.ts";
+import { RECORD_JOB } from "./format.ts";
+import type { Store } from "./store.ts";
+
+/** Jobs per slice: small enough that one slice stays well under a few ms of CPU. */
+const SLICE = 256;
+
+export interface CompactionResult {
+  segment: number;
+  jobs: number;
+  errors: number;
+  blobs: number;
+}
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Bytes of live records: what the data would take after a full compaction. */
+export function liveBytes(store: Store): number {
+  const t = store.table;
+  let bytes = 0;
+  for (const slot of t.slotById.values()) bytes += t.recLen[slot];
+  for (const extras of t.extras.values()) for (const e of extras.errors ?? []) bytes += e.length;
+  for (const b of store.blobs.values()) bytes += b.length;
+  return bytes;
+}
+
+/** Disk use may reach twice the live data plus two segments (head and spare) of slack. */
+export function shouldCompact(store: Store): boolean {
+  const numbers = store.segments.numbers();
+  if (numbers.length < 2 || numbers[0] >= store.writer.head.segment) return false;
+  const used = numbers.length * store.segments.segmentBytes;
+  return used > 2 * liveBytes(store) + 2 * store.segments.segmentBytes;
+}
+
+/** Retire the oldest sealed segment; undefined when there is none. */
+export async function compactOldest(store: Store): Promise<CompactionResult | undefined> {
+  // Let every append aimed at older segments land (and be applied) before we look.
+  await store.flush();
+  await yieldToLoop();
+  const numbers = store.segments.numbers();
+  const oldest = numbers[0];
+  if (numbers.length < 2 || oldest >= store.writer.head.segment) return undefined;
+  const result: CompactionResult = { segment: oldest, jobs: 0, errors: 0, blobs: 0 };
+  const t = store.table;
+
+  for (let pass = 0; pass < 3; pass++) {
+    const slots: number[] = [];
+    for (const slot of t.slotById.values()) if (t.paySeg[slot] === oldest) slots.push(slot);
+    const errors: { id: string; attempt: number }[] = [];
+    for (const [slot, extras] of t.extras) {
+      for (const e of extras.errors ?? []) if (e.segment === oldest) errors.push({ id: t.ids[slot]!, attempt: e.attempt });
+    }
+    const blobs = [...store.blobs].filter(([, b]) => b.segment === oldest).map(([k]) => k);
+    if (slots.length === 0 && errors.length === 0 && blobs.length === 0) break;
+
+    for (let i = 0; i < slots.length; i += SLICE) {
+      result.jobs += await copyJobs(store, oldest, slots.slice(i, i + SLICE));
+      await yieldToLoop();
+    }
+    for (let i = 0; i < errors.length; i += SLICE) {
+      result.errors += await copyErrors(store, oldest, errors.slice(i, i + SLICE));
+      await yieldToLoop();
+    }
+    result.blobs += await copyBlobs(store, oldest, blobs);
+  }
+  await store.flush();
+  await store.segments.retire(oldest);
+  store.forgetSegment(oldest);
+  return result;
+}
+
+async function copyJobs(store: Store, oldest: number, slots: number[]): Promise<number> {
+  const t = store.table;
+  const live = slots.filter((s) => t.paySeg[s] === oldest && t.ids[s] !== undefined);
+  if (live.length === 0) return 0;
+  const before = live.map((s) => ({ id: t.ids[s]!, recOff: t.recOff[s] }));
+  const payloads = live.map((s) => Buffer.from(store.payload(s)));
+  const frames = live.map((s, i) => frameRecord(RECORD_JOB, encodeJobBody(t.meta(s), payloads[i])));
+  const { locations, done } = store.appendGroup(frames, true);
+  await done;
+  let copied = 0;
+  live.forEach((s, i) => {
+    // Only move the pointer if the job still lives where we copied it from.
+    if (t.ids[s] !== before[i].id || t.paySeg[s] !== oldest || t.recOff[s] !== before[i].recOff) return;
+    const at = locations[i];
+    t.setLocation(s, {
+      segment: at.segment, offset: at.offset + frames[i].length - payloads[i].length, length: payloads[i].length,
+      recordOffset: at.offset, recordLength: frames[i].length,
+    });
+    copied++;
+  });
+  return copied;
+}
+
+async function copyErrors(store: Store, oldest: number, errors: { id: string; attempt: number }[]): Promise<number> {
+  const t = store.table;
+  const found = errors.flatMap(({ id, attempt }) => {
+    const slot = t.slotById.get(id);
+    const loc = slot === undefined ? undefined : t.extras.get(slot)?.errors?.find((e) => e.attempt === attempt);
+    return loc && loc.segment === oldest ? [{ loc, bytes: Buffer.from(store.readRecord(loc.segment, loc.offset, loc.length)) }] : [];
+  });
+  if (found.length === 0) return 0;
+  const { locations, done } = store.appendGroup(found.map((f) => f.bytes), true);
+  await done;
+  found.forEach((f, i) => {
+    if (f.loc.segment !== oldest) return;
+    f.loc.segment = locations[i].segment;
+    f.loc.offset = locations[i].offset;
+  });
+  return found.length;
+}
+
+async function copyBlobs(store: Store, oldest: number, keys: string[]): Promise<number> {
+  let copied = 0;
+  for (const key of keys) {
+    const entry = store.blobs.get(key);
+    if (!entry || entry.segment !== oldest) continue;
+    const bytes = Buffer.from(store.readRecord(entry.segment, entry.offset, entry.length));
+    const { locations, done } = store.appendGroup([bytes], true);
+    await done;
+    if (store.blobs.get(key) === entry) {
+      entry.segment = locations[0].segment;
+      entry.offset = locations[0].offset;
+    }
+    copied++;
+  }
+  return copied;
+}

@@ -1,0 +1,26 @@
+// Storage failures carry a kind, and where they can, the segment and byte offset, so an
+// operator can find the damage (STYLE.md §5). Recovery never throws these for expected
+// damage: it returns a report instead (recover.ts).
+
+export type StorageErrorKind = "corrupt" | "io" | "full" | "locked" | "too_large";
+
+export class StorageError extends Error {
+  readonly kind: StorageErrorKind;
+  readonly segment?: number;
+  readonly offset?: number;
+  constructor(kind: StorageErrorKind, message: string, where?: { segment?: number; offset?: number; cause?: unknown }) {
+    super(message, where?.cause === undefined ? undefined : { cause: where.cause });
+    this.name = "StorageError";
+    this.kind = kind;
+    this.segment = where?.segment;
+    this.offset = where?.offset;
+  }
+}
+
+/** Map an errno error from the fs port onto a storage error kind. */
+export function fromFsError(err: unknown, what: string, where?: { segment?: number; offset?: number }): StorageError {
+  if (err instanceof StorageError) return err;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  const kind = code === "ENOSPC" || code === "EDQUOT" ? "full" : "io";
+  return new StorageError(kind, `${what}: ${(err as Error)?.message ?? String(err)}`, { ...where, cause: err });
+}

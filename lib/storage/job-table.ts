@@ -1,0 +1,313 @@
+// The in-memory job table: a slab of parallel typed arrays indexed by slot, plus the
+// indexes over it (ready buckets per queue, the scheduled heap, id order). No payloads:
+// each job keeps only where its payload lives on disk.
+//
+// Why a slab and not an object per job: at 1M jobs an object with ~15 fields costs
+// ~250 bytes plus GC pressure; parallel typed arrays cost ~75 bytes per job and
+// nothing for the GC to trace. Rare fields (options, retention stamps, error
+// locations) live in a sparse Map.
+
+import type { JobMeta } from "./codec.ts";
+import { STATUS_FREE, STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED } from "./format.ts";
+import { NameTable } from "./name-table.ts";
+import { ReadyIndex } from "./priority-index.ts";
+import { ScheduledHeap } from "./scheduled-heap.ts";
+
+export interface ErrorLocation {
+  attempt: number;
+  segment: number;
+  /** Offset of the framed ERROR record. */
+  offset: number;
+  /** Length of the framed record. */
+  length: number;
+}
+
+export interface SlotExtras {
+  options?: Record<string, unknown>;
+  completedAtMs?: number;
+  purgeAtMs?: number;
+  /** Sorted by attempt. */
+  errors?: ErrorLocation[];
+}
+
+export interface PayloadLocation {
+  segment: number;
+  /** Offset of the payload bytes inside the segment. */
+  offset: number;
+  length: number;
+  /** Offset and length of the framed JOB record that holds it (for compaction). */
+  recordOffset: number;
+  recordLength: number;
+}
+
+const NONE = Number.NaN;
+
+export class JobTable {
+  capacity = 0;
+  size = 0;
+  ids: (string | undefined)[] = [];
+  status = new Uint8Array(0);
+  priority = new Uint16Array(0);
+  attempts = new Uint32Array(0);
+  queue = new Uint32Array(0);
+  type = new Uint32Array(0);
+  readyAt = new Float64Array(0);
+  dequeuedAt = new Float64Array(0);
+  failedAt = new Float64Array(0);
+  paySeg = new Uint32Array(0);
+  payOff = new Uint32Array(0);
+  payLen = new Uint32Array(0);
+  recOff = new Uint32Array(0);
+  recLen = new Uint32Array(0);
+  next = new Int32Array(0);
+  prev = new Int32Array(0);
+  heapPos = new Int32Array(0);
+  /** Bumped on every change; lets a failed write roll back only if nothing moved since. */
+  gen = new Uint32Array(0);
+  readonly extras = new Map<number, SlotExtras>();
+  readonly slotById = new Map<string, number>();
+  readonly queues = new NameTable();
+  readonly types = new NameTable();
+  /** Ready index per queue name index. */
+  readonly ready: (ReadyIndex | undefined)[] = [];
+  /** Queue indexes with at least one ready job. */
+  readonly readyQueues = new Set<number>();
+  readonly scheduled = new ScheduledHeap(() => this);
+  readonly statusCounts = new Uint32Array(5);
+  /** Off during replay: jobs change state many times there, and are indexed once after. */
+  indexing = false;
+  private readonly freeSlots: number[] = [];
+  /** All ids ever indexed, ascending, including removed ones until the next rebuild. */
+  private order: string[] = [];
+  private orderSorted = true;
+  private orderDead = 0;
+
+  private grow(): void {
+    const cap = Math.max(1024, this.capacity * 2);
+    const grown = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(a: T, fill?: number): T => {
+      const b = new (a.constructor as new (n: number) => T)(cap);
+      b.set(a);
+      if (fill !== undefined) b.fill(fill, this.capacity);
+      return b;
+    };
+    this.status = grown(this.status, STATUS_FREE);
+    this.priority = grown(this.priority);
+    this.attempts = grown(this.attempts);
+    this.queue = grown(this.queue);
+    this.type = grown(this.type);
+    this.readyAt = grown(this.readyAt);
+    this.dequeuedAt = grown(this.dequeuedAt);
+    this.failedAt = grown(this.failedAt);
+    this.paySeg = grown(this.paySeg);
+    this.payOff = grown(this.payOff);
+    this.payLen = grown(this.payLen);
+    this.recOff = grown(this.recOff);
+    this.recLen = grown(this.recLen);
+    this.next = grown(this.next, -1);
+    this.prev = grown(this.prev, -1);
+    this.heapPos = grown(this.heapPos, -1);
+    this.gen = grown(this.gen);
+    for (let s = cap - 1; s >= this.capacity; s--) this.freeSlots.push(s);
+    this.capacity = cap;
+  }
+
+  /** Add a job (not yet indexed: call index() when its state is final). */
+  add(meta: JobMeta, location: PayloadLocation): number {
+    if (this.freeSlots.length === 0) this.grow();
+    const slot = this.freeSlots.pop()!;
+    this.ids[slot] = meta.id;
+    this.slotById.set(meta.id, slot);
+    this.queue[slot] = this.queues.intern(meta.queue);
+    this.type[slot] = this.types.intern(meta.type);
+    this.assign(slot, meta);
+    this.setLocation(slot, location);
+    this.size++;
+    if (this.order.length > 0 && this.order[this.order.length - 1] >= meta.id) this.orderSorted = false;
+    this.order.push(meta.id);
+    return slot;
+  }
+
+  setLocation(slot: number, location: PayloadLocation): void {
+    this.paySeg[slot] = location.segment;
+    this.payOff[slot] = location.offset;
+    this.payLen[slot] = location.length;
+    this.recOff[slot] = location.recordOffset;
+    this.recLen[slot] = location.recordLength;
+  }
+
+  /** Replace a job's state. Requires: the slot is not indexed (see unindex). */
+  update(slot: number, meta: JobMeta): void {
+    const q = this.queues.intern(meta.queue);
+    this.queues.release(this.queue[slot]);
+    this.queue[slot] = q;
+    const t = this.types.intern(meta.type);
+    this.types.release(this.type[slot]);
+    this.type[slot] = t;
+    this.assign(slot, meta);
+  }
+
+  private assign(slot: number, meta: JobMeta): void {
+    this.status[slot] = meta.status;
+    this.priority[slot] = meta.priority;
+    this.attempts[slot] = meta.attempts;
+    this.readyAt[slot] = meta.readyAtMs;
+    this.dequeuedAt[slot] = meta.dequeuedAtMs ?? NONE;
+    this.failedAt[slot] = meta.failedAtMs ?? NONE;
+    this.gen[slot]++;
+    const hasExtras = meta.options !== undefined || meta.completedAtMs !== undefined || meta.purgeAtMs !== undefined;
+    const errors = this.extras.get(slot)?.errors;
+    if (hasExtras || errors) {
+      this.extras.set(slot, { options: meta.options, completedAtMs: meta.completedAtMs, purgeAtMs: meta.purgeAtMs, errors });
+    } else {
+      this.extras.delete(slot);
+    }
+  }
+
+  meta(slot: number): JobMeta {
+    const meta: JobMeta = {
+      id: this.ids[slot]!,
+      status: this.status[slot],
+      priority: this.priority[slot],
+      attempts: this.attempts[slot],
+      readyAtMs: this.readyAt[slot],
+      queue: this.queues.name(this.queue[slot]),
+      type: this.types.name(this.type[slot]),
+    };
+    if (!Number.isNaN(this.dequeuedAt[slot])) meta.dequeuedAtMs = this.dequeuedAt[slot];
+    if (!Number.isNaN(this.failedAt[slot])) meta.failedAtMs = this.failedAt[slot];
+    const extras = this.extras.get(slot);
+    if (extras) {
+      if (extras.options) meta.options = extras.options;
+      if (extras.completedAtMs !== undefined) meta.completedAtMs = extras.completedAtMs;
+      if (extras.purgeAtMs !== undefined) meta.purgeAtMs = extras.purgeAtMs;
+    }
+    return meta;
+  }
+
+  location(slot: number): PayloadLocation {
+    return {
+      segment: this.paySeg[slot], offset: this.payOff[slot], length: this.payLen[slot],
+      recordOffset: this.recOff[slot], recordLength: this.recLen[slot],
+    };
+  }
+
+  /** Remove a job entirely. */
+  free(slot: number): void {
+    this.unindex(slot);
+    this.slotById.delete(this.ids[slot]!);
+    this.queues.release(this.queue[slot]);
+    this.types.release(this.type[slot]);
+    this.ids[slot] = undefined;
+    this.status[slot] = STATUS_FREE;
+    this.extras.delete(slot);
+    this.gen[slot]++;
+    this.freeSlots.push(slot);
+    this.size--;
+    this.orderDead++;
+  }
+
+  /** Put the slot into the index its status calls for. */
+  index(slot: number): void {
+    if (!this.indexing) return;
+    const status = this.status[slot];
+    this.statusCounts[status]++;
+    if (status === STATUS_READY) {
+      const q = this.queue[slot];
+      let ready = this.ready[q];
+      if (!ready) ready = this.ready[q] = new ReadyIndex(() => this);
+      ready.insert(slot, this.priority[slot]);
+      this.readyQueues.add(q);
+    } else if (status === STATUS_SCHEDULED) {
+      this.scheduled.push(slot);
+    }
+  }
+
+  /** Take the slot out of whatever index holds it (status unchanged). */
+  unindex(slot: number): void {
+    const status = this.status[slot];
+    if (!this.indexing || status === STATUS_FREE) return;
+    this.statusCounts[status]--;
+    if (status === STATUS_READY) {
+      const q = this.queue[slot];
+      const ready = this.ready[q]!;
+      ready.remove(slot, this.priority[slot]);
+      if (ready.size === 0) this.readyQueues.delete(q);
+    } else if (status === STATUS_SCHEDULED) {
+      this.scheduled.remove(slot);
+    }
+  }
+
+  /** Change status and move between indexes. */
+  setStatus(slot: number, status: number): void {
+    this.unindex(slot);
+    this.status[slot] = status;
+    this.gen[slot]++;
+    this.index(slot);
+  }
+
+  /**
+   * The ready slot a take would get: lowest (priority, id) among `queues` (name
+   * indexes; undefined = all queues), or -1. Scans the candidate queues' heads: fine
+   * for the tens of queues real deployments have.
+   */
+  peekReady(queues?: readonly number[]): number {
+    let best = -1;
+    let bestPriority = 0;
+    const consider = (q: number) => {
+      const ready = this.ready[q];
+      if (!ready || ready.size === 0) return;
+      const p = ready.minPriority();
+      const slot = ready.peek();
+      if (best === -1 || p < bestPriority || (p === bestPriority && this.ids[slot]! < this.ids[best]!)) {
+        best = slot;
+        bestPriority = p;
+      }
+    };
+    if (queues) for (const q of queues) consider(q);
+    else for (const q of this.readyQueues) consider(q);
+    return best;
+  }
+
+  /** Ready → in flight, in memory only (a restart makes in-flight jobs ready anyway). */
+  take(slot: number, nowMs: number): void {
+    this.setStatus(slot, STATUS_IN_FLIGHT);
+    this.dequeuedAt[slot] = nowMs;
+  }
+
+  /** Promote scheduled jobs due at `nowMs`; returns how many. */
+  promoteDue(nowMs: number, max = Infinity): number {
+    let n = 0;
+    while (n < max) {
+      const slot = this.scheduled.peek();
+      if (slot === -1 || this.readyAt[slot] > nowMs) break;
+      this.setStatus(slot, STATUS_READY);
+      n++;
+    }
+    return n;
+  }
+
+  /** Earliest scheduled ready_at, or undefined. */
+  nextDueMs(): number | undefined {
+    const slot = this.scheduled.peek();
+    return slot === -1 ? undefined : this.readyAt[slot];
+  }
+
+  /** Live ids in ascending order (rebuilds the order array when it is stale). */
+  orderedIds(): readonly string[] {
+    if (!this.orderSorted || this.orderDead > this.order.length / 2) {
+      this.order = [...this.slotById.keys()];
+      this.order.sort();
+      this.orderSorted = true;
+      this.orderDead = 0;
+    }
+    return this.order;
+  }
+
+  /** Drop everything (RESET). */
+  clear(): void {
+    for (const slot of [...this.slotById.values()]) this.free(slot);
+    this.order = [];
+    this.orderDead = 0;
+    this.orderSorted = true;
+  }
+}

@@ -1,0 +1,220 @@
+// The append path: group commit over the segment set. Every append in one event-loop
+// turn joins one batch, written with one positional writev per segment (and one
+// fdatasync per batch when any caller asked for it). A caller's promise resolves only
+// after its bytes are written (buffered) or synced (fsync).
+//
+// Invariant: a location handed out by append() is final: later batches never reuse it.
+// A failed batch leaves a hole that the next batch covers with PAD records first.
+
+import { frameRecord } from "./codec.ts";
+import { StorageError, fromFsError } from "./errors.ts";
+import { RECORD_HEADER_BYTES, RECORD_PAD, SEGMENT_HEADER_BYTES } from "./format.ts";
+import type { FsPort } from "./fs-port.ts";
+import type { SegmentSet } from "./segment-set.ts";
+
+export interface Location {
+  segment: number;
+  offset: number;
+}
+
+interface Pending {
+  segment: number;
+  offset: number;
+  bytes: Buffer;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: Error) => void;
+  sync: boolean;
+}
+
+interface Hole {
+  segment: number;
+  offset: number;
+  length: number;
+}
+
+export class LogWriter {
+  private readonly set: SegmentSet;
+  private readonly fs: FsPort;
+  private readonly now: () => number;
+  private headNo = 1;
+  private cursor = SEGMENT_HEADER_BYTES;
+  private pending: Pending[] = [];
+  private waiters: Waiter[] = [];
+  private holes: Hole[] = [];
+  private flushing: Promise<void> | undefined;
+  /** End of completed writes per segment, for segments that may still receive bytes. */
+  private readonly written = new Map<number, number>();
+  /** Where the cursor stood when a segment was sealed: written up to there = complete. */
+  private readonly sealedAt = new Map<number, number>();
+  private scheduled = false;
+  /** Bytes promised to future completion/delete records of live jobs (see ensureRoom). */
+  reservedBytes = 0;
+  /** Called after a segment is sealed (the head moved past it). */
+  onSeal: (no: number) => void = () => {};
+
+  constructor(set: SegmentSet, fs: FsPort, now: () => number) {
+    this.set = set;
+    this.fs = fs;
+    this.now = now;
+  }
+
+  /** Continue the log at `cursor` in segment `headNo` (from recovery). */
+  init(headNo: number, cursor: number): void {
+    this.headNo = headNo;
+    this.cursor = cursor;
+    this.written.set(headNo, cursor);
+  }
+
+  /** Offset below which every byte of `segment` has been written (see payload-reader.ts). */
+  writtenEnd(segment: number): number {
+    const w = this.written.get(segment);
+    if (w === undefined) return segment < this.headNo ? this.set.segmentBytes : 0;
+    return w;
+  }
+
+  get head(): Location {
+    return { segment: this.headNo, offset: this.cursor };
+  }
+
+  private get capacity(): number {
+    return this.set.segmentBytes - SEGMENT_HEADER_BYTES;
+  }
+
+  /** Bytes that can be appended without preallocating another segment. */
+  room(): number {
+    const headActive = this.set.get(this.headNo) !== undefined;
+    const headLeft = headActive ? this.set.segmentBytes - this.cursor : 0;
+    const inactiveHead = headActive ? 0 : -this.capacity; // the head itself will consume a spare
+    return headLeft + inactiveHead + this.set.spareCount * this.capacity - this.reservedBytes;
+  }
+
+  /**
+   * Make sure `bytes` (plus what is already reserved) fit in preallocated space, so that
+   * a record we accept now, and the completion records we promised, never meet a full
+   * disk. Returns undefined on the fast path; otherwise a promise that rejects with a
+   * `full` StorageError if no spare could be preallocated.
+   */
+  ensureRoom(bytes: number): Promise<void> | undefined {
+    if (bytes > this.capacity) {
+      return Promise.reject(new StorageError("too_large", `a ${bytes}-byte write does not fit in a ${this.set.segmentBytes}-byte segment`));
+    }
+    // Keep one segment of slack so the head can roll even when the last record is large.
+    if (this.room() - bytes >= this.capacity) return undefined;
+    return (async () => {
+      while (this.room() - bytes < this.capacity) await this.set.prepareSpare();
+    })();
+  }
+
+  /** Queue one framed record; the returned location is where it will be. */
+  append(record: Buffer, sync: boolean): { location: Location; done: Promise<void> } {
+    if (record.length > this.capacity) {
+      throw new StorageError("too_large", `a ${record.length}-byte record does not fit in a segment`);
+    }
+    if (this.cursor + record.length > this.set.segmentBytes) {
+      const sealed = this.headNo;
+      this.sealedAt.set(sealed, this.cursor);
+      if ((this.written.get(sealed) ?? 0) >= this.cursor) this.finishSegment(sealed);
+      this.headNo += 1;
+      this.cursor = SEGMENT_HEADER_BYTES;
+      this.onSeal(sealed);
+      // Start preallocating the next spare now, off the write path.
+      if (this.set.spareCount === 0) this.set.prepareSpare().catch(() => {});
+    }
+    const location = { segment: this.headNo, offset: this.cursor };
+    this.cursor += record.length;
+    this.pending.push({ segment: location.segment, offset: location.offset, bytes: record });
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject, sync }));
+    this.schedule();
+    return { location, done };
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flushing = this.flushLoop().finally(() => { this.flushing = undefined; });
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      const waiters = this.waiters;
+      this.pending = [];
+      this.waiters = [];
+      try {
+        await this.writeBatch(batch, waiters.some((w) => w.sync));
+        for (const w of waiters) w.resolve();
+      } catch (err) {
+        for (const p of batch) this.holes.push({ segment: p.segment, offset: p.offset, length: p.bytes.length });
+        const error = fromFsError(err, "writing to the log");
+        for (const w of waiters) w.reject(error);
+      }
+    }
+  }
+
+  private async writeBatch(batch: Pending[], sync: boolean): Promise<void> {
+    const touched = new Set<number>();
+    if (this.holes.length > 0) {
+      // Cover failed writes first: a later record must never follow half-written bytes.
+      for (const hole of this.holes) {
+        await this.writeRun(hole.segment, hole.offset, [padRecord(hole.length)]);
+        touched.add(hole.segment);
+      }
+      this.holes = [];
+    }
+    let start = 0;
+    while (start < batch.length) {
+      let end = start + 1;
+      while (end < batch.length && batch[end].segment === batch[start].segment
+        && batch[end].offset === batch[end - 1].offset + batch[end - 1].bytes.length) end++;
+      const run = batch.slice(start, end);
+      await this.writeRun(run[0].segment, run[0].offset, run.map((p) => p.bytes));
+      touched.add(run[0].segment);
+      start = end;
+    }
+    if (sync) {
+      for (const no of touched) {
+        const segment = this.set.get(no);
+        if (segment) await this.fs.fdatasync(segment.fd);
+      }
+    }
+  }
+
+  private async writeRun(no: number, offset: number, buffers: Buffer[]): Promise<void> {
+    const segment = this.set.get(no) ?? await this.set.activate(no, this.now());
+    const bufs = buffers.length > 64 ? [Buffer.concat(buffers)] : buffers;
+    let total = 0;
+    for (const b of bufs) total += b.length;
+    const written = await this.fs.writev(segment.fd, bufs, offset);
+    if (written !== total) {
+      throw new StorageError("io", `short write: ${written} of ${total} bytes`, { segment: no, offset });
+    }
+    const end = Math.max(this.written.get(no) ?? 0, offset + total);
+    this.written.set(no, end);
+    const sealedAt = this.sealedAt.get(no);
+    if (sealedAt !== undefined && end >= sealedAt) this.finishSegment(no);
+  }
+
+  private finishSegment(no: number): void {
+    this.written.delete(no);
+    this.sealedAt.delete(no);
+  }
+
+  /** Resolves when everything appended so far has been written (or has failed). */
+  async flush(): Promise<void> {
+    while (this.flushing || this.scheduled || this.pending.length > 0) {
+      if (this.flushing) await this.flushing;
+      else await new Promise((r) => setImmediate(r));
+    }
+  }
+}
+
+/** A PAD record exactly `length` bytes long (length >= the record header). */
+export function padRecord(length: number): Buffer {
+  return frameRecord(RECORD_PAD, Buffer.alloc(length - RECORD_HEADER_BYTES));
+}

@@ -1,0 +1,43 @@
+// Interned strings with reference counts: queue and type names are stored once and
+// referenced by a small integer from every job that uses them. A name whose count
+// drops to zero is no longer listed (GET /queues), and its index is reused.
+
+export class NameTable {
+  private readonly byName = new Map<string, number>();
+  private readonly names: (string | undefined)[] = [];
+  private readonly refs: number[] = [];
+  private readonly free: number[] = [];
+
+  intern(name: string): number {
+    let i = this.byName.get(name);
+    if (i === undefined) {
+      i = this.free.pop() ?? this.names.length;
+      this.names[i] = name;
+      this.refs[i] = 0;
+      this.byName.set(name, i);
+    }
+    this.refs[i]++;
+    return i;
+  }
+
+  release(i: number): void {
+    if (--this.refs[i] > 0) return;
+    this.byName.delete(this.names[i]!);
+    this.names[i] = undefined;
+    this.free.push(i);
+  }
+
+  name(i: number): string {
+    return this.names[i]!;
+  }
+
+  /** Index of a name in use, or undefined. */
+  lookup(name: string): number | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Names in use, sorted by byte order. */
+  sorted(): string[] {
+    return [...this.byName.keys()].sort((a, b) => (Buffer.compare(Buffer.from(a), Buffer.from(b))));
+  }
+}

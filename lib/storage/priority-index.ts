@@ -1,0 +1,136 @@
+// The ready index of one queue: 65,536 priority buckets, each an id-ordered intrusive
+// list through the job table's next/prev arrays, plus a three-level bitmap that finds
+// the lowest non-empty priority in O(1). Bucket heads and tails are allocated in chunks
+// of 256 priorities on first use, so an idle queue costs ~10 KB, not 512 KB.
+//
+// Invariant: within a bucket, slots are in ascending id order. New jobs have the
+// largest id and append in O(1); a requeued or retried job keeps its id and is put
+// back at its original position (a short walk from the head, where such jobs live).
+
+export interface Links {
+  next: Int32Array;
+  prev: Int32Array;
+  ids: (string | undefined)[];
+}
+
+const CHUNK = 256;
+
+function ctz(x: number): number {
+  return 31 - Math.clz32(x & -x);
+}
+
+export class ReadyIndex {
+  private readonly leaf = new Uint32Array(2048);
+  private readonly mid = new Uint32Array(64);
+  private readonly top = new Uint32Array(2);
+  private readonly heads: (Int32Array | undefined)[] = new Array(CHUNK);
+  private readonly tails: (Int32Array | undefined)[] = new Array(CHUNK);
+  private readonly links: () => Links;
+  size = 0;
+
+  /** `links` is read on every call because the table's arrays are replaced when it grows. */
+  constructor(links: () => Links) {
+    this.links = links;
+  }
+
+  private chunk(priority: number): { heads: Int32Array; tails: Int32Array } {
+    const c = priority >>> 8;
+    let heads = this.heads[c];
+    let tails = this.tails[c];
+    if (!heads || !tails) {
+      heads = this.heads[c] = new Int32Array(CHUNK).fill(-1);
+      tails = this.tails[c] = new Int32Array(CHUNK).fill(-1);
+    }
+    return { heads, tails };
+  }
+
+  insert(slot: number, priority: number): void {
+    const { next, prev, ids } = this.links();
+    const { heads, tails } = this.chunk(priority);
+    const b = priority & 255;
+    const tail = tails[b];
+    const id = ids[slot]!;
+    if (tail === -1) {
+      heads[b] = tails[b] = slot;
+      next[slot] = prev[slot] = -1;
+      this.mark(priority);
+    } else if (ids[tail]! < id) {
+      next[tail] = slot;
+      prev[slot] = tail;
+      next[slot] = -1;
+      tails[b] = slot;
+    } else {
+      let at = heads[b];
+      while (ids[at]! < id) at = next[at];
+      // Insert before `at`.
+      const before = prev[at];
+      prev[slot] = before;
+      next[slot] = at;
+      prev[at] = slot;
+      if (before === -1) heads[b] = slot;
+      else next[before] = slot;
+    }
+    this.size++;
+  }
+
+  remove(slot: number, priority: number): void {
+    const { next, prev } = this.links();
+    const { heads, tails } = this.chunk(priority);
+    const b = priority & 255;
+    const p = prev[slot];
+    const n = next[slot];
+    if (p === -1) heads[b] = n;
+    else next[p] = n;
+    if (n === -1) tails[b] = p;
+    else prev[n] = p;
+    next[slot] = prev[slot] = -1;
+    if (heads[b] === -1) this.unmark(priority);
+    this.size--;
+  }
+
+  /** Lowest non-empty priority, or -1. */
+  minPriority(): number {
+    for (let t = 0; t < 2; t++) {
+      const topWord = this.top[t];
+      if (topWord === 0) continue;
+      const m = t * 32 + ctz(topWord);
+      const w = m * 32 + ctz(this.mid[m]);
+      return w * 32 + ctz(this.leaf[w]);
+    }
+    return -1;
+  }
+
+  /** The slot that a take would get (lowest priority, then lowest id), or -1. */
+  peek(): number {
+    const p = this.minPriority();
+    return p === -1 ? -1 : this.heads[p >>> 8]![p & 255];
+  }
+
+  /** Slots in take order (for listings and tests; O(n)). */
+  *inOrder(): Generator<number> {
+    const { next } = this.links();
+    for (let c = 0; c < CHUNK; c++) {
+      const heads = this.heads[c];
+      if (!heads) continue;
+      for (let b = 0; b < CHUNK; b++) {
+        for (let s = heads[b]; s !== -1; s = next[s]) yield s;
+      }
+    }
+  }
+
+  private mark(p: number): void {
+    this.leaf[p >>> 5] |= 1 << (p & 31);
+    this.mid[p >>> 10] |= 1 << ((p >>> 5) & 31);
+    this.top[p >>> 15] |= 1 << ((p >>> 10) & 31);
+  }
+
+  private unmark(p: number): void {
+    const w = p >>> 5;
+    this.leaf[w] &= ~(1 << (p & 31));
+    if (this.leaf[w] !== 0) return;
+    const m = p >>> 10;
+    this.mid[m] &= ~(1 << (w & 31));
+    if (this.mid[m] !== 0) return;
+    this.top[p >>> 15] &= ~(1 << (m & 31));
+  }
+}

@@ -1,0 +1,141 @@
+// Scan on open: read every segment in number order, verify each record, and hand the
+// good ones to a visitor in log order. Expected damage is returned as a report, never
+// thrown (STYLE.md §5): a torn tail of the newest segment ends the log quietly;
+// anything else is corruption, skipped up to the next valid record.
+
+import path from "node:path";
+import { checkFrame } from "./codec.ts";
+import { fromFsError } from "./errors.ts";
+import { MAX_RECORD_TYPE, RECORD_HEADER_BYTES, RECORD_PAD, RECORD_TXN, SEGMENT_HEADER_BYTES } from "./format.ts";
+import type { FsPort } from "./fs-port.ts";
+import { checkSegmentHeader, parseSegmentFileName } from "./segment-set.ts";
+
+export interface Damage {
+  kind: "torn" | "corrupt";
+  segment: number;
+  offset: number;
+  /** Bytes skipped (not replayed). */
+  bytes: number;
+  reason: string;
+}
+
+/** Sees each good record once, in log order; TXN records are flattened into their parts. */
+export type RecordVisitor = (type: number, buf: Buffer, bodyStart: number, end: number, segment: number, offset: number) => void;
+
+export interface ScanResult {
+  /** Segment numbers found, ascending, with their open fds. */
+  segments: { no: number; path: string; fd: number }[];
+  /** Where the next record goes: the newest segment and the end of its valid records. */
+  headNo: number;
+  cursor: number;
+  damage: Damage[];
+}
+
+export async function scanSegments(fs: FsPort, dir: string, segmentBytes: number, visit: RecordVisitor): Promise<ScanResult> {
+  const names = await fs.readdir(dir);
+  const numbers = names.map(parseSegmentFileName).filter((n): n is number => n !== undefined).sort((a, b) => a - b);
+  const damage: Damage[] = [];
+  const segments: ScanResult["segments"] = [];
+  const buf = Buffer.allocUnsafe(segmentBytes);
+  let headNo = numbers.length > 0 ? numbers[numbers.length - 1] : 1;
+  let cursor = SEGMENT_HEADER_BYTES;
+  for (const no of numbers) {
+    const file = path.join(dir, String(no).padStart(8, "0") + ".seg");
+    let fd: number;
+    let size: number;
+    try {
+      fd = await fs.open(file, "r+");
+      size = await readFully(fs, fd, buf, segmentBytes);
+    } catch (err) {
+      throw fromFsError(err, `reading segment ${no}`, { segment: no });
+    }
+    segments.push({ no, path: file, fd });
+    if (checkSegmentHeader(buf.subarray(0, SEGMENT_HEADER_BYTES)) !== no) {
+      damage.push({ kind: "corrupt", segment: no, offset: 0, bytes: SEGMENT_HEADER_BYTES, reason: "bad segment header" });
+    }
+    const newest = no === headNo;
+    const end = scanOne(buf, size, no, newest, visit, damage);
+    if (newest) cursor = end;
+  }
+  return { segments, headNo, cursor, damage };
+}
+
+async function readFully(fs: FsPort, fd: number, buf: Buffer, length: number): Promise<number> {
+  let pos = 0;
+  while (pos < length) {
+    const n = await fs.read(fd, buf, pos, Math.min(8 * 1024 * 1024, length - pos), pos);
+    if (n === 0) break;
+    pos += n;
+  }
+  // A short file (truncated on disk) reads as zeros past its end.
+  if (pos < length) buf.fill(0, pos, length);
+  return length;
+}
+
+/** Scan one segment; returns the offset just after its last good record. */
+export function scanOne(buf: Buffer, limit: number, no: number, newest: boolean, visit: RecordVisitor, damage: Damage[]): number {
+  const dataEnd = lastNonZero(buf, limit) + 1;
+  let pos = SEGMENT_HEADER_BYTES;
+  let lastGoodEnd = pos;
+  while (pos < limit) {
+    const frame = checkFrame(buf, pos, limit);
+    if (frame.ok) {
+      visitRecord(buf, frame.type, frame.bodyStart, frame.end, no, pos, visit);
+      pos = frame.end;
+      lastGoodEnd = pos;
+      continue;
+    }
+    if (pos >= dataEnd) break; // zero-filled tail: the end of this segment's records
+    const next = findNextFrame(buf, pos + 1, dataEnd, limit);
+    if (next === undefined) {
+      const kind = newest ? "torn" : "corrupt";
+      damage.push({ kind, segment: no, offset: pos, bytes: dataEnd - pos, reason: frame.reason });
+      break;
+    }
+    damage.push({ kind: "corrupt", segment: no, offset: pos, bytes: next - pos, reason: frame.reason });
+    pos = next;
+  }
+  return lastGoodEnd;
+}
+
+function visitRecord(buf: Buffer, type: number, bodyStart: number, end: number, no: number, offset: number, visit: RecordVisitor): void {
+  if (type === RECORD_PAD) return;
+  if (type !== RECORD_TXN) {
+    visit(type, buf, bodyStart, end, no, offset);
+    return;
+  }
+  // The outer checksum already vouched for these bytes; a bad inner frame means a bug
+  // in the writer, so it stops the transaction rather than guessing.
+  let pos = bodyStart;
+  while (pos < end) {
+    const inner = checkFrame(buf, pos, end);
+    if (!inner.ok || inner.type === RECORD_TXN) break;
+    visit(inner.type, buf, inner.bodyStart, inner.end, no, pos);
+    pos = inner.end;
+  }
+}
+
+/** The first offset in [from, dataEnd) where a valid record starts. */
+function findNextFrame(buf: Buffer, from: number, dataEnd: number, limit: number): number | undefined {
+  for (let q = from; q < dataEnd && q + RECORD_HEADER_BYTES <= limit; q++) {
+    const type = buf[q + 4];
+    if (type === 0 || type > MAX_RECORD_TYPE) continue;
+    if (q + RECORD_HEADER_BYTES + buf.readUInt32LE(q) > limit) continue;
+    if (checkFrame(buf, q, limit).ok) return q;
+  }
+  return undefined;
+}
+
+function lastNonZero(buf: Buffer, limit: number): number {
+  // Word-at-a-time from the end: segments are mostly zero-filled tail.
+  let i = limit - 1;
+  if (buf.byteOffset % 4 === 0) {
+    const words = new Uint32Array(buf.buffer, buf.byteOffset, limit >>> 2);
+    while (i >= 0 && ((i + 1) & 3) !== 0) { if (buf[i] !== 0) return i; i--; }
+    let w = (i + 1) >>> 2;
+    while (w > 0 && words[w - 1] === 0) w--;
+    i = w * 4 - 1;
+  }
+  while (i >= 0) { if (buf[i] !== 0) return i; i--; }
+  return -1;
+}

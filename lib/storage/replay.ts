@@ -1,0 +1,98 @@
+// Replay visited records into a job table and blob map: last writer wins per job id, in
+// log order. Runs with the table's indexes off; rebuildIndexes() then turns in-flight
+// jobs back into ready ones and indexes everything in id order.
+
+import { decodeBlobBody, decodeErrorHead, decodeIds, decodeJobBody } from "./codec.ts";
+import {
+  RECORD_BLOB, RECORD_BLOB_DELETE, RECORD_DELETE, RECORD_ERROR, RECORD_JOB, RECORD_META, RECORD_RESET,
+  STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED,
+} from "./format.ts";
+import type { ErrorLocation, JobTable } from "./job-table.ts";
+import type { RecordVisitor } from "./recover.ts";
+
+export interface BlobEntry {
+  value: Buffer;
+  segment: number;
+  offset: number;
+  length: number;
+}
+
+export const blobKey = (namespace: number, key: string): string => `${namespace}\u0000${key}`;
+
+export function createReplayVisitor(table: JobTable, blobs: Map<string, BlobEntry>): RecordVisitor {
+  return (type, buf, bodyStart, end, segment, offset) => {
+    switch (type) {
+      case RECORD_JOB: {
+        const { meta, payloadStart } = decodeJobBody(buf, bodyStart, end);
+        const location = { segment, offset: payloadStart, length: end - payloadStart, recordOffset: offset, recordLength: end - offset };
+        const slot = table.slotById.get(meta.id);
+        if (slot === undefined) {
+          table.add(meta, location);
+        } else {
+          table.update(slot, meta);
+          table.setLocation(slot, location);
+        }
+        break;
+      }
+      case RECORD_META: {
+        const { meta } = decodeJobBody(buf, bodyStart, end);
+        const slot = table.slotById.get(meta.id);
+        // A META whose JOB was lost to corruption has no payload to serve: skip it.
+        if (slot !== undefined) table.update(slot, meta);
+        break;
+      }
+      case RECORD_DELETE:
+        for (const id of decodeIds(buf, bodyStart, end)) {
+          const slot = table.slotById.get(id);
+          if (slot !== undefined) table.free(slot);
+        }
+        break;
+      case RECORD_ERROR: {
+        const { id, attempt } = decodeErrorHead(buf, bodyStart);
+        const slot = table.slotById.get(id);
+        if (slot !== undefined) addErrorLocation(table, slot, { attempt, segment, offset, length: end - offset });
+        break;
+      }
+      case RECORD_RESET:
+        table.clear();
+        blobs.clear();
+        break;
+      case RECORD_BLOB: {
+        const { namespace, key, valueStart } = decodeBlobBody(buf, bodyStart, end);
+        blobs.set(blobKey(namespace, key), { value: Buffer.from(buf.subarray(valueStart, end)), segment, offset, length: end - offset });
+        break;
+      }
+      case RECORD_BLOB_DELETE: {
+        const { namespace, key } = decodeBlobBody(buf, bodyStart, end);
+        blobs.delete(blobKey(namespace, key));
+        break;
+      }
+    }
+  };
+}
+
+/** Record where an error record lives; a later copy of the same attempt replaces it. */
+export function addErrorLocation(table: JobTable, slot: number, location: ErrorLocation): void {
+  let extras = table.extras.get(slot);
+  if (!extras) table.extras.set(slot, (extras = {}));
+  const errors = (extras.errors ??= []);
+  const i = errors.findIndex((e) => e.attempt >= location.attempt);
+  if (i === -1) errors.push(location);
+  else if (errors[i].attempt === location.attempt) errors[i] = location;
+  else errors.splice(i, 0, location);
+}
+
+/**
+ * After replay: in-flight jobs become ready (nobody holds them any more), due scheduled
+ * jobs are promoted, and every job is indexed in id order so bucket appends stay O(1).
+ */
+export function rebuildIndexes(table: JobTable, nowMs: number): void {
+  table.indexing = true;
+  for (const id of table.orderedIds()) {
+    const slot = table.slotById.get(id)!;
+    const status = table.status[slot];
+    if (status === STATUS_IN_FLIGHT) table.status[slot] = STATUS_READY;
+    else if (status === STATUS_SCHEDULED && table.readyAt[slot] <= nowMs) table.status[slot] = STATUS_READY;
+    table.index(slot);
+  }
+}

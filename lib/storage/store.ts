@@ -1,0 +1,436 @@
+// openStore(dir): lock the dir, recover every segment, rebuild the in-memory indexes,
+// then hand back a Store that is ready to serve. The Store turns job-state changes
+// into records (one group per call, so each call is atomic on disk) and keeps the
+// job table in step with the log.
+//
+// Ordering rule: inserts are applied to memory after their write completes (a job is
+// never visible before it is durable); updates and deletes are applied at once (so
+// concurrent callers see them) and rolled back if their write fails.
+
+import path from "node:path";
+import {
+  type JobMeta, decodeErrorRecord, encodeBlobBody, encodeErrorBody, encodeIds, encodeJobBody, frameRecord,
+} from "./codec.ts";
+import { compactOldest, shouldCompact } from "./compaction.ts";
+import { StorageError } from "./errors.ts";
+import {
+  DEFAULT_SEGMENT_BYTES, FORMAT_VERSION, MIN_SEGMENT_BYTES, RECORD_BLOB, RECORD_BLOB_DELETE, RECORD_DELETE,
+  RECORD_ERROR, RECORD_HEADER_BYTES, RECORD_JOB, RECORD_META, RECORD_RESET, RECORD_TXN, SEGMENT_HEADER_BYTES,
+} from "./format.ts";
+import { type FsPort, nodeFs } from "./fs-port.ts";
+import { JobTable, type PayloadLocation, type SlotExtras } from "./job-table.ts";
+import { type DirLock, lockDir } from "./lock.ts";
+import { type Location, LogWriter } from "./log-writer.ts";
+import { PayloadReader } from "./payload-reader.ts";
+import { type Damage, scanSegments } from "./recover.ts";
+import { type BlobEntry, addErrorLocation, blobKey, createReplayVisitor, rebuildIndexes } from "./replay.ts";
+import { SegmentSet } from "./segment-set.ts";
+
+export interface StoreOptions {
+  /** The data dir; created if missing. */
+  dir: string;
+  /** Segment size for a new dir (an existing dir keeps its own). @default 64 MiB */
+  segmentBytes?: number;
+  /** Payload block cache bound. @default 64 MiB */
+  cacheBytes?: number;
+  /** fsync directories on segment create/delete (the fsync commit mode). @default false */
+  syncDirs?: boolean;
+  fs?: FsPort;
+  /** Wall clock, used only for recovery promotion and segment headers. */
+  now?: () => number;
+}
+
+export interface NewJob {
+  meta: JobMeta;
+  /** Compact JSON text of the payload. */
+  payload: Buffer;
+}
+
+/** Bytes promised per live job for its future completion record (see LogWriter.ensureRoom). */
+function reserveFor(queue: string, type: string): number {
+  return RECORD_HEADER_BYTES + 81 + 3 * (queue.length + type.length) + 64;
+}
+
+export class Store {
+  readonly dir: string;
+  readonly table: JobTable;
+  readonly blobs = new Map<string, BlobEntry>();
+  readonly damage: Damage[];
+  readonly segments: SegmentSet;
+  readonly writer: LogWriter;
+  private readonly reader: PayloadReader;
+  private readonly lock: DirLock;
+  /** Payloads appended but not yet written (folds), served from memory until then. */
+  private readonly pendingPayloads = new Map<number, Buffer>();
+  /** Bumped by reset(): an insert appended before a reset must not be applied after it. */
+  private epoch = 0;
+  private closed = false;
+  private compacting: Promise<void> | undefined;
+  /** Where background failures (compaction) are reported; the store keeps serving. */
+  onBackgroundError: (err: unknown) => void = () => {};
+
+  private constructor(dir: string, table: JobTable, lock: DirLock, segments: SegmentSet, writer: LogWriter, reader: PayloadReader, damage: Damage[]) {
+    this.dir = dir;
+    this.table = table;
+    this.lock = lock;
+    this.segments = segments;
+    this.writer = writer;
+    this.reader = reader;
+    this.damage = damage;
+  }
+
+  static async open(options: StoreOptions): Promise<Store> {
+    const fs = options.fs ?? nodeFs;
+    const now = options.now ?? Date.now;
+    const dir = path.resolve(options.dir);
+    const segDir = path.join(dir, "segments");
+    await fs.mkdir(segDir);
+    const lock = lockDir(dir);
+    try {
+      const segmentBytes = await readOrCreateMeta(fs, dir, options.segmentBytes ?? DEFAULT_SEGMENT_BYTES, now());
+      for (const name of await fs.readdir(segDir)) {
+        // Half-preallocated spares from a crash: cheaper to redo than to trust.
+        if (name.startsWith("spare-")) await fs.unlink(path.join(segDir, name));
+      }
+      const segments = new SegmentSet(fs, segDir, segmentBytes, options.syncDirs ?? false);
+      const writer = new LogWriter(segments, fs, now);
+      const reader = new PayloadReader(fs, segments, options.cacheBytes ?? 64 * 1024 * 1024, (s) => writer.writtenEnd(s));
+      const table = new JobTable();
+      const blobs = new Map<string, BlobEntry>();
+      const scan = await scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table, blobs));
+      for (const s of scan.segments) segments.adopt(s);
+      const torn = scan.damage.find((d) => d.kind === "torn");
+      if (torn) {
+        // Zero the torn bytes now, so new records never sit in front of stale ones.
+        const seg = segments.get(torn.segment)!;
+        await fs.writev(seg.fd, [Buffer.alloc(torn.bytes)], torn.offset);
+      }
+      writer.init(scan.headNo, scan.cursor);
+      const store = new Store(dir, table, lock, segments, writer, reader, scan.damage);
+      writer.onSeal = () => { void store.scheduleCompaction(); };
+      for (const [k, v] of blobs) store.blobs.set(k, v);
+      rebuildIndexes(table, now());
+      for (const slot of table.slotById.values()) {
+        writer.reservedBytes += reserveFor(table.queues.name(table.queue[slot]), table.types.name(table.type[slot]));
+      }
+      await segments.prepareSpare();
+      return store;
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  // ---- writes -------------------------------------------------------------------
+
+  /** Write new jobs as one atomic group; resolves with their slots once durable. */
+  async insert(jobs: readonly NewJob[], sync: boolean): Promise<number[]> {
+    this.assertOpen();
+    const frames = jobs.map((j) => frameRecord(RECORD_JOB, encodeJobBody(j.meta, j.payload)));
+    let reserve = 0;
+    for (const j of jobs) reserve += reserveFor(j.meta.queue, j.meta.type);
+    const size = frames.reduce((n, f) => n + f.length, frames.length > 1 ? RECORD_HEADER_BYTES : 0);
+    for (let wait = this.writer.ensureRoom(size + reserve); wait; wait = this.writer.ensureRoom(size + reserve)) await wait;
+    const { locations, done } = this.appendGroup(frames, sync);
+    const epoch = this.epoch;
+    this.writer.reservedBytes += reserve;
+    try {
+      await done;
+    } catch (err) {
+      this.writer.reservedBytes -= reserve;
+      throw err;
+    }
+    if (epoch !== this.epoch) return jobs.map(() => -1); // a reset after us removed them
+    return jobs.map((j, i) => {
+      const slot = this.table.add(j.meta, jobLocation(locations[i], frames[i], j.payload.length));
+      this.table.index(slot);
+      return slot;
+    });
+  }
+
+  /** Persist new states for existing jobs (META records), applied to memory at once. */
+  async update(slots: readonly number[], metas: readonly JobMeta[], sync: boolean): Promise<void> {
+    this.assertOpen();
+    const frames = metas.map((m) => frameRecord(RECORD_META, encodeJobBody(m)));
+    const undo = slots.map((slot, i) => this.applyMeta(slot, metas[i]));
+    const { done } = this.appendGroup(frames, sync);
+    try {
+      await done;
+    } catch (err) {
+      for (const u of undo) u();
+      throw err;
+    }
+  }
+
+  /** Replace a job's payload and state (a batch fold): a new JOB record. */
+  async rewrite(slot: number, meta: JobMeta, payload: Buffer, sync: boolean): Promise<void> {
+    this.assertOpen();
+    const frame = frameRecord(RECORD_JOB, encodeJobBody(meta, payload));
+    const before = this.table.location(slot);
+    const undo = this.applyMeta(slot, meta);
+    const { locations, done } = this.appendGroup([frame], sync);
+    this.pendingPayloads.set(slot, payload);
+    try {
+      await done;
+      if (this.table.ids[slot] === meta.id) {
+        this.table.setLocation(slot, jobLocation(locations[0], frame, payload.length));
+      }
+    } catch (err) {
+      undo();
+      if (this.table.ids[slot] === meta.id) this.table.setLocation(slot, before);
+      throw err;
+    } finally {
+      if (this.pendingPayloads.get(slot) === payload) this.pendingPayloads.delete(slot);
+    }
+  }
+
+  /** Record a failure: the job's new state and its error record, atomically. */
+  async fail(slot: number, meta: JobMeta, attempt: number, record: unknown, sync: boolean): Promise<void> {
+    this.assertOpen();
+    const frames = [
+      frameRecord(RECORD_META, encodeJobBody(meta)),
+      frameRecord(RECORD_ERROR, encodeErrorBody(meta.id, attempt, record)),
+    ];
+    const undo = this.applyMeta(slot, meta);
+    const { locations, done } = this.appendGroup(frames, sync);
+    try {
+      await done;
+    } catch (err) {
+      undo();
+      throw err;
+    }
+    if (this.table.ids[slot] === meta.id) {
+      addErrorLocation(this.table, slot, { attempt, ...locations[1], length: frames[1].length });
+    }
+  }
+
+  /**
+   * Delete jobs, removed from memory at once. Ids go in DELETE records of at most
+   * `deleteChunk` ids; each record is atomic, so a crash mid-way leaves every job either
+   * deleted or intact.
+   */
+  async remove(slots: readonly number[], sync: boolean): Promise<void> {
+    this.assertOpen();
+    const chunk = this.deleteChunk();
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < slots.length; i += chunk) writes.push(this.removeChunk(slots.slice(i, i + chunk), sync));
+    const results = await Promise.allSettled(writes);
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  /** Ids per DELETE record: at most 8192, and at most half a segment. */
+  deleteChunk(): number {
+    return Math.max(1, Math.min(8192, Math.floor((this.segments.segmentBytes - SEGMENT_HEADER_BYTES) / 2 / 25)));
+  }
+
+  private async removeChunk(slots: readonly number[], sync: boolean): Promise<void> {
+    const ids = slots.map((s) => this.table.ids[s]!);
+    const saved = slots.map((s) => ({ meta: this.table.meta(s), location: this.table.location(s), extras: this.table.extras.get(s) }));
+    for (const s of slots) {
+      this.writer.reservedBytes -= reserveFor(this.table.queues.name(this.table.queue[s]), this.table.types.name(this.table.type[s]));
+      this.table.free(s);
+    }
+    const { done } = this.appendGroup([frameRecord(RECORD_DELETE, encodeIds(ids))], sync);
+    try {
+      await done;
+    } catch (err) {
+      for (const s of saved) this.restore(s.meta, s.location, s.extras);
+      throw err;
+    }
+  }
+
+  /** Delete every job and blob. Applied at once; later appends come after it on disk too. */
+  async reset(sync: boolean): Promise<void> {
+    this.assertOpen();
+    this.epoch++;
+    this.table.clear();
+    this.blobs.clear();
+    this.pendingPayloads.clear();
+    this.writer.reservedBytes = 0;
+    await this.appendGroup([frameRecord(RECORD_RESET, Buffer.alloc(0))], sync).done;
+  }
+
+  async putBlob(namespace: number, key: string, value: Buffer, sync: boolean): Promise<void> {
+    this.assertOpen();
+    const frame = frameRecord(RECORD_BLOB, encodeBlobBody(namespace, key, value));
+    const { locations, done } = this.appendGroup([frame], sync);
+    await done;
+    this.blobs.set(blobKey(namespace, key), { value, ...locations[0], length: frame.length });
+  }
+
+  async deleteBlob(namespace: number, key: string, sync: boolean): Promise<void> {
+    this.assertOpen();
+    const { done } = this.appendGroup([frameRecord(RECORD_BLOB_DELETE, encodeBlobBody(namespace, key))], sync);
+    this.blobs.delete(blobKey(namespace, key));
+    await done;
+  }
+
+  blobsIn(namespace: number): Map<string, Buffer> {
+    const out = new Map<string, Buffer>();
+    const prefix = blobKey(namespace, "");
+    for (const [k, v] of this.blobs) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), v.value);
+    return out;
+  }
+
+  // ---- reads --------------------------------------------------------------------
+
+  /** The payload's compact JSON bytes. */
+  payload(slot: number): Buffer {
+    const pending = this.pendingPayloads.get(slot);
+    if (pending) return pending;
+    const t = this.table;
+    return this.reader.read(t.paySeg[slot], t.payOff[slot], t.payLen[slot]);
+  }
+
+  /** Decoded error records of a job, ascending by attempt. */
+  errors(slot: number): unknown[] {
+    const locations = this.table.extras.get(slot)?.errors ?? [];
+    return locations.map((loc) => {
+      const bytes = this.reader.read(loc.segment, loc.offset, loc.length);
+      return decodeErrorRecord(bytes, RECORD_HEADER_BYTES, bytes.length);
+    });
+  }
+
+  /** Raw bytes of a framed record (compaction copies them as they are). */
+  readRecord(segment: number, offset: number, length: number): Buffer {
+    return this.reader.read(segment, offset, length);
+  }
+
+  /** Drop cached reads of a segment that compaction retired. */
+  forgetSegment(segment: number): void {
+    this.reader.forget(segment);
+  }
+
+  /**
+   * Compact while disk use exceeds twice the live data (see compaction.ts). Runs in
+   * the background after a segment is sealed; one run at a time.
+   */
+  scheduleCompaction(): Promise<void> {
+    if (!this.compacting && !this.closed) {
+      this.compacting = (async () => {
+        try {
+          while (!this.closed && shouldCompact(this)) {
+            if (!(await compactOldest(this))) break;
+          }
+        } catch (err) {
+          this.onBackgroundError(err);
+        } finally {
+          this.compacting = undefined;
+        }
+      })();
+    }
+    return this.compacting ?? Promise.resolve();
+  }
+
+  /** Compact every sealed segment now (POST /compact, `zizq compact`). */
+  async compactAll(): Promise<void> {
+    await this.compacting;
+    const head = this.writer.head.segment;
+    while (!this.closed) {
+      const oldest = this.segments.numbers()[0];
+      if (oldest === undefined || oldest >= head) break;
+      if (!(await compactOldest(this))) break;
+    }
+  }
+
+  /** Resolves once everything appended so far is written. */
+  flush(): Promise<void> {
+    return this.writer.flush();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.compacting;
+    await this.writer.flush();
+    await this.segments.close();
+    this.reader.clear();
+    this.lock.release();
+  }
+
+  // ---- internals ----------------------------------------------------------------
+
+  /** Group records into one atomic append: a single record, or a TXN holding them. */
+  appendGroup(frames: Buffer[], sync: boolean): { locations: Location[]; done: Promise<void> } {
+    if (frames.length === 1) {
+      const { location, done } = this.writer.append(frames[0], sync);
+      return { locations: [location], done };
+    }
+    const txn = frameRecord(RECORD_TXN, Buffer.concat(frames));
+    const { location, done } = this.writer.append(txn, sync);
+    const locations: Location[] = [];
+    let offset = location.offset + RECORD_HEADER_BYTES;
+    for (const f of frames) {
+      locations.push({ segment: location.segment, offset });
+      offset += f.length;
+    }
+    return { locations, done };
+  }
+
+  /** Apply a new state now; returns an undo that reverts it if nothing moved since. */
+  private applyMeta(slot: number, meta: JobMeta): () => void {
+    const before = this.table.meta(slot);
+    this.table.unindex(slot);
+    this.table.update(slot, meta);
+    this.table.index(slot);
+    const gen = this.table.gen[slot];
+    return () => {
+      if (this.table.gen[slot] !== gen || this.table.ids[slot] !== meta.id) return;
+      this.table.unindex(slot);
+      this.table.update(slot, before);
+      this.table.index(slot);
+    };
+  }
+
+  private restore(meta: JobMeta, location: PayloadLocation, extras: SlotExtras | undefined): void {
+    if (this.table.slotById.has(meta.id)) return;
+    const slot = this.table.add(meta, location);
+    if (extras?.errors) this.table.extras.set(slot, { ...this.table.extras.get(slot), errors: extras.errors });
+    this.table.index(slot);
+    this.writer.reservedBytes += reserveFor(meta.queue, meta.type);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StorageError("io", "store is closed");
+  }
+}
+
+function jobLocation(at: Location, frame: Buffer, payloadLength: number): PayloadLocation {
+  return {
+    segment: at.segment,
+    offset: at.offset + frame.length - payloadLength,
+    length: payloadLength,
+    recordOffset: at.offset,
+    recordLength: frame.length,
+  };
+}
+
+async function readOrCreateMeta(fs: FsPort, dir: string, segmentBytes: number, nowMs: number): Promise<number> {
+  const file = path.join(dir, "meta.json");
+  let text: string | undefined;
+  try {
+    text = (await fs.readFile(file)).toString("utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  if (text === undefined) {
+    if (!Number.isInteger(segmentBytes) || segmentBytes < MIN_SEGMENT_BYTES) {
+      throw new StorageError("io", `segment size must be at least ${MIN_SEGMENT_BYTES} bytes`);
+    }
+    const meta = { format: FORMAT_VERSION, segment_bytes: segmentBytes, created_at: nowMs };
+    await fs.writeFile(file + ".tmp", JSON.stringify(meta) + "\n");
+    await fs.rename(file + ".tmp", file);
+    return segmentBytes;
+  }
+  const meta = JSON.parse(text) as { format?: number; segment_bytes?: number };
+  if (meta.format !== FORMAT_VERSION) {
+    throw new StorageError("corrupt", `${file}: unsupported format ${meta.format} (this build reads ${FORMAT_VERSION})`);
+  }
+  if (!Number.isInteger(meta.segment_bytes) || meta.segment_bytes! < SEGMENT_HEADER_BYTES) {
+    throw new StorageError("corrupt", `${file}: bad segment_bytes`);
+  }
+  return meta.segment_bytes!;
+}
+
+export const openStore = (options: StoreOptions): Promise<Store> => Store.open(options);
