@@ -1,0 +1,54 @@
+// One POST to the admin listener with the configured TLS client options, used by
+// `zizq backup` and `zizq compact`. Resolves with the response stream on 2xx; any other
+// status becomes an Error carrying the status and (the start of) the body.
+
+import { readFile } from "node:fs/promises";
+import http from "node:http";
+import https from "node:https";
+import type { AdminClientConfig } from "./config.ts";
+
+/** Enough of an error body to explain it; the reference sends a few words. */
+const MAX_ERROR_BODY_BYTES = 4096;
+
+// node:http rather than fetch: Node 20's fetch cannot take a custom CA or client
+// certificate without importing undici's Agent, which is not a dependency of ours.
+export async function postAdmin(config: AdminClientConfig, route: string): Promise<http.IncomingMessage> {
+  const url = new URL(config.url + route);
+  const tls = url.protocol === "https:" ? await readTlsFiles(config) : {};
+  const client = url.protocol === "https:" ? https : http;
+  const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    const request = client.request(url, { method: "POST", headers: { "content-length": 0 }, ...tls }, resolve);
+    request.on("error", (error) => reject(new Error(`cannot reach ${config.url}: ${error.message}`)));
+    request.end();
+  });
+  const status = response.statusCode ?? 0;
+  if (status >= 200 && status < 300) return response;
+  const body = (await readCapped(response)).trim();
+  throw new Error(`POST ${url.pathname} failed: HTTP ${status}${body ? `: ${body}` : ""}`);
+}
+
+async function readTlsFiles(config: AdminClientConfig): Promise<https.RequestOptions> {
+  const read = async (file: string | undefined, what: string) => {
+    if (file === undefined) return undefined;
+    try {
+      return await readFile(file);
+    } catch (error) {
+      throw new Error(`cannot read ${what} ${file}: ${(error as Error).message}`);
+    }
+  };
+  return {
+    ca: await read(config.caCertPath, "CA certificate"),
+    cert: await read(config.clientCertPath, "client certificate"),
+    key: await read(config.clientKeyPath, "client key"),
+  };
+}
+
+async function readCapped(response: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response as AsyncIterable<Buffer>) {
+    if (size < MAX_ERROR_BODY_BYTES) chunks.push(chunk);
+    size += chunk.length;
+  }
+  return Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY_BYTES).toString("utf8");
+}
