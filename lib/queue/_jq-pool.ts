@@ -1,0 +1,184 @@
+// Runs jq-web off the main thread: a small pool of worker threads, one call at a time per
+// worker, each call with a deadline. A worker that overruns its deadline or whose wasm
+// runtime aborts (out of memory) is terminated and replaced, so the next call works.
+// Internal to lib/queue/jq.ts.
+
+import { Worker } from "node:worker_threads";
+
+export type JqRawResult = { ok: true; stdout: string } | { ok: false; exitCode: number; stderr: string };
+
+/** The call was abandoned: deadline passed, or the engine died. The worker was replaced. */
+export class JqAbortError extends Error {
+  readonly reason: "timeout" | "crash";
+  constructor(reason: "timeout" | "crash", message: string) {
+    super(message);
+    this.name = "JqAbortError";
+    this.reason = reason;
+  }
+}
+
+export interface JqPoolOptions {
+  /** Worker threads, each holding one jq instance (~30 MB). @default 1 */
+  workers?: number;
+  /** Wall-clock budget of one engine call, measured from dispatch to the worker. @default 2000 */
+  deadlineMs?: number;
+}
+
+interface Task {
+  input: string;
+  program: string;
+  flags: string[];
+  resolve(result: JqRawResult): void;
+  reject(err: Error): void;
+}
+
+interface WorkerReply {
+  id?: number;
+  ready?: true;
+  loadError?: string;
+  ok?: boolean;
+  stdout?: string;
+  exitCode?: number;
+  stderr?: string;
+  fatal?: true;
+}
+
+const WORKER_URL = new URL("./_jq-worker.cjs", import.meta.url);
+
+/** One worker thread and the single task it is running. */
+class Slot {
+  readonly worker: Worker;
+  ready = false;
+  task: Task | undefined;
+  taskId = 0;
+  timer: NodeJS.Timeout | undefined;
+  constructor(private readonly pool: JqPool) {
+    this.worker = new Worker(WORKER_URL);
+    this.worker.on("message", (msg: WorkerReply) => this.onMessage(msg));
+    this.worker.on("error", (err) => this.fail(new JqAbortError("crash", `jq worker failed: ${err.message}`)));
+    this.worker.on("exit", () => this.fail(new JqAbortError("crash", "jq worker exited")));
+  }
+
+  start(task: Task, deadlineMs: number): void {
+    this.task = task;
+    this.taskId++;
+    this.timer = setTimeout(() => this.fail(new JqAbortError("timeout", "evaluation timed out")), deadlineMs);
+    this.worker.postMessage({ id: this.taskId, input: task.input, program: task.program, flags: task.flags });
+  }
+
+  private onMessage(msg: WorkerReply): void {
+    if (msg.ready) {
+      this.ready = true;
+      this.pool.pump();
+      return;
+    }
+    if (msg.loadError !== undefined) {
+      this.pool.loadFailed(this, new Error(`jq engine failed to load: ${msg.loadError}`));
+      return;
+    }
+    const task = this.task;
+    if (!task || msg.id !== this.taskId) return;
+    if (msg.fatal) {
+      this.fail(new JqAbortError("crash", msg.stderr ?? "jq engine aborted"));
+      return;
+    }
+    this.finish();
+    task.resolve(msg.ok ? { ok: true, stdout: msg.stdout ?? "" } : { ok: false, exitCode: msg.exitCode ?? -1, stderr: msg.stderr ?? "" });
+    this.pool.pump();
+  }
+
+  private finish(): void {
+    clearTimeout(this.timer);
+    this.task = undefined;
+  }
+
+  /** Abandon the current task (if any) and hand this slot back to the pool for replacement. */
+  fail(err: Error): void {
+    const task = this.task;
+    this.finish();
+    this.pool.replace(this);
+    task?.reject(err);
+  }
+}
+
+export class JqPool {
+  private readonly size: number;
+  private readonly deadlineMs: number;
+  private readonly slots = new Set<Slot>();
+  private readonly urgent: Task[] = [];
+  private readonly normal: Task[] = [];
+  private closed = false;
+  /** Workers replaced after a timeout or crash (for tests and logs). */
+  respawns = 0;
+
+  constructor(options: JqPoolOptions = {}) {
+    this.size = Math.max(1, options.workers ?? 1);
+    this.deadlineMs = options.deadlineMs ?? 2000;
+  }
+
+  /**
+   * Runs `jq <flags> <program>` over `input` in a worker. `urgent` calls (enqueue-time batch
+   * expressions) jump ahead of queued filter-scan chunks so a long scan cannot stall enqueues.
+   */
+  run(input: string, program: string, flags: string[], urgent = false): Promise<JqRawResult> {
+    if (this.closed) return Promise.reject(new Error("jq pool is closed"));
+    return new Promise((resolve, reject) => {
+      (urgent ? this.urgent : this.normal).push({ input, program, flags, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Start workers now so the first request does not pay the ~150 ms wasm start-up. */
+  warm(): void {
+    while (!this.closed && this.slots.size < this.size) this.slots.add(new Slot(this));
+  }
+
+  /** @internal Dispatch queued tasks to idle, ready workers. */
+  pump(): void {
+    if (this.closed) return;
+    if (this.urgent.length + this.normal.length > 0) this.warm();
+    for (const slot of this.slots) {
+      if (!slot.ready || slot.task) continue;
+      const task = this.urgent.shift() ?? this.normal.shift();
+      if (!task) break;
+      slot.start(task, this.deadlineMs);
+    }
+    // Idle workers must not keep the process alive, but pending work must (a worker still
+    // loading has no deadline timer yet to do it).
+    const pending = this.urgent.length + this.normal.length > 0;
+    for (const slot of this.slots) {
+      if (pending || slot.task) slot.worker.ref();
+      else slot.worker.unref();
+    }
+  }
+
+  /** @internal Terminate a slot's worker (stuck in wasm or dead) and start a fresh one. */
+  replace(slot: Slot): void {
+    if (!this.slots.delete(slot)) return;
+    slot.worker.removeAllListeners("exit");
+    // terminate() interrupts a worker spinning inside wasm; we do not wait for it.
+    void slot.worker.terminate();
+    this.respawns++;
+    this.pump();
+  }
+
+  /** @internal jq-web could not be loaded: fail queued work instead of respawning forever. */
+  loadFailed(slot: Slot, err: Error): void {
+    this.slots.delete(slot);
+    void slot.worker.terminate();
+    for (const task of [...this.urgent.splice(0), ...this.normal.splice(0)]) task.reject(err);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const queued = [...this.urgent.splice(0), ...this.normal.splice(0)];
+    for (const task of queued) task.reject(new Error("jq pool is closed"));
+    const slots = [...this.slots];
+    this.slots.clear();
+    for (const slot of slots) {
+      slot.worker.removeAllListeners("exit");
+      slot.fail(new Error("jq pool is closed"));
+    }
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+  }
+}

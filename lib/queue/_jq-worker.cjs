@@ -1,0 +1,36 @@
+// Worker-thread body for lib/queue/_jq-pool.ts: owns one jq-web (jq 1.7.1 in wasm) instance
+// and runs one `raw()` call per message, replying { id, ok, stdout } or { id, ok, exitCode,
+// stderr }. Plain CommonJS on purpose: a worker must start without the TypeScript loader
+// (in-process loader hooks are not inherited by workers), and jq-web itself is CommonJS.
+"use strict";
+const { parentPort } = require("node:worker_threads");
+
+// jq-web reports the stderr of a successful run through console.warn, and emscripten prints
+// "Aborted()" through console.error; both reach the caller as replies, so silence the
+// console instead of spamming the server log.
+console.warn = () => {};
+console.error = () => {};
+
+require("jq-web").then(
+  (jq) => {
+    parentPort.on("message", (task) => {
+      let reply;
+      try {
+        // A fresh flags array each call: jq-web rewrites --argjson entries in place.
+        const stdout = jq.raw(task.input, task.program, [...task.flags]);
+        reply = { id: task.id, ok: true, stdout: stdout ?? "" };
+      } catch (err) {
+        if (err && typeof err.exitCode === "number") {
+          reply = { id: task.id, ok: false, exitCode: err.exitCode, stderr: err.stderr ?? "" };
+        } else {
+          // Not an exit: the wasm runtime aborted (e.g. out of memory) and is unusable now.
+          const stderr = (err && err.stderr) || String((err && err.message) || err);
+          reply = { id: task.id, ok: false, fatal: true, stderr };
+        }
+      }
+      parentPort.postMessage(reply);
+    });
+    parentPort.postMessage({ ready: true });
+  },
+  (err) => parentPort.postMessage({ loadError: String((err && err.stack) || err) }),
+);
