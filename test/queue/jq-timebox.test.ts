@@ -1,0 +1,92 @@
+// Runaway jq programs are time-boxed: the call fails with a 400-style QueueError, the worker
+// is replaced, the next call works, and the main event loop keeps running meanwhile.
+
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { _internals, checkBatchExpressions, closeJq, compileFilter, configureJq, evalFold, evalWhen } from "../../lib/queue/jq.ts";
+import { QueueError } from "../../lib/queue/types.ts";
+
+const DEADLINE_MS = 300;
+const PAYLOADS = ['{"n":1}', '{"n":2}'];
+
+before(() => configureJq({ deadlineMs: DEADLINE_MS }));
+after(() => closeJq());
+
+function isError(code: string, message: RegExp) {
+  return (err: unknown) => {
+    assert.ok(err instanceof QueueError, String(err));
+    assert.equal(err.code, code);
+    assert.match(err.message, message);
+    return true;
+  };
+}
+
+/** Counts event-loop ticks while `work` runs: a blocked loop would show (almost) none. */
+async function ticksDuring(work: Promise<unknown>): Promise<number> {
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  try {
+    await work.catch(() => undefined);
+  } finally {
+    clearInterval(timer);
+  }
+  return ticks;
+}
+
+describe("time-box", () => {
+  for (const program of ["def f: f; f", "[range(1e9)]", "def f: 1+f; f", "last(repeat(1))", '[limit(1e9; repeat("x"))] | length']) {
+    it(`${program}: times out, replaces the worker, next call works`, async () => {
+      const filter = await compileFilter(program);
+      const respawnsBefore = _internals.pool().respawns;
+      const started = performance.now();
+      const run = filter.matchMany(PAYLOADS);
+      const ticks = ticksDuring(run);
+      await assert.rejects(run, isError("invalid_argument", /^invalid filter: (evaluation timed out|cannot allocate memory)$/));
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed < DEADLINE_MS + 1000, `took ${elapsed} ms`);
+      assert.ok((await ticks) >= 10, "the main event loop kept running");
+      assert.equal(_internals.pool().respawns, respawnsBefore + 1);
+      assert.deepEqual(await (await compileFilter(".n == 2")).matchMany(PAYLOADS), [false, true]);
+    });
+  }
+
+  it("work queued behind a runaway call still completes, urgent (enqueue) work first", async () => {
+    const done: string[] = [];
+    const runaway = assert.rejects(
+      (await compileFilter("def f: f; f")).matchMany(PAYLOADS),
+      isError("invalid_argument", /evaluation timed out/),
+    );
+    const queuedFilter = compileFilter(".n > 1")
+      .then((filter) => filter.matchMany(PAYLOADS))
+      .finally(() => done.push("filter"));
+    const queuedWhen = evalWhen("$new.n > $existing.n", '{"n":1}', '{"n":2}').finally(() => done.push("when"));
+    await runaway;
+    assert.equal(await queuedWhen, true);
+    assert.deepEqual(await queuedFilter, [false, true]);
+    assert.deepEqual(done, ["when", "filter"]);
+  });
+
+  it("batch expressions: when times out as false, fold and the dry-run as 422", async () => {
+    assert.equal(await evalWhen("def f: f; f", "1", "2"), false);
+    await assert.rejects(evalFold("def f: f; f", "1", "2"), isError("unprocessable", /^batch fold failed: evaluation timed out$/));
+    await assert.rejects(
+      checkBatchExpressions("def f: f; f", "$new", "{}"),
+      isError("unprocessable", /^batch dry-run: when: evaluation timed out$/),
+    );
+    assert.equal(await evalWhen("$new > $existing", "1", "2"), true);
+  });
+
+  it("an engine that runs out of memory is replaced too", async () => {
+    configureJq({ deadlineMs: 20_000 });
+    try {
+      const filter = await compileFilter("def f: 1+f; f");
+      const respawnsBefore = _internals.pool().respawns;
+      await assert.rejects(filter.matchMany(["1"]), isError("invalid_argument", /^invalid filter: cannot allocate memory$/));
+      assert.equal(_internals.pool().respawns, respawnsBefore + 1);
+      assert.deepEqual(await (await compileFilter(". == 1")).matchMany(["1", "2"]), [true, false]);
+      assert.deepEqual(await (await compileFilter(".n == 1")).matchMany(PAYLOADS), [true, false]);
+    } finally {
+      configureJq({ deadlineMs: DEADLINE_MS });
+    }
+  });
+});
