@@ -11,6 +11,13 @@ export interface DirLock {
   release(): void;
 }
 
+/**
+ * Lock files held by this process. A lock file naming our own pid is stale only if we
+ * do not hold it: a restarted container reuses pid 1, so the pid alone cannot tell a
+ * crashed earlier life from a second openStore() on the same dir in this process.
+ */
+const held = new Set<string>();
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -25,10 +32,20 @@ export function lockDir(dir: string): DirLock {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       fs.writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
-      return { release: () => { try { fs.unlinkSync(file); } catch { /* already gone */ } } };
+      held.add(file);
+      let released = false;
+      return {
+        release: () => {
+          if (released) return;
+          released = true;
+          held.delete(file);
+          try { fs.unlinkSync(file); } catch { /* already gone */ }
+        },
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
+    if (held.has(file)) throw new StorageError("locked", `data dir ${dir} is already open in this process`);
     const pid = Number.parseInt(fs.readFileSync(file, "utf8"), 10);
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
       throw new StorageError("locked", `data dir ${dir} is in use by another zizq server (pid ${pid}); stop it first`);
