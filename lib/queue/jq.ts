@@ -32,7 +32,7 @@ let options: Required<Pick<JqOptions, "chunkPayloads" | "chunkChars">> & JqPoolO
 let pool: JqPool | undefined;
 const getPool = () => (pool ??= new JqPool(options));
 
-/** Replaces the engine settings; running calls finish on the old workers. */
+/** Replaces the engine settings (call at start-up): calls still running on the old workers reject. */
 export function configureJq(next: JqOptions): void {
   options = { ...options, ...next };
   const old = pool;
