@@ -1,0 +1,41 @@
+// Open batches (API.md §4.4): batch key → the id of the ready job that later batched
+// enqueues fold into. A batch closes when its job is taken (no longer ready) or when
+// `when` says no (sealed: the incoming enqueue becomes the new open batch).
+
+import { STATUS_READY } from "../storage/format.ts";
+import type { JobTable } from "../storage/job-table.ts";
+import { optionsOf } from "./job.ts";
+
+export class BatchIndex {
+  private readonly open = new Map<string, string>();
+
+  /** The open batch job's slot for `key`, or -1. */
+  openSlot(table: JobTable, key: string): number {
+    const id = this.open.get(key);
+    const slot = id === undefined ? undefined : table.slotById.get(id);
+    if (slot === undefined || table.status[slot] !== STATUS_READY) {
+      if (id !== undefined) this.open.delete(key);
+      return -1;
+    }
+    return slot;
+  }
+
+  setOpen(key: string, id: string): void {
+    this.open.set(key, id);
+  }
+
+  clear(): void {
+    this.open.clear();
+  }
+
+  /** After recovery: the newest ready batched job of each key is its open batch. */
+  rebuild(table: JobTable): void {
+    this.open.clear();
+    for (const id of table.orderedIds()) {
+      const slot = table.slotById.get(id);
+      if (slot === undefined || table.status[slot] !== STATUS_READY) continue;
+      const batch = optionsOf(table, slot).batch;
+      if (batch) this.open.set(batch.key, id);
+    }
+  }
+}

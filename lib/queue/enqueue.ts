@@ -1,0 +1,171 @@
+// Enqueue (API.md §3.4–3.5): validate every request first, then create jobs, answer
+// unique-key duplicates with the holder, and fold batched payloads into their open
+// batch, all written as one atomic group.
+// Guarantee: a 201/200 is returned only after every record of the request is durable
+// in the configured commit mode; a failure writes nothing.
+
+import { STATUS_READY, STATUS_SCHEDULED } from "../storage/format.ts";
+import type { Rewrite } from "../storage/store.ts";
+import type { QueueContext } from "./context.ts";
+import { type JobOptions, cleanOptions, optionsOf, viewOf, viewOfMeta } from "./job.ts";
+import { checkBatchExpressions, evalFold, evalWhen } from "./jq.ts";
+import type { JobMeta } from "../storage/codec.ts";
+import { QueueError, type EnqueueResult, type UniqueWhile } from "./types.ts";
+import {
+  U16_MAX, U32_MAX, U64_MAX, expectObject, expectString, expectUint, nameError, optional, parseBackoff,
+  parseBatch, parseRetention, parseUniqueWhile, requireField,
+} from "./validate.ts";
+
+export interface EnqueueInput {
+  type: string;
+  queue: string;
+  payloadJson: string;
+  priority: number;
+  readyAtMs?: number;
+  options: JobOptions;
+}
+
+export const DEFAULT_PRIORITY = 32768;
+
+/** Decode and validate one enqueue request body, in the order of API.md §3.4. */
+export function parseEnqueue(raw: unknown): EnqueueInput {
+  const o = expectObject(raw, "struct EnqueueRequest");
+  const type = expectString(requireField(o, "type"), "type");
+  const queue = expectString(requireField(o, "queue"), "queue");
+  const payload = requireField(o, "payload");
+  const priority = optional(o, "priority", (v) => expectUint(v, "priority", U16_MAX, "u16")) ?? DEFAULT_PRIORITY;
+  const readyAtMs = optional(o, "ready_at", (v) => expectUint(v, "ready_at", U64_MAX, "u64"));
+  const uniqueKey = optional(o, "unique_key", (v) => expectString(v, "unique_key"));
+  const uniqueWhile = optional(o, "unique_while", (v) => expectString(v, "unique_while"));
+  const options: JobOptions = {
+    retry_limit: optional(o, "retry_limit", (v) => expectUint(v, "retry_limit", U32_MAX, "u32")),
+    backoff: optional(o, "backoff", (v) => parseBackoff(v)),
+    retention: optional(o, "retention", parseRetention),
+    batch: optional(o, "batch", parseBatch),
+  };
+  const nameProblem = nameError(type, "type") ?? nameError(queue, "queue");
+  if (nameProblem) throw new QueueError("invalid_argument", nameProblem);
+  if (uniqueWhile !== undefined && uniqueKey === undefined) throw new QueueError("invalid_argument", "unique_while requires unique_key");
+  if (uniqueKey !== undefined && options.batch) throw new QueueError("invalid_argument", "unique_key and batch cannot be combined");
+  if (uniqueKey !== undefined) {
+    options.unique_key = uniqueKey;
+    options.unique_while = uniqueWhile === undefined ? "queued" : parseUniqueWhile(uniqueWhile);
+  }
+  return { type, queue, payloadJson: JSON.stringify(payload), priority, readyAtMs, options };
+}
+
+/** Compile and dry-run batch expressions (422 on failure), before anything is written. */
+export async function checkBatches(inputs: readonly EnqueueInput[]): Promise<void> {
+  for (const input of inputs) {
+    const batch = input.options.batch;
+    if (batch) await checkBatchExpressions(batch.when, batch.fold, input.payloadJson);
+  }
+}
+
+function newMeta(ctx: QueueContext, input: EnqueueInput, nowMs: number): JobMeta {
+  const readyAtMs = input.readyAtMs ?? nowMs;
+  const meta: JobMeta = {
+    id: ctx.ids.next(nowMs),
+    status: readyAtMs > nowMs ? STATUS_SCHEDULED : STATUS_READY,
+    priority: input.priority,
+    attempts: 0,
+    readyAtMs,
+    queue: input.queue,
+    type: input.type,
+  };
+  const options = cleanOptions(input.options);
+  if (options) meta.options = options as Record<string, unknown>;
+  return meta;
+}
+
+const created = (meta: JobMeta): EnqueueResult => ({ job: viewOfMeta(meta), created: true, duplicate: false, folded: false });
+
+/** Enqueue validated requests; results are in input order. */
+export async function enqueue(ctx: QueueContext, inputs: readonly EnqueueInput[], nowMs: number): Promise<EnqueueResult[]> {
+  if (!inputs.some((i) => i.options.unique_key !== undefined || i.options.batch)) {
+    const metas = inputs.map((i) => newMeta(ctx, i, nowMs));
+    await ctx.store.insert(metas.map((meta, i) => ({ meta, payload: Buffer.from(inputs[i].payloadJson) })), ctx.enqueueSync);
+    ctx.afterChange();
+    return metas.map(created);
+  }
+  // Unique keys and batches are check-then-write: one such enqueue at a time.
+  return ctx.enqueueLock.run(() => enqueueKeyed(ctx, inputs, nowMs));
+}
+
+interface PendingFold {
+  slot: number;
+  payloadJson: string;
+}
+
+async function enqueueKeyed(ctx: QueueContext, inputs: readonly EnqueueInput[], nowMs: number): Promise<EnqueueResult[]> {
+  const t = ctx.store.table;
+  const metas: JobMeta[] = [];
+  const payloads: string[] = [];
+  const folds = new Map<number, PendingFold>();
+  // Holders and open batches created earlier in this same request.
+  const keyHolders = new Map<string, number>();
+  const openBatches = new Map<string, number>();
+  const results: (EnqueueResult | { newIndex: number; folded: boolean } | { foldSlot: number })[] = [];
+
+  for (const input of inputs) {
+    const key = input.options.unique_key;
+    if (key !== undefined) {
+      const scope = input.options.unique_while as UniqueWhile;
+      const inRequest = keyHolders.get(key);
+      if (inRequest !== undefined) {
+        // An earlier element of this request is ready/scheduled: every scope conflicts.
+        results.push({ job: viewOfMeta(metas[inRequest]), created: false, duplicate: true, folded: false });
+        continue;
+      }
+      const holder = ctx.unique.conflict(t, key, scope);
+      if (holder !== -1) {
+        results.push({ job: viewOf(t, holder), created: false, duplicate: true, folded: false });
+        continue;
+      }
+    }
+    const batch = input.options.batch;
+    const batchable = batch !== undefined && (input.readyAtMs ?? nowMs) <= nowMs;
+    if (batch && batchable) {
+      const newIndex = openBatches.get(batch.key);
+      const slot = newIndex === undefined ? ctx.batches.openSlot(t, batch.key) : -1;
+      if (newIndex !== undefined || slot !== -1) {
+        const existing = newIndex !== undefined ? payloads[newIndex] : folds.get(slot)?.payloadJson ?? ctx.store.payload(slot).toString("utf8");
+        const stored = newIndex !== undefined ? metas[newIndex].options!.batch as typeof batch : optionsOf(t, slot).batch!;
+        if (await evalWhen(stored.when, existing, input.payloadJson)) {
+          const foldedJson = await evalFold(stored.fold, existing, input.payloadJson);
+          if (newIndex !== undefined) {
+            payloads[newIndex] = foldedJson;
+            results.push({ newIndex, folded: true });
+          } else {
+            folds.set(slot, { slot, payloadJson: foldedJson });
+            results.push({ foldSlot: slot });
+          }
+          continue;
+        }
+        openBatches.delete(batch.key); // sealed: the incoming job opens the next batch
+      }
+    }
+    const meta = newMeta(ctx, input, nowMs);
+    metas.push(meta);
+    payloads.push(input.payloadJson);
+    const index = metas.length - 1;
+    if (key !== undefined) keyHolders.set(key, index);
+    if (batch && batchable) openBatches.set(batch.key, index);
+    results.push({ newIndex: index, folded: false });
+  }
+
+  const rewrites: Rewrite[] = [...folds.values()].map((f) => ({ slot: f.slot, meta: t.meta(f.slot), payload: Buffer.from(f.payloadJson) }));
+  await ctx.store.insert(metas.map((meta, i) => ({ meta, payload: Buffer.from(payloads[i]) })), ctx.enqueueSync, rewrites);
+  for (const meta of metas) {
+    const o = meta.options as JobOptions | undefined;
+    if (o?.unique_key !== undefined) ctx.unique.claim(o.unique_key, meta.id);
+    if (o?.batch && meta.status === STATUS_READY && openBatches.get(o.batch.key) !== undefined
+      && metas[openBatches.get(o.batch.key)!] === meta) ctx.batches.setOpen(o.batch.key, meta.id);
+  }
+  ctx.afterChange();
+  return results.map((r) => {
+    if ("job" in r) return r;
+    if ("foldSlot" in r) return { job: viewOf(t, r.foldSlot), created: false, duplicate: false, folded: true };
+    return { ...created(metas[r.newIndex]), created: !r.folded, folded: r.folded };
+  });
+}

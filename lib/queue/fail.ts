@@ -1,0 +1,73 @@
+// Nack (API.md §3.9): count the failure, record it, then kill, reschedule at retry_at,
+// kill past the retry limit, or reschedule after backoff.
+// Guarantee: the job's new state and its error record are written atomically.
+
+import { STATUS_DEAD, STATUS_IN_FLIGHT, STATUS_SCHEDULED } from "../storage/format.ts";
+import { backoffDelayMs } from "./backoff.ts";
+import type { QueueContext } from "./context.ts";
+import { optionsOf, viewOfMeta, withMeta } from "./job.ts";
+import { QueueError, type ErrorRecord, type JobView } from "./types.ts";
+import {
+  U64_MAX, expectBool, expectObject, expectString, expectUint, optional, requireField,
+} from "./validate.ts";
+
+export interface FailureInput {
+  message: string;
+  errorType?: string;
+  backtrace?: string;
+  retryAtMs?: number;
+  kill: boolean;
+}
+
+export function parseFailure(raw: unknown): FailureInput {
+  const o = expectObject(raw, "struct FailureRequest");
+  return {
+    message: expectString(requireField(o, "message"), "message"),
+    errorType: optional(o, "error_type", (v) => expectString(v, "error_type")),
+    backtrace: optional(o, "backtrace", (v) => expectString(v, "backtrace")),
+    retryAtMs: optional(o, "retry_at", (v) => expectUint(v, "retry_at", U64_MAX, "u64")),
+    kill: optional(o, "kill", (v) => expectBool(v, "kill")) ?? false,
+  };
+}
+
+export async function fail(ctx: QueueContext, id: string, input: FailureInput, nowMs: number): Promise<JobView> {
+  const t = ctx.store.table;
+  const slot = t.slotById.get(id);
+  if (slot === undefined || t.status[slot] !== STATUS_IN_FLIGHT) {
+    throw new QueueError("not_found", "job not found in in-flight set");
+  }
+  const options = optionsOf(t, slot);
+  const attempts = t.attempts[slot] + 1;
+  const dequeuedAt = t.dequeuedAt[slot];
+  // Built in wire order: attempt, message, error_type?, backtrace?, dequeued_at, failed_at.
+  const record = {
+    attempt: attempts,
+    message: input.message,
+    ...(input.errorType === undefined ? {} : { error_type: input.errorType }),
+    ...(input.backtrace === undefined ? {} : { backtrace: input.backtrace }),
+    dequeued_at: Number.isNaN(dequeuedAt) ? 0 : dequeuedAt,
+    failed_at: nowMs,
+  } satisfies ErrorRecord;
+
+  const retryLimit = options.retry_limit ?? ctx.defaults.retryLimit;
+  let dead = input.kill;
+  let readyAtMs = t.readyAt[slot];
+  if (!dead && input.retryAtMs !== undefined) readyAtMs = input.retryAtMs;
+  else if (!dead && attempts > retryLimit) dead = true;
+  else if (!dead) readyAtMs = nowMs + backoffDelayMs(attempts, options.backoff ?? ctx.defaults.backoff, ctx.random);
+
+  ctx.dispatcher.release(id);
+  if (dead) {
+    const deadMs = options.retention?.dead_ms ?? ctx.defaults.deadRetentionMs;
+    const meta = withMeta(t, slot, {
+      status: STATUS_DEAD, attempts, failedAtMs: nowMs, purgeAtMs: deadMs === 0 ? undefined : nowMs + deadMs,
+    });
+    if (deadMs === 0) await ctx.store.remove([slot], ctx.writeSync);
+    else await ctx.store.fail(slot, meta, attempts, record, ctx.writeSync);
+    return viewOfMeta(meta);
+  }
+  const meta = withMeta(t, slot, { status: STATUS_SCHEDULED, attempts, failedAtMs: nowMs, readyAtMs });
+  await ctx.store.fail(slot, meta, attempts, record, ctx.writeSync);
+  ctx.afterChange();
+  return viewOfMeta(meta);
+}

@@ -1,0 +1,33 @@
+// Job ids: SCRU128 strings (25 chars of [0-9a-z]), strictly increasing per server,
+// across restarts too: FIFO within a priority and every id-ordered listing rely on it.
+// The generator is seeded with the largest id on disk, so a clock that stepped back
+// while the server was down cannot produce an id that sorts before existing jobs.
+
+import { Scru128Generator, Scru128Id } from "scru128";
+
+export class IdGenerator {
+  private readonly generator = new Scru128Generator();
+  private floorMs = 0;
+  private last = "";
+
+  constructor(largestExistingId?: string) {
+    if (largestExistingId && /^[0-9a-z]{25}$/.test(largestExistingId)) {
+      this.last = largestExistingId;
+      this.floorMs = Scru128Id.fromString(largestExistingId).timestamp;
+    }
+  }
+
+  next(nowMs: number): string {
+    for (;;) {
+      const id = String(this.generator.generateOrResetCore(Math.max(nowMs, this.floorMs), 10_000));
+      if (id > this.last) {
+        this.last = id;
+        return id;
+      }
+      // Same millisecond as an id from before the restart: move past it.
+      this.floorMs = Math.max(this.floorMs, nowMs) + 1;
+    }
+  }
+}
+
+export const isJobId = (s: string): boolean => s.length === 25 && /^[0-9a-z]{25}$/.test(s);

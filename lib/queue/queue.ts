@@ -1,0 +1,284 @@
+// The queue facade the HTTP layer talks to: one method per API operation, each reading
+// the clock once and delegating to its transition module. It owns the background
+// loops (scheduler timer, reaper) and the indexes kept beside the store.
+
+import { STATUS_IN_FLIGHT } from "../storage/format.ts";
+import type { Store } from "../storage/store.ts";
+import { Mutex } from "./_mutex.ts";
+import { BatchIndex } from "./batch.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { complete } from "./complete.ts";
+import type { QueueContext } from "./context.ts";
+import { checkBatches, enqueue, parseEnqueue } from "./enqueue.ts";
+import { fail, parseFailure } from "./fail.ts";
+import { IdGenerator } from "./ids.ts";
+import { DEFAULTS, type JobDefaults, isExpired, isTerminal, viewOf, viewOfMeta } from "./job.ts";
+import { parsePatch, patchedMeta } from "./patch.ts";
+import { reap } from "./reaper.ts";
+import { Scheduler } from "./scheduler.ts";
+import { count, list, selectSlots } from "./select.ts";
+import { Dispatcher } from "./take.ts";
+import {
+  QueueError, type EnqueueResult, type ErrorListRequest, type ErrorListResult, type ErrorRecord, type JobFilter,
+  type JobView, type JobWithPayload, type ListRequest, type ListResult, type Taker, type TakeOptions,
+} from "./types.ts";
+import { BodyShapeError, expectObject, expectString, requireField } from "./validate.ts";
+import { UniqueIndex } from "./unique.ts";
+
+export interface QueueOptions {
+  clock?: Clock;
+  defaults?: Partial<JobDefaults>;
+  /** Server-wide in-flight cap; 0 = none. @default 1024 */
+  globalInFlightLimit?: number;
+  /** fsync before answering enqueues. @default false */
+  enqueueSync?: boolean;
+  /** fsync before answering every other write. @default false */
+  writeSync?: boolean;
+  /** How often the reaper looks for expired jobs; 0 = never (tests call reap()). @default 30000 */
+  reaperIntervalMs?: number;
+  random?: () => number;
+  /** Background failures (reaper ticks) are reported here and the loop carries on. */
+  onError?: (err: unknown, where: string) => void;
+}
+
+/** Bulk delete and patch work in slices of this many jobs, yielding in between. */
+const BULK_SLICE = 4096;
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export class Queue {
+  readonly store: Store;
+  readonly ctx: QueueContext;
+  readonly scheduler: Scheduler;
+  private readonly reaperTimer: NodeJS.Timeout | undefined;
+  private readonly onError: (err: unknown, where: string) => void;
+
+  constructor(store: Store, options: QueueOptions = {}) {
+    this.store = store;
+    const clock = options.clock ?? systemClock;
+    const dispatcher = new Dispatcher(store, clock, options.globalInFlightLimit ?? 1024);
+    const order = store.table.orderedIds();
+    this.scheduler = new Scheduler(store.table, clock, () => dispatcher.wake());
+    this.ctx = {
+      store,
+      clock,
+      defaults: { ...DEFAULTS, ...options.defaults },
+      ids: new IdGenerator(order[order.length - 1]),
+      unique: new UniqueIndex(),
+      batches: new BatchIndex(),
+      dispatcher,
+      enqueueLock: new Mutex(),
+      enqueueSync: options.enqueueSync ?? false,
+      writeSync: options.writeSync ?? false,
+      random: options.random ?? Math.random,
+      afterChange: () => {
+        dispatcher.wake();
+        this.scheduler.poke();
+      },
+    };
+    this.ctx.unique.rebuild(store.table);
+    this.ctx.batches.rebuild(store.table);
+    this.onError = options.onError ?? (() => {});
+    const interval = options.reaperIntervalMs ?? 30_000;
+    if (interval > 0) {
+      this.reaperTimer = setInterval(() => {
+        this.reap().catch((err) => this.onError(err, "reaper"));
+      }, interval);
+      this.reaperTimer.unref();
+    }
+    this.scheduler.poke();
+  }
+
+  private now(): number {
+    return this.ctx.clock.now();
+  }
+
+  async enqueue(body: unknown): Promise<EnqueueResult> {
+    const input = parseEnqueue(body);
+    await checkBatches([input]);
+    return (await enqueue(this.ctx, [input], this.now()))[0];
+  }
+
+  /** POST /jobs/bulk: every element validated first; all or nothing. */
+  async enqueueBulk(body: unknown): Promise<EnqueueResult[]> {
+    const jobs = expectObject(body, "struct BulkEnqueueRequest");
+    const list = requireField(jobs, "jobs");
+    if (!Array.isArray(list)) throw new BodyShapeError("jobs: invalid type, expected a sequence");
+    const inputs = list.map((raw, i) => {
+      try {
+        return parseEnqueue(raw);
+      } catch (err) {
+        if (err instanceof BodyShapeError) throw new BodyShapeError(`jobs[${i}]: ${err.message}`);
+        if (err instanceof QueueError) throw new QueueError(err.code, `jobs[${i}]: ${err.message}`);
+        throw err;
+      }
+    });
+    if (inputs.length === 0) return [];
+    await checkBatches(inputs);
+    return enqueue(this.ctx, inputs, this.now());
+  }
+
+  take(options: TakeOptions): Taker {
+    return this.ctx.dispatcher.open(options);
+  }
+
+  /** POST /jobs/{id}/success. */
+  async complete(id: string): Promise<void> {
+    const notFound = await complete(this.ctx, [id], this.now());
+    if (notFound.length > 0) throw new QueueError("not_found", "job not found in in-flight set");
+  }
+
+  /** POST /jobs/success: returns the ids that were not in flight. */
+  async completeMany(body: unknown): Promise<string[]> {
+    const o = expectObject(body, "struct BulkSuccessRequest");
+    const ids = requireField(o, "ids");
+    if (!Array.isArray(ids)) throw new BodyShapeError("ids: invalid type, expected a sequence");
+    const strings = ids.map((id, i) => expectString(id, `ids[${i}]`));
+    if (strings.length === 0) throw new QueueError("invalid_argument", "ids must not be empty");
+    return complete(this.ctx, strings, this.now());
+  }
+
+  async fail(id: string, body: unknown): Promise<JobView> {
+    return fail(this.ctx, id, parseFailure(body), this.now());
+  }
+
+  private visibleSlot(id: string): number {
+    const t = this.store.table;
+    const slot = t.slotById.get(id);
+    if (slot === undefined || isExpired(t, slot, this.now())) throw new QueueError("not_found", "job not found");
+    return slot;
+  }
+
+  get(id: string): JobWithPayload {
+    const slot = this.visibleSlot(id);
+    return { job: viewOf(this.store.table, slot), payloadJson: this.store.payload(slot).toString("utf8") };
+  }
+
+  list(req: ListRequest): Promise<ListResult> {
+    return list(this.store, req, this.now());
+  }
+
+  count(filter: JobFilter): Promise<number> {
+    return count(this.store, filter, this.now());
+  }
+
+  queues(): string[] {
+    return this.store.table.queues.sorted();
+  }
+
+  async deleteOne(id: string): Promise<void> {
+    const t = this.store.table;
+    const slot = t.slotById.get(id);
+    if (slot === undefined) throw new QueueError("not_found", "job not found");
+    this.ctx.dispatcher.release(id);
+    await this.store.remove([slot], this.ctx.writeSync);
+  }
+
+  /** DELETE /jobs: slices of BULK_SLICE jobs, each its own atomic record, yielding between. */
+  async deleteMany(filter: JobFilter): Promise<number> {
+    const t = this.store.table;
+    // Reference quirk kept: expired-but-unreaped jobs count as deleted.
+    const ids = (await selectSlots(this.store, filter, this.now(), true)).map((s) => t.ids[s]!);
+    let deleted = 0;
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < ids.length; i += BULK_SLICE) {
+      const slots: number[] = [];
+      for (const id of ids.slice(i, i + BULK_SLICE)) {
+        const slot = t.slotById.get(id);
+        if (slot === undefined) continue;
+        if (t.status[slot] === STATUS_IN_FLIGHT) this.ctx.dispatcher.release(id);
+        slots.push(slot);
+      }
+      deleted += slots.length;
+      writes.push(this.store.remove(slots, this.ctx.writeSync));
+      await yieldToLoop();
+    }
+    await Promise.all(writes);
+    return deleted;
+  }
+
+  async patchOne(id: string, body: unknown): Promise<JobView> {
+    const patch = parsePatch(body);
+    const t = this.store.table;
+    const slot = t.slotById.get(id);
+    if (slot === undefined || isExpired(t, slot, this.now())) throw new QueueError("not_found", "job not found");
+    const meta = patchedMeta(t, slot, patch, this.now());
+    await this.store.update([slot], [meta], this.ctx.writeSync);
+    this.ctx.afterChange();
+    return viewOfMeta(meta);
+  }
+
+  /** PATCH /jobs: terminal jobs are skipped; returns how many matched and were patched. */
+  async patchMany(filter: JobFilter, body: unknown): Promise<number> {
+    for (const s of filter.statuses ?? []) {
+      if (s === "completed" || s === "dead") {
+        throw new QueueError("unprocessable", `cannot patch jobs in ${s === "completed" ? "Completed" : "Dead"} status`);
+      }
+    }
+    const patch = parsePatch(body);
+    const t = this.store.table;
+    const ids = (await selectSlots(this.store, filter, this.now())).map((s) => t.ids[s]!);
+    let patched = 0;
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < ids.length; i += BULK_SLICE) {
+      const slots: number[] = [];
+      const metas = [];
+      for (const id of ids.slice(i, i + BULK_SLICE)) {
+        const slot = t.slotById.get(id);
+        if (slot === undefined || isTerminal(t.status[slot])) continue;
+        metas.push(patchedMeta(t, slot, patch, this.now()));
+        slots.push(slot);
+      }
+      patched += slots.length;
+      writes.push(this.store.update(slots, metas, this.ctx.writeSync));
+      await yieldToLoop();
+    }
+    await Promise.all(writes);
+    this.ctx.afterChange();
+    return patched;
+  }
+
+  errors(id: string, req: ErrorListRequest): ErrorListResult {
+    const slot = this.visibleSlot(id);
+    let records = this.store.errors(slot) as ErrorRecord[];
+    if (req.order === "desc") records = records.reverse();
+    if (req.from !== undefined) {
+      const from = req.from;
+      records = records.filter((r) => (req.order === "asc" ? r.attempt > from : r.attempt < from));
+    }
+    return { errors: records.slice(0, req.limit), hasMore: records.length > req.limit };
+  }
+
+  error(id: string, attempt: number): ErrorRecord {
+    const slot = this.visibleSlot(id);
+    const record = (this.store.errors(slot) as ErrorRecord[]).find((r) => r.attempt === attempt);
+    if (!record) throw new QueueError("not_found", "error record not found");
+    return record;
+  }
+
+  /** POST /reset: every job (in flight too) and every cron group. */
+  async reset(): Promise<void> {
+    this.ctx.dispatcher.releaseAll();
+    this.ctx.unique.clear();
+    this.ctx.batches.clear();
+    await this.store.reset(this.ctx.writeSync);
+    this.scheduler.poke();
+  }
+
+  /** Delete expired completed/dead jobs now; returns how many. */
+  reap(): Promise<number> {
+    return reap(this.store, this.now(), this.ctx.writeSync);
+  }
+
+  stats(): { ready: number; inFlight: number; scheduled: number; completed: number; dead: number; streams: number } {
+    const c = this.store.table.statusCounts;
+    return { scheduled: c[0], ready: c[1], inFlight: c[2], completed: c[3], dead: c[4], streams: this.ctx.dispatcher.streamCount };
+  }
+
+  /** Stop background loops; the caller closes the store. */
+  stop(): void {
+    if (this.reaperTimer) clearInterval(this.reaperTimer);
+    this.scheduler.stop();
+  }
+}
+
+export const createQueue = (store: Store, options?: QueueOptions): Queue => new Queue(store, options);

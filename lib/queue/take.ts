@@ -1,0 +1,167 @@
+// The take path (API.md §3.6): open take streams, and a dispatcher that hands ready
+// jobs to them in (priority, id) order, one job per stream per round so that no stream
+// starves, within each stream's prefetch credits and the server-wide in-flight cap.
+//
+// Guarantee: a job is in at most one stream's held set, and only while in_flight.
+// Taking writes nothing to disk: after a crash every in-flight job is ready again.
+
+import { STATUS_IN_FLIGHT, STATUS_READY } from "../storage/format.ts";
+import type { Store } from "../storage/store.ts";
+import type { Clock } from "./clock.ts";
+import { viewOf } from "./job.ts";
+import type { Taker, TakeOptions } from "./types.ts";
+
+/** Jobs handed out per dispatch turn before yielding to the event loop. */
+const DISPATCH_BUDGET = 2000;
+
+class Stream implements Taker {
+  readonly held = new Set<string>();
+  congested = false;
+  closed = false;
+  private readonly dispatcher: Dispatcher;
+  readonly options: TakeOptions;
+
+  constructor(dispatcher: Dispatcher, options: TakeOptions) {
+    this.dispatcher = dispatcher;
+    this.options = options;
+  }
+
+  canTake(): boolean {
+    if (this.closed || this.congested) return false;
+    return this.options.prefetch === 0 || this.held.size < this.options.prefetch;
+  }
+
+  resume(): void {
+    if (this.closed) return;
+    this.congested = false;
+    this.dispatcher.wake();
+  }
+
+  close(): void {
+    this.dispatcher.closeStream(this);
+  }
+}
+
+export class Dispatcher {
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private streams: Stream[] = [];
+  private readonly owners = new Map<string, Stream>();
+  private round = 0;
+  private pending = false;
+  /** Server-wide cap on held jobs; 0 = none. */
+  globalLimit: number;
+
+  constructor(store: Store, clock: Clock, globalLimit: number) {
+    this.store = store;
+    this.clock = clock;
+    this.globalLimit = globalLimit;
+  }
+
+  get inFlight(): number {
+    return this.owners.size;
+  }
+
+  get streamCount(): number {
+    return this.streams.length;
+  }
+
+  open(options: TakeOptions): Taker {
+    const stream = new Stream(this, options);
+    this.streams.push(stream);
+    this.wake();
+    return stream;
+  }
+
+  /** Stream gone: its jobs go back to ready (status only) and wake other streams. */
+  closeStream(stream: Stream): void {
+    if (stream.closed) return;
+    stream.closed = true;
+    this.streams = this.streams.filter((s) => s !== stream);
+    const t = this.store.table;
+    for (const id of stream.held) {
+      this.owners.delete(id);
+      const slot = t.slotById.get(id);
+      if (slot !== undefined && t.status[slot] === STATUS_IN_FLIGHT) t.setStatus(slot, STATUS_READY);
+    }
+    stream.held.clear();
+    this.wake();
+  }
+
+  /** A job left in-flight (acked, failed, deleted, patched away): free its stream's credit. */
+  release(id: string): void {
+    const stream = this.owners.get(id);
+    if (!stream) return;
+    this.owners.delete(id);
+    stream.held.delete(id);
+    this.wake();
+  }
+
+  /** Forget every held job (reset). */
+  releaseAll(): void {
+    this.owners.clear();
+    for (const s of this.streams) s.held.clear();
+    this.wake();
+  }
+
+  /** Schedule a dispatch round; many wakes in one turn coalesce into one. */
+  wake(): void {
+    if (this.pending) return;
+    this.pending = true;
+    setImmediate(() => {
+      this.pending = false;
+      this.dispatch();
+    });
+  }
+
+  private capped(): boolean {
+    return this.globalLimit > 0 && this.owners.size >= this.globalLimit;
+  }
+
+  dispatch(): void {
+    const t = this.store.table;
+    if (t.readyQueues.size === 0 || this.streams.length === 0) return;
+    let progress = true;
+    // Bounded per turn so a backlog of ready jobs never stalls the event loop.
+    let budget = DISPATCH_BUDGET;
+    while (progress && !this.capped()) {
+      if (budget <= 0) {
+        this.wake();
+        return;
+      }
+      progress = false;
+      const n = this.streams.length;
+      const start = this.round++ % n;
+      for (let i = 0; i < n && !this.capped(); i++) {
+        const stream = this.streams[(start + i) % n];
+        if (!stream || !stream.canTake()) continue;
+        const slot = t.peekReady(queueIndexes(t.queues, stream.options.queues));
+        if (slot === -1) continue;
+        this.deliver(stream, slot);
+        progress = true;
+        budget--;
+      }
+    }
+  }
+
+  private deliver(stream: Stream, slot: number): void {
+    const t = this.store.table;
+    const id = t.ids[slot]!;
+    t.take(slot, this.clock.now());
+    this.owners.set(id, stream);
+    stream.held.add(id);
+    const payloadJson = this.store.payload(slot).toString("utf8");
+    if (!stream.options.deliver({ job: viewOf(t, slot), payloadJson })) stream.congested = true;
+  }
+}
+
+/** Name indexes of the stream's queues that exist now; undefined = all queues. */
+function queueIndexes(names: { lookup(name: string): number | undefined }, queues: string[] | undefined): number[] | undefined {
+  if (!queues || queues.length === 0) return undefined;
+  const out: number[] = [];
+  for (const q of queues) {
+    const i = names.lookup(q);
+    if (i !== undefined) out.push(i);
+  }
+  return out;
+}

@@ -1,0 +1,51 @@
+// Unique keys (API.md §4.3): key → the id of its holder, the job that last claimed it.
+// Whether the holder still holds is computed from its status and its own scope, so
+// take, completion and death need no bookkeeping: a `queued` holder stops holding
+// when taken and holds again if it is rescheduled while still the key's holder.
+// An incoming enqueue conflicts when the holder holds AND the holder's status is in
+// the incoming job's scope.
+
+import { STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED } from "../storage/format.ts";
+import type { JobTable } from "../storage/job-table.ts";
+import { optionsOf } from "./job.ts";
+import type { UniqueWhile } from "./types.ts";
+
+/** Does a job in `status` fall within `scope`? */
+export function inScope(scope: UniqueWhile, status: number): boolean {
+  if (scope === "exists") return true;
+  if (status === STATUS_SCHEDULED || status === STATUS_READY) return true;
+  return scope === "active" && status === STATUS_IN_FLIGHT;
+}
+
+export class UniqueIndex {
+  private readonly holders = new Map<string, string>();
+
+  /** The holder's slot if an enqueue with `scope` conflicts with it, else -1. */
+  conflict(table: JobTable, key: string, scope: UniqueWhile): number {
+    const id = this.holders.get(key);
+    const slot = id === undefined ? undefined : table.slotById.get(id);
+    if (slot === undefined) return -1;
+    const holderScope = optionsOf(table, slot).unique_while ?? "queued";
+    const status = table.status[slot];
+    return inScope(holderScope, status) && inScope(scope, status) ? slot : -1;
+  }
+
+  claim(key: string, id: string): void {
+    this.holders.set(key, id);
+  }
+
+  clear(): void {
+    this.holders.clear();
+  }
+
+  /** After recovery: the newest job with each key is its holder. */
+  rebuild(table: JobTable): void {
+    this.holders.clear();
+    for (const id of table.orderedIds()) {
+      const slot = table.slotById.get(id);
+      if (slot === undefined) continue;
+      const key = optionsOf(table, slot).unique_key;
+      if (key !== undefined) this.holders.set(key, id);
+    }
+  }
+}

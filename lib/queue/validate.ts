@@ -1,0 +1,119 @@
+// Shape and rule checks for request bodies (enqueue, failure, patch). Shape errors (a
+// missing field, a wrong type, an out-of-range integer) are BodyShapeErrors: the HTTP
+// layer words them as `invalid JSON: …` / `invalid MessagePack: …`, as the reference's
+// decoder does. Rule errors (names, unique/batch combinations) are plain 400s.
+
+import { QueueError } from "./types.ts";
+import type { Backoff, BatchConfig, Retention, UniqueWhile } from "./types.ts";
+
+/** A body that decoded but does not have the right shape. */
+export class BodyShapeError extends QueueError {
+  constructor(detail: string) {
+    super("invalid_argument", detail);
+    this.name = "BodyShapeError";
+  }
+}
+
+export const U16_MAX = 0xffff;
+export const U32_MAX = 0xffffffff;
+/** u64 fields (timestamps, durations) are bounded by what a JS number holds exactly. */
+export const U64_MAX = Number.MAX_SAFE_INTEGER;
+
+export type Obj = Record<string, unknown>;
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a sequence";
+  if (typeof v === "string") return `string ${JSON.stringify(v)}`;
+  if (typeof v === "number") return Number.isInteger(v) ? `integer \`${v}\`` : `floating point \`${v}\``;
+  if (typeof v === "boolean") return `boolean \`${v}\``;
+  return "a map";
+}
+
+export function expectObject(v: unknown, what = "a map"): Obj {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) {
+    throw new BodyShapeError(`invalid type: ${describe(v)}, expected ${what}`);
+  }
+  return v as Obj;
+}
+
+export function requireField(o: Obj, key: string): unknown {
+  if (!(key in o)) throw new BodyShapeError(`missing field \`${key}\``);
+  return o[key];
+}
+
+export function expectString(v: unknown, field: string): string {
+  if (typeof v !== "string") throw new BodyShapeError(`${field}: invalid type: ${describe(v)}, expected a string`);
+  return v;
+}
+
+export function expectBool(v: unknown, field: string): boolean {
+  if (typeof v !== "boolean") throw new BodyShapeError(`${field}: invalid type: ${describe(v)}, expected a boolean`);
+  return v;
+}
+
+/** An integer in [0, max]; `kind` names the wire type in the message (u16, u32, u64). */
+export function expectUint(v: unknown, field: string, max: number, kind: string): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
+    const why = typeof v === "number" && Number.isInteger(v) ? "invalid value" : "invalid type";
+    throw new BodyShapeError(`${field}: ${why}: ${describe(v)}, expected ${kind}`);
+  }
+  return v;
+}
+
+export function expectNumber(v: unknown, field: string): number {
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new BodyShapeError(`${field}: invalid type: ${describe(v)}, expected f32`);
+  return v;
+}
+
+/** API.md §1.8 name rules; `field` is the name used in the message. */
+export function nameError(name: string, field: string): string | undefined {
+  if (name.length === 0) return `${field} must not be empty`;
+  if (name.includes(",")) return `${field} must not contain ','`;
+  if (name.includes("\u0000")) return `${field} must not contain null bytes`;
+  for (const c of "*?[]{}\\") if (name.includes(c)) return `${field} must not contain '${c}' (reserved)`;
+  return undefined;
+}
+
+/** Optional field: absent and null both mean "not given". */
+export function optional<T>(o: Obj, key: string, read: (v: unknown) => T): T | undefined {
+  const v = o[key];
+  return v === undefined || v === null ? undefined : read(v);
+}
+
+export function parseBackoff(v: unknown, field = "backoff"): Backoff {
+  const o = expectObject(v, "struct Backoff");
+  return {
+    exponent: expectNumber(requireField(o, "exponent"), `${field}.exponent`),
+    base_ms: expectUint(requireField(o, "base_ms"), `${field}.base_ms`, U32_MAX, "u32"),
+    jitter_ms: expectUint(requireField(o, "jitter_ms"), `${field}.jitter_ms`, U32_MAX, "u32"),
+  };
+}
+
+export function parseRetention(v: unknown): Retention {
+  const o = expectObject(v, "struct Retention");
+  const out: Retention = {};
+  const completed = optional(o, "completed_ms", (x) => expectUint(x, "retention.completed_ms", U64_MAX, "u64"));
+  const dead = optional(o, "dead_ms", (x) => expectUint(x, "retention.dead_ms", U64_MAX, "u64"));
+  if (completed !== undefined) out.completed_ms = completed;
+  if (dead !== undefined) out.dead_ms = dead;
+  return out;
+}
+
+export function parseBatch(v: unknown): BatchConfig {
+  const o = expectObject(v, "struct BatchConfig");
+  return {
+    key: expectString(requireField(o, "key"), "batch.key"),
+    when: expectString(requireField(o, "when"), "batch.when"),
+    fold: expectString(requireField(o, "fold"), "batch.fold"),
+  };
+}
+
+const UNIQUE_WHILE: readonly string[] = ["queued", "active", "exists"];
+
+export function parseUniqueWhile(v: string): UniqueWhile {
+  if (!UNIQUE_WHILE.includes(v)) {
+    throw new QueueError("invalid_argument", `invalid unique_while: ${JSON.stringify(v)} (expected "queued", "active", or "exists")`);
+  }
+  return v as UniqueWhile;
+}
