@@ -1,0 +1,26 @@
+// The admin listener's app (API.md §5): POST /compact for now. No content negotiation
+// and no JSON fallback: unknown paths get an empty 404, as in the reference.
+// TODO(issue: admin events, backup): GET /events (WebSocket) and POST /backup.
+
+import { H3 } from "h3";
+import type { Queue } from "../queue/queue.ts";
+
+export interface AdminOptions {
+  logError?: (err: unknown) => void;
+}
+
+export function createAdminApp(queue: Queue, options: AdminOptions = {}): H3 {
+  const logError = options.logError ?? ((err) => console.error(err));
+  const app = new H3({
+    onError: (error) => {
+      logError(error);
+      return new Response(null, { status: 500 });
+    },
+  });
+  app.post("/compact", async () => {
+    await queue.store.compactAll();
+    return new Response(null, { status: 204 });
+  });
+  app.all("/**", () => new Response(null, { status: 404 }));
+  return app;
+}

@@ -1,0 +1,74 @@
+// createApp(queue, options): the primary API as an h3 app. Routes translate requests
+// into queue calls; every error goes through one mapping (errors.ts), encoded in the
+// format the client accepts. Known paths answer other methods with 405 + Allow;
+// unknown paths get a JSON 404.
+
+import { H3 } from "h3";
+import type { Queue } from "../queue/queue.ts";
+import { errorFormat } from "./_io.ts";
+import { methodNotAllowed, notFound, toErrorWebResponse } from "./errors.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { jobRoutes } from "./routes/jobs.ts";
+import { manageRoutes } from "./routes/manage.ts";
+import { takeRoutes } from "./routes/take.ts";
+import type { TakeStream } from "./stream.ts";
+
+export interface AppOptions {
+  /** Largest accepted request body. @default 16 MiB */
+  maxBodyBytes?: number;
+  /** Silence on a take stream before a heartbeat frame. @default 3000 */
+  heartbeatMs?: number;
+  /** Unexpected errors (500s) are logged here in full. */
+  logError?: (err: unknown) => void;
+}
+
+export interface App {
+  app: H3;
+  /** End every open take stream (server shutdown). */
+  closeStreams(): void;
+}
+
+const METHODS: Record<string, string[]> = {
+  "/health": ["GET"],
+  "/version": ["GET"],
+  "/queues": ["GET"],
+  "/jobs": ["GET", "POST", "DELETE", "PATCH"],
+  "/jobs/bulk": ["POST"],
+  "/jobs/take": ["GET"],
+  "/jobs/success": ["POST"],
+  "/jobs/count": ["GET"],
+  "/jobs/:id": ["GET", "DELETE", "PATCH"],
+  "/jobs/:id/success": ["POST"],
+  "/jobs/:id/failure": ["POST"],
+  "/jobs/:id/errors": ["GET"],
+  "/jobs/:id/errors/:attempt": ["GET"],
+  "/reset": ["POST"],
+};
+
+export function createApp(queue: Queue, options: AppOptions = {}): App {
+  const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
+  const logError = options.logError ?? ((err) => console.error(err));
+  const streams = new Set<TakeStream>();
+  const app = new H3({
+    onError: (error, event) => toErrorWebResponse(error, errorFormat(event), logError),
+  });
+  healthRoutes(app, queue);
+  jobRoutes(app, queue, maxBodyBytes);
+  manageRoutes(app, queue, maxBodyBytes);
+  takeRoutes(app, queue, options.heartbeatMs ?? 3000, streams);
+  for (const [path, methods] of Object.entries(METHODS)) {
+    app.all(path, () => {
+      throw methodNotAllowed(methods);
+    });
+  }
+  app.all("/**", () => {
+    throw notFound();
+  });
+  return {
+    app,
+    closeStreams: () => {
+      for (const s of streams) s.close();
+      streams.clear();
+    },
+  };
+}

@@ -1,0 +1,54 @@
+// The job lifecycle endpoints (API.md §3.4–3.10): enqueue, bulk enqueue, ack, bulk ack,
+// nack and get. Handlers only translate: the rules live in lib/queue.
+
+import { type H3, type H3Event, getRouterParam } from "h3";
+import type { Queue } from "../../queue/queue.ts";
+import type { EnqueueResult } from "../../queue/types.ts";
+import { noContent, readRawBody, reply, replyFormat, withBody } from "../_io.ts";
+import { wireJob } from "../job-wire.ts";
+
+const enqueued = (r: EnqueueResult) => wireJob(r.job, undefined, { duplicate: r.duplicate, folded: r.folded });
+
+export function pathId(event: H3Event): string {
+  return getRouterParam(event, "id", { decode: true }) ?? "";
+}
+
+export function jobRoutes(app: H3, queue: Queue, maxBodyBytes: number): void {
+  app.post("/jobs", async (event) => {
+    replyFormat(event); // 406 before reading the body
+    const result = await withBody(event, maxBodyBytes, (body) => queue.enqueue(body));
+    return reply(event, result.created ? 201 : 200, enqueued(result));
+  });
+
+  app.post("/jobs/bulk", async (event) => {
+    replyFormat(event);
+    const results = await withBody(event, maxBodyBytes, (body) => queue.enqueueBulk(body));
+    const allOld = results.length > 0 && results.every((r) => !r.created);
+    return reply(event, allOld ? 200 : 201, { jobs: results.map(enqueued) });
+  });
+
+  app.post("/jobs/success", async (event) => {
+    replyFormat(event);
+    const notFound = await withBody(event, maxBodyBytes, (body) => queue.completeMany(body));
+    return notFound.length === 0 ? noContent() : reply(event, 422, { not_found: notFound });
+  });
+
+  app.post("/jobs/:id/success", async (event) => {
+    // No body expected; drain whatever was sent so keep-alive stays usable.
+    await readRawBody(event, maxBodyBytes);
+    await queue.complete(pathId(event));
+    return noContent();
+  });
+
+  app.post("/jobs/:id/failure", async (event) => {
+    replyFormat(event);
+    const job = await withBody(event, maxBodyBytes, (body) => queue.fail(pathId(event), body));
+    return reply(event, 200, wireJob(job));
+  });
+
+  app.get("/jobs/:id", (event) => {
+    replyFormat(event);
+    const { job, payloadJson } = queue.get(pathId(event));
+    return reply(event, 200, wireJob(job, payloadJson));
+  });
+}

@@ -1,0 +1,38 @@
+// GET /jobs/take (API.md §3.6): a never-ending stream of jobs in the negotiated framing.
+// The stream's backpressure drives the queue's credits: a congested socket stops
+// delivery until it drains; a closed socket puts its jobs back to ready.
+
+import type { H3 } from "h3";
+import type { Queue } from "../../queue/queue.ts";
+import type { Taker } from "../../queue/types.ts";
+import { streamNotAcceptable } from "../errors.ts";
+import { wireJob } from "../job-wire.ts";
+import { streamFormat } from "../negotiate.ts";
+import { parseTakeQuery } from "../query.ts";
+import { type TakeStream, createTakeStream } from "../stream.ts";
+
+export function takeRoutes(app: H3, queue: Queue, heartbeatMs: number, open: Set<TakeStream>): void {
+  app.get("/jobs/take", (event) => {
+    const format = streamFormat(event.req.headers.get("accept"));
+    if (!format) throw streamNotAcceptable();
+    const { queues, prefetch } = parseTakeQuery(event.url.search);
+    let taker: Taker | undefined;
+    const stream = createTakeStream({
+      format,
+      heartbeatMs,
+      onCancel: () => {
+        open.delete(stream);
+        taker?.close();
+      },
+    });
+    open.add(stream);
+    taker = queue.take({
+      queues,
+      prefetch,
+      workerId: event.req.headers.get("worker-id") ?? undefined,
+      deliver: (j) => stream.push(wireJob(j.job, j.payloadJson)),
+    });
+    stream.onDrain(() => taker?.resume());
+    return new Response(stream.body, { status: 200, headers: { "content-type": stream.contentType } });
+  });
+}
