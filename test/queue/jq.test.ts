@@ -97,6 +97,24 @@ describe("throughput (API target: 50,000 payloads/s; bench/jq.ts prints the full
   }
 });
 
+describe("fast-path scans share the event loop", () => {
+  it("yields between ~10 ms slices", async () => {
+    const payloads = Array.from({ length: 200_000 }, (_, n) => JSON.stringify({ n, s: "x".repeat(100) }));
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 2);
+    const started = performance.now();
+    try {
+      const filter = await compileFilter(". | contains({\"n\":7})");
+      assert.equal(filter.fast, true);
+      await filter.matchMany(payloads);
+    } finally {
+      clearInterval(timer);
+    }
+    const elapsed = performance.now() - started;
+    assert.ok(ticks >= Math.min(3, elapsed / 20), `${ticks} ticks in ${elapsed.toFixed(0)} ms`);
+  });
+});
+
 describe("compile errors", () => {
   for (const program of [".a ====", "1) , (2", "$existing", "foo(1)", "", "def f: 1;", 'import "x" as x; .', ". |", "(1"]) {
     it(JSON.stringify(program), () => rejectsWith(compileFilter(program), "invalid_argument", /^invalid filter: \S/));
