@@ -1,0 +1,129 @@
+// Real servers for tests and benches: startServer() runs the app in-process on an
+// ephemeral port (fast, debuggable); spawnServer() runs `bin/zizq.ts serve` as a child
+// process and waits for its `listening` log event (for kill -9 crash tests).
+
+import { type ChildProcess, spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { toNodeHandler } from "h3/node";
+import { createApp } from "../../lib/http/app.ts";
+import { type Listener, listen } from "../../lib/http/listen.ts";
+import { type Queue, type QueueOptions, createQueue } from "../../lib/queue/queue.ts";
+import { type Store, type StoreOptions, openStore } from "../../lib/storage/store.ts";
+import { tmpDir } from "./tmp.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+export interface TestServer {
+  url: string;
+  dir: string;
+  store: Store;
+  queue: Queue;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  dir?: string;
+  store?: Partial<StoreOptions>;
+  queue?: QueueOptions;
+  heartbeatMs?: number;
+  maxBodyBytes?: number;
+}
+
+/** The real app over a real store in a temp dir, listening on 127.0.0.1:<ephemeral>. */
+export async function startServer(options: StartOptions = {}): Promise<TestServer> {
+  const dir = options.dir ?? tmpDir();
+  const store = await openStore({ dir, segmentBytes: 4 * 1024 * 1024, ...options.store });
+  const queue = createQueue(store, { reaperIntervalMs: 0, ...options.queue });
+  const app = createApp(queue, {
+    heartbeatMs: options.heartbeatMs ?? 3000,
+    maxBodyBytes: options.maxBodyBytes,
+    logError: (err) => { throw err; },
+  });
+  const listener: Listener = await listen(toNodeHandler(app.app), { host: "127.0.0.1", port: 0 });
+  let closed = false;
+  return {
+    url: listener.url,
+    dir,
+    store,
+    queue,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      app.closeStreams();
+      await listener.close(500);
+      queue.stop();
+      await store.close();
+    },
+  };
+}
+
+export interface SpawnedServer {
+  url: string;
+  adminUrl?: string;
+  child: ChildProcess;
+  /** Everything the server wrote to stderr so far. */
+  logs(): string;
+  /** SIGKILL, and wait for the process to be gone. */
+  kill9(): Promise<void>;
+  /** SIGTERM, and wait for exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** `node --import tsx bin/zizq.ts serve --dir <dir> --port 0 ...extraArgs`, ready to use. */
+export async function spawnServer(dir: string, extraArgs: string[] = [], timeoutMs = 20_000): Promise<SpawnedServer> {
+  const child = spawn(process.execPath, [
+    "--import", "tsx", path.join(ROOT, "bin/zizq.ts"), "serve",
+    "--dir", dir, "--port", "0", "--admin-port", "0", "--log-format", "json", ...extraArgs,
+  ], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ZIZQ_LOG_LEVEL: "info" } });
+  let logs = "";
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const urls = await new Promise<{ url: string; adminUrl?: string }>((resolve, reject) => {
+    const found: Record<string, string> = {};
+    const timer = setTimeout(() => reject(new Error(`server did not start within ${timeoutMs} ms:\n${logs}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      logs += chunk.toString();
+      for (const line of logs.split("\n")) {
+        if (!line.startsWith("{")) continue;
+        try {
+          const event = JSON.parse(line) as { event?: string; api?: string; url?: string; msg?: string };
+          if (event.event === "listening" && event.api && event.url) found[event.api] = event.url;
+          if (event.msg?.includes("ready") && found.primary) {
+            clearTimeout(timer);
+            resolve({ url: found.primary, adminUrl: found.admin });
+          }
+        } catch { /* a partial line */ }
+      }
+    };
+    child.stderr!.on("data", onData);
+    child.stdout!.on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${logs}`));
+    });
+  });
+  return {
+    ...urls,
+    child,
+    logs: () => logs,
+    kill9: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
+
+/** Poll `check` until it returns a truthy value or the deadline passes. */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
