@@ -12,6 +12,7 @@ import type { QueueContext } from "./context.ts";
 import { checkBatches, enqueue, parseEnqueue } from "./enqueue.ts";
 import { fail, parseFailure } from "./fail.ts";
 import { IdGenerator } from "./ids.ts";
+import { guarded } from "./errors.ts";
 import { DEFAULTS, type JobDefaults, isExpired, isTerminal, viewOf, viewOfMeta } from "./job.ts";
 import { parsePatch, patchedMeta } from "./patch.ts";
 import { reap } from "./reaper.ts";
@@ -95,7 +96,7 @@ export class Queue {
   async enqueue(body: unknown): Promise<EnqueueResult> {
     const input = parseEnqueue(body);
     await checkBatches([input]);
-    return (await enqueue(this.ctx, [input], this.now()))[0];
+    return (await guarded(enqueue(this.ctx, [input], this.now())))[0];
   }
 
   /** POST /jobs/bulk: every element validated first; all or nothing. */
@@ -114,7 +115,7 @@ export class Queue {
     });
     if (inputs.length === 0) return [];
     await checkBatches(inputs);
-    return enqueue(this.ctx, inputs, this.now());
+    return guarded(enqueue(this.ctx, inputs, this.now()));
   }
 
   take(options: TakeOptions): Taker {
@@ -123,7 +124,7 @@ export class Queue {
 
   /** POST /jobs/{id}/success. */
   async complete(id: string): Promise<void> {
-    const notFound = await complete(this.ctx, [id], this.now());
+    const notFound = await guarded(complete(this.ctx, [id], this.now()));
     if (notFound.length > 0) throw new QueueError("not_found", "job not found in in-flight set");
   }
 
@@ -134,11 +135,11 @@ export class Queue {
     if (!Array.isArray(ids)) throw new BodyShapeError("ids: invalid type, expected a sequence");
     const strings = ids.map((id, i) => expectString(id, `ids[${i}]`));
     if (strings.length === 0) throw new QueueError("invalid_argument", "ids must not be empty");
-    return complete(this.ctx, strings, this.now());
+    return guarded(complete(this.ctx, strings, this.now()));
   }
 
   async fail(id: string, body: unknown): Promise<JobView> {
-    return fail(this.ctx, id, parseFailure(body), this.now());
+    return guarded(fail(this.ctx, id, parseFailure(body), this.now()));
   }
 
   private visibleSlot(id: string): number {
@@ -170,7 +171,7 @@ export class Queue {
     const slot = t.slotById.get(id);
     if (slot === undefined) throw new QueueError("not_found", "job not found");
     this.ctx.dispatcher.release(id);
-    await this.store.remove([slot], this.ctx.writeSync);
+    await guarded(this.store.remove([slot], this.ctx.writeSync));
   }
 
   /** DELETE /jobs: slices of BULK_SLICE jobs, each its own atomic record, yielding between. */
@@ -192,7 +193,7 @@ export class Queue {
       writes.push(this.store.remove(slots, this.ctx.writeSync));
       await yieldToLoop();
     }
-    await Promise.all(writes);
+    await guarded(Promise.all(writes));
     return deleted;
   }
 
@@ -202,7 +203,7 @@ export class Queue {
     const slot = t.slotById.get(id);
     if (slot === undefined || isExpired(t, slot, this.now())) throw new QueueError("not_found", "job not found");
     const meta = patchedMeta(t, slot, patch, this.now());
-    await this.store.update([slot], [meta], this.ctx.writeSync);
+    await guarded(this.store.update([slot], [meta], this.ctx.writeSync));
     this.ctx.afterChange();
     return viewOfMeta(meta);
   }
@@ -232,7 +233,7 @@ export class Queue {
       writes.push(this.store.update(slots, metas, this.ctx.writeSync));
       await yieldToLoop();
     }
-    await Promise.all(writes);
+    await guarded(Promise.all(writes));
     this.ctx.afterChange();
     return patched;
   }
@@ -260,7 +261,7 @@ export class Queue {
     this.ctx.dispatcher.releaseAll();
     this.ctx.unique.clear();
     this.ctx.batches.clear();
-    await this.store.reset(this.ctx.writeSync);
+    await guarded(this.store.reset(this.ctx.writeSync));
     this.scheduler.poke();
   }
 

@@ -1,0 +1,38 @@
+// Dependencies point one way: storage ← queue ← http, and cli may use all three
+// (STYLE.md §2). This scans every import line in lib/ and fails on an import that
+// points the wrong way, or on a barrel index.ts.
+
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+
+const LIB = path.resolve(import.meta.dirname, "../lib");
+const ALLOWED: Record<string, string[]> = {
+  storage: ["storage"],
+  queue: ["queue", "storage"],
+  http: ["http", "queue"],
+  cli: ["cli", "http", "queue", "storage"],
+};
+
+function files(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(path.join(dir, e.name)) : /\.(ts|cjs|mjs|js)$/.test(e.name) ? [path.join(dir, e.name)] : []);
+}
+
+test("lib layers import only downward (storage ← queue ← http; cli uses all)", () => {
+  const violations: string[] = [];
+  for (const file of files(LIB)) {
+    const layer = path.relative(LIB, file).split(path.sep)[0];
+    const source = fs.readFileSync(file, "utf8");
+    for (const m of source.matchAll(/(?:from\s+|import\s*\(\s*|require\(\s*)["'](\.[^"']+)["']/g)) {
+      const target = path.relative(LIB, path.resolve(path.dirname(file), m[1])).split(path.sep)[0];
+      if (!ALLOWED[layer]?.includes(target)) violations.push(`${path.relative(LIB, file)} imports ${m[1]} (${layer} → ${target})`);
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
+test("no barrel index.ts files inside lib/", () => {
+  assert.deepEqual(files(LIB).filter((f) => path.basename(f).startsWith("index.")), []);
+});
