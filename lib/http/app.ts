@@ -50,6 +50,10 @@ export function createApp(queue: Queue, options: AppOptions = {}): App {
   const logError = options.logError ?? ((err) => console.error(err));
   const streams = new Set<TakeStream>();
   const app = new H3({
+    // Without `silent`, h3 console.error()s every error a handler throws (each 400/404
+    // too) as a raw stack on stderr, bypassing the logger and breaking --log-format json.
+    // Real failures still reach `logError` through toErrorWebResponse.
+    silent: true,
     onError: (error, event) => toErrorWebResponse(error, errorFormat(event), logError),
   });
   healthRoutes(app, queue);
