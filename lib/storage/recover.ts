@@ -4,6 +4,7 @@
 // anything else is corruption, skipped up to the next valid record.
 
 import path from "node:path";
+import { crc32 } from "node:zlib";
 import { checkFrame } from "./codec.ts";
 import { fromFsError } from "./errors.ts";
 import { MAX_RECORD_TYPE, RECORD_HEADER_BYTES, RECORD_PAD, RECORD_TXN, SEGMENT_HEADER_BYTES } from "./format.ts";
@@ -86,7 +87,8 @@ export function scanOne(buf: Buffer, limit: number, no: number, newest: boolean,
       continue;
     }
     if (pos >= dataEnd) break; // zero-filled tail: the end of this segment's records
-    const next = findNextFrame(buf, pos + 1, dataEnd, limit);
+    const found = findNextFrame(buf, pos + 1, dataEnd, limit);
+    const next = found === undefined ? undefined : resumeAfter(buf, pos, found, dataEnd, limit);
     if (next === undefined) {
       const kind = newest ? "torn" : "corrupt";
       damage.push({ kind, segment: no, offset: pos, bytes: dataEnd - pos, reason: frame.reason });
@@ -113,6 +115,38 @@ function visitRecord(buf: Buffer, type: number, bodyStart: number, end: number, 
     visit(inner.type, buf, inner.bodyStart, inner.end, no, pos);
     pos = inner.end;
   }
+}
+
+/**
+ * Where scanning resumes after a bad record at `pos`, given `found`, the first valid frame
+ * after it (undefined: nothing valid is left in this segment).
+ *
+ * Why not simply `found`: a TXN's body is itself a run of valid frames, so `found` may be
+ * the first record *inside* the damaged TXN. Resuming there would replay part of a group
+ * that must apply whole or not at all: a torn bulk insert at the tail would bring back its
+ * first jobs, a rotted fail() would keep its META without its ERROR. So when `found` lies
+ * inside the extent the bad header claims (or right at its body):
+ *  - if the stored checksum fits the record cut at some later frame boundary, only the
+ *    length field was damaged: resume at that boundary;
+ *  - otherwise trust the length and skip the whole claimed record; a claim that reaches
+ *    the end of the data means nothing after it in this segment is outside the record.
+ */
+function resumeAfter(buf: Buffer, pos: number, found: number, dataEnd: number, limit: number): number | undefined {
+  const bodyStart = pos + RECORD_HEADER_BYTES;
+  const claimedEnd = bodyStart + buf.readUInt32LE(pos);
+  if (found >= claimedEnd && found !== bodyStart) return found;
+  const stored = buf.readUInt32LE(pos + 5);
+  let crc = crc32(buf.subarray(bodyStart, found), crc32(buf.subarray(pos + 4, pos + 5)));
+  for (let at = found; ;) {
+    if (crc === stored && at > bodyStart) return at;
+    const frame = checkFrame(buf, at, limit);
+    if (!frame.ok) break;
+    crc = crc32(buf.subarray(at, frame.end), crc);
+    at = frame.end;
+  }
+  if (claimedEnd > limit) return found; // neither length nor checksum to go by
+  if (claimedEnd >= dataEnd) return undefined;
+  return findNextFrame(buf, claimedEnd, dataEnd, limit);
 }
 
 /** The first offset in [from, dataEnd) where a valid record starts. */
