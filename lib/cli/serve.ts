@@ -12,6 +12,7 @@ import { SERVER_VERSION } from "../http/routes/health.ts";
 import { closeJq, warmJq } from "../queue/jq.ts";
 import { createQueue } from "../queue/queue.ts";
 import { openStore } from "../storage/store.ts";
+import { startLoopDelayProbe } from "./_loop-delay.ts";
 import type { ServeConfig } from "./config.ts";
 
 type TlsFiles = ServeConfig["tls"];
@@ -87,6 +88,8 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
     throw err;
   }
   logger.info({ version: SERVER_VERSION }, `Zizq ${SERVER_VERSION} ready`);
+  // Debug aid for benches, off by default: periodic event-loop delay logs (docs/benchmarks.md).
+  const stopLoopProbe = process.env.ZIZQ_DEBUG_LOOP_DELAY === "1" ? startLoopDelayProbe(logger) : undefined;
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -101,6 +104,7 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
     process.on("SIGTERM", onTerm);
   });
 
+  stopLoopProbe?.();
   primary.closeStreams();
   await Promise.all(listeners.map((l) => l.close(2000)));
   queue.stop();
