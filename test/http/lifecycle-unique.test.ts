@@ -1,0 +1,273 @@
+// Issue 3 over HTTP, part 3: unique jobs (§4.3: each incoming scope against each holder
+// status, the spec's example, release rules) and batched jobs (§4.4: fold with the Node
+// helper's expressions, sealing, closing on take, 422 for bad expressions).
+
+import assert from "node:assert/strict";
+import { after, afterEach, before, describe, it } from "node:test";
+import { eventually, startServer, type TestServer } from "../helpers/server.ts";
+import { cleanupTmp } from "../helpers/tmp.ts";
+import { assertError, count, enqueue, getJob, openTake, req, uniq, type Json, type TakeStream } from "./_client.ts";
+
+let s: TestServer;
+const open: TakeStream[] = [];
+before(async () => {
+  s = await startServer();
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.close()));
+});
+after(async () => {
+  await s.close();
+  cleanupTmp();
+});
+
+async function post(job: Json): Promise<{ status: number; job: Json }> {
+  const r = await req(s.url, "POST", "/jobs", { type: "t", payload: null, ...job });
+  return { status: r.status, job: r.body! };
+}
+
+/** Take every ready job of `queue` onto a stream that stays open. */
+async function take(queue: string, n = 1): Promise<{ stream: TakeStream; jobs: Json[] }> {
+  const stream = await openTake(s.url, `queue=${queue}&prefetch=${n}`);
+  open.push(stream);
+  return { stream, jobs: await stream.waitJobs(n) };
+}
+
+describe("unique jobs (§4.3)", () => {
+  it("queued (default): a ready holder conflicts → 200 with the holder, incoming options discarded", async () => {
+    const q = uniq();
+    const key = uniq("k");
+    const holder = await post({ queue: q, unique_key: key, payload: 1 });
+    assert.equal(holder.status, 201);
+    assert.equal(holder.job.unique_while, "queued");
+    const dup = await post({ queue: uniq(), type: "other", unique_key: key, priority: 1, payload: 2 });
+    assert.equal(dup.status, 200);
+    assert.equal(dup.job.id, holder.job.id);
+    assert.equal(dup.job.duplicate, true);
+    assert.equal(dup.job.folded, false);
+    assert.equal(dup.job.priority, 32768);
+    assert.equal(dup.job.queue, q);
+    assert.equal(dup.job.payload, undefined);
+    assert.deepEqual((await getJob(s.url, holder.job.id))!.payload, 1);
+    assert.equal(await count(s.url, `queue=${q}`), 1);
+  });
+
+  it("a scheduled holder conflicts with every scope", async () => {
+    const key = uniq("k");
+    const holder = await post({ queue: uniq(), unique_key: key, ready_at: Date.now() + 3_600_000 });
+    assert.equal(holder.job.status, "scheduled");
+    for (const scope of ["queued", "active", "exists"]) {
+      const r = await post({ queue: uniq(), unique_key: key, unique_while: scope });
+      assert.equal(r.status, 200, scope);
+      assert.equal(r.job.id, holder.job.id);
+    }
+  });
+
+  it("in-flight holder: an incoming active conflicts, an incoming queued does not", async () => {
+    const q = uniq();
+    const key = uniq("k");
+    const holder = await post({ queue: q, unique_key: key, unique_while: "active" });
+    await take(q);
+    const active = await post({ queue: q, unique_key: key, unique_while: "active" });
+    assert.equal(active.status, 200);
+    assert.equal(active.job.id, holder.job.id);
+    assert.equal(active.job.status, "in_flight");
+    const queued = await post({ queue: q, unique_key: key });
+    assert.equal(queued.status, 201);
+    assert.notEqual(queued.job.id, holder.job.id);
+  });
+
+  it("a queued holder gives the key up when taken, even to an incoming active", async () => {
+    const q = uniq();
+    const key = uniq("k");
+    await post({ queue: q, unique_key: key });
+    await take(q);
+    assert.equal((await post({ queue: uniq(), unique_key: key, unique_while: "active" })).status, 201);
+  });
+
+  it("a queued holder re-claims its key when a failure reschedules it", async () => {
+    const q = uniq();
+    const key = uniq("k");
+    const holder = await post({ queue: q, unique_key: key });
+    await take(q);
+    await req(s.url, "POST", `/jobs/${holder.job.id}/failure`, { message: "x", retry_at: Date.now() + 3_600_000 });
+    const r = await post({ queue: q, unique_key: key });
+    assert.equal(r.status, 200);
+    assert.equal(r.job.id, holder.job.id);
+  });
+
+  it("a queued holder requeued by a worker disconnect still blocks duplicates", async () => {
+    const q = uniq();
+    const key = uniq("k");
+    const holder = await post({ queue: q, unique_key: key });
+    const { stream } = await take(q);
+    await stream.close();
+    await eventually(async () => (await getJob(s.url, holder.job.id))!.status === "ready", 5000, "requeue");
+    const r = await post({ queue: q, unique_key: key });
+    assert.equal(r.status, 200);
+    assert.equal(r.job.id, holder.job.id);
+    assert.equal(r.job.status, "ready");
+  });
+
+  it("spec example: an exists holder, now dead; incoming exists → duplicate, incoming queued → 201 and takes the key", async () => {
+    const q = uniq();
+    const key = uniq("k");
+    const holder = await post({ queue: q, unique_key: key, unique_while: "exists" });
+    await take(q);
+    assert.equal((await req(s.url, "POST", `/jobs/${holder.job.id}/failure`, { message: "x", kill: true })).body!.status, "dead");
+    const exists = await post({ queue: q, unique_key: key, unique_while: "exists" });
+    assert.equal(exists.status, 200);
+    assert.equal(exists.job.id, holder.job.id);
+    assert.equal(exists.job.status, "dead");
+    // (Another queue, so that the stream still open on q does not take it.)
+    const queued = await post({ queue: uniq(), unique_key: key });
+    assert.equal(queued.status, 201);
+    // The new, ready job holds the key now.
+    const again = await post({ queue: q, unique_key: key, unique_while: "exists" });
+    assert.equal(again.status, 200);
+    assert.equal(again.job.id, queued.job.id);
+  });
+
+  it("exists: a retained completed holder conflicts until deleted", async () => {
+    const q = uniq();
+    const key = uniq("k");
+    const holder = await post({ queue: q, unique_key: key, unique_while: "exists", retention: { completed_ms: 3_600_000 } });
+    await take(q);
+    assert.equal((await req(s.url, "POST", `/jobs/${holder.job.id}/success`)).status, 204);
+    const dup = await post({ queue: q, unique_key: key, unique_while: "exists" });
+    assert.equal(dup.status, 200);
+    assert.equal(dup.job.status, "completed");
+    assert.equal((await post({ queue: q, unique_key: key, unique_while: "active" })).status, 201);
+  });
+
+  it("queued/active holders give the key up on completion; exists on deletion", async () => {
+    const q = uniq();
+    for (const scope of ["queued", "active"]) {
+      const key = uniq("k");
+      const h = await post({ queue: q, unique_key: key, unique_while: scope, retention: { completed_ms: 3_600_000 } });
+      const { stream } = await take(q);
+      assert.equal((await req(s.url, "POST", `/jobs/${h.job.id}/success`)).status, 204);
+      await stream.close();
+      assert.equal((await post({ queue: uniq(), unique_key: key, unique_while: "exists" })).status, 201, scope);
+    }
+    const key = uniq("k");
+    const h = await post({ queue: q, unique_key: key, unique_while: "exists" });
+    assert.equal((await post({ queue: q, unique_key: key, unique_while: "exists" })).status, 200);
+    assert.equal((await req(s.url, "DELETE", `/jobs/${h.job.id}`)).status, 204);
+    assert.equal((await post({ queue: q, unique_key: key, unique_while: "exists" })).status, 201);
+  });
+});
+
+const WHEN = "(($existing | .items) + ($new | .items)) | length <= 3";
+const FOLD = "$existing | .items += ($new | .items)";
+
+describe("batched jobs (§4.4)", () => {
+  const batched = (queue: string, key: string, items: unknown[], extra: Json = {}) =>
+    post({ queue, payload: { items }, batch: { key, when: WHEN, fold: FOLD }, ...extra });
+
+  it("folds while `when` holds, seals when it is false, keeps the id and position", async () => {
+    const q = uniq();
+    const key = uniq("b");
+    const a = await batched(q, key, [1]);
+    assert.equal(a.status, 201);
+    assert.deepEqual(a.job.batch, { key, when: WHEN, fold: FOLD });
+    assert.equal(a.job.folded, false);
+    assert.equal(Object.keys(a.job).at(-1), "batch");
+    const b = await batched(q, key, [2]);
+    assert.equal(b.status, 200);
+    assert.equal(b.job.id, a.job.id);
+    assert.equal(b.job.folded, true);
+    assert.equal(b.job.duplicate, false);
+    assert.deepEqual((await getJob(s.url, a.job.id))!.payload, { items: [1, 2] });
+    // [1,2] + [3,4] has 4 items: sealed, and the incoming job opens the next batch.
+    const c = await batched(q, key, [3, 4]);
+    assert.equal(c.status, 201);
+    assert.notEqual(c.job.id, a.job.id);
+    const d = await batched(q, key, [5]);
+    assert.equal(d.status, 200);
+    assert.equal(d.job.id, c.job.id);
+    assert.deepEqual((await getJob(s.url, a.job.id))!.payload, { items: [1, 2] });
+    assert.deepEqual((await getJob(s.url, c.job.id))!.payload, { items: [3, 4, 5] });
+    const { jobs } = await take(q, 2);
+    assert.deepEqual(jobs.map((j) => j.payload), [{ items: [1, 2] }, { items: [3, 4, 5] }]);
+  });
+
+  it("taking the open batch closes it", async () => {
+    const q = uniq();
+    const key = uniq("b");
+    const a = await batched(q, key, [1]);
+    await take(q);
+    const b = await batched(q, key, [2]);
+    assert.equal(b.status, 201);
+    assert.notEqual(b.job.id, a.job.id);
+    assert.deepEqual((await getJob(s.url, a.job.id))!.payload, { items: [1] });
+  });
+
+  it("batch keys are global: a fold keeps the open batch's queue, type and priority", async () => {
+    const key = uniq("b");
+    const q1 = uniq();
+    const a = await batched(q1, key, [1], { type: "A", priority: 7 });
+    const b = await batched(uniq(), key, [2], { type: "B", priority: 1 });
+    assert.equal(b.status, 200);
+    assert.equal(b.job.id, a.job.id);
+    assert.deepEqual([b.job.queue, b.job.type, b.job.priority], [q1, "A", 7]);
+  });
+
+  it("a scheduled batched enqueue never folds and never opens the batch", async () => {
+    const q = uniq();
+    const key = uniq("b");
+    const later = await batched(q, key, [1], { ready_at: Date.now() + 3_600_000 });
+    assert.equal(later.status, 201);
+    assert.equal(later.job.status, "scheduled");
+    assert.ok(later.job.batch);
+    const now1 = await batched(q, key, [2]);
+    assert.equal(now1.status, 201);
+    assert.notEqual(now1.job.id, later.job.id);
+    const later2 = await batched(q, key, [3], { ready_at: Date.now() + 3_600_000 });
+    assert.equal(later2.status, 201);
+    assert.deepEqual((await getJob(s.url, now1.job.id))!.payload, { items: [2] });
+  });
+
+  it("bulk: folds chain within the request; all folds → 200", async () => {
+    const q = uniq();
+    const key = uniq("b");
+    const job = (items: unknown[]) => ({ type: "t", queue: q, payload: { items }, batch: { key, when: WHEN, fold: FOLD } });
+    const r = await req(s.url, "POST", "/jobs/bulk", { jobs: [job([1]), job([2]), job([3]), job([4])] });
+    assert.equal(r.status, 201);
+    const jobs = r.body!.jobs as Json[];
+    assert.deepEqual(jobs.map((j) => j.folded), [false, true, true, false]);
+    assert.equal(jobs[1].id, jobs[0].id);
+    assert.notEqual(jobs[3].id, jobs[0].id);
+    assert.deepEqual((await getJob(s.url, jobs[0].id))!.payload, { items: [1, 2, 3] });
+    const more = await req(s.url, "POST", "/jobs/bulk", { jobs: [job([5]), job([6])] });
+    assert.equal(more.status, 200);
+    assert.deepEqual((await getJob(s.url, jobs[3].id))!.payload, { items: [4, 5, 6] });
+  });
+
+  it("422 for expressions that do not compile or whose fold dry-run fails; nothing written", async () => {
+    const q = uniq();
+    const cases: [Json, RegExp][] = [
+      [{ key: "k", when: "((", fold: FOLD }, /^batch expression: when: /],
+      [{ key: "k", when: WHEN, fold: "$existing |" }, /^batch expression: fold: /],
+      [{ key: "k", when: WHEN, fold: "$existing, $new" }, /^batch dry-run: fold: /],
+      [{ key: "k", when: WHEN, fold: "empty" }, /^batch dry-run: fold: /],
+      [{ key: "k", when: "error(\"no\")", fold: FOLD }, /^batch dry-run: when: /],
+    ];
+    for (const [batch, message] of cases) {
+      assertError(await req(s.url, "POST", "/jobs", { type: "t", queue: q, payload: { items: [1] }, batch }), 422, message);
+    }
+    assert.equal(await count(s.url, `queue=${q}`), 0);
+  });
+
+  it("a fold that fails at enqueue time → 422, the open batch is unchanged", async () => {
+    const q = uniq();
+    const key = uniq("b");
+    const batch = { key, when: "true", fold: "$existing | .items += ($new | .items)" };
+    const a = await post({ queue: q, payload: { items: [1] }, batch });
+    // The stored fold adds arrays; a string `items` makes it fail at run time.
+    const r = await req(s.url, "POST", "/jobs", { type: "t", queue: q, payload: { items: "x" }, batch });
+    assertError(r, 422, /^batch fold failed: /);
+    assert.deepEqual((await getJob(s.url, a.job.id))!.payload, { items: [1] });
+    assert.equal(await count(s.url, `queue=${q}`), 1);
+  });
+});
