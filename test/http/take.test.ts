@@ -1,0 +1,253 @@
+// GET /jobs/take over a real socket (API.md §1.3, §3.6): headers before any job, order
+// (priority, then FIFO), queue selection, prefetch credits, heartbeats, disconnect
+// requeue, fairness across streams, the global in-flight cap, scheduled promotion,
+// and the request errors.
+
+import assert from "node:assert/strict";
+import { after, afterEach, before, describe, it } from "node:test";
+import { eventually, startServer, type TestServer } from "../helpers/server.ts";
+import { cleanupTmp } from "../helpers/tmp.ts";
+import {
+  ack, assertError, count, enqueue, enqueueBulk, getJob, openTake, rawReq, req, uniq, type Json, type TakeStream,
+} from "./_client.ts";
+
+let s: TestServer;
+const servers: TestServer[] = [];
+const open: TakeStream[] = [];
+before(async () => {
+  s = await startServer();
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.close()));
+  await Promise.all(servers.splice(0).map((x) => x.close()));
+});
+after(async () => {
+  await s.close();
+  cleanupTmp();
+});
+
+async function take(base: string, query: string, headers?: Record<string, string>): Promise<TakeStream> {
+  const t = await openTake(base, query, headers);
+  open.push(t);
+  return t;
+}
+
+async function ownServer(options: Parameters<typeof startServer>[0] = {}): Promise<TestServer> {
+  const x = await startServer(options);
+  servers.push(x);
+  return x;
+}
+
+describe("GET /jobs/take: the stream", () => {
+  it("headers arrive before any job exists; jobs follow as NDJSON frames", async () => {
+    const q = uniq();
+    const t = await take(s.url, `queue=${q}`, { "worker-id": "w-1" });
+    assert.equal(t.status, 200);
+    assert.equal(t.headers["content-type"], "application/x-ndjson");
+    assert.equal(t.headers["transfer-encoding"], "chunked");
+    assert.equal(t.jobs.length, 0);
+    const job = await enqueue(s.url, { queue: q, payload: { n: 1 }, priority: 3 });
+    const got = await t.job(0);
+    assert.deepEqual(Object.keys(got), ["id", "type", "queue", "priority", "status", "payload", "ready_at", "attempts", "dequeued_at"]);
+    assert.equal(got.id, job.id);
+    assert.equal(got.status, "in_flight");
+    assert.deepEqual(got.payload, { n: 1 });
+    assert.ok(got.dequeued_at >= job.ready_at);
+    assert.equal((await getJob(s.url, job.id))!.status, "in_flight");
+  });
+
+  it("Accept picks the framing; anything else is 406 JSON", async () => {
+    const q = uniq();
+    const mp = await take(s.url, `queue=${q}`, { accept: "application/msgpack" });
+    assert.equal(mp.headers["content-type"], "application/vnd.zizq.msgpack-stream");
+    const sse = await take(s.url, `queue=${q}`, { accept: "text/event-stream" });
+    assert.equal(sse.headers["content-type"], "text/event-stream");
+    const any = await take(s.url, `queue=${q}`, { accept: "*/*" });
+    assert.equal(any.headers["content-type"], "application/x-ndjson");
+    for (const accept of ["text/xml", "application/*", "text/plain"]) {
+      const r = await rawReq(s.url, "GET", `/jobs/take?queue=${q}`, { accept });
+      assert.equal(r.status, 406);
+      assert.equal(r.headers["content-type"], "application/json");
+      assert.equal(r.body.toString(),
+        '{"error":"not acceptable","supported":["text/event-stream","application/x-ndjson","application/vnd.zizq.msgpack-stream"]}');
+    }
+  });
+
+  it("unknown or bad query params → 400 JSON", async () => {
+    assertError(await req(s.url, "GET", "/jobs/take?limit=5"), 400, /^invalid query parameters: /);
+    assertError(await req(s.url, "GET", "/jobs/take?queues=a"), 400, /^invalid query parameters: /);
+    for (const p of ["-1", "abc", "1.5", ""]) {
+      assertError(await req(s.url, "GET", `/jobs/take?prefetch=${p}`), 400, /^invalid query parameters: /);
+    }
+  });
+
+  it("priority order, then FIFO within a priority", async () => {
+    const q = uniq();
+    const priorities = [5, 1, 5, 65535, 1, 0, 32768, 5, 0];
+    const made = await enqueueBulk(s.url, priorities.map((priority, n) => ({ queue: q, priority, payload: n })));
+    const expected = [...made].sort((a, b) => a.priority - b.priority || (a.id < b.id ? -1 : 1)).map((j) => j.id);
+    const t = await take(s.url, `queue=${q}&prefetch=0`);
+    const got = await t.waitJobs(made.length);
+    assert.deepEqual(got.map((j) => j.id), expected);
+  });
+
+  it("a comma list of queues takes from those queues only, merged in priority order", async () => {
+    const [a, b, c] = [uniq(), uniq(), uniq()];
+    const ja = await enqueue(s.url, { queue: a, priority: 10 });
+    const jb = await enqueue(s.url, { queue: b, priority: 5 });
+    const jc = await enqueue(s.url, { queue: c, priority: 0 });
+    const ja2 = await enqueue(s.url, { queue: a, priority: 5 });
+    const t = await take(s.url, `queue=${a},${b},&prefetch=0`);
+    const got = await t.waitJobs(3);
+    assert.deepEqual(got.map((j) => j.id), [jb.id, ja2.id, ja.id]);
+    assert.equal((await getJob(s.url, jc.id))!.status, "ready");
+  });
+
+  it("no queue param (or an empty one) takes from every queue, including ones created later", async () => {
+    const x = await ownServer();
+    const j1 = await enqueue(x.url, { queue: "one" });
+    const t = await take(x.url, "prefetch=0");
+    assert.equal((await t.job(0)).id, j1.id);
+    const j2 = await enqueue(x.url, { queue: "two" });
+    assert.equal((await t.job(1)).id, j2.id);
+    const t2 = await take(x.url, "queue=&prefetch=0");
+    const j3 = await enqueue(x.url, { queue: "three" });
+    await eventually(() => t.jobs.length + t2.jobs.length === 3, 5000, "third job");
+    assert.deepEqual([...t.jobs, ...t2.jobs].map((j) => j.id).sort(), [j1.id, j2.id, j3.id]);
+  });
+
+  it("prefetch=1 (the default): the second job comes only after the first is acked", async () => {
+    const q = uniq();
+    const [a, b] = await enqueueBulk(s.url, [{ queue: q }, { queue: q }]);
+    const t = await take(s.url, `queue=${q}`);
+    assert.equal((await t.job(0)).id, a.id);
+    // Both were ready when the stream opened: b was held back by the credit, not by timing.
+    assert.equal((await getJob(s.url, b.id))!.status, "ready");
+    assert.equal(t.jobs.length, 1);
+    assert.equal(await ack(s.url, a.id), 204);
+    assert.equal((await t.job(1)).id, b.id);
+  });
+
+  it("prefetch=N holds N; a failure or a delete also frees a credit", async () => {
+    const q = uniq();
+    const made = await enqueueBulk(s.url, [{ queue: q }, { queue: q }, { queue: q }, { queue: q }]);
+    const t = await take(s.url, `queue=${q}&prefetch=2`);
+    await t.waitJobs(2);
+    assert.equal(await count(s.url, `queue=${q}&status=in_flight`), 2);
+    assert.equal(await count(s.url, `queue=${q}&status=ready`), 2);
+    await req(s.url, "POST", `/jobs/${made[0].id}/failure`, { message: "x", retry_at: Date.now() + 3_600_000 });
+    assert.equal((await t.job(2)).id, made[2].id);
+    assert.equal((await req(s.url, "DELETE", `/jobs/${made[1].id}`)).status, 204);
+    assert.equal((await t.job(3)).id, made[3].id);
+  });
+
+  it("prefetch=0 takes everything available without acks", async () => {
+    const q = uniq();
+    const made = await enqueueBulk(s.url, Array.from({ length: 300 }, (_, n) => ({ queue: q, payload: n })));
+    const t = await take(s.url, `queue=${q}&prefetch=0`);
+    const got = await t.waitJobs(300);
+    assert.deepEqual(got.map((j) => j.id), made.map((j) => j.id));
+    assert.equal(await count(s.url, `queue=${q}&status=in_flight`), 300);
+  });
+
+  it("a heartbeat newline follows each interval of silence", async () => {
+    const x = await ownServer({ heartbeatMs: 50 });
+    const t = await take(x.url, "queue=q");
+    await t.waitHeartbeats(2);
+    assert.equal(t.jobs.length, 0);
+    await enqueue(x.url, { queue: "q" });
+    await t.job(0);
+    const before = t.heartbeats;
+    await t.waitHeartbeats(before + 1);
+  });
+
+  it("disconnect: held jobs are ready again at once, attempts unchanged, and go to another stream", async () => {
+    const q = uniq();
+    const [a, b] = await enqueueBulk(s.url, [{ queue: q, payload: "a" }, { queue: q, payload: "b" }]);
+    const t1 = await take(s.url, `queue=${q}&prefetch=2`);
+    const taken = await t1.waitJobs(2);
+    await t1.close();
+    await eventually(async () => (await count(s.url, `queue=${q}&status=ready`)) === 2, 5000, "requeue");
+    const back = (await getJob(s.url, a.id))!;
+    assert.equal(back.attempts, 0);
+    assert.equal(back.dequeued_at, taken[0].dequeued_at);
+    assert.equal(back.ready_at, a.ready_at);
+    const t2 = await take(s.url, `queue=${q}&prefetch=2`);
+    const again = await t2.waitJobs(2);
+    assert.deepEqual(again.map((j) => [j.id, j.attempts, j.payload]), [[a.id, 0, "a"], [b.id, 0, "b"]]);
+    // The first stream's lost jobs cannot be acked twice: t2 owns them now.
+    assert.equal(await ack(s.url, a.id), 204);
+    assert.equal(await ack(s.url, a.id), 404);
+  });
+
+  it("a job freed by a disconnect wakes a waiting stream", async () => {
+    const q = uniq();
+    const job = await enqueue(s.url, { queue: q });
+    const t1 = await take(s.url, `queue=${q}`);
+    await t1.job(0);
+    const t2 = await take(s.url, `queue=${q}`);
+    assert.equal(t2.jobs.length, 0);
+    await t1.close();
+    assert.equal((await t2.job(0)).id, job.id);
+  });
+
+  it("several streams on one queue each get jobs (fairness)", async () => {
+    const q = uniq();
+    const streams = await Promise.all(Array.from({ length: 4 }, () => take(s.url, `queue=${q}&prefetch=1`)));
+    const total = 200;
+    await enqueueBulk(s.url, Array.from({ length: total }, (_, n) => ({ queue: q, payload: n })));
+    const seen = new Set<string>();
+    // Each stream acks what it gets, one job at a time, until the queue is drained.
+    await Promise.all(streams.map(async (t) => {
+      for (let i = 0; seen.size < total; i++) {
+        let job: Json;
+        try {
+          job = await t.job(i, 2000);
+        } catch {
+          if (seen.size >= total) return;
+          throw new Error(`stream stalled with ${seen.size}/${total} done`);
+        }
+        assert.ok(!seen.has(job.id), "a job was delivered twice");
+        seen.add(job.id);
+        assert.equal(await ack(s.url, job.id), 204);
+      }
+    }));
+    assert.equal(seen.size, total);
+    for (const t of streams) assert.ok(t.jobs.length > 0, `a stream got nothing: ${streams.map((x) => x.jobs.length)}`);
+  });
+
+  it("the global in-flight cap bounds all streams together", async () => {
+    const x = await ownServer({ queue: { globalInFlightLimit: 2 } });
+    const made = await enqueueBulk(x.url, Array.from({ length: 5 }, () => ({ queue: "q" })));
+    const t1 = await take(x.url, "queue=q&prefetch=0");
+    const t2 = await take(x.url, "queue=q&prefetch=0");
+    await eventually(() => t1.jobs.length + t2.jobs.length === 2, 5000, "two jobs");
+    assert.equal(await count(x.url, "status=in_flight"), 2);
+    assert.equal(await count(x.url, "status=ready"), 3);
+    const first = [...t1.jobs, ...t2.jobs].sort((a, b) => (a.id < b.id ? -1 : 1));
+    assert.deepEqual(first.map((j) => j.id), [made[0].id, made[1].id]);
+    assert.equal(await ack(x.url, first[0].id), 204);
+    await eventually(() => t1.jobs.length + t2.jobs.length === 3, 5000, "a third job");
+    assert.equal(await count(x.url, "status=in_flight"), 2);
+  });
+
+  it("a scheduled job is delivered once its ready_at passes", async () => {
+    const q = uniq();
+    const t = await take(s.url, `queue=${q}`);
+    const job = await enqueue(s.url, { queue: q, ready_at: Date.now() + 200, payload: "later" });
+    assert.equal(job.status, "scheduled");
+    const got = await t.job(0, 5000);
+    assert.equal(got.id, job.id);
+    assert.equal(got.ready_at, job.ready_at);
+    assert.ok(got.dequeued_at >= job.ready_at);
+  });
+
+  it("a promoted job takes its (priority, id) place among ready jobs", async () => {
+    const q = uniq();
+    const soon = await enqueue(s.url, { queue: q, ready_at: Date.now() + 100, priority: 1 });
+    const late = await enqueue(s.url, { queue: q, priority: 9 });
+    await eventually(async () => (await getJob(s.url, soon.id))!.status === "ready", 5000, "promotion");
+    const t = await take(s.url, `queue=${q}&prefetch=0`);
+    assert.deepEqual((await t.waitJobs(2)).map((j) => j.id), [soon.id, late.id]);
+  });
+});
