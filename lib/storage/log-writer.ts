@@ -136,7 +136,12 @@ export class LogWriter {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.flushing = this.flushLoop().finally(() => { this.flushing = undefined; });
+      this.flushing = this.flushLoop().finally(() => {
+        this.flushing = undefined;
+        // An append that arrived after the loop's last check but before this callback
+        // saw `flushing` set and did not schedule itself: pick it up now.
+        if (this.pending.length > 0) this.schedule();
+      });
     });
   }
 
