@@ -31,11 +31,10 @@ export class BatchIndex {
   /** After recovery: the newest ready batched job of each key is its open batch. */
   rebuild(table: JobTable): void {
     this.open.clear();
-    for (const id of table.orderedIds()) {
-      const slot = table.slotById.get(id);
-      if (slot === undefined || table.status[slot] !== STATUS_READY) continue;
+    for (const slot of table.orderedSlots()) {
+      if (table.status[slot] !== STATUS_READY) continue;
       const batch = optionsOf(table, slot).batch;
-      if (batch) this.open.set(batch.key, id);
+      if (batch) this.open.set(batch.key, table.idOf(slot));
     }
   }
 }

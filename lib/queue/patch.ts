@@ -58,7 +58,7 @@ export function parsePatch(raw: unknown): PatchInput {
 export function patchedMeta(table: JobTable, slot: number, patch: PatchInput, nowMs: number): JobMeta {
   const status = table.status[slot];
   if (isTerminal(status)) {
-    throw new QueueError("unprocessable", `cannot patch job ${table.ids[slot]} in ${STATUS_NAME[status]} status`);
+    throw new QueueError("unprocessable", `cannot patch job ${table.idOf(slot)} in ${STATUS_NAME[status]} status`);
   }
   const changes: Partial<JobMeta> = {};
   if (patch.queue !== undefined) changes.queue = patch.queue;

@@ -57,13 +57,13 @@ export class Queue {
     this.store = store;
     const clock = options.clock ?? systemClock;
     const dispatcher = new Dispatcher(store, clock, options.globalInFlightLimit ?? 1024);
-    const order = store.table.orderedIds();
+    const order = store.table.orderedSlots();
     this.scheduler = new Scheduler(store.table, clock, () => dispatcher.wake());
     this.ctx = {
       store,
       clock,
       defaults: { ...DEFAULTS, ...options.defaults },
-      ids: new IdGenerator(order[order.length - 1]),
+      ids: new IdGenerator(order.length > 0 ? store.table.idOf(order[order.length - 1]) : undefined),
       unique: new UniqueIndex(),
       batches: new BatchIndex(),
       dispatcher,
@@ -178,7 +178,7 @@ export class Queue {
   async deleteMany(filter: JobFilter): Promise<number> {
     const t = this.store.table;
     // Reference quirk kept: expired-but-unreaped jobs count as deleted.
-    const ids = (await selectSlots(this.store, filter, this.now(), true)).map((s) => t.ids[s]!);
+    const ids = (await selectSlots(this.store, filter, this.now(), true)).map((s) => t.idOf(s));
     let deleted = 0;
     const writes: Promise<void>[] = [];
     for (let i = 0; i < ids.length; i += BULK_SLICE) {
@@ -217,7 +217,7 @@ export class Queue {
     }
     const patch = parsePatch(body);
     const t = this.store.table;
-    const ids = (await selectSlots(this.store, filter, this.now())).map((s) => t.ids[s]!);
+    const ids = (await selectSlots(this.store, filter, this.now())).map((s) => t.idOf(s));
     let patched = 0;
     const writes: Promise<void>[] = [];
     for (let i = 0; i < ids.length; i += BULK_SLICE) {

@@ -12,7 +12,7 @@ export async function reap(store: Store, nowMs: number, sync: boolean): Promise<
   const expired: string[] = [];
   // Only jobs with a purge_at have extras, so this skips the bulk of live jobs.
   for (const [slot, extras] of t.extras) {
-    if (extras.purgeAtMs !== undefined && extras.purgeAtMs <= nowMs && t.status[slot] !== STATUS_FREE) expired.push(t.ids[slot]!);
+    if (extras.purgeAtMs !== undefined && extras.purgeAtMs <= nowMs && t.status[slot] !== STATUS_FREE) expired.push(t.idOf(slot));
   }
   let removed = 0;
   for (let i = 0; i < expired.length; i += BATCH) {

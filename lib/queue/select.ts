@@ -22,14 +22,15 @@ export function slotTest(table: JobTable, filter: JobFilter, nowMs: number, incl
   const statuses = filter.statuses?.length ? new Set(filter.statuses.map((s) => STATUS_CODE[s])) : undefined;
   const queues = nameSet(table.queues, filter.queues);
   const types = nameSet(table.types, filter.types);
-  const ids = filter.ids?.length ? new Set(filter.ids) : undefined;
+  // Resolved to slots once: a job matches if its slot is one of them.
+  const ids = filter.ids?.length ? new Set(filter.ids.map((id) => table.slotById.get(id)).filter((s) => s !== undefined)) : undefined;
   const { priority, readyAt, attempts } = filter;
   return (slot) => {
     if (table.status[slot] === STATUS_FREE) return false;
     if (statuses && !statuses.has(table.status[slot])) return false;
     if (queues && !queues.has(table.queue[slot])) return false;
     if (types && !types.has(table.type[slot])) return false;
-    if (ids && !ids.has(table.ids[slot]!)) return false;
+    if (ids && !ids.has(slot)) return false;
     if (priority && (table.priority[slot] < priority.lo || table.priority[slot] > priority.hi)) return false;
     if (readyAt && (table.readyAt[slot] < readyAt.lo || table.readyAt[slot] > readyAt.hi)) return false;
     if (attempts && (table.attempts[slot] < attempts.lo || table.attempts[slot] > attempts.hi)) return false;
@@ -68,10 +69,10 @@ async function jqFilter(store: Store, program: string, slots: number[]): Promise
   const out: number[] = [];
   for (let i = 0; i < slots.length; i += JQ_CHUNK) {
     const chunk = slots.slice(i, i + JQ_CHUNK);
-    const ids = chunk.map((s) => store.table.ids[s]);
+    const gens = chunk.map((s) => store.table.gen[s]);
     const matches = await filter.matchMany(chunk.map((s) => store.payload(s).toString("utf8")));
     // The jq call yielded: keep only jobs that are still the ones we read.
-    chunk.forEach((s, j) => { if (matches[j] && store.table.ids[s] === ids[j]) out.push(s); });
+    chunk.forEach((s, j) => { if (matches[j] && store.table.gen[s] === gens[j] && store.table.status[s] !== STATUS_FREE) out.push(s); });
   }
   return out;
 }
@@ -100,9 +101,9 @@ export async function list(store: Store, req: ListRequest, nowMs: number): Promi
   const t = store.table;
   if (req.filter.jq !== undefined) await compileFilter(req.filter.jq);
   const test = slotTest(t, req.filter, nowMs);
-  const order = t.orderedIds();
+  const order = t.orderedSlots();
   const asc = req.order === "asc";
-  let i = req.from === undefined ? (asc ? 0 : order.length - 1) : startAfter(order, req.from, asc);
+  let i = req.from === undefined ? (asc ? 0 : order.length - 1) : startAfter(t, order, req.from, asc);
   const step = asc ? 1 : -1;
   const want = req.limit + 1;
   const found: number[] = [];
@@ -110,32 +111,35 @@ export async function list(store: Store, req: ListRequest, nowMs: number): Promi
     const batch: number[] = [];
     const batchLimit = req.filter.jq === undefined ? want - found.length : JQ_CHUNK;
     for (; batch.length < batchLimit && i >= 0 && i < order.length; i += step) {
-      const slot = t.slotById.get(order[i]);
-      if (slot !== undefined && test(slot)) batch.push(slot);
+      const slot = order[i];
+      if (test(slot)) batch.push(slot);
     }
     const kept = req.filter.jq === undefined ? batch : await jqFilter(store, req.filter.jq, batch);
     for (const s of kept) if (found.length < want) found.push(s);
     if (req.filter.jq !== undefined) await yieldToLoop();
   }
-  const page = found.slice(0, req.limit).filter((s) => t.ids[s] !== undefined);
+  const page = found.slice(0, req.limit).filter((s) => t.status[s] !== STATUS_FREE);
   return {
     jobs: page.map((slot) => ({ job: viewOf(t, slot), payloadJson: store.payload(slot).toString("utf8") })),
     hasMore: found.length > req.limit,
   };
 }
 
-/** Index of the first id strictly after `from` in the scan direction. */
-function startAfter(order: readonly string[], from: string, asc: boolean): number {
+/**
+ * Index of the first id strictly after `from` in the scan direction. `from` is not
+ * validated (API.md §3.11), so this compares strings, not parsed ids.
+ */
+function startAfter(t: JobTable, order: Int32Array, from: string, asc: boolean): number {
   let lo = 0;
   let hi = order.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (order[mid] <= from) lo = mid + 1;
+    if (t.idOf(order[mid]) <= from) lo = mid + 1;
     else hi = mid;
   }
-  // lo = first index with id > from.
+  // lo = first index with id > from; for desc, the last index with id < from.
   if (asc) return lo;
   let j = lo - 1;
-  while (j >= 0 && order[j] >= from) j--;
+  while (j >= 0 && t.idOf(order[j]) >= from) j--;
   return j;
 }

@@ -146,7 +146,7 @@ export class Dispatcher {
 
   private deliver(stream: Stream, slot: number): void {
     const t = this.store.table;
-    const id = t.ids[slot]!;
+    const id = t.idOf(slot);
     t.take(slot, this.clock.now());
     this.owners.set(id, stream);
     stream.held.add(id);

@@ -5,7 +5,7 @@
 // An incoming enqueue conflicts when the holder holds AND the holder's status is in
 // the incoming job's scope.
 
-import { STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED } from "../storage/format.ts";
+import { STATUS_FREE, STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED } from "../storage/format.ts";
 import type { JobTable } from "../storage/job-table.ts";
 import { optionsOf } from "./job.ts";
 import type { UniqueWhile } from "./types.ts";
@@ -41,11 +41,10 @@ export class UniqueIndex {
   /** After recovery: the newest job with each key is its holder. */
   rebuild(table: JobTable): void {
     this.holders.clear();
-    for (const id of table.orderedIds()) {
-      const slot = table.slotById.get(id);
-      if (slot === undefined) continue;
+    for (const slot of table.orderedSlots()) {
+      if (table.status[slot] === STATUS_FREE) continue;
       const key = optionsOf(table, slot).unique_key;
-      if (key !== undefined) this.holders.set(key, id);
+      if (key !== undefined) this.holders.set(key, table.idOf(slot));
     }
   }
 }

@@ -9,7 +9,8 @@
 // makes them one; after it, the copies are already synced.
 
 import { encodeJobBody, frameRecord } from "./codec.ts";
-import { RECORD_JOB } from "./format.ts";
+import { RECORD_JOB, STATUS_FREE } from "./format.ts";
+import type { ErrorLocation } from "./job-table.ts";
 import type { Store } from "./store.ts";
 
 /** Jobs per slice: small enough that one slice stays well under a few ms of CPU. */
@@ -58,7 +59,7 @@ export async function compactOldest(store: Store): Promise<CompactionResult | un
     for (const slot of t.slotById.values()) if (t.paySeg[slot] === oldest) slots.push(slot);
     const errors: { id: string; attempt: number }[] = [];
     for (const [slot, extras] of t.extras) {
-      for (const e of extras.errors ?? []) if (e.segment === oldest) errors.push({ id: t.ids[slot]!, attempt: e.attempt });
+      for (const e of extras.errors ?? []) if (e.segment === oldest) errors.push({ id: t.idOf(slot), attempt: e.attempt });
     }
     const blobs = [...store.blobs].filter(([, b]) => b.segment === oldest).map(([k]) => k);
     if (slots.length === 0 && errors.length === 0 && blobs.length === 0) break;
@@ -81,24 +82,45 @@ export async function compactOldest(store: Store): Promise<CompactionResult | un
 
 async function copyJobs(store: Store, oldest: number, slots: number[]): Promise<number> {
   const t = store.table;
-  const live = slots.filter((s) => t.paySeg[s] === oldest && t.ids[s] !== undefined);
+  const live = slots.filter((s) => t.paySeg[s] === oldest && t.status[s] !== STATUS_FREE);
   if (live.length === 0) return 0;
-  const before = live.map((s) => ({ id: t.ids[s]!, recOff: t.recOff[s] }));
+  const before = live.map((s) => ({ gen: t.gen[s], recOff: t.recOff[s] }));
   const payloads = live.map((s) => Buffer.from(store.payload(s)));
-  const frames = live.map((s, i) => frameRecord(RECORD_JOB, encodeJobBody(t.meta(s), payloads[i])));
+  // Each JOB copy is followed by copies of all its ERROR records, wherever they live.
+  // Replay drops an ERROR whose job it has not seen yet, so an ERROR in a newer segment
+  // than the old JOB record, but older than its copy, would be lost after a restart.
+  // Invariant: a job's ERROR records come after its newest JOB record in log order.
+  const frames: Buffer[] = [];
+  const jobFrame: number[] = [];
+  const errorCopies: { loc: ErrorLocation; segment: number; offset: number; frame: number }[] = [];
+  live.forEach((s, i) => {
+    jobFrame.push(frames.length);
+    frames.push(frameRecord(RECORD_JOB, encodeJobBody(t.meta(s), payloads[i])));
+    for (const loc of t.extras.get(s)?.errors ?? []) {
+      errorCopies.push({ loc, segment: loc.segment, offset: loc.offset, frame: frames.length });
+      frames.push(Buffer.from(store.readRecord(loc.segment, loc.offset, loc.length)));
+    }
+  });
   const { locations, done } = store.appendGroup(frames, true);
   await done;
   let copied = 0;
   live.forEach((s, i) => {
     // Only move the pointer if the job still lives where we copied it from.
-    if (t.ids[s] !== before[i].id || t.paySeg[s] !== oldest || t.recOff[s] !== before[i].recOff) return;
-    const at = locations[i];
+    if (t.status[s] === STATUS_FREE || t.paySeg[s] !== oldest || t.recOff[s] !== before[i].recOff) return;
+    const at = locations[jobFrame[i]];
+    const frame = frames[jobFrame[i]];
     t.setLocation(s, {
-      segment: at.segment, offset: at.offset + frames[i].length - payloads[i].length, length: payloads[i].length,
-      recordOffset: at.offset, recordLength: frames[i].length,
+      segment: at.segment, offset: at.offset + frame.length - payloads[i].length, length: payloads[i].length,
+      recordOffset: at.offset, recordLength: frame.length,
     });
     copied++;
   });
+  for (const c of errorCopies) {
+    // The same bytes now live at the head too; point there unless the entry moved since.
+    if (c.loc.segment !== c.segment || c.loc.offset !== c.offset) continue;
+    c.loc.segment = locations[c.frame].segment;
+    c.loc.offset = locations[c.frame].offset;
+  }
   return copied;
 }
 

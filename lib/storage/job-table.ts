@@ -3,12 +3,16 @@
 // each job keeps only where its payload lives on disk.
 //
 // Why a slab and not an object per job: at 1M jobs an object with ~15 fields costs
-// ~250 bytes plus GC pressure; parallel typed arrays cost ~75 bytes per job and
-// nothing for the GC to trace. Rare fields (options, retention stamps, error
-// locations) live in a sparse Map.
+// ~250 bytes plus GC pressure; parallel typed arrays (ids included, as 128-bit words:
+// id-index.ts) cost ~90 bytes per job and nothing for the GC to trace. Rare fields
+// (options, retention stamps, error locations) live in a sparse Map.
+//
+// Invariant: a freed slot is not reused until the id-order array no longer lists it
+// (compactOrder), so a slot number read from that array always means one job.
 
 import type { JobMeta } from "./codec.ts";
 import { STATUS_FREE, STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED } from "./format.ts";
+import { IdIndex, compareWords, formatId, parseId } from "./id-index.ts";
 import { NameTable } from "./name-table.ts";
 import { ReadyIndex } from "./priority-index.ts";
 import { ScheduledHeap } from "./scheduled-heap.ts";
@@ -45,7 +49,8 @@ const NONE = Number.NaN;
 export class JobTable {
   capacity = 0;
   size = 0;
-  ids: (string | undefined)[] = [];
+  /** Four u32 words of the 128-bit id per slot, most significant first. */
+  idw = new Uint32Array(0);
   status = new Uint8Array(0);
   priority = new Uint16Array(0);
   attempts = new Uint32Array(0);
@@ -65,22 +70,24 @@ export class JobTable {
   /** Bumped on every change; lets a failed write roll back only if nothing moved since. */
   gen = new Uint32Array(0);
   readonly extras = new Map<number, SlotExtras>();
-  readonly slotById = new Map<string, number>();
+  readonly slotById = new IdIndex(() => this.idw);
   readonly queues = new NameTable();
   readonly types = new NameTable();
   /** Ready index per queue name index. */
   readonly ready: (ReadyIndex | undefined)[] = [];
   /** Queue indexes with at least one ready job. */
   readonly readyQueues = new Set<number>();
-  readonly scheduled = new ScheduledHeap(() => this);
+  readonly scheduled = new ScheduledHeap(() => this, (a, b) => this.compare(a, b));
   readonly statusCounts = new Uint32Array(5);
   /** Off during replay: jobs change state many times there, and are indexed once after. */
   indexing = false;
   private readonly freeSlots: number[] = [];
-  /** All ids ever indexed, ascending, including removed ones until the next rebuild. */
-  private order: string[] = [];
+  /** Freed slots still listed in the order array; reusable after compactOrder(). */
+  private pendingFree: number[] = [];
+  /** Slots in ascending id order, including freed ones until the next compaction. */
+  private order = new Int32Array(1024);
+  private orderLength = 0;
   private orderSorted = true;
-  private orderDead = 0;
 
   private grow(): void {
     const cap = Math.max(1024, this.capacity * 2);
@@ -90,6 +97,9 @@ export class JobTable {
       if (fill !== undefined) b.fill(fill, this.capacity);
       return b;
     };
+    const idw = new Uint32Array(cap * 4);
+    idw.set(this.idw);
+    this.idw = idw;
     this.status = grown(this.status, STATUS_FREE);
     this.priority = grown(this.priority);
     this.attempts = grown(this.attempts);
@@ -111,19 +121,45 @@ export class JobTable {
     this.capacity = cap;
   }
 
+  /** The job's id string (made on demand: ~0.6 µs). */
+  idOf(slot: number): string {
+    return formatId(this.idw, slot * 4);
+  }
+
+  /** Id order of two slots: negative, 0 or positive. */
+  compare(a: number, b: number): number {
+    return compareWords(this.idw, a * 4, b * 4);
+  }
+
+  /** Is `slot` still the live job `id` (after an await, say)? */
+  sameJob(slot: number, id: string): boolean {
+    return this.status[slot] !== STATUS_FREE && this.slotById.get(id) === slot;
+  }
+
   /** Add a job (not yet indexed: call index() when its state is final). */
   add(meta: JobMeta, location: PayloadLocation): number {
-    if (this.freeSlots.length === 0) this.grow();
+    if (this.freeSlots.length === 0) {
+      if (this.pendingFree.length >= Math.max(1024, this.capacity / 8)) this.compactOrder();
+      else this.grow();
+    }
     const slot = this.freeSlots.pop()!;
-    this.ids[slot] = meta.id;
-    this.slotById.set(meta.id, slot);
+    if (!parseId(meta.id, this.idw, slot * 4)) {
+      this.freeSlots.push(slot);
+      throw new RangeError(`not a job id: ${JSON.stringify(meta.id)}`);
+    }
+    this.slotById.add(slot);
     this.queue[slot] = this.queues.intern(meta.queue);
     this.type[slot] = this.types.intern(meta.type);
     this.assign(slot, meta);
     this.setLocation(slot, location);
     this.size++;
-    if (this.order.length > 0 && this.order[this.order.length - 1] >= meta.id) this.orderSorted = false;
-    this.order.push(meta.id);
+    if (this.orderLength > 0 && this.compare(this.order[this.orderLength - 1], slot) >= 0) this.orderSorted = false;
+    if (this.orderLength === this.order.length) {
+      const grown = new Int32Array(this.order.length * 2);
+      grown.set(this.order);
+      this.order = grown;
+    }
+    this.order[this.orderLength++] = slot;
     return slot;
   }
 
@@ -165,7 +201,7 @@ export class JobTable {
 
   meta(slot: number): JobMeta {
     const meta: JobMeta = {
-      id: this.ids[slot]!,
+      id: this.idOf(slot),
       status: this.status[slot],
       priority: this.priority[slot],
       attempts: this.attempts[slot],
@@ -194,16 +230,14 @@ export class JobTable {
   /** Remove a job entirely. */
   free(slot: number): void {
     this.unindex(slot);
-    this.slotById.delete(this.ids[slot]!);
+    this.slotById.remove(slot);
     this.queues.release(this.queue[slot]);
     this.types.release(this.type[slot]);
-    this.ids[slot] = undefined;
     this.status[slot] = STATUS_FREE;
     this.extras.delete(slot);
     this.gen[slot]++;
-    this.freeSlots.push(slot);
+    this.pendingFree.push(slot);
     this.size--;
-    this.orderDead++;
   }
 
   /** Put the slot into the index its status calls for. */
@@ -258,7 +292,7 @@ export class JobTable {
       if (!ready || ready.size === 0) return;
       const p = ready.minPriority();
       const slot = ready.peek();
-      if (best === -1 || p < bestPriority || (p === bestPriority && this.ids[slot]! < this.ids[best]!)) {
+      if (best === -1 || p < bestPriority || (p === bestPriority && this.compare(slot, best) < 0)) {
         best = slot;
         bestPriority = p;
       }
@@ -292,22 +326,34 @@ export class JobTable {
     return slot === -1 ? undefined : this.readyAt[slot];
   }
 
-  /** Live ids in ascending order (rebuilds the order array when it is stale). */
-  orderedIds(): readonly string[] {
-    if (!this.orderSorted || this.orderDead > this.order.length / 2) {
-      this.order = [...this.slotById.keys()];
-      this.order.sort();
-      this.orderSorted = true;
-      this.orderDead = 0;
+  /**
+   * Slots in ascending id order. May include freed slots (status FREE): skip them.
+   * Compacts first when a third of the entries are dead or order was broken.
+   */
+  orderedSlots(): Int32Array {
+    if (!this.orderSorted || this.pendingFree.length * 3 > this.orderLength) this.compactOrder();
+    return this.order.subarray(0, this.orderLength);
+  }
+
+  /** Drop freed slots from the order array (then they may be reused), sorting if needed. */
+  private compactOrder(): void {
+    let n = 0;
+    for (let i = 0; i < this.orderLength; i++) {
+      const slot = this.order[i];
+      if (this.status[slot] !== STATUS_FREE) this.order[n++] = slot;
     }
-    return this.order;
+    this.orderLength = n;
+    if (!this.orderSorted) {
+      this.order.subarray(0, n).sort((a, b) => this.compare(a, b));
+      this.orderSorted = true;
+    }
+    for (const slot of this.pendingFree) this.freeSlots.push(slot);
+    this.pendingFree = [];
   }
 
   /** Drop everything (RESET). */
   clear(): void {
     for (const slot of [...this.slotById.values()]) this.free(slot);
-    this.order = [];
-    this.orderDead = 0;
-    this.orderSorted = true;
+    this.compactOrder();
   }
 }

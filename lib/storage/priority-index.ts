@@ -10,7 +10,8 @@
 export interface Links {
   next: Int32Array;
   prev: Int32Array;
-  ids: (string | undefined)[];
+  /** Id order of two slots. */
+  compare(a: number, b: number): number;
 }
 
 const CHUNK = 256;
@@ -45,23 +46,23 @@ export class ReadyIndex {
   }
 
   insert(slot: number, priority: number): void {
-    const { next, prev, ids } = this.links();
+    const links = this.links();
+    const { next, prev } = links;
     const { heads, tails } = this.chunk(priority);
     const b = priority & 255;
     const tail = tails[b];
-    const id = ids[slot]!;
     if (tail === -1) {
       heads[b] = tails[b] = slot;
       next[slot] = prev[slot] = -1;
       this.mark(priority);
-    } else if (ids[tail]! < id) {
+    } else if (links.compare(tail, slot) < 0) {
       next[tail] = slot;
       prev[slot] = tail;
       next[slot] = -1;
       tails[b] = slot;
     } else {
       let at = heads[b];
-      while (ids[at]! < id) at = next[at];
+      while (links.compare(at, slot) < 0) at = next[at];
       // Insert before `at`.
       const before = prev[at];
       prev[slot] = before;

@@ -88,8 +88,7 @@ export function addErrorLocation(table: JobTable, slot: number, location: ErrorL
  */
 export function rebuildIndexes(table: JobTable, nowMs: number): void {
   table.indexing = true;
-  for (const id of table.orderedIds()) {
-    const slot = table.slotById.get(id)!;
+  for (const slot of table.orderedSlots()) {
     const status = table.status[slot];
     if (status === STATUS_IN_FLIGHT) table.status[slot] = STATUS_READY;
     else if (status === STATUS_SCHEDULED && table.readyAt[slot] <= nowMs) table.status[slot] = STATUS_READY;

@@ -4,16 +4,17 @@
 
 export interface HeapKeys {
   readyAt: Float64Array;
-  ids: (string | undefined)[];
   heapPos: Int32Array;
 }
 
 export class ScheduledHeap {
   private readonly heap: number[] = [];
   private readonly keys: () => HeapKeys;
+  private readonly compareIds: (a: number, b: number) => number;
 
-  constructor(keys: () => HeapKeys) {
+  constructor(keys: () => HeapKeys, compareIds: (a: number, b: number) => number) {
     this.keys = keys;
+    this.compareIds = compareIds;
   }
 
   get size(): number {
@@ -49,10 +50,10 @@ export class ScheduledHeap {
   }
 
   private less(a: number, b: number): boolean {
-    const { readyAt, ids } = this.keys();
+    const { readyAt } = this.keys();
     const ra = readyAt[a];
     const rb = readyAt[b];
-    return ra < rb || (ra === rb && ids[a]! < ids[b]!);
+    return ra < rb || (ra === rb && this.compareIds(a, b) < 0);
   }
 
   private up(i: number): void {

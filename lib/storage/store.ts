@@ -40,6 +40,12 @@ export interface StoreOptions {
   now?: () => number;
 }
 
+export interface Rewrite {
+  slot: number;
+  meta: JobMeta;
+  payload: Buffer;
+}
+
 export interface NewJob {
   meta: JobMeta;
   /** Compact JSON text of the payload. */
@@ -123,23 +129,32 @@ export class Store {
 
   // ---- writes -------------------------------------------------------------------
 
-  /** Write new jobs as one atomic group; resolves with their slots once durable. */
-  async insert(jobs: readonly NewJob[], sync: boolean): Promise<number[]> {
+  /**
+   * Write new jobs, plus payload rewrites of existing jobs (batch folds), as one atomic
+   * group; resolves with the new jobs' slots once durable. Rewrites are visible at once
+   * (their payload is served from memory until written); new jobs only once durable.
+   */
+  async insert(jobs: readonly NewJob[], sync: boolean, rewrites: readonly Rewrite[] = []): Promise<number[]> {
     this.assertOpen();
     const frames = jobs.map((j) => frameRecord(RECORD_JOB, encodeJobBody(j.meta, j.payload)));
+    const rewriteFrames = rewrites.map((r) => frameRecord(RECORD_JOB, encodeJobBody(r.meta, r.payload)));
     let reserve = 0;
     for (const j of jobs) reserve += reserveFor(j.meta.queue, j.meta.type);
-    const size = frames.reduce((n, f) => n + f.length, frames.length > 1 ? RECORD_HEADER_BYTES : 0);
+    const all = [...frames, ...rewriteFrames];
+    const size = all.reduce((n, f) => n + f.length, all.length > 1 ? RECORD_HEADER_BYTES : 0);
     for (let wait = this.writer.ensureRoom(size + reserve); wait; wait = this.writer.ensureRoom(size + reserve)) await wait;
-    const { locations, done } = this.appendGroup(frames, sync);
+    const { locations, done } = this.appendGroup(all, sync);
+    const finishRewrites = rewrites.map((r, i) => this.beginRewrite(r, rewriteFrames[i]));
     const epoch = this.epoch;
     this.writer.reservedBytes += reserve;
     try {
       await done;
     } catch (err) {
       this.writer.reservedBytes -= reserve;
+      for (const f of finishRewrites) f(undefined);
       throw err;
     }
+    finishRewrites.forEach((f, i) => f(locations[frames.length + i]));
     if (epoch !== this.epoch) return jobs.map(() => -1); // a reset after us removed them
     return jobs.map((j, i) => {
       const slot = this.table.add(j.meta, jobLocation(locations[i], frames[i], j.payload.length));
@@ -151,6 +166,7 @@ export class Store {
   /** Persist new states for existing jobs (META records), applied to memory at once. */
   async update(slots: readonly number[], metas: readonly JobMeta[], sync: boolean): Promise<void> {
     this.assertOpen();
+    if (slots.length === 0) return;
     const frames = metas.map((m) => frameRecord(RECORD_META, encodeJobBody(m)));
     const undo = slots.map((slot, i) => this.applyMeta(slot, metas[i]));
     const { done } = this.appendGroup(frames, sync);
@@ -163,25 +179,25 @@ export class Store {
   }
 
   /** Replace a job's payload and state (a batch fold): a new JOB record. */
-  async rewrite(slot: number, meta: JobMeta, payload: Buffer, sync: boolean): Promise<void> {
-    this.assertOpen();
-    const frame = frameRecord(RECORD_JOB, encodeJobBody(meta, payload));
-    const before = this.table.location(slot);
-    const undo = this.applyMeta(slot, meta);
-    const { locations, done } = this.appendGroup([frame], sync);
-    this.pendingPayloads.set(slot, payload);
-    try {
-      await done;
-      if (this.table.ids[slot] === meta.id) {
-        this.table.setLocation(slot, jobLocation(locations[0], frame, payload.length));
+  rewrite(slot: number, meta: JobMeta, payload: Buffer, sync: boolean): Promise<void> {
+    return this.insert([], sync, [{ slot, meta, payload }]).then(() => undefined);
+  }
+
+  /** Apply a rewrite now; the returned function finishes it (location) or undoes it (undefined). */
+  private beginRewrite(r: Rewrite, frame: Buffer): (at: Location | undefined) => void {
+    const before = this.table.location(r.slot);
+    const undo = this.applyMeta(r.slot, r.meta);
+    this.pendingPayloads.set(r.slot, r.payload);
+    return (at) => {
+      if (this.pendingPayloads.get(r.slot) === r.payload) this.pendingPayloads.delete(r.slot);
+      if (!this.table.sameJob(r.slot, r.meta.id)) return;
+      if (at) {
+        this.table.setLocation(r.slot, jobLocation(at, frame, r.payload.length));
+      } else {
+        undo();
+        this.table.setLocation(r.slot, before);
       }
-    } catch (err) {
-      undo();
-      if (this.table.ids[slot] === meta.id) this.table.setLocation(slot, before);
-      throw err;
-    } finally {
-      if (this.pendingPayloads.get(slot) === payload) this.pendingPayloads.delete(slot);
-    }
+    };
   }
 
   /** Record a failure: the job's new state and its error record, atomically. */
@@ -199,7 +215,7 @@ export class Store {
       undo();
       throw err;
     }
-    if (this.table.ids[slot] === meta.id) {
+    if (this.table.sameJob(slot, meta.id)) {
       addErrorLocation(this.table, slot, { attempt, ...locations[1], length: frames[1].length });
     }
   }
@@ -225,7 +241,7 @@ export class Store {
   }
 
   private async removeChunk(slots: readonly number[], sync: boolean): Promise<void> {
-    const ids = slots.map((s) => this.table.ids[s]!);
+    const ids = slots.map((s) => this.table.idOf(s));
     const saved = slots.map((s) => ({ meta: this.table.meta(s), location: this.table.location(s), extras: this.table.extras.get(s) }));
     for (const s of slots) {
       this.writer.reservedBytes -= reserveFor(this.table.queues.name(this.table.queue[s]), this.table.types.name(this.table.type[s]));
@@ -376,7 +392,7 @@ export class Store {
     this.table.index(slot);
     const gen = this.table.gen[slot];
     return () => {
-      if (this.table.gen[slot] !== gen || this.table.ids[slot] !== meta.id) return;
+      if (this.table.gen[slot] !== gen) return;
       this.table.unindex(slot);
       this.table.update(slot, before);
       this.table.index(slot);

@@ -1,0 +1,188 @@
+// Job ids in memory: the 128-bit SCRU128 value as four u32 words per slot (most
+// significant first), and an open-addressing hash from id to slot over an Int32Array.
+//
+// Why not Map<string, number>: at 1M jobs the 25-char strings cost ~48 MB and the Map
+// ~40–60 MB more; four words plus a hash cell cost 24 bytes. Strings are made only at
+// the edges (responses), where one conversion is ~200 ns.
+// Word order = numeric order = the string's lexicographic order, so comparing words
+// compares ids.
+
+const EMPTY = -1;
+const TOMBSTONE = -2;
+const TWO32 = 4294967296;
+
+const BASE4 = 36 ** 4; // 1,679,616: a u32 word × BASE4 + carry stays below 2^53
+
+function digit(c: number): number {
+  return c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 122 ? c - 87 : -1;
+}
+
+/** Parse a 25-char base-36 id into words[at..at+3]. False if it is not a valid id. */
+export function parseId(id: string, words: Uint32Array, at: number): boolean {
+  if (id.length !== 25) return false;
+  let w0 = 0;
+  let w1 = 0;
+  let w2 = 0;
+  let w3 = digit(id.charCodeAt(0));
+  if (w3 < 0) return false;
+  // Four digits per step: words = words * 36^4 + chunk, least significant word first.
+  for (let i = 1; i < 25; i += 4) {
+    const a = digit(id.charCodeAt(i));
+    const b = digit(id.charCodeAt(i + 1));
+    const c = digit(id.charCodeAt(i + 2));
+    const d = digit(id.charCodeAt(i + 3));
+    if ((a | b | c | d) < 0) return false;
+    let x = w3 * BASE4 + ((a * 36 + b) * 36 + c) * 36 + d;
+    w3 = x % TWO32;
+    x = w2 * BASE4 + Math.floor(x / TWO32);
+    w2 = x % TWO32;
+    x = w1 * BASE4 + Math.floor(x / TWO32);
+    w1 = x % TWO32;
+    x = w0 * BASE4 + Math.floor(x / TWO32);
+    w0 = x % TWO32;
+    if (x >= TWO32) return false; // more than 128 bits
+  }
+  words[at] = w0;
+  words[at + 1] = w1;
+  words[at + 2] = w2;
+  words[at + 3] = w3;
+  return true;
+}
+
+const DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz";
+
+/** The 25-char base-36 string of words[at..at+3]. */
+export function formatId(words: Uint32Array, at: number): string {
+  let w0 = words[at];
+  let w1 = words[at + 1];
+  let w2 = words[at + 2];
+  let w3 = words[at + 3];
+  let out = "";
+  // Six rounds of long division by 36^4 (four digits each), then the leading digit.
+  for (let round = 0; round < 6; round++) {
+    let x = w0;
+    w0 = Math.floor(x / BASE4);
+    let r = x - w0 * BASE4;
+    x = r * TWO32 + w1;
+    w1 = Math.floor(x / BASE4);
+    r = x - w1 * BASE4;
+    x = r * TWO32 + w2;
+    w2 = Math.floor(x / BASE4);
+    r = x - w2 * BASE4;
+    x = r * TWO32 + w3;
+    w3 = Math.floor(x / BASE4);
+    r = x - w3 * BASE4;
+    const d3 = r % 36;
+    r = (r - d3) / 36;
+    const d2 = r % 36;
+    r = (r - d2) / 36;
+    const d1 = r % 36;
+    out = DIGITS[(r - d1) / 36] + DIGITS[d1] + DIGITS[d2] + DIGITS[d3] + out;
+  }
+  return DIGITS[w3] + out;
+}
+
+/** Compare the ids at word offsets a and b: negative, 0 or positive. */
+export function compareWords(words: Uint32Array, a: number, b: number): number {
+  for (let k = 0; k < 4; k++) {
+    const x = words[a + k];
+    const y = words[b + k];
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/**
+ * id → slot. The ids themselves live in the table's word array (`words()`), so a
+ * cell holds only a slot number. Linear probing; grows at half full.
+ */
+export class IdIndex {
+  private cells = new Int32Array(1024).fill(EMPTY);
+  private mask = 1023;
+  private used = 0; // live + tombstones
+  size = 0;
+  private readonly words: () => Uint32Array;
+  private readonly probe = new Uint32Array(4);
+
+  constructor(words: () => Uint32Array) {
+    this.words = words;
+  }
+
+  private hash(w: Uint32Array, at: number): number {
+    // The low word is SCRU128's random part; the others mix in for sequential test ids.
+    let h = Math.imul(w[at + 3] ^ Math.imul(w[at + 2], 0x85ebca6b), 0x9e3779b1);
+    h ^= Math.imul(w[at + 1] ^ w[at], 0xc2b2ae35);
+    return (h ^ (h >>> 15)) & this.mask;
+  }
+
+  private find(probe: Uint32Array, at: number): number {
+    const w = this.words();
+    for (let i = this.hash(probe, at); ; i = (i + 1) & this.mask) {
+      const slot = this.cells[i];
+      if (slot === EMPTY) return -1 - i; // not found; -1-i = where an insert would go
+      if (slot >= 0 && w[slot * 4] === probe[at] && w[slot * 4 + 1] === probe[at + 1]
+        && w[slot * 4 + 2] === probe[at + 2] && w[slot * 4 + 3] === probe[at + 3]) return i;
+    }
+  }
+
+  get(id: string): number | undefined {
+    if (!parseId(id, this.probe, 0)) return undefined;
+    const i = this.find(this.probe, 0);
+    return i >= 0 ? this.cells[i] : undefined;
+  }
+
+  has(id: string): boolean {
+    return this.get(id) !== undefined;
+  }
+
+  /** Index `slot`, whose id is already in the word array. */
+  add(slot: number): void {
+    if ((this.used + 1) * 2 > this.cells.length) this.rehash(this.cells.length * 2);
+    const i = this.find(this.words(), slot * 4);
+    if (i >= 0) {
+      this.cells[i] = slot;
+      return;
+    }
+    this.cells[-1 - i] = slot;
+    this.used++;
+    this.size++;
+  }
+
+  /** Unindex `slot` (its id still in the word array). */
+  remove(slot: number): void {
+    const i = this.find(this.words(), slot * 4);
+    if (i < 0 || this.cells[i] !== slot) return;
+    this.cells[i] = TOMBSTONE;
+    this.size--;
+  }
+
+  *values(): Generator<number> {
+    for (const slot of this.cells) if (slot >= 0) yield slot;
+  }
+
+  clear(): void {
+    this.cells = new Int32Array(1024).fill(EMPTY);
+    this.mask = 1023;
+    this.used = 0;
+    this.size = 0;
+  }
+
+  private rehash(capacity: number): void {
+    // Keep at most half full counting live cells only; tombstones are dropped here.
+    while (this.size * 2 >= capacity) capacity *= 2;
+    const old = this.cells;
+    this.cells = new Int32Array(capacity).fill(EMPTY);
+    this.mask = capacity - 1;
+    this.used = 0;
+    this.size = 0;
+    const w = this.words();
+    for (const slot of old) {
+      if (slot < 0) continue;
+      let i = this.hash(w, slot * 4);
+      while (this.cells[i] !== EMPTY) i = (i + 1) & this.mask;
+      this.cells[i] = slot;
+      this.used++;
+      this.size++;
+    }
+  }
+}
