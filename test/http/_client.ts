@@ -111,7 +111,9 @@ export function openTake(base: string, query = "", headers: Record<string, strin
   const url = new URL(`/jobs/take${query ? `?${query}` : ""}`, base);
   return new Promise((resolve, reject) => {
     const request = http.get(url, { agent: false, headers: { accept: "application/x-ndjson", ...headers } });
-    request.once("error", reject);
+    // `on`, not `once`: a socket reset after the response (e.g. the server was killed)
+    // must not become an unhandled 'error' event.
+    request.on("error", reject);
     request.once("response", (res) => {
       let buffered = "";
       const waiters: (() => void)[] = [];
@@ -166,7 +168,7 @@ export function openTake(base: string, query = "", headers: Record<string, strin
         notify();
       };
       res.once("end", onEnd);
-      res.once("error", onEnd);
+      res.on("error", onEnd);
       res.once("close", onEnd);
       resolve(stream);
     });
