@@ -58,7 +58,10 @@ export function recordsOf(file: string): RecordSpan[] {
 }
 
 /** Live ids of a store, sorted. */
-export const liveIds = (store: Store): string[] => [...store.table.slotById.keys()].sort();
+export const liveIds = (store: Store): string[] => [...store.table.slotById.values()].map((s) => idAt(store, s)).sort();
+
+/** The id of the job in a slot (through meta(): the table's id storage is its own business). */
+export const idAt = (store: Store, slot: number): string => store.table.meta(slot).id;
 
 /** A slot by id, failing loudly when the job is missing. */
 export function slotOf(store: Store, id: string): number {

@@ -5,14 +5,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type Links, ReadyIndex } from "../../lib/storage/priority-index.ts";
-import { makeId, prng } from "../helpers/storage.ts";
+import { prng } from "../helpers/storage.ts";
 
-/** A stand-in for the job table's link arrays: slot n holds id makeId(n). */
+/** A stand-in for the job table's link arrays and id order. */
 function setup(slots = 4096): { index: ReadyIndex; links: Links; priorityOf: Map<number, number> } {
+  // Slot n holds the n-th smallest id, so id order is slot order.
   const links: Links = {
     next: new Int32Array(slots).fill(-1),
     prev: new Int32Array(slots).fill(-1),
-    ids: Array.from({ length: slots }, (_, n) => makeId(n)),
+    compare: (a: number, b: number) => a - b,
   };
   return { index: new ReadyIndex(() => links), links, priorityOf: new Map() };
 }
