@@ -9,8 +9,9 @@
 // makes them one; after it, the copies are already synced.
 
 import { encodeJobBody, frameRecord } from "./codec.ts";
-import { RECORD_JOB, STATUS_FREE } from "./format.ts";
+import { RECORD_HEADER_BYTES, RECORD_JOB, SEGMENT_HEADER_BYTES, STATUS_FREE } from "./format.ts";
 import type { ErrorLocation } from "./job-table.ts";
+import type { Location } from "./log-writer.ts";
 import type { Store } from "./store.ts";
 
 /** Jobs per slice: small enough that one slice stays well under a few ms of CPU. */
@@ -80,6 +81,29 @@ export async function compactOldest(store: Store): Promise<CompactionResult | un
   return result;
 }
 
+/**
+ * Append copies, in order, as atomic groups of at most a quarter segment each. One group
+ * per slice could outgrow a segment (a segment packed with live jobs, plus their error
+ * records) and fail with too_large, leaving that segment uncompactable for good.
+ * The copies need no atomicity across groups: until the old segment is deleted it still
+ * holds every original, and it is deleted only after every group is written.
+ */
+function appendCopies(store: Store, frames: Buffer[]): { locations: Location[]; done: Promise<void> } {
+  const budget = Math.floor((store.segments.segmentBytes - SEGMENT_HEADER_BYTES) / 4);
+  const locations: Location[] = [];
+  const writes: Promise<void>[] = [];
+  for (let i = 0; i < frames.length;) {
+    let end = i + 1;
+    let bytes = RECORD_HEADER_BYTES + frames[i].length;
+    while (end < frames.length && bytes + frames[end].length <= budget) bytes += frames[end++].length;
+    const group = store.appendGroup(frames.slice(i, end), true);
+    locations.push(...group.locations);
+    writes.push(group.done);
+    i = end;
+  }
+  return { locations, done: Promise.all(writes).then(() => undefined) };
+}
+
 async function copyJobs(store: Store, oldest: number, slots: number[]): Promise<number> {
   const t = store.table;
   const live = slots.filter((s) => t.paySeg[s] === oldest && t.status[s] !== STATUS_FREE);
@@ -101,7 +125,7 @@ async function copyJobs(store: Store, oldest: number, slots: number[]): Promise<
       frames.push(Buffer.from(store.readRecord(loc.segment, loc.offset, loc.length)));
     }
   });
-  const { locations, done } = store.appendGroup(frames, true);
+  const { locations, done } = appendCopies(store, frames);
   await done;
   let copied = 0;
   live.forEach((s, i) => {
@@ -132,7 +156,7 @@ async function copyErrors(store: Store, oldest: number, errors: { id: string; at
     return loc && loc.segment === oldest ? [{ loc, bytes: Buffer.from(store.readRecord(loc.segment, loc.offset, loc.length)) }] : [];
   });
   if (found.length === 0) return 0;
-  const { locations, done } = store.appendGroup(found.map((f) => f.bytes), true);
+  const { locations, done } = appendCopies(store, found.map((f) => f.bytes));
   await done;
   found.forEach((f, i) => {
     if (f.loc.segment !== oldest) return;
