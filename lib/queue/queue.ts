@@ -13,7 +13,7 @@ import { checkBatches, enqueue, parseEnqueue } from "./enqueue.ts";
 import { fail, parseFailure } from "./fail.ts";
 import { IdGenerator } from "./ids.ts";
 import { guarded } from "./errors.ts";
-import { DEFAULTS, type JobDefaults, isExpired, isTerminal, viewOf, viewOfMeta } from "./job.ts";
+import { DEFAULTS, type JobDefaults, isExpired, isTerminal, optionsOf, viewOf, viewOfMeta } from "./job.ts";
 import { parsePatch, patchedMeta } from "./patch.ts";
 import { reap } from "./reaper.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -77,8 +77,15 @@ export class Queue {
       },
     };
     this.ctx.unique.rebuild(store.table);
+    // A job requeued by a disconnect re-claims its unique key if free (§4.3; the
+    // reference's "no longer blocks duplicates" quirk is not copied).
+    dispatcher.onRequeue = (slot) => {
+      const key = optionsOf(store.table, slot).unique_key;
+      if (key !== undefined) this.ctx.unique.reclaim(store.table, key, store.table.idOf(slot));
+    };
     this.ctx.batches.rebuild(store.table);
     this.onError = options.onError ?? (() => {});
+    dispatcher.onError = this.onError;
     const interval = options.reaperIntervalMs ?? 30_000;
     if (interval > 0) {
       this.reaperTimer = setInterval(() => {

@@ -11,6 +11,8 @@ import type { Clock } from "./clock.ts";
 import { viewOf } from "./job.ts";
 import type { Taker, TakeOptions } from "./types.ts";
 
+class DispatchHalted extends Error {}
+
 /** Jobs handed out per dispatch turn before yielding to the event loop. */
 const DISPATCH_BUDGET = 2000;
 
@@ -51,6 +53,10 @@ export class Dispatcher {
   private pending = false;
   /** Server-wide cap on held jobs; 0 = none. */
   globalLimit: number;
+  /** Called for each job a closed stream put back to ready (the queue re-claims unique keys). */
+  onRequeue: (slot: number) => void = () => {};
+  /** Failures outside any request (the dispatch loop runs from setImmediate). */
+  onError: (err: unknown, where: string) => void = () => {};
 
   constructor(store: Store, clock: Clock, globalLimit: number) {
     this.store = store;
@@ -82,7 +88,10 @@ export class Dispatcher {
     for (const id of stream.held) {
       this.owners.delete(id);
       const slot = t.slotById.get(id);
-      if (slot !== undefined && t.status[slot] === STATUS_IN_FLIGHT) t.setStatus(slot, STATUS_READY);
+      if (slot !== undefined && t.status[slot] === STATUS_IN_FLIGHT) {
+        t.setStatus(slot, STATUS_READY);
+        this.onRequeue(slot);
+      }
     }
     stream.held.clear();
     this.wake();
@@ -119,6 +128,14 @@ export class Dispatcher {
   }
 
   dispatch(): void {
+    try {
+      this.dispatchRound();
+    } catch (err) {
+      if (!(err instanceof DispatchHalted)) this.onError(err, "dispatching jobs");
+    }
+  }
+
+  private dispatchRound(): void {
     const t = this.store.table;
     if (t.readyQueues.size === 0 || this.streams.length === 0) return;
     let progress = true;
@@ -146,11 +163,19 @@ export class Dispatcher {
 
   private deliver(stream: Stream, slot: number): void {
     const t = this.store.table;
+    let payloadJson: string;
+    try {
+      payloadJson = this.store.payload(slot).toString("utf8");
+    } catch (err) {
+      // An unreadable payload must not kill the dispatch loop (it runs outside any
+      // request): leave the job ready, report it, and stop this round.
+      this.onError(err, `reading the payload of job ${t.idOf(slot)}`);
+      throw new DispatchHalted();
+    }
     const id = t.idOf(slot);
     t.take(slot, this.clock.now());
     this.owners.set(id, stream);
     stream.held.add(id);
-    const payloadJson = this.store.payload(slot).toString("utf8");
     if (!stream.options.deliver({ job: viewOf(t, slot), payloadJson })) stream.congested = true;
   }
 }

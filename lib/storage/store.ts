@@ -136,6 +136,7 @@ export class Store {
    */
   async insert(jobs: readonly NewJob[], sync: boolean, rewrites: readonly Rewrite[] = []): Promise<number[]> {
     this.assertOpen();
+    if (jobs.length === 0 && rewrites.length === 0) return [];
     const frames = jobs.map((j) => frameRecord(RECORD_JOB, encodeJobBody(j.meta, j.payload)));
     const rewriteFrames = rewrites.map((r) => frameRecord(RECORD_JOB, encodeJobBody(r.meta, r.payload)));
     let reserve = 0;
