@@ -68,6 +68,8 @@ export async function fail(ctx: QueueContext, id: string, input: FailureInput, n
   }
   const meta = withMeta(t, slot, { status: STATUS_SCHEDULED, attempts, failedAtMs: nowMs, readyAtMs });
   await ctx.store.fail(slot, meta, attempts, record, ctx.writeSync);
+  // Rescheduled: a unique job takes its key back if it is free (§4.3).
+  if (options.unique_key !== undefined && t.slotById.get(id) === slot) ctx.unique.reclaim(t, options.unique_key, id);
   ctx.afterChange();
   return viewOfMeta(meta);
 }

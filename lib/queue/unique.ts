@@ -34,17 +34,41 @@ export class UniqueIndex {
     this.holders.set(key, id);
   }
 
+  /**
+   * `id` became scheduled/ready again (failure retry, disconnect requeue): it re-claims
+   * `key` if no other job holds it (API.md §4.3). Without this, a key left to a later job
+   * that has since finished stayed with that gone job, so nothing blocked duplicates.
+   */
+  reclaim(table: JobTable, key: string, id: string): void {
+    const current = this.holders.get(key);
+    if (current === id || (current !== undefined && this.holds(table, current))) return;
+    this.holders.set(key, id);
+  }
+
+  /** Does job `id` still hold its key, by its own scope and status? */
+  private holds(table: JobTable, id: string): boolean {
+    const slot = table.slotById.get(id);
+    if (slot === undefined) return false;
+    return inScope(optionsOf(table, slot).unique_while ?? "queued", table.status[slot]);
+  }
+
   clear(): void {
     this.holders.clear();
   }
 
-  /** After recovery: the newest job with each key is its holder. */
+  /**
+   * After recovery: the newest job with each key that still holds it is its holder (a
+   * recovered job re-claims a key nobody holds); if none holds, the newest job.
+   */
   rebuild(table: JobTable): void {
     this.holders.clear();
     for (const slot of table.orderedSlots()) {
       if (table.status[slot] === STATUS_FREE) continue;
       const key = optionsOf(table, slot).unique_key;
-      if (key !== undefined) this.holders.set(key, table.idOf(slot));
+      if (key === undefined) continue;
+      const id = table.idOf(slot);
+      const current = this.holders.get(key);
+      if (current === undefined || this.holds(table, id) || !this.holds(table, current)) this.holders.set(key, id);
     }
   }
 }
