@@ -151,12 +151,15 @@ export class Store {
     try {
       await done;
     } catch (err) {
-      this.writer.reservedBytes -= reserve;
+      if (epoch === this.epoch) this.writer.reservedBytes -= reserve;
       for (const f of finishRewrites) f(undefined);
       throw err;
     }
     finishRewrites.forEach((f, i) => f(locations[frames.length + i]));
-    if (epoch !== this.epoch) return jobs.map(() => -1); // a reset after us removed them
+    if (epoch !== this.epoch) {
+      // A reset appended after us removed these jobs (and zeroed the reserve).
+      return jobs.map(() => -1);
+    }
     return jobs.map((j, i) => {
       const slot = this.table.add(j.meta, jobLocation(locations[i], frames[i], j.payload.length));
       this.table.index(slot);
