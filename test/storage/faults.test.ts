@@ -1,0 +1,151 @@
+// Fault injection through the fs port (test/helpers/faulty-fs.ts): ENOSPC, EIO, a short
+// write and a failing fdatasync. The affected call rejects with a typed StorageError,
+// what was appended meanwhile is written, the store keeps working, and after a reopen
+// the rejected write is absent while everything acknowledged is present.
+
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { StorageError, type StorageErrorKind } from "../../lib/storage/errors.ts";
+import { type Store, openStore } from "../../lib/storage/store.ts";
+import { type FaultKind, FaultyFs, gate, isPreallocation } from "../helpers/faulty-fs.ts";
+import { liveIds, makeId, newJob, payloadFor, slotOf } from "../helpers/storage.ts";
+import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
+
+const SEGMENT_BYTES = 64 * 1024;
+const opened: Store[] = [];
+after(async () => {
+  for (const s of opened) await s.close();
+  cleanupTmp();
+});
+
+const ids = (...ns: number[]): string[] => ns.map(makeId);
+const kind = (expected: StorageErrorKind) => (err: unknown): boolean => {
+  assert.ok(err instanceof StorageError, `not a StorageError: ${err}`);
+  assert.equal(err.kind, expected, err.message);
+  return true;
+};
+
+async function open(dir: string, fs = new FaultyFs()): Promise<{ store: Store; fs: FaultyFs }> {
+  const store = await openStore({ dir, segmentBytes: SEGMENT_BYTES, fs });
+  opened.push(store);
+  return { store, fs };
+}
+
+/** A store holding job 1, acknowledged. */
+async function setup(): Promise<{ dir: string; store: Store; fs: FaultyFs }> {
+  const dir = tmpDir("zizq-faults-");
+  const { store, fs } = await open(dir);
+  await store.insert([newJob(1)], false);
+  return { dir, store, fs };
+}
+
+/** Close, reopen with a clean fs, and return what came back. */
+async function reopen(store: Store, dir: string): Promise<Store> {
+  await store.close();
+  const again = (await open(dir)).store;
+  for (const id of liveIds(again)) assert.equal(JSON.parse(again.payload(slotOf(again, id)).toString()).n, Number(id));
+  return again;
+}
+
+const writeFaults: [FaultKind, StorageErrorKind][] = [["enospc", "full"], ["eio", "io"], ["short", "io"]];
+
+describe("a failing segment write", () => {
+  for (const [fault, expected] of writeFaults) {
+    it(`${fault}: rejects its batch with \`${expected}\`; the batch behind it is written; nothing of it comes back`, async () => {
+      const { dir, store, fs } = await setup();
+      const g = gate();
+      const reached = fs.failWrite({ kind: fault, gate: g.promise });
+      const rejected = store.insert([newJob(2)], false);
+      await reached;
+      const behind = store.insert([newJob(3)], false); // appended while the bad write is in flight
+      g.open();
+      await assert.rejects(rejected, kind(expected));
+      await behind;
+      assert.deepEqual(liveIds(store), ids(1, 3));
+      await store.insert([newJob(4)], false);
+      const again = await reopen(store, dir);
+      assert.deepEqual(liveIds(again), ids(1, 3, 4));
+      assert.deepEqual(again.damage, [], "the failed bytes were covered with PAD, not left half-written");
+    });
+
+    it(`${fault}: with nothing written after it, a reopen still finds no trace of the rejected write`, async () => {
+      const { dir, store, fs } = await setup();
+      fs.failWrite({ kind: fault });
+      await assert.rejects(store.insert([newJob(2), newJob(3)], false), kind(expected));
+      const again = await reopen(store, dir);
+      assert.deepEqual(liveIds(again), ids(1));
+      assert.deepEqual(again.damage, [], "covered with PAD right after the failure");
+    });
+  }
+
+  it("rolls back a rejected update and a rejected remove, in memory and on disk", async () => {
+    const { dir, store, fs } = await setup();
+    const slot = slotOf(store, makeId(1));
+    fs.failWrite({ kind: "enospc" });
+    await assert.rejects(store.update([slot], [{ ...store.table.meta(slot), priority: 7 }], false), kind("full"));
+    assert.equal(store.table.priority[slot], 0);
+    fs.failWrite({ kind: "eio" });
+    await assert.rejects(store.remove([slot], false), kind("io"));
+    const back = slotOf(store, makeId(1));
+    assert.deepEqual(store.payload(back), payloadFor(1));
+    assert.equal(store.table.peekReady(), back, "the job is ready again, at its place");
+    const again = await reopen(store, dir);
+    assert.deepEqual(liveIds(again), ids(1));
+    assert.equal(again.table.priority[slotOf(again, makeId(1))], 0);
+  });
+});
+
+describe("a failing fdatasync", () => {
+  for (const [fault, expected] of [["eio", "io"], ["enospc", "full"]] as const) {
+    it(`${fault}: rejects the synced batch with \`${expected}\`; later writes work; the write does not come back`, async () => {
+      const { dir, store, fs } = await setup();
+      fs.failSync({ kind: fault });
+      await assert.rejects(store.insert([newJob(2)], true), kind(expected));
+      assert.deepEqual(liveIds(store), ids(1));
+      await store.insert([newJob(3)], true);
+      const again = await reopen(store, dir);
+      assert.deepEqual(liveIds(again), ids(1, 3));
+      assert.deepEqual(again.damage, []);
+    });
+  }
+
+  it("with nothing written after it, a reopen does not resurrect the rejected write", async () => {
+    const { dir, store, fs } = await setup();
+    fs.failSync({ kind: "eio" });
+    await assert.rejects(store.insert([newJob(2)], true), kind("io"));
+    const again = await reopen(store, dir);
+    assert.deepEqual(liveIds(again), ids(1), "job 2 was rejected: it must not be there after a restart");
+    assert.deepEqual(again.damage, []);
+  });
+});
+
+describe("a full disk (preallocation fails)", () => {
+  it("fails inserts with `full` while acks and deletes of existing jobs still succeed, then recovers", async () => {
+    const { dir, store, fs } = await setup();
+    fs.failWrite({ kind: "enospc", match: isPreallocation, persistent: true });
+    let n = 1;
+    let error: unknown;
+    while (error === undefined && n < 5000) {
+      await store.insert([newJob(n + 1, {}, 200)], false).then(() => { n++; }, (err) => { error = err; });
+    }
+    kind("full")(error);
+    assert.equal(store.table.size, n);
+    await assert.rejects(store.insert([newJob(n + 1)], false), kind("full"), "still full");
+    // Every job gets its completion: half acked by delete (in bulk), half marked completed.
+    const all = liveIds(store);
+    const completed = all.filter((_, i) => i % 2 === 0);
+    const deleted = all.filter((_, i) => i % 2 === 1);
+    for (const id of completed) {
+      const slot = slotOf(store, id);
+      await store.update([slot], [{ ...store.table.meta(slot), status: 3, completedAtMs: 1 }], false);
+    }
+    for (let i = 0; i < deleted.length; i += 25) await store.remove(deleted.slice(i, i + 25).map((id) => slotOf(store, id)), false);
+    assert.deepEqual(liveIds(store), completed);
+    fs.clear();
+    await store.insert([newJob(100_000)], false);
+    const again = await reopen(store, dir);
+    assert.deepEqual(liveIds(again), [...completed, makeId(100_000)]);
+    for (const id of completed) assert.equal(again.table.status[slotOf(again, id)], 3);
+    assert.deepEqual(again.damage, []);
+  });
+});
