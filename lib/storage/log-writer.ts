@@ -146,20 +146,28 @@ export class LogWriter {
   }
 
   private async flushLoop(): Promise<void> {
+    let padSync = false;
     while (this.pending.length > 0) {
       const batch = this.pending;
       const waiters = this.waiters;
       this.pending = [];
       this.waiters = [];
+      const sync = waiters.some((w) => w.sync);
       try {
-        await this.writeBatch(batch, waiters.some((w) => w.sync));
+        await this.writeBatch(batch, sync);
         for (const w of waiters) w.resolve();
       } catch (err) {
         for (const p of batch) this.holes.push({ segment: p.segment, offset: p.offset, length: p.bytes.length });
+        padSync ||= sync;
         const error = fromFsError(err, "writing to the log");
         for (const w of waiters) w.reject(error);
       }
     }
+    // Cover a failed batch now, not only in front of the next one: if no next batch
+    // comes before a restart (a clean close, or a kill), a batch that was fully written
+    // but whose fdatasync failed would be replayed although every caller in it was told
+    // it failed. One attempt; if it fails too, the next batch retries first.
+    if (this.holes.length > 0) await this.writeBatch([], padSync).catch(() => {});
   }
 
   private async writeBatch(batch: Pending[], sync: boolean): Promise<void> {
