@@ -105,16 +105,23 @@ export interface TakeStream {
 
 /**
  * GET /jobs/take over a dedicated HTTP/1.1 socket. Resolves when the response headers
- * arrive (before any job), like the Node client's take().
+ * arrive (before any job), like the Node client's take(); rejects if they take longer
+ * than `headersTimeoutMs`. Frames are parsed only for NDJSON responses.
  */
-export function openTake(base: string, query = "", headers: Record<string, string> = {}): Promise<TakeStream> {
+export function openTake(base: string, query = "", headers: Record<string, string> = {}, headersTimeoutMs = 10_000): Promise<TakeStream> {
   const url = new URL(`/jobs/take${query ? `?${query}` : ""}`, base);
   return new Promise((resolve, reject) => {
     const request = http.get(url, { agent: false, headers: { accept: "application/x-ndjson", ...headers } });
+    const timer = setTimeout(() => {
+      request.destroy();
+      reject(new Error(`no take-stream headers within ${headersTimeoutMs} ms`));
+    }, headersTimeoutMs);
     // `on`, not `once`: a socket reset after the response (e.g. the server was killed)
     // must not become an unhandled 'error' event.
     request.on("error", reject);
     request.once("response", (res) => {
+      clearTimeout(timer);
+      const ndjson = res.headers["content-type"] === "application/x-ndjson";
       let buffered = "";
       const waiters: (() => void)[] = [];
       const notify = () => {
@@ -153,6 +160,7 @@ export function openTake(base: string, query = "", headers: Record<string, strin
         });
       res.setEncoding("utf8");
       res.on("data", (chunk: string) => {
+        if (!ndjson) return;
         buffered += chunk;
         let nl: number;
         while ((nl = buffered.indexOf("\n")) >= 0) {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, it } from "node:test";
 import { eventually, startServer, type TestServer } from "../helpers/server.ts";
-import { cleanupTmp } from "../helpers/tmp.ts";
+import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 import { assertError, count, enqueue, getJob, openTake, req, uniq, type Json, type TakeStream } from "./_client.ts";
 
 let s: TestServer;
@@ -126,6 +126,63 @@ describe("unique jobs (§4.3)", () => {
     const again = await post({ queue: q, unique_key: key, unique_while: "exists" });
     assert.equal(again.status, 200);
     assert.equal(again.job.id, queued.job.id);
+  });
+
+  it("a rescheduled queued job re-claims its key once the holder after it has let go", async () => {
+    const q = uniq();
+    const key = uniq("k");
+    const a = await post({ queue: q, unique_key: key });
+    const { stream } = await take(q);
+    await stream.job(0);
+    // While a is in flight, b takes the key, and is then taken and completed: the key is free.
+    const b = await post({ queue: q, unique_key: key });
+    assert.equal(b.status, 201);
+    const t2 = await take(q);
+    assert.equal((await t2.stream.job(0)).id, b.job.id);
+    assert.equal((await req(s.url, "POST", `/jobs/${b.job.id}/success`)).status, 204);
+    await req(s.url, "POST", `/jobs/${a.job.id}/failure`, { message: "x", retry_at: Date.now() + 3_600_000 });
+    const c = await post({ queue: q, unique_key: key });
+    assert.equal(c.status, 200);
+    assert.equal(c.job.id, a.job.id);
+  });
+
+  it("a queued job requeued by a disconnect, or recovered at restart, re-claims a free key", async () => {
+    const dir = tmpDir();
+    let x = await startServer({ dir });
+    try {
+      const key = uniq("k");
+      const a = (await req(x.url, "POST", "/jobs", { type: "t", queue: "a", payload: 1, unique_key: key })).body!;
+      const ta = await openTake(x.url, "queue=a");
+      await ta.job(0);
+      // b takes the key while a is in flight; b completes (retained, so it is the newest job with the key).
+      const b = (await req(x.url, "POST", "/jobs", { type: "t", queue: "b", payload: 1, unique_key: key, retention: { completed_ms: 3_600_000 } })).body!;
+      const tb = await openTake(x.url, "queue=b");
+      await tb.job(0);
+      assert.equal((await req(x.url, "POST", `/jobs/${b.id}/success`)).status, 204);
+      await tb.close();
+      await ta.close();
+      await eventually(async () => (await getJob(x.url, a.id))!.status === "ready", 5000, "requeue");
+      const dup = await req(x.url, "POST", "/jobs", { type: "t", queue: "c", payload: 1, unique_key: key });
+      assert.deepEqual([dup.status, dup.body!.id], [200, a.id], "after the disconnect");
+      await x.close();
+      x = await startServer({ dir });
+      const again = await req(x.url, "POST", "/jobs", { type: "t", queue: "c", payload: 1, unique_key: key });
+      assert.deepEqual([again.status, again.body!.id], [200, a.id], "after the restart");
+    } finally {
+      await x.close();
+    }
+  });
+
+  it("an expired but unreaped exists holder still conflicts", async () => {
+    const q = uniq();
+    const key = uniq("k");
+    const holder = await post({ queue: q, unique_key: key, unique_while: "exists", retention: { dead_ms: 1 } });
+    await take(q);
+    await req(s.url, "POST", `/jobs/${holder.job.id}/failure`, { message: "x", kill: true });
+    await eventually(async () => (await getJob(s.url, holder.job.id)) === undefined, 5000, "expiry");
+    const r = await post({ queue: q, unique_key: key, unique_while: "exists" });
+    assert.equal(r.status, 200);
+    assert.equal(r.job.id, holder.job.id);
   });
 
   it("exists: a retained completed holder conflicts until deleted", async () => {
@@ -257,6 +314,25 @@ describe("batched jobs (§4.4)", () => {
       assertError(await req(s.url, "POST", "/jobs", { type: "t", queue: q, payload: { items: [1] }, batch }), 422, message);
     }
     assert.equal(await count(s.url, `queue=${q}`), 0);
+  });
+
+  it("the stored `when`/`fold` decide; a `when` runtime error seals the batch", async () => {
+    const q = uniq();
+    const key = uniq("b");
+    const first = { key, when: "($new | .x) + 1 > 0", fold: "{x: ($existing.x + $new.x)}" };
+    const a = await post({ queue: q, payload: { x: 1 }, batch: first });
+    const b = await post({ queue: q, payload: { x: 2 }, batch: { key, when: "false", fold: "$new" } });
+    assert.equal(b.status, 200);
+    assert.deepEqual(b.job.batch, first);
+    assert.deepEqual((await getJob(s.url, a.job.id))!.payload, { x: 3 });
+    // "s" + 1 fails in the stored `when`: sealed, and the incoming job opens a new batch.
+    const c = await post({ queue: q, payload: { x: "s" }, batch: { key, when: "true", fold: "$new" } });
+    assert.equal(c.status, 201);
+    assert.deepEqual((await getJob(s.url, a.job.id))!.payload, { x: 3 });
+    const d = await post({ queue: q, payload: { x: 9 }, batch: first });
+    assert.equal(d.status, 200);
+    assert.equal(d.job.id, c.job.id);
+    assert.deepEqual((await getJob(s.url, c.job.id))!.payload, { x: 9 });
   });
 
   it("a fold that fails at enqueue time → 422, the open batch is unchanged", async () => {

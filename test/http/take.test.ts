@@ -39,7 +39,16 @@ async function ownServer(options: Parameters<typeof startServer>[0] = {}): Promi
 }
 
 describe("GET /jobs/take: the stream", () => {
-  it("headers arrive before any job exists; jobs follow as NDJSON frames", async () => {
+  it("headers arrive at once, before any job or heartbeat", async () => {
+    // A heartbeat would flush the headers too: make the first one a minute away.
+    const x = await ownServer({ heartbeatMs: 60_000 });
+    const t = await openTake(x.url, "queue=q", {}, 5000);
+    open.push(t);
+    assert.equal(t.status, 200);
+    assert.deepEqual([t.jobs.length, t.heartbeats], [0, 0]);
+  });
+
+  it("jobs follow as NDJSON frames of full job objects", async () => {
     const q = uniq();
     const t = await take(s.url, `queue=${q}`, { "worker-id": "w-1" });
     assert.equal(t.status, 200);
