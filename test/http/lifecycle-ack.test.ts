@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, describe, it } from "node:test";
 import { eventually, startServer, type TestServer } from "../helpers/server.ts";
 import { cleanupTmp } from "../helpers/tmp.ts";
-import { assertError, count, enqueue, getJob, openTake, req, uniq, type Json, type TakeStream } from "./_client.ts";
+import { ack, assertError, count, enqueue, getJob, openTake, req, uniq, type Json, type TakeStream } from "./_client.ts";
 
 const WEEK_MS = 604_800_000;
 
@@ -223,6 +223,33 @@ describe("POST /jobs/{id}/failure", () => {
     await eventually(async () => (await getJob(s.url, job.id)) === undefined, 5000, "expiry");
     assert.equal(await count(s.url, `queue=${job.queue}`), 0);
     assertError(await req(s.url, "GET", `/jobs/${job.id}/errors/1`), 404, "job not found");
+  });
+
+  it("expired but unreaped jobs still count for DELETE /jobs (ref quirk) and keep their queue listed", async () => {
+    const [job] = await inFlight([{ retention: { dead_ms: 1 } }]);
+    await req(s.url, "POST", `/jobs/${job.id}/failure`, { message: "x", kill: true });
+    await eventually(async () => (await getJob(s.url, job.id)) === undefined, 5000, "expiry");
+    assert.ok((await req(s.url, "GET", "/queues")).body!.queues.includes(job.queue));
+    assert.deepEqual((await req(s.url, "DELETE", `/jobs?queue=${job.queue}`)).body, { deleted: 1 });
+    assert.ok(!(await req(s.url, "GET", "/queues")).body!.queues.includes(job.queue));
+  });
+
+  it("the reaper purges expired jobs on its interval; their queue disappears", async () => {
+    const x = await startServer({ queue: { reaperIntervalMs: 20 } });
+    try {
+      const job = await enqueue(x.url, { queue: "r", retention: { dead_ms: 1, completed_ms: 1 }, payload: 1 });
+      const kept = await enqueue(x.url, { queue: "k", retention: { completed_ms: 3_600_000 } });
+      const t = await openTake(x.url, "prefetch=0");
+      await t.waitJobs(2);
+      await req(x.url, "POST", `/jobs/${job.id}/failure`, { message: "x", kill: true });
+      assert.equal(await ack(x.url, kept.id), 204);
+      await t.close();
+      await eventually(async () => (await req(x.url, "GET", "/queues")).body!.queues.join() === "k", 5000, "the reaper");
+      assert.deepEqual((await req(x.url, "DELETE", "/jobs?queue=r")).body, { deleted: 0 });
+      assert.equal((await getJob(x.url, kept.id))!.status, "completed");
+    } finally {
+      await x.close();
+    }
   });
 
   it("404 when not in flight; 400 for a bad body", async () => {

@@ -4,7 +4,9 @@
 // and the request errors.
 
 import assert from "node:assert/strict";
+import http from "node:http";
 import { after, afterEach, before, describe, it } from "node:test";
+import { decode as unpack } from "@msgpack/msgpack";
 import { eventually, startServer, type TestServer } from "../helpers/server.ts";
 import { cleanupTmp } from "../helpers/tmp.ts";
 import {
@@ -80,6 +82,37 @@ describe("GET /jobs/take: the stream", () => {
       assert.equal(r.body.toString(),
         '{"error":"not acceptable","supported":["text/event-stream","application/x-ndjson","application/vnd.zizq.msgpack-stream"]}');
     }
+  });
+
+  it("msgpack and SSE framing carry the same job object", async () => {
+    const q = uniq();
+    const job = await enqueue(s.url, { queue: q, payload: { a: [1, "ü"] } });
+    const first = (accept: string, frame: (buf: Buffer) => unknown) => new Promise<unknown>((resolve, reject) => {
+      const r = http.get(new URL(`/jobs/take?queue=${q}`, s.url), { agent: false, headers: { accept } }, (res) => {
+        let buf = Buffer.alloc(0);
+        res.on("data", (c: Buffer) => {
+          buf = Buffer.concat([buf, c]);
+          const value = frame(buf);
+          if (value !== undefined) {
+            r.destroy();
+            resolve(value);
+          }
+        });
+      });
+      r.on("error", (err) => (r.destroyed ? undefined : reject(err)));
+    });
+    const mp = await first("application/vnd.zizq.msgpack-stream", (buf) => {
+      const n = buf.length >= 4 ? buf.readUInt32BE(0) : -1;
+      return n > 0 && buf.length >= 4 + n ? unpack(buf.subarray(4, 4 + n)) : undefined;
+    }) as Json;
+    assert.deepEqual([mp.id, mp.status, mp.payload], [job.id, "in_flight", { a: [1, "ü"] }]);
+    // The closed stream gave the job back; the SSE stream takes it again.
+    const sse = await first("text/event-stream", (buf) => {
+      const text = buf.toString();
+      const end = text.indexOf("\n\n");
+      return end > 0 && text.startsWith("data: ") ? JSON.parse(text.slice(6, end)) : undefined;
+    }) as Json;
+    assert.deepEqual([sse.id, sse.payload], [job.id, { a: [1, "ü"] }]);
   });
 
   it("unknown or bad query params → 400 JSON", async () => {
