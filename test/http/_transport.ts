@@ -1,5 +1,5 @@
 // Test fixtures for the transport layer: a tiny h3 app built only from lib/http modules
-// (JSON/msgpack echo, a 204, a take-like stream, a throwing route) and raw clients for
+// (JSON/msgpack echo, a 204, a take-like stream, throwing routes) and raw clients for
 // HTTP/1.1 and HTTP/2 over plain TCP and TLS. No job logic.
 
 import http from "node:http";
@@ -10,12 +10,15 @@ import { decodeBody, encodeBody } from "../../lib/http/codec.ts";
 import { notAcceptable, streamNotAcceptable, toErrorWebResponse, unsupportedMediaType } from "../../lib/http/errors.ts";
 import { BODY_CONTENT_TYPE, requestFormat, responseFormat, streamFormat } from "../../lib/http/negotiate.ts";
 import { createTakeStream, type TakeStream } from "../../lib/http/stream.ts";
+import { QueueError } from "../../lib/queue/types.ts";
 
 export interface TestApp {
   app: H3;
   /** Take streams opened by clients, in order; `cancelled` counts onCancel calls. */
   streams: { stream: TakeStream; cancelled: number }[];
   logged: unknown[];
+  /** Requests that reached the app. */
+  requests(): number;
   /** Resolves the pending GET /slow request(s). */
   releaseSlow(): void;
   /** GET /slow requests waiting in their handler. */
@@ -26,8 +29,12 @@ export function createTestApp(heartbeatMs = 50): TestApp {
   const streams: TestApp["streams"] = [];
   const logged: unknown[] = [];
   let slowWaiters: (() => void)[] = [];
+  let requests = 0;
   const app = new H3({
     silent: true,
+    onRequest: () => {
+      requests++;
+    },
     onError: (error, event) =>
       toErrorWebResponse(error, responseFormat(event.req.headers.get("accept")) ?? "json", (err) => logged.push(err)),
   });
@@ -43,6 +50,9 @@ export function createTestApp(heartbeatMs = 50): TestApp {
     });
   });
   app.post("/empty", () => new Response(null, { status: 204 }));
+  app.get("/conflict", () => {
+    throw new QueueError("conflict", "taken", { id: "x" });
+  });
   app.get("/boom", () => {
     throw new Error("secret detail");
   });
@@ -59,7 +69,7 @@ export function createTestApp(heartbeatMs = 50): TestApp {
     for (const resolve of slowWaiters) resolve();
     slowWaiters = [];
   };
-  return { app, streams, logged, releaseSlow, slowPending: () => slowWaiters.length };
+  return { app, streams, logged, releaseSlow, slowPending: () => slowWaiters.length, requests: () => requests };
 }
 
 /** Polls `check` until it returns true; fails after `ms` (a hang guard, not a timing assertion). */
