@@ -8,7 +8,7 @@ import { after, describe, it } from "node:test";
 import { StorageError, type StorageErrorKind } from "../../lib/storage/errors.ts";
 import { type Store, openStore } from "../../lib/storage/store.ts";
 import { type FaultKind, FaultyFs, gate, isPreallocation } from "../helpers/faulty-fs.ts";
-import { liveIds, makeId, newJob, payloadFor, slotOf } from "../helpers/storage.ts";
+import { idAt, liveIds, makeId, newJob, payloadFor, slotOf } from "../helpers/storage.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 
 const SEGMENT_BYTES = 64 * 1024;
@@ -147,5 +147,50 @@ describe("a full disk (preallocation fails)", () => {
     assert.deepEqual(liveIds(again), [...completed, makeId(100_000)]);
     for (const id of completed) assert.equal(again.table.status[slotOf(again, id)], 3);
     assert.deepEqual(again.damage, []);
+  });
+});
+
+/** Poll (each turn of the event loop) until `condition` holds; fail after a deadline. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+describe("a failing write during compaction", () => {
+  it("does not let a compaction copy persist an update that was then rejected", async () => {
+    const dir = tmpDir("zizq-faults-");
+    const { store, fs } = await open(dir);
+    for (let i = 0; i < 300; i += 100) await store.insert(Array.from({ length: 100 }, (_, k) => newJob(i + k + 1)), false);
+    let n = 300;
+    while (store.writer.head.segment === 1) await store.insert([newJob(++n)], false);
+    // A job compaction copies in its second slice (of 256 jobs; it visits slots in this order).
+    const inOldest = [...store.table.slotById.values()].filter((s) => store.table.paySeg[s] === 1);
+    assert.ok(inOldest.length > 300);
+    const x = inOldest[300];
+    const xid = idAt(store, x);
+    const firstSlice = gate();
+    const copying = fs.failWrite({ kind: "pass", gate: firstSlice.promise });
+    const compacting = store.compactAll();
+    await copying;
+    // While slice 1 is being written, patch x; its write will fail.
+    const patch = store.update([x], [{ ...store.table.meta(x), priority: 9 }], false);
+    const patchWrite = gate();
+    const patching = fs.failWrite({ kind: "enospc", gate: patchWrite.promise });
+    firstSlice.open();
+    await patching;
+    // Slice 1 is written and applied; compaction then yields one turn and starts slice 2
+    // (which, unguarded, would copy x's in-memory state at once). Give it those turns.
+    await until(() => store.table.paySeg[inOldest[0]] !== 1, "slice 1 to be applied");
+    for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+    patchWrite.open();
+    await assert.rejects(patch, kind("full"));
+    assert.equal(store.table.priority[x], 0, "rolled back in memory");
+    await compacting;
+    const again = await reopen(store, dir);
+    assert.equal(again.table.size, n);
+    assert.equal(again.table.priority[slotOf(again, xid)], 0, "the rejected patch must not come back");
   });
 });
