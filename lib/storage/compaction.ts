@@ -105,6 +105,12 @@ function appendCopies(store: Store, frames: Buffer[]): { locations: Location[]; 
 }
 
 async function copyJobs(store: Store, oldest: number, slots: number[]): Promise<number> {
+  // Updates are applied to memory at once and rolled back if their write fails. A copy
+  // snapshots memory, so it must not pick up a state whose write is still in flight: the
+  // copy would land in a later batch, survive that write's failure, and bring the
+  // rejected state back after a restart. Once the writes so far have settled, anything
+  // applied from here on is in our batch or later, and fails or lands with it.
+  await store.flush();
   const t = store.table;
   const live = slots.filter((s) => t.paySeg[s] === oldest && t.status[s] !== STATUS_FREE);
   if (live.length === 0) return 0;
