@@ -117,6 +117,23 @@ describe("kill -9 and restart", () => {
     assert.deepEqual(again.map((j) => j.id), ready.map((j) => j.id));
   });
 
+  it("SIGTERM ends open take streams, exits 0, and keeps every acknowledged write", async () => {
+    const dir = tmpDir();
+    const srv = await spawn(dir);
+    const held = await enqueue(srv.url, { queue: "q", payload: "held" });
+    const busy = await openTake(srv.url, "queue=q");
+    streams.push(busy);
+    await busy.job(0);
+    const idle = await openTake(srv.url, "queue=idle");
+    streams.push(idle);
+    const last = await enqueue(srv.url, { queue: "other", payload: "last" });
+    assert.equal(await srv.stop(), 0);
+    await Promise.all([busy.ended, idle.ended]);
+    const srv2 = await spawn(dir);
+    const jobs = await listAll(srv2.url, "");
+    assert.deepEqual([...jobs.values()].map((j) => [j.id, j.status, j.payload]), [[held.id, "ready", "held"], [last.id, "ready", "last"]]);
+  });
+
   it("a bulk delete killed halfway leaves every job deleted or intact; a second delete finishes", async (t) => {
     const dir = tmpDir();
     const srv = await spawn(dir);

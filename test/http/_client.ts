@@ -101,6 +101,8 @@ export interface TakeStream {
   waitHeartbeats(n: number, timeoutMs?: number): Promise<void>;
   /** Destroys the socket (a client disconnect) and waits until it is closed. */
   close(): Promise<void>;
+  /** Resolves when the server ends the response (or the connection drops). */
+  ended: Promise<void>;
 }
 
 /**
@@ -128,6 +130,8 @@ export function openTake(base: string, query = "", headers: Record<string, strin
         for (const w of waiters.splice(0)) w();
       };
       let ended = false;
+      let markEnded!: () => void;
+      const endedPromise = new Promise<void>((r) => (markEnded = r));
       const socketClosed = new Promise<void>((r) => request.socket!.once("close", () => r()));
       const stream: TakeStream = {
         status: res.statusCode!,
@@ -141,6 +145,7 @@ export function openTake(base: string, query = "", headers: Record<string, strin
           request.destroy();
           await socketClosed;
         },
+        ended: endedPromise,
       };
       const until = (ok: () => boolean, what: string, timeoutMs: number) =>
         new Promise<void>((done, fail) => {
@@ -173,6 +178,7 @@ export function openTake(base: string, query = "", headers: Record<string, strin
       });
       const onEnd = () => {
         ended = true;
+        markEnded();
         notify();
       };
       res.once("end", onEnd);
