@@ -101,6 +101,30 @@ describe("listen: plain TCP serves HTTP/1.1 and h2c on one port", () => {
     socket.destroy();
   });
 
+  it("an HTTP/1.1 request sent byte by byte (first byte matches the preface) is HTTP/1.1", async () => {
+    const socket = net.connect(listener.port, "127.0.0.1");
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.setNoDelay(true);
+    let received = "";
+    socket.on("data", (c: Buffer) => (received += c.toString()));
+    const request = "POST /echo HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 3\r\nconnection: close\r\n\r\n[7]";
+    for (const byte of request) {
+      socket.write(byte);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await new Promise((resolve) => socket.once("close", resolve));
+    assert.match(received, /^HTTP\/1\.1 200/);
+    assert.ok(received.includes('{"echo":[7],"httpVersion":"1.1"}'), received);
+  });
+
+  it("1 MiB bodies pass through the sniffer on both protocols", async () => {
+    const big = { blob: "x".repeat(1024 * 1024) };
+    const h1 = await h1Request(listener.url, "POST", "/echo", JSON_HEADERS, JSON.stringify(big));
+    assert.equal(JSON.parse(h1.body.toString()).echo.blob.length, big.blob.length);
+    const h2 = await h2Request(session, "POST", "/echo", JSON_HEADERS, JSON.stringify(big));
+    assert.equal(JSON.parse(h2.body.toString()).echo.blob.length, big.blob.length);
+  });
+
   it("garbage frames after the h2 preface close that connection; others keep working", async () => {
     const socket = net.connect(listener.port, "127.0.0.1");
     await new Promise((resolve) => socket.once("connect", resolve));
@@ -216,5 +240,25 @@ describe("listen: close()", () => {
     await listener.close(50);
     await ended;
     await waitFor(() => t.streams[0].cancelled === 1, "onCancel");
+  });
+
+  it("over TLS too: a live h2 stream is cut at graceMs and sees its cancel", { timeout: 20_000 }, async () => {
+    const ca = issueCertificate({ kind: "ca", cn: "Test CA", days: 1 });
+    const server = issueCertificate({ kind: "server", cn: "Test Server", days: 1, sans: ["localhost"], ca });
+    const t = createTestApp();
+    const listener = await listen(toNodeHandler(t.app), {
+      host: "127.0.0.1",
+      port: 0,
+      tls: { cert: server.certPem, key: server.keyPem },
+    });
+    const session = await h2Connect(listener.url, { ca: ca.certPem });
+    session.on("error", () => {});
+    const stream = session.request({ ":path": "/take" });
+    stream.on("error", () => {});
+    stream.resume();
+    await waitFor(() => t.streams.length === 1, "stream open");
+    await listener.close(50);
+    await waitFor(() => t.streams[0].cancelled === 1, "onCancel");
+    await waitFor(() => session.destroyed || session.closed, "client session ended");
   });
 });
