@@ -117,6 +117,39 @@ describe("kill -9 and restart", () => {
     assert.deepEqual(again.map((j) => j.id), ready.map((j) => j.id));
   });
 
+  it("patches, moves, folds, unique keys and deletes survive kill -9", async () => {
+    const dir = tmpDir();
+    const srv = await spawn(dir);
+    const batch = { key: "b", when: "(($existing | .items) + ($new | .items)) | length <= 3", fold: "$existing | .items += ($new | .items)" };
+    const folded = await enqueue(srv.url, { queue: "f", payload: { items: [1] }, batch });
+    assert.equal((await enqueue(srv.url, { queue: "f", payload: { items: [2] }, batch })).folded, true);
+    const [a, b, c, d] = await enqueueBulk(srv.url, [{ queue: "p" }, { queue: "p" }, { queue: "p", ready_at: Date.now() + 3_600_000 }, { queue: "p" }]);
+    assert.equal((await req(srv.url, "PATCH", `/jobs/${b.id}`, { priority: 1, queue: "moved", retry_limit: 3, retention: { dead_ms: 9 } })).status, 200);
+    assert.equal((await req(srv.url, "PATCH", `/jobs/${c.id}`, { ready_at: null })).body!.status, "ready");
+    assert.equal((await req(srv.url, "PATCH", `/jobs/${a.id}`, { ready_at: Date.now() + 3_600_000 })).body!.status, "scheduled");
+    assert.equal((await req(srv.url, "DELETE", `/jobs/${d.id}`)).status, 204);
+    const holder = await enqueue(srv.url, { queue: "u", unique_key: "k" });
+    await srv.kill9();
+
+    const srv2 = await spawn(dir);
+    const jobs = await listAll(srv2.url, "");
+    assert.deepEqual((jobs.get(folded.id)!).payload, { items: [1, 2] });
+    const pb = jobs.get(b.id)!;
+    assert.deepEqual([pb.priority, pb.queue, pb.retry_limit, pb.retention], [1, "moved", 3, { dead_ms: 9 }]);
+    assert.equal(jobs.get(c.id)!.status, "ready");
+    assert.equal(jobs.get(a.id)!.status, "scheduled");
+    assert.equal(jobs.has(d.id), false);
+    assert.deepEqual((await req(srv2.url, "GET", "/queues")).body, { queues: ["f", "moved", "p", "u"] });
+    // The open batch and the unique key are rebuilt.
+    assert.equal((await enqueue(srv2.url, { queue: "f", payload: { items: [3] }, batch })).id, folded.id);
+    const dup = await enqueue(srv2.url, { queue: "u", unique_key: "k" });
+    assert.deepEqual([dup.id, dup.duplicate], [holder.id, true]);
+    // Take order follows the patched priorities: b (1) before the rest (32768).
+    const t = await openTake(srv2.url, "prefetch=1");
+    streams.push(t);
+    assert.equal((await t.job(0)).id, b.id);
+  });
+
   it("SIGTERM ends open take streams, exits 0, and keeps every acknowledged write", async () => {
     const dir = tmpDir();
     const srv = await spawn(dir);

@@ -173,6 +173,19 @@ describe("PATCH /jobs/{id}", () => {
     assert.ok((await req(s.url, "GET", "/queues")).body!.queues.includes(q2));
   });
 
+  it("patching an in-flight job: a disconnect requeues it with its new queue and priority", async () => {
+    const [qx, qy] = [uniq(), uniq()];
+    const b = await enqueue(s.url, { queue: qx, priority: 50 });
+    const c = await enqueue(s.url, { queue: qy, priority: 10 });
+    const t = await openTake(s.url, `queue=${qx}`);
+    await t.job(0);
+    assert.deepEqual((await patch(b.id, { queue: qy, priority: 5 })).body!.status, "in_flight");
+    await t.close();
+    const ty = await take(`queue=${qy}&prefetch=0`);
+    assert.deepEqual((await ty.waitJobs(2)).map((j) => [j.id, j.priority]), [[b.id, 5], [c.id, 10]]);
+    assert.equal(await count(s.url, `queue=${qx}`), 0);
+  });
+
   it("422 for null queue/priority, bad queue names and terminal jobs; 404; 400 for bad values", async () => {
     const job = await enqueue(s.url, { queue: uniq() });
     assertError(await patch(job.id, { queue: null }), 422, "queue cannot be null");
