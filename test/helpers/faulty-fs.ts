@@ -39,6 +39,7 @@ export class FaultyFs implements FsPort {
   private readonly paths = new Map<number, string>();
   writeFaults: Fault[] = [];
   syncFaults: Fault[] = [];
+  /** Calls that reached numbered segment files (not spares being preallocated). */
   writes = 0;
   syncs = 0;
 
@@ -83,7 +84,7 @@ export class FaultyFs implements FsPort {
   }
 
   async writev(fd: number, buffers: Buffer[], position: number): Promise<number> {
-    this.writes++;
+    if (isSegment(this.paths.get(fd) ?? "")) this.writes++;
     const fault = await this.hit(this.writeFaults, fd, buffers);
     if (!fault || fault.kind === "pass") return nodeFs.writev(fd, buffers, position);
     if (fault.kind === "short") {
@@ -95,7 +96,7 @@ export class FaultyFs implements FsPort {
   }
 
   async fdatasync(fd: number): Promise<void> {
-    this.syncs++;
+    if (isSegment(this.paths.get(fd) ?? "")) this.syncs++;
     const fault = await this.hit(this.syncFaults, fd);
     if (fault && fault.kind !== "pass") throw errno(fault.kind === "enospc" ? "ENOSPC" : "EIO", "fdatasync");
     return nodeFs.fdatasync(fd);
