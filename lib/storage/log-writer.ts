@@ -50,6 +50,8 @@ export class LogWriter {
   /** Where the cursor stood when a segment was sealed: written up to there = complete. */
   private readonly sealedAt = new Map<number, number>();
   private scheduled = false;
+  /** The newest append's promise: batches settle in append order, so when it settles, all earlier ones have. */
+  private newest: Promise<void> | undefined;
   /** Bytes promised to future completion/delete records of live jobs (see ensureRoom). */
   reservedBytes = 0;
   /** Called after a segment is sealed (the head moved past it). */
@@ -127,6 +129,7 @@ export class LogWriter {
     this.cursor += record.length;
     this.pending.push({ segment: location.segment, offset: location.offset, bytes: record });
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject, sync }));
+    this.newest = done;
     this.schedule();
     return { location, done };
   }
@@ -218,8 +221,17 @@ export class LogWriter {
     this.sealedAt.delete(no);
   }
 
-  /** Resolves when everything appended so far has been written (or has failed). */
+  /**
+   * Resolves when everything appended so far has been written (or has failed).
+   * Not "until nothing is pending": under a steady stream of appends that moment never
+   * comes, and compaction, which flushes before each slice, would stall for good.
+   */
   async flush(): Promise<void> {
+    await this.newest?.catch(() => {});
+  }
+
+  /** Resolves when nothing is pending, scheduled or being written (for close). */
+  async idle(): Promise<void> {
     while (this.flushing || this.scheduled || this.pending.length > 0) {
       if (this.flushing) await this.flushing;
       else await new Promise((r) => setImmediate(r));

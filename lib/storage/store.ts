@@ -363,7 +363,7 @@ export class Store {
     if (this.closed) return;
     this.closed = true;
     await this.compacting;
-    await this.writer.flush();
+    await this.writer.idle();
     await this.segments.close();
     this.reader.clear();
     this.lock.release();
