@@ -94,7 +94,7 @@ const rows: Row[] = [
 
 console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cpus, msgpackr native: ${isNativeAccelerationEnabled}`);
 console.log("µs/op, median of 5 rounds (lower is better); ratio = B/A (>1: A faster)");
-console.log("stringify* = JSON.stringify with the payload already parsed (the cost RawJson avoids: none)\n");
+console.log("stringify* = JSON.stringify of the same value with payloads already parsed (parse cost not counted)\n");
 console.log(`${"case".padEnd(26)} ${"A".padEnd(11)} ${"µs".padStart(9)}   ${"B".padEnd(11)} ${"µs".padStart(9)}   ratio`);
 for (const [name, aName, a, bName, b, ops] of rows) {
   const ta = measure(a, ops);

@@ -68,7 +68,8 @@ export async function listen(handler: NodeHandler, opts: ListenOptions): Promise
   const call = handler as (req: AnyRequest, res: AnyResponse) => unknown;
 
   // Connection bookkeeping for close(). Invariant: every accepted TCP socket is in
-  // `rawSockets` until it closes; an HTTP/1 socket's in-flight request count is in `h1Active`.
+  // `rawSockets` (and, once its handshake is done, its TLSSocket in `tlsSockets`) until it
+  // closes; every HTTP/1 socket maps to its in-flight request count in `h1Active`.
   const rawSockets = new Set<Socket>();
   const tlsSockets = new Set<Socket>();
   const h1Active = new Map<Socket, number>();
