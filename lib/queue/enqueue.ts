@@ -94,6 +94,8 @@ export async function enqueue(ctx: QueueContext, inputs: readonly EnqueueInput[]
 
 interface PendingFold {
   slot: number;
+  /** The open batch job's id when its fold was planned (the slot may be reused). */
+  id: string;
   payloadJson: string;
 }
 
@@ -137,7 +139,7 @@ async function enqueueKeyed(ctx: QueueContext, inputs: readonly EnqueueInput[], 
             payloads[newIndex] = foldedJson;
             results.push({ newIndex, folded: true });
           } else {
-            folds.set(slot, { slot, payloadJson: foldedJson });
+            folds.set(slot, { slot, id: t.idOf(slot), payloadJson: foldedJson });
             results.push({ foldSlot: slot });
           }
           continue;
@@ -154,6 +156,12 @@ async function enqueueKeyed(ctx: QueueContext, inputs: readonly EnqueueInput[], 
     results.push({ newIndex: index, folded: false });
   }
 
+  // `when`/`fold` ran in the jq engine (awaited), and takes do not wait for the enqueue
+  // lock: an open batch may have been taken meanwhile, which closes it (API.md §4.4).
+  // Folding into a job a worker already holds would lose the item, so plan again.
+  for (const f of folds.values()) {
+    if (t.status[f.slot] !== STATUS_READY || t.idOf(f.slot) !== f.id) return enqueueKeyed(ctx, inputs, nowMs);
+  }
   const rewrites: Rewrite[] = [...folds.values()].map((f) => ({ slot: f.slot, meta: t.meta(f.slot), payload: Buffer.from(f.payloadJson) }));
   await ctx.store.insert(metas.map((meta, i) => ({ meta, payload: Buffer.from(payloads[i]) })), ctx.enqueueSync, rewrites);
   for (const meta of metas) {
