@@ -185,6 +185,14 @@ describe("unique jobs (§4.3)", () => {
     assert.equal(r.job.id, holder.job.id);
   });
 
+  it("concurrent enqueues of one key: exactly one is created", async () => {
+    const key = uniq("k");
+    const results = await Promise.all(Array.from({ length: 25 }, (_, n) => post({ queue: uniq(), unique_key: key, payload: n })));
+    const created = results.filter((r) => r.status === 201);
+    assert.equal(created.length, 1);
+    for (const r of results) assert.equal(r.job.id, created[0].job.id);
+  });
+
   it("exists: a retained completed holder conflicts until deleted", async () => {
     const q = uniq();
     const key = uniq("k");
@@ -247,6 +255,21 @@ describe("batched jobs (§4.4)", () => {
     assert.deepEqual((await getJob(s.url, c.job.id))!.payload, { items: [3, 4, 5] });
     const { jobs } = await take(q, 2);
     assert.deepEqual(jobs.map((j) => j.payload), [{ items: [1, 2] }, { items: [3, 4, 5] }]);
+  });
+
+  it("concurrent batched enqueues lose no item and never exceed the limit", async () => {
+    const q = uniq();
+    const key = uniq("b");
+    const results = await Promise.all(Array.from({ length: 30 }, (_, n) => batched(q, key, [n])));
+    const ids = new Set(results.map((r) => r.job.id));
+    const items: number[] = [];
+    for (const id of ids) {
+      const p = (await getJob(s.url, id))!.payload.items as number[];
+      assert.ok(p.length >= 1 && p.length <= 3, `batch of ${p.length}`);
+      items.push(...p);
+    }
+    assert.deepEqual(items.sort((a, b) => a - b), Array.from({ length: 30 }, (_, n) => n));
+    assert.equal(results.filter((r) => r.status === 201).length, ids.size);
   });
 
   it("taking the open batch closes it", async () => {
