@@ -12,6 +12,8 @@ export interface AdminOptions {
 export function createAdminApp(queue: Queue, options: AdminOptions = {}): H3 {
   const logError = options.logError ?? ((err) => console.error(err));
   const app = new H3({
+    // We log through our own error hook; h3 printing too would double every 500.
+    silent: true,
     onError: (error) => {
       logError(error);
       return new Response(null, { status: 500 });
