@@ -258,6 +258,33 @@ describe("GET /jobs/take: the stream", () => {
     for (const t of streams) assert.ok(t.jobs.length > 0, `a stream got nothing: ${streams.map((x) => x.jobs.length)}`);
   });
 
+  it("a stream that stops reading stops receiving; the other streams get the rest", async () => {
+    const x = await ownServer({ queue: { globalInFlightLimit: 0 } });
+    let paused: http.IncomingMessage | undefined;
+    const stalled = http.get(new URL("/jobs/take?queue=q&prefetch=0", x.url), { agent: false }, (res) => {
+      paused = res;
+      res.pause();
+    });
+    stalled.on("error", () => {});
+    try {
+      await eventually(() => paused, 5000, "the stalled stream");
+      const total = 10_000;
+      for (let i = 0; i < total / 1000; i++) {
+        await enqueueBulk(x.url, Array.from({ length: 1000 }, (_, n) => ({ queue: "q", payload: { n, pad: "x".repeat(2000) } })));
+      }
+      // 20 MB of jobs, all ready before the reader opens: without backpressure the stalled
+      // stream would hold every one of them.
+      const reader = await take(x.url, "queue=q&prefetch=0");
+      await reader.waitJobs(total / 2, 15_000);
+      // Its jobs come back when it goes away.
+      stalled.destroy();
+      await reader.waitJobs(total, 15_000);
+      assert.equal(new Set(reader.jobs.map((j) => j.id)).size, total);
+    } finally {
+      stalled.destroy();
+    }
+  });
+
   it("the global in-flight cap bounds all streams together", async () => {
     const x = await ownServer({ queue: { globalInFlightLimit: 2 } });
     const made = await enqueueBulk(x.url, Array.from({ length: 5 }, () => ({ queue: "q" })));
