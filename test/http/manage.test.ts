@@ -98,6 +98,11 @@ describe("GET /jobs and /jobs/count: filters", () => {
     await check(`ready_at=..${T}`, (j) => j.ready_at <= T);
     await check(`ready_at=${T + 1000}`, (j) => j.ready_at === T + 1000);
     await check("ready_at=..18446744073709551615", () => true);
+    await check(`ready_at=${T - 3_600_000}..${T + 1000}`, (j) => j.ready_at >= T - 3_600_000 && j.ready_at <= T + 1000);
+    await check("ready_at=..", () => true);
+    await check("attempts=0..1", (j) => j.attempts <= 1);
+    await check("attempts=..", () => true);
+    await check("attempts=2..", () => false);
     await check("attempts=1", (j) => j.attempts === 1);
     await check("attempts=..0", (j) => j.attempts === 0);
     await check("attempts=1..&status=dead", (j) => j.attempts >= 1 && j.status === "dead");
