@@ -70,10 +70,15 @@ export interface SpawnedServer {
   stop(): Promise<number | null>;
 }
 
-/** `node --import tsx bin/zizq.ts serve --dir <dir> --port 0 ...extraArgs`, ready to use. */
-export async function spawnServer(dir: string, extraArgs: string[] = [], timeoutMs = 20_000): Promise<SpawnedServer> {
+/**
+ * `node ...nodeArgs --import tsx bin/zizq.ts serve --dir <dir> --port 0 ...extraArgs`, ready
+ * to use. `nodeArgs` are Node's own flags, e.g. `--cpu-prof` (bench/ profiles servers).
+ */
+export async function spawnServer(
+  dir: string, extraArgs: string[] = [], timeoutMs = 20_000, nodeArgs: string[] = [],
+): Promise<SpawnedServer> {
   const child = spawn(process.execPath, [
-    "--import", "tsx", path.join(ROOT, "bin/zizq.ts"), "serve",
+    ...nodeArgs, "--import", "tsx", path.join(ROOT, "bin/zizq.ts"), "serve",
     "--dir", dir, "--port", "0", "--admin-port", "0", "--log-format", "json", ...extraArgs,
   ], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ZIZQ_LOG_LEVEL: "info" } });
   let logs = "";
