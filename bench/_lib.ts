@@ -1,0 +1,176 @@
+// Shared bench plumbing: fresh servers in fresh temp dirs (via test/helpers/server.ts),
+// their peak RSS and bytes on disk, a keep-alive HTTP/1.1 client, percentiles, the
+// deterministic payload, and the result row every workload returns.
+
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { type SpawnedServer, spawnServer } from "../test/helpers/server.ts";
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Directory for server CPU profiles (`node --cpu-prof`); unset = no profiling. */
+  profileDir?: string;
+  /** W1-h2c load generator: h2load when installed, else the Node client. */
+  h2Client: "auto" | "h2load" | "node";
+}
+
+/** One line of the result table. `measured` holds a value that is not ops/s or a latency. */
+export interface Row {
+  workload: string;
+  mode: string;
+  opsPerSec?: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  target: string;
+  pass?: boolean;
+  measured?: string;
+  peakRssMb?: number;
+  diskMb?: number;
+}
+
+export const PAD = "x".repeat(100);
+/** The bench payload, API body of one enqueue: `{"n":i,"pad":"x"*100}`. */
+export const jobBody = (queue: string, n: number, extra = ""): string =>
+  `{"type":"bench","queue":"${queue}","payload":{"n":${n},"pad":"${PAD}"${extra}}}`;
+export const bulkBody = (queue: string, from: number, count: number): string => {
+  const parts: string[] = [];
+  for (let i = from; i < from + count; i++) parts.push(jobBody(queue, i));
+  return `{"jobs":[${parts.join(",")}]}`;
+};
+
+export interface BenchServer {
+  url: string;
+  pid: number;
+  dir: string;
+  server: SpawnedServer;
+  /** VmHWM and VmRSS of the server process, in MB. */
+  memory(): { peakMb: number; rssMb: number };
+  /** SIGTERM the server; returns its peak RSS and bytes on disk, then removes the dir. */
+  stop(): Promise<{ peakRssMb: number; diskMb: number }>;
+}
+
+/** `zizq serve` in a fresh temp dir; `env` is added to the child's environment. */
+export async function startZizq(
+  name: string, opts: BenchOptions, args: string[] = [], env: Record<string, string> = {},
+): Promise<BenchServer> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `zizq-bench-${name}-`));
+  const nodeArgs: string[] = [];
+  if (opts.profileDir) {
+    const profDir = path.join(opts.profileDir, name);
+    fs.mkdirSync(profDir, { recursive: true });
+    nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${profDir}`); // not allowed in NODE_OPTIONS
+  }
+  // spawnServer() copies process.env synchronously when called, so a temporary overlay is
+  // enough to pass `env` to the child.
+  const saved = new Map(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  const pending = spawnServer(dir, ["--no-admin", ...args], 20_000, nodeArgs);
+  for (const [k, v] of saved) v === undefined ? delete process.env[k] : (process.env[k] = v);
+  const server = await pending;
+  const pid = server.child.pid!;
+  const memory = () => readMemory(pid);
+  return {
+    url: server.url,
+    pid,
+    dir,
+    server,
+    memory,
+    stop: async () => {
+      const { peakMb } = memory();
+      const diskMb = diskBytes(dir) / 1e6;
+      await server.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+      return { peakRssMb: peakMb, diskMb };
+    },
+  };
+}
+
+export function readMemory(pid: number): { peakMb: number; rssMb: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+  return { peakMb: kb("VmHWM") / 1024, rssMb: kb("VmRSS") / 1024 };
+}
+
+/** Allocated bytes of every file under `dir` (what `du` counts; segments are preallocated). */
+export function diskBytes(dir: string): number {
+  let total = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    total += fs.statSync(path.join(entry.parentPath ?? entry.path, entry.name)).blocks * 512;
+  }
+  return total;
+}
+
+export interface HttpResult {
+  status: number;
+  body: Buffer;
+  ms: number;
+}
+
+/** One request over `agent`; resolves with the whole response body. */
+export function request(
+  agent: http.Agent, url: string, method: string, body?: string | Uint8Array, headers: Record<string, string> = {},
+): Promise<HttpResult> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({
+        status: res.statusCode ?? 0,
+        body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
+        ms: performance.now() - started,
+      }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+export const JSON_HEADERS = { "content-type": "application/json" };
+
+export function expectStatus(r: HttpResult, ...expected: number[]): HttpResult {
+  const ok = expected.length ? expected : [200];
+  if (!ok.includes(r.status)) throw new Error(`HTTP ${r.status}: ${r.body.toString().slice(0, 300)}`);
+  return r;
+}
+
+/** Enqueue `total` jobs into `queue` as bulk requests of `batch`, `concurrency` at a time. */
+export async function preload(url: string, queue: string, total: number, batch = 1000, concurrency = 4, from = 0): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  let next = from;
+  const end = from + total;
+  const lane = async () => {
+    while (next < end) {
+      const start = next;
+      const count = Math.min(batch, end - start);
+      next += count;
+      expectStatus(await request(agent, `${url}/jobs/bulk`, "POST", bulkBody(queue, start, count), JSON_HEADERS), 201);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  agent.destroy();
+}
+
+/** Nearest-rank percentile of unsorted samples (sorts a copy). */
+export function percentile(samples: number[], p: number): number {
+  if (samples.length === 0) return NaN;
+  const sorted = Float64Array.from(samples).sort();
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export const median = (xs: number[]): number => percentile(xs, 50);
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function hasCommand(cmd: string): boolean {
+  try {
+    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
