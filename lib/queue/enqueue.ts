@@ -5,6 +5,7 @@
 // in the configured commit mode; a failure writes nothing.
 
 import { STATUS_READY, STATUS_SCHEDULED } from "../storage/format.ts";
+import { StorageError } from "../storage/errors.ts";
 import type { Rewrite } from "../storage/store.ts";
 import type { QueueContext } from "./context.ts";
 import { type JobOptions, cleanOptions, optionsOf, viewOf, viewOfMeta } from "./job.ts";
@@ -162,8 +163,16 @@ async function enqueueKeyed(ctx: QueueContext, inputs: readonly EnqueueInput[], 
   for (const f of folds.values()) {
     if (t.status[f.slot] !== STATUS_READY || t.idOf(f.slot) !== f.id) return enqueueKeyed(ctx, inputs, nowMs);
   }
-  const rewrites: Rewrite[] = [...folds.values()].map((f) => ({ slot: f.slot, meta: t.meta(f.slot), payload: Buffer.from(f.payloadJson) }));
-  await ctx.store.insert(metas.map((meta, i) => ({ meta, payload: Buffer.from(payloads[i]) })), ctx.enqueueSync, rewrites);
+  const rewrites: Rewrite[] = [...folds.values()].map((f) => ({
+    slot: f.slot, meta: t.meta(f.slot), payload: Buffer.from(f.payloadJson), gen: t.gen[f.slot],
+  }));
+  try {
+    await ctx.store.insert(metas.map((meta, i) => ({ meta, payload: Buffer.from(payloads[i]) })), ctx.enqueueSync, rewrites);
+  } catch (err) {
+    // A fold target changed while the store waited for room: plan the request again.
+    if (err instanceof StorageError && err.kind === "stale") return enqueueKeyed(ctx, inputs, nowMs);
+    throw err;
+  }
   for (const meta of metas) {
     const o = meta.options as JobOptions | undefined;
     if (o?.unique_key !== undefined) ctx.unique.claim(o.unique_key, meta.id);

@@ -2,7 +2,8 @@
 // operator can find the damage (STYLE.md §5). Recovery never throws these for expected
 // damage: it returns a report instead (recover.ts).
 
-export type StorageErrorKind = "corrupt" | "io" | "full" | "locked" | "too_large";
+/** `stale`: a rewrite's job changed since the caller planned it (see Store.insert). */
+export type StorageErrorKind = "corrupt" | "io" | "full" | "locked" | "too_large" | "stale";
 
 export class StorageError extends Error {
   readonly kind: StorageErrorKind;

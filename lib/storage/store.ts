@@ -44,6 +44,8 @@ export interface Rewrite {
   slot: number;
   meta: JobMeta;
   payload: Buffer;
+  /** The job's table generation when the caller planned this rewrite (see insert). */
+  gen?: number;
 }
 
 export interface NewJob {
@@ -144,6 +146,13 @@ export class Store {
     const all = [...frames, ...rewriteFrames];
     const size = all.reduce((n, f) => n + f.length, all.length > 1 ? RECORD_HEADER_BYTES : 0);
     for (let wait = this.writer.ensureRoom(size + reserve); wait; wait = this.writer.ensureRoom(size + reserve)) await wait;
+    // Waiting for room yielded: a rewrite's job may have changed (been taken, say) since
+    // the caller planned it. Applying its old state now would undo that change.
+    for (const r of rewrites) {
+      if (r.gen !== undefined && this.table.gen[r.slot] !== r.gen) {
+        throw new StorageError("stale", `job ${r.meta.id} changed while the write waited for room`);
+      }
+    }
     const { locations, done } = this.appendGroup(all, sync);
     const finishRewrites = rewrites.map((r, i) => this.beginRewrite(r, rewriteFrames[i]));
     const epoch = this.epoch;
