@@ -131,6 +131,9 @@ export class SegmentSet {
     }
     const segment = { no, path: file, fd: spare.fd };
     this.active.set(no, segment);
+    // Keep a spare ready for the next roll, so a roll never waits for 64 MiB of zeros.
+    // A failure here (disk full) surfaces through ensureRoom when room is needed.
+    if (this.spares.length === 0) this.prepareSpare().catch(() => {});
     return segment;
   }
 
