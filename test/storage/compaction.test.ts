@@ -81,4 +81,20 @@ describe("compaction", () => {
     assert.ok(after * SEGMENT_BYTES <= 2 * live + 2 * SEGMENT_BYTES, `${after} segments for ${live} live bytes (was ${before})`);
     assert.equal(store.table.size, 200);
   });
+
+  it("runs in the background on every seal that leaves too much dead data, not only the first", async () => {
+    const dir = tmpDir();
+    const store = await open(dir);
+    let n = 0;
+    // Three segments of live jobs: the seals so far find nothing to compact.
+    while (segmentNumbers(dir).length < 3) await store.insert([newJob(++n, {}, 1000)], false);
+    await store.scheduleCompaction();
+    assert.ok(segmentNumbers(dir).includes(1));
+    // Now almost everything is dead; the next seals must start a compaction by themselves.
+    await store.remove([...store.table.slotById.values()], false);
+    const head = store.writer.head.segment;
+    while (store.writer.head.segment < head + 2) await store.remove(await store.insert([newJob(++n, {}, 1000)], false), false);
+    await store.scheduleCompaction();
+    assert.ok(!segmentNumbers(dir).includes(1), `segments ${segmentNumbers(dir)}: the dead ones were never compacted`);
+  });
 });
