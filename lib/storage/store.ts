@@ -337,17 +337,16 @@ export class Store {
    */
   scheduleCompaction(): Promise<void> {
     if (!this.compacting && !this.closed) {
-      this.compacting = (async () => {
-        try {
-          while (!this.closed && shouldCompact(this)) {
-            if (!(await compactOldest(this))) break;
-          }
-        } catch (err) {
-          this.onBackgroundError(err);
-        } finally {
-          this.compacting = undefined;
+      const run = async () => {
+        while (!this.closed && shouldCompact(this)) {
+          if (!(await compactOldest(this))) break;
         }
-      })();
+      };
+      // Cleared in a .finally callback, which runs after this assignment. (A finally
+      // block inside the async function ran first when there was nothing to compact:
+      // it cleared `compacting` synchronously, then the assignment stored the settled
+      // promise, and no seal ever started a compaction again.)
+      this.compacting = run().catch((err) => this.onBackgroundError(err)).finally(() => { this.compacting = undefined; });
     }
     return this.compacting ?? Promise.resolve();
   }
