@@ -97,4 +97,22 @@ describe("compaction", () => {
     await store.scheduleCompaction();
     assert.ok(!segmentNumbers(dir).includes(1), `segments ${segmentNumbers(dir)}: the dead ones were never compacted`);
   });
+
+  it("close() during compactAll() waits for it to stop, and nothing is lost", async () => {
+    const dir = tmpDir();
+    const store = await open(dir);
+    let n = 0;
+    while (segmentNumbers(dir).length < 8) await store.insert([newJob(++n, {}, 1000)], false);
+    const all = [...store.table.slotById.values()];
+    await store.remove(all.filter((_, i) => i % 3 !== 0), false);
+    const kept = liveIds(store);
+    const compacting = store.compactAll();
+    await new Promise((resolve) => setImmediate(resolve));
+    await store.close();
+    await compacting;
+    const again = await open(dir);
+    assert.deepEqual(liveIds(again), kept);
+    for (const id of kept) assert.deepEqual(again.payload(slotOf(again, id)), payloadFor(Number(id), 1000));
+    assert.deepEqual(again.damage, []);
+  });
 });
