@@ -353,13 +353,20 @@ export class Store {
 
   /** Compact every sealed segment now (POST /compact, `zizq compact`). */
   async compactAll(): Promise<void> {
-    await this.compacting;
+    // Run as the store's one compaction: close() waits for it (instead of closing the
+    // files under it), and a seal meanwhile does not start a background run that would
+    // copy the same oldest segment a second time.
+    while (this.compacting) await this.compacting;
     const head = this.writer.head.segment;
-    while (!this.closed) {
-      const oldest = this.segments.numbers()[0];
-      if (oldest === undefined || oldest >= head) break;
-      if (!(await compactOldest(this))) break;
-    }
+    const run = (async () => {
+      while (!this.closed) {
+        const oldest = this.segments.numbers()[0];
+        if (oldest === undefined || oldest >= head) break;
+        if (!(await compactOldest(this))) break;
+      }
+    })();
+    this.compacting = run.catch(() => {}).finally(() => { this.compacting = undefined; });
+    await run;
   }
 
   /** Resolves once everything appended so far is written. */
