@@ -3,6 +3,8 @@
 // disk use once most jobs are gone.
 
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import { after, describe, it } from "node:test";
 import { compactOldest } from "../../lib/storage/compaction.ts";
 import { type Store, openStore } from "../../lib/storage/store.ts";
@@ -114,5 +116,19 @@ describe("compaction", () => {
     assert.deepEqual(liveIds(again), kept);
     for (const id of kept) assert.deepEqual(again.payload(slotOf(again, id)), payloadFor(Number(id), 1000));
     assert.deepEqual(again.damage, []);
+  });
+
+  it("gives back the spare segments a drained backlog's reserve needed", async () => {
+    const dir = tmpDir();
+    const store = await open(dir);
+    const spares = () => fs.readdirSync(path.join(dir, "segments")).filter((f) => f.startsWith("spare-")).length;
+    const slots: number[] = [];
+    for (let i = 0; i < 4000; i += 100) slots.push(...await store.insert(Array.from({ length: 100 }, (_, k) => newJob(i + k + 1)), false));
+    const peak = spares();
+    assert.ok(peak >= 4, `${peak} spares for the reserve of 4,000 jobs`);
+    for (let i = 0; i < slots.length; i += 500) await store.remove(slots.slice(i, i + 500), false);
+    await store.compactAll();
+    assert.ok(spares() <= 2, `${spares()} spares left of ${peak}, for no live job`);
+    await store.insert([newJob(10_000)], false);
   });
 });
