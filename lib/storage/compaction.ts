@@ -78,6 +78,7 @@ export async function compactOldest(store: Store): Promise<CompactionResult | un
   await store.flush();
   await store.segments.retire(oldest);
   store.forgetSegment(oldest);
+  await store.segments.releaseSpares(store.writer.surplusSpares());
   return result;
 }
 

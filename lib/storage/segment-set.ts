@@ -137,6 +137,16 @@ export class SegmentSet {
     return segment;
   }
 
+  /** Delete up to `count` spares, newest first (the reserve they stood for is gone). */
+  async releaseSpares(count: number): Promise<void> {
+    // Taken out synchronously, so no activation can pick one of them meanwhile.
+    const gone = this.spares.splice(Math.max(0, this.spares.length - count));
+    for (const spare of gone) {
+      await this.fs.close(spare.fd).catch(() => {});
+      await this.fs.unlink(spare.path).catch(() => {});
+    }
+  }
+
   /** Delete a compacted segment. Callers make sure nothing points into it any more. */
   async retire(no: number): Promise<void> {
     const segment = this.active.get(no);
