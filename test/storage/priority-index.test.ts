@@ -8,14 +8,15 @@ import { type Links, ReadyIndex } from "../../lib/storage/priority-index.ts";
 import { prng } from "../helpers/storage.ts";
 
 /** A stand-in for the job table's link arrays and id order. */
-function setup(slots = 4096): { index: ReadyIndex; links: Links; priorityOf: Map<number, number> } {
+function setup(slots = 4096): { index: ReadyIndex; links: Links; priorityOf: Map<number, number>; compares: () => number } {
   // Slot n holds the n-th smallest id, so id order is slot order.
+  let compares = 0;
   const links: Links = {
     next: new Int32Array(slots).fill(-1),
     prev: new Int32Array(slots).fill(-1),
-    compare: (a: number, b: number) => a - b,
+    compare: (a: number, b: number) => { compares++; return a - b; },
   };
-  return { index: new ReadyIndex(() => links), links, priorityOf: new Map() };
+  return { index: new ReadyIndex(() => links), links, priorityOf: new Map(), compares: () => compares };
 }
 
 function add(s: ReturnType<typeof setup>, slot: number, priority: number): void {
@@ -146,5 +147,34 @@ describe("ReadyIndex", () => {
     }
     const expected = expectedOrder(s.priorityOf);
     assert.deepEqual(drain(s), expected);
+  });
+
+  it("walks only as far as the nearer end to place an out-of-order id", () => {
+    // 100,000 ready jobs in one bucket, every other id. Two concurrent bulk inserts can
+    // land in the other order (ensureRoom awaits), so an id slightly below the tail is
+    // common; a retry sits near the head.
+    const s = setup(200_002);
+    for (let slot = 0; slot <= 200_000; slot += 2) add(s, slot, 5);
+    let before = s.compares();
+    add(s, 199_995, 5);
+    assert.ok(s.compares() - before <= 8, `${s.compares() - before} comparisons near the tail`);
+    before = s.compares();
+    add(s, 3, 5);
+    assert.ok(s.compares() - before <= 8, `${s.compares() - before} comparisons near the head`);
+    const order = [...s.index.inOrder()];
+    assert.deepEqual(order.slice(0, 4), [0, 2, 3, 4]);
+    assert.deepEqual(order.slice(-4), [199_995, 199_996, 199_998, 200_000]);
+  });
+
+  it("places a late batch of ascending ids with one walk, not one per job", () => {
+    const s = setup(200_002);
+    for (let slot = 0; slot <= 200_000; slot += 2) add(s, slot, 9);
+    const before = s.compares();
+    for (let slot = 100_001; slot < 102_000; slot += 2) add(s, slot, 9); // 1,000 jobs mid-bucket
+    const spent = s.compares() - before;
+    assert.ok(spent < 120_000, `${spent} comparisons for 1,000 jobs (one walk to the middle is ~100,000)`);
+    const order = [...s.index.inOrder()];
+    for (let i = 1; i < order.length; i++) assert.ok(order[i - 1] < order[i], `out of order at ${i}`);
+    assert.equal(order.length, 101_001);
   });
 });
