@@ -5,7 +5,7 @@
 //
 // Invariant: within a bucket, slots are in ascending id order. New jobs have the
 // largest id and append in O(1); a requeued or retried job keeps its id and is put
-// back at its original position (a short walk from the head, where such jobs live).
+// back at its original position, found by walking in from both ends of the bucket.
 
 export interface Links {
   next: Int32Array;
@@ -27,6 +27,10 @@ export class ReadyIndex {
   private readonly heads: (Int32Array | undefined)[] = new Array(CHUNK);
   private readonly tails: (Int32Array | undefined)[] = new Array(CHUNK);
   private readonly links: () => Links;
+  /** The last slot placed by a walk, and its priority: the next one of the same
+   * out-of-order batch (ascending ids) goes right after it. -1 when unset or removed. */
+  private finger = -1;
+  private fingerPriority = -1;
   size = 0;
 
   /** `links` is read on every call because the table's arrays are replaced when it grows. */
@@ -61,8 +65,20 @@ export class ReadyIndex {
       next[slot] = -1;
       tails[b] = slot;
     } else {
-      let at = heads[b];
-      while (links.compare(at, slot) < 0) at = next[at];
+      // Walk from both ends at once to the first slot with a larger id. Walking from the
+      // head alone assumed out-of-order ids are old (retries), but a bulk insert that lost
+      // a race to a later one (both waiting in ensureRoom) lands just below the tail, and
+      // walked the whole bucket: 1M steps per job with a 1M-job backlog.
+      // A whole late batch walks once: each next job starts at the previous one (the finger).
+      let at = this.fingerPriority === priority && links.compare(this.finger, slot) < 0 ? this.finger : heads[b];
+      for (let back = tail; links.compare(at, slot) < 0; at = next[at]) {
+        const before = prev[back];
+        if (before === -1 || links.compare(before, slot) < 0) {
+          at = back;
+          break;
+        }
+        back = before;
+      }
       // Insert before `at`.
       const before = prev[at];
       prev[slot] = before;
@@ -70,11 +86,14 @@ export class ReadyIndex {
       prev[at] = slot;
       if (before === -1) heads[b] = slot;
       else next[before] = slot;
+      this.finger = slot;
+      this.fingerPriority = priority;
     }
     this.size++;
   }
 
   remove(slot: number, priority: number): void {
+    if (slot === this.finger) this.finger = this.fingerPriority = -1;
     const { next, prev } = this.links();
     const { heads, tails } = this.chunk(priority);
     const b = priority & 255;
