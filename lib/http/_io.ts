@@ -4,6 +4,7 @@
 
 import type { H3Event } from "h3";
 import { BodyShapeError } from "../queue/validate.ts";
+import type { MemberPath } from "./_json-scan.ts";
 import { BodyDecodeError, decodeBody, encodeBody } from "./codec.ts";
 import { HttpError, notAcceptable, unsupportedMediaType } from "./errors.ts";
 import { BODY_CONTENT_TYPE, type BodyFormat, requestFormat, responseFormat } from "./negotiate.ts";
@@ -68,17 +69,22 @@ export async function readRawBody(event: H3Event, maxBytes: number): Promise<Buf
   });
 }
 
-/** Read and decode the request body (API.md §1.2): 415, 413, or 400 on failure. */
-export async function readBody(event: H3Event, maxBytes: number): Promise<{ value: unknown; format: BodyFormat }> {
+/**
+ * Read and decode the request body (API.md §1.2): 415, 413, or 400 on failure. `payloads`
+ * (codec.ts PAYLOAD_PATHS) marks where payloads sit, to be kept as exact text.
+ */
+export async function readBody(event: H3Event, maxBytes: number, payloads?: MemberPath): Promise<{ value: unknown; format: BodyFormat }> {
   const format = requestFormat(event.req.headers.get("content-type"));
   if (!format) throw unsupportedMediaType();
   const bytes = await readRawBody(event, maxBytes);
-  return { value: decodeBody(bytes, format), format };
+  return { value: decodeBody(bytes, format, payloads), format };
 }
 
 /** Run a queue call on a decoded body; shape errors become `invalid JSON: …` 400s. */
-export async function withBody<T>(event: H3Event, maxBytes: number, run: (value: unknown) => T | Promise<T>): Promise<T> {
-  const { value, format } = await readBody(event, maxBytes);
+export async function withBody<T>(
+  event: H3Event, maxBytes: number, run: (value: unknown) => T | Promise<T>, payloads?: MemberPath,
+): Promise<T> {
+  const { value, format } = await readBody(event, maxBytes, payloads);
   try {
     return await run(value);
   } catch (err) {

@@ -1,17 +1,29 @@
 // Request/response body codec for the two wire formats (API.md §1.2, §1.4).
 // Promises: JSON out is compact; MessagePack out uses string-keyed maps, smallest integer
 // encodings and int64/uint64 (never float64) for integers beyond 32 bits; a RawJson value
-// (stored payload text) is spliced verbatim into JSON. Input outside the JSON model → 400.
+// (stored payload text) is spliced verbatim into JSON and transcoded into MessagePack with
+// its number kinds kept; payloads come in as exact text too. Input outside the JSON model → 400.
 
 import { isUtf8 } from "node:buffer";
 import { addExtension, type Options, Packr, Unpackr } from "msgpackr";
-import { checkMsgpack, fixLargeIntegers, MsgpackShapeError } from "./_msgpack-walk.ts";
+import { PayloadText } from "../queue/types.ts";
+import { ByteSink, writeJsonAsMsgpack } from "./_json-msgpack.ts";
+import { EACH, type MemberPath, type Span, jsonMemberSpans, jsonSpanText } from "./_json-scan.ts";
+import {
+  checkMsgpack, fixLargeIntegers, msgpackMemberSpans, msgpackToJson, MsgpackShapeError,
+} from "./_msgpack-walk.ts";
 import type { BodyFormat } from "./negotiate.ts";
 
 /** Already-encoded compact JSON text (a job payload as stored), placed anywhere in a value. */
 export class RawJson {
   constructor(readonly text: string) {}
 }
+
+/** Where payloads sit in the request bodies that carry them (API.md §3.4, §3.5). */
+export const PAYLOAD_PATHS = {
+  enqueue: ["payload"],
+  bulkEnqueue: ["jobs", EACH, "payload"],
+} as const satisfies Record<string, MemberPath>;
 
 /** A malformed request body. `message` is the full client-facing text. */
 export class BodyDecodeError extends Error {
@@ -28,9 +40,26 @@ const packr = new Packr({
   encodeUndefinedAsNil: true,
 } as Options); // skipValues exists in msgpackr ≥1.11 but not in its typings
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
-// RawJson → its parsed value, written inline (no ext wrapper because no `type` is given).
 // Why global: msgpackr keeps extensions per process, not per Packr; only we use msgpackr.
-addExtension({ Class: RawJson, write: (raw: RawJson) => JSON.parse(raw.text) } as never);
+// It writes no ext value: `pack` writes raw bytes through msgpackr's allocator and
+// returns nothing (msgpackr insists on a `type` all the same; it is never emitted).
+//
+// A RawJson becomes the reserved byte 0xc1, and its transcoded bytes wait in `rawSink`
+// until encodeMsgpack splices them in. Why not write them in place: fixLargeIntegers runs
+// over msgpackr's output afterwards, and would turn a payload's float 1e10 into an integer.
+const rawSink = new ByteSink();
+const rawLengths: number[] = [];
+addExtension({
+  Class: RawJson,
+  type: 0x7e,
+  pack(raw: RawJson, allocate: (n: number) => { target: Uint8Array; position: number }) {
+    const before = rawSink.length;
+    writeJsonAsMsgpack(raw.text, rawSink);
+    rawLengths.push(rawSink.length - before);
+    const { target, position } = allocate(1);
+    target[position] = 0xc1;
+  },
+} as never);
 
 /** Size of the length prefix reserved by encodeMsgpack({reserve}) for stream frames. */
 export const FRAME_PREFIX_BYTES = 4;
@@ -38,27 +67,54 @@ export const FRAME_PREFIX_BYTES = 4;
 /**
  * Decodes a request body. Throws BodyDecodeError (status 400, `invalid JSON: …` /
  * `invalid MessagePack: …`) for empty input, syntax errors, invalid UTF-8, and for
- * MessagePack bin/ext values or non-string map keys.
+ * MessagePack bin/ext values, non-string map keys, or NaN/Infinity in a payload.
+ * With `payloads` (a PAYLOAD_PATHS entry), each value at that path is replaced by a
+ * PayloadText holding its exact JSON text: compacted from the request text for JSON,
+ * transcoded from its bytes for MessagePack (docs/format.md, payload convention).
  */
-export function decodeBody(bytes: Uint8Array, format: BodyFormat): unknown {
+export function decodeBody(bytes: Uint8Array, format: BodyFormat, payloads?: MemberPath): unknown {
   if (format === "json") {
     if (bytes.length === 0) throw new BodyDecodeError("invalid JSON: empty body");
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     // Why not TextDecoder: it would replace bad sequences with U+FFFD instead of failing.
     if (!isUtf8(buffer)) throw new BodyDecodeError("invalid JSON: invalid UTF-8");
+    const text = buffer.toString("utf8");
+    let value: unknown;
     try {
-      return JSON.parse(buffer.toString("utf8"));
+      value = JSON.parse(text);
     } catch (err) {
       throw new BodyDecodeError(`invalid JSON: ${(err as Error).message}`);
     }
+    // JSON.parse validated the text and builds everything else; only the payload's text is
+    // taken from the scan, since a parsed payload has already lost 1.0 and long integers.
+    if (payloads) putPayloadTexts(value, payloads, jsonMemberSpans(text, payloads), (span) => jsonSpanText(text, span));
+    return value;
   }
   if (bytes.length === 0) throw new BodyDecodeError("invalid MessagePack: empty body");
   try {
     checkMsgpack(bytes);
-    return unpackr.unpack(bytes);
+    const value: unknown = unpackr.unpack(bytes);
+    if (payloads) putPayloadTexts(value, payloads, msgpackMemberSpans(bytes, payloads), (span) => msgpackToJson(bytes, span.start));
+    return value;
   } catch (err) {
     const detail = err instanceof MsgpackShapeError ? err.message : `malformed input (${(err as Error).message})`;
     throw new BodyDecodeError(`invalid MessagePack: ${detail}`);
+  }
+}
+
+/**
+ * Replaces the value at each span's place in the decoded `root` with a PayloadText.
+ * Requires: `spans` from the same bytes as `root`, so every step of the path exists.
+ */
+function putPayloadTexts(root: unknown, path: MemberPath, spans: Span[], textOf: (span: Span) => string): void {
+  for (const span of spans) {
+    let node = root as Record<string | number, unknown>;
+    let each = 0;
+    for (let depth = 0; depth < path.length - 1; depth++) {
+      const segment = path[depth];
+      node = node[segment === EACH ? span.indices[each++] : segment] as Record<string | number, unknown>;
+    }
+    node[path[path.length - 1] as string] = new PayloadText(textOf(span));
   }
 }
 
@@ -74,10 +130,29 @@ export function encodeBody(value: unknown, format: BodyFormat): Uint8Array | str
  * bytes it returned), but do not retain huge numbers of them.
  */
 export function encodeMsgpack(value: unknown, reservePrefix = false): Uint8Array {
+  rawSink.length = 0;
+  rawLengths.length = 0;
   // RESERVE_START_SPACE (2048) | n: msgpackr leaves n bytes before the value.
-  const bytes: Uint8Array = reservePrefix ? packr.pack(value, 2048 | FRAME_PREFIX_BYTES) : packr.pack(value);
-  fixLargeIntegers(bytes, reservePrefix ? FRAME_PREFIX_BYTES : 0);
-  return bytes;
+  const bytes: Buffer = reservePrefix ? packr.pack(value, 2048 | FRAME_PREFIX_BYTES) : packr.pack(value);
+  if (rawLengths.length === 0) {
+    fixLargeIntegers(bytes, reservePrefix ? FRAME_PREFIX_BYTES : 0);
+    return bytes;
+  }
+  const holes: number[] = [];
+  fixLargeIntegers(bytes, reservePrefix ? FRAME_PREFIX_BYTES : 0, holes);
+  // Invariant: one 0xc1 per RawJson, in packing order (0xc1 is never valid MessagePack).
+  const out = Buffer.allocUnsafe(bytes.length - holes.length + rawSink.length);
+  let at = 0;
+  let from = 0;
+  let raw = 0;
+  for (let i = 0; i < holes.length; i++) {
+    at += bytes.copy(out, at, from, holes[i]);
+    at += rawSink.buffer.copy(out, at, raw, raw + rawLengths[i]);
+    raw += rawLengths[i];
+    from = holes[i] + 1;
+  }
+  bytes.copy(out, at, from);
+  return out;
 }
 
 // `"key":` prefixes, cached: job objects repeat the same dozen keys thousands of times.

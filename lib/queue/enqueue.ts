@@ -11,7 +11,7 @@ import type { QueueContext } from "./context.ts";
 import { type JobOptions, cleanOptions, optionsOf, viewOf, viewOfMeta } from "./job.ts";
 import { checkBatchExpressions, evalFold, evalWhen } from "./jq.ts";
 import type { JobMeta } from "../storage/codec.ts";
-import { QueueError, type EnqueueResult, type UniqueWhile } from "./types.ts";
+import { PayloadText, QueueError, type EnqueueResult, type UniqueWhile } from "./types.ts";
 import {
   U16_MAX, U32_MAX, U64_MAX, expectObject, expectString, expectUint, nameError, optional, parseBackoff,
   parseBatch, parseRetention, parseUniqueWhile, requireField,
@@ -52,7 +52,9 @@ export function parseEnqueue(raw: unknown): EnqueueInput {
     options.unique_key = uniqueKey;
     options.unique_while = uniqueWhile === undefined ? "queued" : parseUniqueWhile(uniqueWhile);
   }
-  return { type, queue, payloadJson: JSON.stringify(payload), priority, readyAtMs, options };
+  // In-process callers (and tests) may pass any JSON value; HTTP passes the exact text.
+  const payloadJson = payload instanceof PayloadText ? payload.json : JSON.stringify(payload);
+  return { type, queue, payloadJson, priority, readyAtMs, options };
 }
 
 /** Compile and dry-run batch expressions (422 on failure), before anything is written. */

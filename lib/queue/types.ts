@@ -47,6 +47,16 @@ export interface JobView {
   batch?: BatchConfig;
 }
 
+/**
+ * A payload already in its stored form: compact JSON text, number tokens as the client
+ * sent them (docs/format.md, payload convention). The HTTP layer puts one in place of a
+ * request's `payload`, so enqueue stores the text instead of re-serialising a parsed value
+ * (which would turn 1.0 into 1 and round integers beyond 2^53).
+ */
+export class PayloadText {
+  constructor(readonly json: string) {}
+}
+
 /** A job plus its payload as stored: compact JSON text (the HTTP layer splices it). */
 export interface JobWithPayload {
   job: JobView;

@@ -5,6 +5,7 @@ import { type H3, type H3Event, getRouterParam } from "h3";
 import type { Queue } from "../../queue/queue.ts";
 import type { EnqueueResult } from "../../queue/types.ts";
 import { noContent, readRawBody, reply, replyFormat, withBody } from "../_io.ts";
+import { PAYLOAD_PATHS } from "../codec.ts";
 import { wireJob } from "../job-wire.ts";
 
 const enqueued = (r: EnqueueResult) => wireJob(r.job, undefined, { duplicate: r.duplicate, folded: r.folded });
@@ -16,13 +17,13 @@ export function pathId(event: H3Event): string {
 export function jobRoutes(app: H3, queue: Queue, maxBodyBytes: number): void {
   app.post("/jobs", async (event) => {
     replyFormat(event); // 406 before reading the body
-    const result = await withBody(event, maxBodyBytes, (body) => queue.enqueue(body));
+    const result = await withBody(event, maxBodyBytes, (body) => queue.enqueue(body), PAYLOAD_PATHS.enqueue);
     return reply(event, result.created ? 201 : 200, enqueued(result));
   });
 
   app.post("/jobs/bulk", async (event) => {
     replyFormat(event);
-    const results = await withBody(event, maxBodyBytes, (body) => queue.enqueueBulk(body));
+    const results = await withBody(event, maxBodyBytes, (body) => queue.enqueueBulk(body), PAYLOAD_PATHS.bulkEnqueue);
     const allOld = results.length > 0 && results.every((r) => !r.created);
     return reply(event, allOld ? 200 : 201, { jobs: results.map(enqueued) });
   });
