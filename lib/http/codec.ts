@@ -10,13 +10,18 @@ import { PayloadText } from "../queue/types.ts";
 import { ByteSink, writeJsonAsMsgpack } from "./_json-msgpack.ts";
 import { EACH, type MemberPath, type Span, jsonMemberSpans, jsonSpanText } from "./_json-scan.ts";
 import {
-  checkMsgpack, fixLargeIntegers, msgpackMemberSpans, msgpackToJson, MsgpackShapeError,
+  checkMsgpack, fixLargeIntegers, floatToJson, msgpackMemberSpans, msgpackToJson, MsgpackShapeError,
 } from "./_msgpack-walk.ts";
 import type { BodyFormat } from "./negotiate.ts";
 
 /** Already-encoded compact JSON text (a job payload as stored), placed anywhere in a value. */
 export class RawJson {
   constructor(readonly text: string) {}
+}
+
+/** A number the contract types as f32 (`backoff.exponent`, API.md §1.7): JSON "2.0", MessagePack float32. */
+export class Float32 {
+  constructor(readonly value: number) {}
 }
 
 /** Where payloads sit in the request bodies that carry them (API.md §3.4, §3.5). */
@@ -41,8 +46,8 @@ const packr = new Packr({
 } as Options); // skipValues exists in msgpackr ≥1.11 but not in its typings
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
 // Why global: msgpackr keeps extensions per process, not per Packr; only we use msgpackr.
-// It writes no ext value: `pack` writes raw bytes through msgpackr's allocator and
-// returns nothing (msgpackr insists on a `type` all the same; it is never emitted).
+// Neither writes an ext value: `pack` writes raw bytes through msgpackr's allocator and
+// returns nothing (msgpackr insists on a `type` all the same; these two are never emitted).
 //
 // A RawJson becomes the reserved byte 0xc1, and its transcoded bytes wait in `rawSink`
 // until encodeMsgpack splices them in. Why not write them in place: fixLargeIntegers runs
@@ -58,6 +63,15 @@ addExtension({
     rawLengths.push(rawSink.length - before);
     const { target, position } = allocate(1);
     target[position] = 0xc1;
+  },
+} as never);
+addExtension({
+  Class: Float32,
+  type: 0x7d,
+  pack(f: Float32, allocate: (n: number) => { target: Uint8Array; targetView: DataView; position: number }) {
+    const { target, targetView, position } = allocate(5);
+    target[position] = 0xca;
+    targetView.setFloat32(position + 1, f.value);
   },
 } as never);
 
@@ -182,6 +196,7 @@ function writeJson(value: unknown): string | undefined {
     case "object": {
       if (value === null) return "null";
       if (value instanceof RawJson) return value.text;
+      if (value instanceof Float32) return floatToJson(value.value);
       if (Array.isArray(value)) {
         let out = "[";
         for (let i = 0; i < value.length; i++) {

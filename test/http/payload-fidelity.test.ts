@@ -140,6 +140,13 @@ describe("payload fidelity", () => {
     assert.equal(hex(msgpackPayloadBytes(mpFrames[0])), "cfab54a98ceb1f0ad2");
   });
 
+  it("backoff.exponent is a float on the wire: JSON 2.0, MessagePack float32", async () => {
+    const job = await post("/jobs", `{"type":"t","queue":"${uniq()}","payload":null,"backoff":{"exponent":2,"base_ms":1000,"jitter_ms":0}}`, JSON_TYPE);
+    assert.match(await getJson(`/jobs/${job.id}`), /"backoff":\{"exponent":2\.0,"base_ms":1000,"jitter_ms":0\}/);
+    const exponent = Buffer.concat([encode("exponent"), Buffer.from("ca40000000", "hex")]);
+    assert.ok((await getMsgpack(`/jobs/${job.id}`)).includes(exponent));
+  });
+
   it("property: random JSON values, sent with random whitespace, read back compact", async () => {
     const rand = seededRandom(42);
     const q = uniq();
