@@ -131,4 +131,22 @@ describe("compaction", () => {
     assert.ok(spares() <= 2, `${spares()} spares left of ${peak}, for no live job`);
     await store.insert([newJob(10_000)], false);
   });
+
+  it("keeps error records written between a job's old JOB record and a rewrite of it", async () => {
+    const dir = tmpDir();
+    let store = await open(dir);
+    await store.insert([newJob(1)], false);
+    let n = 1;
+    while (store.writer.head.segment === 1) await store.insert([newJob(++n, {}, 2000)], false);
+    const one = slotOf(store, makeId(1));
+    await store.fail(one, { ...store.table.meta(one), attempts: 1, failedAtMs: 5 }, 1, { message: "first" }, false);
+    // A batch fold rewrites the payload: a new JOB record after the ERROR, in segment 2.
+    await store.rewrite(one, store.table.meta(one), Buffer.from('{"folded":true}'), false);
+    assert.equal((await compactOldest(store))?.segment, 1, "segment 1 (the old JOB record) retired");
+    await store.close();
+    store = await open(dir);
+    const again = slotOf(store, makeId(1));
+    assert.deepEqual(store.payload(again), Buffer.from('{"folded":true}'));
+    assert.deepEqual(store.errors(again), [{ message: "first" }]);
+  });
 });
