@@ -20,6 +20,10 @@ export interface BlobEntry {
 export const blobKey = (namespace: number, key: string): string => `${namespace}\u0000${key}`;
 
 export function createReplayVisitor(table: JobTable, blobs: Map<string, BlobEntry>): RecordVisitor {
+  // ERROR records of jobs not seen yet. A job's oldest JOB record can be compacted away
+  // while a newer one (a rewrite: a batch fold) lives on, so its ERROR records may come
+  // before the first JOB record replay sees. Dropping them lost the job's error history.
+  const earlyErrors = new Map<string, ErrorLocation[]>();
   return (type, buf, bodyStart, end, segment, offset) => {
     switch (type) {
       case RECORD_JOB: {
@@ -27,7 +31,9 @@ export function createReplayVisitor(table: JobTable, blobs: Map<string, BlobEntr
         const location = { segment, offset: payloadStart, length: end - payloadStart, recordOffset: offset, recordLength: end - offset };
         const slot = table.slotById.get(meta.id);
         if (slot === undefined) {
-          table.add(meta, location);
+          const added = table.add(meta, location);
+          for (const e of earlyErrors.get(meta.id) ?? []) addErrorLocation(table, added, e);
+          earlyErrors.delete(meta.id);
         } else {
           table.update(slot, meta);
           table.setLocation(slot, location);
@@ -45,17 +51,21 @@ export function createReplayVisitor(table: JobTable, blobs: Map<string, BlobEntr
         for (const id of decodeIds(buf, bodyStart, end)) {
           const slot = table.slotById.get(id);
           if (slot !== undefined) table.free(slot);
+          earlyErrors.delete(id);
         }
         break;
       case RECORD_ERROR: {
         const { id, attempt } = decodeErrorHead(buf, bodyStart);
         const slot = table.slotById.get(id);
-        if (slot !== undefined) addErrorLocation(table, slot, { attempt, segment, offset, length: end - offset });
+        const location = { attempt, segment, offset, length: end - offset };
+        if (slot !== undefined) addErrorLocation(table, slot, location);
+        else earlyErrors.set(id, [...earlyErrors.get(id) ?? [], location]);
         break;
       }
       case RECORD_RESET:
         table.clear();
         blobs.clear();
+        earlyErrors.clear();
         break;
       case RECORD_BLOB: {
         const { namespace, key, valueStart } = decodeBlobBody(buf, bodyStart, end);
