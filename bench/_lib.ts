@@ -94,6 +94,28 @@ export function readMemory(pid: number): { peakMb: number; rssMb: number } {
   return { peakMb: kb("VmHWM") / 1024, rssMb: kb("VmRSS") / 1024 };
 }
 
+/** User + system CPU time of a process and all its threads so far, in µs (/proc, CLK_TCK 100). */
+export function cpuMicros(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/**
+ * CPU used while `fn` runs: this (client) process as % of one core, and the server's µs
+ * per op. A client near 100% would make the run client-bound, not a server figure.
+ */
+export async function withCpu<T>(serverPid: number, ops: number, fn: () => Promise<T>): Promise<{ value: T; note: string }> {
+  const client = process.cpuUsage();
+  const server = cpuMicros(serverPid);
+  const started = performance.now();
+  const value = await fn();
+  const wallUs = (performance.now() - started) * 1000;
+  const used = process.cpuUsage(client);
+  const clientPct = ((used.user + used.system) / wallUs) * 100;
+  const serverUs = (cpuMicros(serverPid) - server) / ops;
+  return { value, note: `server CPU ${serverUs.toFixed(1)} µs/job, client CPU ${clientPct.toFixed(0)}%` };
+}
+
 /** Allocated bytes of every file under `dir` (what `du` counts; segments are preallocated). */
 export function diskBytes(dir: string): number {
   let total = 0;

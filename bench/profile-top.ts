@@ -11,6 +11,7 @@ interface Node {
 }
 interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[] }
 
+process.stdout.on("error", () => process.exit(0)); // e.g. piped into head
 const [file, n = "25"] = process.argv.slice(2);
 if (!file) throw new Error("usage: bench/profile-top.ts FILE.cpuprofile [N]");
 const profile = JSON.parse(fs.readFileSync(file, "utf8")) as Profile;

@@ -6,7 +6,7 @@
 
 import http from "node:http";
 import { Packr, Unpackr } from "msgpackr";
-import { type BenchOptions, type Row, expectStatus, percentile, preload, request, startZizq } from "./_lib.ts";
+import { type BenchOptions, type Row, expectStatus, percentile, preload, request, startZizq, withCpu } from "./_lib.ts";
 
 const STREAMS = 2;
 const PREFETCH = 500;
@@ -57,8 +57,9 @@ export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format:
 
   const ackHeaders = format === "json" ? { "content-type": "application/json" } : { "content-type": "application/msgpack" };
   const encodeAck = (ids: string[]) => (format === "json" ? JSON.stringify({ ids }) : packr.pack({ ids }));
+  let cpuNote = "";
   try {
-    await new Promise<void>((resolve, reject) => {
+    cpuNote = (await withCpu(zizq.pid, total, () => new Promise<void>((resolve, reject) => {
       const started = performance.now();
       let lastProgress = Date.now();
       const watchdog = setInterval(() => {
@@ -100,7 +101,7 @@ export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format:
         req.on("error", () => {});
         takes.push(req);
       }
-    });
+    }))).note;
   } finally {
     for (const t of takes) t.destroy();
     ackAgent.destroy();
@@ -113,6 +114,6 @@ export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format:
     p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), ...res,
     target: format === "msgpack" ? "≥ W3 JSON" : `≥ ${target}`,
     pass: format === "msgpack" ? undefined : opsPerSec >= target, // run.ts compares msgpack to JSON
-    measured: `${total} jobs`,
+    measured: `${total} jobs; ${cpuNote}`,
   };
 }
