@@ -4,6 +4,7 @@
 // Runs once per payload in every MessagePack response and take-stream frame.
 
 import { stringEnd } from "./_json-scan.ts";
+import { fixesFloat } from "./_msgpack-walk.ts";
 
 /** A growable byte buffer; the first `length` bytes are the output so far. */
 export class ByteSink {
@@ -28,9 +29,11 @@ const I64_MIN = -(2n ** 63n);
 /**
  * Appends the MessagePack encoding of the JSON value in `text` to `sink`. Containers and
  * strings use their smallest headers. An integer token beyond 64 bits becomes a float64,
- * which is how the reference (serde_json) reads it. Requires: `text` is valid JSON.
+ * which is how the reference (serde_json) reads it. Returns true when a float64 written
+ * holds a value fixLargeIntegers would take for a mis-encoded integer (1e10, 4294967296.0).
+ * Requires: `text` is valid JSON.
  */
-export function writeJsonAsMsgpack(text: string, sink: ByteSink): void {
+export function writeJsonAsMsgpack(text: string, sink: ByteSink): boolean {
   const n = text.length;
   // Invariant: the output is at most 3 bytes per input char (a 3-char "1.0" is a 9-byte
   // float64; a BMP char is ≤ 3 UTF-8 bytes; every header fits in the brackets, quotes or
@@ -46,6 +49,7 @@ export function writeJsonAsMsgpack(text: string, sink: ByteSink): void {
   let count = 0;
   let inObject = false;
   let nextBackslash = -1; // cached indexOf("\\"), so strings without escapes are not rescanned
+  let integralFloat = false;
 
   let i = 0;
   while (i < n) {
@@ -110,8 +114,10 @@ export function writeJsonAsMsgpack(text: string, sink: ByteSink): void {
       const after = text.charCodeAt(j);
       if (after === 0x2e || after === 0x65 || after === 0x45) {
         for (let d = text.charCodeAt(j); (d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d; d = text.charCodeAt(++j));
+        const value = Number(text.slice(i, j));
+        if (fixesFloat(value)) integralFloat = true;
         buf[len] = 0xcb;
-        view.setFloat64(len + 1, Number(text.slice(i, j)));
+        view.setFloat64(len + 1, value);
         len += 9;
       } else if (j - digitsFrom <= 15) {
         len = writeInteger(c === 0x2d ? -value : value, buf, view, len); // ≤ 15 digits: exact as a double
@@ -120,7 +126,7 @@ export function writeJsonAsMsgpack(text: string, sink: ByteSink): void {
         const big = BigInt(text.slice(i, j));
         if (big >= 0n && big <= U64_MAX) (buf[len] = 0xcf, view.setBigUint64(len + 1, big));
         else if (big < 0n && big >= I64_MIN) (buf[len] = 0xd3, view.setBigInt64(len + 1, big));
-        else (buf[len] = 0xcb, view.setFloat64(len + 1, Number(big)));
+        else (buf[len] = 0xcb, view.setFloat64(len + 1, Number(big))); // never integral below 2^53
         len += 9;
       }
       i = j;
@@ -128,6 +134,7 @@ export function writeJsonAsMsgpack(text: string, sink: ByteSink): void {
   }
   if (len === startLength) buf[len++] = 0xc0; // no value at all (an empty payload): nil
   sink.length = len;
+  return integralFloat;
 }
 
 /** A safe integer in its smallest encoding (msgpackr's and rmp's choice). */

@@ -127,7 +127,7 @@ function collect(text: string, pos: number, path: MemberPath, depth: number, ind
       const matches = keyEquals(text, pos, keyEnd, segment);
       pos = skipSpace(text, skipSpace(text, keyEnd) + 1); // past the colon
       if (matches) {
-        out.length = mark;
+        if (out.length !== mark) out.length = mark;
         pos = collect(text, pos, path, depth + 1, indices, out);
       } else {
         pos = skipValue(text, pos);

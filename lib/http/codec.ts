@@ -9,9 +9,8 @@ import { addExtension, type Options, Packr, Unpackr } from "msgpackr";
 import { PayloadText } from "../queue/types.ts";
 import { ByteSink, writeJsonAsMsgpack } from "./_json-msgpack.ts";
 import { EACH, type MemberPath, type Span, jsonMemberSpans, jsonSpanText } from "./_json-scan.ts";
-import {
-  checkMsgpack, fixLargeIntegers, floatToJson, msgpackMemberSpans, msgpackToJson, MsgpackShapeError,
-} from "./_msgpack-walk.ts";
+import { floatToJson, msgpackToJson } from "./_msgpack-json.ts";
+import { checkMsgpack, fixLargeIntegers, msgpackMemberSpans, MsgpackShapeError } from "./_msgpack-walk.ts";
 import type { BodyFormat } from "./negotiate.ts";
 
 /** Already-encoded compact JSON text (a job payload as stored), placed anywhere in a value. */
@@ -49,20 +48,29 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsTyp
 // Neither writes an ext value: `pack` writes raw bytes through msgpackr's allocator and
 // returns nothing (msgpackr insists on a `type` all the same; these two are never emitted).
 //
-// A RawJson becomes the reserved byte 0xc1, and its transcoded bytes wait in `rawSink`
-// until encodeMsgpack splices them in. Why not write them in place: fixLargeIntegers runs
-// over msgpackr's output afterwards, and would turn a payload's float 1e10 into an integer.
+// A RawJson is transcoded into `rawSink`, then copied in place. fixLargeIntegers runs over
+// msgpackr's output afterwards and would turn a payload float like 1e10 into an integer, so
+// such a payload (rare) becomes the reserved byte 0xc1 instead, and its bytes wait in the
+// sink until encodeMsgpack splices them in after the fix. Why not always splice: the extra
+// allocation and copies cost a small take frame ~15%.
 const rawSink = new ByteSink();
 const rawLengths: number[] = [];
 addExtension({
   Class: RawJson,
   type: 0x7e,
-  pack(raw: RawJson, allocate: (n: number) => { target: Uint8Array; position: number }) {
+  pack(raw: RawJson, allocate: (n: number) => { target: Buffer; position: number }) {
     const before = rawSink.length;
-    writeJsonAsMsgpack(raw.text, rawSink);
-    rawLengths.push(rawSink.length - before);
-    const { target, position } = allocate(1);
-    target[position] = 0xc1;
+    const shield = writeJsonAsMsgpack(raw.text, rawSink);
+    const length = rawSink.length - before;
+    if (shield) {
+      rawLengths.push(length);
+      const { target, position } = allocate(1);
+      target[position] = 0xc1;
+      return;
+    }
+    const { target, position } = allocate(length);
+    rawSink.buffer.copy(target, position, before, before + length);
+    rawSink.length = before;
   },
 } as never);
 addExtension({
@@ -140,8 +148,9 @@ export function encodeBody(value: unknown, format: BodyFormat): Uint8Array | str
 /**
  * MessagePack bytes of `value`. With `reservePrefix`, the first FRAME_PREFIX_BYTES bytes
  * are left for the caller (a stream frame's length) and excluded from the encoding.
- * The result is a view into msgpackr's buffer: valid indefinitely (it never rewrites
- * bytes it returned), but do not retain huge numbers of them.
+ * The result is a view into msgpackr's buffer (or, when a payload had to be spliced in, a
+ * buffer of its own): valid indefinitely (msgpackr never rewrites bytes it returned), but
+ * do not retain huge numbers of them.
  */
 export function encodeMsgpack(value: unknown, reservePrefix = false): Uint8Array {
   rawSink.length = 0;
@@ -154,7 +163,7 @@ export function encodeMsgpack(value: unknown, reservePrefix = false): Uint8Array
   }
   const holes: number[] = [];
   fixLargeIntegers(bytes, reservePrefix ? FRAME_PREFIX_BYTES : 0, holes);
-  // Invariant: one 0xc1 per RawJson, in packing order (0xc1 is never valid MessagePack).
+  // Invariant: one 0xc1 per shielded RawJson, in packing order (0xc1 is never valid MessagePack).
   const out = Buffer.allocUnsafe(bytes.length - holes.length + rawSink.length);
   let at = 0;
   let from = 0;

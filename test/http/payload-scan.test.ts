@@ -7,8 +7,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { decode, encode } from "@msgpack/msgpack";
 import { ByteSink, writeJsonAsMsgpack } from "../../lib/http/_json-msgpack.ts";
+import { encodeMsgpack, RawJson } from "../../lib/http/codec.ts";
 import { EACH, type MemberPath, jsonMemberSpans, jsonSpanText } from "../../lib/http/_json-scan.ts";
-import { checkMsgpack, MsgpackShapeError, msgpackMemberSpans, msgpackToJson } from "../../lib/http/_msgpack-walk.ts";
+import { msgpackToJson } from "../../lib/http/_msgpack-json.ts";
+import { checkMsgpack, MsgpackShapeError, msgpackMemberSpans } from "../../lib/http/_msgpack-walk.ts";
 import { canonicalJson, randomJson, seededRandom } from "./_random-json.ts";
 
 const jsonPicks = (text: string, path: MemberPath) =>
@@ -106,7 +108,8 @@ describe("msgpackToJson", () => {
     }
   });
   it("strings are escaped exactly as JSON.stringify escapes them", () => {
-    for (const s of ["", "plain", 'q"b\\s', "\n\t\u0000\u001f\u007f", "é😀\u2028", "x".repeat(40), "é".repeat(200)]) {
+    const controls = String.fromCharCode(...Array.from({ length: 32 }, (_, i) => i), 0x7f);
+    for (const s of ["", "plain", 'q"b\\s', controls, "é😀\u2028\u2029", "x".repeat(40), "é".repeat(200), "\\".repeat(70_000)]) {
       assert.equal(msgpackToJson(encode({ [s]: s }), 0), `{${JSON.stringify(s)}:${JSON.stringify(s)}}`);
     }
   });
@@ -179,5 +182,18 @@ describe("writeJsonAsMsgpack", () => {
       assert.equal(msgpackToJson(bytes, 0), canonicalJson(sent), sent);
       assert.equal(roundTrip(msgpackToJson(bytes, 0)), msgpackToJson(bytes, 0), "a second trip changes nothing");
     }
+  });
+});
+
+describe("encodeMsgpack with RawJson payloads", () => {
+  it("payload floats survive the uint64 fix-up, in place or spliced, with or without a frame prefix", () => {
+    const value = () => ({
+      a: new RawJson("1e10"), t: 1_735_689_600_000, b: [new RawJson("1.5"), new RawJson('{"x":4294967296.0,"y":[7]}')], c: new RawJson("2"),
+    });
+    const expected = "84a161cb4202a05f20000000a174cf000001941f297c00a16292cb3ff8000000000000"
+      + "82a178cb41f0000000000000a1799107a16302";
+    assert.equal(hex(encodeMsgpack(value())), expected);
+    assert.equal(hex(encodeMsgpack(value(), true).subarray(4)), expected);
+    assert.equal(hex(encodeMsgpack({ n: 1_735_689_600_000 })), "81a16ecf000001941f297c00", "the sink is reset between calls");
   });
 });
