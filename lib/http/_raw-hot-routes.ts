@@ -10,7 +10,8 @@ import type http2 from "node:http2";
 import type { Queue } from "../queue/queue.ts";
 import type { EnqueueResult } from "../queue/types.ts";
 import { BodyShapeError } from "../queue/validate.ts";
-import { BodyDecodeError, decodeBody, encodeBody } from "./codec.ts";
+import type { MemberPath } from "./_json-scan.ts";
+import { BodyDecodeError, decodeBody, encodeBody, PAYLOAD_PATHS } from "./codec.ts";
 import { HttpError, notAcceptable, toErrorResponse, unsupportedMediaType } from "./errors.ts";
 import { wireJob } from "./job-wire.ts";
 import { BODY_CONTENT_TYPE, type BodyFormat, requestFormat, responseFormat } from "./negotiate.ts";
@@ -62,10 +63,10 @@ export function rawHotRoutes(queue: Queue, fallback: Handler, opts: RawHotRouteO
     });
   };
   /** readBody + withBody of _io.ts: 415, 413, 400, and shape errors as decode errors. */
-  const withBody = async <T>(req: Req, run: (value: unknown) => T | Promise<T>): Promise<T> => {
+  const withBody = async <T>(req: Req, run: (value: unknown) => T | Promise<T>, payloads?: MemberPath): Promise<T> => {
     const format = requestFormat(req.headers["content-type"]);
     if (!format) throw unsupportedMediaType();
-    const value = decodeBody(await readRaw(req), format);
+    const value = decodeBody(await readRaw(req), format, payloads);
     try {
       return await run(value);
     } catch (err) {
@@ -85,11 +86,11 @@ export function rawHotRoutes(queue: Queue, fallback: Handler, opts: RawHotRouteO
     const format = responseFormat(req.headers.accept);
     if (!format) throw notAcceptable();
     if (path === "/jobs") {
-      const result = await withBody(req, (body) => queue.enqueue(body));
+      const result = await withBody(req, (body) => queue.enqueue(body), PAYLOAD_PATHS.enqueue);
       return send(res, result.created ? 201 : 200, format, enqueued(result));
     }
     if (path === "/jobs/bulk") {
-      const results = await withBody(req, (body) => queue.enqueueBulk(body));
+      const results = await withBody(req, (body) => queue.enqueueBulk(body), PAYLOAD_PATHS.bulkEnqueue);
       const allOld = results.length > 0 && results.every((r) => !r.created);
       return send(res, allOld ? 200 : 201, format, { jobs: results.map(enqueued) });
     }
