@@ -16,7 +16,7 @@ import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 after(cleanupTmp);
 
 const SEED = Number(process.env.ZIZQ_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const STEPS = Number(process.env.ZIZQ_STEPS ?? 4000);
+const STEPS = Number(process.env.ZIZQ_STEPS ?? 3000);
 const SEGMENT_BYTES = 64 * 1024;
 const QUEUES = ["alpha", "beta", "gamma", "köln-🚀"];
 const PRIORITIES = [0, 1, 31, 32, 1023, 1024, 32768, 65535];
