@@ -148,6 +148,19 @@ describe("payload fidelity", () => {
     assert.ok((await getMsgpack(`/jobs/${job.id}`)).includes(exponent));
   });
 
+  it("jq filters see the exact stored numbers: 20-digit integers differ, 1.0 equals 1", async () => {
+    const q = uniq();
+    const ids = [];
+    for (const payload of ["12345678901234567890", "12345678901234567891", '{"a":1.0}']) {
+      ids.push((await post("/jobs", `{"type":"t","queue":"${q}","payload":${payload}}`, JSON_TYPE)).id);
+    }
+    const matching = async (filter: string) =>
+      (JSON.parse(await getJson(`/jobs?queue=${q}&filter=${encodeURIComponent(filter)}`)).jobs as { id: string }[]).map((j) => j.id);
+    assert.deepEqual(await matching(". == 12345678901234567891"), [ids[1]]);
+    assert.deepEqual(await matching(". == 12345678901234567890"), [ids[0]]);
+    assert.deepEqual(await matching('. == {"a":1}'), [ids[2]]);
+  });
+
   it("property: random JSON values, sent with random whitespace, read back compact", async () => {
     const rand = seededRandom(42);
     const q = uniq();
