@@ -10,6 +10,11 @@ export interface FsPort {
   close(fd: number): Promise<void>;
   /** Positional gather write; resolves with bytes written (may be short). */
   writev(fd: number, buffers: Buffer[], position: number): Promise<number>;
+  /**
+   * The same, synchronously. Optional: the log writer uses it when present (see
+   * log-writer.ts); a test port may leave it out to exercise the async path.
+   */
+  writevSync?(fd: number, buffers: Buffer[], position: number): number;
   fdatasync(fd: number): Promise<void>;
   /** Positional read; resolves with bytes read. */
   read(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number>;
@@ -38,6 +43,7 @@ export const nodeFs: FsPort = {
   open: promisify(fs.open) as (path: string, flags: string) => Promise<number>,
   close: promisify(fs.close),
   writev: writevAsync,
+  writevSync: (fd, buffers, position) => fs.writevSync(fd, buffers, position),
   fdatasync: promisify(fs.fdatasync),
   read: readAsync,
   readSync: (fd, buffer, offset, length, position) => fs.readSync(fd, buffer, offset, length, position),
