@@ -29,8 +29,7 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
 /** Bytes of live records: what the data would take after a full compaction. */
 export function liveBytes(store: Store): number {
   const t = store.table;
-  let bytes = 0;
-  for (const slot of t.slotById.values()) bytes += t.recLen[slot];
+  let bytes = t.liveRecordBytes;
   for (const extras of t.extras.values()) for (const e of extras.errors ?? []) bytes += e.length;
   for (const b of store.blobs.values()) bytes += b.length;
   return bytes;

@@ -82,6 +82,11 @@ export function formatId(words: Uint32Array, at: number): string {
   return DIGITS[w3] + out;
 }
 
+/** Write the 25 ASCII chars of words[at..at+3] into buf at offset (no string made). */
+export function writeIdAscii(words: Uint32Array, at: number, buf: Buffer, offset: number): void {
+  buf.write(formatId(words, at), offset, 25, "latin1");
+}
+
 /** Compare the ids at word offsets a and b: negative, 0 or positive. */
 export function compareWords(words: Uint32Array, a: number, b: number): number {
   for (let k = 0; k < 4; k++) {

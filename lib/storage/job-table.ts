@@ -34,6 +34,16 @@ export interface SlotExtras {
   errors?: ErrorLocation[];
 }
 
+/** What free() discards; enough to undo it while the slot is held. */
+export interface FreedJob {
+  status: number;
+  queue: string;
+  type: string;
+  extras: SlotExtras | undefined;
+  recordLength: number;
+  orderEpoch: number;
+}
+
 export interface PayloadLocation {
   segment: number;
   /** Offset of the payload bytes inside the segment. */
@@ -79,6 +89,8 @@ export class JobTable {
   readonly readyQueues = new Set<number>();
   readonly scheduled = new ScheduledHeap(() => this, (a, b) => this.compare(a, b));
   readonly statusCounts = new Uint32Array(5);
+  /** Sum of the live jobs' JOB record lengths (compaction's measure of live data). */
+  liveRecordBytes = 0;
   /** Off during replay: jobs change state many times there, and are indexed once after. */
   indexing = false;
   private readonly freeSlots: number[] = [];
@@ -88,6 +100,8 @@ export class JobTable {
   private order = new Int32Array(1024);
   private orderLength = 0;
   private orderSorted = true;
+  /** Bumped whenever compactOrder() drops freed slots. */
+  private orderEpoch = 0;
 
   private grow(): void {
     const cap = Math.max(1024, this.capacity * 2);
@@ -153,17 +167,45 @@ export class JobTable {
     this.assign(slot, meta);
     this.setLocation(slot, location);
     this.size++;
-    if (this.orderLength > 0 && this.compare(this.order[this.orderLength - 1], slot) >= 0) this.orderSorted = false;
+    this.addToOrder(slot);
+    return slot;
+  }
+
+  /**
+   * Keep the id-order array sorted as jobs arrive. New ids are the largest and append;
+   * one that arrives late (two bulk enqueues finishing in the other order) is placed by
+   * binary search, so a later listing never has to sort a million entries. During
+   * replay (indexing off) late ids are common (compaction copies): append, sort once.
+   */
+  private addToOrder(slot: number): void {
     if (this.orderLength === this.order.length) {
       const grown = new Int32Array(this.order.length * 2);
       grown.set(this.order);
       this.order = grown;
     }
-    this.order[this.orderLength++] = slot;
-    return slot;
+    const n = this.orderLength++;
+    if (n === 0 || this.compare(this.order[n - 1], slot) < 0) {
+      this.order[n] = slot;
+      return;
+    }
+    if (!this.indexing || !this.orderSorted) {
+      this.order[n] = slot;
+      this.orderSorted = false;
+      return;
+    }
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.compare(this.order[mid], slot) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    this.order.copyWithin(lo + 1, lo, n);
+    this.order[lo] = slot;
   }
 
   setLocation(slot: number, location: PayloadLocation): void {
+    this.liveRecordBytes += location.recordLength - this.recLen[slot];
     this.paySeg[slot] = location.segment;
     this.payOff[slot] = location.offset;
     this.payLen[slot] = location.length;
@@ -227,8 +269,11 @@ export class JobTable {
     };
   }
 
-  /** Remove a job entirely. */
-  free(slot: number): void {
+  /**
+   * Remove a job entirely. With `hold`, the slot keeps its fields and is not reusable
+   * until release(): a caller whose delete write may still fail can revive() it.
+   */
+  free(slot: number, hold = false): void {
     this.unindex(slot);
     this.slotById.remove(slot);
     this.queues.release(this.queue[slot]);
@@ -236,8 +281,39 @@ export class JobTable {
     this.status[slot] = STATUS_FREE;
     this.extras.delete(slot);
     this.gen[slot]++;
-    this.pendingFree.push(slot);
+    this.liveRecordBytes -= this.recLen[slot];
+    this.recLen[slot] = 0;
+    if (!hold) this.pendingFree.push(slot);
     this.size--;
+  }
+
+  /** What free() throws away, for revive(). */
+  snapshot(slot: number): FreedJob {
+    return {
+      status: this.status[slot], queue: this.queues.name(this.queue[slot]), type: this.types.name(this.type[slot]),
+      extras: this.extras.get(slot), recordLength: this.recLen[slot], orderEpoch: this.orderEpoch,
+    };
+  }
+
+  /** Undo free(slot, true): the slot's other fields are untouched while held. */
+  revive(slot: number, job: FreedJob): void {
+    this.status[slot] = job.status;
+    this.queue[slot] = this.queues.intern(job.queue);
+    this.type[slot] = this.types.intern(job.type);
+    if (job.extras) this.extras.set(slot, job.extras);
+    this.recLen[slot] = job.recordLength;
+    this.liveRecordBytes += job.recordLength;
+    this.gen[slot]++;
+    this.slotById.add(slot);
+    this.size++;
+    // The order array dropped the freed slot if it was compacted meanwhile.
+    if (job.orderEpoch !== this.orderEpoch) this.addToOrder(slot);
+    this.index(slot);
+  }
+
+  /** Held slots may be reused (after the order array drops them). */
+  release(slots: readonly number[]): void {
+    for (const slot of slots) this.pendingFree.push(slot);
   }
 
   /** Put the slot into the index its status calls for. */
@@ -343,6 +419,7 @@ export class JobTable {
       if (this.status[slot] !== STATUS_FREE) this.order[n++] = slot;
     }
     this.orderLength = n;
+    this.orderEpoch++;
     if (!this.orderSorted) {
       this.order.subarray(0, n).sort((a, b) => this.compare(a, b));
       this.orderSorted = true;

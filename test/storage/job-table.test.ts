@@ -1,0 +1,65 @@
+// The job table's own bookkeeping (lib/storage/job-table.ts): the id-order array stays
+// sorted when ids arrive late, freed slots are not reused while the order array lists
+// them, and live-record bytes follow adds, moves, frees and revives.
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { JobMeta } from "../../lib/storage/codec.ts";
+import { STATUS_FREE, STATUS_READY } from "../../lib/storage/format.ts";
+import { JobTable } from "../../lib/storage/job-table.ts";
+
+const id = (n: number): string => String(n).padStart(25, "0");
+const meta = (n: number): JobMeta => ({ id: id(n), status: STATUS_READY, priority: 1, attempts: 0, readyAtMs: 0, queue: "q", type: "t" });
+const at = (recordLength: number) => ({ segment: 1, offset: 100, length: 10, recordOffset: 90, recordLength });
+
+function live(t: JobTable): string[] {
+  return [...t.orderedSlots()].filter((s) => t.status[s] !== STATUS_FREE).map((s) => t.idOf(s));
+}
+
+describe("job table", () => {
+  it("keeps id order when ids arrive out of order (no sort needed later)", () => {
+    const t = new JobTable();
+    t.indexing = true;
+    for (const n of [1, 2, 5, 3, 9, 4, 0, 8]) t.index(t.add(meta(n), at(50)));
+    assert.deepEqual(live(t), [0, 1, 2, 3, 4, 5, 8, 9].map(id));
+  });
+
+  it("tracks live record bytes through add, move, free and revive", () => {
+    const t = new JobTable();
+    t.indexing = true;
+    const a = t.add(meta(1), at(100));
+    t.index(a);
+    const b = t.add(meta(2), at(40));
+    t.index(b);
+    assert.equal(t.liveRecordBytes, 140);
+    t.setLocation(a, at(70));
+    assert.equal(t.liveRecordBytes, 110);
+    const snap = t.snapshot(b);
+    t.free(b, true);
+    assert.equal(t.liveRecordBytes, 70);
+    assert.equal(t.slotById.get(id(2)), undefined);
+    t.revive(b, snap);
+    assert.equal(t.liveRecordBytes, 110);
+    assert.equal(t.slotById.get(id(2)), b);
+    assert.equal(t.peekReady(), a);
+  });
+
+  it("a held slot survives an order compaction and is listed again when revived", () => {
+    const t = new JobTable();
+    t.indexing = true;
+    const slots = Array.from({ length: 3000 }, (_, n) => t.add(meta(n), at(10)));
+    for (const s of slots) t.index(s);
+    const held = slots[1500];
+    const snap = t.snapshot(held);
+    t.free(held, true);
+    // Free enough others that the order array compacts (drops freed entries).
+    for (const s of slots.slice(0, 1200)) t.free(s);
+    t.orderedSlots();
+    t.revive(held, snap);
+    const ids = live(t);
+    assert.ok(ids.includes(id(1500)));
+    assert.deepEqual(ids, [...ids].sort());
+    // The held slot was never handed to a new job.
+    for (let n = 5000; n < 7000; n++) assert.notEqual(t.add(meta(n), at(10)), held);
+  });
+});
