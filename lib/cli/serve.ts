@@ -7,7 +7,6 @@ import type { Logger } from "pino";
 import { toNodeHandler } from "h3/node";
 import { createAdminApp } from "../http/admin.ts";
 import { createApp } from "../http/app.ts";
-import { rawHotRoutes } from "../http/_raw-hot-routes.ts";
 import { type Listener, listen } from "../http/listen.ts";
 import { SERVER_VERSION } from "../http/routes/health.ts";
 import { closeJq, warmJq } from "../queue/jq.ts";
@@ -73,12 +72,7 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
     logger.info({ event: "listening", api, addr, scheme: l.scheme, url: l.url }, `Listening on ${l.url} (${api})`);
   };
   try {
-    // EXPERIMENT, off by default: hot write routes outside h3 (lib/http/_raw-hot-routes.ts).
-    const h3Handler = toNodeHandler(primary.app);
-    const handler = process.env.ZIZQ_EXPERIMENT_RAW_HOT_ROUTES === "1"
-      ? rawHotRoutes(queue, h3Handler, { maxBodyBytes: config.maxBodyBytes, logError: (err) => logger.error({ err }, "request failed") })
-      : h3Handler;
-    const l = await listen(handler, { host: config.host, port: config.port, tls: readTls(config.tls), name: "primary" });
+    const l = await listen(toNodeHandler(primary.app), { host: config.host, port: config.port, tls: readTls(config.tls), name: "primary" });
     listeners.push(l);
     announce("primary", l);
     if (config.adminEnabled) {
