@@ -1,7 +1,8 @@
 // Randomized model test: a long seeded sequence of enqueue, take, ack, fail, patch, delete,
 // rewrite, blob writes, compaction and reopen, run against the store and against a plain
 // in-memory model (test/helpers/storage-model.ts). Small segments make rolling and
-// compaction frequent. Replay a failure with ZIZQ_SEED=<seed> (and ZIZQ_STEPS=<n>).
+// compaction frequent. Replay a failure with ZIZQ_SEED=<seed> (and ZIZQ_STEPS=<n>);
+// ZIZQ_TRACE=1 prints every operation to stderr.
 
 import assert from "node:assert/strict";
 import { after, it } from "node:test";
