@@ -72,6 +72,10 @@ function printTable(rows: Row[]): void {
 
 async function main(): Promise<void> {
   const { opts, only } = parseArgs(process.argv.slice(2));
+  // Servers run as users run them: the production bundle under plain node (`npm start`),
+  // not through the tsx loader, which alone adds ~54 MB of RSS (docs/decisions.md).
+  execFileSync(process.execPath, [path.join(import.meta.dirname, "../bin/build.mjs")], { stdio: "inherit" });
+  process.env.ZIZQ_SPAWN_BUILT = "1";
   const cpus = os.cpus();
   console.log(`# Zizq HTTP bench${opts.quick ? " (--quick)" : ""}  ${new Date().toISOString()}`);
   console.log(`cpu: ${cpus[0]?.model ?? "?"} × ${cpus.length}  node: ${process.version}  kernel: ${os.release()}`);

@@ -9,7 +9,7 @@ import { createAdminApp } from "../http/admin.ts";
 import { createApp } from "../http/app.ts";
 import { type Listener, listen } from "../http/listen.ts";
 import { SERVER_VERSION } from "../http/routes/health.ts";
-import { closeJq, warmJq } from "../queue/jq.ts";
+import { closeJq } from "../queue/jq.ts";
 import { createQueue } from "../queue/queue.ts";
 import { openStore } from "../storage/store.ts";
 import { startLoopDelayProbe } from "./_loop-delay.ts";
@@ -59,8 +59,9 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
     onError: (err, where) => logger.error({ err, where }, "background task failed; continuing"),
   });
 
-  // Start the jq worker now so the first filtered request does not pay ~140 ms for it.
-  warmJq();
+  // The jq worker starts on first use (a filter the JS fast path cannot answer, or a
+  // batched enqueue): warming it here would cost ~16 MB of RSS on every server, and the
+  // first such request pays ~140 ms once instead (docs/decisions.md).
   const primary = createApp(queue, {
     maxBodyBytes: config.maxBodyBytes,
     heartbeatMs: config.heartbeatIntervalMs,

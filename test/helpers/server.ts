@@ -77,8 +77,13 @@ export interface SpawnedServer {
 export async function spawnServer(
   dir: string, extraArgs: string[] = [], timeoutMs = 20_000, nodeArgs: string[] = [],
 ): Promise<SpawnedServer> {
+  // ZIZQ_SPAWN_BUILT=1 runs the production bundle (dist/bin/zizq.mjs, `npm run build`)
+  // with plain node, as `npm start` does; the benches use it so RSS is what users see.
+  const entry = process.env.ZIZQ_SPAWN_BUILT === "1"
+    ? [path.join(ROOT, "dist/bin/zizq.mjs")]
+    : ["--import", "tsx", path.join(ROOT, "bin/zizq.ts")];
   const child = spawn(process.execPath, [
-    ...nodeArgs, "--import", "tsx", path.join(ROOT, "bin/zizq.ts"), "serve",
+    ...nodeArgs, ...entry, "serve",
     "--dir", dir, "--port", "0", "--admin-port", "0", "--log-format", "json", ...extraArgs,
   ], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ZIZQ_LOG_LEVEL: "info" } });
   let logs = "";
