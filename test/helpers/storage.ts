@@ -20,17 +20,7 @@ export const payloadFor = (n: number, pad = 0): Buffer => Buffer.from(JSON.strin
 
 export const newJob = (n: number, over: Partial<JobMeta> = {}, pad = 0): NewJob => ({ meta: readyMeta(n, over), payload: payloadFor(n, pad) });
 
-/** mulberry32: small, fast, good enough to drive a model test; same seed, same run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from "./random.ts";
 
 export const segmentPath = (dir: string, no: number): string => path.join(dir, "segments", `${String(no).padStart(8, "0")}.seg`);
 

@@ -3,17 +3,7 @@
 // text we must store. Also `canonicalJson`, an independent oracle for what a MessagePack
 // round trip of a text gives back (numbers and strings re-spelled, kinds kept).
 
-/** mulberry32: small, fast, good enough for test inputs; same seed, same values. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng as seededRandom } from "../helpers/random.ts";
 
 export interface RandomJsonOptions {
   /** Float tokens (1.0, 1e2, …). @default true */
