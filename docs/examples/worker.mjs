@@ -19,8 +19,10 @@ for await (const chunk of res.body) {
     if (line === "") continue; // heartbeat
     const job = JSON.parse(line);
     try {
-      await $`echo processing ${job.type} ${JSON.stringify(job.payload)}`;
+      // Stand-in for real work: any shell command; a non-zero exit becomes a nack.
+      const out = await $`echo processing ${job.type} ${JSON.stringify(job.payload)}`;
       await fetch(`${base}/jobs/${job.id}/success`, { method: "POST" });
+      console.log(`${job.id}: ${out.stdout.trim()} -> acked`);
     } catch (err) {
       await fetch(`${base}/jobs/${job.id}/failure`, {
         method: "POST",
