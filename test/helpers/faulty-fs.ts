@@ -83,6 +83,28 @@ export class FaultyFs implements FsPort {
     await nodeFs.close(fd);
   }
 
+  /**
+   * The synchronous write the log writer prefers (as nodeFs offers it), with the same
+   * faults. Absent while a gated fault is armed: a gate needs the asynchronous path.
+   */
+  get writevSync(): ((fd: number, buffers: Buffer[], position: number) => number) | undefined {
+    if (this.writeFaults.some((f) => f.gate)) return undefined;
+    return (fd, buffers, position) => {
+      const path = this.paths.get(fd) ?? "";
+      if (isSegment(path)) this.writes++;
+      const i = this.writeFaults.findIndex((f) => (f.match ?? isSegment)(path, buffers));
+      const fault = i === -1 ? undefined : this.writeFaults[i];
+      if (fault && !fault.persistent) this.writeFaults.splice(i, 1);
+      fault?.reached?.();
+      if (!fault || fault.kind === "pass") return nodeFs.writevSync!(fd, buffers, position);
+      if (fault.kind === "short") {
+        const all = Buffer.concat(buffers);
+        return nodeFs.writevSync!(fd, [all.subarray(0, Math.floor(all.length / 2))], position);
+      }
+      throw errno(fault.kind === "enospc" ? "ENOSPC" : "EIO", "write");
+    };
+  }
+
   async writev(fd: number, buffers: Buffer[], position: number): Promise<number> {
     if (isSegment(this.paths.get(fd) ?? "")) this.writes++;
     const fault = await this.hit(this.writeFaults, fd, buffers);
