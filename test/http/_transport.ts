@@ -122,16 +122,20 @@ export interface H2Response extends ClientResponse {
   dataEvents: number;
 }
 
-/** One request on an existing HTTP/2 session. */
+/**
+ * One request on an existing HTTP/2 session. `options.endStream` puts END_STREAM on the
+ * request HEADERS (no DATA frame at all), as undici does for a request without a body.
+ */
 export function h2Request(
   session: http2.ClientHttp2Session,
   method: string,
   path: string,
   headers: Record<string, string> = {},
   body?: Uint8Array | string,
+  options: http2.ClientSessionRequestOptions = {},
 ): Promise<H2Response> {
   return new Promise((resolve, reject) => {
-    const stream = session.request({ ":method": method, ":path": path, ...headers });
+    const stream = session.request({ ":method": method, ":path": path, ...headers }, options);
     let status = 0;
     let responseHeaders: Record<string, string | string[] | undefined> = {};
     let dataEvents = 0;
@@ -151,7 +155,7 @@ export function h2Request(
       resolve({ status, headers: responseHeaders, body: Buffer.concat(chunks), endAfterHeaders, dataEvents }),
     );
     stream.on("error", reject);
-    stream.end(body);
+    if (!options.endStream) stream.end(body);
   });
 }
 
