@@ -18,6 +18,8 @@ export const U16_MAX = 0xffff;
 export const U32_MAX = 0xffffffff;
 /** u64 fields (timestamps, durations) are bounded by what a JS number holds exactly. */
 export const U64_MAX = Number.MAX_SAFE_INTEGER;
+/** 2^64 − 1 as the nearest double (JSON.parse / MessagePack decode give us doubles). */
+const U64_WIRE_MAX = 18446744073709551615;
 
 export type Obj = Record<string, unknown>;
 
@@ -54,6 +56,10 @@ export function expectBool(v: unknown, field: string): boolean {
 
 /** An integer in [0, max]; `kind` names the wire type in the message (u16, u32, u64). */
 export function expectUint(v: unknown, field: string, max: number, kind: string): number {
+  // u64 fields (ms timestamps and durations) accept the whole u64 range, as the
+  // reference does; past 2^53 a JS number cannot hold the value exactly, and a time
+  // that far out means "never" either way, so it is clamped to 2^53−1.
+  if (max === U64_MAX && typeof v === "number" && Number.isInteger(v) && v > max && v <= U64_WIRE_MAX) return max;
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
     const why = typeof v === "number" && Number.isInteger(v) ? "invalid value" : "invalid type";
     throw new BodyShapeError(`${field}: ${why}: ${describe(v)}, expected ${kind}`);

@@ -191,7 +191,8 @@ describe("POST /jobs", () => {
     const q = uniq();
     const bad: Json[] = [
       { priority: 65536 }, { priority: -1 }, { priority: 1.5 }, { priority: "1" }, { priority: 1e300 },
-      { ready_at: -1 }, { ready_at: 1.25 }, { ready_at: 2 ** 64 },
+      // 2^65: past u64. (2^64 itself parses to the same double as u64::MAX, 2^64 − 1.)
+      { ready_at: -1 }, { ready_at: 1.25 }, { ready_at: 2 ** 65 },
       { retry_limit: 2 ** 32 }, { retry_limit: -1 }, { retry_limit: 0.5 },
       { backoff: { exponent: 2, base_ms: 2 ** 32, jitter_ms: 0 } }, { backoff: { exponent: 2, base_ms: 1, jitter_ms: -1 } },
       { backoff: { exponent: 2, base_ms: 1.5, jitter_ms: 0 } },
@@ -205,6 +206,12 @@ describe("POST /jobs", () => {
       assert.equal((await req(s.url, "POST", "/jobs", { type: "t", queue: q, payload: 1, ...fields })).status, 201);
     }
     assert.equal(await count(s.url, `queue=${q}`), 4);
+    // u64::MAX is a valid u64: accepted, and held as 2^53 − 1 (a JS number's exact limit).
+    const far = await req(s.url, "POST", "/jobs", '{"type":"t","queue":"' + q + '","payload":1,"ready_at":18446744073709551615}',
+      { "content-type": "application/json" });
+    assert.equal(far.status, 201);
+    assert.equal((far.body as { ready_at: number; status: string }).ready_at, Number.MAX_SAFE_INTEGER);
+    assert.equal((far.body as { status: string }).status, "scheduled");
   });
 
   it("a body over the cap is 413 (declared or chunked) and the server carries on", async () => {
