@@ -28,6 +28,7 @@ export interface ErrorLocation {
 
 export interface SlotExtras {
   options?: Record<string, unknown>;
+  failedAtMs?: number;
   completedAtMs?: number;
   purgeAtMs?: number;
   /** Sorted by attempt. */
@@ -68,12 +69,10 @@ export class JobTable {
   type = new Uint32Array(0);
   readyAt = new Float64Array(0);
   dequeuedAt = new Float64Array(0);
-  failedAt = new Float64Array(0);
   paySeg = new Uint32Array(0);
   payOff = new Uint32Array(0);
   payLen = new Uint32Array(0);
   recOff = new Uint32Array(0);
-  recLen = new Uint32Array(0);
   next = new Int32Array(0);
   prev = new Int32Array(0);
   heapPos = new Int32Array(0);
@@ -121,12 +120,10 @@ export class JobTable {
     this.type = grown(this.type);
     this.readyAt = grown(this.readyAt);
     this.dequeuedAt = grown(this.dequeuedAt);
-    this.failedAt = grown(this.failedAt);
     this.paySeg = grown(this.paySeg);
     this.payOff = grown(this.payOff);
     this.payLen = grown(this.payLen);
     this.recOff = grown(this.recOff);
-    this.recLen = grown(this.recLen);
     this.next = grown(this.next, -1);
     this.prev = grown(this.prev, -1);
     this.heapPos = grown(this.heapPos, -1);
@@ -165,7 +162,7 @@ export class JobTable {
     this.queue[slot] = this.queues.intern(meta.queue);
     this.type[slot] = this.types.intern(meta.type);
     this.assign(slot, meta);
-    this.setLocation(slot, location);
+    this.setLocation(slot, location, true);
     this.size++;
     this.addToOrder(slot);
     return slot;
@@ -204,13 +201,21 @@ export class JobTable {
     this.order[lo] = slot;
   }
 
-  setLocation(slot: number, location: PayloadLocation): void {
-    this.liveRecordBytes += location.recordLength - this.recLen[slot];
+  /**
+   * Length of the slot's framed JOB record. Not stored: the payload is always the tail
+   * of its JOB record, so the record ends where the payload ends (4 bytes a job saved).
+   */
+  recordLength(slot: number): number {
+    return this.payOff[slot] + this.payLen[slot] - this.recOff[slot];
+  }
+
+  /** Point a live job at a new copy of its record (`fresh`: a slot being filled by add). */
+  setLocation(slot: number, location: PayloadLocation, fresh = false): void {
+    this.liveRecordBytes += location.recordLength - (fresh ? 0 : this.recordLength(slot));
     this.paySeg[slot] = location.segment;
     this.payOff[slot] = location.offset;
     this.payLen[slot] = location.length;
     this.recOff[slot] = location.recordOffset;
-    this.recLen[slot] = location.recordLength;
   }
 
   /** Replace a job's state. Requires: the slot is not indexed (see unindex). */
@@ -230,12 +235,15 @@ export class JobTable {
     this.attempts[slot] = meta.attempts;
     this.readyAt[slot] = meta.readyAtMs;
     this.dequeuedAt[slot] = meta.dequeuedAtMs ?? NONE;
-    this.failedAt[slot] = meta.failedAtMs ?? NONE;
     this.gen[slot]++;
-    const hasExtras = meta.options !== undefined || meta.completedAtMs !== undefined || meta.purgeAtMs !== undefined;
+    // failed_at lives here rather than in a typed array: most jobs never fail.
+    const hasExtras = meta.options !== undefined || meta.completedAtMs !== undefined || meta.purgeAtMs !== undefined
+      || meta.failedAtMs !== undefined;
     const errors = this.extras.get(slot)?.errors;
     if (hasExtras || errors) {
-      this.extras.set(slot, { options: meta.options, completedAtMs: meta.completedAtMs, purgeAtMs: meta.purgeAtMs, errors });
+      this.extras.set(slot, {
+        options: meta.options, completedAtMs: meta.completedAtMs, purgeAtMs: meta.purgeAtMs, failedAtMs: meta.failedAtMs, errors,
+      });
     } else {
       this.extras.delete(slot);
     }
@@ -252,9 +260,9 @@ export class JobTable {
       type: this.types.name(this.type[slot]),
     };
     if (!Number.isNaN(this.dequeuedAt[slot])) meta.dequeuedAtMs = this.dequeuedAt[slot];
-    if (!Number.isNaN(this.failedAt[slot])) meta.failedAtMs = this.failedAt[slot];
     const extras = this.extras.get(slot);
     if (extras) {
+      if (extras.failedAtMs !== undefined) meta.failedAtMs = extras.failedAtMs;
       if (extras.options) meta.options = extras.options;
       if (extras.completedAtMs !== undefined) meta.completedAtMs = extras.completedAtMs;
       if (extras.purgeAtMs !== undefined) meta.purgeAtMs = extras.purgeAtMs;
@@ -265,7 +273,7 @@ export class JobTable {
   location(slot: number): PayloadLocation {
     return {
       segment: this.paySeg[slot], offset: this.payOff[slot], length: this.payLen[slot],
-      recordOffset: this.recOff[slot], recordLength: this.recLen[slot],
+      recordOffset: this.recOff[slot], recordLength: this.recordLength(slot),
     };
   }
 
@@ -281,8 +289,7 @@ export class JobTable {
     this.status[slot] = STATUS_FREE;
     this.extras.delete(slot);
     this.gen[slot]++;
-    this.liveRecordBytes -= this.recLen[slot];
-    this.recLen[slot] = 0;
+    this.liveRecordBytes -= this.recordLength(slot);
     if (!hold) this.pendingFree.push(slot);
     this.size--;
   }
@@ -291,7 +298,7 @@ export class JobTable {
   snapshot(slot: number): FreedJob {
     return {
       status: this.status[slot], queue: this.queues.name(this.queue[slot]), type: this.types.name(this.type[slot]),
-      extras: this.extras.get(slot), recordLength: this.recLen[slot], orderEpoch: this.orderEpoch,
+      extras: this.extras.get(slot), recordLength: this.recordLength(slot), orderEpoch: this.orderEpoch,
     };
   }
 
@@ -301,7 +308,6 @@ export class JobTable {
     this.queue[slot] = this.queues.intern(job.queue);
     this.type[slot] = this.types.intern(job.type);
     if (job.extras) this.extras.set(slot, job.extras);
-    this.recLen[slot] = job.recordLength;
     this.liveRecordBytes += job.recordLength;
     this.gen[slot]++;
     this.slotById.add(slot);

@@ -10,7 +10,8 @@ import { JobTable } from "../../lib/storage/job-table.ts";
 
 const id = (n: number): string => String(n).padStart(25, "0");
 const meta = (n: number): JobMeta => ({ id: id(n), status: STATUS_READY, priority: 1, attempts: 0, readyAtMs: 0, queue: "q", type: "t" });
-const at = (recordLength: number) => ({ segment: 1, offset: 100, length: 10, recordOffset: 90, recordLength });
+/** A JOB record of `recordLength` bytes whose last 10 bytes are the payload (as on disk). */
+const at = (recordLength: number) => ({ segment: 1, offset: 1000 - 10, length: 10, recordOffset: 1000 - recordLength, recordLength });
 
 function live(t: JobTable): string[] {
   return [...t.orderedSlots()].filter((s) => t.status[s] !== STATUS_FREE).map((s) => t.idOf(s));
