@@ -1,9 +1,10 @@
-// The admin listener's app (API.md §5): POST /compact for now. No content negotiation
-// and no JSON fallback: unknown paths get an empty 404, as in the reference.
-// TODO(issue: admin events, backup): GET /events (WebSocket) and POST /backup.
+// The admin listener's app (API.md §5): POST /backup and POST /compact. No content
+// negotiation and no JSON fallback: unknown paths get an empty 404, as in the reference.
+// GET /events (the WebSocket behind `zizq top`) is not served yet.
 
 import { H3 } from "h3";
 import type { Queue } from "../queue/queue.ts";
+import { backupResponse } from "./backup.ts";
 
 export interface AdminOptions {
   logError?: (err: unknown) => void;
@@ -18,6 +19,14 @@ export function createAdminApp(queue: Queue, options: AdminOptions = {}): H3 {
       logError(error);
       return new Response(null, { status: 500 });
     },
+  });
+  app.post("/backup", async () => {
+    try {
+      return await backupResponse(queue, logError);
+    } catch (err) {
+      logError(err);
+      return new Response("backup failed", { status: 500, headers: { "content-type": "text/plain" } });
+    }
   });
   app.post("/compact", async () => {
     await queue.store.compactAll();

@@ -75,6 +75,11 @@ export class Store {
   private epoch = 0;
   private closed = false;
   private compacting: Promise<void> | undefined;
+  /** Open backups (snapshot.ts): compaction must not delete the segments they copy. */
+  private pauses = 0;
+  private resumed: (() => void)[] = [];
+  /** The fs port the store was opened with (snapshot.ts reads segments through it). */
+  fs: FsPort = nodeFs;
   /** Where background failures (compaction) are reported; the store keeps serving. */
   onBackgroundError: (err: unknown) => void = () => {};
 
@@ -116,6 +121,7 @@ export class Store {
       }
       writer.init(scan.headNo, scan.cursor);
       const store = new Store(dir, table, lock, segments, writer, reader, scan.damage);
+      store.fs = fs;
       writer.onSeal = () => { void store.scheduleCompaction(); };
       for (const [k, v] of blobs) store.blobs.set(k, v);
       rebuildIndexes(table, now());
@@ -345,7 +351,8 @@ export class Store {
    * the background after a segment is sealed; one run at a time.
    */
   scheduleCompaction(): Promise<void> {
-    if (!this.compacting && !this.closed) {
+    // While a backup copies segments, compaction waits; the next seal tries again.
+    if (!this.compacting && !this.closed && this.pauses === 0) {
       const run = async () => {
         while (!this.closed && shouldCompact(this)) {
           if (!(await compactOldest(this))) break;
@@ -366,6 +373,7 @@ export class Store {
     // files under it), and a seal meanwhile does not start a background run that would
     // copy the same oldest segment a second time.
     while (this.compacting) await this.compacting;
+    while (this.pauses > 0) await new Promise<void>((resolve) => this.resumed.push(resolve));
     const head = this.writer.head.segment;
     const run = (async () => {
       while (!this.closed) {
@@ -376,6 +384,21 @@ export class Store {
     })();
     this.compacting = run.catch(() => {}).finally(() => { this.compacting = undefined; });
     await run;
+  }
+
+  /**
+   * Stop compaction (a backup is copying segments) until the returned function is
+   * called; resolves once any compaction already running has finished.
+   */
+  async pauseCompaction(): Promise<() => void> {
+    this.pauses++;
+    while (this.compacting) await this.compacting;
+    let resumed = false;
+    return () => {
+      if (resumed) return;
+      resumed = true;
+      if (--this.pauses === 0) for (const wake of this.resumed.splice(0)) wake();
+    };
   }
 
   /** Resolves once everything appended so far is written. */
