@@ -29,7 +29,7 @@ export function createAdminApp(queue: Queue, options: AdminOptions = {}): H3 {
     }
   });
   app.post("/compact", async () => {
-    await queue.store.compactAll();
+    await queue.compact();
     return new Response(null, { status: 204 });
   });
   app.all("/**", () => new Response(null, { status: 404 }));

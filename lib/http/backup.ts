@@ -6,10 +6,9 @@ import { Readable } from "node:stream";
 import { createGzip } from "node:zlib";
 import { pack as tarPack } from "tar-stream";
 import type { Queue } from "../queue/queue.ts";
-import { openSnapshot } from "../storage/snapshot.ts";
 
 export async function backupResponse(queue: Queue, logError: (err: unknown) => void): Promise<Response> {
-  const snapshot = await openSnapshot(queue.store);
+  const snapshot = await queue.snapshot();
   const tar = tarPack();
   const gzip = createGzip({ level: 1 }); // segments are mostly zero tails: level 1 is ~as small, much faster
   tar.pipe(gzip);

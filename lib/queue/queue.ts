@@ -3,12 +3,15 @@
 // loops (scheduler timer, reaper) and the indexes kept beside the store.
 
 import { STATUS_FREE, STATUS_IN_FLIGHT } from "../storage/format.ts";
+import { type Snapshot, openSnapshot } from "../storage/snapshot.ts";
 import type { Store } from "../storage/store.ts";
 import { Mutex } from "./_mutex.ts";
 import { BatchIndex } from "./batch.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { complete } from "./complete.ts";
 import type { QueueContext } from "./context.ts";
+import { CronBook } from "./cron-book.ts";
+import { CronScheduler } from "./cron-scheduler.ts";
 import { checkBatches, enqueue, parseEnqueue } from "./enqueue.ts";
 import { fail, parseFailure } from "./fail.ts";
 import { IdGenerator } from "./ids.ts";
@@ -59,6 +62,9 @@ export class Queue {
   readonly store: Store;
   readonly ctx: QueueContext;
   readonly scheduler: Scheduler;
+  /** The cron endpoints' operations (API.md §3.19); one method each, like the facade's. */
+  readonly crons: CronBook;
+  readonly cronScheduler: CronScheduler;
   private readonly reaperTimer: NodeJS.Timeout | undefined;
   private readonly onError: (err: unknown, where: string) => void;
 
@@ -103,6 +109,11 @@ export class Queue {
       this.reaperTimer.unref();
     }
     this.scheduler.poke();
+    this.crons = new CronBook(store, clock, this.ctx.writeSync);
+    // Cron jobs go through the normal enqueue path, so unique and batch rules apply (§4.5).
+    this.cronScheduler = new CronScheduler(this.crons, clock, (input, nowMs) => guarded(enqueue(this.ctx, [input], nowMs)), this.onError);
+    this.crons.onChange = () => this.cronScheduler.poke();
+    this.cronScheduler.poke();
   }
 
   private now(): number {
@@ -327,10 +338,14 @@ export class Queue {
 
   /** POST /reset: every job (in flight too) and every cron group. */
   async reset(): Promise<void> {
-    this.ctx.dispatcher.releaseAll();
-    this.ctx.unique.clear();
-    this.ctx.batches.clear();
-    await guarded(this.store.reset(this.ctx.writeSync));
+    // Inside the cron book's lock, so a firing in progress can neither save a group back
+    // nor claim a unique key after the indexes were cleared.
+    await this.crons.reset(async () => {
+      this.ctx.dispatcher.releaseAll();
+      this.ctx.unique.clear();
+      this.ctx.batches.clear();
+      await guarded(this.store.reset(this.ctx.writeSync));
+    });
     this.scheduler.poke();
   }
 
@@ -344,10 +359,21 @@ export class Queue {
     return { scheduled: c[0], ready: c[1], inFlight: c[2], completed: c[3], dead: c[4], streams: this.ctx.dispatcher.streamCount };
   }
 
+  /** A consistent copy of the data dir for a backup (lib/storage/snapshot.ts). */
+  snapshot(): Promise<Snapshot> {
+    return openSnapshot(this.store);
+  }
+
+  /** Compact every sealed segment now (admin POST /compact). */
+  compact(): Promise<void> {
+    return this.store.compactAll();
+  }
+
   /** Stop background loops; the caller closes the store. */
   stop(): void {
     if (this.reaperTimer) clearInterval(this.reaperTimer);
     this.scheduler.stop();
+    this.cronScheduler.stop();
   }
 }
 
