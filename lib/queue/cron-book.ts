@@ -1,0 +1,235 @@
+// The cron groups (API.md §3.19): kept in memory, persisted as one store blob per group
+// (namespace BLOB_NAMESPACE_CRON, MessagePack, docs/format.md) so they survive restarts
+// and compaction. One operation per cron endpoint; every write runs under one lock
+// (the scheduler's firing too), is durable before it is answered, and then re-arms the timer.
+
+import { BLOB_NAMESPACE_CRON } from "../storage/format.ts";
+import { packValue, unpackValue } from "../storage/codec.ts";
+import type { Store } from "../storage/store.ts";
+import { Mutex } from "./_mutex.ts";
+import type { Clock } from "./clock.ts";
+import {
+  type CronEntry, type CronGroup, type EntryRequest, type GroupRequest, advancePaused, byName, checkEntryBatch,
+  checkGroupName, mergeEntry, newGroup, nextOccurrence, parseEntryRequest, parseGroupRequest, parsePauseRequest,
+  stampPause, toEnqueueInput,
+} from "./cron.ts";
+import type { EnqueueInput } from "./enqueue.ts";
+import { guarded } from "./errors.ts";
+import { QueueError } from "./types.ts";
+
+const groupNotFound = (g: string) => new QueueError("not_found", `cron group '${g}' not found`);
+const entryNotFound = (g: string, e: string) => new QueueError("not_found", `cron entry '${e}' not found in group '${g}'`);
+
+/** A copy for the caller, entries sorted by name unless `inOrder`. */
+function view(group: CronGroup, inOrder = false): CronGroup {
+  const copy = structuredClone(group);
+  if (!inOrder) copy.entries.sort(byName);
+  return copy;
+}
+
+export class CronBook {
+  private readonly groups = new Map<string, CronGroup>();
+  /** Writes and firing are read-modify-write on a group: one at a time. */
+  private readonly lock = new Mutex();
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly sync: boolean;
+  /** Called after anything that may move the earliest next_enqueue_at. */
+  onChange: () => void = () => {};
+
+  constructor(store: Store, clock: Clock, sync: boolean) {
+    this.store = store;
+    this.clock = clock;
+    this.sync = sync;
+    for (const [name, bytes] of store.blobsIn(BLOB_NAMESPACE_CRON)) this.groups.set(name, unpackValue(bytes) as CronGroup);
+  }
+
+  get size(): number {
+    return this.groups.size;
+  }
+
+  private async save(group: CronGroup): Promise<void> {
+    await guarded(this.store.putBlob(BLOB_NAMESPACE_CRON, group.name, packValue(group), this.sync));
+    this.groups.set(group.name, group);
+  }
+
+  private existing(name: string): CronGroup | undefined {
+    const group = this.groups.get(name);
+    if (group) advancePaused(group, this.clock.now());
+    return group;
+  }
+
+  private write<T>(fn: (nowMs: number) => Promise<T>): Promise<T> {
+    return this.lock.run(async () => {
+      const result = await fn(this.clock.now());
+      this.onChange();
+      return result;
+    });
+  }
+
+  names(): string[] {
+    return [...this.groups.values()].sort(byName).map((g) => g.name);
+  }
+
+  getGroup(name: string): CronGroup {
+    const group = this.existing(name);
+    if (!group) throw groupNotFound(name);
+    return view(group);
+  }
+
+  /** PUT /crons/{group}: replace the entry list (absent entries are deleted), merging state. */
+  async putGroup(name: string, body: unknown): Promise<CronGroup> {
+    checkGroupName(name);
+    const req: GroupRequest = parseGroupRequest(body);
+    for (const entry of req.entries) await checkEntryBatch(entry);
+    return this.write(async (nowMs) => {
+      const old = this.existing(name);
+      const group: CronGroup = old ? { ...old, entries: [] } : newGroup(name, req.paused, nowMs);
+      if (old) stampPause(group, req.paused, nowMs);
+      const before = new Map(old?.entries.map((e) => [e.name, e]));
+      group.entries = req.entries.map((e) => mergeEntry(before.get(e.name), e, e.name, nowMs));
+      await this.save(group);
+      return view(group, true);
+    });
+  }
+
+  async patchGroup(name: string, body: unknown): Promise<CronGroup> {
+    const paused = parsePauseRequest(body);
+    return this.write(async (nowMs) => {
+      const old = this.existing(name);
+      if (!old) throw groupNotFound(name);
+      if (old.paused === paused) return view(old);
+      const group = structuredClone(old);
+      stampPause(group, paused, nowMs);
+      await this.save(group);
+      return view(group);
+    });
+  }
+
+  deleteGroup(name: string): Promise<void> {
+    return this.write(async () => {
+      if (!this.groups.has(name)) throw groupNotFound(name);
+      await guarded(this.store.deleteBlob(BLOB_NAMESPACE_CRON, name, this.sync));
+      this.groups.delete(name);
+    });
+  }
+
+  deleteAll(): Promise<number> {
+    return this.write(async () => {
+      const names = [...this.groups.keys()];
+      await guarded(Promise.all(names.map((n) => this.store.deleteBlob(BLOB_NAMESPACE_CRON, n, this.sync))));
+      this.groups.clear();
+      return names.length;
+    });
+  }
+
+  getEntry(groupName: string, entryName: string): CronEntry {
+    const group = this.existing(groupName);
+    if (!group) throw groupNotFound(groupName);
+    const entry = group.entries.find((e) => e.name === entryName);
+    if (!entry) throw entryNotFound(groupName, entryName);
+    return structuredClone(entry);
+  }
+
+  /**
+   * POST (`replace` false: 409 if the entry exists) and PUT (`replace` true; the path
+   * name wins over the body's) of one entry; either creates the group, unpaused.
+   */
+  async putEntry(groupName: string, pathName: string | undefined, body: unknown): Promise<CronEntry> {
+    checkGroupName(groupName);
+    const req: EntryRequest = parseEntryRequest(body);
+    await checkEntryBatch(req);
+    const entryName = pathName ?? req.name;
+    return this.write(async (nowMs) => {
+      const old = this.existing(groupName);
+      const group: CronGroup = old ? { ...old, entries: [...old.entries] } : newGroup(groupName, undefined, nowMs);
+      const at = group.entries.findIndex((e) => e.name === entryName);
+      if (at !== -1 && pathName === undefined) {
+        throw new QueueError("conflict", `cron entry '${entryName}' already exists in group '${groupName}'`);
+      }
+      const entry = mergeEntry(at === -1 ? undefined : group.entries[at], req, entryName, nowMs);
+      if (at === -1) group.entries.push(entry);
+      else group.entries[at] = entry;
+      await this.save(group);
+      return structuredClone(entry);
+    });
+  }
+
+  async patchEntry(groupName: string, entryName: string, body: unknown): Promise<CronEntry> {
+    const paused = parsePauseRequest(body);
+    return this.write(async (nowMs) => {
+      const old = this.existing(groupName);
+      if (!old) throw groupNotFound(groupName);
+      const at = old.entries.findIndex((e) => e.name === entryName);
+      if (at === -1) throw entryNotFound(groupName, entryName);
+      if (old.entries[at].paused === paused) return structuredClone(old.entries[at]);
+      const group = structuredClone(old);
+      stampPause(group.entries[at], paused, nowMs);
+      await this.save(group);
+      return structuredClone(group.entries[at]);
+    });
+  }
+
+  deleteEntry(groupName: string, entryName: string): Promise<void> {
+    return this.write(async () => {
+      const old = this.groups.get(groupName);
+      if (!old) throw groupNotFound(groupName);
+      if (!old.entries.some((e) => e.name === entryName)) throw entryNotFound(groupName, entryName);
+      await this.save({ ...old, entries: old.entries.filter((e) => e.name !== entryName) });
+    });
+  }
+
+  /** POST /reset: the store already dropped every blob; forget the groups, after any write in progress. */
+  reset(clearStore: () => Promise<void>): Promise<void> {
+    return this.write(async () => {
+      await clearStore();
+      this.groups.clear();
+    });
+  }
+
+  /** Earliest next_enqueue_at among entries that would enqueue (group and entry unpaused). */
+  earliestDue(): number | undefined {
+    let earliest: number | undefined;
+    for (const group of this.groups.values()) {
+      if (group.paused) continue;
+      for (const e of group.entries) {
+        if (!e.paused && e.next_enqueue_at !== undefined && (earliest === undefined || e.next_enqueue_at < earliest)) earliest = e.next_enqueue_at;
+      }
+    }
+    return earliest;
+  }
+
+  /**
+   * Fire every due entry once (§4.5): unpaused → one job via `enqueue`, last_enqueue_at =
+   * now; paused → only advance. next_enqueue_at moves past now either way (no back-fill).
+   * A failed enqueue (e.g. a batch fold error) is reported and the schedule still advances,
+   * so one bad template cannot spin the timer. Returns how many jobs were enqueued.
+   */
+  fireDue(enqueue: (input: EnqueueInput, nowMs: number) => Promise<unknown>, onError: (err: unknown) => void): Promise<number> {
+    return this.write(async (nowMs) => {
+      let fired = 0;
+      for (const old of [...this.groups.values()]) {
+        if (!old.entries.some((e) => e.next_enqueue_at !== undefined && e.next_enqueue_at <= nowMs)) continue;
+        const group = structuredClone(old);
+        for (const entry of group.entries) {
+          if (entry.next_enqueue_at === undefined || entry.next_enqueue_at > nowMs) continue;
+          if (!group.paused && !entry.paused) {
+            try {
+              await enqueue(toEnqueueInput(entry.job, nowMs), nowMs);
+              entry.last_enqueue_at = nowMs;
+              fired++;
+            } catch (err) {
+              onError(err);
+            }
+          }
+          const next = nextOccurrence(entry.expression, entry.timezone, nowMs);
+          if (next === undefined) delete entry.next_enqueue_at;
+          else entry.next_enqueue_at = next;
+        }
+        // Invariant: no write replaced `old` while an enqueue awaited (writes hold the lock).
+        await this.save(group);
+      }
+      return fired;
+    });
+  }
+}

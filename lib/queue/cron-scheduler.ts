@@ -1,0 +1,66 @@
+// Fires cron entries (API.md §4.5) with one timer armed for the earliest next_enqueue_at
+// among unpaused entries (no polling). poke() re-arms it after any cron write; a tick
+// fires what is due through the normal enqueue path, then re-arms. Paused entries need
+// no timer: cron.ts advancePaused moves them on whenever they are read or written.
+
+import type { Clock } from "./clock.ts";
+import type { CronBook } from "./cron-book.ts";
+import type { EnqueueInput } from "./enqueue.ts";
+
+/** setTimeout's ceiling; a later due time just re-arms when this fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const RETRY_MS = 1000;
+
+export class CronScheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor: number | undefined;
+  private stopped = false;
+  private readonly book: CronBook;
+  private readonly clock: Clock;
+  private readonly enqueue: (input: EnqueueInput, nowMs: number) => Promise<unknown>;
+  private readonly onError: (err: unknown, where: string) => void;
+
+  constructor(book: CronBook, clock: Clock, enqueue: (input: EnqueueInput, nowMs: number) => Promise<unknown>, onError: (err: unknown, where: string) => void) {
+    this.book = book;
+    this.clock = clock;
+    this.enqueue = enqueue;
+    this.onError = onError;
+  }
+
+  /** Fire what is due now; the book's onChange re-arms the timer afterwards. */
+  async tick(): Promise<number> {
+    if (this.stopped) return 0;
+    try {
+      return await this.book.fireDue(this.enqueue, (err) => this.onError(err, "cron enqueue"));
+    } catch (err) {
+      // A failed save (full disk) leaves the entry due and the timer unarmed: try again
+      // in a second rather than spin or stop firing for good.
+      this.onError(err, "cron");
+      setTimeout(() => this.poke(), RETRY_MS).unref();
+      return 0;
+    }
+  }
+
+  poke(): void {
+    if (this.stopped) return;
+    const due = this.book.earliestDue();
+    if (due === this.armedFor && this.timer) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = due;
+    if (due === undefined) return;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, due - this.clock.now()));
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.armedFor = undefined;
+      void this.tick();
+    }, delay);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
