@@ -7,6 +7,7 @@ import { H3 } from "h3";
 import type { Queue } from "../queue/queue.ts";
 import { errorFormat } from "./_io.ts";
 import { methodNotAllowed, notFound, toErrorWebResponse } from "./errors.ts";
+import { cronRoutes } from "./routes/crons.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { manageRoutes } from "./routes/manage.ts";
@@ -42,6 +43,10 @@ const METHODS: Record<string, string[]> = {
   "/jobs/:id/failure": ["POST"],
   "/jobs/:id/errors": ["GET"],
   "/jobs/:id/errors/:attempt": ["GET"],
+  "/crons": ["GET", "DELETE"],
+  "/crons/:group": ["GET", "PUT", "PATCH", "DELETE"],
+  "/crons/:group/entries": ["POST"],
+  "/crons/:group/entries/:entry": ["GET", "PUT", "PATCH", "DELETE"],
   "/reset": ["POST"],
 };
 
@@ -60,6 +65,7 @@ export function createApp(queue: Queue, options: AppOptions = {}): App {
   jobRoutes(app, queue, maxBodyBytes);
   manageRoutes(app, queue, maxBodyBytes);
   takeRoutes(app, queue, options.heartbeatMs ?? 3000, streams);
+  cronRoutes(app, queue, maxBodyBytes, logError);
   for (const [path, methods] of Object.entries(METHODS)) {
     app.all(path, () => {
       throw methodNotAllowed(methods);

@@ -23,10 +23,12 @@ export class Float32 {
   constructor(readonly value: number) {}
 }
 
-/** Where payloads sit in the request bodies that carry them (API.md §3.4, §3.5). */
+/** Where payloads sit in the request bodies that carry them (API.md §3.4, §3.5, §3.19). */
 export const PAYLOAD_PATHS = {
   enqueue: ["payload"],
   bulkEnqueue: ["jobs", EACH, "payload"],
+  cronEntry: ["job", "payload"],
+  cronGroup: ["entries", EACH, "job", "payload"],
 } as const satisfies Record<string, MemberPath>;
 
 /** A malformed request body. `message` is the full client-facing text. */

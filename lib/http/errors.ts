@@ -74,6 +74,15 @@ export function toErrorWebResponse(err: unknown, format: BodyFormat, log: (err: 
   return new Response(body as BodyInit, { status, headers });
 }
 
+/** True when `err` maps to a deliberate status, false when it would be a logged 500. */
+export function isDeliberate(err: unknown): boolean {
+  let unexpected = false;
+  classify(unwrapH3(err), () => {
+    unexpected = true;
+  });
+  return !unexpected;
+}
+
 interface Classified {
   status: number;
   value: Record<string, unknown>;
