@@ -12,6 +12,7 @@ import { listen } from "../../lib/http/listen.ts";
 import { createQueue } from "../../lib/queue/queue.ts";
 import { openStore } from "../../lib/storage/store.ts";
 import { type TestServer, startServer } from "../helpers/server.ts";
+import { segmentNumbers } from "../helpers/storage.ts";
 import { tmpDir } from "../helpers/tmp.ts";
 import { type Json, assertError, count, req, uniq } from "./_client.ts";
 
@@ -267,6 +268,26 @@ describe("cron persistence and reset", () => {
     try {
       assert.deepEqual((await ok(req(s2.url, "GET", "/crons"))).crons, ["keep"]);
       assert.deepEqual(await ok(req(s2.url, "GET", "/crons/keep")), put);
+    } finally {
+      await s2.close();
+    }
+  });
+
+  it("groups survive compaction of the segment that held them", async () => {
+    const s1 = await startServer({ store: { segmentBytes: 64 * 1024 } });
+    const put = await ok(req(s1.url, "PUT", "/crons/kept", { entries: [entry("a")] }));
+    const filler = "x".repeat(4096);
+    while (segmentNumbers(s1.dir).length < 3) {
+      await ok(req(s1.url, "POST", "/jobs/bulk", { jobs: Array.from({ length: 8 }, () => job("fill", { payload: filler })) }), 201);
+    }
+    await ok(req(s1.url, "DELETE", "/jobs?queue=fill"));
+    const first = segmentNumbers(s1.dir)[0];
+    await s1.queue.compact();
+    assert.ok(!segmentNumbers(s1.dir).includes(first), "the group's first segment was retired");
+    await s1.close();
+    const s2 = await startServer({ dir: s1.dir });
+    try {
+      assert.deepEqual(await ok(req(s2.url, "GET", "/crons/kept")), put);
     } finally {
       await s2.close();
     }
