@@ -15,9 +15,14 @@ export function startLoopDelayProbe(logger: Logger, intervalMs = 1000): () => vo
     // The histogram holds whole timer periods (an idle loop reads ~1.07 ms at 1 ms
     // resolution), so the stall is the period minus the resolution.
     const ms = (ns: number) => Math.max(0, Math.round(ns / 1e4) / 100 - resolutionMs);
+    const mem = process.memoryUsage();
+    const mb = (bytes: number) => Math.round(bytes / 1e5) / 10;
     logger.info({
       event: "loop_delay", reason, max_ms: ms(histogram.max), p99_ms: ms(histogram.percentile(99)),
       mean_ms: ms(histogram.mean), samples: histogram.count,
+      // Where RSS goes, for memory work: V8 heap, and array buffers (the job table).
+      rss_mb: mb(mem.rss), heap_used_mb: mb(mem.heapUsed), heap_total_mb: mb(mem.heapTotal),
+      external_mb: mb(mem.external), array_buffers_mb: mb(mem.arrayBuffers),
     }, "event-loop delay");
     histogram.reset();
   };
