@@ -130,7 +130,7 @@ describe("a full disk (preallocation fails)", () => {
     }
     kind("full")(error);
     assert.equal(store.table.size, n);
-    await assert.rejects(store.insert([newJob(n + 1)], false), kind("full"), "still full");
+    await assert.rejects(store.insert([newJob(n + 1, {}, 200)], false), kind("full"), "still full");
     // Every job gets its completion: half acked by delete (in bulk), half marked completed.
     const all = liveIds(store);
     const completed = all.filter((_, i) => i % 2 === 0);

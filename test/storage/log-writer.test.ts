@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { type Store, openStore } from "../../lib/storage/store.ts";
-import { FaultyFs } from "../helpers/faulty-fs.ts";
+import { FaultyFs, gate, isPreallocation } from "../helpers/faulty-fs.ts";
 import { newJob, segmentNumbers } from "../helpers/storage.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 
@@ -65,5 +65,30 @@ describe("log writer", () => {
     await writes.done;
     assert.ok(at < 3000, "compaction only finished once the writes stopped");
     assert.ok(!segmentNumbers(dir).includes(1));
+  });
+
+  it("starts the next spare while a segment of slack is left, so no insert waits for one", { timeout: 20_000 }, async () => {
+    const { store, fs } = await open();
+    // First the head segment and its standing spare (made when the head was activated).
+    await store.insert([newJob(1)], false);
+    for (const deadline = Date.now() + 10_000; store.segments.spareCount === 0;) {
+      assert.ok(Date.now() < deadline, "no spare after activating the head");
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const held = gate();
+    const preparing = fs.failWrite({ kind: "pass", match: isPreallocation, gate: held.promise });
+    let n = 1;
+    let started = false;
+    void preparing.then(() => { started = true; });
+    // Until the next spare starts, inserts go on; the one that starts it must not wait
+    // for it (the preallocation is held at its first write until the end of the test).
+    while (!started) {
+      const insert = store.insert([newJob(++n, {}, 600)], false);
+      await Promise.race([insert, preparing]);
+      await insert;
+    }
+    assert.ok(store.writer.room() >= 64 * 1024 - 32, "started with a segment of slack left");
+    held.open();
+    for (let i = 0; i < 200; i++) await store.insert([newJob(++n, {}, 600)], false);
   });
 });
