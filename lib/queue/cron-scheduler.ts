@@ -3,26 +3,23 @@
 // fires what is due through the normal enqueue path, then re-arms. Paused entries need
 // no timer: cron.ts advancePaused moves them on whenever they are read or written.
 
+import { DueTimer } from "./_due-timer.ts";
 import type { Clock } from "./clock.ts";
 import type { CronBook } from "./cron-book.ts";
 import type { EnqueueInput } from "./enqueue.ts";
 
-/** setTimeout's ceiling; a later due time just re-arms when this fires. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const RETRY_MS = 1000;
 
 export class CronScheduler {
-  private timer: NodeJS.Timeout | undefined;
-  private armedFor: number | undefined;
+  private readonly timer: DueTimer;
   private stopped = false;
   private readonly book: CronBook;
-  private readonly clock: Clock;
   private readonly enqueue: (input: EnqueueInput, nowMs: number) => Promise<unknown>;
   private readonly onError: (err: unknown, where: string) => void;
 
   constructor(book: CronBook, clock: Clock, enqueue: (input: EnqueueInput, nowMs: number) => Promise<unknown>, onError: (err: unknown, where: string) => void) {
     this.book = book;
-    this.clock = clock;
+    this.timer = new DueTimer(clock, () => void this.tick());
     this.enqueue = enqueue;
     this.onError = onError;
   }
@@ -43,24 +40,11 @@ export class CronScheduler {
 
   poke(): void {
     if (this.stopped) return;
-    const due = this.book.earliestDue();
-    if (due === this.armedFor && this.timer) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.armedFor = due;
-    if (due === undefined) return;
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, due - this.clock.now()));
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.armedFor = undefined;
-      void this.tick();
-    }, delay);
-    this.timer.unref();
+    this.timer.arm(this.book.earliestDue());
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.timer.stop();
   }
 }

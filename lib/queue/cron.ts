@@ -7,24 +7,18 @@ import { Cron } from "croner";
 import { type EnqueueInput, parseEnqueue } from "./enqueue.ts";
 import { checkBatchExpressions } from "./jq.ts";
 import type { JobOptions } from "./job.ts";
-import { QueueError, type Backoff, type BatchConfig, type Retention, type UniqueWhile } from "./types.ts";
+import { QueueError } from "./types.ts";
 import {
   BodyShapeError, expectBool, expectObject, expectString, nameError, optional, parseUniqueWhile, requireField,
 } from "./validate.ts";
 
 /** The job an entry enqueues; `payloadJson` is the exact text the client sent. */
-export interface CronTemplate {
+export interface CronTemplate extends JobOptions {
   type: string;
   queue: string;
   priority: number;
   payloadJson: string;
-  retry_limit?: number;
-  backoff?: Backoff;
-  retention?: Retention;
-  unique_key?: string;
-  /** Only when the client gave it (never defaulted here, unlike jobs). */
-  unique_while?: UniqueWhile;
-  batch?: BatchConfig;
+  // `unique_while` is kept only when the client gave it (never defaulted here, unlike jobs).
 }
 
 /** Stored and viewed entry state (field order = wire order, API.md §2.4). */

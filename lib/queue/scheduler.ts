@@ -3,15 +3,11 @@
 // the earliest due time; promotion itself is memory-only (a restart re-derives it).
 
 import type { JobTable } from "../storage/job-table.ts";
+import { DueTimer } from "./_due-timer.ts";
 import type { Clock } from "./clock.ts";
 
-/** setTimeout's ceiling; a later due time just re-arms when this fires. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 export class Scheduler {
-  private timer: NodeJS.Timeout | undefined;
-  private armedFor: number | undefined;
-  private stopped = false;
+  private readonly timer: DueTimer;
   private readonly table: JobTable;
   private readonly clock: Clock;
   private readonly onPromoted: () => void;
@@ -20,6 +16,7 @@ export class Scheduler {
     this.table = table;
     this.clock = clock;
     this.onPromoted = onPromoted;
+    this.timer = new DueTimer(clock, () => this.tick());
   }
 
   /** Promote what is due now and re-arm for the next due job. */
@@ -31,25 +28,10 @@ export class Scheduler {
   }
 
   poke(): void {
-    if (this.stopped) return;
-    const due = this.table.nextDueMs();
-    if (due === this.armedFor) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.armedFor = due;
-    if (due === undefined) return;
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, due - this.clock.now()));
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.armedFor = undefined;
-      this.tick();
-    }, delay);
-    this.timer.unref();
+    this.timer.arm(this.table.nextDueMs());
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.timer.stop();
   }
 }
