@@ -4,7 +4,10 @@
 
 import assert from "node:assert/strict";
 import http from "node:http";
+import { after, afterEach, before } from "node:test";
 import { randomBytes } from "node:crypto";
+import { startServer, type TestServer } from "../helpers/server.ts";
+import { cleanupTmp } from "../helpers/tmp.ts";
 
 export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -207,4 +210,35 @@ export function rawReq(
     r.on("error", reject);
     r.end(body);
   });
+}
+
+/**
+ * One real server for a whole test file (node:test hooks registered here), plus the
+ * take streams a test opened, closed after each test. `s` forwards to the live server.
+ */
+export function sharedServer(): { s: TestServer; open: TakeStream[] } {
+  let server: TestServer | undefined;
+  const open: TakeStream[] = [];
+  before(async () => {
+    server = await startServer();
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((t) => t.close()));
+  });
+  after(async () => {
+    await server?.close();
+    cleanupTmp();
+  });
+  const live = (): TestServer => {
+    if (!server) throw new Error("sharedServer() used outside a test");
+    return server;
+  };
+  const s = {
+    get url() { return live().url; },
+    get dir() { return live().dir; },
+    get store() { return live().store; },
+    get queue() { return live().queue; },
+    close: () => live().close(),
+  } as TestServer;
+  return { s, open };
 }

@@ -3,25 +3,13 @@
 // §4.1–4.2). Jobs are put in flight through a real take stream.
 
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
-import { eventually, startServer, type TestServer } from "../helpers/server.ts";
-import { cleanupTmp } from "../helpers/tmp.ts";
-import { ack, assertError, count, enqueue, getJob, openTake, req, uniq, type Json, type TakeStream } from "./_client.ts";
+import { after, before, describe, it } from "node:test";
+import { eventually, startServer } from "../helpers/server.ts";
+import { ack, assertError, count, enqueue, getJob, openTake, req, uniq, type Json, type TakeStream, sharedServer } from "./_client.ts";
 
 const WEEK_MS = 604_800_000;
 
-let s: TestServer;
-const open: TakeStream[] = [];
-before(async () => {
-  s = await startServer();
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((t) => t.close()));
-});
-after(async () => {
-  await s.close();
-  cleanupTmp();
-});
+const { s, open } = sharedServer();
 
 /**
  * Enqueue `jobs` on a fresh queue and take them all on one stream, which stays open (they

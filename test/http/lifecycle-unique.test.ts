@@ -3,23 +3,12 @@
 // helper's expressions, sealing, closing on take, 422 for bad expressions).
 
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
-import { eventually, startServer, type TestServer } from "../helpers/server.ts";
-import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
-import { assertError, count, enqueue, getJob, openTake, req, uniq, type Json, type TakeStream } from "./_client.ts";
+import { after, describe, it } from "node:test";
+import { eventually, startServer } from "../helpers/server.ts";
+import { tmpDir } from "../helpers/tmp.ts";
+import { assertError, count, enqueue, getJob, openTake, req, uniq, type Json, type TakeStream, sharedServer } from "./_client.ts";
 
-let s: TestServer;
-const open: TakeStream[] = [];
-before(async () => {
-  s = await startServer();
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((t) => t.close()));
-});
-after(async () => {
-  await s.close();
-  cleanupTmp();
-});
+const { s, open } = sharedServer();
 
 async function post(job: Json): Promise<{ status: number; job: Json }> {
   const r = await req(s.url, "POST", "/jobs", { type: "t", payload: null, ...job });

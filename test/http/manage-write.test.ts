@@ -3,23 +3,11 @@
 // through take), DELETE one and by filter, and POST /reset.
 
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
-import { startServer, type TestServer } from "../helpers/server.ts";
-import { cleanupTmp } from "../helpers/tmp.ts";
-import { ack, assertError, count, enqueue, enqueueBulk, getJob, openTake, req, uniq, type Json, type TakeStream } from "./_client.ts";
+import { before, describe, it } from "node:test";
+import { startServer } from "../helpers/server.ts";
+import { ack, assertError, count, enqueue, enqueueBulk, getJob, openTake, req, uniq, type Json, type TakeStream, sharedServer } from "./_client.ts";
 
-let s: TestServer;
-const open: TakeStream[] = [];
-before(async () => {
-  s = await startServer();
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((t) => t.close()));
-});
-after(async () => {
-  await s.close();
-  cleanupTmp();
-});
+const { s, open } = sharedServer();
 
 async function take(query: string): Promise<TakeStream> {
   const t = await openTake(s.url, query);
