@@ -75,6 +75,9 @@ export async function compactOldest(store: Store): Promise<CompactionResult | un
     result.blobs += await copyBlobs(store, oldest, blobs);
   }
   await store.flush();
+  // Never delete a file something still points into (a write that failed late can put a
+  // job back at its old location): leave the segment for the next run instead.
+  if (pointsInto(store, oldest)) return undefined;
   await store.segments.retire(oldest);
   store.forgetSegment(oldest);
   await store.segments.releaseSpares(store.writer.surplusSpares());
@@ -187,4 +190,13 @@ async function copyBlobs(store: Store, oldest: number, keys: string[]): Promise<
     copied++;
   }
   return copied;
+}
+
+/** Does any live job, error record or blob still live in `segment`? */
+function pointsInto(store: Store, segment: number): boolean {
+  const t = store.table;
+  for (const slot of t.slotById.values()) if (t.paySeg[slot] === segment) return true;
+  for (const extras of t.extras.values()) for (const e of extras.errors ?? []) if (e.segment === segment) return true;
+  for (const b of store.blobs.values()) if (b.segment === segment) return true;
+  return false;
 }
