@@ -6,6 +6,7 @@ import { STATUS_FREE, STATUS_IN_FLIGHT } from "../storage/format.ts";
 import { type Snapshot, openSnapshot } from "../storage/snapshot.ts";
 import type { Store } from "../storage/store.ts";
 import { Mutex } from "./_mutex.ts";
+import { AdminView } from "./admin-view.ts";
 import { BatchIndex } from "./batch.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { complete } from "./complete.ts";
@@ -58,6 +59,12 @@ const DELETE_CHUNK = 256;
 const DELETE_YIELD_MS = 4;
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * What the admin event stream hears about (API.md §5.1): `jobs` for any list change,
+ * `completed`/`dead` for acks and failures, `patched` (the stream resends snapshots).
+ */
+export type ChangeEvent = { kind: "jobs" } | { kind: "completed" | "dead"; id: string } | { kind: "patched" };
+
 export class Queue {
   readonly store: Store;
   readonly ctx: QueueContext;
@@ -67,13 +74,21 @@ export class Queue {
   readonly cronScheduler: CronScheduler;
   private readonly reaperTimer: NodeJS.Timeout | undefined;
   private readonly onError: (err: unknown, where: string) => void;
+  /** The admin stream's ordered windows (lib/queue/admin-view.ts). */
+  readonly admin: AdminView;
+  private readonly changeListeners = new Set<(event: ChangeEvent) => void>();
 
   constructor(store: Store, options: QueueOptions = {}) {
     this.store = store;
     const clock = options.clock ?? systemClock;
     const dispatcher = new Dispatcher(store, clock, options.globalInFlightLimit ?? 1024);
     const order = store.table.orderedSlots();
-    this.scheduler = new Scheduler(store.table, clock, () => dispatcher.wake());
+    this.scheduler = new Scheduler(store.table, clock, () => {
+      dispatcher.wake();
+      this.changed();
+    });
+    this.admin = new AdminView(store);
+    dispatcher.onChange = () => this.changed();
     this.ctx = {
       store,
       clock,
@@ -87,6 +102,7 @@ export class Queue {
       writeSync: options.writeSync ?? false,
       random: options.random ?? Math.random,
       afterChange: () => {
+        this.changed();
         dispatcher.wake();
         this.scheduler.poke();
       },
@@ -114,6 +130,19 @@ export class Queue {
     this.cronScheduler = new CronScheduler(this.crons, clock, (input, nowMs) => guarded(enqueue(this.ctx, [input], nowMs)), this.onError);
     this.crons.onChange = () => this.cronScheduler.poke();
     this.cronScheduler.poke();
+  }
+
+  /**
+   * Listen for job changes (the admin event stream); returns the unsubscribe. Listeners
+   * are called synchronously and must only note the change (they debounce themselves).
+   */
+  onChange(listener: (event: ChangeEvent) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private changed(event: ChangeEvent = { kind: "jobs" }): void {
+    for (const listener of this.changeListeners) listener(event);
   }
 
   private now(): number {
@@ -152,6 +181,8 @@ export class Queue {
   /** POST /jobs/{id}/success. */
   async complete(id: string): Promise<void> {
     const notFound = await guarded(complete(this.ctx, [id], this.now()));
+    if (notFound.length === 0) this.changed({ kind: "completed", id });
+    this.changed();
     if (notFound.length > 0) throw new QueueError("not_found", "job not found in in-flight set");
   }
 
@@ -162,11 +193,20 @@ export class Queue {
     if (!Array.isArray(ids)) throw new BodyShapeError("ids: invalid type, expected a sequence");
     const strings = ids.map((id, i) => expectString(id, `ids[${i}]`));
     if (strings.length === 0) throw new QueueError("invalid_argument", "ids must not be empty");
-    return guarded(complete(this.ctx, strings, this.now()));
+    const notFound = await guarded(complete(this.ctx, strings, this.now()));
+    if (this.changeListeners.size > 0) {
+      const missing = new Set(notFound);
+      for (const id of strings) if (!missing.has(id)) this.changed({ kind: "completed", id });
+      this.changed();
+    }
+    return notFound;
   }
 
   async fail(id: string, body: unknown): Promise<JobView> {
-    return guarded(fail(this.ctx, id, parseFailure(body), this.now()));
+    const view = await guarded(fail(this.ctx, id, parseFailure(body), this.now()));
+    // Reference quirk (§5.1): every failure is announced as `dead`, retries too.
+    this.changed({ kind: "dead", id });
+    return view;
   }
 
   private visibleSlot(id: string): number {
@@ -199,6 +239,7 @@ export class Queue {
     if (slot === undefined) throw new QueueError("not_found", "job not found");
     this.ctx.dispatcher.release(id);
     await guarded(this.store.remove([slot], this.ctx.writeSync));
+    this.changed();
   }
 
   /** DELETE /jobs: slices of BULK_SLICE jobs, each its own atomic record, yielding between. */
@@ -230,6 +271,7 @@ export class Queue {
       }
     }
     await guarded(Promise.all(writes));
+    this.changed();
     return deleted;
   }
 
@@ -285,6 +327,7 @@ export class Queue {
     const meta = patchedMeta(t, slot, patch, this.now());
     await guarded(this.store.update([slot], [meta], this.ctx.writeSync));
     this.ctx.afterChange();
+    this.changed({ kind: "patched" });
     return viewOfMeta(meta);
   }
 
@@ -315,6 +358,7 @@ export class Queue {
     }
     await guarded(Promise.all(writes));
     this.ctx.afterChange();
+    this.changed({ kind: "patched" });
     return patched;
   }
 
@@ -346,6 +390,7 @@ export class Queue {
       this.ctx.batches.clear();
       await guarded(this.store.reset(this.ctx.writeSync));
     });
+    this.changed();
     this.scheduler.poke();
   }
 

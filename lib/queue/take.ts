@@ -57,6 +57,8 @@ export class Dispatcher {
   onRequeue: (slot: number) => void = () => {};
   /** Failures outside any request (the dispatch loop runs from setImmediate). */
   onError: (err: unknown, where: string) => void = () => {};
+  /** A job moved between ready and in flight (the admin event stream listens). */
+  onChange: () => void = () => {};
 
   constructor(store: Store, clock: Clock, globalLimit: number) {
     this.store = store;
@@ -93,6 +95,7 @@ export class Dispatcher {
         this.onRequeue(slot);
       }
     }
+    if (stream.held.size > 0) this.onChange();
     stream.held.clear();
     this.wake();
   }
@@ -176,6 +179,7 @@ export class Dispatcher {
     t.take(slot, this.clock.now());
     this.owners.set(id, stream);
     stream.held.add(id);
+    this.onChange();
     if (!stream.options.deliver({ job: viewOf(t, slot), payloadJson })) stream.congested = true;
   }
 }
