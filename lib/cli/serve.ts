@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { toNodeHandler } from "h3/node";
 import { createAdminApp } from "../http/admin.ts";
 import { createApp } from "../http/app.ts";
+import { attachEvents } from "../http/events.ts";
 import { type Listener, listen } from "../http/listen.ts";
 import { SERVER_VERSION } from "../http/routes/health.ts";
 import { closeJq } from "../queue/jq.ts";
@@ -68,6 +69,7 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
     logError: (err) => logger.error({ err }, "request failed"),
   });
   const listeners: Listener[] = [];
+  const closers: (() => void)[] = [];
   const announce = (api: string, l: Listener) => {
     const addr = l.url.replace(/^https?:\/\//, "");
     logger.info({ event: "listening", api, addr, scheme: l.scheme, url: l.url }, `Listening on ${l.url} (${api})`);
@@ -80,9 +82,13 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
       const admin = createAdminApp(queue, { logError: (err) => logger.error({ err }, "admin request failed") });
       const a = await listen(toNodeHandler(admin), { host: config.adminHost, port: config.adminPort, tls: readTls(config.adminTls), name: "admin" });
       listeners.push(a);
+      // The sniffer lets WebSocket upgrades through to the server's 'upgrade' event.
+      const events = attachEvents(a.server, queue, { startedAt: started, logError: (err) => logger.error({ err }, "admin event stream failed") });
+      closers.push(() => events.close());
       announce("admin", a);
     }
   } catch (err) {
+    for (const close of closers) close();
     for (const l of listeners) await l.close(0);
     queue.stop();
     await store.close();
@@ -107,6 +113,7 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
 
   stopLoopProbe?.();
   primary.closeStreams();
+  for (const close of closers) close();
   await Promise.all(listeners.map((l) => l.close(2000)));
   queue.stop();
   await store.close();

@@ -1,6 +1,6 @@
 // The admin listener's app (API.md §5): POST /backup and POST /compact. No content
 // negotiation and no JSON fallback: unknown paths get an empty 404, as in the reference.
-// GET /events (the WebSocket behind `zizq top`) is not served yet.
+// GET /events (the WebSocket behind `zizq top`) is an upgrade, served by events.ts.
 
 import { H3 } from "h3";
 import type { Queue } from "../queue/queue.ts";

@@ -1,0 +1,252 @@
+// The admin WebSocket `/events` (API.md §5.1) behind `zizq top`: one session per
+// connection keeps its three subscribed windows and the last items sent, and on queue
+// changes (debounced) sends `job_changed` diffs, removals first, or a fresh snapshot.
+
+import type { EventEmitter } from "node:events";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { type WebSocket, WebSocketServer } from "ws";
+import {
+  type AdminJob, type Anchor, type FindAnchor, type FindDirection, type JobWindow, LIST_NAMES, type ListName,
+} from "../queue/admin-view.ts";
+import type { ChangeEvent, Queue } from "../queue/queue.ts";
+import { SERVER_VERSION } from "./routes/health.ts";
+
+export interface EventsOptions {
+  /** Heartbeat frame interval. @default 2000 (fixed in the reference; tests shorten it) */
+  heartbeatMs?: number;
+  /** Quiet time before a change is turned into diffs. @default 100 */
+  debounceMs?: number;
+  /** For uptime_ms. @default the time attachEvents was called */
+  startedAt?: number;
+  logError?: (err: unknown) => void;
+}
+
+const DEFAULT_LIMIT = 200;
+/** Past this many changed items a diff costs more than a snapshot; resend the windows. */
+const MAX_DIFF = 400;
+const MAX_LIMIT = 10_000;
+
+interface Subscription {
+  anchor: Anchor;
+  limit: number;
+}
+
+/** Serve `/events` upgrades on `server`; returns close(), which ends every session. */
+export function attachEvents(server: EventEmitter, queue: Queue, options: EventsOptions = {}): { close(): void } {
+  const wss = new WebSocketServer({ noServer: true });
+  const startedAt = options.startedAt ?? Date.now();
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? "").split("?")[0];
+    if (path !== "/events") {
+      socket.end("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => new Session(ws, queue, startedAt, options));
+  };
+  server.on("upgrade", onUpgrade);
+  return {
+    close: () => {
+      server.off("upgrade", onUpgrade);
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+    },
+  };
+}
+
+class Session {
+  private readonly ws: WebSocket;
+  private readonly queue: Queue;
+  private readonly startedAt: number;
+  private readonly debounceMs: number;
+  private readonly logError: (err: unknown) => void;
+  private detail = false;
+  private readonly subs: Record<ListName, Subscription> = {
+    ready: { anchor: { kind: "head" }, limit: DEFAULT_LIMIT },
+    in_flight: { anchor: { kind: "head" }, limit: DEFAULT_LIMIT },
+    scheduled: { anchor: { kind: "head" }, limit: DEFAULT_LIMIT },
+  };
+  /** What the client holds: the last window sent per list, items by id as JSON. */
+  private readonly sent: Record<ListName, { firstPosition: number; items: Map<string, string> }> = {
+    ready: { firstPosition: 0, items: new Map() },
+    in_flight: { firstPosition: 0, items: new Map() },
+    scheduled: { firstPosition: 0, items: new Map() },
+  };
+  private pending: NodeJS.Timeout | undefined;
+  private needSnapshot = false;
+  private terminal: ChangeEvent[] = [];
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly unsubscribe: () => void;
+
+  constructor(ws: WebSocket, queue: Queue, startedAt: number, options: EventsOptions) {
+    this.ws = ws;
+    this.queue = queue;
+    this.startedAt = startedAt;
+    this.debounceMs = options.debounceMs ?? 100;
+    this.logError = options.logError ?? ((err) => console.error(err));
+    this.unsubscribe = queue.onChange((event) => this.onChange(event));
+    this.heartbeat = setInterval(() => this.send("heartbeat", {}), options.heartbeatMs ?? 2000);
+    ws.on("message", (data, isBinary) => {
+      if (isBinary) return;
+      this.guard(() => this.onMessage(data.toString()));
+    });
+    ws.on("close", () => this.stop());
+    ws.on("error", () => this.stop());
+    this.guard(() => this.snapshot());
+  }
+
+  private stop(): void {
+    clearInterval(this.heartbeat);
+    if (this.pending) clearTimeout(this.pending);
+    this.unsubscribe();
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.logError(err);
+    }
+  }
+
+  private status() {
+    const s = this.queue.stats();
+    return {
+      version: SERVER_VERSION, uptime_ms: Date.now() - this.startedAt, tier: "pro",
+      total_ready: s.ready, total_in_flight: s.inFlight, total_scheduled: s.scheduled,
+    };
+  }
+
+  /** Every frame: `server` first, then `event`, then the kind's fields (§5.1). */
+  private send(event: string, fields: Record<string, unknown>): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(JSON.stringify({ server: this.status(), event, ...fields }));
+  }
+
+  private onChange(event: ChangeEvent): void {
+    if (event.kind === "patched") this.needSnapshot = true;
+    else if (event.kind !== "jobs") this.terminal.push(event);
+    // Debounce: a burst of enqueues becomes one recomputation, not one per job.
+    this.pending ??= setTimeout(() => {
+      this.pending = undefined;
+      this.guard(() => this.flush());
+    }, this.debounceMs);
+  }
+
+  private windowOf(list: ListName): JobWindow {
+    const sub = this.subs[list];
+    return this.queue.admin.window(list, sub.anchor, sub.limit, this.detail);
+  }
+
+  private remember(list: ListName, w: JobWindow): void {
+    this.sent[list] = { firstPosition: w.first_position, items: new Map(w.items.map((j) => [j.id, JSON.stringify(j)])) };
+  }
+
+  private snapshot(): void {
+    const windows: Partial<Record<ListName, JobWindow>> = {};
+    for (const list of LIST_NAMES) {
+      windows[list] = this.windowOf(list);
+      this.remember(list, windows[list]);
+    }
+    this.send("job_snapshot", windows);
+  }
+
+  private flush(): void {
+    const terminal = this.terminal.splice(0);
+    for (const e of terminal) if (e.kind !== "jobs" && e.kind !== "patched") this.send("job_changed", { id: e.id, status: e.kind });
+    if (this.needSnapshot) {
+      this.needSnapshot = false;
+      this.snapshot();
+      return;
+    }
+    const removals: [string, string][] = [];
+    const additions: [string, AdminJob, string][] = [];
+    const fresh: [ListName, JobWindow][] = [];
+    for (const list of LIST_NAMES) {
+      const w = this.windowOf(list);
+      const before = this.sent[list];
+      // A shifted window start cannot be expressed as diffs of items.
+      if (w.first_position !== before.firstPosition) {
+        this.needSnapshot = true;
+        break;
+      }
+      const now = new Map<string, string>();
+      for (const job of w.items) {
+        const json = JSON.stringify(job);
+        now.set(job.id, json);
+        if (before.items.get(job.id) !== json) additions.push([list, job, json]);
+      }
+      for (const id of before.items.keys()) if (!now.has(id)) removals.push([`${list}_removed`, id]);
+      fresh.push([list, w]);
+    }
+    if (this.needSnapshot || removals.length + additions.length > MAX_DIFF) {
+      this.needSnapshot = false;
+      this.snapshot();
+      return;
+    }
+    for (const [list, w] of fresh) this.remember(list, w);
+    for (const [status, id] of removals) this.send("job_changed", { id, status });
+    for (const [status, job] of additions) this.send("job_changed", { id: job.id, status, job });
+  }
+
+  private onMessage(text: string): void {
+    let msg: Record<string, unknown>;
+    try {
+      msg = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return; // §5.1: unparseable frames are ignored
+    }
+    if (typeof msg !== "object" || msg === null) return;
+    const list = LIST_NAMES.includes(msg.list as ListName) ? (msg.list as ListName) : undefined;
+    const limit = typeof msg.limit === "number" && msg.limit > 0 ? Math.min(Math.floor(msg.limit), MAX_LIMIT) : DEFAULT_LIMIT;
+    switch (msg.type) {
+      case "subscribe": {
+        const anchor = parseAnchor(msg.anchor);
+        if (!list || !anchor) return;
+        this.subs[list] = { anchor, limit };
+        this.snapshot();
+        return;
+      }
+      case "set_detail_level":
+        if (typeof msg.detail !== "boolean") return;
+        this.detail = msg.detail;
+        this.snapshot();
+        return;
+      case "delete_job":
+        if (typeof msg.id !== "string") return;
+        // No reply: the deletion shows up as diffs through onChange.
+        this.queue.deleteOne(msg.id).catch(() => {});
+        return;
+      case "find": {
+        const anchor = parseFindAnchor(msg.anchor);
+        const direction = msg.direction as FindDirection;
+        if (!list || !anchor || !["forward", "backward", "locate"].includes(direction)) return;
+        const q = (msg.query ?? {}) as { queues?: unknown; types?: unknown };
+        const strings = (v: unknown) => (Array.isArray(v) ? v.filter((s): s is string => typeof s === "string") : []);
+        const result = this.queue.admin.find(list, anchor, direction, { queues: strings(q.queues), types: strings(q.types) }, limit);
+        this.send("find_result", { list, matched_position: result.matched_position, window: result.window });
+        return;
+      }
+    }
+  }
+}
+
+function parseAnchor(raw: unknown): Anchor | undefined {
+  const a = raw as Record<string, unknown> | null | undefined;
+  if (!a || typeof a !== "object") return undefined;
+  if (a.kind === "head" || a.kind === "tail") return { kind: a.kind };
+  if (a.kind === "offset" && typeof a.offset === "number") return { kind: "offset", offset: a.offset };
+  if (a.kind === "around" && typeof a.id === "string") {
+    const fallback = a.fallback === "head" || a.fallback === "tail" ? a.fallback : "nowhere";
+    return { kind: "around", id: a.id, fallback };
+  }
+  return undefined;
+}
+
+function parseFindAnchor(raw: unknown): FindAnchor | undefined {
+  const a = raw as Record<string, unknown> | null | undefined;
+  if (!a || typeof a !== "object") return undefined;
+  if (a.kind === "start" || a.kind === "end") return { kind: a.kind };
+  if (a.kind === "job_id" && typeof a.id === "string") return { kind: "job_id", id: a.id };
+  return undefined;
+}
