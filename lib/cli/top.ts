@@ -1,9 +1,127 @@
-// Placeholder for `zizq top`, the terminal UI over the admin WebSocket (API.md §5.1).
-// A later change builds it; until then the command says so and exits 1.
+// `zizq top`: a terminal UI over the admin WebSocket `<url>/events` (API.md §5.1, §6.2).
+// The I/O half: socket (reconnecting every 2 s), raw-mode keys, and a throttled redraw
+// with plain ANSI escapes on the alternate screen. State and drawing live in top-view.ts.
 
+import { readFile } from "node:fs/promises";
+import WebSocket from "ws";
 import type { TopConfig } from "./config.ts";
+import { type TopState, applyFrame, handleKey, initialState, render } from "./top-view.ts";
 
-export async function runTop(_options: TopConfig): Promise<number> {
-  process.stderr.write("zizq top: not implemented yet\n");
-  return 1;
+const RECONNECT_MS = 2000;
+
+/** Split one stdin chunk into keys: arrow keys arrive as 3-byte escape sequences. */
+export function splitKeys(chunk: string): string[] {
+  const keys: string[] = [];
+  for (let i = 0; i < chunk.length;) {
+    const n = chunk.startsWith("\x1b[", i) && i + 2 < chunk.length ? 3 : 1;
+    keys.push(chunk.slice(i, i + n));
+    i += n;
+  }
+  return keys;
+}
+
+export async function runTop(config: TopConfig): Promise<number> {
+  const tls = config.url.startsWith("https:") ? {
+    ca: config.caCertPath ? await readFile(config.caCertPath) : undefined,
+    cert: config.clientCertPath ? await readFile(config.clientCertPath) : undefined,
+    key: config.clientKeyPath ? await readFile(config.clientKeyPath) : undefined,
+  } : {};
+  const url = `${config.url.replace(/^http/, "ws")}/events`;
+  const out = process.stdout;
+  const stdin = process.stdin;
+  let state: TopState = initialState();
+  let ws: WebSocket | undefined;
+  let reconnect: NodeJS.Timeout | undefined;
+  let drawTimer: NodeJS.Timeout | undefined;
+  let lastDraw = 0;
+
+  const draw = () => {
+    lastDraw = Date.now();
+    const lines = render(state, out.columns || 100, out.rows || 30, Date.now());
+    out.write(`\x1b[H${lines.map((l) => `${l}\x1b[K`).join("\r\n")}\x1b[J`);
+  };
+  // At most one redraw per --refresh-rate: a busy queue sends many diffs a second.
+  const scheduleDraw = (now = false) => {
+    if (now) {
+      if (drawTimer) clearTimeout(drawTimer);
+      drawTimer = undefined;
+      draw();
+      return;
+    }
+    if (drawTimer) return;
+    drawTimer = setTimeout(() => {
+      drawTimer = undefined;
+      draw();
+    }, Math.max(0, config.refreshRateMs - (Date.now() - lastDraw)));
+  };
+
+  let finish: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => { finish = resolve; });
+
+  const connect = () => {
+    reconnect = undefined;
+    const socket = new WebSocket(url, tls);
+    ws = socket;
+    socket.on("open", () => {
+      state = { ...state, connected: true };
+      // A new connection starts with detail off (§5.1); keep what the user chose.
+      if (state.detail) socket.send(JSON.stringify({ type: "set_detail_level", detail: true }));
+      scheduleDraw(true);
+    });
+    socket.on("message", (data) => {
+      try {
+        state = applyFrame(state, JSON.parse(data.toString()));
+      } catch {
+        return;
+      }
+      scheduleDraw();
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      if (ws !== socket || state.quit) return;
+      state = { ...state, connected: false };
+      scheduleDraw(true);
+      reconnect = setTimeout(connect, RECONNECT_MS);
+    });
+  };
+
+  const restore = () => {
+    if (stdin.isTTY) stdin.setRawMode(false);
+    out.write("\x1b[?25h\x1b[?1049l");
+  };
+  const quit = () => {
+    state = { ...state, quit: true };
+    if (reconnect) clearTimeout(reconnect);
+    if (drawTimer) clearTimeout(drawTimer);
+    ws?.close();
+    stdin.off("data", onData);
+    stdin.pause();
+    process.off("SIGTERM", quit);
+    process.off("exit", restore);
+    out.off("resize", onResize);
+    restore();
+    finish(0);
+  };
+  const onData = (chunk: Buffer) => {
+    for (const key of splitKeys(chunk.toString("utf8"))) {
+      const result = handleKey(state, key);
+      state = result.state;
+      for (const frame of result.send) if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+      if (state.quit) return quit();
+    }
+    scheduleDraw(true);
+  };
+  const onResize = () => scheduleDraw(true);
+
+  out.write("\x1b[?1049h\x1b[?25l");
+  // Whatever ends the process, the terminal comes back usable.
+  process.on("exit", restore);
+  process.on("SIGTERM", quit);
+  if (stdin.isTTY) stdin.setRawMode(true);
+  stdin.on("data", onData);
+  stdin.resume();
+  out.on("resize", onResize);
+  connect();
+  scheduleDraw(true);
+  return done;
 }
