@@ -1,7 +1,7 @@
 // The admin event stream's three ordered lists (API.md §5.1) as windows: ready by
 // (priority, id), in_flight by (dequeued_at, id), scheduled by (ready_at, id). Head
-// windows stop early (a k-way merge of the per-queue ready indexes, a bounded selection
-// over the scheduled heap); tail/offset/around/find materialise the list, O(n).
+// windows stop early (a k-way merge of the per-queue ready indexes, a frontier walk
+// of the scheduled heap); tail/offset/around/find materialise the list, O(n).
 
 import { STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED } from "../storage/format.ts";
 import type { Store } from "../storage/store.ts";
@@ -162,23 +162,39 @@ export class AdminView {
     const t = this.store.table;
     const cmp = (a: number, b: number) => t.readyAt[a] - t.readyAt[b] || t.compare(a, b);
     const heap = t.scheduled.slots();
-    if (max >= heap.length || max > 10_000) return [...heap].sort(cmp).slice(0, max);
-    // Bounded selection: keep the `max` smallest in a sorted array (most slots lose to
-    // the current worst and cost one comparison), instead of sorting the whole heap.
-    const best: number[] = [];
-    for (const s of heap) {
-      if (best.length === max && cmp(s, best[max - 1]) >= 0) continue;
-      let lo = 0;
-      let hi = best.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (cmp(best[mid], s) < 0) lo = mid + 1;
-        else hi = mid;
+    if (max >= heap.length / 4) return [...heap].sort(cmp).slice(0, max);
+    // The k smallest of a binary heap without sorting it: pop from a small frontier heap
+    // of heap positions, starting at the root; a popped position adds its two children.
+    // O(k log k), so the default head window stays cheap at 1M scheduled jobs.
+    const frontier: number[] = [0];
+    const less = (i: number, j: number) => cmp(heap[frontier[i]], heap[frontier[j]]) < 0;
+    const swap = (i: number, j: number) => ([frontier[i], frontier[j]] = [frontier[j], frontier[i]]);
+    const push = (pos: number) => {
+      if (pos >= heap.length) return;
+      frontier.push(pos);
+      for (let i = frontier.length - 1; i > 0 && less(i, (i - 1) >> 1); i = (i - 1) >> 1) swap(i, (i - 1) >> 1);
+    };
+    const out: number[] = [];
+    while (out.length < max && frontier.length > 0) {
+      const pos = frontier[0];
+      const last = frontier.pop()!;
+      if (frontier.length > 0) {
+        frontier[0] = last;
+        for (let i = 0; ;) {
+          const l = 2 * i + 1;
+          let m = i;
+          if (l < frontier.length && less(l, m)) m = l;
+          if (l + 1 < frontier.length && less(l + 1, m)) m = l + 1;
+          if (m === i) break;
+          swap(i, m);
+          i = m;
+        }
       }
-      best.splice(lo, 0, s);
-      if (best.length > max) best.pop();
+      out.push(heap[pos]);
+      push(2 * pos + 1);
+      push(2 * pos + 2);
     }
-    return best;
+    return out;
   }
 
   private build(slots: number[], start: number, total: number, detail: boolean): JobWindow {

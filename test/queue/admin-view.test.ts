@@ -1,0 +1,34 @@
+// The admin view's early-exit orders must agree with the full list order: the ready
+// k-way merge across queues and the scheduled heap's frontier walk (lib/queue/admin-view.ts).
+
+import assert from "node:assert/strict";
+import { after, it } from "node:test";
+import { createQueue } from "../../lib/queue/queue.ts";
+import { openStore } from "../../lib/storage/store.ts";
+import { tmpDir } from "../helpers/tmp.ts";
+
+const store = await openStore({ dir: tmpDir(), segmentBytes: 4 * 1024 * 1024 });
+const queue = createQueue(store, { reaperIntervalMs: 0 });
+after(async () => {
+  queue.stop();
+  await store.close();
+});
+
+it("head windows of every size match the first items of the full order", async () => {
+  const jobs = [];
+  for (let j = 0; j < 2000; j++) {
+    jobs.push({ type: "t", queue: `q${j % 7}`, payload: {}, priority: (j * 7919) % 13, ...(j % 2 ? { ready_at: Date.now() + 1e9 + ((j * 104729) % 300) } : {}) });
+  }
+  await queue.enqueueBulk({ jobs });
+  const t = store.table;
+  for (const list of ["ready", "scheduled"] as const) {
+    const full = queue.admin.ordered(list);
+    assert.equal(full.length, 1000);
+    const key = list === "ready" ? (s: number) => t.priority[s] : (s: number) => t.readyAt[s];
+    for (let i = 1; i < full.length; i++) {
+      const d = key(full[i - 1]) - key(full[i]) || t.compare(full[i - 1], full[i]);
+      assert.ok(d < 0, `${list} out of order at ${i}`);
+    }
+    for (const k of [1, 5, 200, 249]) assert.deepEqual(queue.admin.ordered(list, k), full.slice(0, k), `${list} head ${k}`);
+  }
+});
