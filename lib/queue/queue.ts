@@ -65,6 +65,8 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
  */
 export type ChangeEvent = { kind: "jobs" } | { kind: "completed" | "dead"; id: string } | { kind: "patched" };
 
+const JOBS_CHANGED: ChangeEvent = { kind: "jobs" };
+
 export class Queue {
   readonly store: Store;
   readonly ctx: QueueContext;
@@ -141,8 +143,11 @@ export class Queue {
     return () => this.changeListeners.delete(listener);
   }
 
-  private changed(event: ChangeEvent = { kind: "jobs" }): void {
-    for (const listener of this.changeListeners) listener(event);
+  /** Tell admin listeners; free when none is connected (it runs on every take and ack). */
+  private changed(event?: ChangeEvent): void {
+    if (this.changeListeners.size === 0) return;
+    const e = event ?? JOBS_CHANGED;
+    for (const listener of this.changeListeners) listener(e);
   }
 
   private now(): number {

@@ -175,12 +175,13 @@ export class Dispatcher {
       this.onError(err, `reading the payload of job ${t.idOf(slot)}`);
       throw new DispatchHalted();
     }
-    const id = t.idOf(slot);
     t.take(slot, this.clock.now());
-    this.owners.set(id, stream);
-    stream.held.add(id);
+    // The view carries the id string: making it is ~0.6 µs, so once per job, not twice.
+    const job = viewOf(t, slot);
+    this.owners.set(job.id, stream);
+    stream.held.add(job.id);
     this.onChange();
-    if (!stream.options.deliver({ job: viewOf(t, slot), payloadJson })) stream.congested = true;
+    if (!stream.options.deliver({ job, payloadJson })) stream.congested = true;
   }
 }
 
