@@ -52,8 +52,11 @@ export type FrameCheck =
   | { ok: true; type: number; bodyStart: number; end: number }
   | { ok: false; reason: "unused" | "short" | "bad_type" | "bad_length" | "bad_checksum" };
 
-/** Check the record at `pos` in `buf` (valid bytes end at `limit`). */
-export function checkFrame(buf: Buffer, pos: number, limit: number): FrameCheck {
+/**
+ * Check the record at `pos` in `buf` (valid bytes end at `limit`). `verifyChecksum`
+ * false is for records inside a TXN, whose bytes the TXN's own checksum already covered.
+ */
+export function checkFrame(buf: Buffer, pos: number, limit: number, verifyChecksum = true): FrameCheck {
   if (pos + RECORD_HEADER_BYTES > limit) return { ok: false, reason: "short" };
   const length = buf.readUInt32LE(pos);
   const type = buf[pos + 4];
@@ -62,6 +65,7 @@ export function checkFrame(buf: Buffer, pos: number, limit: number): FrameCheck 
   const bodyStart = pos + RECORD_HEADER_BYTES;
   const end = bodyStart + length;
   if (end > limit) return { ok: false, reason: "bad_length" };
+  if (!verifyChecksum) return { ok: true, type, bodyStart, end };
   const expected = buf.readUInt32LE(pos + 5);
   const actual = crc32(buf.subarray(bodyStart, end), crc32(buf.subarray(pos + 4, pos + 5)));
   if (actual !== expected) return { ok: false, reason: "bad_checksum" };

@@ -106,11 +106,12 @@ function visitRecord(buf: Buffer, type: number, bodyStart: number, end: number, 
     visit(type, buf, bodyStart, end, no, offset);
     return;
   }
-  // The outer checksum already vouched for these bytes; a bad inner frame means a bug
-  // in the writer, so it stops the transaction rather than guessing.
+  // The outer checksum already vouched for these bytes (so inner checksums are not
+  // computed again: every bulk enqueue is a TXN); a bad inner frame means a bug in the
+  // writer, so it stops the transaction rather than guessing.
   let pos = bodyStart;
   while (pos < end) {
-    const inner = checkFrame(buf, pos, end);
+    const inner = checkFrame(buf, pos, end, false);
     if (!inner.ok || inner.type === RECORD_TXN) break;
     visit(inner.type, buf, inner.bodyStart, inner.end, no, pos);
     pos = inner.end;
