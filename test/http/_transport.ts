@@ -11,6 +11,7 @@ import { notAcceptable, streamNotAcceptable, toErrorWebResponse, unsupportedMedi
 import { BODY_CONTENT_TYPE, requestFormat, responseFormat, streamFormat } from "../../lib/http/negotiate.ts";
 import { createTakeStream, type TakeStream } from "../../lib/http/stream.ts";
 import { QueueError } from "../../lib/queue/types.ts";
+import { eventually } from "../helpers/server.ts";
 
 export interface TestApp {
   app: H3;
@@ -74,11 +75,7 @@ export function createTestApp(heartbeatMs = 50): TestApp {
 
 /** Polls `check` until it returns true; fails after `ms` (a hang guard, not a timing assertion). */
 export async function waitFor(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await eventually(check, ms, what);
 }
 
 export interface ClientResponse {

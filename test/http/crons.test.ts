@@ -11,7 +11,7 @@ import { createApp } from "../../lib/http/app.ts";
 import { listen } from "../../lib/http/listen.ts";
 import { createQueue } from "../../lib/queue/queue.ts";
 import { openStore } from "../../lib/storage/store.ts";
-import { type TestServer, startServer } from "../helpers/server.ts";
+import { type TestServer, startServer, eventually } from "../helpers/server.ts";
 import { segmentNumbers } from "../helpers/storage.ts";
 import { tmpDir } from "../helpers/tmp.ts";
 import { type Json, assertError, count, req, uniq } from "./_client.ts";
@@ -25,16 +25,6 @@ async function ok(r: Promise<Awaited<ReturnType<typeof req>>>, status = 200): Pr
   return res.body!;
 }
 
-/** Poll `probe` until it returns a value, or fail after `timeoutMs`. */
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe("cron API", () => {
   let s: TestServer;
@@ -220,12 +210,12 @@ describe("cron API", () => {
     const getEntry = async (name: string) => ok(req(s.url, "GET", `/crons/${g}/entries/${name}`));
 
     it("enqueues a job from the template, then sets last_enqueue_at and advances next_enqueue_at", async () => {
-      const jobs = await until(async () => {
+      const jobs = await eventually(async () => {
         const r = await ok(req(s.url, "GET", `/jobs?queue=${qf}`));
         return r.jobs.length > 0 ? (r.jobs as Json[]) : undefined;
       });
       assert.deepEqual([jobs[0].type, jobs[0].queue, jobs[0].priority, jobs[0].payload], ["t", qf, 32768, { from: "f" }]);
-      const e = await until(async () => {
+      const e = await eventually(async () => {
         const got = await getEntry("f");
         return got.last_enqueue_at !== undefined ? got : undefined;
       });
@@ -236,13 +226,13 @@ describe("cron API", () => {
     });
 
     it("a unique_key in the template dedups at fire time", async () => {
-      const first = (await until(async () => (await getEntry("u")).last_enqueue_at as number | undefined));
-      await until(async () => ((await getEntry("u")).last_enqueue_at > first ? true : undefined));
+      const first = (await eventually(async () => (await getEntry("u")).last_enqueue_at as number | undefined));
+      await eventually(async () => ((await getEntry("u")).last_enqueue_at > first ? true : undefined));
       assert.equal(await count(s.url, `queue=${qu}`), 1);
     });
 
     it("paused entries do not enqueue, but their schedule advances", async () => {
-      const f = await until(async () => {
+      const f = await eventually(async () => {
         const got = await getEntry("f");
         return got.last_enqueue_at > pausedAtStart.next_enqueue_at ? got : undefined;
       });
