@@ -208,23 +208,32 @@ export async function listen(handler: NodeHandler, opts: ListenOptions): Promise
  * PINGs `session` after `idleMs` without frames and destroys `socket` unless the ACK comes
  * within `idleMs`; re-armed after each ACK. (Http2Session.destroy() alone left such a
  * socket open in our probe, so the socket itself is destroyed.)
+ *
+ * Why the verdict waits two loop turns after the guard fires: timers run before I/O is
+ * polled, so after a stall of our own loop (GC, a long sync task, the process descheduled
+ * on a busy machine) the guard fires while the ACK sits unread in the kernel. An in-process
+ * peer (tests, an app that embeds the server and its client) may not even have read the
+ * PING yet. One turn lets the peer read the PING and write its ACK, the next lets us read
+ * it: a stalled loop must not convict a healthy peer. A dead peer costs two turns more.
  */
 function watchLiveness(session: http2.Http2Session, socket: Socket, idleMs: number): void {
   const onIdle = (): void => {
     if (session.closed || session.destroyed) return;
-    const kill = (): void => {
-      socket.destroy();
+    let acked = false;
+    const judge = (): void => {
+      if (!acked) socket.destroy();
     };
-    const guard = setTimeout(kill, idleMs);
+    const guard = setTimeout(() => setImmediate(() => setImmediate(judge)), idleMs);
     try {
       session.ping((err) => {
+        acked = true;
         clearTimeout(guard);
-        if (err) kill();
+        if (err) socket.destroy();
         else if (!session.closed && !session.destroyed) session.setTimeout(idleMs); // re-arm
       });
     } catch {
       clearTimeout(guard);
-      kill();
+      socket.destroy();
     }
   };
   session.on("timeout", onIdle);

@@ -140,6 +140,28 @@ describe("listen: plain TCP serves HTTP/1.1 and h2c on one port", () => {
     assert.equal(h1.status, 200);
   });
 
+  it("a stalled loop while a PING is outstanding does not convict a healthy h2 session", async () => {
+    // The failure this pins: under a loaded machine the liveness guard fired before the
+    // PING's ACK was read, and the server destroyed a healthy session (the shared one above).
+    const own = await h2Connect(listener.url);
+    own.on("error", () => {});
+    let stalls = 0;
+    await new Promise<void>((resolve) => {
+      own.on("ping", () => {
+        // Block this process (server and client both live here) for longer than the whole
+        // guard window, right after the server's PING arrived: a stall, not a sleep.
+        const until = Date.now() + 120;
+        while (Date.now() < until);
+        if (++stalls === 3) resolve();
+      });
+      own.once("close", () => resolve());
+    });
+    assert.equal(own.destroyed, false, "session survived the stalls");
+    const res = await h2Request(own, "POST", "/echo", JSON_HEADERS, "[3]");
+    assert.equal(res.status, 200);
+    own.close();
+  });
+
   it("unknown errors become a logged generic 500", async () => {
     const res = await h1Request(listener.url, "GET", "/boom");
     assert.equal(res.status, 500);
