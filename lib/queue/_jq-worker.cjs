@@ -30,6 +30,15 @@ require("jq-web").then(
       }
       parentPort.postMessage(reply);
     });
+    // One throwaway run before reporting ready: V8 compiles wasm functions lazily, so a
+    // fresh engine's first call is many times slower than later ones, and on a busy machine
+    // that alone overran short deadlines. The deadline clock starts only at dispatch, so the
+    // warm-up is paid here, not by the first caller.
+    try {
+      jq.raw('{"a":[1,"x",null]}', '.a | map(tostring) | join(",") | length > 0', []);
+    } catch {
+      // Not fatal: the real calls report their own errors.
+    }
     parentPort.postMessage({ ready: true });
   },
   (err) => parentPort.postMessage({ loadError: String((err && err.stack) || err) }),

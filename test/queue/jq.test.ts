@@ -81,18 +81,22 @@ describe("filter semantics", () => {
   });
 });
 
-describe("throughput (API target: 50,000 payloads/s; bench/jq.ts prints the full table)", () => {
+// Speed is measured by bench/jq.ts (API target: 50,000 payloads/s), not asserted here: a
+// timing assertion fails on a loaded machine. This pins the verdicts of a large scan.
+describe("large scans", () => {
   const payloads = Array.from({ length: 100_000 }, (_, n) =>
     JSON.stringify({ n, user: { id: 100_000 + n, email: `user${n}@example.com`, plan: n % 3 ? "free" : "pro" }, tags: ["a"] }),
   );
-  for (const program of ['. | contains({"user":{"plan":"pro"}})', ".n % 7 == 0"]) {
+  const cases: [string, (n: number) => boolean][] = [
+    ['. | contains({"user":{"plan":"pro"}})', (n) => n % 3 === 0],
+    [".n % 7 == 0", (n) => n % 7 === 0],
+  ];
+  for (const [program, expected] of cases) {
     it(program, async () => {
-      await (await compileFilter(program)).matchMany(payloads.slice(0, 10)); // worker start-up is not the subject
-      const started = performance.now();
       const verdicts = await (await compileFilter(program)).matchMany(payloads);
-      const perSecond = (payloads.length / (performance.now() - started)) * 1000;
       assert.equal(verdicts.length, payloads.length);
-      assert.ok(perSecond >= 50_000, `${Math.round(perSecond)} payloads/s`);
+      const wrong = verdicts.findIndex((verdict, n) => verdict !== expected(n));
+      assert.equal(wrong, -1, `payload ${wrong}`);
     });
   }
 });
