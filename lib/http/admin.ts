@@ -1,10 +1,14 @@
 // The admin listener's app (API.md §5): POST /backup and POST /compact. No content
 // negotiation and no JSON fallback: unknown paths get an empty 404, as in the reference.
 // GET /events (the WebSocket behind `zizq top`) is an upgrade, served by events.ts.
+// Deliberate 4xx (h3's 400 for an undecodable path like `/%`) are JSON errors; a path
+// with an empty segment (`/backup/`) is an unknown path.
 
 import { H3 } from "h3";
 import type { Queue } from "../queue/queue.ts";
+import { isMalformedPath, rawPath } from "./_path-guard.ts";
 import { backupResponse } from "./backup.ts";
+import { isDeliberate, toErrorWebResponse } from "./errors.ts";
 
 export interface AdminOptions {
   logError?: (err: unknown) => void;
@@ -16,9 +20,13 @@ export function createAdminApp(queue: Queue, options: AdminOptions = {}): H3 {
     // We log through our own error hook; h3 printing too would double every 500.
     silent: true,
     onError: (error) => {
+      if (isDeliberate(error)) return toErrorWebResponse(error, "json", logError);
       logError(error);
       return new Response(null, { status: 500 });
     },
+  });
+  app.use((event) => {
+    if (isMalformedPath(rawPath(event))) return new Response(null, { status: 404 });
   });
   app.post("/backup", async () => {
     try {

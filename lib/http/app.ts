@@ -6,6 +6,7 @@
 import { H3 } from "h3";
 import type { Queue } from "../queue/queue.ts";
 import { errorFormat } from "./_io.ts";
+import { isMalformedPath, rawPath } from "./_path-guard.ts";
 import { methodNotAllowed, notFound, toErrorWebResponse } from "./errors.ts";
 import { cronRoutes } from "./routes/crons.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -60,6 +61,10 @@ export function createApp(queue: Queue, options: AppOptions = {}): App {
     // Real failures still reach `logError` through toErrorWebResponse.
     silent: true,
     onError: (error, event) => toErrorWebResponse(error, errorFormat(event), logError),
+  });
+  // Before any route: `/jobs/` must never reach the `/jobs` collection (issue 12 §1).
+  app.use((event) => {
+    if (isMalformedPath(rawPath(event))) throw notFound();
   });
   healthRoutes(app, queue);
   jobRoutes(app, queue, maxBodyBytes);

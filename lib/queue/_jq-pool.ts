@@ -1,6 +1,8 @@
 // Runs jq-web off the main thread: a small pool of worker threads, one call at a time per
 // worker, each call with a deadline. A worker that overruns its deadline or whose wasm
-// runtime aborts (out of memory) is terminated and replaced, so the next call works.
+// runtime aborts (out of memory) is terminated and replaced, so the next call works; a
+// call that finds its engine broken by an earlier one is retried once on a fresh worker.
+// Programs seen to be slow never hold every worker, so cheap filters stay cheap.
 // Internal to lib/queue/jq.ts.
 
 import { Worker } from "node:worker_threads";
@@ -18,19 +20,29 @@ export class JqAbortError extends Error {
 }
 
 export interface JqPoolOptions {
-  /** Worker threads, each holding one jq instance (~30 MB). @default 1 */
+  /** Worker threads, each holding one jq instance (~30 MB). @default 2 */
   workers?: number;
   /** Wall-clock budget of one engine call, measured from dispatch to the worker. @default 2000 */
   deadlineMs?: number;
+  /** A call at least this long marks its program slow (see pump()). @default 250 */
+  slowMs?: number;
+  /** @internal Another worker script speaking the same messages (tests: a breakable engine). */
+  workerUrl?: URL;
 }
 
 interface Task {
   input: string;
   program: string;
   flags: string[];
+  /** The call already crashed once (on an engine an earlier call may have broken). */
+  retried?: boolean;
+  startedAt?: number;
   resolve(result: JqRawResult): void;
   reject(err: Error): void;
 }
+
+/** How many slow programs are remembered (least recently marked forgotten first). */
+const SLOW_PROGRAMS_MAX = 1000;
 
 interface WorkerReply {
   id?: number;
@@ -52,8 +64,8 @@ class Slot {
   task: Task | undefined;
   taskId = 0;
   timer: NodeJS.Timeout | undefined;
-  constructor(private readonly pool: JqPool) {
-    this.worker = new Worker(WORKER_URL);
+  constructor(private readonly pool: JqPool, workerUrl: URL) {
+    this.worker = new Worker(workerUrl);
     this.worker.on("message", (msg: WorkerReply) => this.onMessage(msg));
     this.worker.on("error", (err) => this.fail(new JqAbortError("crash", `jq worker failed: ${err.message}`)));
     this.worker.on("exit", () => this.fail(new JqAbortError("crash", "jq worker exited")));
@@ -61,6 +73,7 @@ class Slot {
 
   start(task: Task, deadlineMs: number): void {
     this.task = task;
+    task.startedAt = performance.now();
     this.taskId++;
     this.timer = setTimeout(() => this.fail(new JqAbortError("timeout", "evaluation timed out")), deadlineMs);
     this.worker.postMessage({ id: this.taskId, input: task.input, program: task.program, flags: task.flags });
@@ -82,6 +95,7 @@ class Slot {
       this.fail(new JqAbortError("crash", msg.stderr ?? "jq engine aborted"));
       return;
     }
+    this.pool.observe(task);
     this.finish();
     task.resolve(msg.ok ? { ok: true, stdout: msg.stdout ?? "" } : { ok: false, exitCode: msg.exitCode ?? -1, stderr: msg.stderr ?? "" });
     this.pool.pump();
@@ -95,9 +109,20 @@ class Slot {
   /** Abandon the current task (if any) and hand this slot back to the pool for replacement. */
   fail(err: Error): void {
     const task = this.task;
+    // Marked before replace(), whose pump() must already know this program is slow.
+    if (task && err instanceof JqAbortError) this.pool.observe(task, err.reason === "timeout");
     this.finish();
     this.pool.replace(this);
-    task?.reject(err);
+    if (!task) return;
+    // The engine died under this call. It may be the victim of an earlier call that broke
+    // the wasm heap (jq 1.7.1 has such bugs), so it gets one more go on a fresh worker; a
+    // call that crashes a fresh engine too is the culprit and fails.
+    if (err instanceof JqAbortError && err.reason === "crash" && !task.retried) {
+      task.retried = true;
+      this.pool.requeue(task);
+      return;
+    }
+    task.reject(err);
   }
 }
 
@@ -107,13 +132,55 @@ export class JqPool {
   private readonly slots = new Set<Slot>();
   private readonly urgent: Task[] = [];
   private readonly normal: Task[] = [];
+  private readonly slowMs: number;
+  private readonly workerUrl: URL;
+  /** Programs whose last call took ≥ slowMs or timed out, in marking order. */
+  private readonly slow = new Map<string, true>();
   private closed = false;
   /** Workers replaced after a timeout or crash (for tests and logs). */
   respawns = 0;
 
   constructor(options: JqPoolOptions = {}) {
-    this.size = Math.max(1, options.workers ?? 1);
+    this.size = Math.max(1, options.workers ?? 2);
     this.deadlineMs = options.deadlineMs ?? 2000;
+    this.slowMs = options.slowMs ?? 250;
+    this.workerUrl = options.workerUrl ?? WORKER_URL;
+  }
+
+  /** @internal Mark or clear `task`'s program as slow, from how its call went. */
+  observe(task: Task, timedOut = false): void {
+    const ms = performance.now() - (task.startedAt ?? performance.now());
+    this.slow.delete(task.program);
+    if (timedOut || ms >= this.slowMs) {
+      this.slow.set(task.program, true);
+      if (this.slow.size > SLOW_PROGRAMS_MAX) this.slow.delete(this.slow.keys().next().value!);
+    }
+  }
+
+  /** @internal Put a task back at the head of its lane (a retry after a crash). */
+  requeue(task: Task): void {
+    this.normal.unshift(task);
+    this.pump();
+  }
+
+  /**
+   * The next task for an idle worker: urgent first, then normal work in order, except that
+   * tasks of slow programs may hold at most size-1 workers (all of them if size is 1).
+   * Why: six concurrent CPU-heavy filters made a cheap one wait 12 s behind them.
+   */
+  private next(): Task | undefined {
+    const urgent = this.urgent.shift();
+    if (urgent) return urgent;
+    const now = performance.now();
+    let runningSlow = 0;
+    for (const slot of this.slots) {
+      const task = slot.task;
+      // A call running past slowMs counts as slow already, before it ends.
+      if (task && (this.slow.has(task.program) || now - (task.startedAt ?? now) >= this.slowMs)) runningSlow++;
+    }
+    const slowAllowed = this.size === 1 || runningSlow < this.size - 1;
+    const i = this.normal.findIndex((task) => slowAllowed || !this.slow.has(task.program));
+    return i === -1 ? undefined : this.normal.splice(i, 1)[0];
   }
 
   /**
@@ -130,7 +197,7 @@ export class JqPool {
 
   /** Start workers now so the first request does not pay the ~150 ms wasm start-up. */
   warm(): void {
-    while (!this.closed && this.slots.size < this.size) this.slots.add(new Slot(this));
+    while (!this.closed && this.slots.size < this.size) this.slots.add(new Slot(this, this.workerUrl));
   }
 
   /** @internal Dispatch queued tasks to idle, ready workers. */
@@ -139,7 +206,7 @@ export class JqPool {
     if (this.urgent.length + this.normal.length > 0) this.warm();
     for (const slot of this.slots) {
       if (!slot.ready || slot.task) continue;
-      const task = this.urgent.shift() ?? this.normal.shift();
+      const task = this.next();
       if (!task) break;
       slot.start(task, this.deadlineMs);
     }

@@ -20,7 +20,9 @@ require("jq-web").then(
         const stdout = jq.raw(task.input, task.program, [...task.flags]);
         reply = { id: task.id, ok: true, stdout: stdout ?? "" };
       } catch (err) {
-        if (err && typeof err.exitCode === "number") {
+        // An exit that reports a broken heap is no ordinary jq error: the instance is unusable.
+        const broken = err && /cannot allocate memory|memory access out of bounds|Aborted\(/.test(String(err.stderr || err.message || ""));
+        if (err && typeof err.exitCode === "number" && !broken) {
           reply = { id: task.id, ok: false, exitCode: err.exitCode, stderr: err.stderr ?? "" };
         } else {
           // Not an exit: the wasm runtime aborted (e.g. out of memory) and is unusable now.

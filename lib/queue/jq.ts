@@ -207,7 +207,7 @@ async function engineMatch(program: string, payloads: readonly string[]): Promis
     if (lines.length !== chunk.length) throw new Error(`jq filter gave ${lines.length} verdicts for ${chunk.length} payloads`);
     return lines.map((line) => line === "1");
   };
-  const inFlight = Math.max(1, options.workers ?? 1);
+  const inFlight = Math.max(1, options.workers ?? 2);
   let group: string[][] = [];
   const flush = async () => {
     for (const part of await Promise.all(group.map(runChunk))) verdicts.push(...part);

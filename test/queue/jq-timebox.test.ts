@@ -6,8 +6,7 @@ import assert from "node:assert/strict";
 import { _internals, checkBatchExpressions, closeJq, compileFilter, configureJq, evalFold, evalWhen } from "../../lib/queue/jq.ts";
 import { QueueError } from "../../lib/queue/types.ts";
 
-// Short enough to keep the runaways quick, long enough that a legitimate call on a loaded
-// machine (the suite runs files two at a time, beside other work) never overruns it.
+// Generous: under heavy machine load a fresh worker's first call can take a few hundred ms.
 const DEADLINE_MS = 1000;
 const PAYLOADS = ['{"n":1}', '{"n":2}'];
 
@@ -45,16 +44,18 @@ describe("time-box", () => {
       const ticks = ticksDuring(run);
       await assert.rejects(run, isError("invalid_argument", /^invalid filter: (evaluation timed out|cannot allocate memory)$/));
       const elapsed = performance.now() - started;
-      // Hang guards, not timing assertions: a call that is never abandoned would wait forever,
-      // and a loop blocked by the evaluation would tick once at most.
-      assert.ok(elapsed < DEADLINE_MS + 15_000, `took ${elapsed} ms`);
+      assert.ok(elapsed < DEADLINE_MS + 30_000, `took ${elapsed} ms (a hang guard, not a timing assertion)`);
       assert.ok((await ticks) >= 3, "the main event loop kept running");
-      assert.equal(_internals.pool().respawns, respawnsBefore + 1);
+      // One replacement for a timeout; two for a crash (the call is retried once on a fresh engine).
+      assert.ok(_internals.pool().respawns >= respawnsBefore + 1);
       assert.deepEqual(await (await compileFilter(".n == 2")).matchMany(PAYLOADS), [false, true]);
     });
   }
 
-  it("work queued behind a runaway call still completes, urgent (enqueue) work first", async () => {
+  it("work queued behind a runaway call still completes, urgent (enqueue) work first", async (t) => {
+    // One worker, so the order of the queue is the order of the work.
+    configureJq({ deadlineMs: DEADLINE_MS, workers: 1 });
+    t.after(() => configureJq({ deadlineMs: DEADLINE_MS, workers: 2 }));
     const done: string[] = [];
     const runaway = assert.rejects(
       (await compileFilter("def f: f; f")).matchMany(PAYLOADS),
@@ -86,7 +87,8 @@ describe("time-box", () => {
       const filter = await compileFilter("def f: 1+f; f");
       const respawnsBefore = _internals.pool().respawns;
       await assert.rejects(filter.matchMany(["1"]), isError("invalid_argument", /^invalid filter: cannot allocate memory$/));
-      assert.equal(_internals.pool().respawns, respawnsBefore + 1);
+      // Replaced, then the call retried once on a fresh engine (in case an earlier call broke it).
+      assert.equal(_internals.pool().respawns, respawnsBefore + 2);
       assert.deepEqual(await (await compileFilter(". == 1")).matchMany(["1", "2"]), [true, false]);
       assert.deepEqual(await (await compileFilter(".n == 1")).matchMany(PAYLOADS), [true, false]);
     } finally {
