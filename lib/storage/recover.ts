@@ -42,12 +42,14 @@ export async function scanSegments(fs: FsPort, dir: string, segmentBytes: number
   let cursor = SEGMENT_HEADER_BYTES;
   for (const no of numbers) {
     const file = path.join(dir, String(no).padStart(8, "0") + ".seg");
-    let fd: number;
+    let fd: number | undefined;
     let size: number;
     try {
       fd = await fs.open(file, "r+");
       size = await readFully(fs, fd, buf, segmentBytes);
     } catch (err) {
+      if (fd !== undefined) await fs.close(fd).catch(() => {});
+      await closeAll(fs, segments);
       throw fromFsError(err, `reading segment ${no}`, { segment: no });
     }
     segments.push({ no, path: file, fd });
@@ -55,10 +57,21 @@ export async function scanSegments(fs: FsPort, dir: string, segmentBytes: number
       damage.push({ kind: "corrupt", segment: no, offset: 0, bytes: SEGMENT_HEADER_BYTES, reason: "bad segment header" });
     }
     const newest = no === headNo;
-    const end = scanOne(buf, size, no, newest, visit, damage);
+    let end: number;
+    try {
+      end = scanOne(buf, size, no, newest, visit, damage);
+    } catch (err) {
+      await closeAll(fs, segments);
+      throw err;
+    }
     if (newest) cursor = end;
   }
   return { segments, headNo, cursor, damage };
+}
+
+/** A failed scan returns no segment list, so nobody else would close these fds. */
+async function closeAll(fs: FsPort, segments: ScanResult["segments"]): Promise<void> {
+  for (const s of segments) await fs.close(s.fd).catch(() => {});
 }
 
 async function readFully(fs: FsPort, fd: number, buf: Buffer, length: number): Promise<number> {

@@ -100,6 +100,8 @@ export class Store {
     const segDir = path.join(dir, "segments");
     await fs.mkdir(segDir);
     const lock = lockDir(dir);
+    // Files opened so far, closed again if the open fails (a failed open leaked them).
+    let opened: SegmentSet | undefined;
     try {
       const segmentBytes = await readOrCreateMeta(fs, dir, options.segmentBytes ?? DEFAULT_SEGMENT_BYTES, now());
       for (const name of await fs.readdir(segDir)) {
@@ -107,6 +109,7 @@ export class Store {
         if (name.startsWith("spare-")) await fs.unlink(path.join(segDir, name));
       }
       const segments = new SegmentSet(fs, segDir, segmentBytes, options.syncDirs ?? false);
+      opened = segments;
       const writer = new LogWriter(segments, fs, now);
       const reader = new PayloadReader(fs, segments, options.cacheBytes ?? 64 * 1024 * 1024, (s) => writer.writtenEnd(s));
       const table = new JobTable();
@@ -131,6 +134,7 @@ export class Store {
       await segments.prepareSpare();
       return store;
     } catch (err) {
+      await opened?.close().catch(() => {});
       lock.release();
       throw err;
     }
@@ -438,12 +442,17 @@ export class Store {
   /** Apply a new state now; returns an undo that reverts it if nothing moved since. */
   private applyMeta(slot: number, meta: JobMeta): () => void {
     const before = this.table.meta(slot);
+    // The completion reserve depends on the name lengths: a move to another queue or type
+    // must move it too, or the remove() that subtracts the new size drifts it (issue 12).
+    const drift = reserveFor(meta.queue, meta.type) - reserveFor(before.queue, before.type);
+    this.writer.reservedBytes += drift;
     this.table.unindex(slot);
     this.table.update(slot, meta);
     this.table.index(slot);
     const gen = this.table.gen[slot];
     return () => {
       if (this.table.gen[slot] !== gen) return;
+      this.writer.reservedBytes -= drift;
       this.table.unindex(slot);
       this.table.update(slot, before);
       this.table.index(slot);

@@ -15,7 +15,10 @@ import { idAt, payloadFor, prng, segmentNumbers } from "../helpers/storage.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const CHILD = path.join(ROOT, "test/helpers/storage-crash-child.ts");
+// ZIZQ_CRASH_CHILD swaps the child (bench/reliability/crash-loop.ts uses it for a control run).
+const CHILD = process.env.ZIZQ_CRASH_CHILD ?? path.join(ROOT, "test/helpers/storage-crash-child.ts");
+// ZIZQ_CRASH_KEEP=<dir> keeps a copy of each round's data dir and child output there.
+const KEEP = process.env.ZIZQ_CRASH_KEEP;
 const SEED = Number(process.env.ZIZQ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const children = new Set<ChildProcess>();
 after(() => {
@@ -55,6 +58,14 @@ function runChild(
       else reject(new Error(`child exited (code ${code}, signal ${signal}) before the kill:\n${stderr}`));
     });
   });
+}
+
+function keep(dir: string, name: string, lines: string[]): void {
+  if (!KEEP) return;
+  const to = path.join(KEEP, `${SEED}`, name);
+  fs.mkdirSync(to, { recursive: true });
+  fs.cpSync(dir, path.join(to, "dir"), { recursive: true });
+  fs.writeFileSync(path.join(to, "lines.txt"), lines.join("\n") + "\n");
 }
 
 /**
@@ -124,6 +135,7 @@ describe(`storage crash (seed ${SEED}; replay with ZIZQ_SEED)`, () => {
       const lines = await runChild(dir, "write", SEED + round, (round + 1) * 1_000_000, (_, count) => count >= killAfter);
       assert.equal(lines[0], "ready");
       for (const line of lines.slice(1)) expect.apply(line);
+      keep(dir, `write-${round}`, lines);
       const live = await expect.check(dir, `seed ${SEED} round ${round} (killed after ${lines.length} lines)`);
       assert.ok(live > 0);
     }
@@ -150,6 +162,7 @@ describe(`storage crash (seed ${SEED}; replay with ZIZQ_SEED)`, () => {
       });
       watcher?.close();
       for (const line of lines.slice(1)) expect.apply(line);
+      keep(dir, `compact-${round}`, lines);
       if (lines.lastIndexOf("C start") > lines.lastIndexOf("C done")) midCompaction++;
       const before = segmentNumbers(dir).length;
       await expect.check(dir, `seed ${SEED} compaction round ${round} (${before} segments at the kill)`);

@@ -1,0 +1,96 @@
+// `npm run reliability`: the reliability figures of docs/reliability.md, measured against
+// the built server (dist/bin/zizq.mjs, spawned as a user runs it). Each part lives in its
+// own file here; reduced runs of every part are test/reliability/*.test.ts in `npm test`.
+//
+//   npm run reliability -- [--only kill9,damage,disk-full,fsync-eio,churn,soak]
+//     [--cycles 100] [--modes buffered,fsync] [--positions 1000] [--streams 10000]
+//     [--soak-minutes 30] [--seed N] [--out file.json]
+// The storage crash-test loop is separate: bench/reliability/crash-loop.ts.
+
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { cleanupTmp } from "../../test/helpers/tmp.ts";
+import { ROOT } from "./_harness.ts";
+import { runChurn } from "./churn.ts";
+import { runDamage } from "./damage.ts";
+import { runDiskFull } from "./disk-full.ts";
+import { runFsyncEio } from "./fsync-eio.ts";
+import { runKill9 } from "./kill9.ts";
+import { runSoak } from "./soak.ts";
+
+const PARTS = ["kill9", "damage", "disk-full", "fsync-eio", "churn", "soak"];
+const { values } = parseArgs({
+  options: {
+    only: { type: "string", default: PARTS.join(",") },
+    cycles: { type: "string", default: "100" },
+    modes: { type: "string", default: "buffered,fsync" },
+    positions: { type: "string", default: "1000" },
+    streams: { type: "string", default: "10000" },
+    "soak-minutes": { type: "string", default: "30" },
+    seed: { type: "string", default: String(Math.floor(Math.random() * 2 ** 31)) },
+    out: { type: "string" },
+  },
+});
+const only = values.only!.split(",");
+for (const p of only) if (!PARTS.includes(p)) throw new Error(`unknown part ${p} (parts: ${PARTS.join(", ")})`);
+const seed = Number(values.seed);
+const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+// The built server, as users run it (npm run build makes it; run it again when stale).
+execFileSync(process.execPath, [path.join(ROOT, "bin/build.mjs")], { cwd: ROOT, stdio: "inherit" });
+process.env.ZIZQ_SPAWN_BUILT = "1";
+
+const machine = {
+  nproc: os.cpus().length,
+  cpu: os.cpus()[0]?.model,
+  memory: execFileSync("free", ["-h"], { encoding: "utf8" }).split("\n")[1]?.replace(/\s+/g, " "),
+  node: process.version,
+  load: os.loadavg().map((x) => x.toFixed(2)).join(" "),
+  date: new Date().toISOString(),
+};
+log(`seed ${seed}; ${JSON.stringify(machine)}`);
+const results: Record<string, unknown> = { seed, machine, argv: process.argv.slice(2) };
+const save = () => {
+  if (values.out) fs.writeFileSync(values.out, JSON.stringify(results, null, 2) + "\n");
+};
+
+try {
+  if (only.includes("kill9")) {
+    for (const mode of values.modes!.split(",") as ("buffered" | "fsync")[]) {
+      results[`kill9-${mode}`] = await runKill9({ mode, cycles: Number(values.cycles), seed, log });
+      log(JSON.stringify(results[`kill9-${mode}`]));
+      save();
+    }
+  }
+  if (only.includes("damage")) {
+    results.damage = await runDamage({ positions: Number(values.positions), seed, log });
+    log(JSON.stringify(results.damage));
+    save();
+  }
+  if (only.includes("disk-full")) {
+    results["disk-full"] = await runDiskFull({ log });
+    log(JSON.stringify(results["disk-full"]));
+    save();
+  }
+  if (only.includes("fsync-eio")) {
+    results["fsync-eio"] = await runFsyncEio({ seed, log });
+    log(JSON.stringify(results["fsync-eio"]));
+    save();
+  }
+  if (only.includes("churn")) {
+    results.churn = await runChurn({ streams: Number(values.streams), log });
+    log(JSON.stringify(results.churn));
+    save();
+  }
+  if (only.includes("soak")) {
+    results.soak = await runSoak({ minutes: Number(values["soak-minutes"]), seed, log });
+    log(JSON.stringify(results.soak));
+    save();
+  }
+} finally {
+  cleanupTmp();
+}
+console.log(JSON.stringify(results, null, 2));
