@@ -98,6 +98,10 @@ export interface ServeConfig {
   segmentBytes: number;
   /** Larger request bodies get 413. @default 16 MiB (16_777_216) */
   maxBodyBytes: number;
+  /** Lease on jobs taken by streams that do not ask for one; 0 = none. @default 0 */
+  defaultLeaseMs: number;
+  /** Abandoned deliveries (dropped stream, expired lease) that kill a job; 0 = never. @default 0 */
+  maxAbandons: number;
   log: LogConfig;
 }
 
@@ -169,6 +173,8 @@ export function resolveServeConfig(
     // A typo like `64GB` would preallocate 64 GB of zeros per segment; cap it at 1 GiB.
     segmentBytes: read.bytes("segment-size", { min: MIB, max: 1024 * MIB }),
     maxBodyBytes: read.bytes("max-body-size", { min: 1 }),
+    defaultLeaseMs: read.durationMs("default-lease", { max: 7 * 24 * 3_600_000 }),
+    maxAbandons: read.integer("max-abandons", { max: U32_MAX }),
     log: resolveLogConfig(read, dir, options),
   };
 }

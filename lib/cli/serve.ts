@@ -57,6 +57,8 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
     enqueueSync: enqueueFsync,
     writeSync: fsync,
     reaperIntervalMs: config.reaperCheckIntervalMs,
+    defaultLeaseMs: config.defaultLeaseMs,
+    maxAbandons: config.maxAbandons,
     onError: (err, where) => logger.error({ err, where }, "background task failed; continuing"),
   });
 

@@ -47,6 +47,8 @@ describe("resolveServeConfig defaults", () => {
       completeBatchSize: 1000,
       segmentBytes: 64 * MIB,
       maxBodyBytes: 16 * MIB,
+      defaultLeaseMs: 0,
+      maxAbandons: 0,
       log: { format: "compact", level: "info", dir: undefined, rotation: "daily", maxFileBytes: 100_000_000, maxFiles: 10 },
     } satisfies ServeConfig);
   });
@@ -99,6 +101,8 @@ const ROWS: Row[] = [
   ["log-rotation", "hourly", "hourly", "never", "never", (c) => c.log.rotation],
   ["log-max-size", "1KiB", 1024, "0", 0, (c) => c.log.maxFileBytes],
   ["log-max-files", "3", 3, "1", 1, (c) => c.log.maxFiles],
+  ["default-lease", "30s", 30_000, "5m", 300_000, (c) => c.defaultLeaseMs],
+  ["max-abandons", "5", 5, "0", 0, (c) => c.maxAbandons],
 ];
 
 /** Companions a row needs to be valid on its own (a TLS key needs its cert, ...). */
@@ -182,6 +186,9 @@ describe("resolveServeConfig validation", () => {
 
   it("refuses malformed and out-of-range values with the flag or env name", () => {
     rejects({}, { ZIZQ_HEARTBEAT_INTERVAL: "soon" }, /^ZIZQ_HEARTBEAT_INTERVAL: invalid duration "soon"/);
+    rejects({ "default-lease": "30 parsecs" }, {}, /^--default-lease: invalid duration "30 parsecs"/);
+    rejects({ "default-lease": "8d" }, {}, /^--default-lease: /);
+    rejects({}, { ZIZQ_MAX_ABANDONS: "-1" }, /^ZIZQ_MAX_ABANDONS: /);
     rejects({ "cache-size": "lots" }, {}, /^--cache-size: invalid size "lots"/);
     rejects({ port: "70000" }, {}, /^--port: "70000" is above the maximum 65535/);
     rejects({ port: "-1" }, {}, /^--port: "-1" is not a non-negative integer/);
