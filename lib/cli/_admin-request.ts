@@ -17,7 +17,9 @@ export async function postAdmin(config: AdminClientConfig, route: string): Promi
   const tls = url.protocol === "https:" ? await readTlsFiles(config) : {};
   const client = url.protocol === "https:" ? https : http;
   const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
-    const request = client.request(url, { method: "POST", headers: { "content-length": 0 }, ...tls }, resolve);
+    const headers: Record<string, string | number> = { "content-length": 0 };
+    if (config.token !== undefined) headers.authorization = `Bearer ${config.token}`;
+    const request = client.request(url, { method: "POST", headers, ...tls }, resolve);
     request.on("error", (error) => reject(new Error(`cannot reach ${config.url}: ${error.message}`)));
     request.end();
   });

@@ -102,6 +102,8 @@ export interface ServeConfig {
   defaultLeaseMs: number;
   /** Abandoned deliveries (dropped stream, expired lease) that kill a job; 0 = never. @default 0 */
   maxAbandons: number;
+  /** Token file (absolute); undefined = no access tokens required. @default undefined */
+  authTokensPath: string | undefined;
   log: LogConfig;
 }
 
@@ -175,6 +177,7 @@ export function resolveServeConfig(
     maxBodyBytes: read.bytes("max-body-size", { min: 1 }),
     defaultLeaseMs: read.durationMs("default-lease", { max: 7 * 24 * 3_600_000 }),
     maxAbandons: read.integer("max-abandons", { max: U32_MAX }),
+    authTokensPath: read.optionalPath("auth-tokens"),
     log: resolveLogConfig(read, dir, options),
   };
 }
@@ -207,6 +210,8 @@ export interface AdminClientConfig {
   /** mTLS client certificate; always paired with clientKeyPath. @default undefined */
   clientCertPath: string | undefined;
   clientKeyPath: string | undefined;
+  /** Sent as `Authorization: Bearer <token>` (a server with --auth-tokens). @default undefined */
+  token?: string;
 }
 
 export function resolveAdminClientConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): AdminClientConfig {
@@ -230,7 +235,9 @@ export function resolveAdminClientConfig(flags: Record<string, unknown>, env: No
   if (url.protocol === "http:" && (caCertPath || clientCertPath)) {
     throw new ConfigError(`--ca-cert/--client-cert need an https:// --url (got ${text})`);
   }
-  return { url: url.href.replace(/\/+$/, ""), caCertPath, clientCertPath, clientKeyPath };
+  const token = read.optionalString("token");
+  if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) throw new ConfigError("--token must be printable ASCII without spaces");
+  return { url: url.href.replace(/\/+$/, ""), caCertPath, clientCertPath, clientKeyPath, ...(token === undefined ? {} : { token }) };
 }
 
 export interface TopConfig extends AdminClientConfig {

@@ -60,7 +60,7 @@ export async function runTop(config: TopConfig): Promise<number> {
 
   const connect = () => {
     reconnect = undefined;
-    const socket = new WebSocket(url, tls);
+    const socket = new WebSocket(url, { ...tls, ...(config.token === undefined ? {} : { headers: { authorization: `Bearer ${config.token}` } }) });
     ws = socket;
     socket.on("open", () => {
       state = { ...state, connected: true };

@@ -49,6 +49,7 @@ describe("resolveServeConfig defaults", () => {
       maxBodyBytes: 16 * MIB,
       defaultLeaseMs: 0,
       maxAbandons: 0,
+      authTokensPath: undefined,
       log: { format: "compact", level: "info", dir: undefined, rotation: "daily", maxFileBytes: 100_000_000, maxFiles: 10 },
     } satisfies ServeConfig);
   });
@@ -103,6 +104,7 @@ const ROWS: Row[] = [
   ["log-max-files", "3", 3, "1", 1, (c) => c.log.maxFiles],
   ["default-lease", "30s", 30_000, "5m", 300_000, (c) => c.defaultLeaseMs],
   ["max-abandons", "5", 5, "0", 0, (c) => c.maxAbandons],
+  ["auth-tokens", tmp("tokens"), tmp("tokens"), tmp("tokens2"), tmp("tokens2"), (c) => c.authTokensPath],
 ];
 
 /** Companions a row needs to be valid on its own (a TLS key needs its cert, ...). */
@@ -245,6 +247,12 @@ describe("resolveAdminClientConfig", () => {
     assert.throws(() => resolveAdminClientConfig({ url: "ftp://x" }, {}), /must start with http/);
     assert.throws(() => resolveAdminClientConfig({ url: "not a url" }, {}), /is not a URL/);
     assert.throws(() => resolveAdminClientConfig({ "ca-cert": "ca.pem" }, {}), /need an https/);
+    assert.throws(() => resolveAdminClientConfig({ token: "has space" }, {}), /--token must be printable ASCII without spaces/);
+  });
+
+  it("--token / ZIZQ_TOKEN, the flag winning", () => {
+    assert.equal(resolveAdminClientConfig({}, { ZIZQ_TOKEN: "from-env-0123456789" }).token, "from-env-0123456789");
+    assert.equal(resolveAdminClientConfig({ token: "from-flag-0123456789" }, { ZIZQ_TOKEN: "e" }).token, "from-flag-0123456789");
   });
 });
 
