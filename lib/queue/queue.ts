@@ -20,7 +20,7 @@ import { guarded } from "./errors.ts";
 import { DEFAULTS, type JobDefaults, isExpired, isTerminal, optionsOf, viewOf, viewOfMeta } from "./job.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import { parsePatch, patchedMeta } from "./patch.ts";
-import { PauseBook, checkQueueName } from "./pauses.ts";
+import { PauseBook, type PauseState, checkQueueName } from "./pauses.ts";
 import { type QueueView, queueCounts, toQueueView } from "./queue-view.ts";
 import { reap } from "./reaper.ts";
 import { parseRetry, retrySlots } from "./retry.ts";
@@ -275,6 +275,12 @@ export class Queue {
     return toQueueView(name, pause, counts);
   }
 
+  /** Admin `GET /queues` (extension, `zizq top`): every queue with jobs or a pause record, and its pause state. */
+  queueStates(): ({ name: string } & PauseState)[] {
+    const names = new Set([...this.queues(), ...this.pauses.names()]);
+    return [...names].sort(compareUtf8).map((name) => ({ name, ...(this.pauses.state(name) ?? { paused: false }) }));
+  }
+
   /** POST /queues/{queue}/pause | resume (extension); allowed for a queue with no jobs yet. */
   async setPaused(name: string, paused: boolean): Promise<QueueView> {
     const pause = await this.pauses.set(name, paused, this.now());
@@ -517,5 +523,7 @@ export class Queue {
     this.leases.stop();
   }
 }
+
+const compareUtf8 = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 export const createQueue = (store: Store, options?: QueueOptions): Queue => new Queue(store, options);
