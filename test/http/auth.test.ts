@@ -15,7 +15,7 @@ import { listen, type Listener } from "../../lib/http/listen.ts";
 import { createQueue, type Queue } from "../../lib/queue/queue.ts";
 import { openStore, type Store } from "../../lib/storage/store.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
-import { h1Request } from "./_transport.ts";
+import { h1Request, h2Connect, h2Request } from "./_transport.ts";
 
 const READ = "read-token-0123456789abcdef";
 const WRITE = "write-token-0123456789abcdef";
@@ -140,6 +140,19 @@ describe("withTokens in front of the real app, over mTLS", () => {
     assert.equal((await call("GET", "/health")).status, 200);
     assert.equal((await call("GET", "/jobs", `  ${READ}`)).status, 200, "extra spaces after Bearer");
     assert.equal((await h1Request(listener.url, "GET", "/jobs", { authorization: `bearer ${READ}` }, undefined, tls())).status, 200);
+  });
+
+  it("the same over HTTP/2", async () => {
+    const session = await h2Connect(listener.url, tls());
+    try {
+      const refused = await h2Request(session, "GET", "/jobs", {});
+      assert.equal(refused.status, 401);
+      assert.equal(refused.headers["www-authenticate"], 'Bearer realm="zizq"');
+      assert.deepEqual(JSON.parse(refused.body.toString()), { error: "missing access token" });
+      assert.equal((await h2Request(session, "GET", "/jobs", { authorization: `Bearer ${READ}` })).status, 200);
+    } finally {
+      session.close();
+    }
   });
 
   it("mTLS still refuses a client without a certificate, token or not", async () => {
