@@ -41,7 +41,8 @@ function frameReader(format: W3Format, onJob: (job: { id: string }) => void): (c
   };
 }
 
-export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format: W3Format): Promise<Row> {
+/** `lease` (e.g. "30s") adds `&lease=` to the take streams (bench/controls.ts compares). */
+export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format: W3Format, lease?: string): Promise<Row> {
   const total = opts.quick ? 30_000 : 100_000;
   const zizq = await startZizq(`w3-${mode}-${format}`, opts, ["--default-commit-mode", mode]);
   await preload(zizq.url, "w3", total);
@@ -93,7 +94,7 @@ export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format:
       };
       const accept = format === "json" ? "application/x-ndjson" : "application/vnd.zizq.msgpack-stream";
       for (let i = 0; i < STREAMS; i++) {
-        const req = http.get(`${zizq.url}/jobs/take?prefetch=${PREFETCH}`, { agent: takeAgent, headers: { accept } }, (res) => {
+        const req = http.get(`${zizq.url}/jobs/take?prefetch=${PREFETCH}${lease ? `&lease=${lease}` : ""}`, { agent: takeAgent, headers: { accept } }, (res) => {
           if (res.statusCode !== 200) reject(new Error(`take: HTTP ${res.statusCode}`));
           res.on("data", frameReader(format, onJob));
           res.on("error", () => {});
@@ -110,7 +111,7 @@ export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format:
   const target = mode === "fsync" ? 30_000 : 80_000;
   const opsPerSec = total / seconds;
   return {
-    workload: `W3 take+ack${format === "msgpack" ? " msgpack" : ""}`, mode, opsPerSec,
+    workload: `W3 take+ack${format === "msgpack" ? " msgpack" : ""}${lease ? ` lease=${lease}` : ""}`, mode, opsPerSec,
     p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), ...res,
     target: format === "msgpack" ? "≥ W3 JSON" : `≥ ${target}`,
     pass: format === "msgpack" ? undefined : opsPerSec >= target, // run.ts compares msgpack to JSON

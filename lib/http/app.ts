@@ -8,6 +8,7 @@ import type { Queue } from "../queue/queue.ts";
 import { errorFormat } from "./_io.ts";
 import { isMalformedPath, rawPath } from "./_path-guard.ts";
 import { methodNotAllowed, notFound, toErrorWebResponse } from "./errors.ts";
+import { controlRoutes } from "./routes/controls.ts";
 import { cronRoutes } from "./routes/crons.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/jobs.ts";
@@ -49,6 +50,13 @@ const METHODS: Record<string, string[]> = {
   "/crons/:group/entries": ["POST"],
   "/crons/:group/entries/:entry": ["GET", "PUT", "PATCH", "DELETE"],
   "/reset": ["POST"],
+  // Extensions (docs/api.md "Extensions").
+  "/queues/:queue": ["GET"],
+  "/queues/:queue/pause": ["POST"],
+  "/queues/:queue/resume": ["POST"],
+  "/jobs/retry": ["POST"],
+  "/jobs/:id/retry": ["POST"],
+  "/jobs/:id/heartbeat": ["POST"],
 };
 
 export function createApp(queue: Queue, options: AppOptions = {}): App {
@@ -71,6 +79,7 @@ export function createApp(queue: Queue, options: AppOptions = {}): App {
   manageRoutes(app, queue, maxBodyBytes);
   takeRoutes(app, queue, options.heartbeatMs ?? 3000, streams);
   cronRoutes(app, queue, maxBodyBytes, logError);
+  controlRoutes(app, queue, maxBodyBytes);
   for (const [path, methods] of Object.entries(METHODS)) {
     app.all(path, () => {
       throw methodNotAllowed(methods);

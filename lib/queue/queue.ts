@@ -18,8 +18,12 @@ import { fail, parseFailure } from "./fail.ts";
 import { IdGenerator } from "./ids.ts";
 import { guarded } from "./errors.ts";
 import { DEFAULTS, type JobDefaults, isExpired, isTerminal, optionsOf, viewOf, viewOfMeta } from "./job.ts";
+import { LeaseKeeper } from "./lease-keeper.ts";
 import { parsePatch, patchedMeta } from "./patch.ts";
+import { PauseBook, type PauseState, checkQueueName } from "./pauses.ts";
+import { type QueueView, queueCounts, toQueueView } from "./queue-view.ts";
 import { reap } from "./reaper.ts";
+import { parseRetry, retrySlots } from "./retry.ts";
 import { Scheduler } from "./scheduler.ts";
 import { count, list, selectSlots, slotTest } from "./select.ts";
 import { Dispatcher } from "./take.ts";
@@ -42,6 +46,10 @@ export interface QueueOptions {
   /** How often the reaper looks for expired jobs; 0 = never (tests call reap()). @default 30000 */
   reaperIntervalMs?: number;
   random?: () => number;
+  /** Lease on jobs taken by streams that do not ask for one (extension); 0 = none. @default 0 */
+  defaultLeaseMs?: number;
+  /** Abandoned deliveries (dropped stream, expired lease) that kill a job; 0 = never. @default 0 */
+  maxAbandons?: number;
   /** Background failures (reaper ticks) are reported here and the loop carries on. */
   onError?: (err: unknown, where: string) => void;
 }
@@ -79,6 +87,10 @@ export class Queue {
   /** The admin stream's ordered windows (lib/queue/admin-view.ts). */
   readonly admin: AdminView;
   private readonly changeListeners = new Set<(event: ChangeEvent) => void>();
+  /** Paused queues (extension): take streams skip them. */
+  readonly pauses: PauseBook;
+  /** Leases, heartbeats and abandon counts (extension). */
+  readonly leases: LeaseKeeper;
 
   constructor(store: Store, options: QueueOptions = {}) {
     this.store = store;
@@ -113,11 +125,18 @@ export class Queue {
     // A job requeued by a disconnect re-claims its unique key if free (§4.3; the
     // reference's "no longer blocks duplicates" quirk is not copied).
     dispatcher.onRequeue = (slot) => {
+      if (this.leases.abandoned(slot)) return;
       const key = optionsOf(store.table, slot).unique_key;
       if (key !== undefined) this.ctx.unique.reclaim(store.table, key, store.table.idOf(slot));
     };
     this.ctx.batches.rebuild(store.table);
     this.onError = options.onError ?? (() => {});
+    this.leases = new LeaseKeeper(this.ctx, {
+      defaultLeaseMs: options.defaultLeaseMs ?? 0,
+      maxAbandons: options.maxAbandons ?? 0,
+      onError: this.onError,
+      onFailed: (id) => this.changed({ kind: "dead", id }),
+    });
     dispatcher.onError = this.onError;
     const interval = options.reaperIntervalMs ?? 30_000;
     if (interval > 0) {
@@ -127,6 +146,9 @@ export class Queue {
       this.reaperTimer.unref();
     }
     this.scheduler.poke();
+    this.pauses = new PauseBook(store, this.ctx.writeSync);
+    dispatcher.paused = this.pauses.paused;
+    this.pauses.onResume = () => dispatcher.wake();
     this.crons = new CronBook(store, clock, this.ctx.writeSync);
     // Cron jobs go through the normal enqueue path, so unique and batch rules apply (§4.5).
     this.cronScheduler = new CronScheduler(this.crons, clock, (input, nowMs) => guarded(enqueue(this.ctx, [input], nowMs)), this.onError);
@@ -180,7 +202,13 @@ export class Queue {
   }
 
   take(options: TakeOptions): Taker {
+    if (options.leaseMs === undefined && this.leases.defaultLeaseMs > 0) options = { ...options, leaseMs: this.leases.defaultLeaseMs };
     return this.ctx.dispatcher.open(options);
+  }
+
+  /** POST /jobs/{id}/heartbeat (extension): 404 not in flight, 409 held by another worker. */
+  heartbeat(id: string, workerId?: string): void {
+    this.leases.heartbeat(id, workerId);
   }
 
   /** POST /jobs/{id}/success. */
@@ -236,6 +264,28 @@ export class Queue {
 
   queues(): string[] {
     return this.store.table.queues.sorted();
+  }
+
+  /** GET /queues/{queue} (extension): 404 for a name with no job and no pause record. */
+  queueView(name: string): QueueView {
+    checkQueueName(name);
+    const counts = queueCounts(this.store.table, name, this.now());
+    const pause = this.pauses.state(name);
+    if (!counts && !pause) throw new QueueError("not_found", `queue '${name}' not found`);
+    return toQueueView(name, pause, counts);
+  }
+
+  /** Admin `GET /queues` (extension, `zizq top`): every queue with jobs or a pause record, and its pause state. */
+  queueStates(): ({ name: string } & PauseState)[] {
+    const names = new Set([...this.queues(), ...this.pauses.names()]);
+    return [...names].sort(compareUtf8).map((name) => ({ name, ...(this.pauses.state(name) ?? { paused: false }) }));
+  }
+
+  /** POST /queues/{queue}/pause | resume (extension); allowed for a queue with no jobs yet. */
+  async setPaused(name: string, paused: boolean): Promise<QueueView> {
+    const pause = await this.pauses.set(name, paused, this.now());
+    this.changed();
+    return toQueueView(name, pause, queueCounts(this.store.table, name, this.now()));
   }
 
   async deleteOne(id: string): Promise<void> {
@@ -367,6 +417,50 @@ export class Queue {
     return patched;
   }
 
+  /** POST /jobs/{id}/retry (extension): dead or retained completed → ready; 422 / 409 otherwise. */
+  async retryOne(id: string, body: unknown): Promise<JobView> {
+    const input = parseRetry(body);
+    const view = await this.ctx.enqueueLock.run(async () => {
+      const slot = this.visibleSlot(id);
+      await guarded(retrySlots(this.ctx, [slot], input, this.now(), false));
+      this.leases.abandons.forget(id);
+      return viewOf(this.store.table, slot);
+    });
+    this.changed({ kind: "patched" });
+    return view;
+  }
+
+  /**
+   * POST /jobs/retry (extension): every dead or retained completed job the filter matches,
+   * in chunks of DELETE_CHUNK jobs, each one atomic write; jobs whose unique key another
+   * job holds are left as they are. Returns how many were retried.
+   */
+  async retryMany(filter: JobFilter, body: unknown): Promise<number> {
+    for (const s of filter.statuses ?? []) {
+      if (s !== "completed" && s !== "dead") throw new QueueError("unprocessable", `cannot retry jobs in ${s} status (only dead or completed jobs)`);
+    }
+    const input = parseRetry(body);
+    const t = this.store.table;
+    const terminal = filter.statuses?.length ? filter : { ...filter, statuses: ["completed", "dead"] as JobFilter["statuses"] };
+    const ids = (await selectSlots(this.store, terminal, this.now())).map((s) => t.idOf(s));
+    let retried = 0;
+    for (let i = 0; i < ids.length; i += DELETE_CHUNK) {
+      retried += await this.ctx.enqueueLock.run(async () => {
+        const slots: number[] = [];
+        for (const id of ids.slice(i, i + DELETE_CHUNK)) {
+          const slot = t.slotById.get(id);
+          if (slot !== undefined) slots.push(slot);
+        }
+        const done = await guarded(retrySlots(this.ctx, slots, input, this.now(), true));
+        for (const id of done) this.leases.abandons.forget(id);
+        return done.length;
+      });
+      await yieldToLoop();
+    }
+    this.changed({ kind: "patched" });
+    return retried;
+  }
+
   errors(id: string, req: ErrorListRequest): ErrorListResult {
     const slot = this.visibleSlot(id);
     let records = this.store.errors(slot) as ErrorRecord[];
@@ -393,6 +487,8 @@ export class Queue {
       this.ctx.dispatcher.releaseAll();
       this.ctx.unique.clear();
       this.ctx.batches.clear();
+      this.pauses.clear();
+      this.leases.clear();
       await guarded(this.store.reset(this.ctx.writeSync));
     });
     this.changed();
@@ -424,7 +520,10 @@ export class Queue {
     if (this.reaperTimer) clearInterval(this.reaperTimer);
     this.scheduler.stop();
     this.cronScheduler.stop();
+    this.leases.stop();
   }
 }
+
+const compareUtf8 = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 export const createQueue = (store: Store, options?: QueueOptions): Queue => new Queue(store, options);

@@ -59,6 +59,11 @@ export class Dispatcher {
   onError: (err: unknown, where: string) => void = () => {};
   /** A job moved between ready and in flight (the admin event stream listens). */
   onChange: () => void = () => {};
+  /** A job was handed to a stream / left it (leases, lib/queue/lease.ts, listen here). */
+  onDelivered: (id: string, options: TakeOptions) => void = () => {};
+  onReleased: (id: string) => void = () => {};
+  /** Queue names that take streams skip (lib/queue/pauses.ts); in-flight jobs are unaffected. */
+  paused: ReadonlySet<string> = new Set();
 
   constructor(store: Store, clock: Clock, globalLimit: number) {
     this.store = store;
@@ -89,6 +94,7 @@ export class Dispatcher {
     const t = this.store.table;
     for (const id of stream.held) {
       this.owners.delete(id);
+      this.onReleased(id);
       const slot = t.slotById.get(id);
       if (slot !== undefined && t.status[slot] === STATUS_IN_FLIGHT) {
         t.setStatus(slot, STATUS_READY);
@@ -105,8 +111,14 @@ export class Dispatcher {
     const stream = this.owners.get(id);
     if (!stream) return;
     this.owners.delete(id);
+    this.onReleased(id);
     stream.held.delete(id);
     this.wake();
+  }
+
+  /** The options of the stream holding an in-flight job (heartbeats check the worker). */
+  holderOf(id: string): TakeOptions | undefined {
+    return this.owners.get(id)?.options;
   }
 
   /** Forget every held job (reset). */
@@ -141,6 +153,7 @@ export class Dispatcher {
   private dispatchRound(): void {
     const t = this.store.table;
     if (t.readyQueues.size === 0 || this.streams.length === 0) return;
+    const skip = pausedIndexes(t.queues, this.paused);
     let progress = true;
     // Bounded per turn so a backlog of ready jobs never stalls the event loop.
     let budget = DISPATCH_BUDGET;
@@ -155,7 +168,7 @@ export class Dispatcher {
       for (let i = 0; i < n && !this.capped(); i++) {
         const stream = this.streams[(start + i) % n];
         if (!stream || !stream.canTake()) continue;
-        const slot = t.peekReady(queueIndexes(t.queues, stream.options.queues));
+        const slot = t.peekReady(skip ? unpausedIndexes(t, stream.options.queues, skip) : queueIndexes(t.queues, stream.options.queues));
         if (slot === -1) continue;
         this.deliver(stream, slot);
         progress = true;
@@ -180,6 +193,7 @@ export class Dispatcher {
     const job = viewOf(t, slot);
     this.owners.set(job.id, stream);
     stream.held.add(job.id);
+    this.onDelivered(job.id, stream.options);
     this.onChange();
     if (!stream.options.deliver({ job, payloadJson })) stream.congested = true;
   }
@@ -193,5 +207,24 @@ function queueIndexes(names: { lookup(name: string): number | undefined }, queue
     const i = names.lookup(q);
     if (i !== undefined) out.push(i);
   }
+  return out;
+}
+
+/** Name indexes of the paused queues that exist now; undefined when none (the common case). */
+function pausedIndexes(names: { lookup(name: string): number | undefined }, paused: ReadonlySet<string>): Set<number> | undefined {
+  if (paused.size === 0) return undefined;
+  const out = new Set<number>();
+  for (const name of paused) {
+    const i = names.lookup(name);
+    if (i !== undefined) out.add(i);
+  }
+  return out.size === 0 ? undefined : out;
+}
+
+/** The stream's queues (all ready queues when none are named) minus the paused ones. */
+function unpausedIndexes(t: Store["table"], queues: string[] | undefined, skip: Set<number>): number[] {
+  const from = queueIndexes(t.queues, queues) ?? t.readyQueues;
+  const out: number[] = [];
+  for (const q of from) if (!skip.has(q)) out.push(q);
   return out;
 }
