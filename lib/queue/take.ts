@@ -7,6 +7,7 @@
 
 import { STATUS_IN_FLIGHT, STATUS_READY } from "../storage/format.ts";
 import type { Store } from "../storage/store.ts";
+import type { BudgetGate } from "./budget-gate.ts";
 import type { Clock } from "./clock.ts";
 import { viewOf } from "./job.ts";
 import type { Taker, TakeOptions } from "./types.ts";
@@ -59,6 +60,8 @@ export class Dispatcher {
   onError: (err: unknown, where: string) => void = () => {};
   /** A job moved between ready and in flight (the admin event stream listens). */
   onChange: () => void = () => {};
+  /** Budget parking (budget-gate.ts); consulted only while `gate.active`. */
+  gate: BudgetGate | undefined;
 
   constructor(store: Store, clock: Clock, globalLimit: number) {
     this.store = store;
@@ -89,6 +92,7 @@ export class Dispatcher {
     const t = this.store.table;
     for (const id of stream.held) {
       this.owners.delete(id);
+      this.gate?.release(id);
       const slot = t.slotById.get(id);
       if (slot !== undefined && t.status[slot] === STATUS_IN_FLIGHT) {
         t.setStatus(slot, STATUS_READY);
@@ -102,6 +106,7 @@ export class Dispatcher {
 
   /** A job left in-flight (acked, failed, deleted, patched away): free its stream's credit. */
   release(id: string): void {
+    this.gate?.release(id);
     const stream = this.owners.get(id);
     if (!stream) return;
     this.owners.delete(id);
@@ -112,6 +117,7 @@ export class Dispatcher {
   /** Forget every held job (reset). */
   releaseAll(): void {
     this.owners.clear();
+    this.gate?.releaseAll();
     for (const s of this.streams) s.held.clear();
     this.wake();
   }
@@ -140,7 +146,9 @@ export class Dispatcher {
 
   private dispatchRound(): void {
     const t = this.store.table;
-    if (t.readyQueues.size === 0 || this.streams.length === 0) return;
+    const gate = this.gate?.active ? this.gate : undefined;
+    if ((t.readyQueues.size === 0 && !gate?.hasCandidates) || this.streams.length === 0) return;
+    const nowMs = this.clock.now();
     let progress = true;
     // Bounded per turn so a backlog of ready jobs never stalls the event loop.
     let budget = DISPATCH_BUDGET;
@@ -155,16 +163,18 @@ export class Dispatcher {
       for (let i = 0; i < n && !this.capped(); i++) {
         const stream = this.streams[(start + i) % n];
         if (!stream || !stream.canTake()) continue;
-        const slot = t.peekReady(queueIndexes(t.queues, stream.options.queues));
+        const queues = queueIndexes(t.queues, stream.options.queues);
+        let slot = t.peekReady(queues);
+        if (gate) slot = gate.pick(queues, slot, nowMs);
         if (slot === -1) continue;
-        this.deliver(stream, slot);
+        this.deliver(stream, slot, gate, nowMs);
         progress = true;
         budget--;
       }
     }
   }
 
-  private deliver(stream: Stream, slot: number): void {
+  private deliver(stream: Stream, slot: number, gate?: BudgetGate, nowMs = this.clock.now()): void {
     const t = this.store.table;
     let payloadJson: string;
     try {
@@ -175,9 +185,12 @@ export class Dispatcher {
       this.onError(err, `reading the payload of job ${t.idOf(slot)}`);
       throw new DispatchHalted();
     }
-    t.take(slot, this.clock.now());
+    // Budgets are debited only once the payload was read: nothing to refund after this.
+    const debited = gate?.debit(slot, nowMs);
+    t.take(slot, nowMs);
     // The view carries the id string: making it is ~0.6 µs, so once per job, not twice.
     const job = viewOf(t, slot);
+    if (debited) gate!.hold(job.id, debited);
     this.owners.set(job.id, stream);
     stream.held.add(job.id);
     this.onChange();

@@ -42,3 +42,4 @@ export const STATUS_DEAD = 4;
 export const STATUS_FREE = 255;
 
 export const BLOB_NAMESPACE_CRON = 1;
+export const BLOB_NAMESPACE_BUDGET = 3;
