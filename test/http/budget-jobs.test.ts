@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { decode as unpack, encode as pack } from "@msgpack/msgpack";
-import { eventually } from "../helpers/server.ts";
+import { eventually, startServer } from "../helpers/server.ts";
+import { segmentNumbers } from "../helpers/storage.ts";
 import { type Json, ack, assertError, count, enqueue, getJob, openTake, rawReq, req, sharedServer, uniq } from "./_client.ts";
 
 const { s, open } = sharedServer();
@@ -284,5 +285,30 @@ describe("dispatch over HTTP", () => {
     const t2 = await openTake(s.url, `queue=${q}`);
     open.push(t2);
     assert.equal((await t2.job(0)).id, j.id);
+  });
+});
+
+describe("persistence", () => {
+  it("budgets and bindings survive compaction of the segment that held them, and a restart", async () => {
+    const s1 = await startServer({ store: { segmentBytes: 64 * 1024 } });
+    await ok(req(s1.url, "POST", "/budgets/kept", tb(5, 60_000, 2)), 201);
+    const bound = await enqueue(s1.url, job("kq", { budgets: [{ key: "kept", cost: 2 }], ready_at: Date.now() + 3_600_000 }));
+    const filler = "x".repeat(4096);
+    while (segmentNumbers(s1.dir).length < 3) {
+      await ok(req(s1.url, "POST", "/jobs/bulk", { jobs: Array.from({ length: 8 }, () => job("fill", { payload: filler })) }), 201);
+    }
+    await ok(req(s1.url, "DELETE", "/jobs?queue=fill"));
+    const first = segmentNumbers(s1.dir)[0];
+    const before = await ok(req(s1.url, "GET", "/budgets/kept"));
+    await s1.queue.compact();
+    assert.ok(!segmentNumbers(s1.dir).includes(first), "the budget's first segment was retired");
+    await s1.close();
+    const s2 = await startServer({ dir: s1.dir });
+    try {
+      assert.deepEqual(await ok(req(s2.url, "GET", "/budgets/kept")), before);
+      assert.deepEqual((await getJob(s2.url, bound.id))!.budgets, [{ key: "kept", cost: 2 }]);
+    } finally {
+      await s2.close();
+    }
   });
 });
