@@ -93,3 +93,13 @@ it("helpers: relative times and key splitting", () => {
   assert.equal(relative(0, 90_000), "1m30s ago");
   assert.deepEqual(splitKeys("j\x1b[Bq"), ["j", "\x1b[B", "q"]);
 });
+
+it("the detail panel shows a job's budgets (key ×cost)", () => {
+  const state = applyFrame({ ...initialState(), connected: true, detail: true }, {
+    server, event: "job_snapshot",
+    ready: { items: [job(A, { budgets: [{ key: "mail", cost: 1 }, { key: "reports", cost: 3 }] })], first_position: 0, total: 1 },
+    in_flight: { items: [], first_position: 0, total: 0 },
+    scheduled: { items: [], first_position: 0, total: 0 },
+  });
+  assert.match(render(keys(state, "2").state, 120, 20, 0).join("\n"), /budgets mail ×1, reports ×3/);
+});
