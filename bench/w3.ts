@@ -41,10 +41,18 @@ function frameReader(format: W3Format, onJob: (job: { id: string }) => void): (c
   };
 }
 
-export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format: W3Format): Promise<Row> {
+/** A W3 run with something added: `setup` runs before the preload, `fields` go on every job. */
+export interface W3Variant {
+  name: string;
+  setup(url: string): Promise<void>;
+  fields: string;
+}
+
+export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format: W3Format, variant?: W3Variant): Promise<Row> {
   const total = opts.quick ? 30_000 : 100_000;
-  const zizq = await startZizq(`w3-${mode}-${format}`, opts, ["--default-commit-mode", mode]);
-  await preload(zizq.url, "w3", total);
+  const zizq = await startZizq(`w3-${mode}-${format}${variant ? `-${variant.name}` : ""}`, opts, ["--default-commit-mode", mode]);
+  await variant?.setup(zizq.url);
+  await preload(zizq.url, "w3", total, 1000, 4, 0, variant?.fields ?? "");
   const ackAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const takeAgent = new http.Agent({ keepAlive: false });
   const latencies: number[] = [];
@@ -110,7 +118,7 @@ export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format:
   const target = mode === "fsync" ? 30_000 : 80_000;
   const opsPerSec = total / seconds;
   return {
-    workload: `W3 take+ack${format === "msgpack" ? " msgpack" : ""}`, mode, opsPerSec,
+    workload: `W3 take+ack${format === "msgpack" ? " msgpack" : ""}${variant ? ` ${variant.name}` : ""}`, mode, opsPerSec,
     p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), ...res,
     target: format === "msgpack" ? "≥ W3 JSON" : `≥ ${target}`,
     pass: format === "msgpack" ? undefined : opsPerSec >= target, // run.ts compares msgpack to JSON

@@ -56,7 +56,7 @@ export class BudgetBook {
   private readonly sync: boolean;
   private readonly lock = new Mutex();
   /** Costs drawn by enqueues between their checks and their durable insert (guards count them). */
-  private readonly pinned = new Map<string, number[]>();
+  private readonly pinned = new Map<string, Map<number, number>>();
 
   constructor(store: Store, clock: Clock, sync: boolean, maxBudgets: number) {
     this.store = store;
@@ -168,16 +168,17 @@ export class BudgetBook {
     this.checkCosts(all, []);
     for (const r of all) {
       let costs = this.pinned.get(r.key);
-      if (!costs) this.pinned.set(r.key, (costs = []));
-      costs.push(r.cost);
+      if (!costs) this.pinned.set(r.key, (costs = new Map()));
+      costs.set(r.cost, (costs.get(r.cost) ?? 0) + 1);
     }
     return () => {
       for (const r of all) {
         const costs = this.pinned.get(r.key);
-        if (!costs) continue;
-        const i = costs.indexOf(r.cost);
-        if (i !== -1) costs.splice(i, 1);
-        if (costs.length === 0) this.pinned.delete(r.key);
+        const n = costs?.get(r.cost);
+        if (!costs || n === undefined) continue;
+        if (n > 1) costs.set(r.cost, n - 1);
+        else costs.delete(r.cost);
+        if (costs.size === 0) this.pinned.delete(r.key);
       }
     };
   }
@@ -208,8 +209,8 @@ export class BudgetBook {
         maxCost = Math.max(maxCost, b.cost);
       }
     }
-    for (const cost of this.pinned.get(key) ?? []) {
-      count++;
+    for (const [cost, n] of this.pinned.get(key) ?? []) {
+      count += n;
       maxCost = Math.max(maxCost, cost);
     }
     return { count, maxCost };

@@ -13,6 +13,7 @@
 import type { JobTable, ReadyDiversion } from "../storage/job-table.ts";
 import { DueTimer } from "./_due-timer.ts";
 import { IndexedHeap } from "./_indexed-heap.ts";
+import { ParkedQueue } from "./_parked-queue.ts";
 import { type Budget, available, credit, debit, refill, waitMs } from "./budget-bucket.ts";
 import type { Binding } from "./budget-policy.ts";
 import type { Clock } from "./clock.ts";
@@ -20,7 +21,7 @@ import type { Clock } from "./clock.ts";
 interface Group {
   key: string;
   queue: number;
-  jobs: IndexedHeap<number>;
+  jobs: ParkedQueue;
   blocked: boolean;
   /** Bumped on every block/unblock: timer entries of an older block are stale. */
   gen: number;
@@ -45,7 +46,8 @@ export class BudgetGate implements ReadyDiversion {
   private readonly table: JobTable;
   private readonly budgets: Map<string, Budget>;
   private readonly clock: Clock;
-  private readonly groups = new Map<string, Group>();
+  /** Budget key → its groups, indexed by queue name index. */
+  private readonly groups = new Map<string, (Group | undefined)[]>();
   /** Per queue index: groups whose head may be affordable, best head first. */
   private readonly candidates: (IndexedHeap<Group> | undefined)[] = [];
   private readonly candidateQueues = new Set<number>();
@@ -54,8 +56,13 @@ export class BudgetGate implements ReadyDiversion {
   private readonly waiting = new Map<string, Set<Group>>();
   private readonly wakes = new IndexedHeap<Wake>((a, b) => a.atMs < b.atMs);
   private readonly timer: DueTimer;
-  /** In-flight job id → the bindings it was debited for. */
-  private readonly held = new Map<string, Binding[]>();
+  /**
+   * Slots of in-flight jobs that were debited. Why slots, not ids: a Map of 25-char id
+   * strings cost ~4% of a budgeted W3 in hashing. Bindings cannot change while a job is
+   * in flight, so release() reads them back from the job. Requires: release runs before
+   * the job's slot is freed (every caller releases, then writes).
+   */
+  private readonly held = new Set<number>();
   private readonly slotLess: (a: number, b: number) => boolean;
 
   constructor(table: JobTable, budgets: Map<string, Budget>, clock: Clock) {
@@ -90,12 +97,10 @@ export class BudgetGate implements ReadyDiversion {
   insert(slot: number): void {
     const q = this.table.queue[slot];
     for (const b of bindingsOf(this.table, slot)!) {
-      const id = `${b.key}\u0000${q}`;
-      let g = this.groups.get(id);
-      if (!g) {
-        g = { key: b.key, queue: q, jobs: new IndexedHeap<number>(this.slotLess), blocked: false, gen: 0 };
-        this.groups.set(id, g);
-      }
+      let byQueue = this.groups.get(b.key);
+      if (!byQueue) this.groups.set(b.key, (byQueue = []));
+      let g = byQueue[q];
+      if (!g) g = byQueue[q] = { key: b.key, queue: q, jobs: this.newParkedQueue(), blocked: false, gen: 0 };
       const head = g.jobs.peek();
       g.jobs.push(slot);
       if (g.jobs.peek() !== head) this.headChanged(g);
@@ -105,15 +110,16 @@ export class BudgetGate implements ReadyDiversion {
   remove(slot: number): void {
     const q = this.table.queue[slot];
     for (const b of bindingsOf(this.table, slot)!) {
-      const id = `${b.key}\u0000${q}`;
-      const g = this.groups.get(id);
+      const byQueue = this.groups.get(b.key);
+      const g = byQueue?.[q];
       if (!g) continue;
       const wasHead = g.jobs.peek() === slot;
       g.jobs.remove(slot);
       if (g.jobs.size === 0) {
         this.dropCandidate(g);
         this.blocked.delete(g);
-        this.groups.delete(id);
+        byQueue![q] = undefined;
+        g.gen++;
       } else if (wasHead) {
         this.headChanged(g);
       }
@@ -123,7 +129,7 @@ export class BudgetGate implements ReadyDiversion {
   /** Every parked slot (each once), for the admin view's ready list. */
   parkedSlots(): number[] {
     const seen = new Set<number>();
-    for (const g of this.groups.values()) for (const s of g.jobs.values()) seen.add(s);
+    for (const byQueue of this.groups.values()) for (const g of byQueue) if (g) for (const s of g.jobs.values()) seen.add(s);
     return [...seen];
   }
 
@@ -138,47 +144,44 @@ export class BudgetGate implements ReadyDiversion {
    */
   pick(queues: readonly number[] | undefined, plain: number, nowMs: number): number {
     let best = plain;
-    const consider = (q: number): void => {
-      const heap = this.candidates[q];
-      if (!heap) return;
-      for (let g = heap.peek(); g !== undefined; g = heap.peek()) {
-        const head = g.jobs.peek()!;
-        if (best !== -1 && !this.slotLess(head, best)) return;
-        if (this.affordable(head, nowMs)) {
-          best = head;
-          return;
-        }
-        this.block(g, head, nowMs);
-      }
-    };
-    if (queues) for (const q of queues) consider(q);
-    else for (const q of this.candidateQueues) consider(q);
+    if (queues) for (const q of queues) best = this.bestIn(q, best, nowMs);
+    else for (const q of this.candidateQueues) best = this.bestIn(q, best, nowMs);
     return best;
   }
 
-  /** Dispatch: debit every budget of the job (all can pay: pick just checked). Returns its bindings. */
-  debit(slot: number, nowMs: number): Binding[] | undefined {
+  /** The best payable head of queue `q` if it comes before `best`, else `best`. */
+  private bestIn(q: number, best: number, nowMs: number): number {
+    const heap = this.candidates[q];
+    if (!heap) return best;
+    for (let g = heap.peek(); g !== undefined; g = heap.peek()) {
+      const head = g.jobs.peek()!;
+      if (best !== -1 && !this.slotLess(head, best)) return best;
+      if (this.affordable(head, nowMs)) return head;
+      this.block(g, head, nowMs);
+    }
+    return best;
+  }
+
+  /** Dispatch: debit every budget of the job (all can pay: pick just checked). */
+  debit(slot: number, nowMs: number): void {
     const bindings = bindingsOf(this.table, slot);
-    if (!bindings) return undefined;
+    if (!bindings) return;
     for (const b of bindings) {
       const budget = this.budgets.get(b.key);
       if (!budget) continue;
       refill(budget, nowMs);
       debit(budget, b.cost);
     }
-    return bindings;
-  }
-
-  /** Remember what a dispatched job holds until it leaves in_flight. */
-  hold(id: string, bindings: Binding[]): void {
-    this.held.set(id, bindings);
+    this.held.add(slot);
   }
 
   /** The job left in_flight (ack, failure, delete, disconnect): while_in_flight slots come back. */
   release(id: string): void {
-    const bindings = this.held.get(id);
+    if (this.held.size === 0) return;
+    const slot = this.table.slotById.get(id);
+    if (slot === undefined || !this.held.delete(slot)) return;
+    const bindings = bindingsOf(this.table, slot);
     if (!bindings) return;
-    this.held.delete(id);
     let woke = false;
     for (const b of bindings) {
       const budget = this.budgets.get(b.key);
@@ -280,7 +283,7 @@ export class BudgetGate implements ReadyDiversion {
     g.blocked = false;
     g.gen++;
     this.blocked.delete(g);
-    if (g.jobs.size > 0 && this.groups.get(`${g.key}\u0000${g.queue}`) === g) this.addCandidate(g);
+    if (g.jobs.size > 0 && this.groups.get(g.key)?.[g.queue] === g) this.addCandidate(g);
   }
 
   private wakeWaiting(key: string): boolean {
@@ -295,6 +298,11 @@ export class BudgetGate implements ReadyDiversion {
       }
     }
     return woke;
+  }
+
+  private newParkedQueue(): ParkedQueue {
+    const t = this.table;
+    return new ParkedQueue((a, b) => t.compare(a, b), (slot) => t.priority[slot]);
   }
 
   private headChanged(g: Group): void {

@@ -96,6 +96,7 @@ export function viewOfMeta(meta: JobMeta): JobView {
     view.unique_while = o.unique_while ?? "queued";
   }
   if (o.batch !== undefined) view.batch = o.batch;
-  if (o.budgets !== undefined) view.budgets = o.budgets.map((b) => ({ key: b.key, cost: b.cost }));
+  // The stored array itself (exactly {key, cost} each): views are encoded, never mutated.
+  if (o.budgets !== undefined) view.budgets = o.budgets;
   return view;
 }

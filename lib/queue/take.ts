@@ -186,11 +186,10 @@ export class Dispatcher {
       throw new DispatchHalted();
     }
     // Budgets are debited only once the payload was read: nothing to refund after this.
-    const debited = gate?.debit(slot, nowMs);
+    gate?.debit(slot, nowMs);
     t.take(slot, nowMs);
     // The view carries the id string: making it is ~0.6 µs, so once per job, not twice.
     const job = viewOf(t, slot);
-    if (debited) gate!.hold(job.id, debited);
     this.owners.set(job.id, stream);
     stream.held.add(job.id);
     this.onChange();
