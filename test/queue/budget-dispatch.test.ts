@@ -333,6 +333,36 @@ describe("policy changes under load", () => {
   });
 });
 
+describe("patching parked jobs", () => {
+  it("queue, priority and ready_at changes move a parked job between groups and in and out of parking", async () => {
+    const r = await rig();
+    try {
+      await r.budget("one", inFlight(1));
+      const first = await r.enqueue("a", { budgets: [{ key: "one" }], priority: 5 });
+      const moved = await r.enqueue("a", { budgets: [{ key: "one" }], priority: 5 });
+      const later = await r.enqueue("a", { budgets: [{ key: "one" }], priority: 5 });
+      const onB = r.taker(["b"]);
+      await r.queue.patchOne(moved, { queue: "b", priority: 1 });
+      await r.queue.patchOne(later, { ready_at: T0 + 60_000 });
+      assert.equal(r.queue.stats().scheduled, 1);
+      r.pump();
+      assert.deepEqual(onB.got, [moved], "moved to b's group, and dispatched there");
+      await r.queue.patchOne(later, { ready_at: null });
+      await r.queue.complete(moved);
+      const onA = r.taker(["a"]);
+      r.pump();
+      assert.deepEqual(onA.got, [first]);
+      await r.queue.complete(first);
+      r.pump();
+      assert.deepEqual(onA.got, [first, later], "back from scheduled, parked again, then dispatched");
+      await r.queue.deleteOne(later);
+      assert.equal(r.queue.stats().ready + r.queue.stats().inFlight, 0);
+    } finally {
+      await r.close();
+    }
+  });
+});
+
 describe("restart", () => {
   it("budgets and bindings survive a restart; buckets start full; parked jobs are dispatchable", async () => {
     const r = await rig();
