@@ -33,11 +33,12 @@ export interface Row {
 
 export const PAD = "x".repeat(100);
 /** The bench payload, API body of one enqueue: `{"n":i,"pad":"x"*100}`. */
-export const jobBody = (queue: string, n: number, extra = ""): string =>
-  `{"type":"bench","queue":"${queue}","payload":{"n":${n},"pad":"${PAD}"${extra}}}`;
-export const bulkBody = (queue: string, from: number, count: number): string => {
+export const jobBody = (queue: string, n: number, extra = "", fields = ""): string =>
+  `{"type":"bench","queue":"${queue}","payload":{"n":${n},"pad":"${PAD}"${extra}}${fields}}`;
+/** `fields`: extra job fields, e.g. `,"budgets":[{"key":"k"}]`. */
+export const bulkBody = (queue: string, from: number, count: number, fields = ""): string => {
   const parts: string[] = [];
-  for (let i = from; i < from + count; i++) parts.push(jobBody(queue, i));
+  for (let i = from; i < from + count; i++) parts.push(jobBody(queue, i, "", fields));
   return `{"jobs":[${parts.join(",")}]}`;
 };
 
@@ -162,7 +163,7 @@ export function expectStatus(r: HttpResult, ...expected: number[]): HttpResult {
 }
 
 /** Enqueue `total` jobs into `queue` as bulk requests of `batch`, `concurrency` at a time. */
-export async function preload(url: string, queue: string, total: number, batch = 1000, concurrency = 4, from = 0): Promise<void> {
+export async function preload(url: string, queue: string, total: number, batch = 1000, concurrency = 4, from = 0, fields = ""): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   let next = from;
   const end = from + total;
@@ -171,7 +172,7 @@ export async function preload(url: string, queue: string, total: number, batch =
       const start = next;
       const count = Math.min(batch, end - start);
       next += count;
-      expectStatus(await request(agent, `${url}/jobs/bulk`, "POST", bulkBody(queue, start, count), JSON_HEADERS), 201);
+      expectStatus(await request(agent, `${url}/jobs/bulk`, "POST", bulkBody(queue, start, count, fields), JSON_HEADERS), 201);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, lane));

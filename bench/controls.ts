@@ -20,7 +20,7 @@ export async function w3Lease(opts: BenchOptions): Promise<Row[]> {
   const leased: Row[] = [];
   for (let i = 0; i < rounds; i++) {
     plain.push(await w3(opts, "buffered", "json"));
-    leased.push(await w3(opts, "buffered", "json", "30s"));
+    leased.push(await w3(opts, "buffered", "json", { name: "lease=30s", takeQuery: "&lease=30s" }));
   }
   const p = median(plain.map((r) => r.opsPerSec!));
   const l = median(leased.map((r) => r.opsPerSec!));

@@ -41,11 +41,22 @@ function frameReader(format: W3Format, onJob: (job: { id: string }) => void): (c
   };
 }
 
-/** `lease` (e.g. "30s") adds `&lease=` to the take streams (bench/controls.ts compares). */
-export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format: W3Format, lease?: string): Promise<Row> {
+/**
+ * A W3 run with something added: `setup` runs before the preload, `fields` go on every job,
+ * `takeQuery` is appended to the take streams' query (e.g. `&lease=30s`, bench/controls.ts).
+ */
+export interface W3Variant {
+  name: string;
+  setup?(url: string): Promise<void>;
+  fields?: string;
+  takeQuery?: string;
+}
+
+export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format: W3Format, variant?: W3Variant): Promise<Row> {
   const total = opts.quick ? 30_000 : 100_000;
-  const zizq = await startZizq(`w3-${mode}-${format}`, opts, ["--default-commit-mode", mode]);
-  await preload(zizq.url, "w3", total);
+  const zizq = await startZizq(`w3-${mode}-${format}${variant ? `-${variant.name}` : ""}`, opts, ["--default-commit-mode", mode]);
+  await variant?.setup?.(zizq.url);
+  await preload(zizq.url, "w3", total, 1000, 4, 0, variant?.fields ?? "");
   const ackAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const takeAgent = new http.Agent({ keepAlive: false });
   const latencies: number[] = [];
@@ -94,7 +105,7 @@ export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format:
       };
       const accept = format === "json" ? "application/x-ndjson" : "application/vnd.zizq.msgpack-stream";
       for (let i = 0; i < STREAMS; i++) {
-        const req = http.get(`${zizq.url}/jobs/take?prefetch=${PREFETCH}${lease ? `&lease=${lease}` : ""}`, { agent: takeAgent, headers: { accept } }, (res) => {
+        const req = http.get(`${zizq.url}/jobs/take?prefetch=${PREFETCH}${variant?.takeQuery ?? ""}`, { agent: takeAgent, headers: { accept } }, (res) => {
           if (res.statusCode !== 200) reject(new Error(`take: HTTP ${res.statusCode}`));
           res.on("data", frameReader(format, onJob));
           res.on("error", () => {});
@@ -111,7 +122,7 @@ export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format:
   const target = mode === "fsync" ? 30_000 : 80_000;
   const opsPerSec = total / seconds;
   return {
-    workload: `W3 take+ack${format === "msgpack" ? " msgpack" : ""}${lease ? ` lease=${lease}` : ""}`, mode, opsPerSec,
+    workload: `W3 take+ack${format === "msgpack" ? " msgpack" : ""}${variant ? ` ${variant.name}` : ""}`, mode, opsPerSec,
     p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), ...res,
     target: format === "msgpack" ? "≥ W3 JSON" : `≥ ${target}`,
     pass: format === "msgpack" ? undefined : opsPerSec >= target, // run.ts compares msgpack to JSON

@@ -70,6 +70,8 @@ export interface ServeConfig {
   heartbeatIntervalMs: number;
   /** Max in-flight jobs server-wide; 0 = no limit. @default 1024 */
   globalInFlightLimit: number;
+  /** Most budgets that may exist (API-budgets.md §2.12). @default 8192 */
+  maxBudgets: number;
   /** @default 25 */
   defaultRetryLimit: number;
   /** @default 4 */
@@ -160,6 +162,7 @@ export function resolveServeConfig(
     adminTls: tlsPair("admin-"),
     heartbeatIntervalMs: read.durationMs("heartbeat-interval", { min: 1 }),
     globalInFlightLimit: read.integer("global-in-flight-limit"),
+    maxBudgets: read.integer("max-budgets"),
     defaultRetryLimit: read.integer("default-retry-limit", { max: U32_MAX }),
     defaultBackoffExponent: read.number("default-backoff-exponent", { min: 0, max: 3.4e38 }),
     defaultBackoffBaseMs: read.durationMs("default-backoff-base", { max: U32_MAX }),

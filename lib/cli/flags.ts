@@ -50,6 +50,7 @@ export const SERVE_FLAGS: FlagSpec[] = [
   flag("admin-tls-client-ca", "PEM CA bundle: require client certificates on the admin listener"),
   flag("heartbeat-interval", "Empty frame on idle take streams after this much silence", { default: "3s" }),
   flag("global-in-flight-limit", "Max in-flight jobs server-wide; 0 = no limit", { short: "l", default: "1024" }),
+  flag("max-budgets", "Most budgets (rate and concurrency limits) that may exist", { default: "8192" }),
   flag("default-retry-limit", "Failures allowed before a job is dead, unless the job overrides it", {
     default: "25",
   }),

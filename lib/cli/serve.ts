@@ -74,6 +74,7 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
       deadRetentionMs: config.defaultDeadRetentionMs,
     },
     globalInFlightLimit: config.globalInFlightLimit,
+    maxBudgets: config.maxBudgets,
     enqueueSync: enqueueFsync,
     writeSync: fsync,
     reaperIntervalMs: config.reaperCheckIntervalMs,

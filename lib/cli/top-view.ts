@@ -270,6 +270,7 @@ function detailLines(job: AdminJob, nowMs: number): string[] {
   const extra: Record<string, unknown> = {};
   for (const k of ["retry_limit", "backoff", "retention", "unique_key", "unique_while"] as const) if (job[k] !== undefined) extra[k] = job[k];
   if (Object.keys(extra).length > 0) out.push(JSON.stringify(extra));
+  if (job.budgets?.length) out.push(`budgets ${job.budgets.map((b) => `${b.key} ×${b.cost}`).join(", ")}`);
   if ("payload" in job) out.push(`payload ${JSON.stringify(job.payload)}`);
   return out;
 }

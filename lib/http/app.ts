@@ -8,6 +8,7 @@ import type { Queue } from "../queue/queue.ts";
 import { errorFormat } from "./_io.ts";
 import { isMalformedPath, rawPath } from "./_path-guard.ts";
 import { methodNotAllowed, notFound, toErrorWebResponse } from "./errors.ts";
+import { budgetRoutes } from "./routes/budgets.ts";
 import { controlRoutes } from "./routes/controls.ts";
 import { cronRoutes } from "./routes/crons.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -57,6 +58,13 @@ const METHODS: Record<string, string[]> = {
   "/jobs/retry": ["POST"],
   "/jobs/:id/retry": ["POST"],
   "/jobs/:id/heartbeat": ["POST"],
+  // Budgets (Zizq 0.7).
+  "/budgets": ["GET"],
+  "/budgets/:key": ["GET", "POST", "PUT", "PATCH", "DELETE"],
+  "/jobs/budgets": ["DELETE"],
+  "/jobs/budgets/:key": ["POST", "PUT", "PATCH", "DELETE"],
+  "/jobs/:id/budgets": ["PUT", "DELETE"],
+  "/jobs/:id/budgets/:key": ["POST", "PUT", "PATCH", "DELETE"],
 };
 
 export function createApp(queue: Queue, options: AppOptions = {}): App {
@@ -80,6 +88,7 @@ export function createApp(queue: Queue, options: AppOptions = {}): App {
   takeRoutes(app, queue, options.heartbeatMs ?? 3000, streams);
   cronRoutes(app, queue, maxBodyBytes, logError);
   controlRoutes(app, queue, maxBodyBytes);
+  budgetRoutes(app, queue, maxBodyBytes);
   for (const [path, methods] of Object.entries(METHODS)) {
     app.all(path, () => {
       throw methodNotAllowed(methods);

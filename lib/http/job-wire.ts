@@ -7,7 +7,7 @@ import type { JobView } from "../queue/types.ts";
 import { Float32, RawJson } from "./codec.ts";
 
 export function wireJob(view: JobView, payloadJson?: string, flags?: { duplicate: boolean; folded: boolean }): Record<string, unknown> {
-  const { id, type, queue, priority, status, batch, ...rest } = view;
+  const { id, type, queue, priority, status, batch, budgets, ...rest } = view;
   const out: Record<string, unknown> = { id, type, queue, priority, status };
   if (payloadJson !== undefined) out.payload = new RawJson(payloadJson);
   Object.assign(out, rest);
@@ -18,5 +18,6 @@ export function wireJob(view: JobView, payloadJson?: string, flags?: { duplicate
     out.folded = flags.folded;
   }
   if (batch !== undefined) out.batch = batch;
+  if (budgets !== undefined) out.budgets = budgets;
   return out;
 }

@@ -41,7 +41,7 @@ export const LIMIT_DEFAULT = 50;
 const JOB_ID = /^[0-9a-z]{25}$/;
 const DIGITS = /^[0-9]+$/;
 
-const FILTER_KEYS = ["id", "queue", "type", "status", "priority", "ready_at", "attempts", "filter"];
+const FILTER_KEYS = ["id", "queue", "type", "status", "budgets.key", "priority", "ready_at", "attempts", "filter"];
 const LIST_KEYS = ["from", "order", "limit", ...FILTER_KEYS];
 const ERROR_LIST_KEYS = ["from", "order", "limit"];
 const TAKE_KEYS = ["queue", "prefetch", "lease"];
@@ -161,6 +161,7 @@ function readFilter(params: Map<string, string>): JobFilter {
   const priority = parseRange(params.get("priority"), PRIORITY);
   const readyAt = parseRange(params.get("ready_at"), READY_AT);
   const attempts = parseRange(params.get("attempts"), ATTEMPTS);
+  const budgetKeys = parseSet(params.get("budgets.key"));
   // An empty program is a jq compile error; like empty sets, `filter=` means "no filter".
   const jq = params.get("filter");
   if (ids) filter.ids = ids;
@@ -170,6 +171,7 @@ function readFilter(params: Map<string, string>): JobFilter {
   if (priority) filter.priority = priority;
   if (readyAt) filter.readyAt = readyAt;
   if (attempts) filter.attempts = attempts;
+  if (budgetKeys) filter.budgetKeys = budgetKeys;
   if (jq) filter.jq = jq;
   return filter;
 }
@@ -283,6 +285,7 @@ export function jobsLink(req: ListRequest, from: string | undefined = req.from, 
   if (f.priority) parts.push(`priority=${rangeText(f.priority, PRIORITY)}`);
   if (f.readyAt) parts.push(`ready_at=${rangeText(f.readyAt, READY_AT)}`);
   if (f.attempts) parts.push(`attempts=${rangeText(f.attempts, ATTEMPTS)}`);
+  if (f.budgetKeys?.length) parts.push(`budgets.key=${setText(f.budgetKeys)}`);
   if (f.jq) parts.push(`filter=${encodeStrict(f.jq)}`);
   return `/jobs?${parts.join("&")}`;
 }

@@ -34,6 +34,8 @@ export interface AdminJob {
   retention?: { completed_ms?: number; dead_ms?: number };
   unique_key?: string;
   unique_while?: string;
+  /** Budget bindings; detail level only (our extension, docs/api.md "Budgets"). */
+  budgets?: { key: string; cost: number }[];
 }
 
 export interface JobWindow {
@@ -52,6 +54,8 @@ const STATUS_OF: Record<ListName, number> = { ready: STATUS_READY, in_flight: ST
 
 export class AdminView {
   private readonly store: Store;
+  /** Ready jobs parked by budgets (outside the ready indexes; budget-gate.ts). */
+  parked: () => number[] = () => [];
 
   constructor(store: Store) {
     this.store = store;
@@ -130,6 +134,13 @@ export class AdminView {
       const it = t.ready[q]!.inOrder();
       const first = it.next();
       if (!first.done) cursors.push({ it, slot: first.value });
+    }
+    const parked = this.parked();
+    if (parked.length > 0) {
+      parked.sort((a, b) => t.priority[a] - t.priority[b] || t.compare(a, b));
+      const it = parked[Symbol.iterator]();
+      const first = it.next();
+      cursors.push({ it, slot: first.value as number });
     }
     const out: number[] = [];
     while (out.length < max && cursors.length > 0) {
@@ -226,6 +237,7 @@ export class AdminView {
     if (o.retention) job.retention = { ...o.retention };
     if (o.unique_key !== undefined) job.unique_key = o.unique_key;
     if (o.unique_while !== undefined) job.unique_while = o.unique_while;
+    if (o.budgets) job.budgets = o.budgets.map((b) => ({ key: b.key, cost: b.cost }));
     return job;
   }
 }

@@ -10,9 +10,10 @@ import { Mutex } from "./_mutex.ts";
 import type { Clock } from "./clock.ts";
 import {
   type CronEntry, type CronGroup, type EntryRequest, type GroupRequest, advancePaused, byName, checkEntryBatch,
-  checkGroupName, mergeEntry, newGroup, nextOccurrence, parseEntryRequest, parseGroupRequest, parsePauseRequest,
-  stampPause, toEnqueueInput,
+  checkGroupName, effectiveZone, mergeEntry, newGroup, nextOccurrence, parseEntryRequest, parseGroupPatch, parseGroupRequest,
+  parsePauseRequest, stampPause, toEnqueueInput,
 } from "./cron.ts";
+import type { BudgetBook, CronRefs } from "./budget-book.ts";
 import type { EnqueueInput } from "./enqueue.ts";
 import { guarded } from "./errors.ts";
 import { QueueError } from "./types.ts";
@@ -36,6 +37,8 @@ export class CronBook {
   private readonly sync: boolean;
   /** Called after anything that may move the earliest next_enqueue_at. */
   onChange: () => void = () => {};
+  /** Resolves templates' budget bindings at install (create_with, capacity); set by the Queue. */
+  budgets: BudgetBook | undefined;
 
   constructor(store: Store, clock: Clock, sync: boolean) {
     this.store = store;
@@ -83,24 +86,43 @@ export class CronBook {
     const req: GroupRequest = parseGroupRequest(body);
     for (const entry of req.entries) await checkEntryBatch(entry);
     return this.write(async (nowMs) => {
+      await this.budgets?.prepareCron(req.entries.flatMap((e) => (e.budgets ? [e.budgets] : [])));
       const old = this.existing(name);
       const group: CronGroup = old ? { ...old, entries: [] } : newGroup(name, req.paused, nowMs);
       if (old) stampPause(group, req.paused, nowMs);
+      // PUT is a full replace: an omitted group timezone is cleared.
+      if (req.timezone !== undefined) group.timezone = req.timezone;
+      else delete group.timezone;
+      const zones = { before: old?.timezone, after: req.timezone };
       const before = new Map(old?.entries.map((e) => [e.name, e]));
-      group.entries = req.entries.map((e) => mergeEntry(before.get(e.name), e, e.name, nowMs));
+      group.entries = req.entries.map((e) => mergeEntry(before.get(e.name), e, e.name, nowMs, zones));
       await this.save(group);
       return view(group, true);
     });
   }
 
+  /** PATCH /crons/{group}: `paused` and `timezone` (merge: null clears it), both optional. */
   async patchGroup(name: string, body: unknown): Promise<CronGroup> {
-    const paused = parsePauseRequest(body);
+    const patch = parseGroupPatch(body);
     return this.write(async (nowMs) => {
       const old = this.existing(name);
       if (!old) throw groupNotFound(name);
-      if (old.paused === paused) return view(old);
+      const zone = patch.timezone === undefined ? old.timezone : patch.timezone ?? undefined;
+      const pauseChanges = patch.paused !== undefined && patch.paused !== old.paused;
+      if (!pauseChanges && zone === old.timezone) return view(old);
       const group = structuredClone(old);
-      stampPause(group, paused, nowMs);
+      stampPause(group, patch.paused, nowMs);
+      if (zone !== old.timezone) {
+        if (zone === undefined) delete group.timezone;
+        else group.timezone = zone;
+        // Entries that inherit the zone run on a new schedule from now.
+        for (const e of group.entries) {
+          if (e.timezone !== undefined) continue;
+          const next = nextOccurrence(e.expression, zone, nowMs);
+          if (next === undefined) delete e.next_enqueue_at;
+          else e.next_enqueue_at = next;
+        }
+      }
       await this.save(group);
       return view(group);
     });
@@ -141,13 +163,15 @@ export class CronBook {
     await checkEntryBatch(req);
     const entryName = pathName ?? req.name;
     return this.write(async (nowMs) => {
+      await this.budgets?.prepareCron(req.budgets ? [req.budgets] : []);
       const old = this.existing(groupName);
       const group: CronGroup = old ? { ...old, entries: [...old.entries] } : newGroup(groupName, undefined, nowMs);
       const at = group.entries.findIndex((e) => e.name === entryName);
       if (at !== -1 && pathName === undefined) {
         throw new QueueError("conflict", `cron entry '${entryName}' already exists in group '${groupName}'`);
       }
-      const entry = mergeEntry(at === -1 ? undefined : group.entries[at], req, entryName, nowMs);
+      const zones = { before: group.timezone, after: group.timezone };
+      const entry = mergeEntry(at === -1 ? undefined : group.entries[at], req, entryName, nowMs, zones);
       if (at === -1) group.entries.push(entry);
       else group.entries[at] = entry;
       await this.save(group);
@@ -187,6 +211,23 @@ export class CronBook {
     });
   }
 
+  /** Cron templates drawing on budget `key` (the budget book's delete and shrink guards). */
+  budgetRefs(key: string): CronRefs {
+    const refs: { name: string; cost: number }[] = [];
+    for (const group of [...this.groups.values()].sort(byName)) {
+      for (const e of [...group.entries].sort(byName)) {
+        const b = e.job.budgets?.find((x) => x.key === key);
+        if (b) refs.push({ name: `${group.name}/${e.name}`, cost: b.cost });
+      }
+    }
+    return {
+      count: refs.length,
+      first: refs[0]?.name,
+      maxCost: refs.reduce((m, r) => Math.max(m, r.cost), 0),
+      over: (cap) => refs.find((r) => r.cost > cap),
+    };
+  }
+
   /** Earliest next_enqueue_at among entries that would enqueue (group and entry unpaused). */
   earliestDue(): number | undefined {
     let earliest: number | undefined;
@@ -222,7 +263,7 @@ export class CronBook {
               onError(err);
             }
           }
-          const next = nextOccurrence(entry.expression, entry.timezone, nowMs);
+          const next = nextOccurrence(entry.expression, effectiveZone(entry, group), nowMs);
           if (next === undefined) delete entry.next_enqueue_at;
           else entry.next_enqueue_at = next;
         }

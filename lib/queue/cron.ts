@@ -4,6 +4,7 @@
 // cron-scheduler.ts own those).
 
 import { Cron } from "croner";
+import type { BindingRequest } from "./budget-policy.ts";
 import { type EnqueueInput, parseEnqueue } from "./enqueue.ts";
 import { checkBatchExpressions } from "./jq.ts";
 import type { JobOptions } from "./job.ts";
@@ -37,6 +38,8 @@ export interface CronEntry {
 export interface CronGroup {
   name: string;
   paused: boolean;
+  /** Group-level IANA zone (0.7): entries without their own zone use it. */
+  timezone?: string;
   paused_at?: number;
   resumed_at?: number;
   /** Stored in the order of the last PUT; sorted by name on most reads. */
@@ -49,12 +52,25 @@ export interface EntryRequest {
   timezone?: string;
   paused?: boolean;
   job: CronTemplate;
+  /** The template's bindings as requested (create_with is used at install, not stored). */
+  budgets?: BindingRequest[];
 }
 
 export interface GroupRequest {
   paused?: boolean;
+  timezone?: string;
   entries: EntryRequest[];
 }
+
+/** PATCH /crons/{group}: absent = unchanged; timezone null = clear. */
+export interface GroupPatch {
+  paused?: boolean;
+  timezone?: string | null;
+}
+
+/** The zone an entry's schedule runs in: its own, else its group's, else the server's. */
+export const effectiveZone = (entry: { timezone?: string }, group: { timezone?: string } | undefined): string | undefined =>
+  entry.timezone ?? group?.timezone;
 
 const invalid = (message: string): QueueError => new QueueError("invalid_argument", message);
 
@@ -99,7 +115,7 @@ export function nextOccurrence(expression: string, timezone: string | undefined,
 }
 
 /** The job template: the enqueue fields of §3.4, without ready_at, unique_while kept as given. */
-function parseTemplate(raw: unknown): CronTemplate {
+function parseTemplate(raw: unknown): { template: CronTemplate; budgets?: BindingRequest[] } {
   const o = expectObject(raw, "struct CronJobTemplate");
   if (o.ready_at !== undefined && o.ready_at !== null) throw invalid("ready_at is not supported for cron entries");
   const uniqueWhile = optional(o, "unique_while", (v) => expectString(v, "unique_while"));
@@ -113,7 +129,8 @@ function parseTemplate(raw: unknown): CronTemplate {
   if (unique_key !== undefined) template.unique_key = unique_key;
   if (uniqueWhile !== undefined) template.unique_while = parseUniqueWhile(uniqueWhile);
   if (batch !== undefined) template.batch = batch;
-  return template;
+  if (input.options.budgets !== undefined) template.budgets = input.options.budgets;
+  return { template, budgets: input.budgets };
 }
 
 /** One entry request, in the validation order of §3.19 (batch checked by checkEntryBatch). */
@@ -126,10 +143,11 @@ export function parseEntryRequest(raw: unknown): EntryRequest {
   const jobRaw = requireField(o, "job");
   const problem = nameError(name, "cron entry name");
   if (problem) throw invalid(problem);
-  const job = parseTemplate(jobRaw);
+  const { template: job, budgets } = parseTemplate(jobRaw);
   checkExpression(expression);
   if (timezone !== undefined) checkTimezone(timezone);
   const out: EntryRequest = { name, expression, job };
+  if (budgets !== undefined) out.budgets = budgets;
   if (timezone !== undefined) out.timezone = timezone;
   if (paused !== undefined) out.paused = paused;
   return out;
@@ -139,6 +157,7 @@ export function parseEntryRequest(raw: unknown): EntryRequest {
 export function parseGroupRequest(raw: unknown): GroupRequest {
   const o = expectObject(raw, "struct CronGroupRequest");
   const paused = optional(o, "paused", (v) => expectBool(v, "paused"));
+  const timezone = optional(o, "timezone", (v) => expectString(v, "timezone"));
   const list = requireField(o, "entries");
   if (!Array.isArray(list)) throw new BodyShapeError("entries: invalid type, expected a sequence");
   const entries = list.map(parseEntryRequest);
@@ -147,7 +166,28 @@ export function parseGroupRequest(raw: unknown): GroupRequest {
     if (seen.has(e.name)) throw invalid(`duplicate cron entry name: ${JSON.stringify(e.name)}`);
     seen.add(e.name);
   }
-  return paused === undefined ? { entries } : { paused, entries };
+  if (timezone !== undefined) checkTimezone(timezone);
+  const out: GroupRequest = { entries };
+  if (paused !== undefined) out.paused = paused;
+  if (timezone !== undefined) out.timezone = timezone;
+  return out;
+}
+
+/** PATCH /crons/{group} body (0.7): `paused` optional, `timezone` string or null. */
+export function parseGroupPatch(raw: unknown): GroupPatch {
+  const o = expectObject(raw, "struct CronGroupPatch");
+  const out: GroupPatch = {};
+  const paused = optional(o, "paused", (v) => expectBool(v, "paused"));
+  if (paused !== undefined) out.paused = paused;
+  if ("timezone" in o) {
+    if (o.timezone === null) out.timezone = null;
+    else {
+      const timezone = expectString(o.timezone, "timezone");
+      checkTimezone(timezone);
+      out.timezone = timezone;
+    }
+  }
+  return out;
 }
 
 /** PATCH body `{paused}` (required). */
@@ -175,19 +215,24 @@ export function stampPause(target: { paused: boolean; paused_at?: number; resume
 
 /**
  * The entry after a PUT (§3.19): a new entry starts from the next occurrence; an existing
- * one keeps last_enqueue_at, and keeps next_enqueue_at unless the expression changed.
- * Timezone and template are always replaced.
+ * one keeps last_enqueue_at, and keeps next_enqueue_at only if its expression and its
+ * effective timezone (own, else the group's) are unchanged (0.7). Timezone and template
+ * are always replaced. `zones` are the group's zone before and after this write.
  */
-export function mergeEntry(existing: CronEntry | undefined, req: EntryRequest, name: string, nowMs: number): CronEntry {
+export function mergeEntry(
+  existing: CronEntry | undefined, req: EntryRequest, name: string, nowMs: number,
+  zones: { before?: string; after?: string } = {},
+): CronEntry {
   const entry: CronEntry = { name, expression: req.expression, paused: existing?.paused ?? false, job: req.job };
   if (req.timezone !== undefined) entry.timezone = req.timezone;
   if (existing?.paused_at !== undefined) entry.paused_at = existing.paused_at;
   if (existing?.resumed_at !== undefined) entry.resumed_at = existing.resumed_at;
   if (existing) stampPause(entry, req.paused, nowMs);
   else entry.paused = req.paused ?? false;
-  const next = existing && existing.expression === req.expression
+  const zone = req.timezone ?? zones.after;
+  const next = existing && existing.expression === req.expression && (existing.timezone ?? zones.before) === zone
     ? existing.next_enqueue_at
-    : nextOccurrence(req.expression, req.timezone, nowMs);
+    : nextOccurrence(req.expression, zone, nowMs);
   if (next !== undefined) entry.next_enqueue_at = next;
   if (existing?.last_enqueue_at !== undefined) entry.last_enqueue_at = existing.last_enqueue_at;
   return entry;
@@ -207,7 +252,7 @@ export function advancePaused(group: CronGroup, nowMs: number): boolean {
   let changed = false;
   for (const entry of group.entries) {
     if (!(group.paused || entry.paused) || entry.next_enqueue_at === undefined || entry.next_enqueue_at > nowMs) continue;
-    const next = nextOccurrence(entry.expression, entry.timezone, nowMs);
+    const next = nextOccurrence(entry.expression, effectiveZone(entry, group), nowMs);
     if (next === undefined) delete entry.next_enqueue_at;
     else entry.next_enqueue_at = next;
     changed = true;
@@ -217,7 +262,7 @@ export function advancePaused(group: CronGroup, nowMs: number): boolean {
 
 /** What the scheduler enqueues when an entry fires: ready now, through the normal path. */
 export function toEnqueueInput(t: CronTemplate, nowMs: number): EnqueueInput {
-  const options: JobOptions = { retry_limit: t.retry_limit, backoff: t.backoff, retention: t.retention, batch: t.batch };
+  const options: JobOptions = { retry_limit: t.retry_limit, backoff: t.backoff, retention: t.retention, batch: t.batch, budgets: t.budgets };
   // unique_while without unique_key is stored and echoed only; it has no effect here.
   if (t.unique_key !== undefined) {
     options.unique_key = t.unique_key;

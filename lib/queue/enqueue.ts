@@ -11,6 +11,7 @@ import type { QueueContext } from "./context.ts";
 import { type JobOptions, cleanOptions, optionsOf, viewOf, viewOfMeta } from "./job.ts";
 import { checkBatchExpressions, evalFold, evalWhen } from "./jq.ts";
 import type { JobMeta } from "../storage/codec.ts";
+import { type BindingRequest, parseBindings, stripCreate } from "./budget-policy.ts";
 import { PayloadText, QueueError, type EnqueueResult, type UniqueWhile } from "./types.ts";
 import {
   U16_MAX, U32_MAX, U64_MAX, expectObject, expectString, expectUint, nameError, optional, parseBackoff,
@@ -24,6 +25,8 @@ export interface EnqueueInput {
   priority: number;
   readyAtMs?: number;
   options: JobOptions;
+  /** Requested bindings (create_with included); options.budgets is their stored form. */
+  budgets?: BindingRequest[];
 }
 
 export const DEFAULT_PRIORITY = 32768;
@@ -54,6 +57,11 @@ export function parseEnqueue(raw: unknown): EnqueueInput {
   }
   // In-process callers (and tests) may pass any JSON value; HTTP passes the exact text.
   const payloadJson = payload instanceof PayloadText ? payload.json : JSON.stringify(payload);
+  const budgets = optional(o, "budgets", (v) => parseBindings(v));
+  if (budgets && budgets.length > 0) {
+    options.budgets = stripCreate(budgets);
+    return { type, queue, payloadJson, priority, readyAtMs, options, budgets };
+  }
   return { type, queue, payloadJson, priority, readyAtMs, options };
 }
 

@@ -8,6 +8,7 @@ import {
   STATUS_COMPLETED, STATUS_DEAD, STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED,
 } from "../storage/format.ts";
 import type { JobTable } from "../storage/job-table.ts";
+import type { Binding } from "./budget-policy.ts";
 import type { Backoff, BatchConfig, JobStatus, JobView, Retention, UniqueWhile } from "./types.ts";
 
 export const STATUS_NAME: readonly JobStatus[] = ["scheduled", "ready", "in_flight", "completed", "dead"];
@@ -25,6 +26,8 @@ export interface JobOptions {
   unique_key?: string;
   unique_while?: UniqueWhile;
   batch?: BatchConfig;
+  /** Budget bindings (API-budgets.md §4): never empty when present. */
+  budgets?: Binding[];
 }
 
 /** Server defaults a job falls back to (API.md §6.1). */
@@ -48,7 +51,7 @@ export function optionsOf(table: JobTable, slot: number): JobOptions {
 
 export function cleanOptions(options: JobOptions): JobOptions | undefined {
   const out: JobOptions = {};
-  for (const [k, v] of Object.entries(options)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  for (const [k, v] of Object.entries(options)) if (v !== undefined && !(Array.isArray(v) && v.length === 0)) (out as Record<string, unknown>)[k] = v;
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
@@ -93,5 +96,7 @@ export function viewOfMeta(meta: JobMeta): JobView {
     view.unique_while = o.unique_while ?? "queued";
   }
   if (o.batch !== undefined) view.batch = o.batch;
+  // The stored array itself (exactly {key, cost} each): views are encoded, never mutated.
+  if (o.budgets !== undefined) view.budgets = o.budgets;
   return view;
 }

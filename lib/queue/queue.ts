@@ -8,6 +8,8 @@ import type { Store } from "../storage/store.ts";
 import { Mutex } from "./_mutex.ts";
 import { AdminView } from "./admin-view.ts";
 import { BatchIndex } from "./batch.ts";
+import { BudgetBook } from "./budget-book.ts";
+import { type BudgetMutation, type BulkBudgetResult, mutateJobBudgets, mutateJobsBudgets } from "./budget-jobs.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { complete } from "./complete.ts";
 import type { QueueContext } from "./context.ts";
@@ -52,6 +54,8 @@ export interface QueueOptions {
   maxAbandons?: number;
   /** Background failures (reaper ticks) are reported here and the loop carries on. */
   onError?: (err: unknown, where: string) => void;
+  /** Most budgets that may exist (--max-budgets). @default 8192 */
+  maxBudgets?: number;
 }
 
 /** Bulk delete and patch work in slices of this many jobs, yielding in between. */
@@ -82,6 +86,8 @@ export class Queue {
   /** The cron endpoints' operations (API.md §3.19); one method each, like the facade's. */
   readonly crons: CronBook;
   readonly cronScheduler: CronScheduler;
+  /** The budget endpoints' operations (API-budgets.md §3.1) and the dispatcher's gate. */
+  readonly budgets: BudgetBook;
   private readonly reaperTimer: NodeJS.Timeout | undefined;
   private readonly onError: (err: unknown, where: string) => void;
   /** The admin stream's ordered windows (lib/queue/admin-view.ts). */
@@ -103,6 +109,11 @@ export class Queue {
     });
     this.admin = new AdminView(store);
     dispatcher.onChange = () => this.changed();
+    // Before anything reads the ready index: budgeted ready jobs are parked from the start.
+    this.budgets = new BudgetBook(store, clock, options.writeSync ?? false, options.maxBudgets ?? 8192);
+    dispatcher.gate = this.budgets.gate;
+    this.budgets.gate.onWake = () => dispatcher.wake();
+    this.admin.parked = () => this.budgets.gate.parkedSlots();
     this.ctx = {
       store,
       clock,
@@ -153,6 +164,8 @@ export class Queue {
     // Cron jobs go through the normal enqueue path, so unique and batch rules apply (§4.5).
     this.cronScheduler = new CronScheduler(this.crons, clock, (input, nowMs) => guarded(enqueue(this.ctx, [input], nowMs)), this.onError);
     this.crons.onChange = () => this.cronScheduler.poke();
+    this.crons.budgets = this.budgets;
+    this.budgets.cronRefs = (key) => this.crons.budgetRefs(key);
     this.cronScheduler.poke();
   }
 
@@ -179,7 +192,13 @@ export class Queue {
   async enqueue(body: unknown): Promise<EnqueueResult> {
     const input = parseEnqueue(body);
     await checkBatches([input]);
-    return (await guarded(enqueue(this.ctx, [input], this.now())))[0];
+    if (!input.budgets) return (await guarded(enqueue(this.ctx, [input], this.now())))[0];
+    const unpin = await this.budgets.prepare([input.budgets]);
+    try {
+      return (await guarded(enqueue(this.ctx, [input], this.now())))[0];
+    } finally {
+      unpin();
+    }
   }
 
   /** POST /jobs/bulk: every element validated first; all or nothing. */
@@ -192,13 +211,30 @@ export class Queue {
         return parseEnqueue(raw);
       } catch (err) {
         if (err instanceof BodyShapeError) throw new BodyShapeError(`jobs[${i}]: ${err.message}`);
-        if (err instanceof QueueError) throw new QueueError(err.code, `jobs[${i}]: ${err.message}`);
+        // Budget rule errors (422) are store errors in the reference: not prefixed.
+        if (err instanceof QueueError && err.code !== "unprocessable") throw new QueueError(err.code, `jobs[${i}]: ${err.message}`);
         throw err;
       }
     });
     if (inputs.length === 0) return [];
     await checkBatches(inputs);
-    return guarded(enqueue(this.ctx, inputs, this.now()));
+    const requests = inputs.flatMap((i) => (i.budgets ? [i.budgets] : []));
+    const unpin = await this.budgets.prepare(requests);
+    try {
+      return await guarded(enqueue(this.ctx, inputs, this.now()));
+    } finally {
+      unpin();
+    }
+  }
+
+  /** The single-job budget routes (API-budgets.md §3.2). */
+  mutateJobBudgets(id: string, mutation: BudgetMutation): Promise<JobView> {
+    return guarded(mutateJobBudgets(this.ctx, this.budgets, id, mutation, this.now()));
+  }
+
+  /** The bulk job-budget routes (API-budgets.md §3.3). */
+  mutateJobsBudgets(filter: JobFilter, mutation: BudgetMutation): Promise<BulkBudgetResult> {
+    return guarded(mutateJobsBudgets(this.ctx, this.budgets, filter, mutation, this.now()));
   }
 
   take(options: TakeOptions): Taker {
@@ -479,7 +515,7 @@ export class Queue {
     return record;
   }
 
-  /** POST /reset: every job (in flight too) and every cron group. */
+  /** POST /reset: every cron group, every job (in flight too), then every budget. */
   async reset(): Promise<void> {
     // Inside the cron book's lock, so a firing in progress can neither save a group back
     // nor claim a unique key after the indexes were cleared.
@@ -490,6 +526,7 @@ export class Queue {
       this.pauses.clear();
       this.leases.clear();
       await guarded(this.store.reset(this.ctx.writeSync));
+      this.budgets.clear();
     });
     this.changed();
     this.scheduler.poke();
@@ -521,6 +558,7 @@ export class Queue {
     this.scheduler.stop();
     this.cronScheduler.stop();
     this.leases.stop();
+    this.budgets.gate.stop();
   }
 }
 

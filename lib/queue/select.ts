@@ -25,6 +25,8 @@ export function slotTest(table: JobTable, filter: JobFilter, nowMs: number, incl
   // Resolved to slots once: a job matches if its slot is one of them.
   const ids = filter.ids?.length ? new Set(filter.ids.map((id) => table.slotById.get(id)).filter((s) => s !== undefined)) : undefined;
   const { priority, readyAt, attempts } = filter;
+  // No index (as in the reference): bindings live in the sparse options map.
+  const budgetKeys = filter.budgetKeys?.length ? new Set(filter.budgetKeys) : undefined;
   return (slot) => {
     if (table.status[slot] === STATUS_FREE) return false;
     if (statuses && !statuses.has(table.status[slot])) return false;
@@ -34,8 +36,14 @@ export function slotTest(table: JobTable, filter: JobFilter, nowMs: number, incl
     if (priority && (table.priority[slot] < priority.lo || table.priority[slot] > priority.hi)) return false;
     if (readyAt && (table.readyAt[slot] < readyAt.lo || table.readyAt[slot] > readyAt.hi)) return false;
     if (attempts && (table.attempts[slot] < attempts.lo || table.attempts[slot] > attempts.hi)) return false;
+    if (budgetKeys && !boundToAny(table, slot, budgetKeys)) return false;
     return includeExpired || !isExpired(table, slot, nowMs);
   };
+}
+
+function boundToAny(table: JobTable, slot: number, keys: Set<string>): boolean {
+  const bindings = (table.extras.get(slot)?.options as { budgets?: { key: string }[] } | undefined)?.budgets;
+  return bindings !== undefined && bindings.some((b) => keys.has(b.key));
 }
 
 /** Name indexes of the given names that exist; an empty set when none do. */

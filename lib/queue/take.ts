@@ -7,6 +7,7 @@
 
 import { STATUS_IN_FLIGHT, STATUS_READY } from "../storage/format.ts";
 import type { Store } from "../storage/store.ts";
+import type { BudgetGate } from "./budget-gate.ts";
 import type { Clock } from "./clock.ts";
 import { viewOf } from "./job.ts";
 import type { Taker, TakeOptions } from "./types.ts";
@@ -64,6 +65,8 @@ export class Dispatcher {
   onReleased: (id: string) => void = () => {};
   /** Queue names that take streams skip (lib/queue/pauses.ts); in-flight jobs are unaffected. */
   paused: ReadonlySet<string> = new Set();
+  /** Budget parking (budget-gate.ts); consulted only while `gate.active`. */
+  gate: BudgetGate | undefined;
 
   constructor(store: Store, clock: Clock, globalLimit: number) {
     this.store = store;
@@ -95,6 +98,7 @@ export class Dispatcher {
     for (const id of stream.held) {
       this.owners.delete(id);
       this.onReleased(id);
+      this.gate?.release(id);
       const slot = t.slotById.get(id);
       if (slot !== undefined && t.status[slot] === STATUS_IN_FLIGHT) {
         t.setStatus(slot, STATUS_READY);
@@ -108,6 +112,7 @@ export class Dispatcher {
 
   /** A job left in-flight (acked, failed, deleted, patched away): free its stream's credit. */
   release(id: string): void {
+    this.gate?.release(id);
     const stream = this.owners.get(id);
     if (!stream) return;
     this.owners.delete(id);
@@ -124,6 +129,7 @@ export class Dispatcher {
   /** Forget every held job (reset). */
   releaseAll(): void {
     this.owners.clear();
+    this.gate?.releaseAll();
     for (const s of this.streams) s.held.clear();
     this.wake();
   }
@@ -152,7 +158,9 @@ export class Dispatcher {
 
   private dispatchRound(): void {
     const t = this.store.table;
-    if (t.readyQueues.size === 0 || this.streams.length === 0) return;
+    const gate = this.gate?.active ? this.gate : undefined;
+    if ((t.readyQueues.size === 0 && !gate?.hasCandidates) || this.streams.length === 0) return;
+    const nowMs = this.clock.now();
     const skip = pausedIndexes(t.queues, this.paused);
     let progress = true;
     // Bounded per turn so a backlog of ready jobs never stalls the event loop.
@@ -168,16 +176,19 @@ export class Dispatcher {
       for (let i = 0; i < n && !this.capped(); i++) {
         const stream = this.streams[(start + i) % n];
         if (!stream || !stream.canTake()) continue;
-        const slot = t.peekReady(skip ? unpausedIndexes(t, stream.options.queues, skip) : queueIndexes(t.queues, stream.options.queues));
+        const named = queueIndexes(t.queues, stream.options.queues);
+        let slot = t.peekReady(skip ? withoutPaused(named ?? t.readyQueues, skip) : named);
+        // Parked jobs live outside the ready index, so "all queues" means the gate's own.
+        if (gate) slot = gate.pick(skip ? withoutPaused(named ?? gate.candidateQueueIndexes(), skip) : named, slot, nowMs);
         if (slot === -1) continue;
-        this.deliver(stream, slot);
+        this.deliver(stream, slot, gate, nowMs);
         progress = true;
         budget--;
       }
     }
   }
 
-  private deliver(stream: Stream, slot: number): void {
+  private deliver(stream: Stream, slot: number, gate?: BudgetGate, nowMs = this.clock.now()): void {
     const t = this.store.table;
     let payloadJson: string;
     try {
@@ -188,7 +199,9 @@ export class Dispatcher {
       this.onError(err, `reading the payload of job ${t.idOf(slot)}`);
       throw new DispatchHalted();
     }
-    t.take(slot, this.clock.now());
+    // Budgets are debited only once the payload was read: nothing to refund after this.
+    gate?.debit(slot, nowMs);
+    t.take(slot, nowMs);
     // The view carries the id string: making it is ~0.6 µs, so once per job, not twice.
     const job = viewOf(t, slot);
     this.owners.set(job.id, stream);
@@ -221,9 +234,8 @@ function pausedIndexes(names: { lookup(name: string): number | undefined }, paus
   return out.size === 0 ? undefined : out;
 }
 
-/** The stream's queues (all ready queues when none are named) minus the paused ones. */
-function unpausedIndexes(t: Store["table"], queues: string[] | undefined, skip: Set<number>): number[] {
-  const from = queueIndexes(t.queues, queues) ?? t.readyQueues;
+/** Queue indexes `from` minus the paused ones. */
+function withoutPaused(from: Iterable<number>, skip: Set<number>): number[] {
   const out: number[] = [];
   for (const q of from) if (!skip.has(q)) out.push(q);
   return out;

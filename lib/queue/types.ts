@@ -45,6 +45,8 @@ export interface JobView {
   unique_key?: string;
   unique_while?: UniqueWhile;
   batch?: BatchConfig;
+  /** API-budgets.md §4.2: omitted when the job has no bindings. */
+  budgets?: { key: string; cost: number }[];
 }
 
 /**
@@ -99,6 +101,8 @@ export interface JobFilter {
   priority?: Range;
   readyAt?: Range;
   attempts?: Range;
+  /** `budgets.key`: jobs bound to any of these budget keys (API-budgets.md §4.3). */
+  budgetKeys?: string[];
   /** jq program run against each payload (API.md §4.6). */
   jq?: string;
 }

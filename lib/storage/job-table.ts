@@ -55,6 +55,17 @@ export interface PayloadLocation {
   recordLength: number;
 }
 
+/**
+ * A second home for some ready jobs (budget parking, lib/queue/budget-gate.ts): a ready
+ * slot it `claims` is indexed there instead of in the ready index. `claims` must not
+ * change while the slot is indexed (options change only through update(), unindexed).
+ */
+export interface ReadyDiversion {
+  claims(slot: number): boolean;
+  insert(slot: number): void;
+  remove(slot: number): void;
+}
+
 const NONE = Number.NaN;
 
 export class JobTable {
@@ -92,6 +103,8 @@ export class JobTable {
   liveRecordBytes = 0;
   /** Off during replay: jobs change state many times there, and are indexed once after. */
   indexing = false;
+  /** Set once budgets exist (divertReady); undefined keeps index() as it always was. */
+  private diversion: ReadyDiversion | undefined;
   private readonly freeSlots: number[] = [];
   /** Freed slots still listed in the order array; reusable after compactOrder(). */
   private pendingFree: number[] = [];
@@ -328,6 +341,10 @@ export class JobTable {
     const status = this.status[slot];
     this.statusCounts[status]++;
     if (status === STATUS_READY) {
+      if (this.diversion !== undefined && this.diversion.claims(slot)) {
+        this.diversion.insert(slot);
+        return;
+      }
       const q = this.queue[slot];
       let ready = this.ready[q];
       if (!ready) ready = this.ready[q] = new ReadyIndex(() => this);
@@ -344,6 +361,10 @@ export class JobTable {
     if (!this.indexing || status === STATUS_FREE) return;
     this.statusCounts[status]--;
     if (status === STATUS_READY) {
+      if (this.diversion !== undefined && this.diversion.claims(slot)) {
+        this.diversion.remove(slot);
+        return;
+      }
       const q = this.queue[slot];
       const ready = this.ready[q]!;
       ready.remove(slot, this.priority[slot]);
@@ -351,6 +372,19 @@ export class JobTable {
     } else if (status === STATUS_SCHEDULED) {
       this.scheduled.remove(slot);
     }
+  }
+
+  /** Install the ready diversion; ready slots it claims move out of the ready index. */
+  divertReady(diversion: ReadyDiversion): void {
+    const moved: number[] = [];
+    for (const slot of this.extras.keys()) {
+      if (this.status[slot] === STATUS_READY && diversion.claims(slot)) {
+        this.unindex(slot);
+        moved.push(slot);
+      }
+    }
+    this.diversion = diversion;
+    for (const slot of moved) this.index(slot);
   }
 
   /** Change status and move between indexes. */

@@ -16,7 +16,7 @@ describe("zizq --help and --version", () => {
   it("--version prints the package version", async () => {
     for (const flag of ["--version", "-v"]) {
       const result = await runCli([flag], {});
-      assert.deepEqual(result, { code: 0, stdout: "zizq 0.6.1\n", stderr: "" });
+      assert.deepEqual(result, { code: 0, stdout: "zizq 0.7.0\n", stderr: "" });
     }
   });
 
@@ -58,7 +58,7 @@ describe("zizq --help and --version", () => {
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
     const code = await new Promise((resolve) => child.on("close", resolve));
     assert.equal(code, 0);
-    assert.equal(stdout, "zizq 0.6.1\n");
+    assert.equal(stdout, "zizq 0.7.0\n");
   });
 });
 

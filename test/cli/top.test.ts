@@ -113,3 +113,13 @@ it("paused queues: shown in the header and on rows; p pauses or resumes the sele
   ({ sent } = keys(applyQueues(initialState(), []), "p"));
   assert.deepEqual(sent, []);
 });
+
+it("the detail panel shows a job's budgets (key ×cost)", () => {
+  const state = applyFrame({ ...initialState(), connected: true, detail: true }, {
+    server, event: "job_snapshot",
+    ready: { items: [job(A, { budgets: [{ key: "mail", cost: 1 }, { key: "reports", cost: 3 }] })], first_position: 0, total: 1 },
+    in_flight: { items: [], first_position: 0, total: 0 },
+    scheduled: { items: [], first_position: 0, total: 0 },
+  });
+  assert.match(render(keys(state, "2").state, 120, 20, 0).join("\n"), /budgets mail ×1, reports ×3/);
+});

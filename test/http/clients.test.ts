@@ -52,7 +52,7 @@ describe("Node client: RPC calls over one h2c session", () => {
     const r = await client.request("GET", "/health");
     assert.deepEqual(r.body, { status: "ok" });
     assert.equal(r.raw.headers["content-type"], "application/json");
-    assert.match(await client.serverVersion(), /^0\.6\.\d+$/);
+    assert.match(await client.serverVersion(), /^0\.7\.\d+$/);
   });
 
   it("enqueue(): unset keys omitted, unique_while only with a key; every §2.1 field the client reads", async () => {

@@ -153,7 +153,12 @@ test("find: forward, backward, locate, null results; set_detail_level; delete_jo
   await reset();
   const a = await enqueue({ queue: "emails", type: "welcome" });
   const b = await enqueue({ queue: "billing", type: "invoice" });
-  const d = await enqueue({ queue: "emails-bulk", type: "digest", payload: { n: 1 }, retry_limit: 3 });
+  // A budgeted (parked) job is in the ready list like any ready job; its budgets show at detail level.
+  const budget = await fetch(`${server.url}/budgets/ev`, {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ allocation: 1, strategy: { type: "while_in_flight" } }),
+  });
+  assert.equal(budget.status, 201);
+  const d = await enqueue({ queue: "emails-bulk", type: "digest", payload: { n: 1 }, retry_limit: 3, budgets: [{ key: "ev", cost: 1 }] });
   const c = await connect();
   await c.next((f) => f.event === "job_snapshot");
   const find = async (msg: Record<string, unknown>) => {
@@ -172,6 +177,7 @@ test("find: forward, backward, locate, null results; set_detail_level; delete_jo
   r = await find({ anchor: { kind: "job_id", id: d }, direction: "locate" });
   assert.equal(r.matched_position, 2);
   assert.equal(r.window.items[2].payload, undefined);
+  assert.equal(r.window.items[2].budgets, undefined, "budgets only at detail level");
   for (const miss of [
     { anchor: { kind: "start" }, direction: "backward" },
     { anchor: { kind: "end" }, direction: "forward" },
@@ -186,7 +192,7 @@ test("find: forward, backward, locate, null results; set_detail_level; delete_jo
   let from = c.frames.length;
   c.send({ type: "set_detail_level", detail: true });
   const detailed = (await snapshotAfter(c, from)).ready.items.find((j: Frame) => j.id === d);
-  assert.deepEqual([detailed.payload, detailed.retry_limit], [{ n: 1 }, 3]);
+  assert.deepEqual([detailed.payload, detailed.retry_limit, detailed.budgets], [{ n: 1 }, 3, [{ key: "ev", cost: 1 }]]);
 
   from = c.frames.length;
   c.send({ type: "delete_job", id: b });

@@ -87,12 +87,19 @@ describe("replace/merge", () => {
     });
   });
 
-  it("same expression keeps next/last; a changed one recomputes next and keeps last", () => {
+  it("same expression and zone keeps next/last; a changed one recomputes next and keeps last", () => {
     const fired = { ...old, next_enqueue_at: 111_000, last_enqueue_at: 100_000 };
-    const same = mergeEntry(fired, entry({ timezone: "UTC" }), "e", NOW);
+    const same = mergeEntry(fired, entry(), "e", NOW);
     assert.equal(same.next_enqueue_at, 111_000);
     assert.equal(same.last_enqueue_at, 100_000);
-    assert.equal(same.timezone, "UTC");
+    // 0.7: the effective zone counts too (own zone, else the group's).
+    const zoned = mergeEntry(fired, entry({ timezone: "UTC" }), "e", NOW);
+    assert.equal(zoned.timezone, "UTC");
+    assert.equal(zoned.next_enqueue_at, nextOccurrence("0 * * * *", "UTC", NOW));
+    const inherited = mergeEntry({ ...fired, timezone: "Asia/Tokyo" }, entry(), "e", NOW, { before: "UTC", after: "Asia/Tokyo" });
+    assert.equal(inherited.next_enqueue_at, 111_000);
+    const groupMoved = mergeEntry(fired, entry(), "e", NOW, { before: undefined, after: "Asia/Kolkata" });
+    assert.equal(groupMoved.next_enqueue_at, nextOccurrence("0 * * * *", "Asia/Kolkata", NOW));
     const changed = mergeEntry(fired, entry({ expression: "* * * * * *" }), "e", NOW);
     assert.equal(changed.next_enqueue_at, at("2026-03-10T12:34:57Z"));
     assert.equal(changed.last_enqueue_at, 100_000);

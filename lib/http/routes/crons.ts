@@ -18,6 +18,7 @@ function wireTemplate(t: CronTemplate): Record<string, unknown> {
   if (t.unique_key !== undefined) out.unique_key = t.unique_key;
   if (t.unique_while !== undefined) out.unique_while = t.unique_while;
   if (t.batch !== undefined) out.batch = t.batch;
+  if (t.budgets !== undefined) out.budgets = t.budgets.map((b) => ({ key: b.key, cost: b.cost }));
   return out;
 }
 
@@ -35,6 +36,7 @@ export function wireEntry(e: CronEntry): Record<string, unknown> {
 
 export function wireGroup(g: CronGroup): Record<string, unknown> {
   const out: Record<string, unknown> = { name: g.name, paused: g.paused };
+  if (g.timezone !== undefined) out.timezone = g.timezone;
   if (g.paused_at !== undefined) out.paused_at = g.paused_at;
   if (g.resumed_at !== undefined) out.resumed_at = g.resumed_at;
   out.entries = g.entries.map(wireEntry);

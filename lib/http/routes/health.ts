@@ -4,7 +4,7 @@ import type { H3 } from "h3";
 import type { Queue } from "../../queue/queue.ts";
 import { reply } from "../_io.ts";
 
-export const SERVER_VERSION = "0.6.1";
+export const SERVER_VERSION = "0.7.0";
 
 export function healthRoutes(app: H3, queue: Queue): void {
   app.get("/health", (event) => reply(event, 200, { status: "ok" }));

@@ -1,0 +1,279 @@
+// The budgets (API-budgets.md §3.1, §2.9–2.12): kept in memory with their live token
+// state, each policy persisted as one store blob (namespace BLOB_NAMESPACE_BUDGET,
+// MessagePack {allocation, strategy, created_at, updated_at}; docs/format.md) so it
+// survives restarts and compaction. Token state is not persisted: every start is full.
+// Writes run one at a time; the guards against deleting or shrinking a budget that
+// jobs or cron entries still draw on are checked and applied in one synchronous step.
+
+import { BLOB_NAMESPACE_BUDGET, STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED } from "../storage/format.ts";
+import { packValue, unpackValue } from "../storage/codec.ts";
+import type { Store } from "../storage/store.ts";
+import { Mutex } from "./_mutex.ts";
+import {
+  type Budget, type BudgetPolicy, applyPolicy, capacityOf, newBudget, policyOf,
+} from "./budget-bucket.ts";
+import { BudgetGate } from "./budget-gate.ts";
+import {
+  type Binding, type BindingRequest, checkBudgetKey, mergePolicyPatch, parsePolicy, unprocessable,
+} from "./budget-policy.ts";
+import type { Clock } from "./clock.ts";
+import { guarded } from "./errors.ts";
+import { QueueError } from "./types.ts";
+
+/** The wire budget (§2.1), in emission order. */
+export interface BudgetView extends BudgetPolicy {
+  key: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Cron templates drawing on a budget: how many, the first as 'group/entry', the largest cost. */
+export interface CronRefs {
+  count: number;
+  first?: string;
+  maxCost: number;
+  /** The first entry whose cost exceeds `cap`, as 'group/entry' with its cost. */
+  over?: (cap: number) => { name: string; cost: number } | undefined;
+}
+
+export const budgetNotFound = (key: string): QueueError => new QueueError("not_found", `budget '${key}' not found`);
+
+const plural = (n: number, one: string, many: string): string => (n === 1 ? one : many);
+
+export function viewOfBudget(b: Budget): BudgetView {
+  return { key: b.key, ...policyOf(b), created_at: b.created_at, updated_at: b.updated_at };
+}
+
+export class BudgetBook {
+  readonly budgets = new Map<string, Budget>();
+  readonly gate: BudgetGate;
+  /** How many budgets may exist (--max-budgets). */
+  maxBudgets: number;
+  /** The cron templates drawing on a key (the cron book answers; none by default). */
+  cronRefs: (key: string) => CronRefs = () => ({ count: 0, maxCost: 0 });
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly sync: boolean;
+  private readonly lock = new Mutex();
+  /** Costs drawn by enqueues between their checks and their durable insert (guards count them). */
+  private readonly pinned = new Map<string, Map<number, number>>();
+
+  constructor(store: Store, clock: Clock, sync: boolean, maxBudgets: number) {
+    this.store = store;
+    this.clock = clock;
+    this.sync = sync;
+    this.maxBudgets = maxBudgets;
+    this.gate = new BudgetGate(store.table, this.budgets, clock);
+    const now = clock.now();
+    for (const [key, bytes] of store.blobsIn(BLOB_NAMESPACE_BUDGET)) {
+      const v = unpackValue(bytes) as BudgetView;
+      this.budgets.set(key, newBudget(key, { allocation: v.allocation, strategy: v.strategy }, now, v.created_at, v.updated_at));
+    }
+    if (this.budgets.size > 0) this.gate.activate();
+  }
+
+  list(): BudgetView[] {
+    return [...this.budgets.values()].sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key))).map(viewOfBudget);
+  }
+
+  get(key: string): BudgetView {
+    const b = this.budgets.get(key);
+    if (!b) throw budgetNotFound(key);
+    return viewOfBudget(b);
+  }
+
+  /** POST /budgets/{key}: 409 when it exists (stored policy untouched). */
+  create(key: string, body: unknown): Promise<BudgetView> {
+    const policy = parsePolicy(body);
+    checkBudgetKey(key);
+    return this.lock.run(async () => {
+      if (this.budgets.has(key)) throw new QueueError("conflict", `budget '${key}' already exists`);
+      return viewOfBudget(await this.add(key, policy));
+    });
+  }
+
+  /** PUT /budgets/{key}: create, or replace the whole policy (shrink guard applies). */
+  replace(key: string, body: unknown): Promise<BudgetView> {
+    const policy = parsePolicy(body);
+    checkBudgetKey(key);
+    return this.lock.run(async () => {
+      if (!this.budgets.has(key)) return viewOfBudget(await this.add(key, policy));
+      return this.change(key, policy);
+    });
+  }
+
+  /** PATCH /budgets/{key}: merge patch; never creates. */
+  patch(key: string, body: unknown): Promise<BudgetView> {
+    return this.lock.run(async () => {
+      const b = this.budgets.get(key);
+      if (!b) throw budgetNotFound(key);
+      return this.change(key, mergePolicyPatch(policyOf(b), body));
+    });
+  }
+
+  /** DELETE /budgets/{key}: 409 while a cron entry or an unfinished job draws on it. */
+  remove(key: string): Promise<void> {
+    return this.lock.run(async () => {
+      const b = this.budgets.get(key);
+      if (!b) throw budgetNotFound(key);
+      const cron = this.cronRefs(key);
+      if (cron.count > 0) {
+        throw new QueueError("conflict", `budget '${key}' is referenced by ${cron.count} cron ${plural(cron.count, "entry", "entries")}, including '${cron.first}'. Remove them before deleting it.`);
+      }
+      const jobs = this.unfinishedRefs(key);
+      if (jobs.count > 0) {
+        throw new QueueError("conflict", `budget '${key}' is referenced by ${jobs.count} unfinished ${plural(jobs.count, "job", "jobs")}. Delete them or wait for them to finish before deleting it.`);
+      }
+      // Gone from memory before the await: an enqueue checking meanwhile must not bind to it.
+      this.budgets.delete(key);
+      try {
+        await guarded(this.store.deleteBlob(BLOB_NAMESPACE_BUDGET, key, this.sync));
+      } catch (err) {
+        this.budgets.set(key, b);
+        throw err;
+      }
+    });
+  }
+
+  /** POST /reset: the store dropped every blob already. */
+  clear(): void {
+    this.budgets.clear();
+    this.pinned.clear();
+    this.gate.reset();
+  }
+
+  /**
+   * Resolve the bindings of a request before anything is written (§2.2, §4.1): budgets
+   * named with create_with that do not exist are created (counting toward
+   * --max-budgets); every binding must then name an existing budget whose capacity
+   * covers its cost. Returns an unpin to call once the jobs are written (or failed):
+   * until then the guards count these costs.
+   */
+  async prepare(requests: readonly (readonly BindingRequest[])[]): Promise<() => void> {
+    const all = requests.flat();
+    if (all.length === 0) return () => {};
+    const missing = new Map<string, BudgetPolicy | undefined>();
+    for (const r of all) if (!this.budgets.has(r.key) && !missing.has(r.key)) missing.set(r.key, r.createWith);
+    if ([...missing.values()].some((p) => p !== undefined)) {
+      await this.lock.run(async () => {
+        const toCreate = [...missing].filter(([k, p]) => p !== undefined && !this.budgets.has(k)) as [string, BudgetPolicy][];
+        if (this.budgets.size + toCreate.length > this.maxBudgets) {
+          const [key] = toCreate[Math.max(0, this.maxBudgets - this.budgets.size)] ?? toCreate[0];
+          throw this.fullError(key);
+        }
+        this.checkCosts(all, toCreate);
+        for (const [key, policy] of toCreate) await this.add(key, policy);
+      });
+    }
+    this.checkCosts(all, []);
+    for (const r of all) {
+      let costs = this.pinned.get(r.key);
+      if (!costs) this.pinned.set(r.key, (costs = new Map()));
+      costs.set(r.cost, (costs.get(r.cost) ?? 0) + 1);
+    }
+    return () => {
+      for (const r of all) {
+        const costs = this.pinned.get(r.key);
+        const n = costs?.get(r.cost);
+        if (!costs || n === undefined) continue;
+        if (n > 1) costs.set(r.cost, n - 1);
+        else costs.delete(r.cost);
+        if (costs.size === 0) this.pinned.delete(r.key);
+      }
+    };
+  }
+
+  /** Cron installs resolve like an enqueue, as 400s (§3.6); nothing stays pinned (the book counts them). */
+  async prepareCron(requests: readonly (readonly BindingRequest[])[]): Promise<void> {
+    try {
+      (await this.prepare(requests))();
+    } catch (err) {
+      if (err instanceof QueueError && err.code === "unprocessable") throw new QueueError("invalid_argument", err.message);
+      throw err;
+    }
+  }
+
+  /** Unfinished (scheduled, ready, in-flight) jobs drawing on `key`, plus pinned enqueues. */
+  unfinishedRefs(key: string): { count: number; maxCost: number } {
+    const t = this.store.table;
+    let count = 0;
+    let maxCost = 0;
+    for (const [slot, extras] of t.extras) {
+      const bindings = (extras.options as { budgets?: Binding[] } | undefined)?.budgets;
+      if (!bindings) continue;
+      const s = t.status[slot];
+      if (s !== STATUS_SCHEDULED && s !== STATUS_READY && s !== STATUS_IN_FLIGHT) continue;
+      for (const b of bindings) {
+        if (b.key !== key) continue;
+        count++;
+        maxCost = Math.max(maxCost, b.cost);
+      }
+    }
+    for (const [cost, n] of this.pinned.get(key) ?? []) {
+      count += n;
+      maxCost = Math.max(maxCost, cost);
+    }
+    return { count, maxCost };
+  }
+
+  // ---- internals ------------------------------------------------------------------
+
+  private checkCosts(all: readonly BindingRequest[], creating: readonly [string, BudgetPolicy][]): void {
+    const planned = new Map(creating);
+    for (const r of all) {
+      const b = this.budgets.get(r.key);
+      const policy = b ?? planned.get(r.key);
+      if (!policy) throw unprocessable(`budget '${r.key}' does not exist and no create_with policy was supplied to create it with`);
+      const cap = capacityOf(policy);
+      if (r.cost > cap) throw unprocessable(`cost ${r.cost} exceeds budget '${r.key}', which holds at most ${cap}`);
+    }
+  }
+
+  private fullError(key: string): QueueError {
+    return unprocessable(`cannot create budget '${key}': the server already holds its maximum of ${this.maxBudgets} budgets (--max-budgets / ZIZQ_MAX_BUDGETS). Raise the limit, or express the throttle as one shared budget rather than one per caller.`);
+  }
+
+  /** Requires: the lock is held and `key` does not exist. */
+  private async add(key: string, policy: BudgetPolicy): Promise<Budget> {
+    if (this.budgets.size >= this.maxBudgets) throw this.fullError(key);
+    const now = this.clock.now();
+    const b = newBudget(key, policy, now);
+    await this.persist(b);
+    this.budgets.set(key, b);
+    this.gate.activate();
+    this.gate.policyChanged();
+    return b;
+  }
+
+  /** Requires: the lock is held and `key` exists. Guards, then the new policy on live state. */
+  private async change(key: string, policy: BudgetPolicy): Promise<BudgetView> {
+    const b = this.budgets.get(key)!;
+    const cap = capacityOf(policy);
+    const over = this.cronRefs(key).over?.(cap);
+    if (over) {
+      throw unprocessable(`budget '${key}' cannot allocate ${cap}: cron entry '${over.name}' draws ${over.cost} from it. Lower the entry's cost or remove it first.`);
+    }
+    const jobs = this.unfinishedRefs(key);
+    if (jobs.maxCost > cap) {
+      throw unprocessable(`budget '${key}' cannot allocate ${cap}: ${jobs.count} unfinished ${plural(jobs.count, "job draws", "jobs draw")} up to ${jobs.maxCost} from it. Raise the allocation, delete them, or wait for them to drain.`);
+    }
+    // Applied before the await: an enqueue checking meanwhile sees the new capacity.
+    const before = { ...b, strategy: { ...b.strategy } };
+    const now = this.clock.now();
+    applyPolicy(b, policy, now);
+    b.updated_at = Math.max(now, b.created_at);
+    try {
+      await this.persist(b);
+    } catch (err) {
+      Object.assign(b, { allocation: before.allocation, strategy: before.strategy, updated_at: before.updated_at });
+      throw err;
+    }
+    this.gate.policyChanged();
+    return viewOfBudget(b);
+  }
+
+  private persist(b: Budget): Promise<void> {
+    const value = { ...policyOf(b), created_at: b.created_at, updated_at: b.updated_at };
+    return guarded(this.store.putBlob(BLOB_NAMESPACE_BUDGET, b.key, packValue(value), this.sync));
+  }
+}

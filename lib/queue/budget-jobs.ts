@@ -1,0 +1,158 @@
+// Changing the budgets a job draws on (API-budgets.md §3.2, §3.3): the single-job routes
+// (add, bind-or-replace, re-cost, unbind, replace the set, clear) and their bulk twins by
+// filter, which answer {changed, blocked}. Only queued (ready/scheduled) jobs change; a
+// ready job moves between budget groups through the table's index hooks on update.
+// Guarantee: budgets a request creates (create_with) and its binding writes are resolved
+// before anything is written; a failure on validation changes nothing.
+
+import type { JobMeta } from "../storage/codec.ts";
+import { STATUS_COMPLETED, STATUS_DEAD, STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED } from "../storage/format.ts";
+import type { BudgetBook } from "./budget-book.ts";
+import { type Binding, type BindingRequest, stripCreate } from "./budget-policy.ts";
+import type { QueueContext } from "./context.ts";
+import { cleanOptions, isExpired, optionsOf, viewOf, viewOfMeta, withMeta } from "./job.ts";
+import { selectSlots } from "./select.ts";
+import { type JobFilter, type JobView, QueueError } from "./types.ts";
+
+export type BudgetMutation =
+  | { op: "add"; binding: BindingRequest }
+  | { op: "put"; binding: BindingRequest }
+  | { op: "cost"; key: string; cost: number }
+  | { op: "unbind"; key: string }
+  | { op: "replace"; bindings: BindingRequest[] }
+  | { op: "clear" };
+
+export interface BulkBudgetResult {
+  changed: number;
+  blocked: string[];
+}
+
+/** Rust variant names, as the reference's message shows them (ref quirk, §3.2). */
+const VARIANT: Record<number, string> = { [STATUS_IN_FLIGHT]: "InFlight", [STATUS_COMPLETED]: "Completed", [STATUS_DEAD]: "Dead" };
+
+const BULK_SLICE = 4096;
+
+/** What the mutation asks the budget book to resolve (existence, create_with, capacity). */
+function requestsOf(m: BudgetMutation): BindingRequest[] {
+  if (m.op === "add" || m.op === "put") return [m.binding];
+  if (m.op === "cost") return [{ key: m.key, cost: m.cost }];
+  if (m.op === "replace") return m.bindings;
+  return [];
+}
+
+/**
+ * The job's bindings after `m`; undefined when nothing would change. `strict` (single
+ * job) raises the 409/404 of §3.2; bulk skips those jobs silently.
+ */
+function mutated(current: readonly Binding[], m: BudgetMutation, id: string, strict: boolean): Binding[] | undefined {
+  const at = "key" in m ? current.findIndex((b) => b.key === m.key) : m.op === "add" || m.op === "put" ? current.findIndex((b) => b.key === m.binding.key) : -1;
+  const same = (next: readonly Binding[]) => next.length === current.length && next.every((b, i) => b.key === current[i].key && b.cost === current[i].cost);
+  let next: Binding[];
+  switch (m.op) {
+    case "add":
+      if (at !== -1) {
+        if (strict) throw new QueueError("conflict", `job '${id}' already draws on budget '${m.binding.key}'`);
+        return undefined;
+      }
+      next = [...current, { key: m.binding.key, cost: m.binding.cost }];
+      break;
+    case "put":
+      next = [...current];
+      if (at === -1) next.push({ key: m.binding.key, cost: m.binding.cost });
+      else next[at] = { key: m.binding.key, cost: m.binding.cost };
+      break;
+    case "cost":
+      if (at === -1) {
+        if (strict) throw new QueueError("not_found", `job '${id}' does not draw on budget '${m.key}'`);
+        return undefined;
+      }
+      next = [...current];
+      next[at] = { key: m.key, cost: m.cost };
+      break;
+    case "unbind":
+      next = current.filter((b) => b.key !== m.key);
+      break;
+    case "replace":
+      next = stripCreate(m.bindings);
+      break;
+    case "clear":
+      next = [];
+      break;
+  }
+  return same(next) ? undefined : next;
+}
+
+function metaWith(ctx: QueueContext, slot: number, bindings: Binding[]): JobMeta {
+  const t = ctx.store.table;
+  const meta = withMeta(t, slot, {});
+  const options = cleanOptions({ ...optionsOf(t, slot), budgets: bindings.length > 0 ? bindings : undefined });
+  if (options) meta.options = options as Record<string, unknown>;
+  else delete meta.options;
+  return meta;
+}
+
+function queuedSlot(ctx: QueueContext, id: string, nowMs: number): number {
+  const t = ctx.store.table;
+  const slot = t.slotById.get(id);
+  if (slot === undefined || isExpired(t, slot, nowMs)) throw new QueueError("not_found", "job not found");
+  const status = t.status[slot];
+  if (status !== STATUS_READY && status !== STATUS_SCHEDULED) {
+    throw new QueueError("unprocessable", `job '${id}' is ${VARIANT[status]} — only queued jobs may have their budgets changed`);
+  }
+  return slot;
+}
+
+/** One job (§3.2): 200 with the job (no payload), also when nothing changed. */
+export async function mutateJobBudgets(ctx: QueueContext, book: BudgetBook, id: string, m: BudgetMutation, nowMs: number): Promise<JobView> {
+  const t = ctx.store.table;
+  let slot = queuedSlot(ctx, id, nowMs);
+  if (mutated(optionsOf(t, slot).budgets ?? [], m, id, true) === undefined) return viewOf(t, slot);
+  const unpin = await book.prepare([requestsOf(m)]);
+  try {
+    // Budgets may have been created (awaited): look at the job again.
+    slot = queuedSlot(ctx, id, nowMs);
+    const next = mutated(optionsOf(t, slot).budgets ?? [], m, id, true);
+    if (next === undefined) return viewOf(t, slot);
+    const meta = metaWith(ctx, slot, next);
+    await ctx.store.update([slot], [meta], ctx.writeSync);
+    ctx.afterChange();
+    return viewOfMeta(meta);
+  } finally {
+    unpin();
+  }
+}
+
+/** By filter (§3.3): resolved once before scanning; in-flight matches are reported as blocked. */
+export async function mutateJobsBudgets(ctx: QueueContext, book: BudgetBook, filter: JobFilter, m: BudgetMutation, nowMs: number): Promise<BulkBudgetResult> {
+  const t = ctx.store.table;
+  const unpin = await book.prepare([requestsOf(m)]);
+  try {
+    const slots = await selectSlots(ctx.store, filter, nowMs);
+    const blocked: string[] = [];
+    let changed = 0;
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < slots.length; i += BULK_SLICE) {
+      const part: number[] = [];
+      const metas: JobMeta[] = [];
+      for (const slot of slots.slice(i, i + BULK_SLICE)) {
+        const status = t.status[slot];
+        if (status !== STATUS_READY && status !== STATUS_SCHEDULED && status !== STATUS_IN_FLIGHT) continue;
+        const next = mutated(optionsOf(t, slot).budgets ?? [], m, "", false);
+        if (next === undefined) continue;
+        if (status === STATUS_IN_FLIGHT) {
+          blocked.push(t.idOf(slot));
+          continue;
+        }
+        part.push(slot);
+        metas.push(metaWith(ctx, slot, next));
+      }
+      changed += part.length;
+      writes.push(ctx.store.update(part, metas, ctx.writeSync));
+    }
+    await Promise.all(writes);
+    if (changed > 0) ctx.afterChange();
+    return { changed, blocked: blocked.sort() };
+  } finally {
+    unpin();
+  }
+}
