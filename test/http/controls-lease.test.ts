@@ -80,6 +80,21 @@ describe("GET /jobs/take?lease=", () => {
     assert.equal(m.status, 405);
   });
 
+  it("a refused heartbeat extends nothing: the holder's lease still expires", async () => {
+    const q = uniq();
+    const job = await enqueue(s.url, { queue: q, ...SLOW_RETRY });
+    const t = await openTake(s.url, `queue=${q}&lease=400ms`, { "worker-id": "worker-a" });
+    open.push(t);
+    await t.job(0);
+    await eventually(async () => {
+      const hb = await req(s.url, "POST", `/jobs/${job.id}/heartbeat`, undefined, { "worker-id": "worker-b" });
+      if (hb.status === 409) return false;
+      assert.equal(hb.status, 404, hb.text);
+      return true;
+    }, 15_000, "the lease to expire despite worker-b's heartbeats");
+    assert.equal((await getJob(s.url, job.id))!.status, "scheduled");
+  });
+
   it("a bad lease is a 400 JSON error and opens no stream", async () => {
     for (const [lease, why] of [
       ["soon", '"soon" is not a duration'], ["-1s", '"-1s" is not a duration'], ["", '"" is not a duration'],
