@@ -72,9 +72,27 @@ export function expectNumber(v: unknown, field: string): number {
   return v;
 }
 
-/** API.md §1.8 name rules; `field` is the name used in the message. */
+/**
+ * Longest name (queue, type, cron group, cron entry), in UTF-8 bytes. Why 255: real names
+ * (class names, dotted queue names) are far shorter; the store's u16 length field made
+ * 64 KiB names a 500, and a name is copied into every job record, link and list.
+ */
+export const NAME_MAX_BYTES = 255;
+
+/** A lone UTF-16 surrogate: no UTF-8 spelling exists, so it would be stored as U+FFFD. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * API.md §1.8 name rules plus two of ours (docs/api.md, "Where we chose"): at most
+ * NAME_MAX_BYTES bytes of UTF-8, and no lone surrogates. `field` is the name used in the message.
+ */
 export function nameError(name: string, field: string): string | undefined {
   if (name.length === 0) return `${field} must not be empty`;
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: only long strings need counting.
+  if (name.length * 3 > NAME_MAX_BYTES && Buffer.byteLength(name, "utf8") > NAME_MAX_BYTES) {
+    return `${field} must be at most ${NAME_MAX_BYTES} bytes (UTF-8)`;
+  }
+  if (LONE_SURROGATE.test(name)) return `${field} must be valid Unicode (no lone surrogates)`;
   if (name.includes(",")) return `${field} must not contain ','`;
   if (name.includes("\u0000")) return `${field} must not contain null bytes`;
   for (const c of "*?[]{}\\") if (name.includes(c)) return `${field} must not contain '${c}' (reserved)`;
