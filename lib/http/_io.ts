@@ -7,7 +7,7 @@ import type { H3Event } from "h3";
 import { BodyShapeError } from "../queue/validate.ts";
 import type { MemberPath } from "./_json-scan.ts";
 import { BodyDecodeError, decodeBody, encodeBody } from "./codec.ts";
-import { HttpError, notAcceptable, unsupportedMediaType } from "./errors.ts";
+import { ClientGoneError, HttpError, notAcceptable, unsupportedMediaType } from "./errors.ts";
 import { BODY_CONTENT_TYPE, type BodyFormat, requestFormat, responseFormat } from "./negotiate.ts";
 
 export function replyFormat(event: H3Event): BodyFormat {
@@ -100,8 +100,18 @@ export async function readRawBody(event: H3Event, maxBytes: number): Promise<Buf
       }
       chunks.push(chunk);
     });
-    node.on("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-    node.on("error", reject);
+    let ended = false;
+    node.on("end", () => {
+      ended = true;
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    });
+    // A client that goes away mid-body: Node's "aborted" error (h1) or a close without
+    // 'end' (an h2 stream reset, which emits no error and used to leave this pending).
+    const gone = () => reject(new ClientGoneError());
+    node.on("error", (err: NodeJS.ErrnoException) => (err.code === "ECONNRESET" || err.message === "aborted" ? gone() : reject(err)));
+    node.on("close", () => {
+      if (!ended) gone();
+    });
   });
 }
 
