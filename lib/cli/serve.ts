@@ -90,6 +90,7 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
     maxBodyBytes: config.maxBodyBytes,
     heartbeatMs: config.heartbeatIntervalMs,
     logError: (err) => logger.error({ err }, "request failed"),
+    logClientGone: (err) => logger.debug({ err: err.message }, "client went away mid-request"),
   });
   const listeners: Listener[] = [];
   const closers: (() => void)[] = [];

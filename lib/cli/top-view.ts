@@ -264,6 +264,15 @@ export function render(state: TopState, width: number, height: number, nowMs: nu
   return lines.slice(0, height).map((l) => (l.includes("\x1b") ? l : l.slice(0, width)));
 }
 
+/** One line of payload JSON; JSON.stringify recurses, so absurd nesting gets a note instead. */
+function payloadText(payload: unknown): string {
+  try {
+    return JSON.stringify(payload);
+  } catch {
+    return "(nested too deeply to show)";
+  }
+}
+
 function detailLines(job: AdminJob, nowMs: number): string[] {
   const out = ["── detail ──", `id ${job.id}  queue ${job.queue}  type ${job.job_type}  priority ${job.priority}  attempts ${job.attempts}`];
   if (job.failed_at !== undefined) out.push(`failed ${relative(job.failed_at, nowMs)}`);
@@ -271,7 +280,7 @@ function detailLines(job: AdminJob, nowMs: number): string[] {
   for (const k of ["retry_limit", "backoff", "retention", "unique_key", "unique_while"] as const) if (job[k] !== undefined) extra[k] = job[k];
   if (Object.keys(extra).length > 0) out.push(JSON.stringify(extra));
   if (job.budgets?.length) out.push(`budgets ${job.budgets.map((b) => `${b.key} ×${b.cost}`).join(", ")}`);
-  if ("payload" in job) out.push(`payload ${JSON.stringify(job.payload)}`);
+  if ("payload" in job) out.push(`payload ${payloadText(job.payload)}`);
   return out;
 }
 

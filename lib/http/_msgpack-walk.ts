@@ -10,12 +10,12 @@ import { EACH, type MemberPath, type Span } from "./_json-scan.ts";
 /** Thrown by checkMsgpack; `message` is the detail after "invalid MessagePack: ". */
 export class MsgpackShapeError extends Error {}
 
-const PROTO_KEY = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f]; // "__proto__"
-
 /**
  * Throws MsgpackShapeError unless `bytes` is exactly one MessagePack value of the JSON
  * model: no bin/ext, map keys are strings, every string is valid UTF-8, nothing truncated,
- * no trailing bytes. Also refuses the key "__proto__": msgpackr would silently rename it.
+ * no trailing bytes. A "__proto__" key is allowed, as in JSON: msgpackr decodes it as
+ * `__proto_` (never touching a prototype), which no field reads, so outside payloads it is
+ * ignored like any unknown field; payloads are transcoded from these bytes, so it is kept.
  * Container counts are checked against the bytes left, so a hostile length cannot make a
  * decoder preallocate a huge array.
  */
@@ -66,7 +66,7 @@ export function checkMsgpack(bytes: Uint8Array): void {
     else if (b === 0xdd || b === 0xdf) (need(pos, 4, end), (count = u32(bytes, pos)), (isMap = b === 0xdf), (pos += 4));
     else throw new MsgpackShapeError(`reserved type 0xc1 at byte ${at}`);
     if (length >= 0) {
-      checkString(bytes, pos, length, isKey);
+      checkString(bytes, pos, length);
       pos += length;
     } else if (count > 0) {
       const items = isMap ? count * 2 : count;
@@ -84,7 +84,7 @@ function need(pos: number, n: number, end: number): void {
   if (pos + n > end) throw new MsgpackShapeError(`unexpected end of input at byte ${end}`);
 }
 
-function checkString(bytes: Uint8Array, pos: number, length: number, isKey: boolean): void {
+function checkString(bytes: Uint8Array, pos: number, length: number): void {
   need(pos, length, bytes.length);
   let ascii = true;
   for (let i = pos; i < pos + length; i++) {
@@ -95,9 +95,6 @@ function checkString(bytes: Uint8Array, pos: number, length: number, isKey: bool
   }
   if (!ascii && !isUtf8(bytes.subarray(pos, pos + length))) {
     throw new MsgpackShapeError(`invalid UTF-8 in string at byte ${pos}`);
-  }
-  if (isKey && length === 9 && PROTO_KEY.every((c, i) => bytes[pos + i] === c)) {
-    throw new MsgpackShapeError(`map key "__proto__" is not supported at byte ${pos}`);
   }
 }
 

@@ -7,7 +7,7 @@ import { H3 } from "h3";
 import type { Queue } from "../queue/queue.ts";
 import { errorFormat } from "./_io.ts";
 import { isMalformedPath, rawPath } from "./_path-guard.ts";
-import { methodNotAllowed, notFound, toErrorWebResponse } from "./errors.ts";
+import { ClientGoneError, methodNotAllowed, notFound, toErrorWebResponse } from "./errors.ts";
 import { budgetRoutes } from "./routes/budgets.ts";
 import { controlRoutes } from "./routes/controls.ts";
 import { cronRoutes } from "./routes/crons.ts";
@@ -24,6 +24,8 @@ export interface AppOptions {
   heartbeatMs?: number;
   /** Unexpected errors (500s) are logged here in full. */
   logError?: (err: unknown) => void;
+  /** A client went away mid-request (normal: log it at debug level, not as an error). */
+  logClientGone?: (err: ClientGoneError) => void;
 }
 
 export interface App {
@@ -76,7 +78,11 @@ export function createApp(queue: Queue, options: AppOptions = {}): App {
     // too) as a raw stack on stderr, bypassing the logger and breaking --log-format json.
     // Real failures still reach `logError` through toErrorWebResponse.
     silent: true,
-    onError: (error, event) => toErrorWebResponse(error, errorFormat(event), logError),
+    onError: (error, event) => {
+      const cause = error.cause instanceof ClientGoneError ? error.cause : error;
+      if (cause instanceof ClientGoneError) options.logClientGone?.(cause);
+      return toErrorWebResponse(error, errorFormat(event), logError);
+    },
   });
   // Before any route: `/jobs/` must never reach the `/jobs` collection (issue 12 §1).
   app.use((event) => {

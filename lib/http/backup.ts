@@ -8,7 +8,9 @@ import { Readable } from "node:stream";
 import { createGzip } from "node:zlib";
 import { pack as tarPack, type Pack } from "tar-stream";
 import type { Queue } from "../queue/queue.ts";
-import type { SnapshotFile } from "../storage/snapshot.ts";
+
+/** One file of the queue's snapshot (named through the queue: http does not reach storage). */
+type SnapshotFile = Awaited<ReturnType<Queue["snapshot"]>>["files"][number];
 
 export async function backupResponse(queue: Queue, logError: (err: unknown) => void): Promise<Response> {
   const snapshot = await queue.snapshot();

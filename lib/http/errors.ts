@@ -21,6 +21,17 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * The client went away while we read its request body (socket closed, h2 stream reset).
+ * Normal, so never a logged 500; the 400 is for the record, nobody is left to read it.
+ */
+export class ClientGoneError extends HttpError {
+  constructor() {
+    super(400, "request aborted by the client");
+    this.name = "ClientGoneError";
+  }
+}
+
 /** Status of each QueueError code (lib/queue/types.ts). */
 export const QUEUE_ERROR_STATUS: Readonly<Record<QueueErrorCode, number>> = {
   not_found: 404,

@@ -6,8 +6,9 @@ import type { EventEmitter } from "node:events";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
+import { randomBytes } from "node:crypto";
 import {
-  type AdminJob, type Anchor, type FindAnchor, type FindDirection, type JobWindow, LIST_NAMES, type ListName,
+  type AdminJob, type Anchor, type FindAnchor, type FindDirection, type JobWindow, LIST_NAMES, type ListName, PayloadJson,
 } from "../queue/admin-view.ts";
 import type { ChangeEvent, Queue } from "../queue/queue.ts";
 import { SERVER_VERSION } from "./routes/health.ts";
@@ -28,6 +29,18 @@ const DEFAULT_LIMIT = 200;
 /** Past this many changed items a diff costs more than a snapshot; resend the windows. */
 const MAX_DIFF = 400;
 const MAX_LIMIT = 10_000;
+
+/** Marks a payload's place in a frame; the nonce keeps any client string from forging one. */
+const PAYLOAD_MARK = `\u0000payload-${randomBytes(6).toString("hex")}-`;
+const PAYLOAD_MARK_JSON = new RegExp(`"${JSON.stringify(PAYLOAD_MARK).slice(1, -1).replaceAll("\\", "\\\\")}(\\d+)"`, "g");
+
+/** JSON text of a frame or job, with each PayloadJson spliced in as its stored text. */
+export function toFrameJson(value: unknown): string {
+  const payloads: string[] = [];
+  const text = JSON.stringify(value, (_key, v: unknown) =>
+    v instanceof PayloadJson ? `${PAYLOAD_MARK}${payloads.push(v.json) - 1}` : v);
+  return payloads.length === 0 ? text : text.replace(PAYLOAD_MARK_JSON, (_, n: string) => payloads[Number(n)]!);
+}
 
 interface Subscription {
   anchor: Anchor;
@@ -128,7 +141,7 @@ class Session {
   /** Every frame: `server` first, then `event`, then the kind's fields (§5.1). */
   private send(event: string, fields: Record<string, unknown>): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(JSON.stringify({ server: this.status(), event, ...fields }));
+    this.ws.send(toFrameJson({ server: this.status(), event, ...fields }));
   }
 
   private onChange(event: ChangeEvent): void {
@@ -151,7 +164,7 @@ class Session {
   }
 
   private remember(list: ListName, w: JobWindow): void {
-    this.sent[list] = { firstPosition: w.first_position, items: new Map(w.items.map((j) => [j.id, JSON.stringify(j)])) };
+    this.sent[list] = { firstPosition: w.first_position, items: new Map(w.items.map((j) => [j.id, toFrameJson(j)])) };
   }
 
   private snapshot(): void {
@@ -184,7 +197,7 @@ class Session {
       }
       const now = new Map<string, string>();
       for (const job of w.items) {
-        const json = JSON.stringify(job);
+        const json = toFrameJson(job);
         now.set(job.id, json);
         if (before.items.get(job.id) !== json) additions.push([list, job, json]);
       }

@@ -9,6 +9,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import type { AddressInfo, Server, Socket } from "node:net";
+import { MAX_HEADER_BYTES, answerClientError, answerExpectation } from "./_client-errors.ts";
 
 /** A Node request listener for both protocol versions, e.g. `toNodeHandler(app)` from `h3/node`. */
 export type NodeHandler =
@@ -134,7 +135,8 @@ export async function listen(handler: NodeHandler, opts: ListenOptions): Promise
     });
     server = secure;
   } else {
-    const h1 = http.createServer(onRequest);
+    const h1 = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, onRequest);
+    h1.on("clientError", answerClientError).on("checkExpectation", answerExpectation);
     // Not listening itself: it only receives sockets whose first bytes are the h2 preface.
     const h2c = http2.createServer(onRequest);
     h2c.on("session", trackSession);

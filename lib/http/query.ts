@@ -12,6 +12,7 @@ import {
   type ListRequest,
   type Range,
 } from "../queue/types.ts";
+import { NAME_MAX_BYTES } from "../queue/validate.ts";
 
 // ---- type bounds ----------------------------------------------------------
 
@@ -76,8 +77,14 @@ function readParams(search: string | URLSearchParams, allowed: readonly string[]
 const segments = (value: string | undefined) => (value ?? "").split(",").filter((s) => s !== "");
 
 /** Comma set in canonical form (deduped, byte order); undefined = "no filter". */
-function parseSet(value: string | undefined): string[] | undefined {
+function parseSet(value: string | undefined, field: "queue" | "type" | "id" = "id"): string[] | undefined {
   const items = [...new Set(segments(value))];
+  // A name no job can have (too long for NAME_MAX_BYTES) is a client error, not "no match".
+  for (const name of items) {
+    if (Buffer.byteLength(name, "utf8") > NAME_MAX_BYTES) {
+      throw invalidQuery(`${field}: a name must be at most ${NAME_MAX_BYTES} bytes (UTF-8)`);
+    }
+  }
   return items.length === 0 ? undefined : items.sort(compareBytes);
 }
 
@@ -155,8 +162,8 @@ function parseLimit(value: string | undefined): number {
 function readFilter(params: Map<string, string>): JobFilter {
   const filter: JobFilter = {};
   const ids = parseIds(params.get("id"));
-  const queues = parseSet(params.get("queue"));
-  const types = parseSet(params.get("type"));
+  const queues = parseSet(params.get("queue"), "queue");
+  const types = parseSet(params.get("type"), "type");
   const statuses = parseStatuses(params.get("status"));
   const priority = parseRange(params.get("priority"), PRIORITY);
   const readyAt = parseRange(params.get("ready_at"), READY_AT);
@@ -208,7 +215,7 @@ export function parseTakeQuery(search: string | URLSearchParams): { queues?: str
   const params = readParams(search, TAKE_KEYS);
   const prefetchText = params.get("prefetch");
   const prefetch = prefetchText === undefined ? 1 : parseInteger("prefetch", prefetchText, Number.MAX_SAFE_INTEGER);
-  const queues = parseSet(params.get("queue"));
+  const queues = parseSet(params.get("queue"), "queue");
   const leaseText = params.get("lease");
   const out: { queues?: string[]; prefetch: number; leaseMs?: number } = queues ? { queues, prefetch } : { prefetch };
   if (leaseText !== undefined) out.leaseMs = parseLeaseMs(leaseText);

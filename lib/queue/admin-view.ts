@@ -7,6 +7,16 @@ import { STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED } from "../storage/for
 import type { Store } from "../storage/store.ts";
 import { optionsOf } from "./job.ts";
 
+
+/**
+ * A payload as its stored (valid, compact) JSON text, for the admin stream to splice into
+ * its frames unparsed. Why not the parsed value: JSON.stringify recurses, and a payload
+ * nested ~10,000 deep overflowed the stack, so `set_detail_level`/`subscribe` got no snapshot.
+ */
+export class PayloadJson {
+  constructor(readonly json: string) {}
+}
+
 export type ListName = "ready" | "in_flight" | "scheduled";
 export const LIST_NAMES: readonly ListName[] = ["ready", "in_flight", "scheduled"];
 
@@ -28,7 +38,8 @@ export interface AdminJob {
   attempts: number;
   dequeued_at?: number;
   failed_at?: number;
-  payload?: unknown;
+  /** The stored JSON text, unparsed (see PayloadJson). */
+  payload?: PayloadJson;
   retry_limit?: number;
   backoff?: { base_ms: number; exponent: number; jitter_ms: number };
   retention?: { completed_ms?: number; dead_ms?: number };
@@ -227,7 +238,8 @@ export class AdminView {
     if (failedAt !== undefined) job.failed_at = failedAt;
     if (!detail) return job;
     try {
-      job.payload = JSON.parse(this.store.payload(slot).toString("utf8"));
+      const text = this.store.payload(slot).toString("utf8");
+      job.payload = new PayloadJson(text === "" ? "null" : text);
     } catch {
       // An unreadable payload should not end the admin session; show the job without it.
     }

@@ -278,7 +278,8 @@ export function compileFastPath(program: string): FastFilter | undefined {
   try {
     root = new Parser(program).parseProgram();
   } catch (err) {
-    if (err instanceof NotFastPath) return undefined;
+    // RangeError: nesting too deep for this recursive parser; the engine decides.
+    if (err instanceof NotFastPath || err instanceof RangeError) return undefined;
     throw err;
   }
   // A bare `.` or literal is valid but not a client shape; leave oddities to the engine.

@@ -116,7 +116,61 @@ function remember(key: string): void {
   if (validated.size > VALIDATED_MAX) validated.delete(validated.keys().next().value!);
 }
 
+/**
+ * The program as jq's last argv entry. Why the space: a program starting with `-` (`-1 < .n`,
+ * `--slurp`) was read by jq as a command-line option.
+ */
+const asArgument = (program: string) => (program.startsWith("-") ? ` ${program}` : program);
+
 const invalidFilter = (detail: string) => new QueueError("invalid_argument", `invalid filter: ${detail}`);
+
+/** Deepest bracket nesting a filter or batch expression may have (docs/jq.md, Limits). */
+export const JQ_MAX_NESTING = 256;
+
+/**
+ * The deepest nesting of `(`, `[`, `{` and string interpolations `\(…)` in `program`,
+ * string literals skipped. Why: ~2,000 levels overflowed the stack (a 500) in our parser
+ * and can in jq's; no real filter comes near JQ_MAX_NESTING.
+ */
+export function nestingDepth(program: string): number {
+  let depth = 0;
+  let max = 0;
+  // One entry per open bracket: true when it is an interpolation (its `)` re-enters a string).
+  const opens: boolean[] = [];
+  let inString = false;
+  for (let i = 0; i < program.length; i++) {
+    const c = program[i];
+    if (inString) {
+      if (c === "\\") {
+        if (program[i + 1] === "(") {
+          opens.push(true);
+          inString = false;
+          max = Math.max(max, ++depth);
+        }
+        i++;
+      } else if (c === '"') {
+        inString = false;
+      }
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === "#") {
+      while (i < program.length && program[i] !== "\n") i++; // a comment runs to the end of the line
+    } else if (c === "(" || c === "[" || c === "{") {
+      opens.push(false);
+      max = Math.max(max, ++depth);
+    } else if (c === ")" || c === "]" || c === "}") {
+      if (opens.length > 0) {
+        depth--;
+        if (opens.pop()) inString = true;
+      }
+    }
+  }
+  return max;
+}
+
+const nestingProblem = (program: string): string | undefined =>
+  nestingDepth(program) > JQ_MAX_NESTING ? `nested deeper than ${JQ_MAX_NESTING} levels` : undefined;
 
 /**
  * Validates `program` once per request. Compiling it on its own first (empty input: jq
@@ -124,9 +178,11 @@ const invalidFilter = (detail: string) => new QueueError("invalid_argument", `in
  * Throws QueueError invalid_argument `invalid filter: <detail>` (HTTP 400).
  */
 export async function compileFilter(program: string): Promise<JqFilter> {
+  const tooDeep = nestingProblem(program);
+  if (tooDeep !== undefined) throw invalidFilter(tooDeep);
   const fast = compileFastPath(program);
   if (!fast && !validated.has(program)) {
-    for (const [text, flags] of [[program, ["-c"]], [filterProgram(program), ["-c", "-R"]]] as const) {
+    for (const [text, flags] of [[asArgument(program), ["-c"]], [filterProgram(program), ["-c", "-R"]]] as const) {
       const result = await runEngine("", text, [...flags]);
       if (!result.ok) throw invalidFilter(detailOf(result));
     }
@@ -240,9 +296,11 @@ const truthyJson = (json: string) => json !== "null" && json !== "false";
 
 /** Compiles `program` alone with $existing/$new defined; returns an error detail or undefined. */
 async function batchCompileError(program: string): Promise<string | undefined> {
+  const tooDeep = nestingProblem(program);
+  if (tooDeep !== undefined) return tooDeep;
   const key = `batch\u0000${program}`;
   if (validated.has(key)) return undefined;
-  const result = await runEngine("", program, ["-c", "--arg", "existing", "", "--arg", "new", ""], true);
+  const result = await runEngine("", asArgument(program), ["-c", "--arg", "existing", "", "--arg", "new", ""], true);
   if (!result.ok) return detailOf(result);
   remember(key);
   return undefined;

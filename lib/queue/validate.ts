@@ -18,8 +18,6 @@ export const U16_MAX = 0xffff;
 export const U32_MAX = 0xffffffff;
 /** u64 fields (timestamps, durations) are bounded by what a JS number holds exactly. */
 export const U64_MAX = Number.MAX_SAFE_INTEGER;
-/** 2^64 − 1 as the nearest double (JSON.parse / MessagePack decode give us doubles). */
-const U64_WIRE_MAX = 18446744073709551615;
 
 export type Obj = Record<string, unknown>;
 
@@ -56,10 +54,12 @@ export function expectBool(v: unknown, field: string): boolean {
 
 /** An integer in [0, max]; `kind` names the wire type in the message (u16, u32, u64). */
 export function expectUint(v: unknown, field: string, max: number, kind: string): number {
-  // u64 fields (ms timestamps and durations) accept the whole u64 range, as the
-  // reference does; past 2^53 a JS number cannot hold the value exactly, and a time
-  // that far out means "never" either way, so it is clamped to 2^53−1.
-  if (max === U64_MAX && typeof v === "number" && Number.isInteger(v) && v > max && v <= U64_WIRE_MAX) return max;
+  // u64 fields (ms timestamps and durations) stop at 2^53 − 1 (year 287,396): past it a
+  // decoded number is no longer the value sent (2^64 − 1 and 2^64 decode alike), and we
+  // refuse what we cannot keep exactly rather than store another value (issue 12 §8).
+  if (max === U64_MAX && typeof v === "number" && Number.isInteger(v) && v > max) {
+    throw new BodyShapeError(`${field}: invalid value: integer above ${U64_MAX}, expected u64 at most 2^53 - 1 (${U64_MAX})`);
+  }
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
     const why = typeof v === "number" && Number.isInteger(v) ? "invalid value" : "invalid type";
     throw new BodyShapeError(`${field}: ${why}: ${describe(v)}, expected ${kind}`);
@@ -72,9 +72,27 @@ export function expectNumber(v: unknown, field: string): number {
   return v;
 }
 
-/** API.md §1.8 name rules; `field` is the name used in the message. */
+/**
+ * Longest name (queue, type, cron group, cron entry), in UTF-8 bytes. Why 255: real names
+ * (class names, dotted queue names) are far shorter; the store's u16 length field made
+ * 64 KiB names a 500, and a name is copied into every job record, link and list.
+ */
+export const NAME_MAX_BYTES = 255;
+
+/** A lone UTF-16 surrogate: no UTF-8 spelling exists, so it would be stored as U+FFFD. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * API.md §1.8 name rules plus two of ours (docs/api.md, "Where we chose"): at most
+ * NAME_MAX_BYTES bytes of UTF-8, and no lone surrogates. `field` is the name used in the message.
+ */
 export function nameError(name: string, field: string): string | undefined {
   if (name.length === 0) return `${field} must not be empty`;
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: only long strings need counting.
+  if (name.length * 3 > NAME_MAX_BYTES && Buffer.byteLength(name, "utf8") > NAME_MAX_BYTES) {
+    return `${field} must be at most ${NAME_MAX_BYTES} bytes (UTF-8)`;
+  }
+  if (LONE_SURROGATE.test(name)) return `${field} must be valid Unicode (no lone surrogates)`;
   if (name.includes(",")) return `${field} must not contain ','`;
   if (name.includes("\u0000")) return `${field} must not contain null bytes`;
   for (const c of "*?[]{}\\") if (name.includes(c)) return `${field} must not contain '${c}' (reserved)`;

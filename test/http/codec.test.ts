@@ -59,8 +59,12 @@ describe("decodeBody: MessagePack", () => {
   it("a container count larger than the input is rejected before any allocation", () =>
     rejects([0xdd, 0xff, 0xff, 0xff, 0xff], "msgpack", /unexpected end of input/));
   it("the reserved byte 0xc1 is rejected", () => rejects([0xc1], "msgpack", /reserved type 0xc1/));
-  it('the key "__proto__" is refused rather than silently renamed', () =>
-    rejects(referenceEncode(JSON.parse('{"__proto__":1}')), "msgpack", /__proto__/));
+  it('the key "__proto__" is accepted as in JSON and never reaches a prototype (issue 12 §8)', () => {
+    const value = decodeBody(referenceEncode(JSON.parse('{"__proto__":{"polluted":1},"a":1}')), "msgpack") as Record<string, unknown>;
+    assert.equal(Object.getPrototypeOf(value), Object.prototype);
+    assert.equal(value.a, 1);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
   it("deep nesting decodes or fails as a 400, never as a crash", () => {
     const deep = Uint8Array.from([...new Array(100_000).fill(0x91), 0xc0]);
     try {

@@ -227,3 +227,33 @@ test("zizq serve wires /events on the admin listener; other upgrade paths are re
     await spawned.stop();
   }
 });
+
+test("deeply nested payloads with details on: snapshots and diffs still come, payloads exact (issue 12 §5)", async () => {
+  await reset();
+  const depth = 20_000;
+  const deep = "[".repeat(depth) + "]".repeat(depth);
+  const enqueueRaw = async (payloadJson: string) => {
+    const res = await fetch(`${server.url}/jobs`, {
+      method: "POST", headers: { "content-type": "application/json" }, body: `{"type":"t","queue":"deep","payload":${payloadJson}}`,
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    return ((await res.json()) as { id: string }).id;
+  };
+  const a = await enqueueRaw(deep);
+  const c = await connect();
+  await c.next((f) => f.event === "job_snapshot");
+  let from = c.frames.length;
+  c.send({ type: "set_detail_level", detail: true });
+  const snap = await snapshotAfter(c, from);
+  const rawSnap = c.raw[c.frames.indexOf(snap)]!;
+  assert.ok(rawSnap.includes(`"payload":${deep}`), "the payload is in the frame, exactly");
+  assert.equal(snap.ready.items[0].id, a);
+  from = c.frames.length;
+  c.send({ type: "subscribe", list: "ready", anchor: { kind: "head" }, limit: 10 });
+  await snapshotAfter(c, from);
+  from = c.frames.length;
+  const b = await enqueueRaw(`{"k":${deep}}`);
+  const added = await c.next((f) => f.event === "job_changed" && f.id === b && f.status === "ready", from);
+  assert.ok(c.raw[c.frames.indexOf(added)]!.includes(`"payload":{"k":${deep}}`));
+  c.close();
+});

@@ -1,0 +1,44 @@
+// JSON bodies for the errors Node's HTTP/1.1 parser answers itself, before any handler
+// runs: 431 (request line + headers too large), 400 (unparseable request), 408 (headers
+// too slow) and 417 (an Expect other than 100-continue). Node's own answers have empty
+// bodies; clients parse every error body (docs/api.md, Errors).
+
+import type http from "node:http";
+import type { Duplex } from "node:stream";
+
+/**
+ * Largest request line + headers we accept on HTTP/1.1. Why 64 KiB (Node's default is
+ * 16 KiB): an `id=` filter of 2,000 ids (the page limit) is ~52 KB, and got a 431.
+ */
+export const MAX_HEADER_BYTES = 64 * 1024;
+
+const json = (status: number, reason: string, error: string): string => {
+  const body = JSON.stringify({ error });
+  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+};
+
+/** http.Server 'clientError': a JSON error where the socket can still take one, then close. */
+export function answerClientError(err: NodeJS.ErrnoException & { bytesParsed?: number }, socket: Duplex): void {
+  // Node's contract: a reset peer, or a response already begun, gets no answer.
+  const started = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+  if (err.code === "ECONNRESET" || !socket.writable || started) {
+    socket.destroy();
+    return;
+  }
+  let answer: string;
+  if (err.code === "HPE_HEADER_OVERFLOW") {
+    answer = json(431, "Request Header Fields Too Large", `request line and headers too large (limit ${MAX_HEADER_BYTES} bytes)`);
+  } else if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+    answer = json(408, "Request Timeout", "request timeout");
+  } else {
+    answer = json(400, "Bad Request", "bad request: the HTTP request could not be parsed");
+  }
+  socket.end(answer);
+}
+
+/** http.Server 'checkExpectation': an Expect header other than 100-continue. */
+export function answerExpectation(_req: http.IncomingMessage, res: http.ServerResponse): void {
+  const body = JSON.stringify({ error: "expectation failed: only `Expect: 100-continue` is supported" });
+  res.writeHead(417, { "content-type": "application/json", "content-length": Buffer.byteLength(body), connection: "close" });
+  res.end(body);
+}
