@@ -34,6 +34,23 @@ async function ticksDuring(work: Promise<unknown>): Promise<number> {
   return ticks;
 }
 
+/**
+ * The engine answers a normal filter again. A timeout of that call is retried (on a loaded
+ * machine a legitimate call can overrun the short test deadline); any other failure, such
+ * as `cannot allocate memory` from an engine left broken, fails the test at once.
+ */
+async function worksAgain(): Promise<boolean[]> {
+  const until = performance.now() + 60_000;
+  for (;;) {
+    try {
+      return await (await compileFilter(".n == 2")).matchMany(PAYLOADS);
+    } catch (err) {
+      const timedOut = err instanceof QueueError && /evaluation timed out/.test(err.message);
+      if (!timedOut || performance.now() > until) throw err;
+    }
+  }
+}
+
 describe("time-box", () => {
   for (const program of ["def f: f; f", "[range(1e9)]", "def f: 1+f; f", "last(repeat(1))", '[limit(1e9; repeat("x"))] | length']) {
     it(`${program}: times out, replaces the worker, next call works`, async () => {
@@ -48,7 +65,7 @@ describe("time-box", () => {
       assert.ok((await ticks) >= 3, "the main event loop kept running");
       // One replacement for a timeout; two for a crash (the call is retried once on a fresh engine).
       assert.ok(_internals.pool().respawns >= respawnsBefore + 1);
-      assert.deepEqual(await (await compileFilter(".n == 2")).matchMany(PAYLOADS), [false, true]);
+      assert.deepEqual(await worksAgain(), [false, true]);
     });
   }
 

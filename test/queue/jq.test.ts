@@ -2,11 +2,14 @@
 // any truthy output, runtime errors = no match, compile errors = 400, guarded builtins keep
 // verdicts in step with payloads, and when/fold follow the batch rules.
 
-import { after, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { checkBatchExpressions, closeJq, compileFilter, configureJq, evalFold, evalWhen } from "../../lib/queue/jq.ts";
 import { QueueError } from "../../lib/queue/types.ts";
 
+// Verdicts, not the time-box (test/queue/jq-timebox.test.ts): a deadline far above any
+// legitimate call here, so a loaded machine cannot turn a slow chunk into a wrong answer.
+before(() => configureJq({ deadlineMs: 120_000 }));
 after(() => closeJq());
 
 async function matches(program: string, payloads: string[]): Promise<boolean[]> {
