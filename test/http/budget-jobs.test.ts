@@ -239,6 +239,19 @@ describe("guards", () => {
     assert.equal((await req(s.url, "DELETE", `/crons/${g}`)).status, 204);
     assert.equal((await req(s.url, "DELETE", `/budgets/${a}`)).status, 204);
   });
+
+  it("a firing cron entry enqueues a job bound to the template's budgets", async () => {
+    const a = await budget(wif(1));
+    const g = uniq("g");
+    const q = uniq("cq");
+    await ok(req(s.url, "PUT", `/crons/${g}`, { entries: [{ name: "e", expression: "* * * * * *", job: { type: "t", queue: q, payload: null, budgets: [{ key: a, cost: 1 }] } }] }));
+    try {
+      const fired = await eventually(async () => (await ok(req(s.url, "GET", `/jobs?queue=${q}`))).jobs[0], 10_000, "a cron firing");
+      assert.deepEqual(fired.budgets, [{ key: a, cost: 1 }]);
+    } finally {
+      assert.equal((await req(s.url, "DELETE", `/crons/${g}`)).status, 204);
+    }
+  });
 });
 
 describe("dispatch over HTTP", () => {
