@@ -11,7 +11,7 @@ import type { QueueContext } from "./context.ts";
 import { type JobOptions, cleanOptions, optionsOf, viewOf, viewOfMeta } from "./job.ts";
 import { checkBatchExpressions, evalFold, evalWhen } from "./jq.ts";
 import type { JobMeta } from "../storage/codec.ts";
-import { type BindingRequest, parseBindings, stripCreate } from "./budget-policy.ts";
+import { type BindingRequest, bindingOptions, parseBindings } from "./budget-policy.ts";
 import { PayloadText, QueueError, type EnqueueResult, type UniqueWhile } from "./types.ts";
 import {
   U16_MAX, U32_MAX, U64_MAX, expectObject, expectString, expectUint, nameError, optional, parseBackoff,
@@ -59,7 +59,7 @@ export function parseEnqueue(raw: unknown): EnqueueInput {
   const payloadJson = payload instanceof PayloadText ? payload.json : JSON.stringify(payload);
   const budgets = optional(o, "budgets", (v) => parseBindings(v));
   if (budgets && budgets.length > 0) {
-    options.budgets = stripCreate(budgets);
+    options.budgets = bindingOptions(budgets).budgets;
     return { type, queue, payloadJson, priority, readyAtMs, options, budgets };
   }
   return { type, queue, payloadJson, priority, readyAtMs, options };
@@ -84,7 +84,11 @@ function newMeta(ctx: QueueContext, input: EnqueueInput, nowMs: number): JobMeta
     queue: input.queue,
     type: input.type,
   };
-  const options = cleanOptions(input.options);
+  // A job whose only options are its bindings shares one frozen options object.
+  const o = input.options;
+  const onlyBudgets = o.budgets !== undefined && o.retry_limit === undefined && o.backoff === undefined && o.retention === undefined
+    && o.unique_key === undefined && o.batch === undefined;
+  const options = onlyBudgets ? bindingOptions(o.budgets!) : cleanOptions(o);
   if (options) meta.options = options as Record<string, unknown>;
   return meta;
 }

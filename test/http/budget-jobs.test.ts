@@ -4,6 +4,7 @@
 // delete and shrink guards. Refused input changes nothing.
 
 import assert from "node:assert/strict";
+import http from "node:http";
 import { describe, it } from "node:test";
 import { decode as unpack, encode as pack } from "@msgpack/msgpack";
 import { eventually, startServer } from "../helpers/server.ts";
@@ -45,6 +46,37 @@ describe("enqueue with budgets", () => {
     const frames = await t.waitJobs(2);
     assert.deepEqual(frames.find((f) => f.id === created.id)!.budgets, created.budgets);
     assert.equal("budgets" in frames.find((f) => f.id === plain.id)!, false);
+  });
+
+  it("take frames carry budgets in the MessagePack stream and SSE too", async () => {
+    const a = await budget();
+    for (const accept of ["application/vnd.zizq.msgpack-stream", "text/event-stream"]) {
+      const q = uniq();
+      const j = await enqueue(s.url, job(q, { budgets: [{ key: a, cost: 2 }] }));
+      const chunks: Buffer[] = [];
+      const request = http.get(`${s.url}/jobs/take?queue=${q}`, { agent: false, headers: { accept } }, (res) => res.on("data", (c: Buffer) => chunks.push(c)));
+      request.on("error", () => {});
+      try {
+        const frame = await eventually(() => {
+          const bytes = Buffer.concat(chunks);
+          if (accept === "text/event-stream") {
+            const line = bytes.toString().split("\n").find((l) => l.startsWith("data: "));
+            return line ? (JSON.parse(line.slice(6)) as Json) : undefined;
+          }
+          for (let pos = 0; pos + 4 <= bytes.length;) {
+            const length = bytes.readUInt32BE(pos);
+            if (pos + 4 + length > bytes.length) break;
+            if (length > 0) return unpack(bytes.subarray(pos + 4, pos + 4 + length)) as Json;
+            pos += 4 + length;
+          }
+          return undefined;
+        }, 10_000, `a ${accept} frame`);
+        assert.equal(frame.id, j.id);
+        assert.deepEqual(frame.budgets, [{ key: a, cost: 2 }]);
+      } finally {
+        request.destroy();
+      }
+    }
   });
 
   it("MessagePack: enqueue and read back budgets", async () => {
@@ -238,6 +270,19 @@ describe("guards", () => {
     await ok(req(s.url, "GET", `/budgets/${k}`));
     assert.equal((await req(s.url, "DELETE", `/crons/${g}`)).status, 204);
     assert.equal((await req(s.url, "DELETE", `/budgets/${a}`)).status, 204);
+  });
+
+  it("a firing cron entry enqueues a job bound to the template's budgets", async () => {
+    const a = await budget(wif(1));
+    const g = uniq("g");
+    const q = uniq("cq");
+    await ok(req(s.url, "PUT", `/crons/${g}`, { entries: [{ name: "e", expression: "* * * * * *", job: { type: "t", queue: q, payload: null, budgets: [{ key: a, cost: 1 }] } }] }));
+    try {
+      const fired = await eventually(async () => (await ok(req(s.url, "GET", `/jobs?queue=${q}`))).jobs[0], 10_000, "a cron firing");
+      assert.deepEqual(fired.budgets, [{ key: a, cost: 1 }]);
+    } finally {
+      assert.equal((await req(s.url, "DELETE", `/crons/${g}`)).status, 204);
+    }
   });
 });
 
