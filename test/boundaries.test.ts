@@ -15,6 +15,8 @@ const ALLOWED: Record<string, string[]> = {
   cli: ["cli", "http", "queue", "storage"],
   // The embedded queue sits over lib/queue with no HTTP in between (issue 8).
   embedded: ["embedded", "queue", "storage"],
+  // The package entries (package.json "exports") re-export the public rooms.
+  entry: ["entry", "embedded", "cli", "client"],
 };
 
 function files(dir: string): string[] {
