@@ -4,9 +4,10 @@
 // Also the page links of listJobs/listErrors, which only the embedded queue reads back.
 
 import { QueueError, STATUS_ORDER, type JobFilter as QueueFilter, type JobStatus, type Range } from "../queue/types.ts";
-import type { JobFilter, ListErrorsOptions, ListJobsOptions, RangeFilter } from "./_client-surface.ts";
+import type { JobFilter, ListErrorsOptions, ListJobsOptions, RangeFilter } from "../client/types.ts";
 
-const FILTER_KEYS = ["id", "status", "queue", "type", "budgetsKey", "filter", "priority", "readyAt", "attempts"];
+export { FILTER_KEYS, checkKeys, matchesNothing } from "../client/_wire.ts";
+
 const JOB_ID = /^[0-9a-z]{25}$/;
 const RANGE_MAX = { priority: 65535, readyAt: Number.MAX_SAFE_INTEGER, attempts: 4294967295 } as const;
 export const LIMIT_MAX = 2000;
@@ -14,24 +15,8 @@ const LIMIT_DEFAULT = 50;
 
 const invalid = (detail: string) => new QueueError("invalid_argument", `invalid query parameters: ${detail}`);
 
-/** §2.5: unknown option keys are a plain Error naming the allowed ones. */
-export function checkKeys(context: string, o: object | undefined, allowed: readonly string[] = FILTER_KEYS): void {
-  for (const key of Object.keys(o ?? {})) {
-    if (!allowed.includes(key)) throw new Error(`${context}: unknown option "${key}". Allowed: ${allowed.join(", ")}`);
-  }
-}
-
 const list = (v: string | string[] | undefined): string[] | undefined =>
   v === undefined || v === null ? undefined : (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(",")).filter((s) => s !== "");
-
-/** An empty array or empty string in a list filter: the client's "matches nothing". */
-export function matchesNothing(where: JobFilter | undefined): boolean {
-  if (!where) return false;
-  return (["id", "status", "queue", "type", "budgetsKey"] as const).some((k) => {
-    const v = where[k];
-    return v !== undefined && v !== null && (Array.isArray(v) ? v.length === 0 : v === "");
-  });
-}
 
 function range(v: RangeFilter | undefined, name: keyof typeof RANGE_MAX): Range | undefined {
   if (v === undefined || v === null) return undefined;

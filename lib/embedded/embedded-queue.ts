@@ -6,14 +6,22 @@
 import type { Queue } from "../queue/queue.ts";
 import type { Store } from "../storage/store.ts";
 import { QueueError, type JobWithPayload } from "../queue/types.ts";
+import type { Client } from "../client/client.ts";
+import { CronHandle } from "../client/cron-handle.ts";
+import { ConnectionError, buildResponseError } from "../client/errors.ts";
+import { JobQuery } from "../client/query.ts";
+import { resolveEnqueue } from "../client/resolve.ts";
+import { CronEntry, CronGroup, ErrorPage, ErrorRecord, Job, JobPage } from "../client/resources.ts";
+import type {
+  CronEntryInput, DeleteAllJobsOptions, EnqueueInput, EnqueueOptions, FailureOptions, HealthResponse, JobFilter,
+  JobQueryOptions, ListErrorsOptions, ListJobsOptions, ReplaceCronGroupOptions, TakeOptions, UpdateAllJobsOptions,
+  UpdateJobOptions,
+} from "../client/types.ts";
 import {
-  ConnectionError, CronEntry, CronGroup, ErrorPage, ErrorRecord, Job, JobPage, buildResponseError, resolveEnqueue,
-  type CronEntryInput, type DeleteAllJobsOptions, type EnqueueInput, type EnqueueOptions, type FailureOptions,
-  type JobFilter, type ListErrorsOptions, type ListJobsOptions, type ReplaceCronGroupOptions, type TakeOptions,
-  type UpdateAllJobsOptions, type UpdateJobOptions,
-} from "./_client-surface.ts";
-import { cronEntryBody, enqueueBody, failureBody, toCronEntryData, toCronGroupData, toErrorData, toJobData, updateBody } from "./_convert.ts";
-import { checkKeys, errorsLink, jobsLink, matchesNothing, parseLimit, parseOrder, readLink, toQueueFilter } from "./_filter.ts";
+  cronEntryOut as cronEntryBody, enqueueOut as enqueueBody, errorIn as toErrorData, failureOut as failureBody,
+  toCronEntryData, toCronGroupData, toJobData, updateOut as updateBody,
+} from "./_convert.ts";
+import { FILTER_KEYS, checkKeys, errorsLink, jobsLink, matchesNothing, parseLimit, parseOrder, readLink, toQueueFilter } from "./_filter.ts";
 import { type OpenTake, openTake } from "./_take.ts";
 
 /** The status each queue error code answers with over HTTP (lib/http/errors.ts). */
@@ -36,6 +44,12 @@ export class EmbeddedQueue {
   readonly #queue: Queue;
   readonly #store: Store;
   readonly #takes = new Set<OpenTake>();
+  /**
+   * This queue, typed as the Client the resource classes delegate to. They call only
+   * methods this class has with the Client's signatures; the cast is for the Client's
+   * protected transport members, which a class of another name can never match.
+   */
+  readonly #client: Client = this as unknown as Client;
   #closed: Promise<void> | undefined;
 
   /** Use `open()`. */
@@ -55,7 +69,7 @@ export class EmbeddedQueue {
     }
   }
 
-  #job = (j: JobWithPayload): Job => new Job(this, toJobData(j.job, j.payloadJson));
+  #job = (j: JobWithPayload): Job => new Job(this.#client, toJobData(j.job, j.payloadJson));
 
   // ---- enqueue and acknowledgements (§3.3.1) ----------------------------------------
 
@@ -70,14 +84,14 @@ export class EmbeddedQueue {
   enqueueRaw(options: EnqueueOptions): Promise<Job> {
     return this.#run(async () => {
       const r = await this.#queue.enqueue(enqueueBody(options));
-      return new Job(this, toJobData(r.job, undefined, r));
+      return new Job(this.#client, toJobData(r.job, undefined, r));
     });
   }
 
   enqueueBulkRaw(jobs: EnqueueOptions[]): Promise<Job[]> {
     return this.#run(async () => {
       const results = await this.#queue.enqueueBulk({ jobs: jobs.map(enqueueBody) });
-      return results.map((r) => new Job(this, toJobData(r.job, undefined, r)));
+      return results.map((r) => new Job(this.#client, toJobData(r.job, undefined, r)));
     });
   }
 
@@ -93,7 +107,7 @@ export class EmbeddedQueue {
   }
 
   reportFailure(id: string, options: FailureOptions): Promise<Job> {
-    return this.#run(async () => new Job(this, toJobData(await this.#queue.fail(id, failureBody(options)))));
+    return this.#run(async () => new Job(this.#client, toJobData(await this.#queue.fail(id, failureBody(options)))));
   }
 
   // ---- single jobs (§3.3.2) ------------------------------------------------------------
@@ -107,14 +121,14 @@ export class EmbeddedQueue {
   }
 
   updateJob(id: string, options: UpdateJobOptions): Promise<Job> {
-    return this.#run(async () => new Job(this, toJobData(await this.#queue.patchOne(id, updateBody(options)))));
+    return this.#run(async () => new Job(this.#client, toJobData(await this.#queue.patchOne(id, updateBody(options)))));
   }
 
   // ---- bulk over a filter (§3.3.3) -----------------------------------------------------
 
   countJobs(where: JobFilter = {}): Promise<number> {
     return this.#run(() => {
-      checkKeys("countJobs", where);
+      checkKeys("countJobs", where, FILTER_KEYS);
       return matchesNothing(where) ? 0 : this.#queue.count(toQueueFilter(where));
     });
   }
@@ -122,16 +136,16 @@ export class EmbeddedQueue {
   deleteAllJobs(options: DeleteAllJobsOptions = {}): Promise<number> {
     return this.#run(() => {
       checkKeys("deleteAllJobs", options, ["where"]);
-      checkKeys("deleteAllJobs.where", options.where);
-      return matchesNothing(options.where) ? 0 : this.#queue.deleteMany(toQueueFilter(options.where));
+      checkKeys("deleteAllJobs.where", options.where ?? {}, FILTER_KEYS);
+      return matchesNothing(options.where ?? {}) ? 0 : this.#queue.deleteMany(toQueueFilter(options.where));
     });
   }
 
   updateAllJobs(options: UpdateAllJobsOptions): Promise<number> {
     return this.#run(() => {
       checkKeys("updateAllJobs", options, ["where", "apply"]);
-      checkKeys("updateAllJobs.where", options.where);
-      return matchesNothing(options.where) ? 0 : this.#queue.patchMany(toQueueFilter(options.where), updateBody(options.apply));
+      checkKeys("updateAllJobs.where", options.where ?? {}, FILTER_KEYS);
+      return matchesNothing(options.where ?? {}) ? 0 : this.#queue.patchMany(toQueueFilter(options.where), updateBody(options.apply));
     });
   }
 
@@ -147,7 +161,7 @@ export class EmbeddedQueue {
 
   listJobs(options: ListJobsOptions = {}): Promise<JobPage> {
     return this.#run(async () => {
-      if (matchesNothing(options)) return new JobPage(this, [], {});
+      if (matchesNothing(options)) return new JobPage(this.#client, [], {});
       const { from, order: rawOrder, limit: rawLimit, ...where } = options;
       const order = parseOrder(rawOrder);
       const limit = parseLimit(rawLimit);
@@ -156,7 +170,7 @@ export class EmbeddedQueue {
       const first = page[0]?.id;
       const last = page[page.length - 1]?.id;
       const base = { ...where, limit };
-      return new JobPage(this, page, {
+      return new JobPage(this.#client, page, {
         next: hasMore && last !== undefined ? jobsLink(base, last, order) : null,
         prev: from && first !== undefined ? jobsLink(base, first, order === "asc" ? "desc" : "asc") : null,
       });
@@ -178,7 +192,7 @@ export class EmbeddedQueue {
       const { errors, hasMore } = this.#queue.errors(id, { from, order, limit });
       const first = errors[0]?.attempt;
       const last = errors[errors.length - 1]?.attempt;
-      return new ErrorPage(this, errors.map((e) => new ErrorRecord(toErrorData(e))), {
+      return new ErrorPage(this.#client, errors.map((e) => new ErrorRecord(toErrorData(e))), {
         next: hasMore && last !== undefined ? errorsLink(id, { limit }, last, order) : null,
         prev: from !== undefined && first !== undefined ? errorsLink(id, { limit }, first, order === "asc" ? "desc" : "asc") : null,
       });
@@ -200,12 +214,17 @@ export class EmbeddedQueue {
     return this.#run(() => this.#queue.queues());
   }
 
-  health(): Promise<{ status: string }> {
+  health(): Promise<HealthResponse> {
     return this.#run(() => ({ status: "ok" }));
   }
 
   serverVersion(): Promise<string> {
     return this.#run(() => ENGINE_VERSION);
+  }
+
+  /** A lazy query over this queue (§5.2); nothing runs until it is iterated. */
+  jobs(options?: JobQueryOptions): JobQuery {
+    return new JobQuery(this.#client, options);
   }
 
   // ---- take (§3.3.9) -------------------------------------------------------------------
@@ -253,30 +272,35 @@ export class EmbeddedQueue {
   }
 
   getCronEntry(group: string, entry: string): Promise<CronEntry> {
-    return this.#run(() => new CronEntry(this, group, toCronEntryData(this.#queue.crons.getEntry(group, entry))));
+    return this.#run(() => new CronEntry(this.#client, group, toCronEntryData(this.#queue.crons.getEntry(group, entry))));
   }
 
   addCronEntry(group: string, entry: CronEntryInput): Promise<CronEntry> {
     return this.#run(async () =>
-      new CronEntry(this, group, toCronEntryData(await this.#queue.crons.putEntry(group, undefined, cronEntryBody(entry)))));
+      new CronEntry(this.#client, group, toCronEntryData(await this.#queue.crons.putEntry(group, undefined, cronEntryBody(entry)))));
   }
 
   replaceCronEntry(group: string, entryName: string, entry: Omit<CronEntryInput, "name">): Promise<CronEntry> {
     const body = cronEntryBody({ ...entry, name: entryName });
-    return this.#run(async () => new CronEntry(this, group, toCronEntryData(await this.#queue.crons.putEntry(group, entryName, body))));
+    return this.#run(async () => new CronEntry(this.#client, group, toCronEntryData(await this.#queue.crons.putEntry(group, entryName, body))));
   }
 
   updateCronEntry(group: string, entry: string, options: { paused: boolean }): Promise<CronEntry> {
     return this.#run(async () =>
-      new CronEntry(this, group, toCronEntryData(await this.#queue.crons.patchEntry(group, entry, { paused: options.paused }))));
+      new CronEntry(this.#client, group, toCronEntryData(await this.#queue.crons.patchEntry(group, entry, { paused: options.paused }))));
   }
 
   deleteCronEntry(group: string, entry: string): Promise<void> {
     return this.#run(() => this.#queue.crons.deleteEntry(group, entry));
   }
 
+  /** A cron group handle (§7.4); each method makes its own call. */
+  cron(name: string): CronHandle {
+    return new CronHandle(this.#client, name);
+  }
+
   #group(g: Parameters<typeof toCronGroupData>[0]): CronGroup {
-    return new CronGroup(this, toCronGroupData(g));
+    return new CronGroup(this.#client, toCronGroupData(g));
   }
 
   // ---- lifecycle (§3.3.10) -----------------------------------------------------------------

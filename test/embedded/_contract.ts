@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { Router, Worker } from "../../lib/client/index.ts";
 import { eventually } from "../helpers/server.ts";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -39,6 +40,8 @@ async function takeN(client: ClientLike, queue: string, n: number, prefetch = n)
   }
   return jobs;
 }
+
+const quiet = { info() {}, error() {} };
 
 export function contractSuite(name: string, start: () => Promise<Target>): void {
   describe(`client contract: ${name}`, () => {
@@ -245,6 +248,69 @@ export function contractSuite(name: string, start: () => Promise<Target>): void 
     test("health and serverVersion", async () => {
       assert.deepEqual(await c.health(), { status: "ok" });
       assert.equal(await c.serverVersion(), "0.6.1");
+    });
+
+    test("a Worker runs every job with concurrency, acks in bulk, and stops gracefully", async () => {
+      const queue = q("worker");
+      const jobs = await c.enqueueBulk(Array.from({ length: 60 }, (_, n) => ({ type: "t", queue, payload: { n } })));
+      const seen = new Set<number>();
+      let running = 0;
+      let peak = 0;
+      const worker = new Worker({
+        client: c,
+        concurrency: 4,
+        queues: [queue],
+        logger: quiet,
+        handler: async (job) => {
+          running++;
+          peak = Math.max(peak, running);
+          await new Promise((r) => setImmediate(r));
+          seen.add((job.payload as { n: number }).n);
+          running--;
+        },
+      });
+      const done = worker.run();
+      await eventually(async () => (await c.countJobs({ queue })) === 0, 20_000, "every job acked");
+      worker.stop();
+      await done;
+      assert.equal(seen.size, jobs.length);
+      assert.ok(peak <= 4, `peak concurrency ${peak}`);
+    });
+
+    test("a Worker reports a throwing handler as a failure with message, type and stack", async () => {
+      const queue = q("werr");
+      const router = new Router().route("known", () => {
+        throw new TypeError("bad input");
+      });
+      const known = await c.enqueue({ type: "known", queue, payload: 1, retryLimit: 0 });
+      const unknown = await c.enqueue({ type: "other", queue, payload: 2, retryLimit: 0 });
+      const worker = new Worker({ client: c, queues: [queue], logger: quiet, handler: router.build() });
+      const done = worker.run();
+      await eventually(async () => (await c.countJobs({ queue, status: "dead" })) === 2, 20_000, "both jobs dead");
+      worker.stop();
+      await done;
+      const [error] = (await c.listErrors(known.id)).errors;
+      assert.equal(error.message, "bad input");
+      assert.equal(error.errorType, "TypeError");
+      assert.match(error.backtrace, /TypeError: bad input/);
+      assert.equal((await c.getError(unknown.id, 1)).errorType, "UnknownJobTypeError");
+    });
+
+    test("lazy queries and cron handles work over it", async () => {
+      const queue = q("lazy");
+      await c.enqueueBulk(Array.from({ length: 7 }, (_, n) => ({ type: "t", queue, payload: { n } })));
+      const query = c.jobs({ queue }).inPagesOf(3);
+      assert.equal((await query.toArray()).length, 7);
+      assert.equal(await query.count(), 7);
+      assert.deepEqual((await query.last())!.payload, { n: 6 });
+      assert.equal(await query.withPayloadSubset({ n: 3 }).count(), 1);
+      assert.equal(await query.limit(2).deleteAll(), 2);
+      assert.equal(await c.jobs({ queue }).count(), 5);
+      const group = q("handle");
+      const g = await c.cron(group).register({ entries: [{ name: "e", expression: "0 0 * * *", type: "t", queue, payload: 1 }] });
+      assert.equal(g.entries[0].name, "e");
+      assert.equal((await c.cron(group).entry("e").pause()).paused, true);
+      await c.cron(group).delete();
     });
 
     test("crons: groups and entries, their 404s and 409", async () => {

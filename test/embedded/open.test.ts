@@ -3,8 +3,9 @@
 
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
+import { ClientError, ConnectionError, NotFoundError, Worker } from "../../lib/client/index.ts";
 import { open } from "../../lib/embedded/open.ts";
-import { spawnServer, startServer } from "../helpers/server.ts";
+import { eventually, spawnServer, startServer } from "../helpers/server.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 
 after(cleanupTmp);
@@ -80,6 +81,25 @@ test("an aborted signal rejects the take iteration with an AbortError and requeu
   } finally {
     await queue.close();
   }
+});
+
+test("errors are the client's own classes; a Worker takes the embedded queue as its client", async () => {
+  const queue = await open({ dir: tmpDir() });
+  try {
+    await assert.rejects(queue.getJob("0000000000000000000000000"), NotFoundError);
+    await assert.rejects(queue.enqueue({ type: "t", queue: "a,b", payload: 1 }), (err) => err instanceof ClientError && err.status === 400);
+    const job = await queue.enqueue({ type: "t", queue: "w", payload: { n: 1 } });
+    const logs: string[] = [];
+    const worker = new Worker({ client: queue, handler: () => {}, logger: { info: (m: string) => logs.push(m), error: () => {} } });
+    const done = worker.run();
+    await eventually(async () => (await queue.countJobs({ id: job.id })) === 0, 20_000, "the job acked");
+    worker.stop();
+    await done;
+    assert.ok(logs.some((l) => l.includes(`connected to embedded:`)), logs.join("\n"));
+  } finally {
+    await queue.close();
+  }
+  await assert.rejects(queue.health(), ConnectionError);
 });
 
 test("open() without a dir is a TypeError", async () => {
