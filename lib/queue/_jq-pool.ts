@@ -43,7 +43,14 @@ interface WorkerReply {
   fatal?: true;
 }
 
-const WORKER_URL = new URL("./_jq-worker.cjs", import.meta.url);
+/**
+ * Starts one jq worker thread. The seam exists for the single executable
+ * (bin/zizq-sea.ts), where no file sits beside the code: it starts the bundled worker
+ * source from an embedded asset instead.
+ */
+export const jqWorkerStart = {
+  create: (): Worker => new Worker(new URL("./_jq-worker.cjs", import.meta.url)),
+};
 
 /** One worker thread and the single task it is running. */
 class Slot {
@@ -53,7 +60,7 @@ class Slot {
   taskId = 0;
   timer: NodeJS.Timeout | undefined;
   constructor(private readonly pool: JqPool) {
-    this.worker = new Worker(WORKER_URL);
+    this.worker = jqWorkerStart.create();
     this.worker.on("message", (msg: WorkerReply) => this.onMessage(msg));
     this.worker.on("error", (err) => this.fail(new JqAbortError("crash", `jq worker failed: ${err.message}`)));
     this.worker.on("exit", () => this.fail(new JqAbortError("crash", "jq worker exited")));
