@@ -47,12 +47,20 @@ export class Client {
   protected buildDispatchers(options: ClientOptions): { http: Dispatcher; streamHttp: Dispatcher } {
     if (options.dispatcher) return { http: options.dispatcher, streamHttp: options.dispatcher };
     const readTimeout = options.readTimeout ?? 30_000;
+    const streams = options.maxConcurrentStreams ?? 1024;
     const connect = { timeout: options.connectTimeout ?? 10_000, ...defined({ ...options.tls }) };
     const url = options.url.replace(/\/+$/, "");
     return {
+      // Three undici 7 details, each checked in test/client/transport.test.ts:
+      // - its Pool does not hand `useH2c` to its connector (its Client does), so it also
+      //   goes in `connect`; without it an http:// pool silently speaks HTTP/1.1;
+      // - a Pool opens a new connection for each request that arrives while the first is
+      //   connecting (20 calls, 20 sessions): `connections: 1` keeps ONE session;
+      // - an h2 client still runs `pipelining` requests at a time (default 1), so it is
+      //   set to the stream limit to get real multiplexing.
       http: new Pool(url, {
-        allowH2: true, useH2c: true, maxConcurrentStreams: options.maxConcurrentStreams ?? 1024,
-        connect, headersTimeout: readTimeout, bodyTimeout: readTimeout,
+        allowH2: true, useH2c: true, connections: 1, pipelining: streams, maxConcurrentStreams: streams,
+        connect: { ...connect, useH2c: true }, headersTimeout: readTimeout, bodyTimeout: readTimeout,
       } as Pool.Options),
       streamHttp: new Pool(url, {
         allowH2: false, connect, headersTimeout: readTimeout, bodyTimeout: options.streamIdleTimeout ?? 30_000,
