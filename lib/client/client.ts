@@ -5,6 +5,7 @@
 // _transport.ts.
 
 import { type Dispatcher, Pool } from "undici";
+import { H2cDispatcher } from "./_h2c-dispatcher.ts";
 import { MEDIA_TYPES } from "./_media.ts";
 import { readFrames } from "./_take-stream.ts";
 import { Transport, tolerantDecode } from "./_transport.ts";
@@ -47,13 +48,24 @@ export class Client {
   protected buildDispatchers(options: ClientOptions): { http: Dispatcher; streamHttp: Dispatcher } {
     if (options.dispatcher) return { http: options.dispatcher, streamHttp: options.dispatcher };
     const readTimeout = options.readTimeout ?? 30_000;
+    const streams = options.maxConcurrentStreams ?? 1024;
     const connect = { timeout: options.connectTimeout ?? 10_000, ...defined({ ...options.tls }) };
     const url = options.url.replace(/\/+$/, "");
-    return {
-      http: new Pool(url, {
-        allowH2: true, useH2c: true, maxConcurrentStreams: options.maxConcurrentStreams ?? 1024,
+    // http:// → h2c on one node:http2 session (see _h2c-dispatcher.ts for why not undici's).
+    // https:// → undici with ALPN (h2, else HTTP/1.1), as the official client. Two undici 7
+    // details, checked in test/client/transport.test.ts: a Pool opens one connection per
+    // request that arrives while the first connects (`connections: 1` keeps one session),
+    // and an h2 client runs only `pipelining` requests at once (default 1).
+    const http = url.startsWith("http://")
+      ? new H2cDispatcher(url, {
+        connectTimeout: connect.timeout, headersTimeout: readTimeout, bodyTimeout: readTimeout, maxConcurrentStreams: streams,
+      })
+      : new Pool(url, {
+        allowH2: true, connections: 1, pipelining: streams, maxConcurrentStreams: streams,
         connect, headersTimeout: readTimeout, bodyTimeout: readTimeout,
-      } as Pool.Options),
+      });
+    return {
+      http,
       streamHttp: new Pool(url, {
         allowH2: false, connect, headersTimeout: readTimeout, bodyTimeout: options.streamIdleTimeout ?? 30_000,
       }),

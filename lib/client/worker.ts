@@ -47,6 +47,9 @@ export class Worker {
   #finished = false;
   #shutdown: Promise<void> | undefined;
   #wake: () => void = () => {};
+  #release: () => void = () => {};
+  /** Settles when the drain is over and the stream is closed (or on kill). */
+  #released: Promise<void> = new Promise(() => {});
   #killed: Promise<void> = new Promise(() => {});
 
   constructor(options: WorkerOptions) {
@@ -63,6 +66,7 @@ export class Worker {
     this.#finished = false;
     this.#shutdown = undefined;
     this.#killed = new Promise((resolve) => { this.#wake = resolve; });
+    this.#released = new Promise((resolve) => { this.#release = resolve; });
     const { client } = this.#o;
     const concurrency = Math.max(1, this.#o.concurrency ?? 1);
     const prefetch = this.#o.prefetch ?? concurrency;
@@ -80,7 +84,8 @@ export class Worker {
           const task = this.#process(job);
           this.#running.add(task);
           void task.finally(() => this.#running.delete(task));
-          if (this.#running.size >= concurrency) await Promise.race(this.#running);
+          // A full set of stuck handlers must not keep the loop from seeing the shutdown.
+          if (this.#running.size >= concurrency) await Promise.race([...this.#running, this.#released]);
         }
       } catch (err) {
         if (this.#stopping || this.#killing) break;
@@ -134,6 +139,7 @@ export class Worker {
       await this.#flush();
     }
     this.#streamAbort.abort();
+    this.#release();
   }
 
   async #process(job: Job): Promise<void> {

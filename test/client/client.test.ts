@@ -207,7 +207,8 @@ describe("Client errors", () => {
   it("a refused connection is a ConnectionError naming the URL", async () => {
     const c = new Client({ url: "http://127.0.0.1:9" });
     await assert.rejects(c.health(), (err: unknown) =>
-      err instanceof ResponseError === false && (err as Error).name === "ConnectionError" && (err as Error).message.includes("http://127.0.0.1:9"));
+      err instanceof ResponseError === false && (err as Error).name === "ConnectionError"
+      && (err as Error).message.includes("ECONNREFUSED") && (err as Error).message.includes("http://127.0.0.1:9"));
     await c.destroy();
   });
 

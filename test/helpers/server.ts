@@ -28,6 +28,10 @@ export interface StartOptions {
   queue?: QueueOptions;
   heartbeatMs?: number;
   maxBodyBytes?: number;
+  /** Default 0 (ephemeral); a fixed port restarts a server where its clients expect it. */
+  port?: number;
+  /** PEM server cert and key, plus a client CA for mTLS (lib/http/listen.ts). */
+  tls?: { cert: string; key: string; clientCa?: string };
 }
 
 /** The real app over a real store in a temp dir, listening on 127.0.0.1:<ephemeral>. */
@@ -40,7 +44,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     maxBodyBytes: options.maxBodyBytes,
     logError: (err) => { throw err; },
   });
-  const listener: Listener = await listen(toNodeHandler(app.app), { host: "127.0.0.1", port: 0 });
+  const listener: Listener = await listen(toNodeHandler(app.app), { host: "127.0.0.1", port: options.port ?? 0, tls: options.tls });
   let closed = false;
   return {
     url: listener.url,

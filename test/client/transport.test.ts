@@ -1,0 +1,162 @@
+// How the client talks (CLIENT-API.md §2.2–2.3): RPCs over ONE HTTP/2 session (h2c with
+// prior knowledge on http://), take over HTTP/1.1 with the stream media type, the
+// headers per format; TLS with a private CA and mTLS against the real server.
+
+import assert from "node:assert/strict";
+import http from "node:http";
+import http2 from "node:http2";
+import net, { type AddressInfo } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { issueCertificate, type PemPair } from "../../lib/cli/tls.ts";
+import { Client, ConnectionError } from "../../lib/client/index.ts";
+import { startServer, type TestServer } from "../helpers/server.ts";
+import { cleanupTmp } from "../helpers/tmp.ts";
+import { uniq, withTaken } from "./_setup.ts";
+
+interface Seen { method: string; path: string; version: string; headers: http.IncomingHttpHeaders; body: string }
+
+/** A recording server: HTTP/2 (h2c) and HTTP/1.1 on one port, answers like Zizq would. */
+async function recorder(): Promise<{ url: string; seen: Seen[]; sessions: () => number; maxInFlight: () => number; close: () => Promise<void> }> {
+  const seen: Seen[] = [];
+  let sessions = 0;
+  const h2 = http2.createServer();
+  const h1 = http.createServer();
+  h2.on("session", () => { sessions++; });
+  // Plain-TCP h2c and HTTP/1.1 on one port: the HTTP/2 preface starts with "PRI ".
+  const server = net.createServer((socket) => {
+    socket.once("readable", () => {
+      const head = socket.read(4) as Buffer | null;
+      if (head) socket.unshift(head);
+      (head?.toString() === "PRI " ? h2 : h1).emit("connection", socket);
+    });
+  });
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const onRequest = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    let body = "";
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    req.on("data", (d) => { body += d; });
+    // Health answers wait a little, so concurrent calls overlap if the client lets them.
+    req.on("end", () => setTimeout(() => {
+      inFlight--;
+      seen.push({ method: req.method!, path: req.url!, version: req.httpVersion, headers: req.headers, body });
+      if (req.url!.startsWith("/jobs/take")) {
+        (res as http.ServerResponse).writeHead(200, { "content-type": "application/x-ndjson" });
+        res.end(`\n${JSON.stringify({ id: "j1", type: "t", queue: "q", priority: 1, status: "in_flight", ready_at: 1, attempts: 0, payload: 1 })}\n\n`);
+      } else if (req.url === "/jobs/success") {
+        (res as http.ServerResponse).writeHead(204).end();
+      } else {
+        (res as http.ServerResponse).writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
+      }
+    }, req.url === "/health" ? 30 : 0));
+  };
+  h2.on("request", onRequest);
+  h1.on("request", onRequest);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`, seen, sessions: () => sessions, maxInFlight: () => maxInFlight,
+    close: () => new Promise<void>((r) => {
+      h1.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}
+
+describe("transport", () => {
+  it("RPCs share one h2c session; take is HTTP/1.1 with the NDJSON accept", async () => {
+    const r = await recorder();
+    const c = new Client({ url: r.url });
+    try {
+      await Promise.all(Array.from({ length: 20 }, () => c.health()));
+      await c.reportSuccessBulk(["a"]);
+      const jobs = await (await c.take({ prefetch: 0, queues: ["a", "b"] })).next();
+      assert.equal(jobs.value!.payload, 1);
+      const rpc = r.seen.filter((x) => !x.path.startsWith("/jobs/take"));
+      assert.equal(rpc.length, 21);
+      assert.deepEqual(new Set(rpc.map((x) => x.version)), new Set(["2.0"]));
+      assert.equal(r.sessions(), 1, "one HTTP/2 session for every RPC");
+      assert.equal(r.maxInFlight(), 20, "the 20 calls ran at once on it (multiplexed)");
+      const health = rpc[0];
+      assert.equal(health.headers.accept, "application/json");
+      assert.equal(health.headers["content-type"], undefined, "no content-type without a body");
+      const ack = rpc.find((x) => x.path === "/jobs/success")!;
+      assert.deepEqual([ack.headers["content-type"], JSON.parse(ack.body)], ["application/json", { ids: ["a"] }]);
+      const take = r.seen.find((x) => x.path.startsWith("/jobs/take"))!;
+      assert.deepEqual([take.version, take.path, take.headers.accept], ["1.1", "/jobs/take?prefetch=0&queue=a%2Cb", "application/x-ndjson"]);
+    } finally {
+      await c.destroy();
+      await r.close();
+    }
+  });
+
+  it("msgpack format: msgpack media types on RPCs and the take stream", async () => {
+    const r = await recorder();
+    const c = new Client({ url: r.url, format: "msgpack" });
+    try {
+      await c.reportSuccessBulk(["a"]);
+      const gen = await c.take();
+      await gen.next();
+      const ack = r.seen.find((x) => x.path === "/jobs/success")!;
+      assert.deepEqual([ack.headers["content-type"], ack.headers.accept], ["application/msgpack", "application/msgpack"]);
+      const take = r.seen.find((x) => x.path.startsWith("/jobs/take"))!;
+      assert.deepEqual([take.path, take.headers.accept], ["/jobs/take", "application/vnd.zizq.msgpack-stream"]);
+    } finally {
+      await c.destroy();
+      await r.close();
+    }
+  });
+});
+
+describe("TLS and mTLS against the real server", () => {
+  let ca: PemPair;
+  let clientCert: PemPair;
+  let s: TestServer;
+  before(async () => {
+    ca = issueCertificate({ kind: "ca", cn: "Zizq test CA", days: 1 });
+    const server = issueCertificate({ kind: "server", cn: "localhost", days: 1, sans: ["localhost", "127.0.0.1"], ca });
+    clientCert = issueCertificate({ kind: "client", cn: "worker", days: 1, ca });
+    s = await startServer({ tls: { cert: server.certPem, key: server.keyPem, clientCa: ca.certPem } });
+  });
+  after(async () => {
+    await s.close();
+    cleanupTmp();
+  });
+
+  for (const format of ["json", "msgpack"] as const) {
+    it(`with the CA and a client certificate every call works (${format}, h2 RPCs, HTTP/1.1 take)`, async () => {
+      assert.match(s.url, /^https:/);
+      const c = new Client({ url: s.url, format, tls: { ca: ca.certPem, cert: clientCert.certPem, key: clientCert.keyPem } });
+      try {
+        const queue = uniq();
+        const job = await c.enqueue({ type: "t", queue, payload: { x: 1 } });
+        await withTaken(c, queue, 1, async ([taken]) => {
+          assert.deepEqual(taken.payload, { x: 1 });
+          await c.reportSuccessBulk([taken.id]);
+        });
+        assert.equal(await c.countJobs({ id: job.id, status: ["ready", "in_flight"] }), 0);
+      } finally {
+        await c.close();
+      }
+    });
+  }
+
+  it("without a client certificate the call fails with a ConnectionError", async () => {
+    const c = new Client({ url: s.url, tls: { ca: ca.certPem } });
+    try {
+      await assert.rejects(c.health(), (err: unknown) => err instanceof ConnectionError && err.message.includes(s.url));
+    } finally {
+      await c.destroy();
+    }
+  });
+
+  it("without the CA the server certificate is not trusted", async () => {
+    const c = new Client({ url: s.url, tls: { cert: clientCert.certPem, key: clientCert.keyPem } });
+    try {
+      await assert.rejects(c.health(), ConnectionError);
+    } finally {
+      await c.destroy();
+    }
+  });
+});
