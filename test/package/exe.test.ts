@@ -1,15 +1,15 @@
 // The single executable (issue 8 §3): `npm run build:exe` makes dist/zizq; copied alone to
 // an empty temp dir (no node_modules above it, no sources), it serves: health, enqueue, a
 // jq filter only the jq worker answers (its source and wasm are embedded assets), take;
-// and the admin subcommands and --version run from it too. Building takes ~3 s of CPU.
+// and `compact`, `top` and --version run from it too. Building takes ~3 s of CPU.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { promisify } from "node:util";
-import { spawnServer } from "../helpers/server.ts";
+import { eventually, spawnServer } from "../helpers/server.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 
 const run = promisify(execFile);
@@ -17,7 +17,7 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 
 after(cleanupTmp);
 
-test("dist/zizq alone in an empty dir: serve, health, enqueue, jq, take, compact, --version", { timeout: 300_000 }, async () => {
+test("dist/zizq alone in an empty dir: serve, health, enqueue, jq, take, compact, top, --version", { timeout: 300_000 }, async () => {
   await run(process.execPath, [path.join(ROOT, "bin/build-exe.mjs")], { cwd: ROOT, maxBuffer: 1 << 24 });
   const alone = tmpDir("zizq-exe-");
   const exe = path.join(alone, "zizq");
@@ -58,6 +58,16 @@ test("dist/zizq alone in an empty dir: serve, health, enqueue, jq, take, compact
     await reader.cancel();
 
     await run(exe, ["compact", "--url", server.adminUrl!], { cwd: alone, env });
+
+    // `zizq top` (ws client, terminal UI) draws its first screen from the admin stream.
+    const top = spawn(exe, ["top", "--url", server.adminUrl!], { cwd: alone, env, stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      let screen = "";
+      top.stdout.on("data", (chunk: Buffer) => { screen += chunk.toString("utf8"); });
+      await eventually(() => /Ready \(\d+\)/.test(screen), 30_000, "zizq top's first screen");
+    } finally {
+      top.kill();
+    }
   } finally {
     assert.equal(await server.stop(), 0);
   }
