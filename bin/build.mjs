@@ -25,6 +25,8 @@ await build({
   sourcemap: "linked",
   banner: { js: "#!/usr/bin/env node" },
 });
+// Chunk names carry a hash: drop the last build's so only live ones get packed.
+rmSync(`${root}dist/_chunks`, { recursive: true, force: true });
 await build({
   ...common,
   entryPoints: { zizq: `${root}lib/entry/zizq.ts`, client: `${root}lib/client/index.ts` },
