@@ -66,13 +66,17 @@ test("npm pack → install into an empty project → README examples type-check 
     assert.fail(`the README examples do not type-check against the installed package:\n${err.stdout}${err.stderr}`);
   });
 
-  const embedded = await run(process.execPath, ["embedded.mjs"], { cwd: app });
+  const embedded = await run(process.execPath, ["embedded.mjs"], { cwd: app }).catch((err) => {
+    assert.fail(`embedded.mjs failed (exit ${err.code}):\n${err.stdout}${err.stderr}`);
+  });
   assert.match(embedded.stdout, /welcome \{ user: 42 \}/);
   assert.ok(fs.existsSync(path.join(app, "zizq-root")), "the embedded example made its data dir");
 
   const server = await startServer();
   try {
-    const client = await run(process.execPath, ["client.mjs"], { cwd: app, env: { ...process.env, ZIZQ_URL: server.url } });
+    const client = await run(process.execPath, ["client.mjs"], { cwd: app, env: { ...process.env, ZIZQ_URL: server.url } }).catch((err) => {
+      assert.fail(`client.mjs failed (exit ${err.code}):\n${err.stdout}${err.stderr}`);
+    });
     assert.match(client.stdout, /welcome \{ user: 42 \}/);
   } finally {
     await server.close();
