@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
 import { issueCertificate, type PemPair } from "../../lib/cli/tls.ts";
 import { Client, ConnectionError } from "../../lib/client/index.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
@@ -104,6 +105,22 @@ describe("TLS and mTLS against the real server", () => {
       await assert.rejects(c.health(), ConnectionError);
     } finally {
       await c.destroy();
+    }
+  });
+});
+
+describe("process lifetime", () => {
+  it("an idle client does not keep the process alive (no close() needed to exit)", async () => {
+    const r = await recorder();
+    try {
+      const script = `import { Client } from ${JSON.stringify(new URL("../../lib/client/index.ts", import.meta.url).pathname)};
+const c = new Client({ url: ${JSON.stringify(r.url)} });
+console.log(JSON.stringify(await c.health()));`;
+      const { execFile } = await import("node:child_process");
+      const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { timeout: 60_000 });
+      assert.equal(stdout.trim(), '{"status":"ok"}');
+    } finally {
+      await r.close();
     }
   });
 });
