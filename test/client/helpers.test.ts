@@ -143,3 +143,21 @@ describe("errors", () => {
     assert.ok(!(buildResponseError(500, {}) instanceof ClientError));
   });
 });
+
+describe("public surface", () => {
+  it("exports the official client's 29 runtime names, plus ConflictError, and nothing else", async () => {
+    const mod = await import("../../lib/client/index.ts");
+    assert.deepEqual(Object.keys(mod).sort(), [
+      "Client", "ClientError", "ConflictError", "ConnectionError", "CronEntry", "CronEntryHandle", "CronGroup", "CronHandle",
+      "ErrorPage", "ErrorQuery", "ErrorRecord", "Job", "JobPage", "JobQuery", "Lazy", "NotFoundError", "NotSupportedError",
+      "ResponseError", "Router", "ServerError", "TestClient", "UnknownJobTypeError", "Worker", "ZizqError", "batchConfig",
+      "buildHandler", "enqueue", "enqueueBulk", "payloadHasher", "uniqueKey",
+    ]);
+  });
+
+  it("Client has the 55 methods of CLIENT-API.md §3.3, and a URL with a path is rejected at once", () => {
+    const methods = Object.getOwnPropertyNames(Client.prototype).filter((n) => n !== "constructor" && n !== "buildDispatchers");
+    assert.equal(methods.length, 55, methods.join(" "));
+    assert.throws(() => new Client({ url: "http://127.0.0.1:7890/prefix" }), /invalid url/);
+  });
+});
