@@ -31,7 +31,7 @@ const WORKLOADS: Record<string, (o: BenchOptions) => Promise<Row[]>> = {
   W4: async (o) => [await w4(o)],
   Q: manage,
   "Client-W1": clientW1,
-  "Client-W3": async (o) => [await clientW3(o, "json"), await clientW3(o, "msgpack")],
+  "Client-W3": async (o) => [await clientW3(o, "json"), await clientW3(o, "json", 1000), await clientW3(o, "msgpack", 1000)],
   E: embedded,
 };
 

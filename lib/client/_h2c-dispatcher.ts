@@ -95,6 +95,9 @@ export class H2cDispatcher extends Dispatcher {
   override close(callback?: () => void): Promise<void> | void {
     this.#closed = true;
     const session = this.#session;
+    // ref() first: an idle session is unref'd, and a close awaited at the top level of a
+    // script must keep the process alive until it is done.
+    session?.ref();
     const done = session && !session.destroyed ? new Promise<void>((resolve) => session.close(() => resolve())) : Promise.resolve();
     if (callback) void done.then(callback);
     else return done;

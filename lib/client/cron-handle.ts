@@ -26,7 +26,7 @@ export class CronEntryHandle {
   delete(): Promise<void> { return this.client.deleteCronEntry(this.group, this.name); }
 
   /** PUT of this one entry; no group timezone applies here. */
-  register(def: Omit<CronEntryDefinition, "name">): Promise<CronEntry> {
+  async register(def: Omit<CronEntryDefinition, "name">): Promise<CronEntry> {
     const { name: _, ...input } = toEntryInput({ ...def, name: this.name });
     return this.client.replaceCronEntry(this.group, this.name, input);
   }
@@ -45,7 +45,7 @@ export class CronHandle {
    * Replaces the whole group. As in the official client, `timezone` is copied into each
    * entry that has none and is not sent as the group timezone (quirk 6).
    */
-  register(options: RegisterCronOptions): Promise<CronGroup> {
+  async register(options: RegisterCronOptions): Promise<CronGroup> {
     const entries = options.entries.map((e) => toEntryInput({ ...e, timezone: e.timezone ?? options.timezone }));
     return this.client.replaceCronGroup(this.name, { paused: options.paused, entries });
   }

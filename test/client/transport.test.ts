@@ -3,66 +3,14 @@
 // headers per format; TLS with a private CA and mTLS against the real server.
 
 import assert from "node:assert/strict";
-import http from "node:http";
-import http2 from "node:http2";
-import net, { type AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
 import { issueCertificate, type PemPair } from "../../lib/cli/tls.ts";
 import { Client, ConnectionError } from "../../lib/client/index.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { cleanupTmp } from "../helpers/tmp.ts";
+import { recorder } from "./_recorder.ts";
 import { uniq, withTaken } from "./_setup.ts";
-
-interface Seen { method: string; path: string; version: string; headers: http.IncomingHttpHeaders; body: string }
-
-/** A recording server: HTTP/2 (h2c) and HTTP/1.1 on one port, answers like Zizq would. */
-async function recorder(): Promise<{ url: string; seen: Seen[]; sessions: () => number; maxInFlight: () => number; close: () => Promise<void> }> {
-  const seen: Seen[] = [];
-  let sessions = 0;
-  const h2 = http2.createServer();
-  const h1 = http.createServer();
-  h2.on("session", () => { sessions++; });
-  // Plain-TCP h2c and HTTP/1.1 on one port: the HTTP/2 preface starts with "PRI ".
-  const server = net.createServer((socket) => {
-    socket.once("readable", () => {
-      const head = socket.read(4) as Buffer | null;
-      if (head) socket.unshift(head);
-      (head?.toString() === "PRI " ? h2 : h1).emit("connection", socket);
-    });
-  });
-  let inFlight = 0;
-  let maxInFlight = 0;
-  const onRequest = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
-    let body = "";
-    inFlight++;
-    maxInFlight = Math.max(maxInFlight, inFlight);
-    req.on("data", (d) => { body += d; });
-    // Health answers wait a little, so concurrent calls overlap if the client lets them.
-    req.on("end", () => setTimeout(() => {
-      inFlight--;
-      seen.push({ method: req.method!, path: req.url!, version: req.httpVersion, headers: req.headers, body });
-      if (req.url!.startsWith("/jobs/take")) {
-        (res as http.ServerResponse).writeHead(200, { "content-type": "application/x-ndjson" });
-        res.end(`\n${JSON.stringify({ id: "j1", type: "t", queue: "q", priority: 1, status: "in_flight", ready_at: 1, attempts: 0, payload: 1 })}\n\n`);
-      } else if (req.url === "/jobs/success") {
-        (res as http.ServerResponse).writeHead(204).end();
-      } else {
-        (res as http.ServerResponse).writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
-      }
-    }, req.url === "/health" ? 30 : 0));
-  };
-  h2.on("request", onRequest);
-  h1.on("request", onRequest);
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`, seen, sessions: () => sessions, maxInFlight: () => maxInFlight,
-    close: () => new Promise<void>((r) => {
-      h1.closeAllConnections();
-      server.close(() => r());
-    }),
-  };
-}
 
 describe("transport", () => {
   it("RPCs share one h2c session; take is HTTP/1.1 with the NDJSON accept", async () => {
@@ -157,6 +105,22 @@ describe("TLS and mTLS against the real server", () => {
       await assert.rejects(c.health(), ConnectionError);
     } finally {
       await c.destroy();
+    }
+  });
+});
+
+describe("process lifetime", () => {
+  it("an idle client does not keep the process alive (no close() needed to exit)", async () => {
+    const r = await recorder();
+    try {
+      const script = `import { Client } from ${JSON.stringify(new URL("../../lib/client/index.ts", import.meta.url).pathname)};
+const c = new Client({ url: ${JSON.stringify(r.url)} });
+console.log(JSON.stringify(await c.health()));`;
+      const { execFile } = await import("node:child_process");
+      const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { timeout: 60_000 });
+      assert.equal(stdout.trim(), '{"status":"ok"}');
+    } finally {
+      await r.close();
     }
   });
 });
