@@ -20,3 +20,15 @@ contractSuite("Client over HTTP", async () => {
     },
   };
 });
+
+contractSuite("Client over HTTP, MessagePack", async () => {
+  const server = await startServer();
+  const client = new Client({ url: server.url, format: "msgpack" });
+  return {
+    client,
+    close: async () => {
+      await client.close();
+      await server.close();
+    },
+  };
+});
