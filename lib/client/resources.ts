@@ -12,28 +12,30 @@ import type {
 /** Server pagination links; a null or absent link means there is no such page. */
 export interface PageLinks { self?: string | null; next?: string | null; prev?: string | null }
 
+// Data fields are `declare`d: the constructor copies the converted wire object in one
+// Object.assign instead of first defining 21 undefined fields (a hot path of take).
 export class Job implements JobData {
-  readonly id!: string;
-  readonly type!: string;
-  readonly queue!: string;
-  readonly priority!: number;
-  readonly status!: JobStatus;
-  readonly payload?: unknown;
-  readonly readyAt!: number;
-  readonly attempts!: number;
-  readonly retryLimit?: number;
-  readonly backoff?: BackoffConfig;
-  readonly dequeuedAt?: number;
-  readonly failedAt?: number;
-  readonly completedAt?: number;
-  readonly retention?: RetentionConfig;
-  readonly purgeAt?: number;
-  readonly uniqueKey?: string;
-  readonly uniqueWhile?: UniqueScope;
-  readonly duplicate?: boolean;
-  readonly folded?: boolean;
-  readonly batch?: BatchConfig;
-  readonly budgets!: BudgetBinding[];
+  declare readonly id: string;
+  declare readonly type: string;
+  declare readonly queue: string;
+  declare readonly priority: number;
+  declare readonly status: JobStatus;
+  declare readonly payload?: unknown;
+  declare readonly readyAt: number;
+  declare readonly attempts: number;
+  declare readonly retryLimit?: number;
+  declare readonly backoff?: BackoffConfig;
+  declare readonly dequeuedAt?: number;
+  declare readonly failedAt?: number;
+  declare readonly completedAt?: number;
+  declare readonly retention?: RetentionConfig;
+  declare readonly purgeAt?: number;
+  declare readonly uniqueKey?: string;
+  declare readonly uniqueWhile?: UniqueScope;
+  declare readonly duplicate?: boolean;
+  declare readonly folded?: boolean;
+  declare readonly batch?: BatchConfig;
+  declare readonly budgets: BudgetBinding[];
   readonly #client: Client;
 
   /** @internal */
@@ -104,12 +106,12 @@ export class JobPage {
 }
 
 export class ErrorRecord implements ErrorRecordData {
-  readonly attempt!: number;
-  readonly message!: string;
-  readonly errorType?: string;
-  readonly backtrace?: string;
-  readonly dequeuedAt!: number;
-  readonly failedAt!: number;
+  declare readonly attempt: number;
+  declare readonly message: string;
+  declare readonly errorType?: string;
+  declare readonly backtrace?: string;
+  declare readonly dequeuedAt: number;
+  declare readonly failedAt: number;
 
   /** @internal */
   constructor(data: ErrorRecordData) {
@@ -141,15 +143,15 @@ export class ErrorPage {
 }
 
 export class CronEntry implements CronEntryData {
-  readonly name!: string;
-  readonly expression!: string;
-  readonly timezone?: string;
-  readonly paused!: boolean;
-  readonly pausedAt?: number;
-  readonly resumedAt?: number;
-  readonly job!: EnqueueOptions;
-  readonly nextEnqueueAt?: number;
-  readonly lastEnqueueAt?: number;
+  declare readonly name: string;
+  declare readonly expression: string;
+  declare readonly timezone?: string;
+  declare readonly paused: boolean;
+  declare readonly pausedAt?: number;
+  declare readonly resumedAt?: number;
+  declare readonly job: EnqueueOptions;
+  declare readonly nextEnqueueAt?: number;
+  declare readonly lastEnqueueAt?: number;
   readonly #client: Client;
   readonly #group: string;
 
