@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Client, NotFoundError, Router, UnknownJobTypeError, Worker, type Job } from "../../lib/client/index.ts";
-import { eventually, startServer, type TestServer } from "../helpers/server.ts";
-import { cleanupTmp } from "../helpers/tmp.ts";
+import { eventually, spawnServer, startServer, type TestServer } from "../helpers/server.ts";
+import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 import { memoryLogger, uniq } from "./_setup.ts";
 
 /** A Client that records the ack requests the Worker sends. */
@@ -212,6 +212,46 @@ describe("Worker reconnects", () => {
       worker.kill();
       await client.destroy();
       await server.close();
+    }
+  });
+});
+
+describe("Worker survives kill -9 of the server", () => {
+  it("the job in flight at the kill comes back after the restart and is done; new jobs flow", async () => {
+    const dir = tmpDir();
+    let server = await spawnServer(dir);
+    const port = new URL(server.url).port;
+    const client = new Client({ url: server.url });
+    const logger = memoryLogger();
+    const queue = uniq();
+    const seen: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const worker = new Worker({
+      client, queues: [queue], logger, requestRetry: FAST_RETRY,
+      handler: async (job) => {
+        seen.push(job.payload as number);
+        if (seen.length === 1) await gate; // the first delivery is still running at the kill
+      },
+    });
+    const running = worker.run();
+    try {
+      const first = await client.enqueue({ type: "t", queue, payload: 1 });
+      await eventually(() => seen.length === 1, 30_000, "first job running");
+      await server.kill9();
+      release(); // its ack now fails and is retried; the restarted server requeued the job
+      server = await spawnServer(dir, ["--port", port]);
+      await eventually(() => seen.filter((n) => n === 1).length === 2, 30_000, "job 1 redelivered after recovery");
+      await client.enqueue({ type: "t", queue, payload: 2 });
+      await eventually(async () => seen.includes(2) && (await open(client, queue)) === 0, 30_000, "everything acked");
+      assert.equal((await client.countJobs({ id: first.id, status: ["ready", "in_flight"] })), 0);
+      assert.ok(logger.lines.some((l) => l.startsWith("info [zizq] reconnected to")), logger.lines.join("\n"));
+      worker.stop();
+      await running;
+    } finally {
+      worker.kill();
+      await client.destroy();
+      await server.kill9();
     }
   });
 });
