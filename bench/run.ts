@@ -5,7 +5,9 @@
 //   npm run bench                        # everything (~5 min on the 2-core bench machine)
 //   npm run bench -- --quick             # short smoke run (smaller counts and durations)
 //   npm run bench -- --only W1,W3        # a subset: W1, W1-h2c, W2, W3, W4, Q (issue 4 + memory),
-//                                        # W3-lease, W1-auth (issue 10: bench/controls.ts), B (budgets)
+//                                        #   W3-lease, W1-auth (issue 10: bench/controls.ts), B (budgets),
+//                                        #   Client-W1, Client-W3 (our Client and Worker, issue 8),
+//                                        #   E (the embedded queue in-process, issue 8)
 //   npm run bench -- --profile DIR       # also write server CPU profiles (node --cpu-prof) to DIR/<workload>/
 //   npm run bench -- --h2-client node    # W1-h2c load from Node instead of h2load
 
@@ -14,7 +16,10 @@ import os from "node:os";
 import path from "node:path";
 import { type BenchOptions, type Row, hasCommand } from "./_lib.ts";
 import { budgetBench } from "./budgets.ts";
+import { clientW1 } from "./client-w1.ts";
+import { clientW3 } from "./client-w3.ts";
 import { w1Auth, w3Lease } from "./controls.ts";
+import { embedded } from "./embedded.ts";
 import { manage } from "./manage.ts";
 import { w1, w1h2c } from "./w1.ts";
 import { w2 } from "./w2.ts";
@@ -31,6 +36,9 @@ const WORKLOADS: Record<string, (o: BenchOptions) => Promise<Row[]>> = {
   "W3-lease": w3Lease,
   "W1-auth": w1Auth,
   B: budgetBench,
+  "Client-W1": clientW1,
+  "Client-W3": async (o) => [await clientW3(o, "json"), await clientW3(o, "json", 1000), await clientW3(o, "msgpack", 1000)],
+  E: embedded,
 };
 
 function parseArgs(argv: string[]): { opts: BenchOptions; only: string[] } {

@@ -1,25 +1,54 @@
 #!/usr/bin/env node
-// Build the server for production: one ESM bundle of bin/zizq.ts (dependencies stay in
-// node_modules) plus the jq worker beside it, in dist/bin/. `npm start` runs it with
-// plain node: the tsx loader costs ~54 MB of RSS per process (67 MB idle vs 121 MB,
-// docs/decisions.md), a fifth of the 1M-job memory budget. Takes ~0.2 s.
-import { copyFileSync, mkdirSync } from "node:fs";
+// Build what the package ships (dependencies stay in node_modules, ESM throughout):
+// - dist/bin/zizq.mjs: the `zizq` command, one bundle. `npm start` runs it with plain node:
+//   the tsx loader costs ~54 MB of RSS per process (67 MB idle vs 121 MB,
+//   docs/decisions.md), a fifth of the 1M-job memory budget.
+// - dist/zizq.mjs and dist/client.mjs: the package entries "." and "./client", built
+//   together with code splitting, so both import one shared copy of the client classes
+//   (an error thrown by the embedded queue is `instanceof` the class from "zizq/client").
+// - the jq worker beside each bundle that may load it.
+// `--types` also emits the .d.ts files into dist/types/ (tsc, a few seconds; prepack does).
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+const common = { bundle: true, platform: "node", target: "node20", packages: "external", logLevel: "warning" };
+
 mkdirSync(`${root}dist/bin`, { recursive: true });
 await build({
+  ...common,
   entryPoints: [`${root}bin/zizq.ts`],
   outfile: `${root}dist/bin/zizq.mjs`,
-  bundle: true,
-  platform: "node",
   format: "esm",
-  target: "node20",
-  packages: "external",
   sourcemap: "linked",
-  logLevel: "warning",
+  banner: { js: "#!/usr/bin/env node" },
 });
-// lib/queue/_jq-pool.ts loads its worker by URL relative to itself; in the bundle, that
-// is dist/bin/.
+// Chunk names carry a hash: drop the last build's so only live ones get packed.
+rmSync(`${root}dist/_chunks`, { recursive: true, force: true });
+await build({
+  ...common,
+  entryPoints: { zizq: `${root}lib/entry/zizq.ts`, client: `${root}lib/client/index.ts` },
+  outdir: `${root}dist`,
+  outExtension: { ".js": ".mjs" },
+  chunkNames: "_chunks/[name]-[hash]",
+  format: "esm",
+  splitting: true,
+});
+// lib/queue/_jq-pool.ts loads its worker by URL relative to itself: in the bin bundle that
+// is dist/bin/, in the library build the chunk that holds the pool (dist/_chunks/).
 copyFileSync(`${root}lib/queue/_jq-worker.cjs`, `${root}dist/bin/_jq-worker.cjs`);
+mkdirSync(`${root}dist/_chunks`, { recursive: true });
+copyFileSync(`${root}lib/queue/_jq-worker.cjs`, `${root}dist/_chunks/_jq-worker.cjs`);
+
+if (process.argv.includes("--types")) {
+  rmSync(`${root}dist/types`, { recursive: true, force: true });
+  execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", `${root}tsconfig.build.json`], { stdio: "inherit" });
+  // Our sources import with .ts extensions; a consumer resolves the declarations by .js.
+  for (const file of readdirSync(`${root}dist/types`, { recursive: true })) {
+    if (!String(file).endsWith(".d.ts")) continue;
+    const at = `${root}dist/types/${file}`;
+    writeFileSync(at, readFileSync(at, "utf8").replace(/(["'])(\.{1,2}\/[^"']*)\.ts\1/g, "$1$2.js$1"));
+  }
+}

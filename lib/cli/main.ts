@@ -22,9 +22,12 @@ import {
   resolveTopConfig,
 } from "./config.ts";
 
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
+/** Set by the single-executable build (bin/build-exe.mjs), which has no package.json beside it. */
+declare const __ZIZQ_VERSION__: string | undefined;
+
+export const VERSION: string = typeof __ZIZQ_VERSION__ === "string"
+  ? __ZIZQ_VERSION__
+  : (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 /** Flags each subcommand accepts besides GLOBAL_FLAGS; anything else is a typo we report. */
 const COMMAND_FLAGS: Record<string, FlagSpec[]> = {

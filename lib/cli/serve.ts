@@ -1,6 +1,7 @@
 // `zizq serve`: recover the store, build the queue, open the primary and admin
 // listeners, and run until SIGTERM/SIGINT. Shutdown order: stop accepting, end take
 // streams, stop background loops, flush the commit batch, close the store.
+// startServe() is the same server without the signal wait: the in-process `serve()`.
 
 import fs from "node:fs";
 import type { Logger } from "pino";
@@ -46,8 +47,35 @@ function readTokens(file: string, current?: TokenAuth): TokenAuth {
   }
 }
 
+/** A started server: its listener URLs and the graceful stop. */
+export interface RunningServer {
+  url: string;
+  /** undefined when the admin listener is off. */
+  adminUrl: string | undefined;
+  /** Graceful stop (the order above); idempotent. */
+  close(): Promise<void>;
+}
+
 /** Start the listeners on a recovered store; resolves after a graceful stop. */
 export async function runServe(config: ServeConfig, logger: Logger): Promise<void> {
+  const server = await startServe(config, logger);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+      logger.info({ signal }, "shutting down");
+      resolve();
+    };
+    const onInt = () => stop("SIGINT");
+    const onTerm = () => stop("SIGTERM");
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
+  });
+  await server.close();
+}
+
+/** Recover the store and open the listeners; the caller decides when to close. */
+export async function startServe(config: ServeConfig, logger: Logger): Promise<RunningServer> {
   const auth = config.authTokensPath === undefined ? undefined : readTokens(config.authTokensPath);
   const fsync = config.defaultCommitMode === "fsync";
   const enqueueFsync = (config.enqueueCommitMode ?? config.defaultCommitMode) === "fsync";
@@ -140,26 +168,26 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
   // Debug aid for benches, off by default: periodic event-loop delay logs (docs/benchmarks.md).
   const stopLoopProbe = process.env.ZIZQ_DEBUG_LOOP_DELAY === "1" ? startLoopDelayProbe(logger) : undefined;
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      process.off("SIGINT", onInt);
-      process.off("SIGTERM", onTerm);
-      process.off("SIGHUP", onHup);
-      logger.info({ signal }, "shutting down");
-      resolve();
-    };
-    const onInt = () => stop("SIGINT");
-    const onTerm = () => stop("SIGTERM");
-    process.on("SIGINT", onInt);
-    process.on("SIGTERM", onTerm);
-  });
-
-  stopLoopProbe?.();
-  primary.closeStreams();
-  for (const close of closers) close();
-  await Promise.all(listeners.map((l) => l.close(2000)));
-  queue.stop();
-  await store.close();
-  await closeJq();
-  logger.info("stopped");
+  let closing: Promise<void> | undefined;
+  const close = async () => {
+    stopLoopProbe?.();
+    process.off("SIGHUP", onHup);
+    primary.closeStreams();
+    for (const closeExtra of closers) closeExtra();
+    await Promise.all(listeners.map((l) => l.close(2000)));
+    queue.stop();
+    await store.close();
+    // Only the last server in a process may stop the shared jq worker pool.
+    if (--running === 0) await closeJq();
+    logger.info("stopped");
+  };
+  running++;
+  return {
+    url: listeners[0].url,
+    adminUrl: config.adminEnabled ? listeners[1]?.url : undefined,
+    close: () => (closing ??= close()),
+  };
 }
+
+/** Servers started in this process (in-process `serve()` may start several). */
+let running = 0;

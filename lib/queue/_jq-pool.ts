@@ -55,7 +55,14 @@ interface WorkerReply {
   fatal?: true;
 }
 
-const WORKER_URL = new URL("./_jq-worker.cjs", import.meta.url);
+/**
+ * Starts one jq worker thread. The seam exists for the single executable
+ * (bin/zizq-sea.ts), where no file sits beside the code: it starts the bundled worker
+ * source from an embedded asset instead.
+ */
+export const jqWorkerStart = {
+  create: (): Worker => new Worker(new URL("./_jq-worker.cjs", import.meta.url)),
+};
 
 /** One worker thread and the single task it is running. */
 class Slot {
@@ -64,8 +71,8 @@ class Slot {
   task: Task | undefined;
   taskId = 0;
   timer: NodeJS.Timeout | undefined;
-  constructor(private readonly pool: JqPool, workerUrl: URL) {
-    this.worker = new Worker(workerUrl);
+  constructor(private readonly pool: JqPool, workerUrl: URL | undefined) {
+    this.worker = workerUrl ? new Worker(workerUrl) : jqWorkerStart.create();
     this.worker.on("message", (msg: WorkerReply) => this.onMessage(msg));
     this.worker.on("error", (err) => this.fail(new JqAbortError("crash", `jq worker failed: ${err.message}`)));
     this.worker.on("exit", () => this.fail(new JqAbortError("crash", "jq worker exited")));
@@ -133,7 +140,7 @@ export class JqPool {
   private readonly urgent: Task[] = [];
   private readonly normal: Task[] = [];
   private readonly slowMs: number;
-  private readonly workerUrl: URL;
+  private readonly workerUrl: URL | undefined;
   /** Programs whose last call took ≥ slowMs or timed out, in marking order. */
   private readonly slow = new Map<string, true>();
   private closed = false;
@@ -144,7 +151,7 @@ export class JqPool {
     this.size = Math.max(1, options.workers ?? 2);
     this.deadlineMs = options.deadlineMs ?? 2000;
     this.slowMs = options.slowMs ?? 250;
-    this.workerUrl = options.workerUrl ?? WORKER_URL;
+    this.workerUrl = options.workerUrl;
   }
 
   /** @internal Mark or clear `task`'s program as slow, from how its call went. */

@@ -28,6 +28,10 @@ export interface StartOptions {
   queue?: QueueOptions;
   heartbeatMs?: number;
   maxBodyBytes?: number;
+  /** Default 0 (ephemeral); a fixed port restarts a server where its clients expect it. */
+  port?: number;
+  /** PEM server cert and key, plus a client CA for mTLS (lib/http/listen.ts). */
+  tls?: { cert: string; key: string; clientCa?: string };
 }
 
 /** The real app over a real store in a temp dir, listening on 127.0.0.1:<ephemeral>. */
@@ -40,7 +44,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     maxBodyBytes: options.maxBodyBytes,
     logError: (err) => { throw err; },
   });
-  const listener: Listener = await listen(toNodeHandler(app.app), { host: "127.0.0.1", port: 0 });
+  const listener: Listener = await listen(toNodeHandler(app.app), { host: "127.0.0.1", port: options.port ?? 0, tls: options.tls });
   let closed = false;
   return {
     url: listener.url,
@@ -76,16 +80,18 @@ export interface SpawnedServer {
  */
 export async function spawnServer(
   dir: string, extraArgs: string[] = [], timeoutMs = 20_000, nodeArgs: string[] = [],
+  /** Another `zizq` to run instead of node + the sources, e.g. the single executable. */
+  executable?: { path: string; cwd: string },
 ): Promise<SpawnedServer> {
   // ZIZQ_SPAWN_BUILT=1 runs the production bundle (dist/bin/zizq.mjs, `npm run build`)
   // with plain node, as `npm start` does; the benches use it so RSS is what users see.
   const entry = process.env.ZIZQ_SPAWN_BUILT === "1"
     ? [path.join(ROOT, "dist/bin/zizq.mjs")]
     : ["--import", "tsx", path.join(ROOT, "bin/zizq.ts")];
-  const child = spawn(process.execPath, [
-    ...nodeArgs, ...entry, "serve",
-    "--dir", dir, "--port", "0", "--admin-port", "0", "--log-format", "json", ...extraArgs,
-  ], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ZIZQ_LOG_LEVEL: "info" } });
+  const serveArgs = ["serve", "--dir", dir, "--port", "0", "--admin-port", "0", "--log-format", "json", ...extraArgs];
+  const child = spawn(executable?.path ?? process.execPath, executable ? serveArgs : [...nodeArgs, ...entry, ...serveArgs], {
+    cwd: executable?.cwd ?? ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ZIZQ_LOG_LEVEL: "info" },
+  });
   let logs = "";
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const urls = await new Promise<{ url: string; adminUrl?: string }>((resolve, reject) => {

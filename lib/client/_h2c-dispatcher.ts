@@ -1,0 +1,119 @@
+// The RPC dispatcher for http:// servers: ONE node:http2 session with prior knowledge
+// (h2c), shaped as an undici Dispatcher so the Client and subclasses see what the official
+// client has. Why not undici's own h2 client: it completes one response per event-loop
+// turn, so 16 concurrent calls each leave in their own TCP write and the server answers
+// each alone (measured: one write per request, 4x the CPU per call on both sides, see
+// bench/client-w1.ts). node:http2 batches whatever is written in the same turn.
+
+import http2 from "node:http2";
+import { Dispatcher } from "undici";
+
+export interface H2cOptions {
+  connectTimeout: number;
+  headersTimeout: number;
+  bodyTimeout: number;
+  maxConcurrentStreams: number;
+}
+
+type Handler = Dispatcher.DispatchHandler;
+const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_STATUS } = http2.constants;
+
+export class H2cDispatcher extends Dispatcher {
+  #session: http2.ClientHttp2Session | undefined;
+  /** Why the current session failed (a connect error), to name it on its streams. */
+  #sessionError: Error | undefined;
+  #active = 0;
+  #closed = false;
+
+  constructor(readonly origin: string, readonly options: H2cOptions) {
+    super();
+  }
+
+  #connect(): http2.ClientHttp2Session {
+    if (this.#session && !this.#session.closed && !this.#session.destroyed) return this.#session;
+    this.#sessionError = undefined;
+    const session = http2.connect(this.origin, { peerMaxConcurrentStreams: this.options.maxConcurrentStreams, settings: { enablePush: false } });
+    const timer = setTimeout(() => {
+      const err = Object.assign(new Error(`Connect Timeout Error (attempted address: ${new URL(this.origin).host}, timeout: ${this.options.connectTimeout}ms)`), { code: "UND_ERR_CONNECT_TIMEOUT" });
+      session.destroy(err);
+    }, this.options.connectTimeout);
+    session.once("connect", () => clearTimeout(timer));
+    session.on("error", (err) => { this.#sessionError ??= err; });
+    session.once("close", () => {
+      clearTimeout(timer);
+      if (this.#session === session) this.#session = undefined;
+    });
+    session.once("goaway", () => { if (this.#session === session) this.#session = undefined; });
+    session.unref();
+    this.#session = session;
+    return session;
+  }
+
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Handler): boolean {
+    if (this.#closed) throw Object.assign(new Error("The client is destroyed"), { code: "UND_ERR_DESTROYED" });
+    const session = this.#connect();
+    const headers: http2.OutgoingHttpHeaders = { [HTTP2_HEADER_METHOD]: opts.method, [HTTP2_HEADER_PATH]: opts.path };
+    for (const [name, value] of Object.entries((opts.headers ?? {}) as Record<string, string>)) headers[name.toLowerCase()] = value;
+    const body = opts.body as string | Buffer | undefined | null;
+    const stream = session.request(headers, { endStream: body == null });
+    // The session only holds the process open while a call is running (as undici does).
+    if (this.#active++ === 0) session.ref();
+    let done = false;
+    const finish = () => {
+      if (done) return false;
+      done = true;
+      if (--this.#active === 0 && !session.destroyed) session.unref();
+      return true;
+    };
+    stream.setTimeout(this.options.headersTimeout, () => {
+      stream.destroy(Object.assign(new Error("Request timed out"), { code: "UND_ERR_HEADERS_TIMEOUT" }));
+    });
+    stream.once("response", (responseHeaders) => {
+      stream.setTimeout(this.options.bodyTimeout, () => {
+        stream.destroy(Object.assign(new Error("Body Timeout Error"), { code: "UND_ERR_BODY_TIMEOUT" }));
+      });
+      const raw: string[] = [];
+      for (const [name, value] of Object.entries(responseHeaders)) {
+        if (!name.startsWith(":") && value !== undefined) raw.push(name, String(value));
+      }
+      handler.onHeaders?.(Number(responseHeaders[HTTP2_HEADER_STATUS]), raw as unknown as Buffer[], () => {}, "");
+    });
+    stream.on("data", (chunk: Buffer) => { handler.onData?.(chunk); });
+    stream.once("end", () => { if (finish()) handler.onComplete?.(null); });
+    stream.once("error", (err) => { if (finish()) handler.onError?.(this.#sessionError ?? err); });
+    stream.once("close", () => {
+      // A stream closed without end or error: the session went away under it.
+      if (finish()) handler.onError?.(this.#sessionError ?? new Error(`stream closed (code ${stream.rstCode})`));
+    });
+    handler.onConnect?.((err?: Error) => stream.destroy(err));
+    if (body != null) stream.end(body);
+    return true;
+  }
+
+  override close(): Promise<void>;
+  override close(callback: () => void): void;
+  override close(callback?: () => void): Promise<void> | void {
+    this.#closed = true;
+    const session = this.#session;
+    // ref() first: an idle session is unref'd, and a close awaited at the top level of a
+    // script must keep the process alive until it is done.
+    session?.ref();
+    const done = session && !session.destroyed ? new Promise<void>((resolve) => session.close(() => resolve())) : Promise.resolve();
+    if (callback) void done.then(callback);
+    else return done;
+  }
+
+  override destroy(): Promise<void>;
+  override destroy(err: Error | null): Promise<void>;
+  override destroy(callback: () => void): void;
+  override destroy(err: Error | null, callback: () => void): void;
+  override destroy(a?: Error | null | (() => void), b?: () => void): Promise<void> | void {
+    this.#closed = true;
+    const err = typeof a === "function" ? undefined : a ?? undefined;
+    const callback = typeof a === "function" ? a : b;
+    this.#session?.destroy(err);
+    this.#session = undefined;
+    if (callback) queueMicrotask(callback);
+    else return Promise.resolve();
+  }
+}

@@ -1,0 +1,107 @@
+// One request/response exchange over an undici dispatcher, and the two response
+// patterns of the official client (CLIENT-API.md §2.4): decode-or-throw, and exact-status.
+// Failures before the response headers become ConnectionError naming the URL; failures
+// while reading a body stay raw, as in the official client.
+
+import type { Dispatcher } from "undici";
+import { type Format, MEDIA_TYPES } from "./_media.ts";
+import { decodeBody, encodeBody } from "./_codec.ts";
+import { ConnectionError, buildResponseError } from "./errors.ts";
+
+export interface Exchange {
+  status: number;
+  contentType: string | string[] | undefined;
+  bytes: Buffer;
+}
+
+type Method = Dispatcher.HttpMethod;
+const EMPTY = Buffer.alloc(0);
+
+export class Transport {
+  constructor(readonly url: string, readonly format: Format, public dispatcher: Dispatcher) {}
+
+  /**
+   * Sends one request and reads the whole body. Uses undici's dispatch() with a handler
+   * rather than request(): no body stream per response, and the next request leaves in
+   * the same event-loop turn, so concurrent calls share TCP writes (bench/client-w1.ts:
+   * request() made one write per call and cost the client and the server 4x the CPU).
+   */
+  exchange(method: Method, path: string, body?: unknown): Promise<Exchange> {
+    const media = MEDIA_TYPES[this.format].rpc;
+    const headers: Record<string, string> = body === undefined ? { accept: media } : { "content-type": media, accept: media };
+    return new Promise<Exchange>((resolve, reject) => {
+      let status = 0;
+      let contentType: string | string[] | undefined;
+      const chunks: Buffer[] = [];
+      // undici 7 dispatchers take the classic handler shape (onConnect … onComplete).
+      const handler: Dispatcher.DispatchHandler = {
+        onConnect() {},
+        onHeaders(statusCode, rawHeaders) {
+          if (statusCode < 200) return true; // 1xx: the real status comes later
+          status = statusCode;
+          contentType = headerValue(rawHeaders, "content-type");
+          return true;
+        },
+        onData(chunk) {
+          chunks.push(chunk);
+          return true;
+        },
+        onComplete() {
+          resolve({ status, contentType, bytes: chunks.length === 1 ? chunks[0] : chunks.length ? Buffer.concat(chunks) : EMPTY });
+        },
+        // Before the status line: the request never got an answer → ConnectionError.
+        // After it (a body timeout, a reset mid-body): raw, as the official client.
+        onError: (err) => reject(status === 0 ? connectionError(err, this.url) : err),
+      };
+      try {
+        this.dispatcher.dispatch({
+          origin: this.url, path, method, headers,
+          body: body === undefined ? undefined : encodeBody(this.format, body),
+        }, handler);
+      } catch (err) {
+        reject(connectionError(err, this.url));
+      }
+    });
+  }
+
+  /** Decode-or-throw: 204 → undefined; any other body decoded (a bad body throws raw); non-2xx throws. */
+  async call<T = any>(method: Method, path: string, body?: unknown): Promise<T> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const res = await this.exchange(method, path, body);
+    if (res.status === 204) return undefined as T;
+    const decoded = decodeBody(res.contentType, res.bytes);
+    if (res.status < 200 || res.status > 299) throw buildResponseError(res.status, decoded);
+    return decoded as T;
+  }
+
+  /** Exact-status: only `ok` statuses succeed; an undecodable error body is tolerated. */
+  async exact(method: Method, path: string, body?: unknown, ok: readonly number[] = [204]): Promise<void> {
+    const res = await this.exchange(method, path, body);
+    if (ok.includes(res.status)) return;
+    throw buildResponseError(res.status, tolerantDecode(res.contentType, res.bytes));
+  }
+}
+
+/** A header from undici's raw [name, value, name, value…] list (names in any case). */
+function headerValue(raw: Buffer[] | string[] | null, name: string): string | undefined {
+  if (!raw) return undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (String(raw[i]).toLowerCase() === name) return String(raw[i + 1]);
+  }
+  return undefined;
+}
+
+export function tolerantDecode(contentType: string | string[] | undefined, bytes: Buffer): unknown {
+  try {
+    return bytes.length ? decodeBody(contentType, bytes) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A transport failure, its message naming the URL (a refused connection says where it tried). */
+export function connectionError(err: unknown, url: string): ConnectionError {
+  const e = err as Error;
+  const out = new ConnectionError(`${e?.message ?? String(err)} (${url})`);
+  (out as { cause?: unknown }).cause = err;
+  return out;
+}

@@ -1,0 +1,205 @@
+// `Worker` (CLIENT-API.md §6): streams jobs from `client.take`, runs up to `concurrency`
+// handlers at once, acks successes in bulk (one request in flight, the rest batched
+// behind it) and reports each failure with its message and stack. Reconnects with
+// exponential backoff on any non-4xx error. stop() drains running handlers, flushes acks
+// and only then closes the stream, so the server still accepts those acks.
+
+import type { Client } from "./client.ts";
+import { ClientError } from "./errors.ts";
+import type { Job } from "./resources.ts";
+import type { JobHandler, Logger, RequestRetryOptions } from "./types.ts";
+
+/** What a Worker uses of its client: a Client, or the embedded queue (`open()` from "zizq"). */
+export type WorkerClient = Pick<Client, "url" | "take" | "reportSuccessBulk" | "reportFailure">;
+
+export interface WorkerOptions {
+  client: WorkerClient;
+  handler: JobHandler;
+  /** Handlers running at once. @default 1 */
+  concurrency?: number;
+  /** Unacked jobs the server may push ahead. @default concurrency */
+  prefetch?: number;
+  /** Queues to take from; empty means all. @default [] */
+  queues?: string[];
+  /** @default console */
+  logger?: Logger;
+  /** Backoff of reconnects and of ack/nack retries. */
+  requestRetry?: RequestRetryOptions;
+  /**
+   * Extension (not in the official client): after stop(), handlers still running after
+   * this many ms are abandoned; completed acks are flushed and the stream is closed, so
+   * the server requeues what is left. Unset = wait for every handler, as the official one.
+   */
+  shutdownTimeout?: number;
+}
+
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+export class Worker {
+  readonly #o: WorkerOptions;
+  readonly #logger: Logger;
+  #running = new Set<Promise<void>>();
+  #pending: string[] = [];
+  #flushing: Promise<void> | undefined;
+  #streamAbort = new AbortController();
+  #stopping = false;
+  #killing = false;
+  #finished = false;
+  #shutdown: Promise<void> | undefined;
+  #wake: () => void = () => {};
+  #release: () => void = () => {};
+  /** Settles when the drain is over and the stream is closed (or on kill). */
+  #released: Promise<void> = new Promise(() => {});
+  #killed: Promise<void> = new Promise(() => {});
+
+  constructor(options: WorkerOptions) {
+    this.#o = options;
+    this.#logger = options.logger ?? console;
+  }
+
+  async run(): Promise<void> {
+    this.#running = new Set();
+    this.#pending = [];
+    this.#flushing = undefined;
+    this.#stopping = false;
+    this.#killing = false;
+    this.#finished = false;
+    this.#shutdown = undefined;
+    this.#killed = new Promise((resolve) => { this.#wake = resolve; });
+    this.#released = new Promise((resolve) => { this.#release = resolve; });
+    const { client } = this.#o;
+    const concurrency = Math.max(1, this.#o.concurrency ?? 1);
+    const prefetch = this.#o.prefetch ?? concurrency;
+    let attempt = 0;
+    let connectedBefore = false;
+    while (!this.#stopping) {
+      this.#streamAbort = new AbortController();
+      try {
+        const jobs = await client.take({ prefetch, queues: this.#o.queues ?? [], signal: this.#streamAbort.signal });
+        this.#logger.info(`[zizq] ${connectedBefore && attempt > 0 ? "reconnected" : "connected"} to ${client.url}`);
+        connectedBefore = true;
+        attempt = 0;
+        for await (const job of jobs) {
+          if (this.#stopping) continue; // the server requeues skipped jobs when the stream closes
+          const task = this.#process(job);
+          this.#running.add(task);
+          void task.finally(() => this.#running.delete(task));
+          // A full set of stuck handlers must not keep the loop from seeing the shutdown.
+          if (this.#running.size >= concurrency) await Promise.race([...this.#running, this.#released]);
+        }
+      } catch (err) {
+        if (this.#stopping || this.#killing) break;
+        if (err instanceof ClientError) {
+          this.#finished = true;
+          throw err;
+        }
+        attempt++;
+        const delay = this.#delay(attempt);
+        this.#logger.error(`[zizq] disconnected from ${client.url} (attempt ${attempt}, reconnecting in ${delay}ms):`, messageOf(err));
+        await this.#sleep(delay);
+      }
+    }
+    await this.#startShutdown();
+    this.#finished = true;
+    this.#logger.info("[zizq] worker stopped");
+  }
+
+  /** Graceful shutdown, idempotent; run() resolves when handlers, acks and the stream are done. */
+  stop(): void {
+    if (this.#stopping) return;
+    this.#logger.info("[zizq] stopping");
+    void this.#startShutdown();
+  }
+
+  /** Immediate shutdown: no drain, no ack flush; running handlers are left behind. */
+  kill(): void {
+    this.#logger.info("[zizq] killing worker...");
+    this.#killing = true;
+    this.#wake();
+    this.#streamAbort.abort();
+    void this.#startShutdown();
+  }
+
+  #startShutdown(): Promise<void> {
+    this.#stopping = true;
+    this.#shutdown ??= this.#drain();
+    return this.#shutdown;
+  }
+
+  async #drain(): Promise<void> {
+    const waits: Promise<unknown>[] = [Promise.allSettled([...this.#running]), this.#killed];
+    const timeout = this.#o.shutdownTimeout;
+    let timer: NodeJS.Timeout | undefined;
+    if (timeout !== undefined) waits.push(new Promise<void>((resolve) => { timer = setTimeout(resolve, timeout); }));
+    // Tasks started while the drain waits (none: stopping skips new jobs) cannot extend it.
+    await Promise.race(waits);
+    clearTimeout(timer);
+    if (!this.#killing) {
+      await this.#flushing;
+      await this.#flush();
+    }
+    this.#streamAbort.abort();
+    this.#release();
+  }
+
+  async #process(job: Job): Promise<void> {
+    try {
+      await this.#o.handler(job);
+    } catch (err) {
+      if (this.#finished || this.#killing) return;
+      const failure = err instanceof Error
+        ? { message: err.message, errorType: err.constructor.name, backtrace: err.stack }
+        : { message: String(err) };
+      await this.#withRetry(() => this.#o.client.reportFailure(job.id, failure));
+      return;
+    }
+    if (this.#finished || this.#killing) return;
+    this.#pending.push(job.id);
+    if (!this.#flushing) {
+      this.#flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush());
+    }
+  }
+
+  /** Sends the pending ids in batches, one request at a time, until none are left. */
+  async #flush(): Promise<void> {
+    try {
+      while (this.#pending.length > 0 && !this.#killing) {
+        const ids = this.#pending;
+        this.#pending = [];
+        await this.#withRetry(() => this.#o.client.reportSuccessBulk(ids));
+      }
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  async #withRetry(send: () => Promise<unknown>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await send();
+        return;
+      } catch (err) {
+        if (err instanceof ClientError) {
+          this.#logger.error(`[zizq] ack/nack rejected: ${err.message}`);
+          return;
+        }
+        if (this.#killing) return;
+        const delay = this.#delay(attempt);
+        this.#logger.error(`[zizq] ack/nack failed (attempt ${attempt}, retrying in ${delay}ms): ${messageOf(err)}`);
+        await this.#sleep(delay);
+      }
+    }
+  }
+
+  /** Sleeps `ms`, or less when kill() comes first (its timer is cleared, not left to hold the process). */
+  async #sleep(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); }), this.#killed]);
+    clearTimeout(timer);
+  }
+
+  #delay(attempt: number): number {
+    const { initialDelay = 500, maxDelay = 30_000, multiplier = 2 } = this.#o.requestRetry ?? {};
+    return Math.min(initialDelay * multiplier ** (attempt - 1), maxDelay);
+  }
+}

@@ -1,0 +1,326 @@
+// The embedded queue: the official Client's methods (CLIENT-API.md §3), same names, inputs,
+// return shapes and error classes, answered by lib/queue in-process instead of over HTTP.
+// Bodies go through the queue's own parsers, so validation and semantics are the server's;
+// a queue error becomes the error class its HTTP status would give a Client (§8.2).
+
+import type { Queue } from "../queue/queue.ts";
+import type { Store } from "../storage/store.ts";
+import { QueueError, type JobWithPayload } from "../queue/types.ts";
+import type { Client } from "../client/client.ts";
+import { CronHandle } from "../client/cron-handle.ts";
+import { ConnectionError, buildResponseError } from "../client/errors.ts";
+import { JobQuery } from "../client/query.ts";
+import { resolveEnqueue } from "../client/resolve.ts";
+import { CronEntry, CronGroup, ErrorPage, ErrorRecord, Job, JobPage } from "../client/resources.ts";
+import type {
+  CronEntryInput, DeleteAllJobsOptions, EnqueueInput, EnqueueOptions, FailureOptions, HealthResponse, JobFilter,
+  JobQueryOptions, ListErrorsOptions, ListJobsOptions, ReplaceCronGroupOptions, TakeOptions, UpdateAllJobsOptions,
+  UpdateJobOptions,
+} from "../client/types.ts";
+import {
+  cronEntryOut as cronEntryBody, enqueueOut as enqueueBody, errorIn as toErrorData, failureOut as failureBody,
+  toCronEntryData, toCronGroupData, toJobData, updateOut as updateBody,
+} from "./_convert.ts";
+import { FILTER_KEYS, checkKeys, errorsLink, jobsLink, matchesNothing, parseLimit, parseOrder, readLink, toQueueFilter } from "./_filter.ts";
+import { type OpenTake, openTake } from "./_take.ts";
+
+/** The status each queue error code answers with over HTTP (lib/http/errors.ts). */
+const STATUS: Record<string, number> = { not_found: 404, invalid_argument: 400, unprocessable: 422, conflict: 409, full: 507, unavailable: 503 };
+
+/** The version `GET /version` reports (lib/http/routes/health.ts); one engine, one version. */
+export const ENGINE_VERSION = "0.6.1";
+
+/** Queue errors as the Client would see them; anything else is a bug and stays as it is. */
+function translate(err: unknown): unknown {
+  if (err instanceof QueueError && STATUS[err.code] !== undefined) {
+    return buildResponseError(STATUS[err.code], { error: err.message, ...err.body });
+  }
+  return err;
+}
+
+export class EmbeddedQueue {
+  /** `embedded:<absolute dir>`: what a Worker logs where a Client would log its URL. */
+  readonly url: string;
+  readonly #queue: Queue;
+  readonly #store: Store;
+  readonly #takes = new Set<OpenTake>();
+  /**
+   * This queue, typed as the Client the resource classes delegate to. They call only
+   * methods this class has with the Client's signatures; the cast is for the Client's
+   * protected transport members, which a class of another name can never match.
+   */
+  readonly #client: Client = this as unknown as Client;
+  #closed: Promise<void> | undefined;
+
+  /** Use `open()`. */
+  constructor(queue: Queue, store: Store) {
+    this.#queue = queue;
+    this.#store = store;
+    this.url = `embedded:${store.dir}`;
+  }
+
+  /** Every public call runs through here: closed check and error translation. */
+  async #run<T>(work: () => T | Promise<T>): Promise<T> {
+    if (this.#closed) throw new ConnectionError(`the embedded queue at ${this.#store.dir} is closed`);
+    try {
+      return await work();
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  #job = (j: JobWithPayload): Job => new Job(this.#client, toJobData(j.job, j.payloadJson));
+
+  // ---- enqueue and acknowledgements (§3.3.1) ----------------------------------------
+
+  async enqueue(input: EnqueueInput): Promise<Job> {
+    return this.enqueueRaw(resolveEnqueue(input));
+  }
+
+  async enqueueBulk(inputs: EnqueueInput[]): Promise<Job[]> {
+    return this.enqueueBulkRaw(inputs.map(resolveEnqueue));
+  }
+
+  enqueueRaw(options: EnqueueOptions): Promise<Job> {
+    return this.#run(async () => {
+      const r = await this.#queue.enqueue(enqueueBody(options));
+      return new Job(this.#client, toJobData(r.job, undefined, r));
+    });
+  }
+
+  enqueueBulkRaw(jobs: EnqueueOptions[]): Promise<Job[]> {
+    return this.#run(async () => {
+      const results = await this.#queue.enqueueBulk({ jobs: jobs.map(enqueueBody) });
+      return results.map((r) => new Job(this.#client, toJobData(r.job, undefined, r)));
+    });
+  }
+
+  reportSuccess(id: string): Promise<void> {
+    return this.#run(() => this.#queue.complete(id));
+  }
+
+  /** Ids not in flight are ignored, as the Client treats the server's 422. */
+  reportSuccessBulk(ids: string[]): Promise<void> {
+    return this.#run(async () => {
+      await this.#queue.completeMany({ ids });
+    });
+  }
+
+  reportFailure(id: string, options: FailureOptions): Promise<Job> {
+    return this.#run(async () => new Job(this.#client, toJobData(await this.#queue.fail(id, failureBody(options)))));
+  }
+
+  // ---- single jobs (§3.3.2) ------------------------------------------------------------
+
+  getJob(id: string): Promise<Job> {
+    return this.#run(() => this.#job(this.#queue.get(id)));
+  }
+
+  deleteJob(id: string): Promise<void> {
+    return this.#run(() => this.#queue.deleteOne(id));
+  }
+
+  updateJob(id: string, options: UpdateJobOptions): Promise<Job> {
+    return this.#run(async () => new Job(this.#client, toJobData(await this.#queue.patchOne(id, updateBody(options)))));
+  }
+
+  // ---- bulk over a filter (§3.3.3) -----------------------------------------------------
+
+  countJobs(where: JobFilter = {}): Promise<number> {
+    return this.#run(() => {
+      checkKeys("countJobs", where, FILTER_KEYS);
+      return matchesNothing(where) ? 0 : this.#queue.count(toQueueFilter(where));
+    });
+  }
+
+  deleteAllJobs(options: DeleteAllJobsOptions = {}): Promise<number> {
+    return this.#run(() => {
+      checkKeys("deleteAllJobs", options, ["where"]);
+      checkKeys("deleteAllJobs.where", options.where ?? {}, FILTER_KEYS);
+      return matchesNothing(options.where ?? {}) ? 0 : this.#queue.deleteMany(toQueueFilter(options.where));
+    });
+  }
+
+  updateAllJobs(options: UpdateAllJobsOptions): Promise<number> {
+    return this.#run(() => {
+      checkKeys("updateAllJobs", options, ["where", "apply"]);
+      checkKeys("updateAllJobs.where", options.where ?? {}, FILTER_KEYS);
+      return matchesNothing(options.where ?? {}) ? 0 : this.#queue.patchMany(toQueueFilter(options.where), updateBody(options.apply));
+    });
+  }
+
+  reset(): Promise<void> {
+    return this.#run(() => this.#queue.reset());
+  }
+
+  eraseAllData(): Promise<void> {
+    return this.reset();
+  }
+
+  // ---- listing and metadata (§3.3.4) -----------------------------------------------------
+
+  listJobs(options: ListJobsOptions = {}): Promise<JobPage> {
+    return this.#run(async () => {
+      if (matchesNothing(options)) return new JobPage(this.#client, [], {});
+      const { from, order: rawOrder, limit: rawLimit, ...where } = options;
+      const order = parseOrder(rawOrder);
+      const limit = parseLimit(rawLimit);
+      const { jobs, hasMore } = await this.#queue.list({ filter: toQueueFilter(where), from: from || undefined, order, limit });
+      const page = jobs.map(this.#job);
+      const first = page[0]?.id;
+      const last = page[page.length - 1]?.id;
+      const base = { ...where, limit };
+      return new JobPage(this.#client, page, {
+        next: hasMore && last !== undefined ? jobsLink(base, last, order) : null,
+        prev: from && first !== undefined ? jobsLink(base, first, order === "asc" ? "desc" : "asc") : null,
+      });
+    });
+  }
+
+  listJobsByPath(path: string): Promise<JobPage> {
+    return this.#run(() => this.listJobs(readLink(path, "jobs").options as ListJobsOptions));
+  }
+
+  listErrors(id: string, options: ListErrorsOptions = {}): Promise<ErrorPage> {
+    return this.#run(() => {
+      const order = parseOrder(options.order);
+      const limit = parseLimit(options.limit);
+      const from = options.from;
+      if (from !== undefined && (!Number.isInteger(from) || from < 0)) {
+        throw new QueueError("invalid_argument", `invalid query parameters: from: ${from} is not a non-negative integer`);
+      }
+      const { errors, hasMore } = this.#queue.errors(id, { from, order, limit });
+      const first = errors[0]?.attempt;
+      const last = errors[errors.length - 1]?.attempt;
+      return new ErrorPage(this.#client, errors.map((e) => new ErrorRecord(toErrorData(e))), {
+        next: hasMore && last !== undefined ? errorsLink(id, { limit }, last, order) : null,
+        prev: from !== undefined && first !== undefined ? errorsLink(id, { limit }, first, order === "asc" ? "desc" : "asc") : null,
+      });
+    });
+  }
+
+  listErrorsByPath(path: string): Promise<ErrorPage> {
+    return this.#run(() => {
+      const { jobId, options } = readLink(path, "errors");
+      return this.listErrors(jobId!, options as ListErrorsOptions);
+    });
+  }
+
+  getError(id: string, attempt: number): Promise<ErrorRecord> {
+    return this.#run(() => new ErrorRecord(toErrorData(this.#queue.error(id, attempt))));
+  }
+
+  queues(): Promise<string[]> {
+    return this.#run(() => this.#queue.queues());
+  }
+
+  health(): Promise<HealthResponse> {
+    return this.#run(() => ({ status: "ok" }));
+  }
+
+  serverVersion(): Promise<string> {
+    return this.#run(() => ENGINE_VERSION);
+  }
+
+  /** A lazy query over this queue (§5.2); nothing runs until it is iterated. */
+  jobs(options?: JobQueryOptions): JobQuery {
+    return new JobQuery(this.#client, options);
+  }
+
+  // ---- take (§3.3.9) -------------------------------------------------------------------
+
+  /** Resolves at once (there are no headers to wait for); iterate with `for await`. */
+  take(options: TakeOptions = {}): Promise<AsyncGenerator<Job>> {
+    return this.#run(() => {
+      const prefetch = options.prefetch ?? 1;
+      if (!Number.isSafeInteger(prefetch) || prefetch < 0) {
+        throw new QueueError("invalid_argument", `invalid query parameters: prefetch: ${prefetch} is not a non-negative integer`);
+      }
+      options.signal?.throwIfAborted();
+      const queues = options.queues && options.queues.length > 0 ? [...new Set(options.queues)] : undefined;
+      return openTake(this.#queue, { prefetch, queues, signal: options.signal }, this.#job, this.#takes);
+    });
+  }
+
+  // ---- crons (§3.3.5) --------------------------------------------------------------------
+
+  listCronGroups(): Promise<string[]> {
+    return this.#run(() => this.#queue.crons.names());
+  }
+
+  getCronGroup(name: string): Promise<CronGroup> {
+    return this.#run(() => this.#group(this.#queue.crons.getGroup(name)));
+  }
+
+  /** The 0.6 engine has no group timezone: `timezone` is ignored, as a 0.6 server does. */
+  replaceCronGroup(name: string, options: ReplaceCronGroupOptions): Promise<CronGroup> {
+    const body: Record<string, unknown> = { entries: options.entries.map(cronEntryBody) };
+    if (options.paused !== undefined) body.paused = options.paused;
+    return this.#run(async () => this.#group(await this.#queue.crons.putGroup(name, body)));
+  }
+
+  updateCronGroup(name: string, options: { paused: boolean }): Promise<CronGroup> {
+    return this.#run(async () => this.#group(await this.#queue.crons.patchGroup(name, { paused: options.paused })));
+  }
+
+  deleteCronGroup(name: string): Promise<void> {
+    return this.#run(() => this.#queue.crons.deleteGroup(name));
+  }
+
+  deleteAllCrons(): Promise<number> {
+    return this.#run(() => this.#queue.crons.deleteAll());
+  }
+
+  getCronEntry(group: string, entry: string): Promise<CronEntry> {
+    return this.#run(() => new CronEntry(this.#client, group, toCronEntryData(this.#queue.crons.getEntry(group, entry))));
+  }
+
+  addCronEntry(group: string, entry: CronEntryInput): Promise<CronEntry> {
+    return this.#run(async () =>
+      new CronEntry(this.#client, group, toCronEntryData(await this.#queue.crons.putEntry(group, undefined, cronEntryBody(entry)))));
+  }
+
+  replaceCronEntry(group: string, entryName: string, entry: Omit<CronEntryInput, "name">): Promise<CronEntry> {
+    const body = cronEntryBody({ ...entry, name: entryName });
+    return this.#run(async () => new CronEntry(this.#client, group, toCronEntryData(await this.#queue.crons.putEntry(group, entryName, body))));
+  }
+
+  updateCronEntry(group: string, entry: string, options: { paused: boolean }): Promise<CronEntry> {
+    return this.#run(async () =>
+      new CronEntry(this.#client, group, toCronEntryData(await this.#queue.crons.patchEntry(group, entry, { paused: options.paused }))));
+  }
+
+  deleteCronEntry(group: string, entry: string): Promise<void> {
+    return this.#run(() => this.#queue.crons.deleteEntry(group, entry));
+  }
+
+  /** A cron group handle (§7.4); each method makes its own call. */
+  cron(name: string): CronHandle {
+    return new CronHandle(this.#client, name);
+  }
+
+  #group(g: Parameters<typeof toCronGroupData>[0]): CronGroup {
+    return new CronGroup(this.#client, toCronGroupData(g));
+  }
+
+  // ---- lifecycle (§3.3.10) -----------------------------------------------------------------
+
+  /**
+   * Ends every take generator (as a server ending its streams would; their unacked jobs
+   * go back to ready), stops the timers, flushes the commit batch and releases the dir
+   * lock. Later calls reject with ConnectionError. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      for (const take of [...this.#takes]) take.end();
+      this.#queue.stop();
+      await this.#store.close();
+    })();
+    return this.#closed;
+  }
+
+  /** Same as close(): nothing in-process can be aborted halfway. */
+  destroy(): Promise<void> {
+    return this.close();
+  }
+}

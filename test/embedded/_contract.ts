@@ -1,0 +1,365 @@
+// The shared contract suite (issue 8 §2): every Client method, run against any target
+// that claims the Client's interface: the embedded queue, and a Client on a real server.
+// Both must give the same return shapes and the same error classes and statuses.
+
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { Router, Worker } from "../../lib/client/index.ts";
+import { eventually } from "../helpers/server.ts";
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export type ClientLike = any;
+
+export interface Target {
+  client: ClientLike;
+  close(): Promise<void>;
+}
+
+const q = (label: string) => `${label}-${randomBytes(4).toString("hex")}`;
+
+/** Rejects with an error of this class name and status (the classes are the client's). */
+async function rejects(work: Promise<unknown>, name: string, status?: number): Promise<any> {
+  try {
+    await work;
+  } catch (err: any) {
+    assert.equal(err.name, name, `expected ${name}, got ${err.name}: ${err.message}`);
+    if (status !== undefined) assert.equal(err.status, status);
+    return err;
+  }
+  assert.fail(`expected ${name}, got a result`);
+}
+
+/** Take `n` jobs from `queue` through one stream, then close it (unacked jobs go back). */
+async function takeN(client: ClientLike, queue: string, n: number, prefetch = n): Promise<any[]> {
+  const jobs: any[] = [];
+  if (n === 0) return jobs;
+  for await (const job of await client.take({ queues: [queue], prefetch })) {
+    jobs.push(job);
+    if (jobs.length === n) break;
+  }
+  return jobs;
+}
+
+const quiet = { info() {}, error() {} };
+
+export function contractSuite(name: string, start: () => Promise<Target>): void {
+  describe(`client contract: ${name}`, () => {
+    let t: Target;
+    let c: ClientLike;
+    before(async () => {
+      t = await start();
+      c = t.client;
+    });
+    after(() => t.close());
+
+    test("enqueue returns the job without payload; getJob returns it with payload", async () => {
+      const queue = q("enq");
+      const job = await c.enqueue({ type: "send", queue, payload: { to: "a@b", n: 1.5, list: [1, null] }, priority: 7 });
+      assert.match(job.id, /^[0-9a-z]{25}$/);
+      assert.equal(job.status, "ready");
+      assert.equal(job.priority, 7);
+      assert.equal(job.payload, undefined);
+      assert.equal(job.duplicate, false);
+      assert.deepEqual(job.budgets, []);
+      const got = await c.getJob(job.id);
+      assert.deepEqual(got.payload, { to: "a@b", n: 1.5, list: [1, null] });
+      assert.equal(got.type, "send");
+      assert.equal(got.attempts, 0);
+      assert.equal(typeof got.readyAt, "number");
+      assert.deepEqual(Object.keys(got.toJSON()).length, 21);
+    });
+
+    test("enqueue: function types and zizqOptions resolve; a missing queue throws before any work", async () => {
+      const queue = q("fn");
+      async function resize() {}
+      (resize as any).zizqOptions = { queue, priority: 3 };
+      const job = await c.enqueue({ type: resize, payload: null });
+      assert.equal(job.type, "resize");
+      assert.equal(job.queue, queue);
+      assert.equal(job.priority, 3);
+      await assert.rejects(c.enqueue({ type: "x", payload: 1 }), /No queue specified for job type "x"/);
+    });
+
+    test("enqueueBulk keeps input order; unique keys answer duplicates", async () => {
+      const queue = q("bulk");
+      const jobs = await c.enqueueBulk([1, 2, 3].map((n) => ({ type: "t", queue, payload: { n } })));
+      assert.equal(jobs.length, 3);
+      for (const [i, j] of jobs.entries()) assert.deepEqual((await c.getJob(j.id)).payload, { n: i + 1 });
+      const a = await c.enqueue({ type: "t", queue, payload: 1, uniqueKey: "k1" });
+      const b = await c.enqueue({ type: "t", queue, payload: 2, uniqueKey: "k1" });
+      assert.equal(b.id, a.id);
+      assert.equal(b.duplicate, true);
+      assert.equal(a.uniqueWhile, "queued");
+    });
+
+    test("scheduled jobs, readyAt and backoff round-trip in camelCase", async () => {
+      const queue = q("sched");
+      const readyAt = Date.now() + 3_600_000;
+      const job = await c.enqueue({
+        type: "t", queue, payload: {}, readyAt, retryLimit: 2,
+        backoff: { baseMs: 10, exponent: 2, jitterMs: 0 }, retention: { completedMs: 1000 },
+      });
+      assert.equal(job.status, "scheduled");
+      assert.equal(job.readyAt, readyAt);
+      assert.equal(job.retryLimit, 2);
+      assert.deepEqual(job.backoff, { baseMs: 10, exponent: 2, jitterMs: 0 });
+      assert.deepEqual(job.retention, { completedMs: 1000 });
+    });
+
+    test("bad enqueue input is a ClientError 400", async () => {
+      await rejects(c.enqueue({ type: "t", queue: "bad,queue", payload: 1 }), "ClientError", 400);
+      await rejects(c.enqueue({ type: "t", queue: q("p"), payload: 1, priority: 70000 }), "ClientError", 400);
+    });
+
+    test("take → reportSuccess; a second ack is NotFoundError", async () => {
+      const queue = q("ack");
+      const job = await c.enqueue({ type: "t", queue, payload: { x: 1 } });
+      const [taken] = await takeN(c, queue, 1);
+      assert.equal(taken.id, job.id);
+      assert.equal(taken.status, "in_flight");
+      assert.deepEqual(taken.payload, { x: 1 });
+      // The stream is closed, so the job went back to ready: take it again and ack.
+      await eventually(async () => (await c.getJob(job.id)).status === "ready");
+      let acked = false;
+      for await (const j of await c.take({ queues: [queue], prefetch: 1 })) {
+        await j.complete();
+        acked = true;
+        break;
+      }
+      assert.ok(acked);
+      await rejects(c.getJob(job.id), "NotFoundError", 404);
+      await rejects(c.reportSuccess(job.id), "NotFoundError", 404);
+    });
+
+    test("take honours prefetch; reportSuccessBulk acks many and ignores unknown ids; [] is a 400", async () => {
+      const queue = q("bulkack");
+      await c.enqueueBulk(Array.from({ length: 5 }, (_, n) => ({ type: "t", queue, payload: n })));
+      const stream = await c.take({ queues: [queue], prefetch: 2 });
+      const first = await stream.next();
+      const second = await stream.next();
+      assert.equal(await c.countJobs({ queue, status: "in_flight" }), 2);
+      // A third job waits for a credit: nothing is delivered until an ack frees one.
+      await c.reportSuccessBulk([first.value.id, second.value.id, "0000000000000000000000000"]);
+      let acked = 0;
+      for await (const j of stream) {
+        await c.reportSuccessBulk([j.id]);
+        if (++acked === 3) break;
+      }
+      assert.equal(await c.countJobs({ queue }), 0);
+      await rejects(c.reportSuccessBulk([]), "ClientError", 400);
+    });
+
+    test("reportFailure retries, then kill makes it dead; error records page", async () => {
+      const queue = q("fail");
+      const job = await c.enqueue({ type: "t", queue, payload: 1, backoff: { baseMs: 0, exponent: 1, jitterMs: 0 } });
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        // Fail inside the stream: once a stream closes, its jobs are no longer in flight.
+        const stream = await c.take({ queues: [queue], prefetch: 1 });
+        const { value } = await stream.next();
+        const failed = await value.fail({ message: `boom ${attempt}`, errorType: "Boom", backtrace: "at x", kill: attempt === 3, retryAt: Date.now() - 1000 });
+        assert.equal(failed.attempts, attempt);
+        assert.equal(failed.payload, undefined);
+        if (attempt === 3) assert.equal(failed.status, "dead");
+        else assert.ok(["ready", "scheduled"].includes(failed.status), failed.status);
+        await stream.return(undefined);
+      }
+      const page = await c.listErrors(job.id, { limit: 2 });
+      assert.deepEqual(page.errors.map((e: any) => e.attempt), [1, 2]);
+      assert.equal(page.errors[0].message, "boom 1");
+      assert.equal(page.errors[0].errorType, "Boom");
+      assert.equal(page.hasNext, true);
+      const next = await page.nextPage();
+      assert.deepEqual(next.errors.map((e: any) => e.attempt), [3]);
+      assert.equal(next.hasNext, false);
+      assert.equal((await next.prevPage()).errors[0].attempt, 2);
+      const third = await c.getError(job.id, 3);
+      assert.equal(third.message, "boom 3");
+      await rejects(c.getError(job.id, 9), "NotFoundError", 404);
+      await rejects(c.reportFailure(job.id, { message: "x" }), "NotFoundError", 404);
+    });
+
+    test("updateJob, deleteJob and their 404s", async () => {
+      const queue = q("upd");
+      const job = await c.enqueue({ type: "t", queue, payload: 1 });
+      const updated = await c.updateJob(job.id, { priority: 9, retryLimit: 4 });
+      assert.equal(updated.priority, 9);
+      assert.equal(updated.retryLimit, 4);
+      assert.equal(updated.payload, undefined);
+      const cleared = await job.update({ retryLimit: null });
+      assert.equal(cleared.retryLimit, undefined);
+      await rejects(c.updateJob(job.id, { priority: null }), "ClientError", 422);
+      await job.delete();
+      await rejects(c.deleteJob(job.id), "NotFoundError", 404);
+      await rejects(c.updateJob(job.id, { priority: 1 }), "NotFoundError", 404);
+    });
+
+    test("listJobs pages with next/prev; filters; count", async () => {
+      const queue = q("list");
+      const jobs = await c.enqueueBulk(Array.from({ length: 5 }, (_, n) => ({ type: n % 2 ? "odd" : "even", queue, payload: { n }, priority: n })));
+      const page = await c.listJobs({ queue, limit: 2 });
+      assert.deepEqual(page.jobs.map((j: any) => j.id), jobs.slice(0, 2).map((j: any) => j.id));
+      assert.deepEqual(page.jobs[1].payload, { n: 1 });
+      assert.equal(page.hasNext, true);
+      assert.equal(page.hasPrev, false);
+      const two = await page.nextPage();
+      assert.deepEqual(two.jobs.map((j: any) => j.id), jobs.slice(2, 4).map((j: any) => j.id));
+      assert.equal(two.hasPrev, true);
+      const back = await two.prevPage();
+      assert.deepEqual(back.jobs.map((j: any) => j.id).sort(), jobs.slice(0, 2).map((j: any) => j.id).sort());
+      assert.deepEqual([...(await c.listJobs({ queue, order: "desc", limit: 1 }))].map((j: any) => j.id), [jobs[4].id]);
+      assert.equal(await c.countJobs({ queue, type: "odd" }), 2);
+      assert.equal(await c.countJobs({ queue, priority: { min: 2 } }), 3);
+      assert.equal(await c.countJobs({ queue, priority: 3 }), 1);
+      assert.equal(await c.countJobs({ queue, filter: ".n >= 3" }), 2);
+      assert.equal(await c.countJobs({ queue, status: ["ready", "scheduled"] }), 5);
+      assert.equal(await c.countJobs({ queue, id: [jobs[0].id, jobs[1].id] }), 2);
+      assert.ok((await c.queues()).includes(queue));
+    });
+
+    test("empty list filters match nothing without asking; unknown keys are plain Errors; bad filters 400", async () => {
+      const queue = q("empty");
+      await c.enqueue({ type: "t", queue, payload: 1 });
+      assert.equal(await c.countJobs({ queue: [] }), 0);
+      assert.equal(await c.deleteAllJobs({ where: { status: [] } }), 0);
+      assert.equal(await c.updateAllJobs({ where: { id: [] }, apply: { priority: 1 } }), 0);
+      assert.equal((await c.listJobs({ type: "" })).jobs.length, 0);
+      assert.equal(await c.countJobs({ queue }), 1);
+      await assert.rejects(c.countJobs({ queues: [queue] }), (err: any) => err.constructor === Error && /countJobs: unknown option "queues"/.test(err.message));
+      await assert.rejects(c.deleteAllJobs({ queue }), /deleteAllJobs: unknown option "queue"/);
+      await rejects(c.countJobs({ status: "sleeping" }), "ClientError", 400);
+      await rejects(c.listJobs({ limit: 5000 }), "ClientError", 400);
+      await rejects(c.countJobs({ id: "nope" }), "ClientError", 400);
+      await assert.rejects(c.countJobs({ priority: Number.NaN }), TypeError);
+    });
+
+    test("updateAllJobs and deleteAllJobs by filter; JobPage.updateAll/deleteAll", async () => {
+      const queue = q("bulkops");
+      await c.enqueueBulk(Array.from({ length: 4 }, (_, n) => ({ type: "t", queue, payload: n })));
+      assert.equal(await c.updateAllJobs({ where: { queue }, apply: { priority: 5 } }), 4);
+      assert.equal(await c.countJobs({ queue, priority: 5 }), 4);
+      const page = await c.listJobs({ queue, limit: 2 });
+      assert.equal(await page.updateAll({ priority: 6 }), 2);
+      assert.equal(await page.deleteAll(), 2);
+      assert.equal(await c.deleteAllJobs({ where: { queue } }), 2);
+      assert.equal(await c.countJobs({ queue }), 0);
+    });
+
+    test("health and serverVersion", async () => {
+      assert.deepEqual(await c.health(), { status: "ok" });
+      assert.equal(await c.serverVersion(), "0.6.1");
+    });
+
+    test("a Worker runs every job with concurrency, acks in bulk, and stops gracefully", async () => {
+      const queue = q("worker");
+      const jobs = await c.enqueueBulk(Array.from({ length: 60 }, (_, n) => ({ type: "t", queue, payload: { n } })));
+      const seen = new Set<number>();
+      let running = 0;
+      let peak = 0;
+      const worker = new Worker({
+        client: c,
+        concurrency: 4,
+        queues: [queue],
+        logger: quiet,
+        handler: async (job) => {
+          running++;
+          peak = Math.max(peak, running);
+          await new Promise((r) => setImmediate(r));
+          seen.add((job.payload as { n: number }).n);
+          running--;
+        },
+      });
+      const done = worker.run();
+      await eventually(async () => (await c.countJobs({ queue })) === 0, 20_000, "every job acked");
+      worker.stop();
+      await done;
+      assert.equal(seen.size, jobs.length);
+      assert.ok(peak <= 4, `peak concurrency ${peak}`);
+    });
+
+    test("a Worker reports a throwing handler as a failure with message, type and stack", async () => {
+      const queue = q("werr");
+      const router = new Router().route("known", () => {
+        throw new TypeError("bad input");
+      });
+      const known = await c.enqueue({ type: "known", queue, payload: 1, retryLimit: 0 });
+      const unknown = await c.enqueue({ type: "other", queue, payload: 2, retryLimit: 0 });
+      const worker = new Worker({ client: c, queues: [queue], logger: quiet, handler: router.build() });
+      const done = worker.run();
+      await eventually(async () => (await c.countJobs({ queue, status: "dead" })) === 2, 20_000, "both jobs dead");
+      worker.stop();
+      await done;
+      const [error] = (await c.listErrors(known.id)).errors;
+      assert.equal(error.message, "bad input");
+      assert.equal(error.errorType, "TypeError");
+      assert.match(error.backtrace, /TypeError: bad input/);
+      assert.equal((await c.getError(unknown.id, 1)).errorType, "UnknownJobTypeError");
+    });
+
+    test("lazy queries and cron handles work over it", async () => {
+      const queue = q("lazy");
+      await c.enqueueBulk(Array.from({ length: 7 }, (_, n) => ({ type: "t", queue, payload: { n } })));
+      const query = c.jobs({ queue }).inPagesOf(3);
+      assert.equal((await query.toArray()).length, 7);
+      assert.equal(await query.count(), 7);
+      assert.deepEqual((await query.last())!.payload, { n: 6 });
+      assert.equal(await query.withPayloadSubset({ n: 3 }).count(), 1);
+      assert.equal(await query.limit(2).deleteAll(), 2);
+      assert.equal(await c.jobs({ queue }).count(), 5);
+      const group = q("handle");
+      const g = await c.cron(group).register({ entries: [{ name: "e", expression: "0 0 * * *", type: "t", queue, payload: 1 }] });
+      assert.equal(g.entries[0].name, "e");
+      assert.equal((await c.cron(group).entry("e").pause()).paused, true);
+      await c.cron(group).delete();
+    });
+
+    test("crons: groups and entries, their 404s and 409", async () => {
+      const group = q("cron");
+      const job = { type: "tick", queue: q("cq"), payload: { a: 1 }, priority: 4 };
+      const g = await c.replaceCronGroup(group, { entries: [{ name: "every-min", expression: "* * * * *", job }] });
+      assert.equal(g.name, group);
+      assert.equal(g.paused, false);
+      assert.equal(g.entries.length, 1);
+      assert.equal(g.entries[0].expression, "* * * * *");
+      assert.deepEqual(g.entries[0].job.payload, { a: 1 });
+      assert.equal(typeof g.entries[0].nextEnqueueAt, "number");
+      assert.ok((await c.listCronGroups()).includes(group));
+      const added = await c.addCronEntry(group, { name: "hourly", expression: "0 * * * *", job });
+      assert.equal(added.name, "hourly");
+      await rejects(c.addCronEntry(group, { name: "hourly", expression: "0 * * * *", job }), "ConflictError", 409);
+      const replaced = await c.replaceCronEntry(group, "hourly", { expression: "5 * * * *", job });
+      assert.equal(replaced.expression, "5 * * * *");
+      const paused = await replaced.pause();
+      assert.equal(paused.paused, true);
+      assert.equal((await c.getCronEntry(group, "hourly")).paused, true);
+      const gp = await (await c.getCronGroup(group)).pause();
+      assert.equal(gp.paused, true);
+      assert.equal((await c.updateCronGroup(group, { paused: false })).paused, false);
+      await c.deleteCronEntry(group, "hourly");
+      await rejects(c.getCronEntry(group, "hourly"), "NotFoundError", 404);
+      await c.deleteCronGroup(group);
+      await rejects(c.getCronGroup(group), "NotFoundError", 404);
+      await rejects(c.replaceCronGroup(group, { entries: [{ name: "x", expression: "not cron", job }] }), "ClientError", 400);
+      const other = q("cron2");
+      await c.replaceCronGroup(other, { entries: [] });
+      assert.ok((await c.deleteAllCrons()) >= 1);
+    });
+  });
+
+  describe(`client contract: ${name}, reset`, () => {
+    test("reset deletes every job and cron group", async () => {
+      const t = await start();
+      try {
+        const c = t.client;
+        await c.enqueue({ type: "t", queue: q("r"), payload: 1 });
+        await c.replaceCronGroup(q("g"), { entries: [] });
+        await c.reset();
+        assert.equal(await c.countJobs(), 0);
+        assert.deepEqual(await c.listCronGroups(), []);
+        await c.eraseAllData();
+      } finally {
+        await t.close();
+      }
+    });
+  });
+}

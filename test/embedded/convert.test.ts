@@ -1,0 +1,28 @@
+// The embedded queue's hand-written job conversion stays equal to the client's generic
+// one (lib/client/_wire.ts jobIn): same keys, order, undefined members and values.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { jobIn } from "../../lib/client/_wire.ts";
+import { toJobData } from "../../lib/embedded/_convert.ts";
+import type { JobView } from "../../lib/queue/types.ts";
+
+const minimal: JobView = { id: "03hcv0puxmjpole9o55ep5oe2", type: "t", queue: "q", priority: 5, status: "ready", ready_at: 1, attempts: 0 };
+const full: JobView = {
+  ...minimal, status: "completed", retry_limit: 3, backoff: { exponent: 2, base_ms: 10, jitter_ms: 0 }, dequeued_at: 2,
+  failed_at: 3, retention: { completed_ms: 100 }, purge_at: 4, completed_at: 5, unique_key: "k", unique_while: "active",
+  batch: { key: "b", when: "true", fold: "." },
+};
+
+test("toJobData equals jobIn over the wire object, with and without payload and enqueue flags", () => {
+  for (const view of [minimal, full, { ...full, retention: { dead_ms: 7 } }]) {
+    const same = (a: object, b: object) => {
+      assert.deepStrictEqual(a, b);
+      assert.deepEqual(Object.keys(a), Object.keys(b));
+    };
+    same(toJobData(view), jobIn({ ...view }));
+    same(toJobData(view, '{"a":[1,2.5]}'), jobIn({ ...view, payload: { a: [1, 2.5] } }));
+    const result = { job: view, created: false, duplicate: true, folded: false };
+    same(toJobData(view, undefined, result), jobIn({ ...view, duplicate: true, folded: false }));
+  }
+});

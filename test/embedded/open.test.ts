@@ -1,0 +1,107 @@
+// open(): the dir lock shared with `zizq serve`, close() semantics, and data surviving a
+// close and reopen (the same store recovery as the server's).
+
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { ClientError, ConnectionError, NotFoundError, Worker } from "../../lib/client/index.ts";
+import { open } from "../../lib/embedded/open.ts";
+import { eventually, spawnServer, startServer } from "../helpers/server.ts";
+import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
+
+after(cleanupTmp);
+
+test("a second open() on the same dir is refused until the first closes", async () => {
+  const dir = tmpDir();
+  const first = await open({ dir });
+  await assert.rejects(open({ dir }), /already open in this process/);
+  await first.close();
+  const again = await open({ dir });
+  await again.close();
+});
+
+test("open() is refused while a server holds the dir, and vice versa", async () => {
+  const dir = tmpDir();
+  const server = await startServer({ dir });
+  await assert.rejects(open({ dir }), /already open in this process/);
+  await server.close();
+  const queue = await open({ dir });
+  await assert.rejects(startServer({ dir }), /already open in this process/);
+  await queue.close();
+});
+
+test("open() is refused while a `zizq serve` process holds the dir", async () => {
+  const dir = tmpDir();
+  const server = await spawnServer(dir, ["--no-admin"]);
+  try {
+    await assert.rejects(open({ dir }), /in use by another zizq server \(pid \d+\)/);
+  } finally {
+    await server.stop();
+  }
+  const queue = await open({ dir });
+  await queue.close();
+});
+
+test("jobs survive close and reopen; in-flight jobs come back ready", async () => {
+  const dir = tmpDir();
+  const queue = await open({ dir });
+  const a = await queue.enqueue({ type: "t", queue: "q", payload: { a: 1 } });
+  const b = await queue.enqueue({ type: "t", queue: "q", payload: { b: 2 } });
+  const stream = await queue.take({ queues: ["q"] });
+  const { value } = await stream.next();
+  assert.equal(value.id, a.id);
+  await queue.close();
+  // close() ended the open stream as a server ending it would.
+  assert.deepEqual(await stream.next(), { done: true, value: undefined });
+  const reopened = await open({ dir });
+  assert.equal((await reopened.getJob(a.id)).status, "ready");
+  assert.deepEqual((await reopened.getJob(b.id)).payload, { b: 2 });
+  await reopened.close();
+});
+
+test("calls after close() reject with ConnectionError; close() is idempotent", async () => {
+  const queue = await open({ dir: tmpDir() });
+  await queue.close();
+  await queue.close();
+  await assert.rejects(queue.enqueue({ type: "t", queue: "q", payload: 1 }), (err: Error) => err.name === "ConnectionError" && /closed/.test(err.message));
+  await assert.rejects(queue.take(), { name: "ConnectionError" });
+});
+
+test("an aborted signal rejects the take iteration with an AbortError and requeues held jobs", async () => {
+  const queue = await open({ dir: tmpDir() });
+  try {
+    const job = await queue.enqueue({ type: "t", queue: "q", payload: 1 });
+    const controller = new AbortController();
+    const stream = await queue.take({ signal: controller.signal });
+    assert.equal((await stream.next()).value.id, job.id);
+    const pending = stream.next();
+    controller.abort();
+    await assert.rejects(pending, { name: "AbortError" });
+    assert.equal((await queue.getJob(job.id)).status, "ready");
+    await assert.rejects(queue.take({ signal: controller.signal }), { name: "AbortError" });
+  } finally {
+    await queue.close();
+  }
+});
+
+test("errors are the client's own classes; a Worker takes the embedded queue as its client", async () => {
+  const queue = await open({ dir: tmpDir() });
+  try {
+    await assert.rejects(queue.getJob("0000000000000000000000000"), NotFoundError);
+    await assert.rejects(queue.enqueue({ type: "t", queue: "a,b", payload: 1 }), (err) => err instanceof ClientError && err.status === 400);
+    const job = await queue.enqueue({ type: "t", queue: "w", payload: { n: 1 } });
+    const logs: string[] = [];
+    const worker = new Worker({ client: queue, handler: () => {}, logger: { info: (m: string) => logs.push(m), error: () => {} } });
+    const done = worker.run();
+    await eventually(async () => (await queue.countJobs({ id: job.id })) === 0, 20_000, "the job acked");
+    worker.stop();
+    await done;
+    assert.ok(logs.some((l) => l.includes(`connected to embedded:`)), logs.join("\n"));
+  } finally {
+    await queue.close();
+  }
+  await assert.rejects(queue.health(), ConnectionError);
+});
+
+test("open() without a dir is a TypeError", async () => {
+  await assert.rejects(open({} as never), TypeError);
+});
