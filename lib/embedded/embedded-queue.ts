@@ -23,12 +23,13 @@ import {
 } from "./_convert.ts";
 import { FILTER_KEYS, checkKeys, errorsLink, jobsLink, matchesNothing, parseLimit, parseOrder, readLink, toQueueFilter } from "./_filter.ts";
 import { type OpenTake, openTake } from "./_take.ts";
+import { ENGINE_VERSION } from "../queue/version.ts";
 
 /** The status each queue error code answers with over HTTP (lib/http/errors.ts). */
 const STATUS: Record<string, number> = { not_found: 404, invalid_argument: 400, unprocessable: 422, conflict: 409, full: 507, unavailable: 503 };
 
 /** The version `GET /version` reports (lib/http/routes/health.ts); one engine, one version. */
-export const ENGINE_VERSION = "0.6.1";
+export { ENGINE_VERSION };
 
 /** Queue errors as the Client would see them; anything else is a bug and stays as it is. */
 function translate(err: unknown): unknown {

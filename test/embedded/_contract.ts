@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { Router, Worker } from "../../lib/client/index.ts";
 import { eventually } from "../helpers/server.ts";
+import { ENGINE_VERSION } from "../../lib/queue/version.ts";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type ClientLike = any;
@@ -247,7 +248,7 @@ export function contractSuite(name: string, start: () => Promise<Target>): void 
 
     test("health and serverVersion", async () => {
       assert.deepEqual(await c.health(), { status: "ok" });
-      assert.equal(await c.serverVersion(), "0.6.1");
+      assert.equal(await c.serverVersion(), ENGINE_VERSION);
     });
 
     test("a Worker runs every job with concurrency, acks in bulk, and stops gracefully", async () => {

@@ -2,9 +2,10 @@
 
 import type { H3 } from "h3";
 import type { Queue } from "../../queue/queue.ts";
+import { ENGINE_VERSION } from "../../queue/version.ts";
 import { reply } from "../_io.ts";
 
-export const SERVER_VERSION = "0.7.0";
+export const SERVER_VERSION = ENGINE_VERSION;
 
 export function healthRoutes(app: H3, queue: Queue): void {
   app.get("/health", (event) => reply(event, 200, { status: "ok" }));
