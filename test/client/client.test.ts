@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Client, ClientError, ErrorRecord, Job, JobPage, NotFoundError, ResponseError } from "../../lib/client/index.ts";
-import { startServer, type TestServer } from "../helpers/server.ts";
+import { eventually, startServer, type TestServer } from "../helpers/server.ts";
 import { cleanupTmp } from "../helpers/tmp.ts";
 import { uniq, withTaken } from "./_setup.ts";
 
@@ -202,6 +202,32 @@ for (const format of ["json", "msgpack"] as const) {
     });
   });
 }
+
+describe("Client lifecycle", () => {
+  it("destroy() aborts an open take stream; the server requeues its job", async () => {
+    const c = new Client({ url: s.url });
+    const queue = uniq();
+    await c.enqueue({ type: "t", queue, payload: 1 });
+    const stream = await c.take({ queues: [queue], prefetch: 1 });
+    assert.equal((await stream.next()).value!.status, "in_flight");
+    const pending = stream.next();
+    await c.destroy();
+    await assert.rejects(pending);
+    const other = new Client({ url: s.url });
+    await eventually(async () => (await other.countJobs({ queue, status: "ready" })) === 1, 30_000, "job requeued");
+    await other.close();
+  });
+
+  it("take with an aborted signal rejects with the abort error (not a ConnectionError)", async () => {
+    const c = new Client({ url: s.url });
+    const controller = new AbortController();
+    const stream = await c.take({ queues: [uniq()], signal: controller.signal });
+    const pending = stream.next();
+    controller.abort();
+    await assert.rejects(pending, (err: unknown) => (err as Error).name !== "ConnectionError");
+    await c.close();
+  });
+});
 
 describe("Client errors", () => {
   it("a refused connection is a ConnectionError naming the URL", async () => {

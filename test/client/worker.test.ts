@@ -216,6 +216,30 @@ describe("Worker reconnects", () => {
   });
 });
 
+describe("Worker and a silent stream", () => {
+  it("streamIdleTimeout ends a stream with no heartbeat; the Worker reconnects and still works", async () => {
+    const quiet = await startServer({ heartbeatMs: 60_000 });
+    const client = new Client({ url: quiet.url, streamIdleTimeout: 300 });
+    const logger = memoryLogger();
+    const queue = uniq();
+    const done: number[] = [];
+    const worker = new Worker({ client, queues: [queue], logger, requestRetry: FAST_RETRY, handler: (job) => { done.push(job.payload as number); } });
+    const running = worker.run();
+    try {
+      await eventually(() => logger.lines.some((l) => l.startsWith("info [zizq] reconnected")), 30_000, "a reconnect after the idle timeout");
+      assert.match(logger.lines.find((l) => l.includes("disconnected"))!, /timeout/i);
+      await client.enqueue({ type: "t", queue, payload: 7 });
+      await eventually(() => done.includes(7), 30_000, "job after the reconnect");
+      worker.stop();
+      await running;
+    } finally {
+      worker.kill();
+      await client.destroy();
+      await quiet.close();
+    }
+  });
+});
+
 describe("Worker survives kill -9 of the server", () => {
   it("the job in flight at the kill comes back after the restart and is done; new jobs flow", async () => {
     const dir = tmpDir();
