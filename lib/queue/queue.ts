@@ -22,6 +22,7 @@ import { parsePatch, patchedMeta } from "./patch.ts";
 import { reap } from "./reaper.ts";
 import { Scheduler } from "./scheduler.ts";
 import { count, list, selectSlots, slotTest } from "./select.ts";
+import { QueueStats } from "./stats.ts";
 import { Dispatcher } from "./take.ts";
 import {
   QueueError, type EnqueueResult, type ErrorListRequest, type ErrorListResult, type ErrorRecord, type JobFilter,
@@ -79,11 +80,14 @@ export class Queue {
   /** The admin stream's ordered windows (lib/queue/admin-view.ts). */
   readonly admin: AdminView;
   private readonly changeListeners = new Set<(event: ChangeEvent) => void>();
+  /** Totals, the 15-minute ring and wait histograms (lib/queue/stats.ts). */
+  readonly activity = new QueueStats();
 
   constructor(store: Store, options: QueueOptions = {}) {
     this.store = store;
     const clock = options.clock ?? systemClock;
     const dispatcher = new Dispatcher(store, clock, options.globalInFlightLimit ?? 1024);
+    dispatcher.stats = this.activity;
     const order = store.table.orderedSlots();
     this.scheduler = new Scheduler(store.table, clock, () => {
       dispatcher.wake();
@@ -103,6 +107,7 @@ export class Queue {
       enqueueSync: options.enqueueSync ?? false,
       writeSync: options.writeSync ?? false,
       random: options.random ?? Math.random,
+      stats: this.activity,
       afterChange: () => {
         this.changed();
         dispatcher.wake();

@@ -8,6 +8,7 @@
 import { STATUS_IN_FLIGHT, STATUS_READY } from "../storage/format.ts";
 import type { Store } from "../storage/store.ts";
 import type { Clock } from "./clock.ts";
+import type { QueueStats } from "./stats.ts";
 import { viewOf } from "./job.ts";
 import type { Taker, TakeOptions } from "./types.ts";
 
@@ -59,6 +60,8 @@ export class Dispatcher {
   onError: (err: unknown, where: string) => void = () => {};
   /** A job moved between ready and in flight (the admin event stream listens). */
   onChange: () => void = () => {};
+  /** Where deliveries report their wait (lib/queue/stats.ts); set by the Queue. */
+  stats: QueueStats | undefined;
 
   constructor(store: Store, clock: Clock, globalLimit: number) {
     this.store = store;
@@ -175,7 +178,9 @@ export class Dispatcher {
       this.onError(err, `reading the payload of job ${t.idOf(slot)}`);
       throw new DispatchHalted();
     }
-    t.take(slot, this.clock.now());
+    const nowMs = this.clock.now();
+    this.stats?.taken(t.queues.name(t.queue[slot]), nowMs - t.readyAt[slot], nowMs);
+    t.take(slot, nowMs);
     // The view carries the id string: making it is ~0.6 µs, so once per job, not twice.
     const job = viewOf(t, slot);
     this.owners.set(job.id, stream);

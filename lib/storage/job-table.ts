@@ -88,6 +88,12 @@ export class JobTable {
   readonly readyQueues = new Set<number>();
   readonly scheduled = new ScheduledHeap(() => this, (a, b) => this.compare(a, b));
   readonly statusCounts = new Uint32Array(5);
+  /**
+   * Live jobs by (queue name index, status), at q * 5 + status: /metrics and the
+   * dashboard read counts per queue in O(queues), never by scanning jobs.
+   * Invariant: kept beside statusCounts by index()/unindex(), the only places that move it.
+   */
+  queueStatusCounts = new Uint32Array(5 * 16);
   /** Sum of the live jobs' JOB record lengths (compaction's measure of live data). */
   liveRecordBytes = 0;
   /** Off during replay: jobs change state many times there, and are indexed once after. */
@@ -327,6 +333,13 @@ export class JobTable {
     if (!this.indexing) return;
     const status = this.status[slot];
     this.statusCounts[status]++;
+    const at = this.queue[slot] * 5 + status;
+    if (at >= this.queueStatusCounts.length) {
+      const grown = new Uint32Array(Math.max(at + 1, this.queueStatusCounts.length * 2) + 4);
+      grown.set(this.queueStatusCounts);
+      this.queueStatusCounts = grown;
+    }
+    this.queueStatusCounts[at]++;
     if (status === STATUS_READY) {
       const q = this.queue[slot];
       let ready = this.ready[q];
@@ -343,6 +356,7 @@ export class JobTable {
     const status = this.status[slot];
     if (!this.indexing || status === STATUS_FREE) return;
     this.statusCounts[status]--;
+    this.queueStatusCounts[this.queue[slot] * 5 + status]--;
     if (status === STATUS_READY) {
       const q = this.queue[slot];
       const ready = this.ready[q]!;
