@@ -79,7 +79,15 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
     listeners.push(l);
     announce("primary", l);
     if (config.adminEnabled) {
-      const admin = createAdminApp(queue, { logError: (err) => logger.error({ err }, "admin request failed") });
+      const admin = createAdminApp(queue, {
+        logError: (err) => logger.error({ err }, "admin request failed"),
+        primary: primary.app,
+        facts: {
+          startedAt: started,
+          commitMode: config.defaultCommitMode,
+          ...(config.enqueueCommitMode && config.enqueueCommitMode !== config.defaultCommitMode ? { enqueueCommitMode: config.enqueueCommitMode } : {}),
+        },
+      });
       const a = await listen(toNodeHandler(admin), { host: config.adminHost, port: config.adminPort, tls: readTls(config.adminTls), name: "admin" });
       listeners.push(a);
       // The sniffer lets WebSocket upgrades through to the server's 'upgrade' event.

@@ -10,6 +10,7 @@ import {
   type AdminJob, type Anchor, type FindAnchor, type FindDirection, type JobWindow, LIST_NAMES, type ListName,
 } from "../queue/admin-view.ts";
 import type { ChangeEvent, Queue } from "../queue/queue.ts";
+import { crossSiteReason } from "./_same-origin.ts";
 import { SERVER_VERSION } from "./routes/health.ts";
 
 export interface EventsOptions {
@@ -42,6 +43,11 @@ export function attachEvents(server: EventEmitter, queue: Queue, options: Events
       socket.end("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
       return;
     }
+    // A page on another site could otherwise open the stream and send delete_job.
+    if (crossSiteReason((name) => header(req, name))) {
+      socket.end("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => new Session(ws, queue, startedAt, options));
   };
   server.on("upgrade", onUpgrade);
@@ -52,6 +58,11 @@ export function attachEvents(server: EventEmitter, queue: Queue, options: Events
       wss.close();
     },
   };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
 }
 
 class Session {

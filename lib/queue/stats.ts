@@ -10,6 +10,9 @@
 
 import { Histogram } from "../storage/histogram.ts";
 
+// The http layer reads histograms through here (it does not import storage).
+export { Histogram, quantileOf } from "../storage/histogram.ts";
+
 export const EVENT_KINDS = ["enqueued", "completed", "failed", "dead", "retried"] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 const ENQUEUED = 0;

@@ -1,0 +1,127 @@
+// Admin extensions, black-box against a real `zizq serve`: GET /metrics (Prometheus
+// text), GET /stats (the dashboard's overview), the /api mount of the primary API, and
+// the cross-site check on the admin listener's actions and its /events WebSocket.
+
+import assert from "node:assert/strict";
+import { after, before, it } from "node:test";
+import WebSocket from "ws";
+import { req, uniq } from "./_client.ts";
+import { type SpawnedServer, spawnServer } from "../helpers/server.ts";
+import { type Seeded, seedEveryStatus } from "../helpers/seed.ts";
+import { tmpDir } from "../helpers/tmp.ts";
+
+let server: SpawnedServer;
+let admin: string;
+let seeded: Seeded;
+const qa = uniq("mail");
+const qb = uniq("img");
+
+before(async () => {
+  server = await spawnServer(tmpDir(), ["--default-commit-mode", "fsync"]);
+  admin = server.adminUrl!;
+  seeded = await seedEveryStatus(server.url, [qa, qb]);
+});
+after(async () => {
+  await seeded?.take.close();
+  await server?.stop();
+});
+
+/** `name{labels} value` lines of a Prometheus text body, as a lookup. */
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const at = line.lastIndexOf(" ");
+    out.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return out;
+}
+
+it("GET /metrics: jobs by queue and status, totals, wait histogram, commit and process metrics", async () => {
+  const r = await fetch(`${admin}/metrics`);
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/);
+  const m = samples(await r.text());
+  for (const q of [qa, qb]) {
+    for (const status of ["scheduled", "ready", "in_flight", "completed", "dead"]) {
+      assert.equal(m.get(`zizq_jobs{queue="${q}",status="${status}"}`), 1, `${q} ${status}`);
+    }
+    assert.equal(m.get(`zizq_jobs_enqueued_total{queue="${q}"}`), 5);
+    assert.equal(m.get(`zizq_jobs_completed_total{queue="${q}"}`), 1);
+    assert.equal(m.get(`zizq_jobs_failed_total{queue="${q}"}`), 1);
+    assert.equal(m.get(`zizq_jobs_dead_total{queue="${q}"}`), 1);
+    assert.equal(m.get(`zizq_job_wait_seconds_count{queue="${q}"}`), 3);
+    assert.equal(m.get(`zizq_job_wait_seconds_bucket{queue="${q}",le="+Inf"}`), 3);
+  }
+  assert.equal(m.get("zizq_take_streams"), 1);
+  assert.ok(m.get("zizq_commit_batch_records_count")! > 0);
+  assert.ok(m.get("zizq_fsync_seconds_count")! > 0, "fsync commit mode syncs every write");
+  assert.ok(m.get("zizq_disk_bytes")! > 0);
+  assert.ok(m.get("process_resident_memory_bytes")! > 0);
+  assert.ok(m.has("nodejs_heap_size_used_bytes"));
+  assert.ok(m.has("nodejs_eventloop_lag_seconds"));
+  assert.ok(m.has("zizq_compaction_segments_total"));
+});
+
+it("GET /stats: counts by queue, the 15-minute ring, wait quantiles and server facts", async () => {
+  const r = await req(admin, "GET", "/stats");
+  assert.equal(r.status, 200);
+  const s = r.body!;
+  assert.equal(s.server.commit_mode, "fsync");
+  assert.ok(s.server.rss_bytes > 0 && s.server.disk_bytes > 0 && s.server.uptime_ms >= 0);
+  const a = s.queues.find((q: { name: string }) => q.name === qa);
+  assert.deepEqual(a.counts, { scheduled: 1, ready: 1, in_flight: 1, completed: 1, dead: 1 });
+  assert.equal(a.totals.enqueued, 5);
+  assert.equal(a.paused, false);
+  assert.equal(s.throughput.seconds, 900);
+  assert.equal(s.throughput.enqueued.length, 900);
+  assert.ok(s.throughput.enqueued.reduce((x: number, y: number) => x + y) >= 10);
+  assert.equal(typeof s.wait[0].p50_ms, "number");
+  assert.equal((await req(admin, "GET", "/stats?seconds=60")).body!.throughput.enqueued.length, 60);
+  const bad = await req(admin, "GET", "/stats?seconds=0");
+  assert.equal(bad.status, 400);
+  assert.match(bad.body!.error, /seconds must be/);
+});
+
+it("/api mounts the primary API (read and write) but not take streams", async () => {
+  const id = seeded.byStatus.ready[0].id;
+  const got = await req(admin, "GET", `/api/jobs/${id}`);
+  assert.equal(got.status, 200);
+  assert.deepEqual(got.body!.payload, { q: qa, i: 3 });
+  const missing = await req(admin, "GET", "/api/jobs/nope");
+  assert.equal(missing.status, 404);
+  assert.equal(missing.body!.error, "job not found");
+  const take = await req(admin, "GET", "/api/jobs/take");
+  assert.equal(take.status, 404);
+  const patched = await req(admin, "PATCH", `/api/jobs/${id}`, { priority: 7 });
+  assert.equal(patched.status, 200);
+  assert.equal((await req(server.url, "GET", `/jobs/${id}`)).body!.priority, 7);
+});
+
+it("cross-site browser requests are refused on actions and on /events; same-origin and non-browser pass", async () => {
+  const id = seeded.byStatus.scheduled[1].id;
+  const foreign = await req(admin, "DELETE", `/api/jobs/${id}`, undefined, { origin: "https://evil.example" });
+  assert.equal(foreign.status, 403);
+  assert.match(foreign.body!.error, /cross-site/);
+  const fetchSite = await req(admin, "POST", "/compact", undefined, { "sec-fetch-site": "cross-site" });
+  assert.equal(fetchSite.status, 403);
+  assert.equal((await req(server.url, "GET", `/jobs/${id}`)).status, 200, "nothing was deleted");
+  const host = new URL(admin).host;
+  const same = await req(admin, "DELETE", `/api/jobs/${id}`, undefined, { origin: `http://${host}`, "sec-fetch-site": "same-origin" });
+  assert.equal(same.status, 204);
+  assert.equal((await req(server.url, "GET", `/jobs/${id}`)).status, 404);
+  const wsUrl = `${admin.replace(/^http/, "ws")}/events`;
+  const refused = await new Promise<number>((resolve) => {
+    const ws = new WebSocket(wsUrl, { origin: "https://evil.example" });
+    ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+    ws.on("open", () => { ws.close(); resolve(101); });
+    ws.on("error", () => {});
+  });
+  assert.equal(refused, 403);
+  const accepted = await new Promise<boolean>((resolve) => {
+    const ws = new WebSocket(wsUrl, { origin: `http://${host}` });
+    ws.on("message", () => { ws.close(); resolve(true); });
+    ws.on("error", () => resolve(false));
+  });
+  assert.ok(accepted);
+});
