@@ -19,8 +19,6 @@ export interface AdminOptions {
   primary?: { fetch(request: Request): Response | Promise<Response> };
   /** Server facts for /stats. @default started now, commit mode "buffered" */
   facts?: ServerFacts;
-  /** Whether a queue is paused (the controls extension), for /stats. */
-  paused?: (queue: string) => boolean;
 }
 
 /** Bodies the dashboard sends through /api are small; the primary caps the rest. */
@@ -79,7 +77,7 @@ export function createAdminApp(queue: Queue, options: AdminOptions = {}): H3 {
     if (!Number.isInteger(seconds) || seconds < 1 || seconds > RING_SECONDS) {
       return json(400, { error: `seconds must be an integer between 1 and ${RING_SECONDS}` });
     }
-    return json(200, statsBody(queue, facts, seconds, options.paused));
+    return json(200, statsBody(queue, facts, seconds));
   });
   app.get("/", async () => page(await dashboardAssets(), "index.html"));
   app.get("/assets/:name", async (event) => page(await dashboardAssets(), event.context.params?.name ?? ""));

@@ -7,6 +7,7 @@ import { H3 } from "h3";
 import type { Queue } from "../queue/queue.ts";
 import { errorFormat } from "./_io.ts";
 import { methodNotAllowed, notFound, toErrorWebResponse } from "./errors.ts";
+import { controlRoutes } from "./routes/controls.ts";
 import { cronRoutes } from "./routes/crons.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/jobs.ts";
@@ -48,6 +49,12 @@ const METHODS: Record<string, string[]> = {
   "/crons/:group/entries": ["POST"],
   "/crons/:group/entries/:entry": ["GET", "PUT", "PATCH", "DELETE"],
   "/reset": ["POST"],
+  // Extensions (docs/api.md "Extensions").
+  "/queues/:queue": ["GET"],
+  "/queues/:queue/pause": ["POST"],
+  "/queues/:queue/resume": ["POST"],
+  "/jobs/retry": ["POST"],
+  "/jobs/:id/retry": ["POST"],
 };
 
 export function createApp(queue: Queue, options: AppOptions = {}): App {
@@ -66,6 +73,7 @@ export function createApp(queue: Queue, options: AppOptions = {}): App {
   manageRoutes(app, queue, maxBodyBytes);
   takeRoutes(app, queue, options.heartbeatMs ?? 3000, streams);
   cronRoutes(app, queue, maxBodyBytes, logError);
+  controlRoutes(app, queue, maxBodyBytes);
   for (const [path, methods] of Object.entries(METHODS)) {
     app.all(path, () => {
       throw methodNotAllowed(methods);

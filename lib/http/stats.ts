@@ -35,17 +35,18 @@ function countsOf(queue: Queue, name: string): Counts {
 const round = (ms: number | undefined) => (ms === undefined ? null : Math.round(ms * 10) / 10);
 
 /** The /stats body; `seconds` of throughput (1..900, default 900). */
-export function statsBody(queue: Queue, facts: ServerFacts, seconds = RING_SECONDS, paused?: (name: string) => boolean) {
+export function statsBody(queue: Queue, facts: ServerFacts, seconds = RING_SECONDS) {
   const now = Date.now();
   const mem = process.memoryUsage();
   const s = queue.stats();
   const names = new Set(queue.queues());
   for (const c of queue.activity.queues()) names.add(c.name);
+  for (const name of queue.pauses.paused) names.add(name);
   const queues = [...names].sort().map((name) => {
     const c = queue.activity.counters(name);
     const totals: Record<string, number> = {};
     for (const [k, kind] of EVENT_KINDS.entries()) totals[kind] = c.totals[k];
-    return { name, paused: paused?.(name) ?? false, counts: countsOf(queue, name), totals };
+    return { name, paused: queue.pauses.paused.has(name), counts: countsOf(queue, name), totals };
   });
   const wait = (windowS: number) => {
     const buckets = queue.activity.recentWait(now, windowS);

@@ -39,9 +39,13 @@ export async function fail(ctx: QueueContext, id: string, input: FailureInput, n
   const options = optionsOf(t, slot);
   const attempts = t.attempts[slot] + 1;
   const dequeuedAt = t.dequeuedAt[slot];
+  // After a retry (retry.ts) attempts restart at 0 but the error history stays, so the
+  // records number on from it; for any other job this is `attempts` itself.
+  const history = t.extras.get(slot)?.errors;
+  const attempt = Math.max(attempts, (history?.[history.length - 1]?.attempt ?? 0) + 1);
   // Built in wire order: attempt, message, error_type?, backtrace?, dequeued_at, failed_at.
   const record = {
-    attempt: attempts,
+    attempt,
     message: input.message,
     ...(input.errorType === undefined ? {} : { error_type: input.errorType }),
     ...(input.backtrace === undefined ? {} : { backtrace: input.backtrace }),
@@ -63,12 +67,12 @@ export async function fail(ctx: QueueContext, id: string, input: FailureInput, n
       status: STATUS_DEAD, attempts, failedAtMs: nowMs, purgeAtMs: deadMs === 0 ? undefined : nowMs + deadMs,
     });
     if (deadMs === 0) await ctx.store.remove([slot], ctx.writeSync);
-    else await ctx.store.fail(slot, meta, attempts, record, ctx.writeSync);
+    else await ctx.store.fail(slot, meta, attempt, record, ctx.writeSync);
     ctx.stats.failed(meta.queue, true, nowMs);
     return viewOfMeta(meta);
   }
   const meta = withMeta(t, slot, { status: STATUS_SCHEDULED, attempts, failedAtMs: nowMs, readyAtMs });
-  await ctx.store.fail(slot, meta, attempts, record, ctx.writeSync);
+  await ctx.store.fail(slot, meta, attempt, record, ctx.writeSync);
   ctx.stats.failed(meta.queue, false, nowMs);
   // Rescheduled: a unique job takes its key back if it is free (§4.3).
   if (options.unique_key !== undefined && t.slotById.get(id) === slot) ctx.unique.reclaim(t, options.unique_key, id);

@@ -19,7 +19,10 @@ import { IdGenerator } from "./ids.ts";
 import { guarded } from "./errors.ts";
 import { DEFAULTS, type JobDefaults, isExpired, isTerminal, optionsOf, viewOf, viewOfMeta } from "./job.ts";
 import { parsePatch, patchedMeta } from "./patch.ts";
+import { PauseBook, checkQueueName } from "./pauses.ts";
+import { type QueueView, queueCounts, toQueueView } from "./queue-view.ts";
 import { reap } from "./reaper.ts";
+import { parseRetry, retrySlots } from "./retry.ts";
 import { Scheduler } from "./scheduler.ts";
 import { count, list, selectSlots, slotTest } from "./select.ts";
 import { QueueStats } from "./stats.ts";
@@ -82,6 +85,8 @@ export class Queue {
   private readonly changeListeners = new Set<(event: ChangeEvent) => void>();
   /** Totals, the 15-minute ring and wait histograms (lib/queue/stats.ts). */
   readonly activity = new QueueStats();
+  /** Paused queues (extension): take streams skip them. */
+  readonly pauses: PauseBook;
 
   constructor(store: Store, options: QueueOptions = {}) {
     this.store = store;
@@ -132,6 +137,9 @@ export class Queue {
       this.reaperTimer.unref();
     }
     this.scheduler.poke();
+    this.pauses = new PauseBook(store, this.ctx.writeSync);
+    dispatcher.paused = this.pauses.paused;
+    this.pauses.onResume = () => dispatcher.wake();
     this.crons = new CronBook(store, clock, this.ctx.writeSync);
     // Cron jobs go through the normal enqueue path, so unique and batch rules apply (§4.5).
     this.cronScheduler = new CronScheduler(this.crons, clock, (input, nowMs) => guarded(enqueue(this.ctx, [input], nowMs)), this.onError);
@@ -241,6 +249,22 @@ export class Queue {
 
   queues(): string[] {
     return this.store.table.queues.sorted();
+  }
+
+  /** GET /queues/{queue} (extension): 404 for a name with no job and no pause record. */
+  queueView(name: string): QueueView {
+    checkQueueName(name);
+    const counts = queueCounts(this.store.table, name, this.now());
+    const pause = this.pauses.state(name);
+    if (!counts && !pause) throw new QueueError("not_found", `queue '${name}' not found`);
+    return toQueueView(name, pause, counts);
+  }
+
+  /** POST /queues/{queue}/pause | resume (extension); allowed for a queue with no jobs yet. */
+  async setPaused(name: string, paused: boolean): Promise<QueueView> {
+    const pause = await this.pauses.set(name, paused, this.now());
+    this.changed();
+    return toQueueView(name, pause, queueCounts(this.store.table, name, this.now()));
   }
 
   async deleteOne(id: string): Promise<void> {
@@ -372,6 +396,47 @@ export class Queue {
     return patched;
   }
 
+  /** POST /jobs/{id}/retry (extension): dead or retained completed → ready; 422 / 409 otherwise. */
+  async retryOne(id: string, body: unknown): Promise<JobView> {
+    const input = parseRetry(body);
+    const view = await this.ctx.enqueueLock.run(async () => {
+      const slot = this.visibleSlot(id);
+      await guarded(retrySlots(this.ctx, [slot], input, this.now(), false));
+      return viewOf(this.store.table, slot);
+    });
+    this.changed({ kind: "patched" });
+    return view;
+  }
+
+  /**
+   * POST /jobs/retry (extension): every dead or retained completed job the filter matches,
+   * in chunks of DELETE_CHUNK jobs, each one atomic write; jobs whose unique key another
+   * job holds are left as they are. Returns how many were retried.
+   */
+  async retryMany(filter: JobFilter, body: unknown): Promise<number> {
+    for (const s of filter.statuses ?? []) {
+      if (s !== "completed" && s !== "dead") throw new QueueError("unprocessable", `cannot retry jobs in ${s} status (only dead or completed jobs)`);
+    }
+    const input = parseRetry(body);
+    const t = this.store.table;
+    const terminal = filter.statuses?.length ? filter : { ...filter, statuses: ["completed", "dead"] as JobFilter["statuses"] };
+    const ids = (await selectSlots(this.store, terminal, this.now())).map((s) => t.idOf(s));
+    let retried = 0;
+    for (let i = 0; i < ids.length; i += DELETE_CHUNK) {
+      retried += await this.ctx.enqueueLock.run(async () => {
+        const slots: number[] = [];
+        for (const id of ids.slice(i, i + DELETE_CHUNK)) {
+          const slot = t.slotById.get(id);
+          if (slot !== undefined) slots.push(slot);
+        }
+        return (await guarded(retrySlots(this.ctx, slots, input, this.now(), true))).length;
+      });
+      await yieldToLoop();
+    }
+    this.changed({ kind: "patched" });
+    return retried;
+  }
+
   errors(id: string, req: ErrorListRequest): ErrorListResult {
     const slot = this.visibleSlot(id);
     let records = this.store.errors(slot) as ErrorRecord[];
@@ -398,6 +463,7 @@ export class Queue {
       this.ctx.dispatcher.releaseAll();
       this.ctx.unique.clear();
       this.ctx.batches.clear();
+      this.pauses.clear();
       await guarded(this.store.reset(this.ctx.writeSync));
     });
     this.changed();

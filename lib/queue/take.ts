@@ -62,6 +62,8 @@ export class Dispatcher {
   onChange: () => void = () => {};
   /** Where deliveries report their wait (lib/queue/stats.ts); set by the Queue. */
   stats: QueueStats | undefined;
+  /** Queue names that take streams skip (lib/queue/pauses.ts); in-flight jobs are unaffected. */
+  paused: ReadonlySet<string> = new Set();
 
   constructor(store: Store, clock: Clock, globalLimit: number) {
     this.store = store;
@@ -144,6 +146,7 @@ export class Dispatcher {
   private dispatchRound(): void {
     const t = this.store.table;
     if (t.readyQueues.size === 0 || this.streams.length === 0) return;
+    const skip = pausedIndexes(t.queues, this.paused);
     let progress = true;
     // Bounded per turn so a backlog of ready jobs never stalls the event loop.
     let budget = DISPATCH_BUDGET;
@@ -158,7 +161,7 @@ export class Dispatcher {
       for (let i = 0; i < n && !this.capped(); i++) {
         const stream = this.streams[(start + i) % n];
         if (!stream || !stream.canTake()) continue;
-        const slot = t.peekReady(queueIndexes(t.queues, stream.options.queues));
+        const slot = t.peekReady(skip ? unpausedIndexes(t, stream.options.queues, skip) : queueIndexes(t.queues, stream.options.queues));
         if (slot === -1) continue;
         this.deliver(stream, slot);
         progress = true;
@@ -198,5 +201,24 @@ function queueIndexes(names: { lookup(name: string): number | undefined }, queue
     const i = names.lookup(q);
     if (i !== undefined) out.push(i);
   }
+  return out;
+}
+
+/** Name indexes of the paused queues that exist now; undefined when none (the common case). */
+function pausedIndexes(names: { lookup(name: string): number | undefined }, paused: ReadonlySet<string>): Set<number> | undefined {
+  if (paused.size === 0) return undefined;
+  const out = new Set<number>();
+  for (const name of paused) {
+    const i = names.lookup(name);
+    if (i !== undefined) out.add(i);
+  }
+  return out.size === 0 ? undefined : out;
+}
+
+/** The stream's queues (all ready queues when none are named) minus the paused ones. */
+function unpausedIndexes(t: Store["table"], queues: string[] | undefined, skip: Set<number>): number[] {
+  const from = queueIndexes(t.queues, queues) ?? t.readyQueues;
+  const out: number[] = [];
+  for (const q of from) if (!skip.has(q)) out.push(q);
   return out;
 }

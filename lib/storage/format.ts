@@ -42,3 +42,5 @@ export const STATUS_DEAD = 4;
 export const STATUS_FREE = 255;
 
 export const BLOB_NAMESPACE_CRON = 1;
+/** Paused queues (lib/queue/pauses.ts): key = queue name. */
+export const BLOB_NAMESPACE_QUEUE = 2;
