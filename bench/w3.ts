@@ -41,10 +41,20 @@ function frameReader(format: W3Format, onJob: (job: { id: string }) => void): (c
   };
 }
 
-export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format: W3Format): Promise<Row> {
+/**
+ * Something watching the admin listener during the run (bench/dashboard.ts: an open
+ * dashboard, or nothing as its baseline); given, the server runs with its admin listener.
+ */
+export interface W3Watcher {
+  label: string;
+  open(adminUrl: string): Promise<() => Promise<void>>;
+}
+
+export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format: W3Format, watcher?: W3Watcher): Promise<Row> {
   const total = opts.quick ? 30_000 : 100_000;
-  const zizq = await startZizq(`w3-${mode}-${format}`, opts, ["--default-commit-mode", mode]);
+  const zizq = await startZizq(`w3-${mode}-${format}`, opts, ["--default-commit-mode", mode], {}, watcher !== undefined);
   await preload(zizq.url, "w3", total);
+  const closeWatcher = watcher ? await watcher.open(zizq.adminUrl!) : undefined;
   const ackAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const takeAgent = new http.Agent({ keepAlive: false });
   const latencies: number[] = [];
@@ -105,12 +115,13 @@ export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format:
   } finally {
     for (const t of takes) t.destroy();
     ackAgent.destroy();
+    await closeWatcher?.();
   }
   const res = await zizq.stop();
   const target = mode === "fsync" ? 30_000 : 80_000;
   const opsPerSec = total / seconds;
   return {
-    workload: `W3 take+ack${format === "msgpack" ? " msgpack" : ""}`, mode, opsPerSec,
+    workload: `W3 take+ack${format === "msgpack" ? " msgpack" : ""}${watcher ? `, ${watcher.label}` : ""}`, mode, opsPerSec,
     p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), ...res,
     target: format === "msgpack" ? "≥ W3 JSON" : `≥ ${target}`,
     pass: format === "msgpack" ? undefined : opsPerSec >= target, // run.ts compares msgpack to JSON

@@ -53,6 +53,8 @@ export class Live {
     this.ws = ws;
     ws.onopen = () => {
       this.connected = true;
+      // One "changed" frame per batch of changes instead of a frame per finished job.
+      ws.send(JSON.stringify({ type: "set_change_mode", mode: "summary" }));
       // Smaller windows than top's 200: the server recomputes them on every change.
       for (const list of LIVE_LISTS) this.sendSubscribe(list);
       this.emit("status");
@@ -108,6 +110,9 @@ export class Live {
         return;
       case "job_changed":
         this.applyChange(frame as unknown as { id: string; status: string; job?: AdminJob });
+        return;
+      case "changed":
+        this.emit("change");
         return;
     }
   }

@@ -87,6 +87,14 @@ class Session {
   private needSnapshot = false;
   private lastFlushMs = 0;
   private terminal: ChangeEvent[] = [];
+  /**
+   * Summary mode (extension, the dashboard opts in with `set_change_mode`): no per-job
+   * `completed`/`dead` frames, and one `changed` frame per debounced batch of changes,
+   * whether or not a window moved, with how many jobs completed and died meanwhile.
+   */
+  private summary = false;
+  private completedSince = 0;
+  private deadSince = 0;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
 
@@ -137,7 +145,8 @@ class Session {
 
   private onChange(event: ChangeEvent): void {
     if (event.kind === "patched") this.needSnapshot = true;
-    else if (event.kind !== "jobs") this.terminal.push(event);
+    else if (event.kind === "completed") this.summary ? this.completedSince++ : this.terminal.push(event);
+    else if (event.kind === "dead") this.summary ? this.deadSince++ : this.terminal.push(event);
     // Debounce: a burst of enqueues becomes one recomputation, not one per job. Windows
     // away from the head cost O(list) to recompute (~70 ms at 1M ready jobs), so the
     // wait grows with the last recomputation: the stream takes at most ~1/5 of the loop.
@@ -168,6 +177,14 @@ class Session {
   }
 
   private flush(): void {
+    this.flushWindows();
+    if (!this.summary) return;
+    this.send("changed", { completed: this.completedSince, dead: this.deadSince });
+    this.completedSince = 0;
+    this.deadSince = 0;
+  }
+
+  private flushWindows(): void {
     const terminal = this.terminal.splice(0);
     for (const e of terminal) if (e.kind !== "jobs" && e.kind !== "patched") this.send("job_changed", { id: e.id, status: e.kind });
     if (this.needSnapshot) {
@@ -223,6 +240,13 @@ class Session {
         this.snapshot();
         return;
       }
+      case "set_change_mode":
+        // Extension (docs/api.md): "summary" for clients that only need to know that
+        // something changed (the dashboard); "jobs" is the §5.1 behaviour.
+        if (msg.mode !== "summary" && msg.mode !== "jobs") return;
+        this.summary = msg.mode === "summary";
+        this.terminal = [];
+        return;
       case "set_detail_level":
         if (typeof msg.detail !== "boolean") return;
         this.detail = msg.detail;

@@ -5,7 +5,7 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { type BrowserContext, chromium } from "playwright-core";
+import { type Browser, type BrowserContext, chromium } from "playwright-core";
 import { tmpDir } from "./tmp.ts";
 
 export const CHROMIUM = process.env.ZIZQ_CHROMIUM ?? "/usr/bin/chromium";
@@ -25,16 +25,18 @@ export function ensureChromium(): string {
   return CHROMIUM;
 }
 
-/** A fresh headless profile with the flags that work on these machines. */
+const ARGS = [
+  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync",
+];
+
+/** A fresh headless profile (its own user-data-dir) with the flags that work on these machines. */
 export async function launchBrowser(): Promise<BrowserContext> {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  return chromium.launchPersistentContext(tmpDir(), {
-    executablePath: ensureChromium(),
-    headless: true,
-    viewport: { width: 1280, height: 800 },
-    args: [
-      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync",
-    ],
-  });
+  return chromium.launchPersistentContext(tmpDir(), { executablePath: ensureChromium(), headless: true, viewport: { width: 1280, height: 800 }, args: ARGS });
+}
+
+/** The browser alone: each newContext() is a fresh, cacheless profile (benches time first loads). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: ensureChromium(), headless: true, args: ARGS });
 }

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, it } from "node:test";
 import WebSocket from "ws";
-import { req, uniq } from "./_client.ts";
-import { type SpawnedServer, spawnServer } from "../helpers/server.ts";
+import { openTake, req, uniq } from "./_client.ts";
+import { type SpawnedServer, eventually, spawnServer } from "../helpers/server.ts";
 import { type Seeded, seedEveryStatus } from "../helpers/seed.ts";
 import { tmpDir } from "../helpers/tmp.ts";
 
@@ -124,4 +124,24 @@ it("cross-site browser requests are refused on actions and on /events; same-orig
     ws.on("error", () => resolve(false));
   });
   assert.ok(accepted);
+});
+
+it("/events summary mode (set_change_mode): one `changed` frame per batch of changes, no per-job completed frames", async () => {
+  const q = uniq("sum");
+  const ws = new WebSocket(`${admin.replace(/^http/, "ws")}/events`);
+  const frames: { event: string; completed?: number; status?: string }[] = [];
+  ws.on("message", (d) => frames.push(JSON.parse(d.toString())));
+  await new Promise((resolve) => ws.once("open", resolve));
+  ws.send(JSON.stringify({ type: "set_change_mode", mode: "summary" }));
+  // A frame the server answers proves the mode message was read first.
+  ws.send(JSON.stringify({ type: "set_detail_level", detail: false }));
+  await eventually(() => frames.some((f) => f.event === "job_snapshot"), 20_000, "a snapshot");
+  const take = await openTake(server.url, `queue=${q}&prefetch=1`);
+  const job = (await req(server.url, "POST", "/jobs", { type: "t", queue: q, payload: null })).body!;
+  await take.waitJobs(1, 20_000);
+  assert.equal((await req(server.url, "POST", `/jobs/${job.id}/success`)).status, 204);
+  await eventually(() => frames.some((f) => f.event === "changed" && f.completed! >= 1), 20_000, "a changed frame counting the ack");
+  assert.equal(frames.filter((f) => f.event === "job_changed" && f.status === "completed").length, 0);
+  await take.close();
+  ws.close();
 });
