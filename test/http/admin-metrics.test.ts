@@ -59,7 +59,7 @@ it("GET /metrics: jobs by queue and status, totals, wait histogram, commit and p
   assert.ok(m.get("zizq_disk_bytes")! > 0);
   assert.ok(m.get("process_resident_memory_bytes")! > 0);
   assert.ok(m.has("nodejs_heap_size_used_bytes"));
-  assert.ok(m.has("nodejs_eventloop_lag_seconds"));
+  assert.ok(m.has("nodejs_eventloop_lag_p99_seconds") && m.has("nodejs_eventloop_lag_max_seconds"));
   assert.ok(m.has("zizq_compaction_segments_total"));
 });
 
