@@ -12,6 +12,35 @@ import { type W3Watcher, w3 } from "./w3.ts";
 
 const QUEUES = 10;
 
+/** Enqueue 20 jobs every 10 ms into `churn` for `ms`, taking and acking them as they come. */
+async function churn(url: string, ms: number): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  const ids: string[] = [];
+  const take = http.get(`${url}/jobs/take?queue=churn&prefetch=500`, { headers: { accept: "application/x-ndjson" } }, (res) => {
+    let buf = "";
+    res.on("data", (c: Buffer) => {
+      buf += c.toString();
+      const lines = buf.split("\n");
+      buf = lines.pop()!;
+      for (const line of lines) if (line.trim()) ids.push((JSON.parse(line) as { id: string }).id);
+    });
+    res.on("error", () => {});
+  });
+  take.on("error", () => {});
+  const body = JSON.stringify({ jobs: Array.from({ length: 20 }, (_, i) => ({ type: "churn", queue: "churn", payload: { i } })) });
+  const end = performance.now() + ms;
+  let next = performance.now();
+  while (performance.now() < end) {
+    const work: Promise<unknown>[] = [request(agent, `${url}/jobs/bulk`, "POST", body, { "content-type": "application/json" })];
+    if (ids.length > 0) work.push(request(agent, `${url}/jobs/success`, "POST", JSON.stringify({ ids: ids.splice(0) }), { "content-type": "application/json" }));
+    await Promise.all(work);
+    next += 10;
+    await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
+  }
+  take.destroy();
+  agent.destroy();
+}
+
 async function interactive(page: Page): Promise<void> {
   await page.waitForFunction(() => document.documentElement.dataset.ready === "1"
     && document.querySelector("[data-live=connected]") !== null
@@ -55,16 +84,17 @@ export async function dashboard(opts: BenchOptions): Promise<Row[]> {
     for (let i = 0; i < 5; i++) {
       const context = await browser.newContext();
       const page = await context.newPage();
-      const started = performance.now();
       await page.goto(`${admin}/`);
       await interactive(page);
-      loads.push(performance.now() - started);
+      // Navigation start → interactive, on the page's own clock (excludes making the
+      // browser context, includes HTML, assets, /stats, the chart and the WebSocket).
+      loads.push(await page.evaluate(() => performance.now()));
       await context.close();
     }
     const loadP50 = percentile(loads, 50);
     rows.push({
       workload: `dashboard first load at ${total / 1e6}M jobs`, mode: "fresh profile", p50Ms: loadP50, p99Ms: Math.max(...loads),
-      target: "≤ 1 s", pass: loadP50 <= 1000, measured: "to counts, chart and live stream shown; p99 column = worst of 5",
+      target: "≤ 1 s", pass: loadP50 <= 1000, measured: "navigation start → counts, chart and live stream shown; p99 column = worst of 5",
     });
 
     // Live update: enqueue, and time until the overview shows the new ready count.
@@ -87,6 +117,35 @@ export async function dashboard(opts: BenchOptions): Promise<Row[]> {
       target: "≤ 1 s", pass: Math.max(...lags) <= 1000, measured: "enqueue acknowledged → count on the page; p99 column = worst of 10",
     });
     await context.close();
+
+    // Steady churn on the 1M-job server (2,000 jobs/s enqueued, taken and acked, the same
+    // work in every phase), with and without an open dashboard: the difference in server
+    // CPU per second is the dashboard's cost, whatever else the machine is doing.
+    const phase = async (withPage: boolean) => {
+      const ctx = withPage ? await browser.newContext() : undefined;
+      if (ctx) {
+        const p = await ctx.newPage();
+        await p.goto(`${admin}/`);
+        await interactive(p);
+      }
+      const cpu0 = cpuMicros(zizq.pid);
+      const t0 = performance.now();
+      await churn(zizq.url, 8000);
+      const msPerS = (cpuMicros(zizq.pid) - cpu0) / 1000 / ((performance.now() - t0) / 1000);
+      await ctx?.close();
+      return msPerS;
+    };
+    const without: number[] = [];
+    const withPage: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      without.push(await phase(false));
+      withPage.push(await phase(true));
+    }
+    const extra = percentile(withPage, 50) - percentile(without, 50);
+    rows.push({
+      workload: "dashboard's server CPU under churn", mode: "2,000 jobs/s", target: "≤ 5% of a core (W3 saturates one)", pass: extra <= 50,
+      measured: `${extra.toFixed(1)} ms/s = ${(extra / 10).toFixed(1)}% (server ${percentile(without, 50).toFixed(0)} → ${percentile(withPage, 50).toFixed(0)} ms CPU/s, medians of 2)`,
+    });
   } finally {
     agent.destroy();
     await zizq.stop();

@@ -64,7 +64,11 @@ export function Jobs({ ctx, params }: { ctx: Ctx; params: URLSearchParams }) {
       setTick((t) => t + 1);
     };
     show();
-    return ctx.live.on((kind) => { if (kind === "windows") show(); });
+    const off = ctx.live.on((kind) => { if (kind === "windows") show(); });
+    return () => {
+      off();
+      ctx.live.subscribe(status as ListName, 0, 1);
+    };
   }, [key]);
 
   // Query mode: one page of GET /jobs and the count of everything matching.

@@ -40,9 +40,13 @@ export class Live {
     ready: { items: [], first_position: 0, total: 0 },
     scheduled: { items: [], first_position: 0, total: 0 },
   };
-  /** The window each list is subscribed to: offset and size. */
+  /**
+   * The window each list is subscribed to. One job until a page shows the list: the
+   * server recomputes and diffs every window after each batch of changes, and the
+   * overview needs only the totals every frame carries.
+   */
   private readonly subs: Record<ListName, { offset: number; limit: number }> = {
-    in_flight: { offset: 0, limit: 50 }, ready: { offset: 0, limit: 50 }, scheduled: { offset: 0, limit: 50 },
+    in_flight: { offset: 0, limit: 1 }, ready: { offset: 0, limit: 1 }, scheduled: { offset: 0, limit: 1 },
   };
   private ws: WebSocket | undefined;
   private readonly listeners = new Set<Listener>();
@@ -55,7 +59,6 @@ export class Live {
       this.connected = true;
       // One "changed" frame per batch of changes instead of a frame per finished job.
       ws.send(JSON.stringify({ type: "set_change_mode", mode: "summary" }));
-      // Smaller windows than top's 200: the server recomputes them on every change.
       for (const list of LIVE_LISTS) this.sendSubscribe(list);
       this.emit("status");
     };
