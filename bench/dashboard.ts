@@ -13,7 +13,7 @@ import { type W3Watcher, w3 } from "./w3.ts";
 const QUEUES = 10;
 
 /** Enqueue 20 jobs every 10 ms into `churn` for `ms`, taking and acking them as they come. */
-async function churn(url: string, ms: number): Promise<void> {
+async function churn(url: string, ms: number): Promise<number> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const ids: string[] = [];
   const take = http.get(`${url}/jobs/take?queue=churn&prefetch=500`, { headers: { accept: "application/x-ndjson" } }, (res) => {
@@ -30,7 +30,9 @@ async function churn(url: string, ms: number): Promise<void> {
   const body = JSON.stringify({ jobs: Array.from({ length: 20 }, (_, i) => ({ type: "churn", queue: "churn", payload: { i } })) });
   const end = performance.now() + ms;
   let next = performance.now();
+  let enqueued = 0;
   while (performance.now() < end) {
+    enqueued += 20;
     const work: Promise<unknown>[] = [request(agent, `${url}/jobs/bulk`, "POST", body, { "content-type": "application/json" })];
     if (ids.length > 0) work.push(request(agent, `${url}/jobs/success`, "POST", JSON.stringify({ ids: ids.splice(0) }), { "content-type": "application/json" }));
     await Promise.all(work);
@@ -39,13 +41,20 @@ async function churn(url: string, ms: number): Promise<void> {
   }
   take.destroy();
   agent.destroy();
+  return enqueued;
 }
 
-async function interactive(page: Page): Promise<void> {
-  await page.waitForFunction(() => document.documentElement.dataset.ready === "1"
-    && document.querySelector("[data-live=connected]") !== null
-    && (document.querySelector(".card [data-count=ready]")?.textContent ?? "–") !== "–"
-    && document.querySelector(".chart canvas") !== null, undefined, { timeout: 30_000, polling: "raf" });
+/** Waits until the overview shows counts, chart and a live stream; returns when, on the page's clock. */
+async function interactive(page: Page): Promise<number> {
+  const handle = await page.waitForFunction(() => {
+    const w = window as unknown as { __interactiveAt?: number };
+    if (w.__interactiveAt === undefined && document.documentElement.dataset.ready === "1"
+      && document.querySelector("[data-live=connected]") !== null
+      && (document.querySelector(".card [data-count=ready]")?.textContent ?? "–") !== "–"
+      && document.querySelector(".chart canvas") !== null) w.__interactiveAt = performance.now();
+    return w.__interactiveAt;
+  }, undefined, { timeout: 30_000, polling: "raf" });
+  return (await handle.jsonValue()) as number;
 }
 
 export async function dashboard(opts: BenchOptions): Promise<Row[]> {
@@ -85,10 +94,9 @@ export async function dashboard(opts: BenchOptions): Promise<Row[]> {
       const context = await browser.newContext();
       const page = await context.newPage();
       await page.goto(`${admin}/`);
-      await interactive(page);
       // Navigation start → interactive, on the page's own clock (excludes making the
       // browser context, includes HTML, assets, /stats, the chart and the WebSocket).
-      loads.push(await page.evaluate(() => performance.now()));
+      loads.push(await interactive(page));
       await context.close();
     }
     const loadP50 = percentile(loads, 50);
@@ -130,21 +138,25 @@ export async function dashboard(opts: BenchOptions): Promise<Row[]> {
       }
       const cpu0 = cpuMicros(zizq.pid);
       const t0 = performance.now();
-      await churn(zizq.url, 8000);
-      const msPerS = (cpuMicros(zizq.pid) - cpu0) / 1000 / ((performance.now() - t0) / 1000);
+      const jobs = await churn(zizq.url, 8000);
+      const seconds = (performance.now() - t0) / 1000;
+      const cpuMs = (cpuMicros(zizq.pid) - cpu0) / 1000;
       await ctx?.close();
-      return msPerS;
+      return { msPerS: cpuMs / seconds, usPerJob: (cpuMs * 1000) / jobs, jobsPerS: jobs / seconds };
     };
-    const without: number[] = [];
-    const withPage: number[] = [];
+    const without: { msPerS: number; usPerJob: number; jobsPerS: number }[] = [];
+    const withPage: typeof without = [];
     for (let i = 0; i < 2; i++) {
       without.push(await phase(false));
       withPage.push(await phase(true));
     }
-    const extra = percentile(withPage, 50) - percentile(without, 50);
+    // The busy machine may not keep the 2,000 jobs/s in both phases: compare CPU at the
+    // same work, the baseline's CPU per job times the dashboard phase's job rate.
+    const m = (xs: typeof without, f: (x: (typeof without)[number]) => number) => percentile(xs.map(f), 50);
+    const extra = m(withPage, (x) => x.msPerS) - (m(without, (x) => x.usPerJob) * m(withPage, (x) => x.jobsPerS)) / 1000;
     rows.push({
-      workload: "dashboard's server CPU under churn", mode: "2,000 jobs/s", target: "≤ 5% of a core (W3 saturates one)", pass: extra <= 50,
-      measured: `${extra.toFixed(1)} ms/s = ${(extra / 10).toFixed(1)}% (server ${percentile(without, 50).toFixed(0)} → ${percentile(withPage, 50).toFixed(0)} ms CPU/s, medians of 2)`,
+      workload: "dashboard's server CPU under churn", mode: "≤ 2,000 jobs/s", target: "≤ 5% of a core (W3 saturates one)", pass: extra <= 50,
+      measured: `${extra.toFixed(1)} ms/s = ${(extra / 10).toFixed(1)}% (without: ${m(without, (x) => x.msPerS).toFixed(0)} ms CPU/s at ${m(without, (x) => x.jobsPerS).toFixed(0)} jobs/s; with: ${m(withPage, (x) => x.msPerS).toFixed(0)} at ${m(withPage, (x) => x.jobsPerS).toFixed(0)}; medians of 2)`,
     });
   } finally {
     agent.destroy();

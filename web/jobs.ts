@@ -4,7 +4,7 @@
 // cursors (id order), so every page costs the same at 1M jobs. Bulk delete and retry act
 // on exactly the filters shown, after a confirmation that states the count.
 
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type Json, api, query } from "./api.ts";
 import { type Ctx, useKeys, useLiveRefresh } from "./context.ts";
 import { LIVE_LISTS, type ListName } from "./live.ts";
@@ -54,6 +54,7 @@ export function Jobs({ ctx, params }: { ctx: Ctx; params: URLSearchParams }) {
   // Live mode: follow the event stream's window for this list.
   useEffect(() => {
     if (!live) return;
+    loads.current++;
     ctx.live.subscribe(status as ListName, 0, PAGE);
     setOffset(0);
     const show = () => {
@@ -72,15 +73,20 @@ export function Jobs({ ctx, params }: { ctx: Ctx; params: URLSearchParams }) {
   }, [key]);
 
   // Query mode: one page of GET /jobs and the count of everything matching.
+  // Only the newest load may show: an older one (another tab's, a live refresh that
+  // was already running) can answer after it.
+  const loads = useRef(0);
   const load = async (path?: string) => {
     const first = `/jobs${query({ status: statusParam, ...filters, order, limit: PAGE })}`;
     const target = path ?? link ?? first;
+    const seq = ++loads.current;
     setLoading(true);
     try {
       const [page, n] = await Promise.all([
         api("GET", target),
         api("GET", `/jobs/count${selector}`).then((r) => r.count as number, () => undefined),
       ]);
+      if (seq !== loads.current) return;
       // A prev link answers in reversed order (API.md §2.3); show pages in one order.
       const reversed = new URL(target, location.origin).searchParams.get("order") !== order;
       const jobs = (page.jobs as Json[]).map((j) => ({ ...j }) as Row);
@@ -89,11 +95,12 @@ export function Jobs({ ctx, params }: { ctx: Ctx; params: URLSearchParams }) {
       setTotal(n);
       setError(undefined);
     } catch (err) {
+      if (seq !== loads.current) return;
       setError((err as Error).message);
       setRows([]);
       setTotal(undefined);
     } finally {
-      setLoading(false);
+      if (seq === loads.current) setLoading(false);
     }
   };
   useEffect(() => {

@@ -47,7 +47,6 @@ function App() {
     const onHash = () => setHash(location.hash);
     window.addEventListener("hashchange", onHash);
     const off = live.on((kind) => { if (kind === "status") setTick((t) => t + 1); });
-    live.start();
     return () => { window.removeEventListener("hashchange", onHash); off(); };
   }, []);
   useEffect(() => {
@@ -106,5 +105,7 @@ function App() {
 }
 
 applyTheme(localStorage.getItem("zizq-theme"));
+// Connect before the first render: the handshake overlaps it.
+live.start();
 render(html`<${App} />`, document.getElementById("app")!);
 document.documentElement.dataset.ready = "1";

@@ -18,11 +18,19 @@ export function Overview({ ctx }: { ctx: Ctx }) {
   // The whole 15-minute ring once, then the last few seconds merged in: each refresh
   // stays a few hundred bytes for the server to build, not 900 buckets × 5 series.
   const ring = useRef<Json>(undefined);
-  const refresh = () => stats(ring.current ? 5 : 900).then((d) => {
-    ring.current = ring.current ? mergeRing(ring.current, d.throughput) : d.throughput;
-    setData({ ...d, throughput: ring.current });
-    setError(undefined);
-  }, (e) => setError(e.message));
+  const latest = useRef(0);
+  const refresh = async () => {
+    const seq = ++latest.current;
+    try {
+      const d = await stats(ring.current ? 5 : 900);
+      if (seq !== latest.current) return;
+      ring.current = ring.current ? mergeRing(ring.current, d.throughput) : d.throughput;
+      setData({ ...d, throughput: ring.current });
+      setError(undefined);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
   useEffect(() => {
     void refresh();
     const timer = setInterval(refresh, 1000);

@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import path from "node:path";
+import { gzipSync } from "node:zlib";
 import { after, before, it } from "node:test";
 import type { BrowserContext, Page } from "playwright-core";
 import { type Json, req, uniq } from "../http/_client.ts";
@@ -63,6 +64,11 @@ it("serves the page with a strict CSP, hashed immutable assets and no inline scr
   assert.equal(asset.status, 200);
   assert.match(asset.headers.get("cache-control")!, /immutable/);
   assert.equal((await fetch(`${admin}/assets/nope.js`)).status, 404);
+  // The first load's budget: everything index.html pulls in, ≤ 150 KB gzipped.
+  const css = /href="(\/assets\/style-[A-Z0-9]+\.css)"/.exec(body)![1];
+  let gz = gzipSync(body).length;
+  for (const file of [js, css]) gz += gzipSync(Buffer.from(await (await fetch(admin + file)).arrayBuffer())).length;
+  assert.ok(gz <= 150 * 1024, `first load is ${gz} bytes gzipped`);
   // The primary listener does not serve it.
   assert.equal((await fetch(`${server.url}/`)).status, 404);
 });
