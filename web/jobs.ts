@@ -68,7 +68,7 @@ export function Jobs({ ctx, params }: { ctx: Ctx; params: URLSearchParams }) {
     const off = ctx.live.on((kind) => { if (kind === "windows") show(); });
     return () => {
       off();
-      ctx.live.subscribe(status as ListName, 0, 1);
+      ctx.live.subscribe(status as ListName, 0, 0);
     };
   }, [key]);
 

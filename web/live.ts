@@ -41,12 +41,12 @@ export class Live {
     scheduled: { items: [], first_position: 0, total: 0 },
   };
   /**
-   * The window each list is subscribed to. One job until a page shows the list: the
-   * server recomputes and diffs every window after each batch of changes, and the
-   * overview needs only the totals every frame carries.
+   * The window each list is subscribed to. None (limit 0, summary mode) until a page
+   * shows the list: the server recomputes and diffs every window after each batch of
+   * changes, and the overview needs only the totals every frame carries.
    */
   private readonly subs: Record<ListName, { offset: number; limit: number }> = {
-    in_flight: { offset: 0, limit: 1 }, ready: { offset: 0, limit: 1 }, scheduled: { offset: 0, limit: 1 },
+    in_flight: { offset: 0, limit: 0 }, ready: { offset: 0, limit: 0 }, scheduled: { offset: 0, limit: 0 },
   };
   private ws: WebSocket | undefined;
   private readonly listeners = new Set<Listener>();

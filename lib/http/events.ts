@@ -160,6 +160,8 @@ class Session {
 
   private windowOf(list: ListName): JobWindow {
     const sub = this.subs[list];
+    // An empty subscription (summary mode only): the total, and no list walk.
+    if (sub.limit === 0) return { items: [], first_position: 0, total: this.queue.admin.total(list) };
     return this.queue.admin.window(list, sub.anchor, sub.limit, this.detail);
   }
 
@@ -231,7 +233,9 @@ class Session {
     }
     if (typeof msg !== "object" || msg === null) return;
     const list = LIST_NAMES.includes(msg.list as ListName) ? (msg.list as ListName) : undefined;
-    const limit = typeof msg.limit === "number" && msg.limit > 0 ? Math.min(Math.floor(msg.limit), MAX_LIMIT) : DEFAULT_LIMIT;
+    // limit 0 (summary mode only, an extension): follow the list's total without a window.
+    const limit = typeof msg.limit === "number" && msg.limit > 0 ? Math.min(Math.floor(msg.limit), MAX_LIMIT)
+      : msg.limit === 0 && this.summary ? 0 : DEFAULT_LIMIT;
     switch (msg.type) {
       case "subscribe": {
         const anchor = parseAnchor(msg.anchor);

@@ -133,9 +133,12 @@ it("/events summary mode (set_change_mode): one `changed` frame per batch of cha
   ws.on("message", (d) => frames.push(JSON.parse(d.toString())));
   await new Promise((resolve) => ws.once("open", resolve));
   ws.send(JSON.stringify({ type: "set_change_mode", mode: "summary" }));
-  // A frame the server answers proves the mode message was read first.
-  ws.send(JSON.stringify({ type: "set_detail_level", detail: false }));
-  await eventually(() => frames.some((f) => f.event === "job_snapshot"), 20_000, "a snapshot");
+  // limit 0 (summary mode only): an empty window that still carries the list's total.
+  ws.send(JSON.stringify({ type: "subscribe", list: "scheduled", anchor: { kind: "head" }, limit: 0 }));
+  await eventually(() => frames.filter((f) => f.event === "job_snapshot").length >= 2, 20_000, "the subscribe's snapshot");
+  const snap = frames.filter((f) => f.event === "job_snapshot")[1] as unknown as { scheduled: { items: unknown[]; total: number } };
+  assert.deepEqual(snap.scheduled.items, []);
+  assert.equal(snap.scheduled.total, (await req(admin, "GET", "/stats")).body!.counts.scheduled);
   const take = await openTake(server.url, `queue=${q}&prefetch=1`);
   const job = (await req(server.url, "POST", "/jobs", { type: "t", queue: q, payload: null })).body!;
   await take.waitJobs(1, 20_000);
