@@ -180,8 +180,8 @@ export async function dashboard(opts: BenchOptions): Promise<Row[]> {
   try {
     // Alternate, twice each: the machine is shared and drifts.
     for (let i = 0; i < 2; i++) {
-      runs.idle.push(await w3(opts, "buffered", "json", idle));
-      runs.watching.push(await w3(opts, "buffered", "json", watching));
+      runs.idle.push(await w3(opts, "buffered", "json", undefined, idle));
+      runs.watching.push(await w3(opts, "buffered", "json", undefined, watching));
     }
   } finally {
     await browser.close();

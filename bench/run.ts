@@ -4,7 +4,8 @@
 //
 //   npm run bench                        # everything (~5 min on the 2-core bench machine)
 //   npm run bench -- --quick             # short smoke run (smaller counts and durations)
-//   npm run bench -- --only W1,W3        # a subset: W1, W1-h2c, W2, W3, W4, Q (issue 4 + memory), D (dashboard, /metrics)
+//   npm run bench -- --only W1,W3        # a subset: W1, W1-h2c, W2, W3, W4, Q (issue 4 + memory),
+//                                        # W3-lease, W1-auth (issue 10: bench/controls.ts), D (dashboard, /metrics)
 //   npm run bench -- --profile DIR       # also write server CPU profiles (node --cpu-prof) to DIR/<workload>/
 //   npm run bench -- --h2-client node    # W1-h2c load from Node instead of h2load
 
@@ -13,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { type BenchOptions, type Row, hasCommand } from "./_lib.ts";
 import { dashboard } from "./dashboard.ts";
+import { w1Auth, w3Lease } from "./controls.ts";
 import { manage } from "./manage.ts";
 import { w1, w1h2c } from "./w1.ts";
 import { w2 } from "./w2.ts";
@@ -27,6 +29,8 @@ const WORKLOADS: Record<string, (o: BenchOptions) => Promise<Row[]>> = {
   W4: async (o) => [await w4(o)],
   Q: manage,
   D: dashboard,
+  "W3-lease": w3Lease,
+  "W1-auth": w1Auth,
 };
 
 function parseArgs(argv: string[]): { opts: BenchOptions; only: string[] } {

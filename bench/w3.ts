@@ -50,7 +50,10 @@ export interface W3Watcher {
   open(adminUrl: string): Promise<() => Promise<void>>;
 }
 
-export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format: W3Format, watcher?: W3Watcher): Promise<Row> {
+/** `lease` (e.g. "30s") adds `&lease=` to the take streams (bench/controls.ts compares). */
+export async function w3(
+  opts: BenchOptions, mode: "buffered" | "fsync", format: W3Format, lease?: string, watcher?: W3Watcher,
+): Promise<Row> {
   const total = opts.quick ? 30_000 : 100_000;
   const zizq = await startZizq(`w3-${mode}-${format}`, opts, ["--default-commit-mode", mode], {}, watcher !== undefined);
   await preload(zizq.url, "w3", total);
@@ -103,7 +106,7 @@ export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format:
       };
       const accept = format === "json" ? "application/x-ndjson" : "application/vnd.zizq.msgpack-stream";
       for (let i = 0; i < STREAMS; i++) {
-        const req = http.get(`${zizq.url}/jobs/take?prefetch=${PREFETCH}`, { agent: takeAgent, headers: { accept } }, (res) => {
+        const req = http.get(`${zizq.url}/jobs/take?prefetch=${PREFETCH}${lease ? `&lease=${lease}` : ""}`, { agent: takeAgent, headers: { accept } }, (res) => {
           if (res.statusCode !== 200) reject(new Error(`take: HTTP ${res.statusCode}`));
           res.on("data", frameReader(format, onJob));
           res.on("error", () => {});
@@ -121,7 +124,7 @@ export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format:
   const target = mode === "fsync" ? 30_000 : 80_000;
   const opsPerSec = total / seconds;
   return {
-    workload: `W3 take+ack${format === "msgpack" ? " msgpack" : ""}${watcher ? `, ${watcher.label}` : ""}`, mode, opsPerSec,
+    workload: `W3 take+ack${format === "msgpack" ? " msgpack" : ""}${lease ? ` lease=${lease}` : ""}${watcher ? `, ${watcher.label}` : ""}`, mode, opsPerSec,
     p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), ...res,
     target: format === "msgpack" ? "≥ W3 JSON" : `≥ ${target}`,
     pass: format === "msgpack" ? undefined : opsPerSec >= target, // run.ts compares msgpack to JSON

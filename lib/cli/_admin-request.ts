@@ -1,6 +1,7 @@
-// One POST to the admin listener with the configured TLS client options, used by
-// `zizq backup` and `zizq compact`. Resolves with the response stream on 2xx; any other
-// status becomes an Error carrying the status and (the start of) the body.
+// One request to the admin listener with the configured TLS client options and token,
+// used by `zizq backup`, `zizq compact` and `zizq top` (queue pauses). Resolves with the
+// response stream on 2xx; any other status becomes an Error carrying the status and
+// (the start of) the body.
 
 import { readFile } from "node:fs/promises";
 import http from "node:http";
@@ -12,19 +13,30 @@ const MAX_ERROR_BODY_BYTES = 4096;
 
 // node:http rather than fetch: Node 20's fetch cannot take a custom CA or client
 // certificate without importing undici's Agent, which is not a dependency of ours.
-export async function postAdmin(config: AdminClientConfig, route: string): Promise<http.IncomingMessage> {
+export function postAdmin(config: AdminClientConfig, route: string): Promise<http.IncomingMessage> {
+  return requestAdmin(config, "POST", route);
+}
+
+/** A request whose 2xx answer is JSON, parsed. */
+export async function adminJson(config: AdminClientConfig, method: string, route: string): Promise<unknown> {
+  return JSON.parse(await readCapped(await requestAdmin(config, method, route), Infinity));
+}
+
+async function requestAdmin(config: AdminClientConfig, method: string, route: string): Promise<http.IncomingMessage> {
   const url = new URL(config.url + route);
   const tls = url.protocol === "https:" ? await readTlsFiles(config) : {};
   const client = url.protocol === "https:" ? https : http;
   const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
-    const request = client.request(url, { method: "POST", headers: { "content-length": 0 }, ...tls }, resolve);
+    const headers: Record<string, string | number> = { "content-length": 0 };
+    if (config.token !== undefined) headers.authorization = `Bearer ${config.token}`;
+    const request = client.request(url, { method, headers, ...tls }, resolve);
     request.on("error", (error) => reject(new Error(`cannot reach ${config.url}: ${error.message}`)));
     request.end();
   });
   const status = response.statusCode ?? 0;
   if (status >= 200 && status < 300) return response;
   const body = (await readCapped(response)).trim();
-  throw new Error(`POST ${url.pathname} failed: HTTP ${status}${body ? `: ${body}` : ""}`);
+  throw new Error(`${method} ${url.pathname} failed: HTTP ${status}${body ? `: ${body}` : ""}`);
 }
 
 async function readTlsFiles(config: AdminClientConfig): Promise<https.RequestOptions> {
@@ -43,12 +55,12 @@ async function readTlsFiles(config: AdminClientConfig): Promise<https.RequestOpt
   };
 }
 
-async function readCapped(response: http.IncomingMessage): Promise<string> {
+async function readCapped(response: http.IncomingMessage, max = MAX_ERROR_BODY_BYTES): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of response as AsyncIterable<Buffer>) {
-    if (size < MAX_ERROR_BODY_BYTES) chunks.push(chunk);
+    if (size < max) chunks.push(chunk);
     size += chunk.length;
   }
-  return Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY_BYTES).toString("utf8");
+  return Buffer.concat(chunks).subarray(0, max).toString("utf8");
 }

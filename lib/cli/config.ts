@@ -98,6 +98,12 @@ export interface ServeConfig {
   segmentBytes: number;
   /** Larger request bodies get 413. @default 16 MiB (16_777_216) */
   maxBodyBytes: number;
+  /** Lease on jobs taken by streams that do not ask for one; 0 = none. @default 0 */
+  defaultLeaseMs: number;
+  /** Abandoned deliveries (dropped stream, expired lease) that kill a job; 0 = never. @default 0 */
+  maxAbandons: number;
+  /** Token file (absolute); undefined = no access tokens required. @default undefined */
+  authTokensPath: string | undefined;
   log: LogConfig;
 }
 
@@ -169,6 +175,9 @@ export function resolveServeConfig(
     // A typo like `64GB` would preallocate 64 GB of zeros per segment; cap it at 1 GiB.
     segmentBytes: read.bytes("segment-size", { min: MIB, max: 1024 * MIB }),
     maxBodyBytes: read.bytes("max-body-size", { min: 1 }),
+    defaultLeaseMs: read.durationMs("default-lease", { max: 7 * 24 * 3_600_000 }),
+    maxAbandons: read.integer("max-abandons", { max: U32_MAX }),
+    authTokensPath: read.optionalPath("auth-tokens"),
     log: resolveLogConfig(read, dir, options),
   };
 }
@@ -201,6 +210,8 @@ export interface AdminClientConfig {
   /** mTLS client certificate; always paired with clientKeyPath. @default undefined */
   clientCertPath: string | undefined;
   clientKeyPath: string | undefined;
+  /** Sent as `Authorization: Bearer <token>` (a server with --auth-tokens). @default undefined */
+  token?: string;
 }
 
 export function resolveAdminClientConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): AdminClientConfig {
@@ -224,7 +235,9 @@ export function resolveAdminClientConfig(flags: Record<string, unknown>, env: No
   if (url.protocol === "http:" && (caCertPath || clientCertPath)) {
     throw new ConfigError(`--ca-cert/--client-cert need an https:// --url (got ${text})`);
   }
-  return { url: url.href.replace(/\/+$/, ""), caCertPath, clientCertPath, clientKeyPath };
+  const token = read.optionalString("token");
+  if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) throw new ConfigError("--token must be printable ASCII without spaces");
+  return { url: url.href.replace(/\/+$/, ""), caCertPath, clientCertPath, clientKeyPath, ...(token === undefined ? {} : { token }) };
 }
 
 export interface TopConfig extends AdminClientConfig {

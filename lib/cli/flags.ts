@@ -74,6 +74,10 @@ export const SERVE_FLAGS: FlagSpec[] = [
   flag("log-max-size", "Start a new log file past this size; 0 = no size limit", { default: "100MB" }),
   flag("log-max-files", "Rotated log files kept beside the live zizq.log", { default: "10" }),
   flag("license-key-check-interval", "Accepted for compatibility and ignored"),
+  // Production controls (docs/api.md "Extensions"); all off by default.
+  flag("default-lease", "Lease on jobs taken by streams without ?lease=; 0 = no lease", { default: "0" }),
+  flag("auth-tokens", "File of `scope token` lines (read, write, admin): require Bearer tokens; reloaded on SIGHUP"),
+  flag("max-abandons", "Deliveries ended with no ack/nack before a job dies; 0 = never", { default: "0" }),
 ];
 
 /** Shared by `top`, `backup` and `compact`. */
@@ -84,6 +88,7 @@ export const ADMIN_CLIENT_FLAGS: FlagSpec[] = [
     env: ["ZIZQ_ADMIN_TLS_CLIENT_CERT"],
   }),
   flag("client-key", "PEM client key for mTLS (needs --client-cert)", { env: ["ZIZQ_ADMIN_TLS_CLIENT_KEY"] }),
+  flag("token", "Access token sent as `Authorization: Bearer` (a server with --auth-tokens)"),
 ];
 
 export const TOP_FLAGS: FlagSpec[] = [

@@ -6,6 +6,7 @@ import fs from "node:fs";
 import type { Logger } from "pino";
 import { toNodeHandler } from "h3/node";
 import { createAdminApp } from "../http/admin.ts";
+import { TokenAuth, TokenFileError, upgradeRefusal, withTokens } from "../http/auth.ts";
 import { createApp } from "../http/app.ts";
 import { attachEvents } from "../http/events.ts";
 import { type Listener, listen } from "../http/listen.ts";
@@ -14,7 +15,7 @@ import { closeJq } from "../queue/jq.ts";
 import { createQueue } from "../queue/queue.ts";
 import { openStore } from "../storage/store.ts";
 import { startLoopDelayProbe } from "./_loop-delay.ts";
-import type { ServeConfig } from "./config.ts";
+import { ConfigError, type ServeConfig } from "./config.ts";
 
 type TlsFiles = ServeConfig["tls"];
 
@@ -27,8 +28,27 @@ function readTls(files: TlsFiles) {
   };
 }
 
+/** The --auth-tokens file; a bad one stops the server before it starts (the message names the line). */
+function readTokens(file: string, current?: TokenAuth): TokenAuth {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`--auth-tokens: cannot read ${file}: ${(err as Error).message}`);
+  }
+  try {
+    if (!current) return new TokenAuth(text, file);
+    current.reload(text, file);
+    return current;
+  } catch (err) {
+    if (err instanceof TokenFileError) throw new ConfigError(`--auth-tokens: ${err.message}`);
+    throw err;
+  }
+}
+
 /** Start the listeners on a recovered store; resolves after a graceful stop. */
 export async function runServe(config: ServeConfig, logger: Logger): Promise<void> {
+  const auth = config.authTokensPath === undefined ? undefined : readTokens(config.authTokensPath);
   const fsync = config.defaultCommitMode === "fsync";
   const enqueueFsync = (config.enqueueCommitMode ?? config.defaultCommitMode) === "fsync";
   const started = Date.now();
@@ -57,6 +77,8 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
     enqueueSync: enqueueFsync,
     writeSync: fsync,
     reaperIntervalMs: config.reaperCheckIntervalMs,
+    defaultLeaseMs: config.defaultLeaseMs,
+    maxAbandons: config.maxAbandons,
     onError: (err, where) => logger.error({ err, where }, "background task failed; continuing"),
   });
 
@@ -75,7 +97,8 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
     logger.info({ event: "listening", api, addr, scheme: l.scheme, url: l.url }, `Listening on ${l.url} (${api})`);
   };
   try {
-    const l = await listen(toNodeHandler(primary.app), { host: config.host, port: config.port, tls: readTls(config.tls), name: "primary" });
+    const primaryHandler = auth ? withTokens(toNodeHandler(primary.app), auth, "primary") : toNodeHandler(primary.app);
+    const l = await listen(primaryHandler, { host: config.host, port: config.port, tls: readTls(config.tls), name: "primary" });
     listeners.push(l);
     announce("primary", l);
     if (config.adminEnabled) {
@@ -88,10 +111,15 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
           ...(config.enqueueCommitMode && config.enqueueCommitMode !== config.defaultCommitMode ? { enqueueCommitMode: config.enqueueCommitMode } : {}),
         },
       });
-      const a = await listen(toNodeHandler(admin), { host: config.adminHost, port: config.adminPort, tls: readTls(config.adminTls), name: "admin" });
+      const adminHandler = auth ? withTokens(toNodeHandler(admin), auth, "admin") : toNodeHandler(admin);
+      const a = await listen(adminHandler, { host: config.adminHost, port: config.adminPort, tls: readTls(config.adminTls), name: "admin" });
       listeners.push(a);
       // The sniffer lets WebSocket upgrades through to the server's 'upgrade' event.
-      const events = attachEvents(a.server, queue, { startedAt: started, logError: (err) => logger.error({ err }, "admin event stream failed") });
+      const events = attachEvents(a.server, queue, {
+        startedAt: started,
+        logError: (err) => logger.error({ err }, "admin event stream failed"),
+        ...(auth ? { refuseUpgrade: (req: import("node:http").IncomingMessage) => upgradeRefusal(auth, req) } : {}),
+      });
       closers.push(() => events.close());
       announce("admin", a);
     }
@@ -102,6 +130,18 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
     await store.close();
     throw err;
   }
+  if (auth) logger.info({ tokens: auth.size }, "access tokens required (--auth-tokens)");
+  // SIGHUP reloads the token file; a bad file keeps the old tokens. Only with --auth-tokens:
+  // otherwise SIGHUP keeps Node's default (exit), as before.
+  const onHup = () => {
+    try {
+      readTokens(config.authTokensPath!, auth);
+      logger.info({ tokens: auth!.size }, "reloaded access tokens");
+    } catch (err) {
+      logger.error({ reason: (err as Error).message }, "kept the previous access tokens: the file is not usable");
+    }
+  };
+  if (auth) process.on("SIGHUP", onHup);
   logger.info({ version: SERVER_VERSION }, `Zizq ${SERVER_VERSION} ready`);
   // Debug aid for benches, off by default: periodic event-loop delay logs (docs/benchmarks.md).
   const stopLoopProbe = process.env.ZIZQ_DEBUG_LOOP_DELAY === "1" ? startLoopDelayProbe(logger) : undefined;
@@ -110,6 +150,7 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
     const stop = (signal: string) => {
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
+      process.off("SIGHUP", onHup);
       logger.info({ signal }, "shutting down");
       resolve();
     };

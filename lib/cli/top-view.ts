@@ -31,7 +31,18 @@ export interface TopState {
   input: string;
   query?: { queues: string[]; types: string[] };
   message?: string;
+  /** Paused queue names (admin GET /queues, polled by top.ts; an extension). */
+  paused: string[];
   quit: boolean;
+}
+
+/**
+ * Not a WebSocket frame: top.ts turns it into admin `POST /queues/{queue}/pause|resume`
+ * (an extension the /events protocol of API.md §5.1 does not have).
+ */
+export interface PauseAction {
+  type: "pause_queue" | "resume_queue";
+  queue: string;
 }
 
 export const TABS: readonly ListName[] = ["in_flight", "ready", "scheduled"];
@@ -43,7 +54,7 @@ const emptyList = (): ListState => ({ items: [], first_position: 0, total: 0 });
 export function initialState(): TopState {
   return {
     connected: false, tab: "in_flight", lists: { ready: emptyList(), in_flight: emptyList(), scheduled: emptyList() },
-    selected: { ready: 0, in_flight: 0, scheduled: 0 }, detail: false, mode: "normal", input: "", quit: false,
+    selected: { ready: 0, in_flight: 0, scheduled: 0 }, detail: false, mode: "normal", input: "", paused: [], quit: false,
   };
 }
 
@@ -81,6 +92,11 @@ export function applyFrame(state: TopState, frame: Record<string, any>): TopStat
   }
   for (const list of TABS) next.selected[list] = clamp(next.selected[list], next.lists[list].items.length);
   return next;
+}
+
+/** Fold the admin `GET /queues` answer in: which queues are paused. */
+export function applyQueues(state: TopState, queues: { name: string; paused: boolean }[]): TopState {
+  return { ...state, paused: queues.filter((q) => q.paused).map((q) => q.name) };
 }
 
 const clamp = (i: number, n: number) => Math.max(0, Math.min(i, n - 1));
@@ -173,6 +189,19 @@ export function handleKey(state: TopState, key: string): { state: TopState; send
     case "d":
       if (selectedJob(s)) s.mode = "confirm";
       break;
+    case "p": {
+      // Pause or resume the selected job's queue (top.ts sends it over HTTP).
+      const job = selectedJob(s);
+      if (!job) {
+        s.message = "select a job to pause or resume its queue";
+        break;
+      }
+      const paused = s.paused.includes(job.queue);
+      send.push({ type: paused ? "resume_queue" : "pause_queue", queue: job.queue } satisfies PauseAction);
+      s.paused = paused ? s.paused.filter((q) => q !== job.queue) : [...s.paused, job.queue].sort();
+      s.message = `${paused ? "resumed" : "paused"} queue ${job.queue}`;
+      break;
+    }
   }
   return { state: s, send };
 }
@@ -210,7 +239,7 @@ export function render(state: TopState, width: number, height: number, nowMs: nu
   const lines: string[] = [];
   const sv = state.server;
   lines.push(sv
-    ? `Zizq ${sv.version} (${sv.tier})  up ${duration(sv.uptime_ms)}  ready ${sv.total_ready}  in-flight ${sv.total_in_flight}  scheduled ${sv.total_scheduled}${state.connected ? "" : "  [reconnecting…]"}`
+    ? `Zizq ${sv.version} (${sv.tier})  up ${duration(sv.uptime_ms)}  ready ${sv.total_ready}  in-flight ${sv.total_in_flight}  scheduled ${sv.total_scheduled}${state.paused.length ? `  paused: ${state.paused.join(", ")}` : ""}${state.connected ? "" : "  [reconnecting…]"}`
     : state.connected ? "Zizq: waiting for the server…" : "Zizq: connecting…");
   const totals: Record<ListName, number> = { in_flight: sv?.total_in_flight ?? 0, ready: sv?.total_ready ?? 0, scheduled: sv?.total_scheduled ?? 0 };
   lines.push(TABS.map((t, i) => (t === state.tab ? `\x1b[7m ${i + 1} ${TITLES[t]} (${totals[t]}) \x1b[0m` : ` ${i + 1} ${TITLES[t]} (${totals[t]}) `)).join(" "));
@@ -225,7 +254,8 @@ export function render(state: TopState, width: number, height: number, nowMs: nu
   for (let i = top; i < Math.min(list.items.length, top + rows); i++) {
     const j = list.items[i];
     const at = state.tab === "in_flight" ? j.dequeued_at ?? j.ready_at : j.ready_at;
-    const row = `${pad(j.id, 27)}${pad(j.queue, 16)}${pad(j.job_type, 20)}${pad(String(j.priority), 7)}${pad(relative(at, nowMs), 12)}${j.attempts}`;
+    const queueName = state.paused.includes(j.queue) ? `${j.queue} ⏸` : j.queue;
+    const row = `${pad(j.id, 27)}${pad(queueName, 16)}${pad(j.job_type, 20)}${pad(String(j.priority), 7)}${pad(relative(at, nowMs), 12)}${j.attempts}`;
     lines.push(i === sel ? `\x1b[7m${row.slice(0, width)}\x1b[0m` : row.slice(0, width));
   }
   while (lines.length < height - panel.length - 1) lines.push("");
@@ -248,5 +278,5 @@ function footer(state: TopState, list: ListState): string {
   if (state.mode === "search") return `/${state.input}  (queue:x type:x or a type; Enter search, Esc cancel)`;
   if (state.mode === "confirm") return `delete ${selectedJob(state)?.id}? y to confirm, any other key cancels`;
   const where = list.items.length ? `${list.first_position + state.selected[state.tab] + 1}/${list.total}` : "0/0";
-  return `${where}  ${state.message ?? "Tab/1-3 lists  j/k move  i detail  / search  n/N next/prev  d delete  q quit"}`;
+  return `${where}  ${state.message ?? "Tab/1-3 lists  j/k move  i detail  / search  n/N next/prev  d delete  p pause/resume queue  q quit"}`;
 }

@@ -1,11 +1,13 @@
 // `zizq top`: a terminal UI over the admin WebSocket `<url>/events` (API.md §5.1, §6.2).
 // The I/O half: socket (reconnecting every 2 s), raw-mode keys, and a throttled redraw
-// with plain ANSI escapes on the alternate screen. State and drawing live in top-view.ts.
+// with plain ANSI escapes on the alternate screen, and paused queues polled from the admin
+// listener's GET /queues (key `p` pauses/resumes). State and drawing live in top-view.ts.
 
 import { readFile } from "node:fs/promises";
 import WebSocket from "ws";
+import { adminJson } from "./_admin-request.ts";
 import type { TopConfig } from "./config.ts";
-import { type TopState, applyFrame, handleKey, initialState, render } from "./top-view.ts";
+import { type PauseAction, type TopState, applyFrame, applyQueues, handleKey, initialState, render } from "./top-view.ts";
 
 const RECONNECT_MS = 2000;
 
@@ -60,7 +62,7 @@ export async function runTop(config: TopConfig): Promise<number> {
 
   const connect = () => {
     reconnect = undefined;
-    const socket = new WebSocket(url, tls);
+    const socket = new WebSocket(url, { ...tls, ...(config.token === undefined ? {} : { headers: { authorization: `Bearer ${config.token}` } }) });
     ws = socket;
     socket.on("open", () => {
       state = { ...state, connected: true };
@@ -85,6 +87,31 @@ export async function runTop(config: TopConfig): Promise<number> {
     });
   };
 
+  // Paused queues are not in the /events protocol: poll the admin listener's GET /queues.
+  let pollTimer: NodeJS.Timeout | undefined;
+  const pollQueues = async () => {
+    try {
+      const body = (await adminJson(config, "GET", "/queues")) as { queues: { name: string; paused: boolean }[] };
+      state = applyQueues(state, body.queues);
+      scheduleDraw();
+    } catch {
+      // An older server without the extension, or one that is restarting: show none.
+    }
+  };
+  const setPaused = async (action: PauseAction) => {
+    try {
+      await adminJson(config, "POST", `/queues/${encodeURIComponent(action.queue)}/${action.type === "pause_queue" ? "pause" : "resume"}`);
+    } catch (err) {
+      state = { ...state, message: (err as Error).message };
+    }
+    await pollQueues();
+  };
+  const startPolling = () => {
+    void pollQueues();
+    pollTimer = setInterval(() => void pollQueues(), RECONNECT_MS);
+    pollTimer.unref();
+  };
+
   const restore = () => {
     if (stdin.isTTY) stdin.setRawMode(false);
     out.write("\x1b[?25h\x1b[?1049l");
@@ -93,6 +120,7 @@ export async function runTop(config: TopConfig): Promise<number> {
     state = { ...state, quit: true };
     if (reconnect) clearTimeout(reconnect);
     if (drawTimer) clearTimeout(drawTimer);
+    if (pollTimer) clearInterval(pollTimer);
     ws?.close();
     stdin.off("data", onData);
     stdin.pause();
@@ -106,7 +134,10 @@ export async function runTop(config: TopConfig): Promise<number> {
     for (const key of splitKeys(chunk.toString("utf8"))) {
       const result = handleKey(state, key);
       state = result.state;
-      for (const frame of result.send) if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+      for (const frame of result.send) {
+        if (frame.type === "pause_queue" || frame.type === "resume_queue") void setPaused(frame as unknown as PauseAction);
+        else if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+      }
       if (state.quit) return quit();
     }
     scheduleDraw(true);
@@ -122,6 +153,7 @@ export async function runTop(config: TopConfig): Promise<number> {
   stdin.resume();
   out.on("resize", onResize);
   connect();
+  startPolling();
   scheduleDraw(true);
   return done;
 }

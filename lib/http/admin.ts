@@ -1,10 +1,12 @@
-// The admin listener's app (API.md §5): POST /backup and POST /compact. No content
-// negotiation and no JSON fallback: unknown paths get an empty 404, as in the reference.
+// The admin listener's app (API.md §5): POST /backup and POST /compact, plus the queue
+// pause controls `zizq top` uses (an extension: GET /queues with pause states, POST
+// /queues/{queue}/pause|resume; JSON, errors as `{"error"}`). No content negotiation and no
+// JSON fallback: unknown paths get an empty 404, as in the reference.
 // GET /events (the WebSocket behind `zizq top`) is an upgrade, served by events.ts.
 // Extensions (docs/api.md): GET /metrics, GET /stats, the dashboard at / and /assets/*,
 // and the primary API mounted under /api/ for it (docs/decisions.md: one origin).
 
-import { H3 } from "h3";
+import { H3, type H3Event, getRouterParam } from "h3";
 import type { Queue } from "../queue/queue.ts";
 import { RING_SECONDS } from "../queue/stats.ts";
 import { UNSAFE_METHODS, crossSiteReason } from "./_same-origin.ts";
@@ -12,6 +14,7 @@ import { backupResponse } from "./backup.ts";
 import { dashboardAssets } from "./dashboard-assets.ts";
 import { createMetrics } from "./metrics.ts";
 import { type ServerFacts, statsBody } from "./stats.ts";
+import { toErrorWebResponse } from "./errors.ts";
 
 export interface AdminOptions {
   logError?: (err: unknown) => void;
@@ -104,6 +107,17 @@ export function createAdminApp(queue: Queue, options: AdminOptions = {}): H3 {
       return response;
     });
   }
+  const controls = (run: (event: H3Event) => unknown) => async (event: H3Event) => {
+    try {
+      return json(200, await run(event));
+    } catch (err) {
+      return toErrorWebResponse(err, "json", logError);
+    }
+  };
+  const name = (event: H3Event) => getRouterParam(event, "queue", { decode: true }) ?? "";
+  app.get("/queues", controls(() => ({ queues: queue.queueStates() })));
+  app.post("/queues/:queue/pause", controls((event) => queue.setPaused(name(event), true)));
+  app.post("/queues/:queue/resume", controls((event) => queue.setPaused(name(event), false)));
   app.all("/**", () => new Response(null, { status: 404 }));
   return app;
 }

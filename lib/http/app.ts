@@ -55,6 +55,7 @@ const METHODS: Record<string, string[]> = {
   "/queues/:queue/resume": ["POST"],
   "/jobs/retry": ["POST"],
   "/jobs/:id/retry": ["POST"],
+  "/jobs/:id/heartbeat": ["POST"],
 };
 
 export function createApp(queue: Queue, options: AppOptions = {}): App {

@@ -21,6 +21,8 @@ export interface EventsOptions {
   /** For uptime_ms. @default the time attachEvents was called */
   startedAt?: number;
   logError?: (err: unknown) => void;
+  /** Access tokens (auth.ts): a raw HTTP refusal for an upgrade, or undefined to accept it. */
+  refuseUpgrade?: (req: IncomingMessage) => string | undefined;
 }
 
 const DEFAULT_LIMIT = 200;
@@ -41,6 +43,11 @@ export function attachEvents(server: EventEmitter, queue: Queue, options: Events
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/events") {
       socket.end("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
+      return;
+    }
+    const refusal = options.refuseUpgrade?.(req);
+    if (refusal) {
+      socket.end(refusal);
       return;
     }
     // A page on another site could otherwise open the stream and send delete_job.

@@ -44,7 +44,7 @@ const DIGITS = /^[0-9]+$/;
 const FILTER_KEYS = ["id", "queue", "type", "status", "priority", "ready_at", "attempts", "filter"];
 const LIST_KEYS = ["from", "order", "limit", ...FILTER_KEYS];
 const ERROR_LIST_KEYS = ["from", "order", "limit"];
-const TAKE_KEYS = ["queue", "prefetch"];
+const TAKE_KEYS = ["queue", "prefetch", "lease"];
 
 // ---- parsing --------------------------------------------------------------
 
@@ -202,12 +202,33 @@ export function parseErrorListQuery(search: string | URLSearchParams): ErrorList
 }
 
 /** GET /jobs/take: `queue` set (absent = all) and `prefetch` (default 1, 0 = unlimited). */
-export function parseTakeQuery(search: string | URLSearchParams): { queues?: string[]; prefetch: number } {
+export function parseTakeQuery(search: string | URLSearchParams): { queues?: string[]; prefetch: number; leaseMs?: number } {
   const params = readParams(search, TAKE_KEYS);
   const prefetchText = params.get("prefetch");
   const prefetch = prefetchText === undefined ? 1 : parseInteger("prefetch", prefetchText, Number.MAX_SAFE_INTEGER);
   const queues = parseSet(params.get("queue"));
-  return queues ? { queues, prefetch } : { prefetch };
+  const leaseText = params.get("lease");
+  const out: { queues?: string[]; prefetch: number; leaseMs?: number } = queues ? { queues, prefetch } : { prefetch };
+  if (leaseText !== undefined) out.leaseMs = parseLeaseMs(leaseText);
+  return out;
+}
+
+const LEASE_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** A week: longer than any job should go without a heartbeat, short enough to catch a typo. */
+export const LEASE_MAX_MS = 7 * 24 * 3_600_000;
+
+/**
+ * `lease` on a take stream (extension): `500ms`, `30s`, `5m`, `1h`, `1d`, or bare milliseconds,
+ * as the CLI's durations; `0` = no lease (overrides --default-lease). At most a week.
+ */
+export function parseLeaseMs(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text);
+  const ms = m ? Math.round(Number(m[1]) * LEASE_UNITS[m[2] ?? "ms"]) : NaN;
+  if (!m || !Number.isSafeInteger(ms)) {
+    throw invalidQuery(`lease: ${JSON.stringify(text)} is not a duration (expected e.g. 500ms, 30s, 5m, 1h; a bare number is milliseconds)`);
+  }
+  if (ms > LEASE_MAX_MS) throw invalidQuery(`lease: ${text} exceeds the maximum 7d`);
+  return ms;
 }
 
 // ---- links ----------------------------------------------------------------

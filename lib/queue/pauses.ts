@@ -54,6 +54,11 @@ export class PauseBook {
     else this.paused.delete(name);
   }
 
+  /** Every name ever paused (and not reset). */
+  names(): string[] {
+    return [...this.states.keys()];
+  }
+
   /** The stored state of a name, if it was ever paused. */
   state(name: string): PauseState | undefined {
     const s = this.states.get(name);

@@ -18,8 +18,9 @@ import { fail, parseFailure } from "./fail.ts";
 import { IdGenerator } from "./ids.ts";
 import { guarded } from "./errors.ts";
 import { DEFAULTS, type JobDefaults, isExpired, isTerminal, optionsOf, viewOf, viewOfMeta } from "./job.ts";
+import { LeaseKeeper } from "./lease-keeper.ts";
 import { parsePatch, patchedMeta } from "./patch.ts";
-import { PauseBook, checkQueueName } from "./pauses.ts";
+import { PauseBook, type PauseState, checkQueueName } from "./pauses.ts";
 import { type QueueView, queueCounts, toQueueView } from "./queue-view.ts";
 import { reap } from "./reaper.ts";
 import { parseRetry, retrySlots } from "./retry.ts";
@@ -46,6 +47,10 @@ export interface QueueOptions {
   /** How often the reaper looks for expired jobs; 0 = never (tests call reap()). @default 30000 */
   reaperIntervalMs?: number;
   random?: () => number;
+  /** Lease on jobs taken by streams that do not ask for one (extension); 0 = none. @default 0 */
+  defaultLeaseMs?: number;
+  /** Abandoned deliveries (dropped stream, expired lease) that kill a job; 0 = never. @default 0 */
+  maxAbandons?: number;
   /** Background failures (reaper ticks) are reported here and the loop carries on. */
   onError?: (err: unknown, where: string) => void;
 }
@@ -87,6 +92,8 @@ export class Queue {
   readonly activity = new QueueStats();
   /** Paused queues (extension): take streams skip them. */
   readonly pauses: PauseBook;
+  /** Leases, heartbeats and abandon counts (extension). */
+  readonly leases: LeaseKeeper;
 
   constructor(store: Store, options: QueueOptions = {}) {
     this.store = store;
@@ -123,11 +130,18 @@ export class Queue {
     // A job requeued by a disconnect re-claims its unique key if free (§4.3; the
     // reference's "no longer blocks duplicates" quirk is not copied).
     dispatcher.onRequeue = (slot) => {
+      if (this.leases.abandoned(slot)) return;
       const key = optionsOf(store.table, slot).unique_key;
       if (key !== undefined) this.ctx.unique.reclaim(store.table, key, store.table.idOf(slot));
     };
     this.ctx.batches.rebuild(store.table);
     this.onError = options.onError ?? (() => {});
+    this.leases = new LeaseKeeper(this.ctx, {
+      defaultLeaseMs: options.defaultLeaseMs ?? 0,
+      maxAbandons: options.maxAbandons ?? 0,
+      onError: this.onError,
+      onFailed: (id) => this.changed({ kind: "dead", id }),
+    });
     dispatcher.onError = this.onError;
     const interval = options.reaperIntervalMs ?? 30_000;
     if (interval > 0) {
@@ -193,7 +207,13 @@ export class Queue {
   }
 
   take(options: TakeOptions): Taker {
+    if (options.leaseMs === undefined && this.leases.defaultLeaseMs > 0) options = { ...options, leaseMs: this.leases.defaultLeaseMs };
     return this.ctx.dispatcher.open(options);
+  }
+
+  /** POST /jobs/{id}/heartbeat (extension): 404 not in flight, 409 held by another worker. */
+  heartbeat(id: string, workerId?: string): void {
+    this.leases.heartbeat(id, workerId);
   }
 
   /** POST /jobs/{id}/success. */
@@ -258,6 +278,12 @@ export class Queue {
     const pause = this.pauses.state(name);
     if (!counts && !pause) throw new QueueError("not_found", `queue '${name}' not found`);
     return toQueueView(name, pause, counts);
+  }
+
+  /** Admin `GET /queues` (extension, `zizq top`): every queue with jobs or a pause record, and its pause state. */
+  queueStates(): ({ name: string } & PauseState)[] {
+    const names = new Set([...this.queues(), ...this.pauses.names()]);
+    return [...names].sort(compareUtf8).map((name) => ({ name, ...(this.pauses.state(name) ?? { paused: false }) }));
   }
 
   /** POST /queues/{queue}/pause | resume (extension); allowed for a queue with no jobs yet. */
@@ -402,6 +428,7 @@ export class Queue {
     const view = await this.ctx.enqueueLock.run(async () => {
       const slot = this.visibleSlot(id);
       await guarded(retrySlots(this.ctx, [slot], input, this.now(), false));
+      this.leases.abandons.forget(id);
       return viewOf(this.store.table, slot);
     });
     this.changed({ kind: "patched" });
@@ -429,7 +456,9 @@ export class Queue {
           const slot = t.slotById.get(id);
           if (slot !== undefined) slots.push(slot);
         }
-        return (await guarded(retrySlots(this.ctx, slots, input, this.now(), true))).length;
+        const done = await guarded(retrySlots(this.ctx, slots, input, this.now(), true));
+        for (const id of done) this.leases.abandons.forget(id);
+        return done.length;
       });
       await yieldToLoop();
     }
@@ -464,6 +493,7 @@ export class Queue {
       this.ctx.unique.clear();
       this.ctx.batches.clear();
       this.pauses.clear();
+      this.leases.clear();
       await guarded(this.store.reset(this.ctx.writeSync));
     });
     this.changed();
@@ -495,7 +525,10 @@ export class Queue {
     if (this.reaperTimer) clearInterval(this.reaperTimer);
     this.scheduler.stop();
     this.cronScheduler.stop();
+    this.leases.stop();
   }
 }
+
+const compareUtf8 = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 export const createQueue = (store: Store, options?: QueueOptions): Queue => new Queue(store, options);

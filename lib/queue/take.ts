@@ -62,6 +62,9 @@ export class Dispatcher {
   onChange: () => void = () => {};
   /** Where deliveries report their wait (lib/queue/stats.ts); set by the Queue. */
   stats: QueueStats | undefined;
+  /** A job was handed to a stream / left it (leases, lib/queue/lease.ts, listen here). */
+  onDelivered: (id: string, options: TakeOptions) => void = () => {};
+  onReleased: (id: string) => void = () => {};
   /** Queue names that take streams skip (lib/queue/pauses.ts); in-flight jobs are unaffected. */
   paused: ReadonlySet<string> = new Set();
 
@@ -94,6 +97,7 @@ export class Dispatcher {
     const t = this.store.table;
     for (const id of stream.held) {
       this.owners.delete(id);
+      this.onReleased(id);
       const slot = t.slotById.get(id);
       if (slot !== undefined && t.status[slot] === STATUS_IN_FLIGHT) {
         t.setStatus(slot, STATUS_READY);
@@ -110,8 +114,14 @@ export class Dispatcher {
     const stream = this.owners.get(id);
     if (!stream) return;
     this.owners.delete(id);
+    this.onReleased(id);
     stream.held.delete(id);
     this.wake();
+  }
+
+  /** The options of the stream holding an in-flight job (heartbeats check the worker). */
+  holderOf(id: string): TakeOptions | undefined {
+    return this.owners.get(id)?.options;
   }
 
   /** Forget every held job (reset). */
@@ -188,6 +198,7 @@ export class Dispatcher {
     const job = viewOf(t, slot);
     this.owners.set(job.id, stream);
     stream.held.add(job.id);
+    this.onDelivered(job.id, stream.options);
     this.onChange();
     if (!stream.options.deliver({ job, payloadJson })) stream.congested = true;
   }

@@ -134,8 +134,10 @@ export interface TakeOptions {
   queues?: string[];
   /** Max unacknowledged jobs on this stream; 0 = unlimited (still bounded by the global cap). */
   prefetch: number;
-  /** For logs only. */
+  /** For logs, and heartbeats that name their worker (lib/queue/lease.ts). */
   workerId?: string;
+  /** Lease on every job delivered (extension); undefined = the server's default, 0 = none. */
+  leaseMs?: number;
   /**
    * Called once per job handed to this stream. Return false when the transport is
    * congested; the queue then stops delivering until `taker.resume()` is called.

@@ -47,6 +47,9 @@ describe("resolveServeConfig defaults", () => {
       completeBatchSize: 1000,
       segmentBytes: 64 * MIB,
       maxBodyBytes: 16 * MIB,
+      defaultLeaseMs: 0,
+      maxAbandons: 0,
+      authTokensPath: undefined,
       log: { format: "compact", level: "info", dir: undefined, rotation: "daily", maxFileBytes: 100_000_000, maxFiles: 10 },
     } satisfies ServeConfig);
   });
@@ -99,6 +102,9 @@ const ROWS: Row[] = [
   ["log-rotation", "hourly", "hourly", "never", "never", (c) => c.log.rotation],
   ["log-max-size", "1KiB", 1024, "0", 0, (c) => c.log.maxFileBytes],
   ["log-max-files", "3", 3, "1", 1, (c) => c.log.maxFiles],
+  ["default-lease", "30s", 30_000, "5m", 300_000, (c) => c.defaultLeaseMs],
+  ["max-abandons", "5", 5, "0", 0, (c) => c.maxAbandons],
+  ["auth-tokens", tmp("tokens"), tmp("tokens"), tmp("tokens2"), tmp("tokens2"), (c) => c.authTokensPath],
 ];
 
 /** Companions a row needs to be valid on its own (a TLS key needs its cert, ...). */
@@ -182,6 +188,9 @@ describe("resolveServeConfig validation", () => {
 
   it("refuses malformed and out-of-range values with the flag or env name", () => {
     rejects({}, { ZIZQ_HEARTBEAT_INTERVAL: "soon" }, /^ZIZQ_HEARTBEAT_INTERVAL: invalid duration "soon"/);
+    rejects({ "default-lease": "30 parsecs" }, {}, /^--default-lease: invalid duration "30 parsecs"/);
+    rejects({ "default-lease": "8d" }, {}, /^--default-lease: /);
+    rejects({}, { ZIZQ_MAX_ABANDONS: "-1" }, /^ZIZQ_MAX_ABANDONS: /);
     rejects({ "cache-size": "lots" }, {}, /^--cache-size: invalid size "lots"/);
     rejects({ port: "70000" }, {}, /^--port: "70000" is above the maximum 65535/);
     rejects({ port: "-1" }, {}, /^--port: "-1" is not a non-negative integer/);
@@ -238,6 +247,12 @@ describe("resolveAdminClientConfig", () => {
     assert.throws(() => resolveAdminClientConfig({ url: "ftp://x" }, {}), /must start with http/);
     assert.throws(() => resolveAdminClientConfig({ url: "not a url" }, {}), /is not a URL/);
     assert.throws(() => resolveAdminClientConfig({ "ca-cert": "ca.pem" }, {}), /need an https/);
+    assert.throws(() => resolveAdminClientConfig({ token: "has space" }, {}), /--token must be printable ASCII without spaces/);
+  });
+
+  it("--token / ZIZQ_TOKEN, the flag winning", () => {
+    assert.equal(resolveAdminClientConfig({}, { ZIZQ_TOKEN: "from-env-0123456789" }).token, "from-env-0123456789");
+    assert.equal(resolveAdminClientConfig({ token: "from-flag-0123456789" }, { ZIZQ_TOKEN: "e" }).token, "from-flag-0123456789");
   });
 });
 

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { splitKeys } from "../../lib/cli/top.ts";
-import { type TopState, applyFrame, handleKey, initialState, parseQuery, relative, render } from "../../lib/cli/top-view.ts";
+import { type TopState, applyFrame, applyQueues, handleKey, initialState, parseQuery, relative, render } from "../../lib/cli/top-view.ts";
 
 const server = { version: "0.6.1", uptime_ms: 3_723_000, tier: "pro", total_ready: 2, total_in_flight: 1, total_scheduled: 0 };
 const job = (id: string, extra: Record<string, unknown> = {}) =>
@@ -92,4 +92,24 @@ it("helpers: relative times and key splitting", () => {
   assert.equal(relative(10_000, 0), "in 10s");
   assert.equal(relative(0, 90_000), "1m30s ago");
   assert.deepEqual(splitKeys("j\x1b[Bq"), ["j", "\x1b[B", "q"]);
+});
+
+it("paused queues: shown in the header and on rows; p pauses or resumes the selected job's queue", () => {
+  let state = applyQueues(keys(loaded(), "2").state, [{ name: "emails", paused: true }, { name: "other", paused: false }]);
+  assert.deepEqual(state.paused, ["emails"]);
+  let text = render(state, 160, 20, 61_000).join("\n");
+  assert.match(text, /paused: emails/);
+  assert.match(text, /emails ⏸/);
+  let sent;
+  ({ state, sent } = keys(state, "p"));
+  assert.deepEqual(sent, [{ type: "resume_queue", queue: "emails" }]);
+  assert.deepEqual(state.paused, []);
+  assert.equal(state.message, "resumed queue emails");
+  ({ state, sent } = keys(state, "p"));
+  assert.deepEqual(sent, [{ type: "pause_queue", queue: "emails" }]);
+  text = render(state, 160, 20, 61_000).join("\n");
+  assert.match(text, /paused: emails/);
+  // Nothing selected: nothing sent.
+  ({ sent } = keys(applyQueues(initialState(), []), "p"));
+  assert.deepEqual(sent, []);
 });

@@ -4,7 +4,11 @@
 // and bad names are a 400 that changes nothing.
 
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
+import { toNodeHandler } from "h3/node";
+import { adminJson } from "../../lib/cli/_admin-request.ts";
+import { createAdminApp } from "../../lib/http/admin.ts";
+import { listen, type Listener } from "../../lib/http/listen.ts";
 import { eventually } from "../helpers/server.ts";
 import { assertError, enqueue, getJob, openTake, req, sharedServer, uniq } from "./_client.ts";
 
@@ -112,5 +116,31 @@ describe("POST /queues/{queue}/pause and /resume", () => {
     const m = await req(s.url, "GET", "/queues/x/pause");
     assert.equal(m.status, 405);
     assert.equal(m.headers.get("allow"), "POST");
+  });
+});
+
+describe("admin listener: GET /queues, POST /queues/{queue}/pause|resume (zizq top)", () => {
+  let admin: Listener;
+  before(async () => {
+    admin = await listen(toNodeHandler(createAdminApp(s.queue, { logError: (err) => { throw err; } })), { host: "127.0.0.1", port: 0 });
+  });
+  after(() => admin.close(100));
+  const config = () => ({ url: admin.url, caCertPath: undefined, clientCertPath: undefined, clientKeyPath: undefined });
+
+  it("lists queues with jobs or a pause record, with their pause state; pauses and resumes", async () => {
+    const withJobs = uniq("a-jobs");
+    const pausedOnly = uniq("b-paused");
+    await enqueue(s.url, { queue: withJobs });
+    const paused = (await adminJson(config(), "POST", `/queues/${pausedOnly}/pause`)) as Record<string, unknown>;
+    assert.equal(paused.paused, true);
+    const { queues } = (await adminJson(config(), "GET", "/queues")) as { queues: { name: string; paused: boolean }[] };
+    assert.deepEqual(queues.find((q) => q.name === withJobs), { name: withJobs, paused: false });
+    assert.equal(queues.find((q) => q.name === pausedOnly)?.paused, true);
+    assert.equal(((await req(s.url, "GET", `/queues/${pausedOnly}`)).body!).paused, true);
+    await adminJson(config(), "POST", `/queues/${pausedOnly}/resume`);
+    assert.equal(((await req(s.url, "GET", `/queues/${pausedOnly}`)).body!).paused, false);
+    const bad = await req(admin.url, "POST", "/queues/a,b/pause");
+    assertError(bad, 400, "queue must not contain ','");
+    await assert.rejects(adminJson(config(), "POST", "/queues/a,b/pause"), /POST \/queues\/a,b\/pause failed: HTTP 400/);
   });
 });

@@ -4,7 +4,7 @@
 
 import { type H3, type H3Event, getRouterParam } from "h3";
 import type { Queue } from "../../queue/queue.ts";
-import { readRawBody, reply, replyFormat, withBody } from "../_io.ts";
+import { noContent, readRawBody, reply, replyFormat, withBody } from "../_io.ts";
 import { wireJob } from "../job-wire.ts";
 import { parseFilterQuery } from "../query.ts";
 import { pathId } from "./jobs.ts";
@@ -45,6 +45,12 @@ export function controlRoutes(app: H3, queue: Queue, maxBodyBytes: number): void
     const filter = parseFilterQuery(event.url.search);
     const retried = await optionalBody(event, maxBodyBytes, (body) => queue.retryMany(filter, body));
     return reply(event, 200, { retried });
+  });
+
+  app.post("/jobs/:id/heartbeat", async (event) => {
+    await readRawBody(event, maxBodyBytes);
+    queue.heartbeat(pathId(event), event.req.headers.get("worker-id") ?? undefined);
+    return noContent();
   });
 
   app.post("/jobs/:id/retry", async (event) => {

@@ -15,7 +15,7 @@ export function takeRoutes(app: H3, queue: Queue, heartbeatMs: number, open: Set
   app.get("/jobs/take", (event) => {
     const format = streamFormat(event.req.headers.get("accept"));
     if (!format) throw streamNotAcceptable();
-    const { queues, prefetch } = parseTakeQuery(event.url.search);
+    const { queues, prefetch, leaseMs } = parseTakeQuery(event.url.search);
     let taker: Taker | undefined;
     const stream = createTakeStream({
       format,
@@ -29,6 +29,7 @@ export function takeRoutes(app: H3, queue: Queue, heartbeatMs: number, open: Set
     taker = queue.take({
       queues,
       prefetch,
+      ...(leaseMs === undefined ? {} : { leaseMs }),
       workerId: event.req.headers.get("worker-id") ?? undefined,
       deliver: (j) => stream.push(wireJob(j.job, j.payloadJson)),
     });

@@ -1,0 +1,149 @@
+// Access tokens (an extension, docs/api.md "Extensions"): `--auth-tokens FILE` holds one
+// `scope token` a line (read < write < admin). Every request on both listeners must send
+// `Authorization: Bearer <token>`: 401 (with `WWW-Authenticate: Bearer`) when it is missing
+// or unknown, 403 when its scope is short. Applied in front of the h3 apps and on the
+// admin WebSocket upgrade; TLS and mTLS run before it and are unaffected.
+//
+// Tokens never leave this module: parse errors name the line, never its text, and the
+// set keeps only SHA-256 digests. Lookups compare the presented token's digest with every
+// stored digest in constant time (crypto.timingSafeEqual, no early exit), so neither a
+// token's bytes nor its position in the file shows in the response time.
+
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { HttpError, toErrorResponse } from "./errors.ts";
+import type { NodeHandler } from "./listen.ts";
+import { responseFormat } from "./negotiate.ts";
+
+export const SCOPES = ["read", "write", "admin"] as const;
+export type Scope = (typeof SCOPES)[number];
+export type ListenerName = "primary" | "admin";
+
+/** A token file that cannot be used; the message names the line, never the token. */
+export class TokenFileError extends Error {}
+
+interface Entry {
+  scope: Scope;
+  digest: Buffer;
+}
+
+const digestOf = (token: string): Buffer => createHash("sha256").update(token, "utf8").digest();
+/** Visible ASCII without spaces: what an HTTP Authorization header can carry as is. */
+const TOKEN_TEXT = /^[\x21-\x7e]+$/;
+
+/**
+ * Parse a token file: `scope token` per line; blank lines and `#` comments are skipped.
+ * @throws TokenFileError naming the first bad line, or when there is no token at all.
+ */
+export function parseTokenFile(text: string, file = "token file"): Entry[] {
+  const entries: Entry[] = [];
+  const seen = new Map<string, number>();
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) return;
+    const where = `${file} line ${i + 1}`;
+    const fields = line.split(/\s+/);
+    if (fields.length !== 2) throw new TokenFileError(`${where}: expected "<scope> <token>" (${fields.length} fields)`);
+    const [scope, token] = fields as [string, string];
+    if (!(SCOPES as readonly string[]).includes(scope)) {
+      throw new TokenFileError(`${where}: unknown scope (expected ${SCOPES.join(", ")})`);
+    }
+    if (!TOKEN_TEXT.test(token)) throw new TokenFileError(`${where}: the token must be printable ASCII without spaces`);
+    if (token.length < 16) throw new TokenFileError(`${where}: the token is shorter than 16 characters`);
+    const digest = digestOf(token);
+    const key = digest.toString("hex");
+    if (seen.has(key)) throw new TokenFileError(`${where}: the same token as line ${seen.get(key)}`);
+    seen.set(key, i + 1);
+    entries.push({ scope: scope as Scope, digest });
+  });
+  if (entries.length === 0) throw new TokenFileError(`${file}: no tokens (one "<scope> <token>" per line)`);
+  return entries;
+}
+
+/** The current token set; replaced whole by reload (SIGHUP), so a request sees one or the other. */
+export class TokenAuth {
+  private entries: Entry[];
+
+  constructor(text: string, file?: string) {
+    this.entries = parseTokenFile(text, file);
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** Replace the tokens; on a bad file the old ones stay and the error is thrown. */
+  reload(text: string, file?: string): void {
+    this.entries = parseTokenFile(text, file);
+  }
+
+  /** The scope of a presented token, or undefined. Constant time in the token and its position. */
+  scopeOf(token: string): Scope | undefined {
+    const digest = digestOf(token);
+    let found = -1;
+    for (const e of this.entries) {
+      const match = timingSafeEqual(e.digest, digest);
+      // No branch on the secret's position: pick the highest matching rank arithmetically.
+      found = Math.max(found, match ? SCOPES.indexOf(e.scope) : -1);
+    }
+    return found === -1 ? undefined : SCOPES[found];
+  }
+
+  /** The error a request gets, or undefined when it may go on. */
+  check(headers: IncomingHttpHeaders, method: string, path: string, listener: ListenerName): HttpError | undefined {
+    const needed = requiredScope(method, path, listener);
+    if (needed === undefined) return undefined;
+    const header = headers.authorization;
+    const m = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header);
+    const scope = m ? this.scopeOf(m[1]!) : undefined;
+    if (scope === undefined) {
+      return new HttpError(401, header === undefined ? "missing access token" : "invalid access token", undefined, {
+        "www-authenticate": header === undefined ? 'Bearer realm="zizq"' : 'Bearer realm="zizq", error="invalid_token"',
+      });
+    }
+    if (SCOPES.indexOf(scope) < SCOPES.indexOf(needed)) {
+      return new HttpError(403, `this token's scope is ${scope}; ${method} ${path} needs ${needed}`);
+    }
+    return undefined;
+  }
+}
+
+/**
+ * What a request needs. Primary: `GET /health` is open (load balancers probe it);
+ * other reads need `read`; taking jobs and every write need `write`; pausing and resuming
+ * queues and `POST /reset` need `admin`. Everything on the admin listener needs `admin`.
+ */
+export function requiredScope(method: string, path: string, listener: ListenerName): Scope | undefined {
+  if (listener === "admin") return "admin";
+  if (method === "GET" || method === "HEAD") {
+    if (path === "/health") return undefined;
+    return path === "/jobs/take" ? "write" : "read";
+  }
+  if (path === "/reset" || /^\/queues\/[^/]+\/(pause|resume)$/.test(path)) return "admin";
+  return "write";
+}
+
+/** `handler` behind the token check; refused requests get the JSON (or MessagePack) error. */
+export function withTokens(handler: NodeHandler, auth: TokenAuth, listener: ListenerName): NodeHandler {
+  const call = handler as (req: IncomingMessage, res: ServerResponse) => unknown;
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? "/").split("?")[0]!;
+    const denied = auth.check(req.headers, req.method ?? "GET", path, listener);
+    if (!denied) return call(req, res);
+    const format = listener === "admin" ? "json" : responseFormat(req.headers.accept) ?? "json";
+    const { status, headers, body } = toErrorResponse(denied, format, () => {});
+    res.writeHead(status, headers);
+    res.end(body);
+    return undefined;
+  };
+}
+
+/** For the admin WebSocket upgrade: a raw HTTP/1.1 refusal, or undefined to go on. */
+export function upgradeRefusal(auth: TokenAuth, req: IncomingMessage): string | undefined {
+  const path = (req.url ?? "/").split("?")[0]!;
+  const denied = auth.check(req.headers, "GET", path, "admin");
+  if (!denied) return undefined;
+  const body = JSON.stringify({ error: denied.message });
+  const extra = Object.entries(denied.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+  return `HTTP/1.1 ${denied.status} ${denied.status === 401 ? "Unauthorized" : "Forbidden"}\r\n${extra}content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}

@@ -1,0 +1,102 @@
+// `zizq serve --auth-tokens FILE` as a real process: a bad line stops the server before it
+// starts and the message names the line (never the token); both listeners and the admin
+// WebSocket demand a Bearer token; SIGHUP reloads the file (a bad file keeps the old
+// tokens); `zizq backup --token` gets through; no token ever shows up in the logs.
+
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { after, afterEach, describe, it } from "node:test";
+import WebSocket from "ws";
+import { runBackup } from "../../lib/cli/backup.ts";
+import { eventually, spawnServer, type SpawnedServer } from "../helpers/server.ts";
+import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
+import { req } from "../http/_client.ts";
+
+const WRITE = "write-0123456789abcdef-w";
+const ADMIN = "admin-0123456789abcdef-a";
+const NEXT = "admin-after-reload-0123456789";
+const SECRET = "secret-never-logged-0123456789";
+const ALL = [WRITE, ADMIN, NEXT, SECRET];
+
+const running: SpawnedServer[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((s) => s.kill9()));
+});
+after(() => cleanupTmp());
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** The WebSocket upgrade's HTTP status: 101 when it opened. */
+function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${url.replace(/^http/, "ws")}/events`, { headers });
+    ws.once("open", () => {
+      ws.terminate();
+      resolve(101);
+    });
+    ws.once("unexpected-response", (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.once("error", (err) => reject(err));
+  });
+}
+
+describe("zizq serve --auth-tokens", () => {
+  it("refuses to start on a bad line, naming it and not the token", async () => {
+    const root = tmpDir();
+    const file = path.join(root, "tokens");
+    fs.writeFileSync(file, `write ${WRITE}\nsuperuser ${SECRET}\n`);
+    await assert.rejects(spawnServer(path.join(root, "dir"), ["--auth-tokens", file]), (err: Error) => {
+      assert.match(err.message, /server exited with [12] before listening/);
+      assert.ok(err.message.includes(`--auth-tokens: ${file} line 2: unknown scope (expected read, write, admin)`), err.message);
+      assert.ok(!err.message.includes(SECRET), "the token was printed");
+      return true;
+    });
+    // Nothing was created or locked: the store was never opened.
+    assert.equal(fs.existsSync(path.join(root, "dir", "segments")), false);
+  });
+
+  it("guards both listeners and the WebSocket; SIGHUP reloads; tokens never reach the logs", async () => {
+    const root = tmpDir();
+    const file = path.join(root, "tokens");
+    fs.writeFileSync(file, `write ${WRITE}\nadmin ${ADMIN}\n`);
+    const srv = await spawnServer(path.join(root, "dir"), ["--auth-tokens", file]);
+    running.push(srv);
+
+    const missing = await req(srv.url, "GET", "/jobs");
+    assert.equal(missing.status, 401);
+    assert.equal(missing.headers.get("www-authenticate"), 'Bearer realm="zizq"');
+    assert.equal((await req(srv.url, "GET", "/health")).status, 200);
+    assert.equal((await req(srv.url, "POST", "/jobs", { type: "t", queue: "q", payload: 1 }, bearer(WRITE))).status, 201);
+    assert.equal((await req(srv.url, "POST", "/reset", undefined, bearer(WRITE))).status, 403);
+
+    assert.equal((await req(srv.adminUrl!, "POST", "/compact")).status, 401);
+    assert.equal((await req(srv.adminUrl!, "POST", "/compact", undefined, bearer(WRITE))).status, 403);
+    assert.equal((await req(srv.adminUrl!, "POST", "/compact", undefined, bearer(ADMIN))).status, 204);
+    assert.equal(await upgradeStatus(srv.adminUrl!, {}), 401);
+    assert.equal(await upgradeStatus(srv.adminUrl!, bearer(WRITE)), 403);
+    assert.equal(await upgradeStatus(srv.adminUrl!, bearer(ADMIN)), 101);
+
+    const config = { url: srv.adminUrl!, caCertPath: undefined, clientCertPath: undefined, clientKeyPath: undefined };
+    const archive = path.join(root, "backup.tar.gz");
+    await assert.rejects(runBackup(archive, config), /HTTP 401/);
+    assert.ok((await runBackup(archive, { ...config, token: ADMIN })) > 0);
+
+    // Reload: the new file replaces the old tokens.
+    fs.writeFileSync(file, `admin ${NEXT}\n`);
+    srv.child.kill("SIGHUP");
+    await eventually(async () => (await req(srv.url, "GET", "/jobs", undefined, bearer(NEXT))).status === 200, 10_000, "the reloaded token");
+    assert.equal((await req(srv.url, "GET", "/jobs", undefined, bearer(ADMIN))).status, 401);
+    // A bad file keeps the previous tokens.
+    fs.writeFileSync(file, `admin ${SECRET}\nroot ${SECRET}x\n`);
+    srv.child.kill("SIGHUP");
+    await eventually(() => srv.logs().includes("kept the previous access tokens"), 10_000, "the reload error");
+    assert.ok(srv.logs().includes("line 2: unknown scope"));
+    assert.equal((await req(srv.url, "GET", "/jobs", undefined, bearer(NEXT))).status, 200);
+    assert.equal((await req(srv.url, "GET", "/jobs", undefined, bearer(SECRET))).status, 401);
+
+    for (const token of ALL) assert.ok(!srv.logs().includes(token), "a token reached the logs");
+  });
+});
