@@ -13,8 +13,22 @@ export class ApiError extends Error {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = any;
 
+/**
+ * The access token (when the server runs with --auth-tokens), kept for this tab only.
+ * Sent as Authorization on every call, and as a WebSocket subprotocol by live.ts.
+ */
+export const token = {
+  get: (): string | null => sessionStorage.getItem("zizq-token"),
+  set: (value: string): void => sessionStorage.setItem("zizq-token", value),
+  clear: (): void => sessionStorage.removeItem("zizq-token"),
+  /** Called on a 401: the shell asks for a token. */
+  onMissing: (): void => {},
+};
+
 async function call(method: string, url: string, body?: unknown): Promise<Json> {
   const init: RequestInit = { method, headers: { accept: "application/json" }, credentials: "same-origin" };
+  const bearer = token.get();
+  if (bearer) (init.headers as Record<string, string>).authorization = `Bearer ${bearer}`;
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     (init.headers as Record<string, string>)["content-type"] = "application/json";
@@ -32,6 +46,7 @@ async function call(method: string, url: string, body?: unknown): Promise<Json> 
   } catch {
     parsed = undefined;
   }
+  if (res.status === 401) token.onMissing();
   if (!res.ok) throw new ApiError(res.status, parsed?.error ?? `${res.status} ${res.statusText}`);
   return parsed;
 }

@@ -53,7 +53,9 @@ export class Live {
 
   start(): void {
     const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/events`;
-    const ws = new WebSocket(url);
+    const bearer = sessionStorage.getItem("zizq-token");
+    // The token rides as a subprotocol: a browser cannot set Authorization here.
+    const ws = bearer ? new WebSocket(url, ["zizq", `zizq.bearer.${base64url(bearer)}`]) : new WebSocket(url);
     this.ws = ws;
     ws.onopen = () => {
       this.connected = true;
@@ -155,4 +157,10 @@ function insertSorted(list: ListName, items: AdminJob[], job: AdminJob): AdminJo
     i++;
   }
   return [...items.slice(0, i), job, ...items.slice(i)];
+}
+
+function base64url(text: string): string {
+  let binary = "";
+  for (const b of new TextEncoder().encode(text)) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }

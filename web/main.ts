@@ -10,6 +10,7 @@ import { JobDetail } from "./job.ts";
 import { Jobs } from "./jobs.ts";
 import { Live } from "./live.ts";
 import { Overview } from "./overview.ts";
+import { token } from "./api.ts";
 import { ConfirmDialog, type ConfirmRequest, count, html } from "./ui.ts";
 
 const live = new Live();
@@ -33,6 +34,8 @@ function App() {
   const [dialog, setDialog] = useState<ConfirmRequest | undefined>(undefined);
   const [message, setMessage] = useState<{ text: string; kind: string } | undefined>(undefined);
   const [help, setHelp] = useState(false);
+  const [needToken, setNeedToken] = useState(false);
+  token.onMissing = () => setNeedToken(true);
   const [, setTick] = useState(0);
   const dialogRef = useRef(false);
   dialogRef.current = dialog !== undefined;
@@ -94,6 +97,18 @@ function App() {
     ${message ? html`<div class=${`toast ${message.kind}`} role="status" data-toast>${message.text}</div>` : null}
     ${help ? html`<div class="panel help"><h2>Keys</h2><p>o overview · l jobs · c crons · t light/dark · ? this help</p>
       <p>Overview: j/k select a queue · Enter its jobs · p pause/resume. Jobs: 1–6 or Tab lists · j/k · Enter open · d delete · r retry · n/N page · / jq. Job: d · r · Esc. Dialogs: y confirm · n/Esc cancel.</p></div>` : null}
+    ${needToken ? html`<form class="panel token" data-token-form onSubmit=${(e: Event) => {
+      e.preventDefault();
+      const value = String(new FormData(e.target as HTMLFormElement).get("token") ?? "").trim();
+      if (value) token.set(value);
+      else token.clear();
+      location.reload();
+    }}>
+      <h2>Access token</h2>
+      <p>This server checks access tokens (<code>--auth-tokens</code>). Enter an <strong>admin</strong> token; it is kept in this tab only.</p>
+      <input type="password" name="token" autocomplete="off" aria-label="access token" autofocus />
+      <button type="submit" class="primary">Use token</button>
+    </form>` : null}
     <main>
       ${r.page === "overview" ? html`<${Overview} ctx=${ctx} />` : null}
       ${r.page === "jobs" ? html`<${Jobs} ctx=${ctx} params=${r.params} />` : null}

@@ -37,7 +37,9 @@ interface Subscription {
 
 /** Serve `/events` upgrades on `server`; returns close(), which ends every session. */
 export function attachEvents(server: EventEmitter, queue: Queue, options: EventsOptions = {}): { close(): void } {
-  const wss = new WebSocketServer({ noServer: true });
+  // A client offering subprotocols (the dashboard: "zizq" plus its token, auth.ts) gets
+  // "zizq" chosen; one offering none (zizq top) gets none, as before.
+  const wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => (offered.has("zizq") ? "zizq" : false) });
   const startedAt = options.startedAt ?? Date.now();
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? "").split("?")[0];
