@@ -1,7 +1,9 @@
 // kill -9 of the real server with production controls in use (docs/api.md "Extensions"):
 // a pause (and a resume) survives the restart and a compaction of the segment that held
 // it; leases are not persisted, so a job in flight under a lease is ready again after a
-// restart with attempts unchanged, while an expiry already answered is durable.
+// restart with attempts unchanged, while an expiry written before an acknowledged write is
+// durable; abandon
+// counts (--max-abandons) start afresh after a restart, and a poison death is durable.
 
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -79,6 +81,8 @@ describe("kill -9 with production controls", () => {
     streams.push(u);
     await u.job(0);
     await eventually(async () => (await getJob(srv.url, expiring.id))?.status === "scheduled", 15_000, "the short lease to expire");
+    // Nobody is answered for an expiry: a later acknowledged write shows it is on disk.
+    await enqueue(srv.url, { queue: "marker" });
     await srv.kill9();
     streams.splice(0).forEach((s) => void s.close());
 
@@ -97,5 +101,35 @@ describe("kill -9 with production controls", () => {
     assert.equal((await v.job(0)).id, held.id);
     await eventually(async () => (await getJob(srv.url, held.id))?.status === "scheduled", 15_000, "the new default lease to expire");
     assert.equal((await req(srv.url, "POST", `/jobs/${held.id}/success`)).status, 404);
+  });
+
+  it("abandon counts live in memory: a restart (not the job's fault) starts them afresh", async () => {
+    const dir = tmpDir();
+    let srv = await spawn(dir, ["--max-abandons", "2"]);
+    const job = await enqueue(srv.url, { queue: "poison" });
+    const drop = async () => {
+      const t = await openTake(srv.url, "queue=poison");
+      assert.equal((await t.job(0)).id, job.id);
+      await t.close();
+    };
+    await drop();
+    await eventually(async () => (await getJob(srv.url, job.id))?.status === "ready", 10_000, "requeue");
+    await srv.kill9();
+
+    srv = await spawn(dir, ["--max-abandons", "2"]);
+    await drop();
+    await eventually(async () => (await getJob(srv.url, job.id))?.status === "ready", 10_000, "requeue after restart");
+    await drop();
+    const dead = await eventually(async () => {
+      const j = await getJob(srv.url, job.id);
+      return j?.status === "dead" ? j : undefined;
+    }, 10_000, "the second abandonment since the restart to kill it");
+    assert.equal(dead.attempts, 1);
+    // The death is durable once a later write was acknowledged (the log is written in
+    // order; nobody is answered for the death itself, so GET may see it a moment earlier).
+    await enqueue(srv.url, { queue: "marker" });
+    await srv.kill9();
+    srv = await spawn(dir);
+    assert.equal((await getJob(srv.url, job.id))!.status, "dead");
   });
 });

@@ -50,10 +50,11 @@ describe("GET /jobs/take?lease=", () => {
   it("heartbeats keep a job in flight well past its lease; the ack then completes it once", async () => {
     const q = uniq();
     const job = await enqueue(s.url, { queue: q, ...SLOW_RETRY });
-    const t = await openTake(s.url, `queue=${q}&lease=1500ms`);
+    const t = await openTake(s.url, `queue=${q}&lease=2500ms`);
     open.push(t);
     await t.job(0);
-    const until = Date.now() + 3500;
+    // A worker's heartbeat loop: every 250 ms for twice the lease.
+    const until = Date.now() + 5000;
     while (Date.now() < until) {
       assert.equal((await req(s.url, "POST", `/jobs/${job.id}/heartbeat`)).status, 204);
       await new Promise((r) => setTimeout(r, 250));
@@ -79,6 +80,21 @@ describe("GET /jobs/take?lease=", () => {
     assert.equal(m.status, 405);
   });
 
+  it("a refused heartbeat extends nothing: the holder's lease still expires", async () => {
+    const q = uniq();
+    const job = await enqueue(s.url, { queue: q, ...SLOW_RETRY });
+    const t = await openTake(s.url, `queue=${q}&lease=400ms`, { "worker-id": "worker-a" });
+    open.push(t);
+    await t.job(0);
+    await eventually(async () => {
+      const hb = await req(s.url, "POST", `/jobs/${job.id}/heartbeat`, undefined, { "worker-id": "worker-b" });
+      if (hb.status === 409) return false;
+      assert.equal(hb.status, 404, hb.text);
+      return true;
+    }, 15_000, "the lease to expire despite worker-b's heartbeats");
+    assert.equal((await getJob(s.url, job.id))!.status, "scheduled");
+  });
+
   it("a bad lease is a 400 JSON error and opens no stream", async () => {
     for (const [lease, why] of [
       ["soon", '"soon" is not a duration'], ["-1s", '"-1s" is not a duration'], ["", '"" is not a duration'],
@@ -95,17 +111,18 @@ describe("--default-lease and --max-abandons", () => {
     const own = await startServer({ queue: { defaultLeaseMs: 200 } });
     others.push(own);
     const q = uniq();
-    const leased = await enqueue(own.url, { queue: q, priority: 0, ...SLOW_RETRY });
-    const t = await openTake(own.url, `queue=${q}`);
-    await t.job(0);
-    await eventually(async () => (await getJob(own.url, leased.id))?.status === "scheduled", 15_000, "the default lease to expire");
-    await t.close();
-    const free = await enqueue(own.url, { queue: q });
+    const free = await enqueue(own.url, { queue: q, priority: 0 });
+    const leased = await enqueue(own.url, { queue: q, priority: 1, ...SLOW_RETRY });
     const u = await openTake(own.url, `queue=${q}&lease=0`);
     assert.equal((await u.job(0)).id, free.id);
-    // Several default leases' worth of time later, it is still in flight.
-    await new Promise((r) => setTimeout(r, 1000));
+    const t = await openTake(own.url, `queue=${q}`);
+    assert.equal((await t.job(0)).id, leased.id);
+    await eventually(async () => (await getJob(own.url, leased.id))?.status === "scheduled", 15_000, "the default lease to expire");
+    // The lease=0 job was delivered before the leased one, so a whole default lease has
+    // passed for it too: it is still in flight.
     assert.equal((await getJob(own.url, free.id))!.status, "in_flight");
+    assert.equal((await req(own.url, "POST", `/jobs/${free.id}/success`)).status, 204);
+    await t.close();
     await u.close();
   });
 
