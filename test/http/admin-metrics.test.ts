@@ -148,3 +148,12 @@ it("/events summary mode (set_change_mode): one `changed` frame per batch of cha
   await take.close();
   ws.close();
 });
+
+it("a retry counts in zizq_jobs_retried_total and in the /stats totals", async () => {
+  const dead = seeded.byStatus.dead[1];
+  assert.equal((await req(server.url, "POST", `/jobs/${dead.id}/retry`)).status, 200);
+  const m = samples(await (await fetch(`${admin}/metrics`)).text());
+  assert.equal(m.get(`zizq_jobs_retried_total{queue="${qb}"}`), 1);
+  const s = (await req(admin, "GET", "/stats")).body!;
+  assert.equal(s.queues.find((q: { name: string }) => q.name === qb).totals.retried, 1);
+});
