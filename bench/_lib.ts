@@ -44,6 +44,8 @@ export const bulkBody = (queue: string, from: number, count: number, fields = ""
 
 export interface BenchServer {
   url: string;
+  /** The admin listener, when started with `admin` (else undefined). */
+  adminUrl?: string;
   pid: number;
   dir: string;
   server: SpawnedServer;
@@ -53,9 +55,9 @@ export interface BenchServer {
   stop(): Promise<{ peakRssMb: number; diskMb: number }>;
 }
 
-/** `zizq serve` in a fresh temp dir; `env` is added to the child's environment. */
+/** `zizq serve` in a fresh temp dir; `env` is added to the child's environment; no admin listener unless `admin`. */
 export async function startZizq(
-  name: string, opts: BenchOptions, args: string[] = [], env: Record<string, string> = {},
+  name: string, opts: BenchOptions, args: string[] = [], env: Record<string, string> = {}, admin = false,
 ): Promise<BenchServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `zizq-bench-${name}-`));
   const nodeArgs: string[] = [];
@@ -68,13 +70,14 @@ export async function startZizq(
   // enough to pass `env` to the child.
   const saved = new Map(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
-  const pending = spawnServer(dir, ["--no-admin", ...args], 20_000, nodeArgs);
+  const pending = spawnServer(dir, [...(admin ? [] : ["--no-admin"]), ...args], 20_000, nodeArgs);
   for (const [k, v] of saved) v === undefined ? delete process.env[k] : (process.env[k] = v);
   const server = await pending;
   const pid = server.child.pid!;
   const memory = () => readMemory(pid);
   return {
     url: server.url,
+    adminUrl: server.adminUrl,
     pid,
     dir,
     server,

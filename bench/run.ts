@@ -5,7 +5,7 @@
 //   npm run bench                        # everything (~5 min on the 2-core bench machine)
 //   npm run bench -- --quick             # short smoke run (smaller counts and durations)
 //   npm run bench -- --only W1,W3        # a subset: W1, W1-h2c, W2, W3, W4, Q (issue 4 + memory),
-//                                        #   W3-lease, W1-auth (issue 10: bench/controls.ts), B (budgets),
+//                                        #   W3-lease, W1-auth (issue 10: bench/controls.ts), B (budgets), D (dashboard, /metrics),
 //                                        #   Client-W1, Client-W3 (our Client and Worker, issue 8),
 //                                        #   E (the embedded queue in-process, issue 8)
 //   npm run bench -- --profile DIR       # also write server CPU profiles (node --cpu-prof) to DIR/<workload>/
@@ -18,6 +18,7 @@ import { type BenchOptions, type Row, hasCommand } from "./_lib.ts";
 import { budgetBench } from "./budgets.ts";
 import { clientW1 } from "./client-w1.ts";
 import { clientW3 } from "./client-w3.ts";
+import { dashboard } from "./dashboard.ts";
 import { w1Auth, w3Lease } from "./controls.ts";
 import { embedded } from "./embedded.ts";
 import { manage } from "./manage.ts";
@@ -33,6 +34,7 @@ const WORKLOADS: Record<string, (o: BenchOptions) => Promise<Row[]>> = {
   W3: async (o) => [await w3(o, "buffered", "json"), await w3(o, "buffered", "msgpack"), await w3(o, "fsync", "json")],
   W4: async (o) => [await w4(o)],
   Q: manage,
+  D: dashboard,
   "W3-lease": w3Lease,
   "W1-auth": w1Auth,
   B: budgetBench,

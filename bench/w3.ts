@@ -43,20 +43,30 @@ function frameReader(format: W3Format, onJob: (job: { id: string }) => void): (c
 
 /**
  * A W3 run with something added: `setup` runs before the preload, `fields` go on every job,
- * `takeQuery` is appended to the take streams' query (e.g. `&lease=30s`, bench/controls.ts).
+ * `takeQuery` is appended to the take streams' query (e.g. `&lease=30s`, bench/controls.ts),
+ * and a `watcher` watches the admin listener during the run (bench/dashboard.ts: an open
+ * dashboard, or nothing as its baseline); with a watcher the server runs its admin listener.
  */
 export interface W3Variant {
   name: string;
   setup?(url: string): Promise<void>;
   fields?: string;
   takeQuery?: string;
+  watcher?: W3Watcher;
+}
+
+export interface W3Watcher {
+  label: string;
+  open(adminUrl: string): Promise<() => Promise<void>>;
 }
 
 export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format: W3Format, variant?: W3Variant): Promise<Row> {
   const total = opts.quick ? 30_000 : 100_000;
-  const zizq = await startZizq(`w3-${mode}-${format}${variant ? `-${variant.name}` : ""}`, opts, ["--default-commit-mode", mode]);
+  const watcher = variant?.watcher;
+  const zizq = await startZizq(`w3-${mode}-${format}${variant ? `-${variant.name}` : ""}`, opts, ["--default-commit-mode", mode], {}, watcher !== undefined);
   await variant?.setup?.(zizq.url);
   await preload(zizq.url, "w3", total, 1000, 4, 0, variant?.fields ?? "");
+  const closeWatcher = watcher ? await watcher.open(zizq.adminUrl!) : undefined;
   const ackAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const takeAgent = new http.Agent({ keepAlive: false });
   const latencies: number[] = [];
@@ -117,6 +127,7 @@ export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format:
   } finally {
     for (const t of takes) t.destroy();
     ackAgent.destroy();
+    await closeWatcher?.();
   }
   const res = await zizq.stop();
   const target = mode === "fsync" ? 30_000 : 80_000;

@@ -7,6 +7,7 @@
 //   together with code splitting, so both import one shared copy of the client classes
 //   (an error thrown by the embedded queue is `instanceof` the class from "zizq/client").
 // - the jq worker beside each bundle that may load it.
+// - dist/web: the dashboard (web/), content-hashed files the admin listener serves.
 // `--types` also emits the .d.ts files into dist/types/ (tsc, a few seconds; prepack does).
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -52,3 +53,9 @@ if (process.argv.includes("--types")) {
     writeFileSync(at, readFileSync(at, "utf8").replace(/(["'])(\.{1,2}\/[^"']*)\.ts\1/g, "$1$2.js$1"));
   }
 }
+
+// The dashboard (web/) into dist/web with content-hashed names; the bundle serves those
+// files (lib/http/dashboard-assets.ts). Same build function the server uses from sources.
+execFileSync(process.execPath, ["--import", "tsx", "-e",
+  `import(${JSON.stringify(`${root}lib/http/dashboard-assets.ts`)}).then((m) => m.buildDashboard(${JSON.stringify(root.replace(/\/$/, ""))}, ${JSON.stringify(`${root}dist/web`)}))`,
+], { stdio: "inherit", cwd: root });

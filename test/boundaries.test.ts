@@ -59,3 +59,19 @@ test("lib/client imports no server package and no server-only dependency", () =>
   }
   assert.deepEqual(violations, []);
 });
+
+test("web/ (the dashboard) talks to the server only over HTTP: no imports of lib/, and lib/ imports nothing of web/", () => {
+  const WEB = path.resolve(import.meta.dirname, "../web");
+  const violations: string[] = [];
+  for (const file of files(WEB)) {
+    for (const m of fs.readFileSync(file, "utf8").matchAll(/(?:from\s+|import\s*\(\s*)["'](\.[^"']+)["']/g)) {
+      if (!path.resolve(path.dirname(file), m[1]).startsWith(WEB + path.sep)) violations.push(`${path.relative(WEB, file)} imports ${m[1]}`);
+    }
+  }
+  for (const file of files(LIB)) {
+    for (const m of fs.readFileSync(file, "utf8").matchAll(/(?:from\s+|import\s*\(\s*)["'](\.[^"']+)["']/g)) {
+      if (path.resolve(path.dirname(file), m[1]).startsWith(WEB + path.sep)) violations.push(`lib/${path.relative(LIB, file)} imports ${m[1]}`);
+    }
+  }
+  assert.deepEqual(violations, []);
+});

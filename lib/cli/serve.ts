@@ -132,7 +132,15 @@ export async function startServe(config: ServeConfig, logger: Logger): Promise<R
     listeners.push(l);
     announce("primary", l);
     if (config.adminEnabled) {
-      const admin = createAdminApp(queue, { logError: (err) => logger.error({ err }, "admin request failed") });
+      const admin = createAdminApp(queue, {
+        logError: (err) => logger.error({ err }, "admin request failed"),
+        primary: primary.app,
+        facts: {
+          startedAt: started,
+          commitMode: config.defaultCommitMode,
+          ...(config.enqueueCommitMode && config.enqueueCommitMode !== config.defaultCommitMode ? { enqueueCommitMode: config.enqueueCommitMode } : {}),
+        },
+      });
       const adminHandler = auth ? withTokens(toNodeHandler(admin), auth, "admin") : toNodeHandler(admin);
       const a = await listen(adminHandler, { host: config.adminHost, port: config.adminPort, tls: readTls(config.adminTls), name: "admin" });
       listeners.push(a);

@@ -114,7 +114,8 @@ export class TokenAuth {
  * queues and `POST /reset` need `admin`. Everything on the admin listener needs `admin`.
  */
 export function requiredScope(method: string, path: string, listener: ListenerName): Scope | undefined {
-  if (listener === "admin") return "admin";
+  // The dashboard's page and hashed assets carry no data (its data calls need the token).
+  if (listener === "admin") return method === "GET" && (path === "/" || path.startsWith("/assets/")) ? undefined : "admin";
   if (method === "GET" || method === "HEAD") {
     if (path === "/health") return undefined;
     return path === "/jobs/take" ? "write" : "read";
@@ -141,9 +142,27 @@ export function withTokens(handler: NodeHandler, auth: TokenAuth, listener: List
 /** For the admin WebSocket upgrade: a raw HTTP/1.1 refusal, or undefined to go on. */
 export function upgradeRefusal(auth: TokenAuth, req: IncomingMessage): string | undefined {
   const path = (req.url ?? "/").split("?")[0]!;
-  const denied = auth.check(req.headers, "GET", path, "admin");
+  const fromProtocol = req.headers.authorization === undefined ? bearerFromProtocols(req.headers["sec-websocket-protocol"]) : undefined;
+  const headers = fromProtocol === undefined ? req.headers : { ...req.headers, authorization: `Bearer ${fromProtocol}` };
+  const denied = auth.check(headers, "GET", path, "admin");
   if (!denied) return undefined;
   const body = JSON.stringify({ error: denied.message });
   const extra = Object.entries(denied.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join("");
   return `HTTP/1.1 ${denied.status} ${denied.status === 401 ? "Unauthorized" : "Forbidden"}\r\n${extra}content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+/** The subprotocol that carries a token, `WS_BEARER_PREFIX` + base64url(token). */
+export const WS_BEARER_PREFIX = "zizq.bearer.";
+
+/**
+ * A browser cannot set Authorization on a WebSocket handshake; the dashboard offers the
+ * token as a subprotocol instead (`["zizq", "zizq.bearer.<base64url>"]`; the server picks
+ * "zizq"). Not a query parameter: URLs end up in proxy logs and browser history.
+ */
+export function bearerFromProtocols(header: string | undefined): string | undefined {
+  for (const p of (header ?? "").split(",")) {
+    const v = p.trim();
+    if (v.startsWith(WS_BEARER_PREFIX)) return Buffer.from(v.slice(WS_BEARER_PREFIX.length), "base64url").toString("utf8");
+  }
+  return undefined;
 }

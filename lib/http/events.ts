@@ -11,6 +11,7 @@ import {
   type AdminJob, type Anchor, type FindAnchor, type FindDirection, type JobWindow, LIST_NAMES, type ListName, PayloadJson,
 } from "../queue/admin-view.ts";
 import type { ChangeEvent, Queue } from "../queue/queue.ts";
+import { crossSiteReason } from "./_same-origin.ts";
 import { SERVER_VERSION } from "./routes/health.ts";
 
 export interface EventsOptions {
@@ -49,7 +50,9 @@ interface Subscription {
 
 /** Serve `/events` upgrades on `server`; returns close(), which ends every session. */
 export function attachEvents(server: EventEmitter, queue: Queue, options: EventsOptions = {}): { close(): void } {
-  const wss = new WebSocketServer({ noServer: true });
+  // A client offering subprotocols (the dashboard: "zizq" plus its token, auth.ts) gets
+  // "zizq" chosen; one offering none (zizq top) gets none, as before.
+  const wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => (offered.has("zizq") ? "zizq" : false) });
   const startedAt = options.startedAt ?? Date.now();
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? "").split("?")[0];
@@ -62,6 +65,11 @@ export function attachEvents(server: EventEmitter, queue: Queue, options: Events
       socket.end(refusal);
       return;
     }
+    // A page on another site could otherwise open the stream and send delete_job.
+    if (crossSiteReason((name) => header(req, name))) {
+      socket.end("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => new Session(ws, queue, startedAt, options));
   };
   server.on("upgrade", onUpgrade);
@@ -72,6 +80,11 @@ export function attachEvents(server: EventEmitter, queue: Queue, options: Events
       wss.close();
     },
   };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
 }
 
 class Session {
@@ -96,6 +109,14 @@ class Session {
   private needSnapshot = false;
   private lastFlushMs = 0;
   private terminal: ChangeEvent[] = [];
+  /**
+   * Summary mode (extension, the dashboard opts in with `set_change_mode`): no per-job
+   * `completed`/`dead` frames, and one `changed` frame per debounced batch of changes,
+   * whether or not a window moved, with how many jobs completed and died meanwhile.
+   */
+  private summary = false;
+  private completedSince = 0;
+  private deadSince = 0;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
 
@@ -146,7 +167,8 @@ class Session {
 
   private onChange(event: ChangeEvent): void {
     if (event.kind === "patched") this.needSnapshot = true;
-    else if (event.kind !== "jobs") this.terminal.push(event);
+    else if (event.kind === "completed") this.summary ? this.completedSince++ : this.terminal.push(event);
+    else if (event.kind === "dead") this.summary ? this.deadSince++ : this.terminal.push(event);
     // Debounce: a burst of enqueues becomes one recomputation, not one per job. Windows
     // away from the head cost O(list) to recompute (~70 ms at 1M ready jobs), so the
     // wait grows with the last recomputation: the stream takes at most ~1/5 of the loop.
@@ -160,6 +182,8 @@ class Session {
 
   private windowOf(list: ListName): JobWindow {
     const sub = this.subs[list];
+    // An empty subscription (summary mode only): the total, and no list walk.
+    if (sub.limit === 0) return { items: [], first_position: 0, total: this.queue.admin.total(list) };
     return this.queue.admin.window(list, sub.anchor, sub.limit, this.detail);
   }
 
@@ -177,6 +201,14 @@ class Session {
   }
 
   private flush(): void {
+    this.flushWindows();
+    if (!this.summary) return;
+    this.send("changed", { completed: this.completedSince, dead: this.deadSince });
+    this.completedSince = 0;
+    this.deadSince = 0;
+  }
+
+  private flushWindows(): void {
     const terminal = this.terminal.splice(0);
     for (const e of terminal) if (e.kind !== "jobs" && e.kind !== "patched") this.send("job_changed", { id: e.id, status: e.kind });
     if (this.needSnapshot) {
@@ -223,7 +255,9 @@ class Session {
     }
     if (typeof msg !== "object" || msg === null) return;
     const list = LIST_NAMES.includes(msg.list as ListName) ? (msg.list as ListName) : undefined;
-    const limit = typeof msg.limit === "number" && msg.limit > 0 ? Math.min(Math.floor(msg.limit), MAX_LIMIT) : DEFAULT_LIMIT;
+    // limit 0 (summary mode only, an extension): follow the list's total without a window.
+    const limit = typeof msg.limit === "number" && msg.limit > 0 ? Math.min(Math.floor(msg.limit), MAX_LIMIT)
+      : msg.limit === 0 && this.summary ? 0 : DEFAULT_LIMIT;
     switch (msg.type) {
       case "subscribe": {
         const anchor = parseAnchor(msg.anchor);
@@ -232,6 +266,13 @@ class Session {
         this.snapshot();
         return;
       }
+      case "set_change_mode":
+        // Extension (docs/api.md): "summary" for clients that only need to know that
+        // something changed (the dashboard); "jobs" is the §5.1 behaviour.
+        if (msg.mode !== "summary" && msg.mode !== "jobs") return;
+        this.summary = msg.mode === "summary";
+        this.terminal = [];
+        return;
       case "set_detail_level":
         if (typeof msg.detail !== "boolean") return;
         this.detail = msg.detail;

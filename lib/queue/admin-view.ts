@@ -174,9 +174,25 @@ export class AdminView {
     // No in-flight index: the scan is over typed arrays (~1 ms per 1M slots) and the
     // in-flight set is bounded by the global in-flight limit, so the sort is small.
     const t = this.store.table;
+    const cmp = (a: number, b: number) => t.dequeuedAt[a] - t.dequeuedAt[b] || t.compare(a, b);
     const out: number[] = [];
+    if (max <= 16) {
+      // A small head window (the dashboard's one-job subscriptions): keep the best `max`
+      // by insertion instead of sorting every in-flight job after each change.
+      for (let s = 0; s < t.capacity; s++) {
+        if (t.status[s] !== STATUS_IN_FLIGHT) continue;
+        if (out.length === max && cmp(s, out[max - 1]) >= 0) continue;
+        let i = out.length === max ? max - 1 : out.length;
+        while (i > 0 && cmp(s, out[i - 1]) < 0) {
+          if (i < max) out[i] = out[i - 1];
+          i--;
+        }
+        out[i] = s;
+      }
+      return out;
+    }
     for (let s = 0; s < t.capacity; s++) if (t.status[s] === STATUS_IN_FLIGHT) out.push(s);
-    out.sort((a, b) => t.dequeuedAt[a] - t.dequeuedAt[b] || t.compare(a, b));
+    out.sort(cmp);
     return out.length > max ? out.slice(0, max) : out;
   }
 

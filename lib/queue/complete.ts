@@ -15,6 +15,7 @@ export async function complete(ctx: QueueContext, ids: readonly string[], nowMs:
   const removals: number[] = [];
   const updates: number[] = [];
   const metas: JobMeta[] = [];
+  const queues: string[] = [];
   for (const id of new Set(ids)) {
     const slot = t.slotById.get(id);
     if (slot === undefined || t.status[slot] !== STATUS_IN_FLIGHT) {
@@ -22,6 +23,7 @@ export async function complete(ctx: QueueContext, ids: readonly string[], nowMs:
       continue;
     }
     ctx.dispatcher.release(id);
+    queues.push(t.queues.name(t.queue[slot]));
     const retentionMs = optionsOf(t, slot).retention?.completed_ms ?? ctx.defaults.completedRetentionMs;
     if (retentionMs === 0) {
       removals.push(slot);
@@ -31,5 +33,6 @@ export async function complete(ctx: QueueContext, ids: readonly string[], nowMs:
     }
   }
   await Promise.all([ctx.store.remove(removals, ctx.writeSync), ctx.store.update(updates, metas, ctx.writeSync)]);
+  for (const queue of queues) ctx.stats.completed(queue, nowMs);
   return notFound;
 }

@@ -6,6 +6,7 @@ import type { Mutex } from "./_mutex.ts";
 import type { BatchIndex } from "./batch.ts";
 import type { Clock } from "./clock.ts";
 import type { IdGenerator } from "./ids.ts";
+import type { QueueStats } from "./stats.ts";
 import type { JobDefaults } from "./job.ts";
 import type { Dispatcher } from "./take.ts";
 import type { UniqueIndex } from "./unique.ts";
@@ -22,6 +23,8 @@ export interface QueueContext {
   /** Wait for fsync before answering enqueues / everything else. */
   enqueueSync: boolean;
   writeSync: boolean;
+  /** Counters for /metrics and /stats (lib/queue/stats.ts). */
+  stats: QueueStats;
   /** Uniform [0,1) for backoff jitter; tests pass () => 0. */
   random: () => number;
   /** Call after jobs may have become ready or scheduled: wakes takers, re-arms the scheduler. */

@@ -101,10 +101,13 @@ export async function enqueue(ctx: QueueContext, inputs: readonly EnqueueInput[]
     const metas = inputs.map((i) => newMeta(ctx, i, nowMs));
     await ctx.store.insert(metas.map((meta, i) => ({ meta, payload: Buffer.from(inputs[i].payloadJson) })), ctx.enqueueSync);
     ctx.afterChange();
+    for (const meta of metas) ctx.stats.enqueued(meta.queue, nowMs);
     return metas.map(created);
   }
   // Unique keys and batches are check-then-write: one such enqueue at a time.
-  return ctx.enqueueLock.run(() => enqueueKeyed(ctx, inputs, nowMs));
+  const results = await ctx.enqueueLock.run(() => enqueueKeyed(ctx, inputs, nowMs));
+  for (const r of results) if (r.created) ctx.stats.enqueued(r.job.queue, nowMs);
+  return results;
 }
 
 interface PendingFold {

@@ -68,10 +68,12 @@ export async function fail(ctx: QueueContext, id: string, input: FailureInput, n
     });
     if (deadMs === 0) await ctx.store.remove([slot], ctx.writeSync);
     else await ctx.store.fail(slot, meta, attempt, record, ctx.writeSync);
+    ctx.stats.failed(meta.queue, true, nowMs);
     return viewOfMeta(meta);
   }
   const meta = withMeta(t, slot, { status: STATUS_SCHEDULED, attempts, failedAtMs: nowMs, readyAtMs });
   await ctx.store.fail(slot, meta, attempt, record, ctx.writeSync);
+  ctx.stats.failed(meta.queue, false, nowMs);
   // Rescheduled: a unique job takes its key back if it is free (§4.3).
   if (options.unique_key !== undefined && t.slotById.get(id) === slot) ctx.unique.reclaim(t, options.unique_key, id);
   ctx.afterChange();

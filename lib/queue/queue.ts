@@ -28,6 +28,7 @@ import { reap } from "./reaper.ts";
 import { parseRetry, retrySlots } from "./retry.ts";
 import { Scheduler } from "./scheduler.ts";
 import { count, list, selectSlots, slotTest } from "./select.ts";
+import { QueueStats } from "./stats.ts";
 import { Dispatcher } from "./take.ts";
 import {
   QueueError, type EnqueueResult, type ErrorListRequest, type ErrorListResult, type ErrorRecord, type JobFilter,
@@ -93,6 +94,8 @@ export class Queue {
   /** The admin stream's ordered windows (lib/queue/admin-view.ts). */
   readonly admin: AdminView;
   private readonly changeListeners = new Set<(event: ChangeEvent) => void>();
+  /** Totals, the 15-minute ring and wait histograms (lib/queue/stats.ts). */
+  readonly activity = new QueueStats();
   /** Paused queues (extension): take streams skip them. */
   readonly pauses: PauseBook;
   /** Leases, heartbeats and abandon counts (extension). */
@@ -102,6 +105,7 @@ export class Queue {
     this.store = store;
     const clock = options.clock ?? systemClock;
     const dispatcher = new Dispatcher(store, clock, options.globalInFlightLimit ?? 1024);
+    dispatcher.stats = this.activity;
     const order = store.table.orderedSlots();
     this.scheduler = new Scheduler(store.table, clock, () => {
       dispatcher.wake();
@@ -126,6 +130,7 @@ export class Queue {
       enqueueSync: options.enqueueSync ?? false,
       writeSync: options.writeSync ?? false,
       random: options.random ?? Math.random,
+      stats: this.activity,
       afterChange: () => {
         this.changed();
         dispatcher.wake();

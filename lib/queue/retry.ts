@@ -87,6 +87,7 @@ export async function retrySlots(
   }
   const ids = chosen.map((s) => t.idOf(s));
   await ctx.store.update(chosen, metas, ctx.writeSync);
+  for (const meta of metas) ctx.stats.retried(meta.queue, nowMs);
   chosen.forEach((slot, i) => {
     const key = optionsOf(t, slot).unique_key;
     if (key !== undefined) ctx.unique.claim(key, ids[i]);

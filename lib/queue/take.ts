@@ -9,6 +9,7 @@ import { STATUS_IN_FLIGHT, STATUS_READY } from "../storage/format.ts";
 import type { Store } from "../storage/store.ts";
 import type { BudgetGate } from "./budget-gate.ts";
 import type { Clock } from "./clock.ts";
+import type { QueueStats } from "./stats.ts";
 import { viewOf } from "./job.ts";
 import type { Taker, TakeOptions } from "./types.ts";
 
@@ -60,6 +61,8 @@ export class Dispatcher {
   onError: (err: unknown, where: string) => void = () => {};
   /** A job moved between ready and in flight (the admin event stream listens). */
   onChange: () => void = () => {};
+  /** Where deliveries report their wait (lib/queue/stats.ts); set by the Queue. */
+  stats: QueueStats | undefined;
   /** A job was handed to a stream / left it (leases, lib/queue/lease.ts, listen here). */
   onDelivered: (id: string, options: TakeOptions) => void = () => {};
   onReleased: (id: string) => void = () => {};
@@ -201,6 +204,7 @@ export class Dispatcher {
     }
     // Budgets are debited only once the payload was read: nothing to refund after this.
     gate?.debit(slot, nowMs);
+    this.stats?.taken(t.queues.name(t.queue[slot]), nowMs - t.readyAt[slot], nowMs);
     t.take(slot, nowMs);
     // The view carries the id string: making it is ~0.6 µs, so once per job, not twice.
     const job = viewOf(t, slot);

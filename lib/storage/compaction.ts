@@ -81,6 +81,11 @@ export async function compactOldest(store: Store): Promise<CompactionResult | un
   await store.segments.retire(oldest);
   store.forgetSegment(oldest);
   await store.segments.releaseSpares(store.writer.surplusSpares());
+  const stats = store.compactionStats;
+  stats.segments++;
+  stats.jobs += result.jobs;
+  stats.errors += result.errors;
+  stats.blobs += result.blobs;
   return result;
 }
 

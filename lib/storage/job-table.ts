@@ -99,6 +99,12 @@ export class JobTable {
   readonly readyQueues = new Set<number>();
   readonly scheduled = new ScheduledHeap(() => this, (a, b) => this.compare(a, b));
   readonly statusCounts = new Uint32Array(5);
+  /**
+   * Live jobs by (queue name index, status), at q * 5 + status: /metrics and the
+   * dashboard read counts per queue in O(queues), never by scanning jobs.
+   * Invariant: kept beside statusCounts by index()/unindex(), the only places that move it.
+   */
+  queueStatusCounts = new Uint32Array(5 * 16);
   /** Sum of the live jobs' JOB record lengths (compaction's measure of live data). */
   liveRecordBytes = 0;
   /** Off during replay: jobs change state many times there, and are indexed once after. */
@@ -340,6 +346,13 @@ export class JobTable {
     if (!this.indexing) return;
     const status = this.status[slot];
     this.statusCounts[status]++;
+    const at = this.queue[slot] * 5 + status;
+    if (at >= this.queueStatusCounts.length) {
+      const grown = new Uint32Array(Math.max(at + 1, this.queueStatusCounts.length * 2) + 4);
+      grown.set(this.queueStatusCounts);
+      this.queueStatusCounts = grown;
+    }
+    this.queueStatusCounts[at]++;
     if (status === STATUS_READY) {
       if (this.diversion !== undefined && this.diversion.claims(slot)) {
         this.diversion.insert(slot);
@@ -360,6 +373,7 @@ export class JobTable {
     const status = this.status[slot];
     if (!this.indexing || status === STATUS_FREE) return;
     this.statusCounts[status]--;
+    this.queueStatusCounts[this.queue[slot] * 5 + status]--;
     if (status === STATUS_READY) {
       if (this.diversion !== undefined && this.diversion.claims(slot)) {
         this.diversion.remove(slot);

@@ -10,6 +10,7 @@ import { frameRecord } from "./codec.ts";
 import { StorageError, fromFsError } from "./errors.ts";
 import { RECORD_HEADER_BYTES, RECORD_PAD, SEGMENT_HEADER_BYTES } from "./format.ts";
 import type { FsPort } from "./fs-port.ts";
+import { Histogram } from "./histogram.ts";
 import type { SegmentSet } from "./segment-set.ts";
 
 export interface Location {
@@ -35,6 +36,9 @@ interface Hole {
   length: number;
 }
 
+const BATCH_BOUNDS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096];
+const FSYNC_BOUNDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
 export class LogWriter {
   private readonly set: SegmentSet;
   private readonly fs: FsPort;
@@ -54,6 +58,8 @@ export class LogWriter {
   private newest: Promise<void> | undefined;
   /** Bytes promised to future completion/delete records of live jobs (see ensureRoom). */
   reservedBytes = 0;
+  /** Records per commit batch and fdatasync seconds, for /metrics (allocation-free). */
+  readonly stats = { batchRecords: new Histogram(BATCH_BOUNDS), fsyncSeconds: new Histogram(FSYNC_BOUNDS), bytes: 0 };
   /** Called after a segment is sealed (the head moved past it). */
   onSeal: (no: number) => void = () => {};
 
@@ -173,6 +179,7 @@ export class LogWriter {
       this.pending = [];
       this.waiters = [];
       const sync = waiters.some((w) => w.sync);
+      this.stats.batchRecords.observe(batch.length);
       try {
         await this.writeBatch(batch, sync);
         for (const w of waiters) w.resolve();
@@ -213,7 +220,10 @@ export class LogWriter {
     if (sync) {
       for (const no of touched) {
         const segment = this.set.get(no);
-        if (segment) await this.fs.fdatasync(segment.fd);
+        if (!segment) continue;
+        const started = performance.now();
+        await this.fs.fdatasync(segment.fd);
+        this.stats.fsyncSeconds.observe((performance.now() - started) / 1000);
       }
     }
   }
@@ -230,6 +240,7 @@ export class LogWriter {
     const written = this.fs.writevSync
       ? this.fs.writevSync(segment.fd, bufs, offset)
       : await this.fs.writev(segment.fd, bufs, offset);
+    this.stats.bytes += written;
     if (written !== total) {
       throw new StorageError("io", `short write: ${written} of ${total} bytes`, { segment: no, offset });
     }

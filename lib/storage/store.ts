@@ -80,6 +80,8 @@ export class Store {
   private resumed: (() => void)[] = [];
   /** The fs port the store was opened with (snapshot.ts reads segments through it). */
   fs: FsPort = nodeFs;
+  /** Compaction work since open, for /metrics: segments retired, records copied forward. */
+  readonly compactionStats = { segments: 0, jobs: 0, errors: 0, blobs: 0 };
   /** Where background failures (compaction) are reported; the store keeps serving. */
   onBackgroundError: (err: unknown) => void = () => {};
 

@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { type SpawnedServer, spawnServer } from "../helpers/server.ts";
@@ -39,5 +40,11 @@ test("the built bundle serves the API under plain node, jq engine included", asy
   // `% 7` is not a client shape: this goes to the jq worker, not the JS fast path.
   const count = await fetch(`${server.url}/jobs/count?filter=${encodeURIComponent(".n % 7 == 0")}`);
   assert.deepEqual(await count.json(), { count: 1 });
+  // The dashboard comes from dist/web (written by the build), hashed names and all.
+  const built = fs.readdirSync(path.join(ROOT, "dist/web"));
+  const page = await (await fetch(`${server.adminUrl}/`)).text();
+  const js = built.find((f) => /^app-[A-Z0-9]+\.js$/.test(f));
+  assert.ok(js && page.includes(`/assets/${js}`), `index.html should load dist/web/${js}`);
+  assert.equal((await fetch(`${server.adminUrl}/assets/${js}`)).status, 200);
   assert.equal(await server.stop(), 0);
 });

@@ -32,3 +32,16 @@ it("head windows of every size match the first items of the full order", async (
     for (const k of [1, 5, 200, 249]) assert.deepEqual(queue.admin.ordered(list, k), full.slice(0, k), `${list} head ${k}`);
   }
 });
+
+it("small in-flight head windows (selection) match the first items of the full sort", async () => {
+  const got: unknown[] = [];
+  await queue.enqueueBulk({ jobs: Array.from({ length: 300 }, (_, j) => ({ type: "t", queue: `f${j % 5}`, payload: {}, priority: (j * 31) % 7 })) });
+  const taker = queue.take({ queues: ["f0", "f1", "f2", "f3", "f4"], prefetch: 0, deliver: (j) => (got.push(j), true) });
+  const deadline = Date.now() + 20_000;
+  while (got.length < 300 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+  assert.equal(got.length, 300);
+  const full = queue.admin.ordered("in_flight");
+  assert.equal(full.length, 300);
+  for (const k of [1, 2, 7, 16]) assert.deepEqual(queue.admin.ordered("in_flight", k), full.slice(0, k), `in_flight head ${k}`);
+  taker.close();
+});

@@ -1,0 +1,93 @@
+// The dashboard's static files: web/ sources bundled by esbuild into content-hashed
+// files (dist/web by `npm run build`), held in memory and served by the admin app.
+// When dist/web is missing (a dev checkout run through tsx, the tests) the same build
+// runs in memory on first use (~0.3 s), so there is one way to produce the files.
+
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export interface Asset {
+  body: Buffer;
+  type: string;
+  /** Hashed names are immutable; index.html is revalidated every load. */
+  immutable: boolean;
+  etag: string;
+}
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** The repo root, from lib/http (sources run by tsx) or dist/bin (the bundle). */
+const ROOT = path.resolve(HERE, "../..");
+/** Only the bundle trusts dist/web: from sources it could be stale, so build afresh. */
+const BUNDLED = path.basename(HERE) === "bin" && path.basename(path.dirname(HERE)) === "dist";
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+};
+
+const etagOf = (body: Buffer) => `"${createHash("sha256").update(body).digest("base64url").slice(0, 16)}"`;
+
+/** Build web/ into `outDir` (written) or into memory (outDir undefined): name → bytes. */
+export async function buildDashboard(root: string, outDir?: string): Promise<Map<string, Buffer>> {
+  const { build } = await import("esbuild");
+  const result = await build({
+    entryPoints: { app: path.join(root, "web/main.ts"), style: path.join(root, "web/style.css") },
+    bundle: true,
+    format: "esm",
+    target: "es2020",
+    minify: true,
+    write: false,
+    outdir: "/assets",
+    entryNames: "[name]-[hash]",
+    jsx: "preserve",
+    logLevel: "warning",
+    legalComments: "none",
+  });
+  const files = new Map<string, Buffer>();
+  let js = "";
+  let css = "";
+  for (const out of result.outputFiles) {
+    const name = path.basename(out.path);
+    files.set(name, Buffer.from(out.contents));
+    if (name.endsWith(".js")) js = name;
+    else if (name.endsWith(".css")) css = name;
+  }
+  const template = fs.readFileSync(path.join(root, "web/index.html"), "utf8");
+  files.set("index.html", Buffer.from(template.replace("%APP_JS%", `/assets/${js}`).replace("%APP_CSS%", `/assets/${css}`)));
+  if (outDir) {
+    fs.rmSync(outDir, { recursive: true, force: true });
+    fs.mkdirSync(outDir, { recursive: true });
+    for (const [name, body] of files) fs.writeFileSync(path.join(outDir, name), body);
+  }
+  return files;
+}
+
+function toAssets(files: Map<string, Buffer>): Map<string, Asset> {
+  const assets = new Map<string, Asset>();
+  for (const [name, body] of files) {
+    const type = TYPES[path.extname(name)] ?? "application/octet-stream";
+    assets.set(name, { body, type, immutable: name !== "index.html", etag: etagOf(body) });
+  }
+  return assets;
+}
+
+let loading: Promise<Map<string, Asset>> | undefined;
+
+/** The dashboard files: dist/web if built, else an in-memory build of web/ (once per process). */
+export function dashboardAssets(): Promise<Map<string, Asset>> {
+  loading ??= (async () => {
+    const dist = path.join(ROOT, "dist/web");
+    if (BUNDLED && fs.existsSync(path.join(dist, "index.html"))) {
+      const files = new Map<string, Buffer>();
+      for (const name of fs.readdirSync(dist)) files.set(name, fs.readFileSync(path.join(dist, name)));
+      return toAssets(files);
+    }
+    return toAssets(await buildDashboard(ROOT));
+  })();
+  loading.catch(() => { loading = undefined; });
+  return loading;
+}
