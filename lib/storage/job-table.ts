@@ -169,6 +169,51 @@ export class JobTable {
   }
 
   /**
+   * `n` consecutive free slots for a checkpoint chunk (checkpoint-codec.ts), the first
+   * returned; -1 unless no slot was ever freed (a table being rebuilt), where every slot
+   * from `size` up is free.
+   */
+  reserveSlots(n: number): number {
+    if (this.pendingFree.length > 0 || this.freeSlots.length !== this.capacity - this.size) return -1;
+    if (this.freeSlots.length < n) {
+      while (this.capacity - this.size < n) this.grow();
+      // grow() stacks the new slots above the old free ones: put them back in order.
+      this.freeSlots.length = 0;
+      for (let s = this.capacity - 1; s >= this.size; s--) this.freeSlots.push(s);
+    }
+    if (n === 0) return this.size;
+    if (this.freeSlots[this.freeSlots.length - 1] !== this.size) return -1;
+    this.freeSlots.length -= n;
+    return this.size;
+  }
+
+  /**
+   * Finish slots [base, base+n) whose columns a checkpoint chunk has just filled: the
+   * id index, name references, record bytes and id order (as for add(), per slot).
+   */
+  restoreSlots(base: number, n: number, queueNames: string[], queues: Uint32Array, typeNames: string[], types: Uint32Array): void {
+    const q = queueNames.map((name) => this.queues.intern(name));
+    const ty = typeNames.map((name) => this.types.intern(name));
+    const qRefs = new Uint32Array(q.length);
+    const tRefs = new Uint32Array(ty.length);
+    for (let i = 0; i < n; i++) {
+      const slot = base + i;
+      this.queue[slot] = q[queues[i]];
+      this.type[slot] = ty[types[i]];
+      qRefs[queues[i]]++;
+      tRefs[types[i]]++;
+      this.gen[slot]++;
+      this.slotById.add(slot);
+      this.liveRecordBytes += this.recordLength(slot);
+      this.addToOrder(slot);
+    }
+    // intern() above took one reference per name; the jobs hold qRefs/tRefs of them.
+    q.forEach((idx, i) => { this.queues.retain(idx, qRefs[i]); this.queues.release(idx); });
+    ty.forEach((idx, i) => { this.types.retain(idx, tRefs[i]); this.types.release(idx); });
+    this.size += n;
+  }
+
+  /**
    * Keep the id-order array sorted as jobs arrive. New ids are the largest and append;
    * one that arrives late (two bulk enqueues finishing in the other order) is placed by
    * binary search, so a later listing never has to sort a million entries. During
