@@ -99,7 +99,11 @@ export function encodeJobsChunk(t: JobTable, slots: Int32Array): Buffer {
   const extras: Extra[] = [];
   for (let i = 0; i < n; i++) {
     const s = live[i];
-    bytesOf(t.idw, s * 4, 4, 4).copy(body, c.idw + i * 16);
+    const w = c.idw + i * 16;
+    body.writeUInt32LE(t.idw[s * 4], w);
+    body.writeUInt32LE(t.idw[s * 4 + 1], w + 4);
+    body.writeUInt32LE(t.idw[s * 4 + 2], w + 8);
+    body.writeUInt32LE(t.idw[s * 4 + 3], w + 12);
     body[c.status + i] = t.status[s];
     body.writeUInt16LE(t.priority[s], c.priority + i * 2);
     body.writeUInt32LE(t.attempts[s], c.attempts + i * 4);

@@ -26,8 +26,8 @@ import { segmentFileName } from "./segment-set.ts";
 import type { Store } from "./store.ts";
 
 export const CHECKPOINT_FILE = "checkpoint";
-/** Jobs per chunk: one chunk is encoded per event-loop turn (~5 ms at 65,536 jobs). */
-const CHUNK = 16_384;
+/** Jobs per chunk: one chunk is encoded per event-loop turn (~2.5 ms CPU here: stalls stay far under 20 ms). */
+const CHUNK = 8192;
 const TAIL_BYTES = 64;
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -89,6 +89,8 @@ export async function loadCheckpoint(
   if (!mark || mark.segmentCrc !== header.segmentCrc || mark.tailCrc !== header.tailCrc || mark.tailBytes !== header.tailBytes) {
     return `the log does not match the checkpoint at segment ${header.segment} offset ${header.offset}`;
   }
+  // About one job per 60 bytes: size the id index once instead of rehashing on the way.
+  table.slotById.reserve(Math.floor(buf.length / 60));
   let jobs = 0;
   let chunks = 0;
   for (let pos = CHECKPOINT_HEADER_BYTES; ;) {
@@ -125,7 +127,9 @@ export async function loadCheckpoint(
  * was written leaves pointers into it only if the copies were lost; then scan instead.)
  */
 export function pointsOnlyInto(table: JobTable, blobs: Map<string, BlobEntry>, segments: Set<number>): boolean {
-  for (const slot of table.slotById.values()) if (!segments.has(table.paySeg[slot])) return false;
+  const seen = new Set<number>();
+  for (let s = 0; s < table.capacity; s++) if (table.status[s] !== STATUS_FREE) seen.add(table.paySeg[s]);
+  for (const no of seen) if (!segments.has(no)) return false;
   for (const x of table.extras.values()) for (const e of x.errors ?? []) if (!segments.has(e.segment)) return false;
   for (const b of blobs.values()) if (!segments.has(b.segment)) return false;
   return true;
@@ -192,5 +196,6 @@ export async function writeCheckpoint(store: Store, final = false): Promise<bool
     if (!done) await fs.unlink(tmp).catch(() => {});
   }
   await fs.rename(tmp, file);
+  store.checkpointBytes = pos;
   return true;
 }

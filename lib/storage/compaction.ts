@@ -40,9 +40,9 @@ export function compactionSlack(store: Store): number {
   return Math.min(16 * 1024 * 1024, 4 * store.segments.maxBytes);
 }
 
-/** Bytes on disk: every segment and spare file. */
+/** Bytes on disk: every segment and spare file, and the checkpoint. */
 export function diskBytes(store: Store): number {
-  let bytes = 0;
+  let bytes = store.checkpointBytes;
   for (const no of store.segments.numbers()) bytes += store.segments.get(no)!.bytes;
   for (const c of store.segments.spareCapacities()) bytes += c + SEGMENT_HEADER_BYTES;
   return bytes;

@@ -196,16 +196,35 @@ export class JobTable {
     const ty = typeNames.map((name) => this.types.intern(name));
     const qRefs = new Uint32Array(q.length);
     const tRefs = new Uint32Array(ty.length);
+    this.slotById.reserve(n);
+    // A chunk lists its jobs in id order: append them to the order array in one copy
+    // when they also follow its last entry (they do, unless slots were reused meanwhile).
+    let ordered = this.orderSorted && (this.orderLength === 0 || n === 0 || this.compare(this.order[this.orderLength - 1], base) < 0);
+    let bytes = 0;
+    // Locals: the calls in the loop keep V8 from hoisting field loads (~0.3 µs a job at 10M).
+    const { queue, type, gen, payOff, payLen, recOff, idw, slotById } = this;
     for (let i = 0; i < n; i++) {
       const slot = base + i;
-      this.queue[slot] = q[queues[i]];
-      this.type[slot] = ty[types[i]];
+      queue[slot] = q[queues[i]];
+      type[slot] = ty[types[i]];
       qRefs[queues[i]]++;
       tRefs[types[i]]++;
-      this.gen[slot]++;
-      this.slotById.add(slot);
-      this.liveRecordBytes += this.recordLength(slot);
-      this.addToOrder(slot);
+      gen[slot]++;
+      slotById.add(slot);
+      bytes += payOff[slot] + payLen[slot] - recOff[slot];
+      if (ordered && i > 0 && compareWords(idw, (slot - 1) * 4, slot * 4) >= 0) ordered = false;
+    }
+    this.liveRecordBytes += bytes;
+    if (ordered) {
+      while (this.orderLength + n > this.order.length) {
+        const grown = new Int32Array(this.order.length * 2);
+        grown.set(this.order);
+        this.order = grown;
+      }
+      for (let i = 0; i < n; i++) this.order[this.orderLength + i] = base + i;
+      this.orderLength += n;
+    } else {
+      for (let i = 0; i < n; i++) this.addToOrder(base + i);
     }
     // intern() above took one reference per name; the jobs hold qRefs/tRefs of them.
     q.forEach((idx, i) => { this.queues.retain(idx, qRefs[i]); this.queues.release(idx); });
@@ -477,6 +496,12 @@ export class JobTable {
     }
     for (const slot of this.pendingFree) this.freeSlots.push(slot);
     this.pendingFree = [];
+  }
+
+  /** Live slots, ascending (a plain loop: the id index's generator costs ~100 ns a slot). */
+  forEachLive(fn: (slot: number) => void): void {
+    const status = this.status;
+    for (let s = 0; s < this.capacity; s++) if (status[s] !== STATUS_FREE) fn(s);
   }
 
   /** Drop everything (RESET). */

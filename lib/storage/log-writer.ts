@@ -56,6 +56,8 @@ export class LogWriter {
   private newest: Promise<void> | undefined;
   /** Bytes promised to future completion/delete records of live jobs (see ensureRoom). */
   reservedBytes = 0;
+  /** Bytes appended since open (checkpoints are written when it has moved on). */
+  appendedBytes = 0;
   /** Batches that failed so far (a checkpoint taken meanwhile is thrown away). */
   failures = 0;
   /** Called after a segment is sealed (the head moved past it). */
@@ -168,6 +170,7 @@ export class LogWriter {
     }
     const location = { segment: this.headNo, offset: this.cursor };
     this.cursor += record.length;
+    this.appendedBytes += record.length;
     this.pending.push({ segment: location.segment, offset: location.offset, bytes: record });
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject, sync }));
     this.newest = done;

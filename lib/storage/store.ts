@@ -23,7 +23,7 @@ import { type DirLock, lockDir } from "./lock.ts";
 import { type Location, LogWriter } from "./log-writer.ts";
 import { PayloadReader } from "./payload-reader.ts";
 import { type Damage, type ScanResult, scanSegments } from "./recover.ts";
-import { loadCheckpoint, pointsOnlyInto, writeCheckpoint } from "./checkpoint.ts";
+import { CHECKPOINT_FILE, loadCheckpoint, pointsOnlyInto, writeCheckpoint } from "./checkpoint.ts";
 import { type BlobEntry, addErrorLocation, blobKey, createReplayVisitor, rebuildIndexes } from "./replay.ts";
 import { writeIdAscii } from "./id-index.ts";
 import { SegmentSet } from "./segment-set.ts";
@@ -67,6 +67,19 @@ function reserveFor(queue: string, type: string): number {
   return RECORD_HEADER_BYTES + 81 + 3 * (queue.length + type.length) + 64;
 }
 
+/** reserveFor() summed over every live job (by name index: no string per job at 10M). */
+function reserveForAll(t: JobTable): number {
+  const qLen: number[] = [];
+  const tLen: number[] = [];
+  let total = 0;
+  t.forEachLive((slot) => {
+    const q = t.queue[slot];
+    const ty = t.type[slot];
+    total += reserveFor("", "") + 3 * ((qLen[q] ??= t.queues.name(q).length) + (tLen[ty] ??= t.types.name(ty).length));
+  });
+  return total;
+}
+
 export class Store {
   readonly dir: string;
   readonly table: JobTable;
@@ -90,9 +103,12 @@ export class Store {
   /** How open() rebuilt the table: from a checkpoint plus the log after it, or a full scan (and why). */
   recovery: { from: "checkpoint" | "scan"; reason?: string } = { from: "scan" };
   private readonly checkpoints: boolean;
+  /** Size of the checkpoint file (it counts towards disk use, compaction.ts). */
+  checkpointBytes = 0;
   private checkpointing: Promise<unknown> | undefined;
   /** When the last background checkpoint finished, and how long it took (spacing them out). */
-  private lastCheckpoint = { at: 0, ms: 0 };
+  private lastCheckpoint = { at: 0, ms: 0, appended: 0 };
+  private checkpointTimer: NodeJS.Timeout | undefined;
   /** Where background failures (compaction) are reported; the store keeps serving. */
   onBackgroundError: (err: unknown) => void = () => {};
 
@@ -127,7 +143,7 @@ export class Store {
       const writer = new LogWriter(segments, fs, now);
       const reader = new PayloadReader(fs, segments, options.cacheBytes ?? 64 * 1024 * 1024, (s) => writer.writtenEnd(s));
       const useCheckpoint = options.checkpoint ?? true;
-      let { table, blobs, scan, recovery } = await recoverLog(fs, dir, segDir, segmentBytes, useCheckpoint);
+            let { table, blobs, scan, recovery } = await recoverLog(fs, dir, segDir, segmentBytes, useCheckpoint);
       if (recovery.from === "checkpoint" && !pointsOnlyInto(table, blobs, new Set(scan.segments.map((s) => s.no)))) {
         for (const s of scan.segments) await fs.close(s.fd).catch(() => {});
         ({ table, blobs, scan } = await recoverLog(fs, dir, segDir, segmentBytes, false));
@@ -144,6 +160,7 @@ export class Store {
       const store = new Store(dir, table, lock, segments, writer, reader, scan.damage, useCheckpoint);
       store.fs = fs;
       store.recovery = recovery;
+      store.checkpointBytes = await fs.size(path.join(dir, CHECKPOINT_FILE)).catch(() => 0);
       writer.onSeal = () => {
         segments.nextBytes = segments.sizeFor(liveBytes(store));
         void store.scheduleCompaction();
@@ -151,11 +168,10 @@ export class Store {
       };
       for (const [k, v] of blobs) store.blobs.set(k, v);
       rebuildIndexes(table, now());
-      for (const slot of table.slotById.values()) {
-        writer.reservedBytes += reserveFor(table.queues.name(table.queue[slot]), table.types.name(table.type[slot]));
-      }
+      writer.reservedBytes += reserveForAll(table);
       segments.nextBytes = segments.sizeFor(liveBytes(store));
       await segments.prepareSpare();
+      store.startCheckpointTimer();
       return store;
     } catch (err) {
       lock.release();
@@ -383,7 +399,10 @@ export class Store {
       const run = async () => {
         // At most one pass over the segments there were: a segment full of live jobs is
         // copied to the head and frees nothing, and must not be copied round and round.
-        for (let n = this.segments.numbers().length; n > 0 && !this.closed && shouldCompact(this); n--) {
+        for (let n = this.segments.numbers().length; n > 0 && !this.closed; n--) {
+          // A spare still being made counts once it is there: judge with it.
+          await this.segments.idle();
+          if (this.closed || !shouldCompact(this)) break;
           if (!(await compactOldest(this))) break;
         }
       };
@@ -436,20 +455,32 @@ export class Store {
   }
 
   /**
-   * Write a checkpoint in the background after a segment sealed, spaced out so that
-   * checkpoints take at most a tenth of the time (and never more than one at a time).
+   * Write a checkpoint in the background after a segment sealed, or (checked every few
+   * seconds) once a MiB was appended since the last one: a restart then replays at most
+   * a few seconds of log. Spaced out so that checkpoints take at most a tenth of the
+   * time, never more than one at a time.
    */
   scheduleCheckpoint(): void {
     if (!this.checkpoints || this.checkpointing || this.closed) return;
+    if (this.writer.appendedBytes === this.lastCheckpoint.appended) return;
     const since = Date.now() - this.lastCheckpoint.at;
     if (since < Math.max(CHECKPOINT_EVERY_MS, 10 * this.lastCheckpoint.ms)) return;
     const started = Date.now();
+    const appended = this.writer.appendedBytes;
     this.checkpointing = writeCheckpoint(this)
       .catch((err) => this.onBackgroundError(err))
       .finally(() => {
-        this.lastCheckpoint = { at: Date.now(), ms: Date.now() - started };
+        this.lastCheckpoint = { at: Date.now(), ms: Date.now() - started, appended };
         this.checkpointing = undefined;
       });
+  }
+
+  private startCheckpointTimer(): void {
+    if (!this.checkpoints) return;
+    this.checkpointTimer = setInterval(() => {
+      if (this.writer.appendedBytes - this.lastCheckpoint.appended >= CHECKPOINT_AFTER_BYTES) this.scheduleCheckpoint();
+    }, CHECKPOINT_EVERY_MS);
+    this.checkpointTimer.unref();
   }
 
   /** Write a checkpoint now (tests, benches); false if this attempt was given up. */
@@ -476,6 +507,7 @@ export class Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.checkpointTimer);
     await this.compacting;
     await this.writer.idle();
     await this.checkpointing;
@@ -540,6 +572,8 @@ function jobLocation(at: Location, frame: Buffer, payloadLength: number): Payloa
 
 /** Checkpoints after seals are at least this far apart. */
 const CHECKPOINT_EVERY_MS = 5_000;
+/** Appended bytes that make the timer write a checkpoint without a seal. */
+const CHECKPOINT_AFTER_BYTES = 1024 * 1024;
 
 /**
  * Rebuild the table from the log: from the checkpoint and the log after it when the
