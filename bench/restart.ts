@@ -22,7 +22,7 @@ async function timeRestart(dir: string): Promise<{ ms: number; rssMb: number; re
   if (health.status !== 200) throw new Error(`/health answered ${health.status}`);
   const rssMb = readMemory(server.child.pid!).rssMb;
   const line = server.logs().split("\n").find((l) => l.includes('"recovered"')) ?? "";
-  const from = /"from":"(\w+)"/.exec(line)?.[1] ?? "?";
+  const from = (/"from":"(\w+)"/.exec(line)?.[1] ?? "?") + (/"why":"([^"]*)"/.exec(line)?.[1] ? `: ${/"why":"([^"]*)"/.exec(line)![1]}` : "");
   await server.kill9();
   return { ms, rssMb, recovered: from };
 }
@@ -32,9 +32,14 @@ async function scenario(name: string, load: (url: string) => Promise<void>, runs
   try {
     const first = await spawnServer(dir, ["--no-admin"], 60_000);
     await load(first.url);
-    await sleep(6_000); // the background timer writes a checkpoint (every 5 s, after 1 MiB appended)
-    await first.kill9();
+    const loaded = Date.now();
     const ckpt = path.join(dir, "checkpoint");
+    // The background timer writes a checkpoint (checked every 5 s, after 1 MiB appended).
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
+      if (fs.existsSync(ckpt) && fs.statSync(ckpt).mtimeMs > loaded) break;
+      await sleep(200);
+    }
+    await first.kill9();
     const saved = fs.existsSync(ckpt) ? fs.readFileSync(ckpt) : undefined;
     const withCkpt: number[] = [];
     const without: number[] = [];

@@ -18,7 +18,7 @@ import {
   CHECKPOINT_HEADER_BYTES, CHUNK_BLOBS, CHUNK_END, CHUNK_JOBS, type CheckpointHeader, applyBlobsChunk,
   applyJobsChunk, checkChunk, decodeHeader, encodeBlobsChunk, encodeEnd, encodeHeader, encodeJobsChunk,
 } from "./checkpoint-codec.ts";
-import { SEGMENT_HEADER_BYTES, STATUS_FREE } from "./format.ts";
+import { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, STATUS_FREE } from "./format.ts";
 import type { FsPort } from "./fs-port.ts";
 import type { JobTable } from "./job-table.ts";
 import type { BlobEntry } from "./replay.ts";
@@ -77,47 +77,70 @@ export interface LoadedCheckpoint {
 export async function loadCheckpoint(
   fs: FsPort, dir: string, table: JobTable, blobs: Map<string, BlobEntry>,
 ): Promise<LoadedCheckpoint | string> {
-  let buf: Buffer;
+  const file = path.join(dir, CHECKPOINT_FILE);
+  let fd: number;
+  let size: number;
   try {
-    buf = await fs.readFile(path.join(dir, CHECKPOINT_FILE));
+    size = await fs.size(file);
+    fd = await fs.open(file, "r");
   } catch {
     return "no checkpoint";
   }
-  const header = decodeHeader(buf);
-  if (typeof header === "string") return header;
-  const mark = await logMark(fs, path.join(dir, "segments"), header.segment, header.offset);
-  if (!mark || mark.segmentCrc !== header.segmentCrc || mark.tailCrc !== header.tailCrc || mark.tailBytes !== header.tailBytes) {
-    return `the log does not match the checkpoint at segment ${header.segment} offset ${header.offset}`;
-  }
-  // About one job per 60 bytes: size the id index once instead of rehashing on the way.
-  table.slotById.reserve(Math.floor(buf.length / 60));
-  let jobs = 0;
-  let chunks = 0;
-  for (let pos = CHECKPOINT_HEADER_BYTES; ;) {
-    const chunk = checkChunk(buf, pos);
-    if (!chunk) return `damaged chunk at byte ${pos}`;
-    pos = chunk.end;
-    if (chunk.kind === CHUNK_END) {
-      if (chunk.body.length !== 12 || chunk.body.readDoubleLE(0) !== jobs || chunk.body.readUInt32LE(8) !== chunks) {
-        return "the end chunk does not match the chunks before it";
+  try {
+    // Read chunk by chunk into one reused buffer: at 10M jobs the file is ~600 MB, and
+    // holding it whole at start would be most of the memory budget.
+    let buf = Buffer.allocUnsafe(1024 * 1024);
+    const readInto = async (length: number, position: number): Promise<Buffer | undefined> => {
+      if (position + length > size) return undefined;
+      if (buf.length < length) buf = Buffer.allocUnsafe(length);
+      for (let done = 0; done < length;) {
+        const n = await fs.read(fd, buf, done, length - done, position + done);
+        if (n === 0) return undefined;
+        done += n;
       }
-      if (table.slotById.size !== jobs) return "a job is in the checkpoint twice";
-      return { segment: header.segment, offset: header.offset };
+      return buf.subarray(0, length);
+    };
+    const head = await readInto(CHECKPOINT_HEADER_BYTES, 0);
+    const header = head ? decodeHeader(head) : "no checkpoint header";
+    if (typeof header === "string") return header;
+    const mark = await logMark(fs, path.join(dir, "segments"), header.segment, header.offset);
+    if (!mark || mark.segmentCrc !== header.segmentCrc || mark.tailCrc !== header.tailCrc || mark.tailBytes !== header.tailBytes) {
+      return `the log does not match the checkpoint at segment ${header.segment} offset ${header.offset}`;
     }
-    let ok = false;
-    try {
-      if (chunk.kind === CHUNK_JOBS) {
-        const before = table.size;
-        ok = applyJobsChunk(table, chunk.body);
-        jobs += table.size - before;
-      } else if (chunk.kind === CHUNK_BLOBS) {
-        ok = applyBlobsChunk(blobs, chunk.body);
+    // About one job per 60 bytes: size the id index once instead of rehashing on the way.
+    table.slotById.reserve(Math.floor(size / 60));
+    let jobs = 0;
+    let chunks = 0;
+    for (let pos = CHECKPOINT_HEADER_BYTES; ;) {
+      const frameHead = await readInto(RECORD_HEADER_BYTES, pos);
+      const framed = frameHead && await readInto(RECORD_HEADER_BYTES + frameHead.readUInt32LE(0), pos);
+      const chunk = framed && checkChunk(framed, 0);
+      if (!chunk) return `damaged chunk at byte ${pos}`;
+      pos += chunk.end;
+      if (chunk.kind === CHUNK_END) {
+        if (chunk.body.length !== 12 || chunk.body.readDoubleLE(0) !== jobs || chunk.body.readUInt32LE(8) !== chunks) {
+          return "the end chunk does not match the chunks before it";
+        }
+        if (table.slotById.size !== jobs) return "a job is in the checkpoint twice";
+        return { segment: header.segment, offset: header.offset };
       }
-    } catch {
-      ok = false;
+      let ok = false;
+      try {
+        if (chunk.kind === CHUNK_JOBS) {
+          const before = table.size;
+          ok = applyJobsChunk(table, chunk.body);
+          jobs += table.size - before;
+        } else if (chunk.kind === CHUNK_BLOBS) {
+          ok = applyBlobsChunk(blobs, chunk.body);
+        }
+      } catch {
+        ok = false;
+      }
+      if (!ok) return `undecodable chunk at byte ${pos}`;
+      chunks++;
     }
-    if (!ok) return `undecodable chunk at byte ${pos}`;
-    chunks++;
+  } finally {
+    await fs.close(fd).catch(() => {});
   }
 }
 
