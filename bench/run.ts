@@ -4,7 +4,7 @@
 //
 //   npm run bench                        # everything (~5 min on the 2-core bench machine)
 //   npm run bench -- --quick             # short smoke run (smaller counts and durations)
-//   npm run bench -- --only W1,W3        # a subset: W1, W1-h2c, W2, W3, W4, Q (issue 4 + memory), RESTART
+//   npm run bench -- --only W1,W3        # a subset: W1, W1-h2c, W2, W3, W4 (cold and warm), Q (issue 4 + memory), RESTART
 //   npm run bench -- --profile DIR       # also write server CPU profiles (node --cpu-prof) to DIR/<workload>/
 //   npm run bench -- --h2-client node    # W1-h2c load from Node instead of h2load
 
@@ -24,7 +24,7 @@ const WORKLOADS: Record<string, (o: BenchOptions) => Promise<Row[]>> = {
   "W1-h2c": w1h2c,
   W2: async (o) => [await w2(o, "buffered"), await w2(o, "fsync")],
   W3: async (o) => [await w3(o, "buffered", "json"), await w3(o, "buffered", "msgpack"), await w3(o, "fsync", "json")],
-  W4: async (o) => [await w4(o)],
+  W4: async (o) => [await w4(o, true), await w4(o)],
   Q: manage,
   RESTART: restart,
 };
