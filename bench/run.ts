@@ -4,7 +4,7 @@
 //
 //   npm run bench                        # everything (~5 min on the 2-core bench machine)
 //   npm run bench -- --quick             # short smoke run (smaller counts and durations)
-//   npm run bench -- --only W1,W3        # a subset: W1, W1-h2c, W2, W3, W4 (cold and warm), Q (issue 4 + memory), RESTART
+//   npm run bench -- --only W1,W3        # a subset: W1, W1-h2c, W2, W3, W4 (cold and warm), Q (issue 4 + memory), RESTART, DISK
 //   npm run bench -- --profile DIR       # also write server CPU profiles (node --cpu-prof) to DIR/<workload>/
 //   npm run bench -- --h2-client node    # W1-h2c load from Node instead of h2load
 
@@ -18,6 +18,7 @@ import { w2 } from "./w2.ts";
 import { w3 } from "./w3.ts";
 import { w4 } from "./w4.ts";
 import { restart } from "./restart.ts";
+import { disk } from "./disk.ts";
 
 const WORKLOADS: Record<string, (o: BenchOptions) => Promise<Row[]>> = {
   W1: w1,
@@ -27,6 +28,7 @@ const WORKLOADS: Record<string, (o: BenchOptions) => Promise<Row[]>> = {
   W4: async (o) => [await w4(o, true), await w4(o)],
   Q: manage,
   RESTART: restart,
+  DISK: disk,
 };
 
 function parseArgs(argv: string[]): { opts: BenchOptions; only: string[] } {
