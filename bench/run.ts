@@ -4,7 +4,8 @@
 //
 //   npm run bench                        # everything (~5 min on the 2-core bench machine)
 //   npm run bench -- --quick             # short smoke run (smaller counts and durations)
-//   npm run bench -- --only W1,W3        # a subset: W1, W1-h2c, W2, W3, W4 (cold and warm), Q (issue 4 + memory), RESTART, DISK
+//   npm run bench -- --only W1,W3        # a subset: W1, W1-h2c, W2, W3, W4 (cold and warm), Q (issue 4 + memory), RESTART, DISK;
+//                                        SCALE (10M jobs, minutes; --quick: 1M) only when named
 //   npm run bench -- --profile DIR       # also write server CPU profiles (node --cpu-prof) to DIR/<workload>/
 //   npm run bench -- --h2-client node    # W1-h2c load from Node instead of h2load
 
@@ -19,6 +20,7 @@ import { w3 } from "./w3.ts";
 import { w4 } from "./w4.ts";
 import { restart } from "./restart.ts";
 import { disk } from "./disk.ts";
+import { scale } from "./scale.ts";
 
 const WORKLOADS: Record<string, (o: BenchOptions) => Promise<Row[]>> = {
   W1: w1,
@@ -29,11 +31,14 @@ const WORKLOADS: Record<string, (o: BenchOptions) => Promise<Row[]>> = {
   Q: manage,
   RESTART: restart,
   DISK: disk,
+  SCALE: scale,
 };
+/** Minutes long: only with --only. */
+const OPT_IN = new Set(["SCALE"]);
 
 function parseArgs(argv: string[]): { opts: BenchOptions; only: string[] } {
   const opts: BenchOptions = { quick: false, h2Client: "auto" };
-  let only = Object.keys(WORKLOADS);
+  let only = Object.keys(WORKLOADS).filter((w) => !OPT_IN.has(w));
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--quick") opts.quick = true;
