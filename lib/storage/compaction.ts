@@ -72,7 +72,9 @@ export async function compactOldest(store: Store): Promise<CompactionResult | un
 
   for (let pass = 0; pass < 3; pass++) {
     const slots: number[] = [];
-    for (const slot of t.slotById.values()) if (t.paySeg[slot] === oldest) slots.push(slot);
+    // A plain loop over the status array: the id index's generator cost ~100 ns a cell,
+    // tens of ms per pass at 1M jobs, in one synchronous run.
+    for (let s = 0; s < t.capacity; s++) if (t.paySeg[s] === oldest && t.status[s] !== STATUS_FREE) slots.push(s);
     const errors: { id: string; attempt: number }[] = [];
     for (const [slot, extras] of t.extras) {
       for (const e of extras.errors ?? []) if (e.segment === oldest) errors.push({ id: t.idOf(slot), attempt: e.attempt });
@@ -211,7 +213,7 @@ async function copyBlobs(store: Store, oldest: number, keys: string[]): Promise<
 /** Does any live job, error record or blob still live in `segment`? */
 function pointsInto(store: Store, segment: number): boolean {
   const t = store.table;
-  for (const slot of t.slotById.values()) if (t.paySeg[slot] === segment) return true;
+  for (let s = 0; s < t.capacity; s++) if (t.paySeg[s] === segment && t.status[s] !== STATUS_FREE) return true;
   for (const extras of t.extras.values()) for (const e of extras.errors ?? []) if (e.segment === segment) return true;
   for (const b of store.blobs.values()) if (b.segment === segment) return true;
   return false;
