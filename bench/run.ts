@@ -4,10 +4,11 @@
 //
 //   npm run bench                        # everything (~5 min on the 2-core bench machine)
 //   npm run bench -- --quick             # short smoke run (smaller counts and durations)
-//   npm run bench -- --only W1,W3        # a subset: W1, W1-h2c, W2, W3, W4, Q (issue 4 + memory),
+//   npm run bench -- --only W1,W3        # a subset: W1, W1-h2c, W2, W3, W4 (cold and warm), Q (issue 4 + memory), RESTART, DISK,
 //                                        #   W3-lease, W1-auth (issue 10: bench/controls.ts), B (budgets), D (dashboard, /metrics),
 //                                        #   Client-W1, Client-W3 (our Client and Worker, issue 8),
-//                                        #   E (the embedded queue in-process, issue 8)
+//                                        #   E (the embedded queue in-process, issue 8);
+//                                        #   SCALE (10M jobs, minutes; --quick: 1M) only when named
 //   npm run bench -- --profile DIR       # also write server CPU profiles (node --cpu-prof) to DIR/<workload>/
 //   npm run bench -- --h2-client node    # W1-h2c load from Node instead of h2load
 
@@ -26,13 +27,16 @@ import { w1, w1h2c } from "./w1.ts";
 import { w2 } from "./w2.ts";
 import { w3 } from "./w3.ts";
 import { w4 } from "./w4.ts";
+import { restart } from "./restart.ts";
+import { disk } from "./disk.ts";
+import { scale } from "./scale.ts";
 
 const WORKLOADS: Record<string, (o: BenchOptions) => Promise<Row[]>> = {
   W1: w1,
   "W1-h2c": w1h2c,
   W2: async (o) => [await w2(o, "buffered"), await w2(o, "fsync")],
   W3: async (o) => [await w3(o, "buffered", "json"), await w3(o, "buffered", "msgpack"), await w3(o, "fsync", "json")],
-  W4: async (o) => [await w4(o)],
+  W4: async (o) => [await w4(o, true), await w4(o)],
   Q: manage,
   D: dashboard,
   "W3-lease": w3Lease,
@@ -41,11 +45,16 @@ const WORKLOADS: Record<string, (o: BenchOptions) => Promise<Row[]>> = {
   "Client-W1": clientW1,
   "Client-W3": async (o) => [await clientW3(o, "json"), await clientW3(o, "json", 1000), await clientW3(o, "msgpack", 1000)],
   E: embedded,
+  RESTART: restart,
+  DISK: disk,
+  SCALE: scale,
 };
+/** Minutes long: only with --only. */
+const OPT_IN = new Set(["SCALE"]);
 
 function parseArgs(argv: string[]): { opts: BenchOptions; only: string[] } {
   const opts: BenchOptions = { quick: false, h2Client: "auto" };
-  let only = Object.keys(WORKLOADS);
+  let only = Object.keys(WORKLOADS).filter((w) => !OPT_IN.has(w));
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--quick") opts.quick = true;

@@ -140,11 +140,21 @@ try {
     result: `${mb(child.rss)} (heap ${mb(child.heapUsed)}, peak ${mb(child.peak)})`, target: "≤ 250 MB", pass: child.rss <= 250 * 1024 * 1024,
   });
 
-  // 3. Reopen: recover every segment and rebuild every index.
-  const openStart = performance.now();
-  store = await profiled("reopen", () => openStore({ dir }));
-  const reopenS = (performance.now() - openStart) / 1000;
-  rows.push({ workload: "reopen with all jobs live", jobs: store.table.size, seconds: reopenS, result: `${reopenS.toFixed(2)} s`, target: "≤ 3 s", pass: reopenS <= 3 });
+  // 3. Reopen: by a full scan of every segment, then from the checkpoint the close wrote
+  // (wall and process CPU: on a busy host CPU moves far less).
+  for (const checkpoint of [false, true]) {
+    const openStart = performance.now();
+    const cpu = process.cpuUsage();
+    store = await profiled(checkpoint ? "reopen-checkpoint" : "reopen", () => openStore({ dir, checkpoint }));
+    const reopenS = (performance.now() - openStart) / 1000;
+    const used = process.cpuUsage(cpu);
+    rows.push({
+      workload: `reopen with all jobs live, ${checkpoint ? `from the checkpoint (${store.recovery.from})` : "full scan"}`, jobs: store.table.size,
+      seconds: reopenS, result: `${reopenS.toFixed(2)} s (CPU ${((used.user + used.system) / 1e6).toFixed(2)} s)`, target: checkpoint ? "≤ 2 s" : "≤ 3 s",
+      pass: reopenS <= (checkpoint ? 2 : 3),
+    });
+    if (!checkpoint) await store.close();
+  }
 
   // 4. Take + ack: peekReady/take, payload read, bulk ack by delete every 1,000.
   const takeS = await profiled("take-ack", async () => {

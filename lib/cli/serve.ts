@@ -92,7 +92,9 @@ export async function startServe(config: ServeConfig, logger: Logger): Promise<R
     logger[level]({ segment: d.segment, offset: d.offset, bytes: d.bytes, reason: d.reason, kind: d.kind },
       d.kind === "torn" ? "dropped a torn write at the end of the log" : "skipped a corrupt record");
   }
-  logger.info({ dir: store.dir, jobs: store.table.size, ms: Date.now() - started }, "recovered");
+  logger.info({
+    dir: store.dir, jobs: store.table.size, ms: Date.now() - started, from: store.recovery.from, why: store.recovery.reason,
+  }, "recovered");
 
   const queue = createQueue(store, {
     defaults: {

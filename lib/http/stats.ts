@@ -16,10 +16,9 @@ export interface ServerFacts {
   enqueueCommitMode?: string;
 }
 
-/** Bytes of segment files on disk, active and preallocated spares. */
+/** Bytes of the data dir on disk: segments, preallocated spares and the checkpoint. */
 export function diskBytes(queue: Queue): number {
-  const segments = queue.store.segments;
-  return (segments.numbers().length + segments.spareCount) * segments.segmentBytes;
+  return queue.diskBytes();
 }
 
 type Counts = Record<(typeof STATUSES)[number], number>;

@@ -36,6 +36,7 @@ import {
 } from "./types.ts";
 import { BodyShapeError, expectObject, expectString, requireField } from "./validate.ts";
 import { UniqueIndex } from "./unique.ts";
+import { diskBytes as storeDiskBytes } from "../storage/compaction.ts";
 
 export interface QueueOptions {
   clock?: Clock;
@@ -548,6 +549,11 @@ export class Queue {
   }
 
   /** A consistent copy of the data dir for a backup (lib/storage/snapshot.ts). */
+  /** Bytes the data dir takes: segments, spares and the checkpoint (storage's own count). */
+  diskBytes(): number {
+    return storeDiskBytes(this.store);
+  }
+
   snapshot(): Promise<Snapshot> {
     return openSnapshot(this.store);
   }

@@ -2,12 +2,20 @@
 // The byte layout is documented in docs/format.md; change both together, and keep a
 // reader (plus a golden fixture) for every format version ever written.
 
+/** Version in every segment header (the segment and record layout: unchanged since 1). */
 export const FORMAT_VERSION = 1;
+/**
+ * meta.json's `format`. 2: segments may be any size up to segment_bytes (each is as long
+ * as its file). 1: every segment was exactly segment_bytes; a format-1 dir is read as is
+ * and marked 2 on open, so an older build refuses it instead of misreading short files.
+ */
+export const DIR_FORMAT_VERSION = 2;
+export const READABLE_DIR_FORMATS: readonly number[] = [1, 2];
 export const SEGMENT_MAGIC = Buffer.from("ZIZQSEG1", "latin1");
 export const SEGMENT_HEADER_BYTES = 32;
 export const RECORD_HEADER_BYTES = 9;
 
-/** Smallest segment we allow: small ones are for tests, real ones are 64 MiB. */
+/** Smallest segment we allow: small ones are for tests; real ones grow from 2 MiB to 64 MiB. */
 export const MIN_SEGMENT_BYTES = 64 * 1024;
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 

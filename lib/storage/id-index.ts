@@ -140,6 +140,11 @@ export class IdIndex {
     return this.get(id) !== undefined;
   }
 
+  /** Make room for `n` more ids without a rehash on the way (a checkpoint load). */
+  reserve(n: number): void {
+    if ((this.used + n) * 2 > this.cells.length) this.rehash(2 ** Math.ceil(Math.log2((this.used + n) * 2 + 1)));
+  }
+
   /** Index `slot`, whose id is already in the word array. */
   add(slot: number): void {
     if ((this.used + 1) * 2 > this.cells.length) this.rehash(this.cells.length * 2);

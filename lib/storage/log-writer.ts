@@ -45,6 +45,8 @@ export class LogWriter {
   private readonly now: () => number;
   private headNo = 1;
   private cursor = SEGMENT_HEADER_BYTES;
+  /** Size of the head segment; 0 until a fresh log's first record claims one. */
+  private headBytes = 0;
   private pending: Pending[] = [];
   private waiters: Waiter[] = [];
   private holes: Hole[] = [];
@@ -60,6 +62,10 @@ export class LogWriter {
   reservedBytes = 0;
   /** Records per commit batch and fdatasync seconds, for /metrics (allocation-free). */
   readonly stats = { batchRecords: new Histogram(BATCH_BOUNDS), fsyncSeconds: new Histogram(FSYNC_BOUNDS), bytes: 0 };
+  /** Bytes appended since open (checkpoints are written when it has moved on). */
+  appendedBytes = 0;
+  /** Batches that failed so far (a checkpoint taken meanwhile is thrown away). */
+  failures = 0;
   /** Called after a segment is sealed (the head moved past it). */
   onSeal: (no: number) => void = () => {};
 
@@ -73,13 +79,14 @@ export class LogWriter {
   init(headNo: number, cursor: number): void {
     this.headNo = headNo;
     this.cursor = cursor;
+    this.headBytes = this.set.get(headNo)?.bytes ?? 0;
     this.written.set(headNo, cursor);
   }
 
   /** Offset below which every byte of `segment` has been written (see payload-reader.ts). */
   writtenEnd(segment: number): number {
     const w = this.written.get(segment);
-    if (w === undefined) return segment < this.headNo ? this.set.segmentBytes : 0;
+    if (w === undefined) return segment < this.headNo ? this.set.get(segment)?.bytes ?? 0 : 0;
     return w;
   }
 
@@ -87,16 +94,23 @@ export class LogWriter {
     return { segment: this.headNo, offset: this.cursor };
   }
 
-  private get capacity(): number {
-    return this.set.segmentBytes - SEGMENT_HEADER_BYTES;
+  /** Record bytes a segment of the size the next spare gets can hold. */
+  private get slack(): number {
+    return this.set.nextBytes - SEGMENT_HEADER_BYTES;
   }
 
   /** Bytes that can be appended without preallocating another segment. */
   room(): number {
-    const headActive = this.set.get(this.headNo) !== undefined;
-    const headLeft = headActive ? this.set.segmentBytes - this.cursor : 0;
-    const inactiveHead = headActive ? 0 : -this.capacity; // the head itself will consume a spare
-    return headLeft + inactiveHead + this.set.spareCount * this.capacity - this.reservedBytes;
+    const headLeft = this.headBytes > 0 && this.set.isPreallocated(this.headNo) ? this.headBytes - this.cursor : 0;
+    let spares = 0;
+    for (const c of this.set.spareCapacities()) spares += c;
+    return headLeft + spares - this.reservedBytes;
+  }
+
+  /** Can a `bytes` record be placed in preallocated space (the head's rest, or a spare)? */
+  private fits(bytes: number): boolean {
+    const headLeft = this.headBytes > 0 && this.set.isPreallocated(this.headNo) ? this.headBytes - this.cursor : 0;
+    return headLeft >= bytes || this.set.hasSpareFor(bytes);
   }
 
   /**
@@ -106,20 +120,22 @@ export class LogWriter {
    * `full` StorageError if no spare could be preallocated.
    */
   ensureRoom(bytes: number): Promise<void> | undefined {
-    if (bytes > this.capacity) {
-      return Promise.reject(new StorageError("too_large", `a ${bytes}-byte write does not fit in a ${this.set.segmentBytes}-byte segment`));
+    if (bytes > this.set.maxBytes - SEGMENT_HEADER_BYTES) {
+      return Promise.reject(new StorageError("too_large", `a ${bytes}-byte write does not fit in a ${this.set.maxBytes}-byte segment`));
     }
-    // Keep one segment of slack so the head can roll even when the last record is large.
+    // Keep a segment of slack (or the write's size, if larger) so the head can roll
+    // even when the last record is large.
+    const slack = Math.max(this.slack, bytes);
     const left = this.room() - bytes;
-    if (left >= this.capacity) {
+    if (left >= slack && this.fits(bytes)) {
       // Less than two segments left: start the next spare now, off the write path. Waiting
-      // until the slack was gone made the insert that crossed the line wait for 64 MiB of
-      // zeros (8 inserts, 1 s of a 3 s bulk load of 1M jobs, stalled 30-280 ms each).
-      if (left < 2 * this.capacity) this.set.prepareSpare().catch(() => {});
+      // until the slack was gone made the insert that crossed the line wait for a whole
+      // segment of zeros (with 64 MiB segments: 8 inserts of a 1M-job load stalled 30-280 ms each).
+      if (left < 2 * slack) this.set.prepareSpare().catch(() => {});
       return undefined;
     }
     return (async () => {
-      while (this.room() - bytes < this.capacity) await this.set.prepareSpare();
+      while (this.room() - bytes < slack || !this.fits(bytes)) await this.set.prepareSpare(this.fits(bytes) ? 0 : bytes);
     })();
   }
 
@@ -130,26 +146,37 @@ export class LogWriter {
    * 10M jobs left ~2 GB of zeros on disk.
    */
   surplusSpares(): number {
-    return Math.max(0, Math.floor((this.room() - this.capacity) / this.capacity) - 1);
+    let room = this.room();
+    let n = 0;
+    for (const c of this.set.spareCapacities().reverse()) {
+      if (room - c < 2 * this.slack) break;
+      room -= c;
+      n++;
+    }
+    return n;
   }
 
   /** Queue one framed record; the returned location is where it will be. */
   append(record: Buffer, sync: boolean): { location: Location; done: Promise<void> } {
-    if (record.length > this.capacity) {
+    if (record.length > this.set.maxBytes - SEGMENT_HEADER_BYTES) {
       throw new StorageError("too_large", `a ${record.length}-byte record does not fit in a segment`);
     }
-    if (this.cursor + record.length > this.set.segmentBytes) {
+    // A fresh log's first segment is claimed by its first record.
+    if (this.headBytes === 0) this.headBytes = this.set.claim(this.headNo, record.length);
+    if (this.cursor + record.length > this.headBytes) {
       const sealed = this.headNo;
       this.sealedAt.set(sealed, this.cursor);
       if ((this.written.get(sealed) ?? 0) >= this.cursor) this.finishSegment(sealed);
       this.headNo += 1;
       this.cursor = SEGMENT_HEADER_BYTES;
+      this.headBytes = this.set.claim(this.headNo, record.length);
       this.onSeal(sealed);
       // Start preallocating the next spare now, off the write path.
       if (this.set.spareCount === 0) this.set.prepareSpare().catch(() => {});
     }
     const location = { segment: this.headNo, offset: this.cursor };
     this.cursor += record.length;
+    this.appendedBytes += record.length;
     this.pending.push({ segment: location.segment, offset: location.offset, bytes: record });
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject, sync }));
     this.newest = done;
@@ -186,6 +213,7 @@ export class LogWriter {
       } catch (err) {
         for (const p of batch) this.holes.push({ segment: p.segment, offset: p.offset, length: p.bytes.length });
         padSync ||= sync;
+        this.failures++;
         const error = fromFsError(err, "writing to the log");
         for (const w of waiters) w.reject(error);
       }
@@ -262,6 +290,11 @@ export class LogWriter {
    */
   async flush(): Promise<void> {
     await this.newest?.catch(() => {});
+  }
+
+  /** Nothing pending, scheduled, being written, or left to cover with PAD (right now). */
+  quiet(): boolean {
+    return !this.flushing && !this.scheduled && this.pending.length === 0 && this.holes.length === 0;
   }
 
   /** Resolves when nothing is pending, scheduled or being written (for close). */

@@ -20,6 +20,11 @@ export class NameTable {
     return i;
   }
 
+  /** `count` more references to a name in use (a checkpoint's jobs, in one step). */
+  retain(i: number, count: number): void {
+    this.refs[i] += count;
+  }
+
   release(i: number): void {
     if (--this.refs[i] > 0) return;
     this.byName.delete(this.names[i]!);

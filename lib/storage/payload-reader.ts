@@ -36,7 +36,7 @@ export class PayloadReader {
       let bytes = this.cache.get(key);
       if (!bytes) {
         const start = block << BLOCK_SHIFT;
-        const end = Math.min(start + BLOCK_BYTES, this.set.segmentBytes);
+        const end = Math.min(start + BLOCK_BYTES, this.set.get(segment)?.bytes ?? 0);
         if (end <= this.writtenEnd(segment)) {
           bytes = this.readRaw(segment, start, end - start);
           this.cache.set(key, bytes);
@@ -66,7 +66,7 @@ export class PayloadReader {
   /** Drop cached blocks of a retired segment. */
   forget(segment: number): void {
     if (!this.cache) return;
-    const blocks = Math.ceil(this.set.segmentBytes / BLOCK_BYTES);
+    const blocks = Math.ceil(this.set.maxBytes / BLOCK_BYTES);
     for (let b = 0; b < blocks; b++) this.cache.delete(segment * 65536 + b);
   }
 

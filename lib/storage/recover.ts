@@ -7,7 +7,7 @@ import path from "node:path";
 import { crc32 } from "node:zlib";
 import { checkFrame } from "./codec.ts";
 import { fromFsError } from "./errors.ts";
-import { MAX_RECORD_TYPE, RECORD_HEADER_BYTES, RECORD_PAD, RECORD_TXN, SEGMENT_HEADER_BYTES } from "./format.ts";
+import { MAX_RECORD_TYPE, MIN_SEGMENT_BYTES, RECORD_HEADER_BYTES, RECORD_PAD, RECORD_TXN, SEGMENT_HEADER_BYTES } from "./format.ts";
 import type { FsPort } from "./fs-port.ts";
 import { checkSegmentHeader, parseSegmentFileName } from "./segment-set.ts";
 
@@ -24,42 +24,60 @@ export interface Damage {
 export type RecordVisitor = (type: number, buf: Buffer, bodyStart: number, end: number, segment: number, offset: number) => void;
 
 export interface ScanResult {
-  /** Segment numbers found, ascending, with their open fds. */
-  segments: { no: number; path: string; fd: number }[];
+  /** Segment numbers found, ascending, with their open fds and sizes. */
+  segments: { no: number; path: string; fd: number; bytes: number }[];
   /** Where the next record goes: the newest segment and the end of its valid records. */
   headNo: number;
   cursor: number;
   damage: Damage[];
 }
 
-export async function scanSegments(fs: FsPort, dir: string, segmentBytes: number, visit: RecordVisitor): Promise<ScanResult> {
+/**
+ * Scan the log. With `from` (a checkpoint's position, checkpoint.ts), segments before
+ * it are opened and their headers checked but not read, and `from.segment` is read from
+ * `from.offset`: restart time then depends on what came after the checkpoint, not on history.
+ */
+export async function scanSegments(
+  fs: FsPort, dir: string, maxBytes: number, visit: RecordVisitor, from?: { segment: number; offset: number },
+): Promise<ScanResult> {
   const names = await fs.readdir(dir);
   const numbers = names.map(parseSegmentFileName).filter((n): n is number => n !== undefined).sort((a, b) => a - b);
   const damage: Damage[] = [];
   const segments: ScanResult["segments"] = [];
-  const buf = Buffer.allocUnsafe(segmentBytes);
+  let buf = Buffer.alloc(0);
+  const header = Buffer.allocUnsafe(SEGMENT_HEADER_BYTES);
   let headNo = numbers.length > 0 ? numbers[numbers.length - 1] : 1;
   let cursor = SEGMENT_HEADER_BYTES;
   for (const no of numbers) {
     const file = path.join(dir, String(no).padStart(8, "0") + ".seg");
     let fd: number | undefined;
     let size: number;
+    const skip = from !== undefined && no < from.segment;
     try {
       fd = await fs.open(file, "r+");
-      size = await readFully(fs, fd, buf, segmentBytes);
+      size = segmentSize(await fs.size(file), maxBytes);
+      if (skip) {
+        await readFully(fs, fd, header, SEGMENT_HEADER_BYTES);
+      } else {
+        if (buf.length < size) buf = Buffer.allocUnsafe(size);
+        await readFully(fs, fd, buf, size);
+      }
     } catch (err) {
       if (fd !== undefined) await fs.close(fd).catch(() => {});
       await closeAll(fs, segments);
       throw fromFsError(err, `reading segment ${no}`, { segment: no });
     }
-    segments.push({ no, path: file, fd });
-    if (checkSegmentHeader(buf.subarray(0, SEGMENT_HEADER_BYTES)) !== no) {
+    segments.push({ no, path: file, fd, bytes: size });
+    const head = skip ? header : buf.subarray(0, SEGMENT_HEADER_BYTES);
+    if (checkSegmentHeader(head) !== no) {
       damage.push({ kind: "corrupt", segment: no, offset: 0, bytes: SEGMENT_HEADER_BYTES, reason: "bad segment header" });
     }
+    if (skip) continue;
     const newest = no === headNo;
+    const start = from !== undefined && no === from.segment ? from.offset : SEGMENT_HEADER_BYTES;
     let end: number;
     try {
-      end = scanOne(buf, size, no, newest, visit, damage);
+      end = scanOne(buf, size, no, newest, visit, damage, start);
     } catch (err) {
       await closeAll(fs, segments);
       throw err;
@@ -72,6 +90,17 @@ export async function scanSegments(fs: FsPort, dir: string, segmentBytes: number
 /** A failed scan returns no segment list, so nobody else would close these fds. */
 async function closeAll(fs: FsPort, segments: ScanResult["segments"]): Promise<void> {
   for (const s of segments) await fs.close(s.fd).catch(() => {});
+}
+
+/**
+ * A segment is as long as its file: maxBytes (every format-1 segment), or a power of two
+ * of at least MIN_SEGMENT_BYTES (format 2). Any other length is a file cut short on disk:
+ * it reads as zeros up to the size it must have had, as a format-1 segment always did.
+ */
+export function segmentSize(fileBytes: number, maxBytes: number): number {
+  if (fileBytes === maxBytes) return maxBytes;
+  if (fileBytes >= MIN_SEGMENT_BYTES && fileBytes < maxBytes && (fileBytes & (fileBytes - 1)) === 0) return fileBytes;
+  return Math.min(maxBytes, Math.max(MIN_SEGMENT_BYTES, 2 ** Math.ceil(Math.log2(Math.max(1, fileBytes)))));
 }
 
 async function readFully(fs: FsPort, fd: number, buf: Buffer, length: number): Promise<number> {
@@ -87,9 +116,11 @@ async function readFully(fs: FsPort, fd: number, buf: Buffer, length: number): P
 }
 
 /** Scan one segment; returns the offset just after its last good record. */
-export function scanOne(buf: Buffer, limit: number, no: number, newest: boolean, visit: RecordVisitor, damage: Damage[]): number {
+export function scanOne(
+  buf: Buffer, limit: number, no: number, newest: boolean, visit: RecordVisitor, damage: Damage[], start = SEGMENT_HEADER_BYTES,
+): number {
   const dataEnd = lastNonZero(buf, limit) + 1;
-  let pos = SEGMENT_HEADER_BYTES;
+  let pos = start;
   let lastGoodEnd = pos;
   while (pos < limit) {
     const frame = checkFrame(buf, pos, limit);

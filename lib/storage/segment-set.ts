@@ -1,6 +1,11 @@
 // The segment files of one data dir: naming, preallocating spares by writing zeros,
 // activating a spare as the next numbered segment, and retiring compacted segments.
 // Preallocation runs ahead of need so the write path rarely waits for it.
+//
+// Segments grow with the data (format 2, docs/format.md): each file is as long as it was
+// preallocated, from 2 MiB up to `maxBytes` (meta.json's segment_bytes), sized by the
+// store's live data (`nextBytes`). An empty store takes a few MiB, not 64 MiB per file;
+// every byte a record lands on is still preallocated before the record is accepted.
 
 import path from "node:path";
 import { crc32 } from "node:zlib";
@@ -12,12 +17,21 @@ export interface Segment {
   no: number;
   path: string;
   fd: number;
+  /** File length: where this segment ends. */
+  bytes: number;
 }
 
 interface Spare {
   path: string;
   fd: number;
+  bytes: number;
 }
+
+/** Size of the first segments of a store (or `maxBytes` when that is smaller). */
+export const START_SEGMENT_BYTES = 2 * 1024 * 1024;
+
+/** Smallest power of two >= n (n >= 1). */
+export const pow2ceil = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
 const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
 
@@ -49,19 +63,38 @@ export function checkSegmentHeader(header: Buffer): number | undefined {
 
 export class SegmentSet {
   readonly dir: string;
-  readonly segmentBytes: number;
+  /** The largest segment (meta.json's segment_bytes); a record must fit in one. */
+  readonly maxBytes: number;
+  /** The smallest segment this set makes. */
+  readonly startBytes: number;
+  /** Size of the next spare (the store sets it from its live data, see sizeFor). */
+  nextBytes: number;
   private readonly fs: FsPort;
   private readonly fsyncDir: boolean;
   private readonly active = new Map<number, Segment>();
   private readonly spares: Spare[] = [];
+  /** Spares already promised to a segment number by claim(), not yet activated. */
+  private readonly claimed = new Map<number, Spare | number>();
   private preparing: Promise<void> | undefined;
   private spareCounter = 0;
 
-  constructor(fs: FsPort, dir: string, segmentBytes: number, fsyncDir: boolean) {
+  constructor(fs: FsPort, dir: string, maxBytes: number, fsyncDir: boolean) {
     this.fs = fs;
     this.dir = dir;
-    this.segmentBytes = segmentBytes;
+    this.maxBytes = maxBytes;
+    this.startBytes = Math.min(maxBytes, START_SEGMENT_BYTES);
+    this.nextBytes = this.startBytes;
     this.fsyncDir = fsyncDir;
+  }
+
+  /**
+   * Segment size for a store holding `liveBytes` of live records: an eighth of it (so
+   * the head and its spares stay small next to the data, docs/format.md), a power of
+   * two between startBytes and maxBytes.
+   */
+  sizeFor(liveBytes: number): number {
+    const want = 2 ** Math.floor(Math.log2(Math.max(1, liveBytes / 8)));
+    return Math.max(this.startBytes, Math.min(this.maxBytes, want));
   }
 
   /** Register a segment found on open. */
@@ -81,29 +114,59 @@ export class SegmentSet {
     return this.spares.length;
   }
 
-  /** Preallocate one more spare file. Concurrent callers share one preparation. */
-  prepareSpare(): Promise<void> {
-    if (!this.preparing) {
-      this.preparing = this.preallocate().finally(() => { this.preparing = undefined; });
+  /** Record bytes the spares hold (their size less the segment header), oldest first. */
+  spareCapacities(): number[] {
+    return this.spares.map((s) => s.bytes - SEGMENT_HEADER_BYTES);
+  }
+
+  /** Is there a spare that a `recordBytes` record fits in? */
+  hasSpareFor(recordBytes: number): boolean {
+    return this.spares.some((s) => s.bytes - SEGMENT_HEADER_BYTES >= recordBytes);
+  }
+
+  /** Has segment `no` preallocated space already (active, or a spare claimed for it)? */
+  isPreallocated(no: number): boolean {
+    return this.active.has(no) || typeof this.claimed.get(no) === "object";
+  }
+
+  /**
+   * Preallocate one more spare file, of nextBytes (or bigger, so a `recordBytes` record
+   * fits). Concurrent callers share one preparation, then make another if it was too small.
+   */
+  prepareSpare(recordBytes = 0): Promise<void> {
+    if (this.preparing) {
+      return this.preparing.then(() => (this.hasSpareFor(recordBytes) ? undefined : this.prepareSpare(recordBytes)));
     }
+    const bytes = this.sizeForRecord(recordBytes);
+    this.preparing = this.preallocate(bytes).then((spare) => { this.spares.push(spare); })
+      .finally(() => { this.preparing = undefined; });
     return this.preparing;
   }
 
-  private async preallocate(): Promise<void> {
+  /** Resolves when no spare is being made. */
+  async idle(): Promise<void> {
+    while (this.preparing) await this.preparing.catch(() => {});
+  }
+
+  private sizeForRecord(recordBytes: number): number {
+    return Math.min(this.maxBytes, Math.max(this.nextBytes, pow2ceil(recordBytes + SEGMENT_HEADER_BYTES)));
+  }
+
+  private async preallocate(bytes: number): Promise<Spare> {
     const file = path.join(this.dir, `spare-${process.pid}-${++this.spareCounter}.seg`);
     let fd: number | undefined;
     try {
       fd = await this.fs.open(file, "w+");
       // Written, not truncated to size: a sparse file could hit ENOSPC on a later write
       // that we have already promised will succeed (completion records, see log-writer.ts).
-      for (let pos = 0; pos < this.segmentBytes; pos += ZERO_CHUNK.length) {
-        const n = Math.min(ZERO_CHUNK.length, this.segmentBytes - pos);
+      for (let pos = 0; pos < bytes; pos += ZERO_CHUNK.length) {
+        const n = Math.min(ZERO_CHUNK.length, bytes - pos);
         const chunk = n === ZERO_CHUNK.length ? ZERO_CHUNK : ZERO_CHUNK.subarray(0, n);
         const written = await this.fs.writev(fd, [chunk], pos);
         if (written !== n) throw Object.assign(new Error("short write while preallocating"), { code: "ENOSPC" });
       }
       await this.fs.fdatasync(fd);
-      this.spares.push({ path: file, fd });
+      return { path: file, fd, bytes };
     } catch (err) {
       if (fd !== undefined) await this.fs.close(fd).catch(() => {});
       await this.fs.unlink(file).catch(() => {});
@@ -111,25 +174,52 @@ export class SegmentSet {
     }
   }
 
-  /** Turn a spare into segment `no`: write its header, then give it its real name. */
+  /**
+   * Promise segment `no` a spare that a `recordBytes` record fits in (the log writer,
+   * when it moves its head): returns the segment's size. With no such spare ready, the
+   * size is planned and activate() preallocates it (the writer's ensureRoom makes that rare).
+   */
+  claim(no: number, recordBytes: number): number {
+    const i = this.spares.findIndex((s) => s.bytes - SEGMENT_HEADER_BYTES >= recordBytes);
+    if (i >= 0) {
+      const [spare] = this.spares.splice(i, 1);
+      this.claimed.set(no, spare);
+      return spare.bytes;
+    }
+    const bytes = this.sizeForRecord(recordBytes);
+    this.claimed.set(no, bytes);
+    return bytes;
+  }
+
+  /** Turn segment `no`'s claimed spare into the segment: write its header, then give it its real name. */
   async activate(no: number, nowMs: number): Promise<Segment> {
     const existing = this.active.get(no);
     if (existing) return existing;
-    while (this.spares.length === 0) await this.prepareSpare();
-    const spare = this.spares.shift()!;
+    const promised = this.claimed.get(no) ?? this.claim(no, 0);
+    this.claimed.delete(no);
+    let spare: Spare;
+    try {
+      spare = typeof promised === "object" ? promised : await this.preallocate(promised);
+    } catch (err) {
+      this.claimed.set(no, promised);
+      throw err;
+    }
     const file = path.join(this.dir, segmentFileName(no));
     try {
       const header = encodeSegmentHeader(no, nowMs);
       const written = await this.fs.writev(spare.fd, [header], 0);
       if (written !== header.length) throw Object.assign(new Error("short write of segment header"), { code: "EIO" });
-      await this.fs.fdatasync(spare.fd);
+      // Only where writes are synced at all (the fsync modes): in buffered mode nothing in
+      // the segment is synced, and this fdatasync sat on the write path of every roll (a
+      // latency spike every few seconds once segments start at 2 MiB).
+      if (this.fsyncDir) await this.fs.fdatasync(spare.fd);
       await this.fs.rename(spare.path, file);
       if (this.fsyncDir) await this.fs.syncDir(this.dir);
     } catch (err) {
-      this.spares.unshift(spare);
+      this.claimed.set(no, spare);
       throw fromFsError(err, `activating segment ${no}`, { segment: no });
     }
-    const segment = { no, path: file, fd: spare.fd };
+    const segment = { no, path: file, fd: spare.fd, bytes: spare.bytes };
     this.active.set(no, segment);
     // Keep a spare ready for the next roll, so a roll never waits for 64 MiB of zeros.
     // A failure here (disk full) surfaces through ensureRoom when room is needed.
@@ -160,11 +250,13 @@ export class SegmentSet {
   async close(): Promise<void> {
     await this.preparing?.catch(() => {});
     for (const segment of this.active.values()) await this.fs.close(segment.fd).catch(() => {});
-    for (const spare of this.spares) {
+    const claimed = [...this.claimed.values()].filter((c): c is Spare => typeof c === "object");
+    for (const spare of [...this.spares, ...claimed]) {
       await this.fs.close(spare.fd).catch(() => {});
       await this.fs.unlink(spare.path).catch(() => {});
     }
     this.active.clear();
     this.spares.length = 0;
+    this.claimed.clear();
   }
 }

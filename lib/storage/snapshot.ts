@@ -2,7 +2,7 @@
 // serving (admin POST /backup). Segments are append-only, so after a flush every
 // sealed segment is final and the head's bytes below its written end never change;
 // compaction (the one thing that deletes segments) is paused until release().
-// The copy of the head is padded with zeros to the segment size, so a restored dir
+// The copy of the head is padded with zeros to its segment size, so a restored dir
 // is preallocated like any other (docs/operations.md, Backup and restore).
 
 import path from "node:path";
@@ -29,7 +29,6 @@ export async function openSnapshot(store: Store): Promise<Snapshot> {
   try {
     await store.flush();
     const fs = store.fs;
-    const segmentBytes = store.segments.segmentBytes;
     const meta = await fs.readFile(path.join(store.dir, "meta.json"));
     const files: SnapshotFile[] = [{
       name: "meta.json",
@@ -38,6 +37,7 @@ export async function openSnapshot(store: Store): Promise<Snapshot> {
     }];
     for (const no of store.segments.numbers()) {
       const segment = store.segments.get(no)!;
+      const segmentBytes = segment.bytes;
       // Fixed now: bytes written after this point are not part of the snapshot.
       const end = Math.min(store.writer.writtenEnd(no), segmentBytes);
       files.push({

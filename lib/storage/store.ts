@@ -11,10 +11,10 @@ import path from "node:path";
 import {
   type JobMeta, decodeErrorRecord, encodeBlobBody, encodeErrorBody, encodeJobBody, frameRecord,
 } from "./codec.ts";
-import { compactOldest, shouldCompact } from "./compaction.ts";
+import { compactOldest, liveBytes, shouldCompact } from "./compaction.ts";
 import { StorageError } from "./errors.ts";
 import {
-  DEFAULT_SEGMENT_BYTES, FORMAT_VERSION, MIN_SEGMENT_BYTES, RECORD_BLOB, RECORD_BLOB_DELETE, RECORD_DELETE,
+  DEFAULT_SEGMENT_BYTES, DIR_FORMAT_VERSION, MIN_SEGMENT_BYTES, READABLE_DIR_FORMATS, RECORD_BLOB, RECORD_BLOB_DELETE, RECORD_DELETE,
   RECORD_ERROR, RECORD_HEADER_BYTES, RECORD_JOB, RECORD_META, RECORD_RESET, RECORD_TXN, SEGMENT_HEADER_BYTES,
 } from "./format.ts";
 import { type FsPort, nodeFs } from "./fs-port.ts";
@@ -22,7 +22,8 @@ import { JobTable, type PayloadLocation } from "./job-table.ts";
 import { type DirLock, lockDir } from "./lock.ts";
 import { type Location, LogWriter } from "./log-writer.ts";
 import { PayloadReader } from "./payload-reader.ts";
-import { type Damage, scanSegments } from "./recover.ts";
+import { type Damage, type ScanResult, scanSegments } from "./recover.ts";
+import { CHECKPOINT_FILE, loadCheckpoint, pointsOnlyInto, writeCheckpoint } from "./checkpoint.ts";
 import { type BlobEntry, addErrorLocation, blobKey, createReplayVisitor, rebuildIndexes } from "./replay.ts";
 import { writeIdAscii } from "./id-index.ts";
 import { SegmentSet } from "./segment-set.ts";
@@ -30,13 +31,19 @@ import { SegmentSet } from "./segment-set.ts";
 export interface StoreOptions {
   /** The data dir; created if missing. */
   dir: string;
-  /** Segment size for a new dir (an existing dir keeps its own). @default 64 MiB */
+  /** Largest segment for a new dir (an existing dir keeps its own). @default 64 MiB */
   segmentBytes?: number;
   /** Payload block cache bound. @default 64 MiB */
   cacheBytes?: number;
   /** fsync directories on segment create/delete (the fsync commit mode). @default false */
   syncDirs?: boolean;
   fs?: FsPort;
+  /**
+   * Start from the checkpoint file when it is intact and matches the log, and write one
+   * at close and after segments seal (checkpoint.ts). Off: always scan every segment,
+   * and write none. @default true
+   */
+  checkpoint?: boolean;
   /** Wall clock, used only for recovery promotion and segment headers. */
   now?: () => number;
 }
@@ -58,6 +65,19 @@ export interface NewJob {
 /** Bytes promised per live job for its future completion record (see LogWriter.ensureRoom). */
 function reserveFor(queue: string, type: string): number {
   return RECORD_HEADER_BYTES + 81 + 3 * (queue.length + type.length) + 64;
+}
+
+/** reserveFor() summed over every live job (by name index: no string per job at 10M). */
+function reserveForAll(t: JobTable): number {
+  const qLen: number[] = [];
+  const tLen: number[] = [];
+  let total = 0;
+  t.forEachLive((slot) => {
+    const q = t.queue[slot];
+    const ty = t.type[slot];
+    total += reserveFor("", "") + 3 * ((qLen[q] ??= t.queues.name(q).length) + (tLen[ty] ??= t.types.name(ty).length));
+  });
+  return total;
 }
 
 export class Store {
@@ -82,10 +102,23 @@ export class Store {
   fs: FsPort = nodeFs;
   /** Compaction work since open, for /metrics: segments retired, records copied forward. */
   readonly compactionStats = { segments: 0, jobs: 0, errors: 0, blobs: 0 };
+  /** How open() rebuilt the table: from a checkpoint plus the log after it, or a full scan (and why). */
+  recovery: { from: "checkpoint" | "scan"; reason?: string } = { from: "scan" };
+  private readonly checkpoints: boolean;
+  /** Size of the checkpoint file (it counts towards disk use, compaction.ts). */
+  checkpointBytes = 0;
+  private checkpointing: Promise<unknown> | undefined;
+  /** When the last background checkpoint finished, and how long it took (spacing them out). */
+  private lastCheckpoint = { at: 0, ms: 0, appended: 0 };
+  private checkpointTimer: NodeJS.Timeout | undefined;
   /** Where background failures (compaction) are reported; the store keeps serving. */
   onBackgroundError: (err: unknown) => void = () => {};
 
-  private constructor(dir: string, table: JobTable, lock: DirLock, segments: SegmentSet, writer: LogWriter, reader: PayloadReader, damage: Damage[]) {
+  private constructor(
+    dir: string, table: JobTable, lock: DirLock, segments: SegmentSet, writer: LogWriter, reader: PayloadReader, damage: Damage[],
+    checkpoints: boolean,
+  ) {
+    this.checkpoints = checkpoints;
     this.dir = dir;
     this.table = table;
     this.lock = lock;
@@ -114,9 +147,13 @@ export class Store {
       opened = segments;
       const writer = new LogWriter(segments, fs, now);
       const reader = new PayloadReader(fs, segments, options.cacheBytes ?? 64 * 1024 * 1024, (s) => writer.writtenEnd(s));
-      const table = new JobTable();
-      const blobs = new Map<string, BlobEntry>();
-      const scan = await scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table, blobs));
+      const useCheckpoint = options.checkpoint ?? true;
+      let { table, blobs, scan, recovery } = await recoverLog(fs, dir, segDir, segmentBytes, useCheckpoint);
+      if (recovery.from === "checkpoint" && !pointsOnlyInto(table, blobs, new Set(scan.segments.map((s) => s.no)))) {
+        for (const s of scan.segments) await fs.close(s.fd).catch(() => {});
+        ({ table, blobs, scan } = await recoverLog(fs, dir, segDir, segmentBytes, false));
+        recovery = { from: "scan", reason: "the checkpoint points into a segment that is gone" };
+      }
       for (const s of scan.segments) segments.adopt(s);
       const torn = scan.damage.find((d) => d.kind === "torn");
       if (torn) {
@@ -125,15 +162,21 @@ export class Store {
         await fs.writev(seg.fd, [Buffer.alloc(torn.bytes)], torn.offset);
       }
       writer.init(scan.headNo, scan.cursor);
-      const store = new Store(dir, table, lock, segments, writer, reader, scan.damage);
+      const store = new Store(dir, table, lock, segments, writer, reader, scan.damage, useCheckpoint);
       store.fs = fs;
-      writer.onSeal = () => { void store.scheduleCompaction(); };
+      store.recovery = recovery;
+      store.checkpointBytes = await fs.size(path.join(dir, CHECKPOINT_FILE)).catch(() => 0);
+      writer.onSeal = () => {
+        segments.nextBytes = segments.sizeFor(liveBytes(store));
+        void store.scheduleCompaction();
+        store.scheduleCheckpoint();
+      };
       for (const [k, v] of blobs) store.blobs.set(k, v);
       rebuildIndexes(table, now());
-      for (const slot of table.slotById.values()) {
-        writer.reservedBytes += reserveFor(table.queues.name(table.queue[slot]), table.types.name(table.type[slot]));
-      }
+      writer.reservedBytes += reserveForAll(table);
+      segments.nextBytes = segments.sizeFor(liveBytes(store));
       await segments.prepareSpare();
+      store.startCheckpointTimer();
       return store;
     } catch (err) {
       await opened?.close().catch(() => {});
@@ -263,7 +306,7 @@ export class Store {
 
   /** Ids per DELETE record: at most 8192, and at most half a segment. */
   deleteChunk(): number {
-    return Math.max(1, Math.min(8192, Math.floor((this.segments.segmentBytes - SEGMENT_HEADER_BYTES) / 2 / 25)));
+    return Math.max(1, Math.min(8192, Math.floor((this.segments.startBytes - SEGMENT_HEADER_BYTES) / 2 / 25)));
   }
 
   private async removeChunk(slots: readonly number[], sync: boolean): Promise<void> {
@@ -360,7 +403,12 @@ export class Store {
     // While a backup copies segments, compaction waits; the next seal tries again.
     if (!this.compacting && !this.closed && this.pauses === 0) {
       const run = async () => {
-        while (!this.closed && shouldCompact(this)) {
+        // At most one pass over the segments there were: a segment full of live jobs is
+        // copied to the head and frees nothing, and must not be copied round and round.
+        for (let n = this.segments.numbers().length; n > 0 && !this.closed; n--) {
+          // A spare still being made counts once it is there: judge with it.
+          await this.segments.idle();
+          if (this.closed || !shouldCompact(this)) break;
           if (!(await compactOldest(this))) break;
         }
       };
@@ -412,11 +460,66 @@ export class Store {
     return this.writer.flush();
   }
 
+  /**
+   * Write a checkpoint in the background after a segment sealed, or (checked every few
+   * seconds) once a MiB was appended since the last one: a restart then replays at most
+   * a few seconds of log. Spaced out so that checkpoints take at most a tenth of the
+   * time, never more than one at a time.
+   */
+  scheduleCheckpoint(): void {
+    if (!this.checkpoints || this.checkpointing || this.closed) return;
+    if (this.writer.appendedBytes === this.lastCheckpoint.appended) return;
+    const since = Date.now() - this.lastCheckpoint.at;
+    if (since < Math.max(CHECKPOINT_EVERY_MS, 10 * this.lastCheckpoint.ms)) return;
+    const started = Date.now();
+    const appended = this.writer.appendedBytes;
+    this.checkpointing = writeCheckpoint(this)
+      .catch((err) => this.onBackgroundError(err))
+      .finally(() => {
+        this.lastCheckpoint = { at: Date.now(), ms: Date.now() - started, appended };
+        this.checkpointing = undefined;
+      });
+  }
+
+  private startCheckpointTimer(): void {
+    if (!this.checkpoints) return;
+    this.checkpointTimer = setInterval(() => {
+      if (this.writer.appendedBytes - this.lastCheckpoint.appended >= CHECKPOINT_AFTER_BYTES) this.scheduleCheckpoint();
+    }, CHECKPOINT_EVERY_MS);
+    this.checkpointTimer.unref();
+  }
+
+  /** Write a checkpoint now (tests, benches); false if this attempt was given up. */
+  async checkpoint(): Promise<boolean> {
+    while (this.checkpointing) await this.checkpointing;
+    const run = writeCheckpoint(this);
+    this.checkpointing = run.catch(() => {});
+    try {
+      return await run;
+    } finally {
+      this.checkpointing = undefined;
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Bumped by reset() (a checkpoint that saw one is retried). */
+  get resetEpoch(): number {
+    return this.epoch;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.checkpointTimer);
     await this.compacting;
     await this.writer.idle();
+    await this.checkpointing;
+    // The next start reads this instead of every segment. A failure only costs that
+    // start a full scan.
+    if (this.checkpoints) await writeCheckpoint(this, true).catch(() => false);
     await this.segments.close();
     this.reader.clear();
     this.lock.release();
@@ -478,6 +581,37 @@ function jobLocation(at: Location, frame: Buffer, payloadLength: number): Payloa
   };
 }
 
+/** Checkpoints after seals are at least this far apart. */
+const CHECKPOINT_EVERY_MS = 5_000;
+/** Appended bytes that make the timer write a checkpoint without a seal. */
+const CHECKPOINT_AFTER_BYTES = 1024 * 1024;
+
+/**
+ * Rebuild the table from the log: from the checkpoint and the log after it when the
+ * checkpoint is usable, else from every segment.
+ */
+async function recoverLog(fs: FsPort, dir: string, segDir: string, segmentBytes: number, useCheckpoint: boolean): Promise<{
+  table: JobTable; blobs: Map<string, BlobEntry>; scan: ScanResult; recovery: Store["recovery"];
+}> {
+  if (useCheckpoint) {
+    const table = new JobTable();
+    const blobs = new Map<string, BlobEntry>();
+    const loaded = await loadCheckpoint(fs, dir, table, blobs);
+    if (typeof loaded === "object") {
+      const scan = await scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table, blobs), loaded);
+      return { table, blobs, scan, recovery: { from: "checkpoint" } };
+    }
+    const table2 = new JobTable();
+    const blobs2 = new Map<string, BlobEntry>();
+    const scan = await scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table2, blobs2));
+    return { table: table2, blobs: blobs2, scan, recovery: { from: "scan", reason: loaded } };
+  }
+  const table = new JobTable();
+  const blobs = new Map<string, BlobEntry>();
+  const scan = await scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table, blobs));
+  return { table, blobs, scan, recovery: { from: "scan", reason: "checkpoints are off" } };
+}
+
 async function readOrCreateMeta(fs: FsPort, dir: string, segmentBytes: number, nowMs: number): Promise<number> {
   const file = path.join(dir, "meta.json");
   let text: string | undefined;
@@ -490,19 +624,25 @@ async function readOrCreateMeta(fs: FsPort, dir: string, segmentBytes: number, n
     if (!Number.isInteger(segmentBytes) || segmentBytes < MIN_SEGMENT_BYTES) {
       throw new StorageError("io", `segment size must be at least ${MIN_SEGMENT_BYTES} bytes`);
     }
-    const meta = { format: FORMAT_VERSION, segment_bytes: segmentBytes, created_at: nowMs };
-    await fs.writeFile(file + ".tmp", JSON.stringify(meta) + "\n");
-    await fs.rename(file + ".tmp", file);
+    await writeMeta(fs, file, { format: DIR_FORMAT_VERSION, segment_bytes: segmentBytes, created_at: nowMs });
     return segmentBytes;
   }
   const meta = JSON.parse(text) as { format?: number; segment_bytes?: number };
-  if (meta.format !== FORMAT_VERSION) {
-    throw new StorageError("corrupt", `${file}: unsupported format ${meta.format} (this build reads ${FORMAT_VERSION})`);
+  if (!READABLE_DIR_FORMATS.includes(meta.format!)) {
+    throw new StorageError("corrupt", `${file}: unsupported format ${meta.format} (this build reads formats ${READABLE_DIR_FORMATS.join(" and ")})`);
   }
   if (!Number.isInteger(meta.segment_bytes) || meta.segment_bytes! < SEGMENT_HEADER_BYTES) {
     throw new StorageError("corrupt", `${file}: bad segment_bytes`);
   }
+  // A format-1 dir reads as it is; from now on it may get shorter segments, which a
+  // format-1 build would misread: mark it, so such a build refuses it by name.
+  if (meta.format !== DIR_FORMAT_VERSION) await writeMeta(fs, file, { ...meta, format: DIR_FORMAT_VERSION });
   return meta.segment_bytes!;
+}
+
+async function writeMeta(fs: FsPort, file: string, meta: object): Promise<void> {
+  await fs.writeFile(file + ".tmp", JSON.stringify(meta) + "\n");
+  await fs.rename(file + ".tmp", file);
 }
 
 export const openStore = (options: StoreOptions): Promise<Store> => Store.open(options);

@@ -11,7 +11,7 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { openStore } from "../../lib/storage/store.ts";
-import { idAt, payloadFor, prng, segmentNumbers } from "../helpers/storage.ts";
+import { dumpStore, idAt, payloadFor, prng, segmentNumbers } from "../helpers/storage.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -76,6 +76,8 @@ function keep(dir: string, name: string, lines: string[]): void {
 class Expectation {
   present = new Map<number, number>();
   doubt = new Map<number, Set<number | undefined>>();
+  /** Checks whose open started from a checkpoint. */
+  fromCheckpoint = 0;
 
   apply(line: string): void {
     const [op, ...args] = line.split(" ");
@@ -96,8 +98,16 @@ class Expectation {
 
   /** Check a reopened store, then take what it holds as the truth for the next round. */
   async check(dir: string, context: string): Promise<number> {
+    // The same dir rebuilt by a scan of every segment, to compare with the normal open
+    // (which starts from the checkpoint when there is a usable one).
+    const scanned = tmpDir("zizq-crash-scan-");
+    fs.cpSync(dir, scanned, { recursive: true });
+    fs.rmSync(path.join(scanned, "zizq.lock"), { force: true });
     const store = await openStore({ dir });
+    const byScan = await openStore({ dir: scanned, checkpoint: false });
     try {
+      if (store.recovery.from === "checkpoint") this.fromCheckpoint++;
+      assert.deepEqual(dumpStore(store), dumpStore(byScan), `${context}: the open from ${store.recovery.from} and a full scan differ`);
       assert.ok(store.damage.every((d) => d.kind === "torn"), `${context}: a kill only tears the tail: ${JSON.stringify(store.damage)}`);
       const found = new Map<number, number>();
       for (const slot of store.table.slotById.values()) {
@@ -121,6 +131,7 @@ class Expectation {
       return found.size;
     } finally {
       await store.close();
+      await byScan.close();
     }
   }
 }
@@ -139,6 +150,8 @@ describe(`storage crash (seed ${SEED}; replay with ZIZQ_SEED)`, () => {
       const live = await expect.check(dir, `seed ${SEED} round ${round} (killed after ${lines.length} lines)`);
       assert.ok(live > 0);
     }
+    // Each check's close writes one, and the next child's writes come after it.
+    assert.ok(expect.fromCheckpoint >= 3, `only ${expect.fromCheckpoint} opens started from a checkpoint`);
   });
 
   it("kill -9 mid-compaction: nothing lost, nothing resurrected", async (t) => {

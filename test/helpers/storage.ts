@@ -59,3 +59,18 @@ export function slotOf(store: Store, id: string): number {
   if (slot === undefined) throw new Error(`job ${id} is missing`);
   return slot;
 }
+
+/** Everything a reopen rebuilds, in a comparable shape. */
+export function dumpStore(store: Store): unknown {
+  const t = store.table;
+  const jobs = liveIds(store).map((id) => {
+    const slot = slotOf(store, id);
+    return {
+      meta: t.meta(slot), location: t.location(slot), payload: store.payload(slot).toString(),
+      errors: store.errors(slot), errorAt: t.extras.get(slot)?.errors?.map((e) => ({ ...e })),
+    };
+  });
+  const blobs = [...store.blobs].map(([k, b]) => [k, b.value.toString(), b.segment, b.offset, b.length]).sort();
+  const queues = t.queues.sorted().map((q) => [q, t.ready[t.queues.lookup(q)!]?.size ?? 0]);
+  return { jobs, blobs, queues, counts: [...t.statusCounts], live: t.liveRecordBytes, size: t.size, scheduled: t.nextDueMs() };
+}

@@ -19,7 +19,9 @@ const SEGMENT_BYTES = 64 * 1024;
 // Recovery reads what is on disk whether or not it was synced; skipping fdatasync (which
 // each open's spare preallocation calls) keeps these ~1,500 reopens fast.
 const unsyncedFs = { ...nodeFs, fdatasync: async () => {} };
-const openStore = (options: StoreOptions) => openRealStore({ ...options, fs: unsyncedFs });
+// These tests are about the scan of every segment, so no checkpoint is written or read
+// (with one, a reopen reads only the log after it: test/storage/checkpoint.test.ts).
+const openStore = (options: StoreOptions) => openRealStore({ ...options, fs: unsyncedFs, checkpoint: false });
 
 /** Open, check, close; returns what the store saw. */
 async function reopen(dir: string): Promise<{ ids: string[]; damage: Damage[]; priorities: Map<string, number> }> {

@@ -1,0 +1,201 @@
+// The checkpoint file's bytes (docs/format.md, "Checkpoint"): a header naming the log
+// position it covers, then chunks of job-table columns, a blob chunk and an end chunk,
+// each framed like a log record (length, kind, CRC-32). Pure functions over Buffers.
+//
+// Why columns: the loader copies each column into the table's typed arrays with one
+// memcpy per chunk; a row format would cost a decode per field per job (10M jobs).
+
+import { crc32 } from "node:zlib";
+import { frameRecord, packValue, unpackValue } from "./codec.ts";
+import { RECORD_HEADER_BYTES } from "./format.ts";
+import type { ErrorLocation, JobTable, SlotExtras } from "./job-table.ts";
+import type { BlobEntry } from "./replay.ts";
+
+export const CHECKPOINT_MAGIC = Buffer.from("ZIZQCKP1", "latin1");
+export const CHECKPOINT_VERSION = 1;
+export const CHECKPOINT_HEADER_BYTES = 64;
+export const CHUNK_JOBS = 1;
+export const CHUNK_BLOBS = 2;
+export const CHUNK_END = 3;
+
+/** Where the checkpoint stands in the log, and how to recognise that log again. */
+export interface CheckpointHeader {
+  /** Every record before (segment, offset) is in the checkpoint; replay starts here. */
+  segment: number;
+  offset: number;
+  /** The CRC field of that segment's header (it covers the segment number and creation time). */
+  segmentCrc: number;
+  /** CRC-32 of the `tailBytes` bytes of that segment just before `offset`. */
+  tailCrc: number;
+  tailBytes: number;
+  createdAtMs: number;
+}
+
+export function encodeHeader(h: CheckpointHeader): Buffer {
+  const b = Buffer.alloc(CHECKPOINT_HEADER_BYTES);
+  CHECKPOINT_MAGIC.copy(b, 0);
+  b.writeUInt16LE(CHECKPOINT_VERSION, 8);
+  b.writeUInt32LE(h.segment, 12);
+  b.writeUInt32LE(h.offset, 16);
+  b.writeUInt32LE(h.segmentCrc, 20);
+  b.writeUInt32LE(h.tailCrc, 24);
+  b.writeUInt32LE(h.tailBytes, 28);
+  b.writeDoubleLE(h.createdAtMs, 32);
+  b.writeUInt32LE(crc32(b.subarray(0, 60)), 60);
+  return b;
+}
+
+export function decodeHeader(b: Buffer): CheckpointHeader | string {
+  if (b.length < CHECKPOINT_HEADER_BYTES || !b.subarray(0, 8).equals(CHECKPOINT_MAGIC)) return "no checkpoint header";
+  if (b.readUInt32LE(60) !== crc32(b.subarray(0, 60))) return "bad header checksum";
+  if (b.readUInt16LE(8) !== CHECKPOINT_VERSION) return `unknown checkpoint version ${b.readUInt16LE(8)}`;
+  return {
+    segment: b.readUInt32LE(12), offset: b.readUInt32LE(16), segmentCrc: b.readUInt32LE(20),
+    tailCrc: b.readUInt32LE(24), tailBytes: b.readUInt32LE(28), createdAtMs: b.readDoubleLE(32),
+  };
+}
+
+/** Verify the chunk framed at `pos`: its kind, body range and end, or undefined when damaged. */
+export function checkChunk(buf: Buffer, pos: number): { kind: number; body: Buffer; end: number } | undefined {
+  if (pos + RECORD_HEADER_BYTES > buf.length) return undefined;
+  const end = pos + RECORD_HEADER_BYTES + buf.readUInt32LE(pos);
+  if (end > buf.length) return undefined;
+  const crc = crc32(buf.subarray(pos + RECORD_HEADER_BYTES, end), crc32(buf.subarray(pos + 4, pos + 5)));
+  if (crc !== buf.readUInt32LE(pos + 5)) return undefined;
+  return { kind: buf[pos + 4], body: buf.subarray(pos + RECORD_HEADER_BYTES, end), end };
+}
+
+/** Bytes of one job in a chunk: id words, status, priority, attempts, queue, type, two stamps, location. */
+const JOB_BYTES = 16 + 1 + 2 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 4 + 4;
+
+/** Column views of a typed array's bytes. */
+const bytesOf = (a: ArrayBufferView, from: number, count: number, width: number): Buffer =>
+  Buffer.from(a.buffer, a.byteOffset + from * width, count * width);
+
+type Extra = [number, Record<string, unknown> | undefined, number | undefined, number | undefined, number | undefined, number[] | undefined];
+
+/**
+ * One chunk of live jobs from `slots` (any order; freed slots are skipped). Built
+ * synchronously from the table as it is now: the caller yields between chunks.
+ */
+export function encodeJobsChunk(t: JobTable, slots: Int32Array): Buffer {
+  const live: number[] = [];
+  for (const s of slots) if (t.status[s] !== 255) live.push(s);
+  const n = live.length;
+  const names = { queue: new Map<number, number>(), type: new Map<number, number>() };
+  const local = (m: Map<number, number>, i: number): number => {
+    let l = m.get(i);
+    if (l === undefined) m.set(i, (l = m.size));
+    return l;
+  };
+  const body = Buffer.allocUnsafe(4 + n * JOB_BYTES);
+  body.writeUInt32LE(n, 0);
+  let at = 4;
+  const col = (width: number): number => { const c = at; at += n * width; return c; };
+  const c = {
+    idw: col(16), status: col(1), priority: col(2), attempts: col(4), queue: col(4), type: col(4),
+    readyAt: col(8), dequeuedAt: col(8), paySeg: col(4), payOff: col(4), payLen: col(4), recOff: col(4),
+  };
+  const extras: Extra[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = live[i];
+    const w = c.idw + i * 16;
+    body.writeUInt32LE(t.idw[s * 4], w);
+    body.writeUInt32LE(t.idw[s * 4 + 1], w + 4);
+    body.writeUInt32LE(t.idw[s * 4 + 2], w + 8);
+    body.writeUInt32LE(t.idw[s * 4 + 3], w + 12);
+    body[c.status + i] = t.status[s];
+    body.writeUInt16LE(t.priority[s], c.priority + i * 2);
+    body.writeUInt32LE(t.attempts[s], c.attempts + i * 4);
+    body.writeUInt32LE(local(names.queue, t.queue[s]), c.queue + i * 4);
+    body.writeUInt32LE(local(names.type, t.type[s]), c.type + i * 4);
+    body.writeDoubleLE(t.readyAt[s], c.readyAt + i * 8);
+    body.writeDoubleLE(t.dequeuedAt[s], c.dequeuedAt + i * 8);
+    body.writeUInt32LE(t.paySeg[s], c.paySeg + i * 4);
+    body.writeUInt32LE(t.payOff[s], c.payOff + i * 4);
+    body.writeUInt32LE(t.payLen[s], c.payLen + i * 4);
+    body.writeUInt32LE(t.recOff[s], c.recOff + i * 4);
+    const x = t.extras.get(s);
+    if (x) {
+      const errors = x.errors?.flatMap((e) => [e.attempt, e.segment, e.offset, e.length]);
+      extras.push([i, x.options, x.failedAtMs, x.completedAtMs, x.purgeAtMs, errors]);
+    }
+  }
+  const tail = packValue([
+    [...names.queue.keys()].map((i) => t.queues.name(i)),
+    [...names.type.keys()].map((i) => t.types.name(i)),
+    extras,
+  ]);
+  return frameRecord(CHUNK_JOBS, Buffer.concat([body, tail]));
+}
+
+/** Apply a jobs chunk to a table being rebuilt (indexes off). False if it does not decode. */
+export function applyJobsChunk(t: JobTable, body: Buffer): boolean {
+  if (body.length < 4) return false;
+  const n = body.readUInt32LE(0);
+  if (4 + n * JOB_BYTES > body.length) return false;
+  let at = 4;
+  const col = (width: number): number => { const c = at; at += n * width; return c; };
+  const c = {
+    idw: col(16), status: col(1), priority: col(2), attempts: col(4), queue: col(4), type: col(4),
+    readyAt: col(8), dequeuedAt: col(8), paySeg: col(4), payOff: col(4), payLen: col(4), recOff: col(4),
+  };
+  const [queueNames, typeNames, extras] = unpackValue(body.subarray(at)) as [string[], string[], Extra[]];
+  if (!Array.isArray(queueNames) || !Array.isArray(typeNames) || !Array.isArray(extras)) return false;
+  const base = t.reserveSlots(n);
+  if (base < 0) return false;
+  body.copy(bytesOf(t.idw, base * 4, n * 4, 4), 0, c.idw, c.idw + n * 16);
+  body.copy(bytesOf(t.status, base, n, 1), 0, c.status, c.status + n);
+  body.copy(bytesOf(t.priority, base, n, 2), 0, c.priority, c.priority + n * 2);
+  body.copy(bytesOf(t.attempts, base, n, 4), 0, c.attempts, c.attempts + n * 4);
+  body.copy(bytesOf(t.readyAt, base, n, 8), 0, c.readyAt, c.readyAt + n * 8);
+  body.copy(bytesOf(t.dequeuedAt, base, n, 8), 0, c.dequeuedAt, c.dequeuedAt + n * 8);
+  body.copy(bytesOf(t.paySeg, base, n, 4), 0, c.paySeg, c.paySeg + n * 4);
+  body.copy(bytesOf(t.payOff, base, n, 4), 0, c.payOff, c.payOff + n * 4);
+  body.copy(bytesOf(t.payLen, base, n, 4), 0, c.payLen, c.payLen + n * 4);
+  body.copy(bytesOf(t.recOff, base, n, 4), 0, c.recOff, c.recOff + n * 4);
+  const queues = new Uint32Array(n);
+  const types = new Uint32Array(n);
+  bytesOf(queues, 0, n, 4).set(body.subarray(c.queue, c.queue + n * 4));
+  bytesOf(types, 0, n, 4).set(body.subarray(c.type, c.type + n * 4));
+  for (let i = 0; i < n; i++) if (queues[i] >= queueNames.length || types[i] >= typeNames.length) return false;
+  t.restoreSlots(base, n, queueNames, queues, typeNames, types);
+  for (const [i, options, failedAtMs, completedAtMs, purgeAtMs, errors] of extras) {
+    const x: SlotExtras = {};
+    if (options != null) x.options = options;
+    if (failedAtMs != null) x.failedAtMs = failedAtMs;
+    if (completedAtMs != null) x.completedAtMs = completedAtMs;
+    if (purgeAtMs != null) x.purgeAtMs = purgeAtMs;
+    if (errors) {
+      const list: ErrorLocation[] = [];
+      for (let k = 0; k + 3 < errors.length; k += 4) {
+        list.push({ attempt: errors[k], segment: errors[k + 1], offset: errors[k + 2], length: errors[k + 3] });
+      }
+      x.errors = list;
+    }
+    t.extras.set(base + i, x);
+  }
+  return true;
+}
+
+export function encodeBlobsChunk(blobs: Map<string, BlobEntry>): Buffer {
+  const list = [...blobs].map(([key, b]) => [key, b.value, b.segment, b.offset, b.length]);
+  return frameRecord(CHUNK_BLOBS, packValue(list));
+}
+
+export function applyBlobsChunk(blobs: Map<string, BlobEntry>, body: Buffer): boolean {
+  const list = unpackValue(body) as [string, Uint8Array, number, number, number][];
+  if (!Array.isArray(list)) return false;
+  for (const [key, value, segment, offset, length] of list) {
+    blobs.set(key, { value: Buffer.from(value), segment, offset, length });
+  }
+  return true;
+}
+
+/** The last chunk: how many jobs and chunks came before it (a cut file lacks it). */
+export function encodeEnd(jobs: number, chunks: number): Buffer {
+  const b = Buffer.alloc(12);
+  b.writeDoubleLE(jobs, 0);
+  b.writeUInt32LE(chunks, 8);
+  return frameRecord(CHUNK_END, b);
+}

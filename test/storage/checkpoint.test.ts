@@ -1,0 +1,217 @@
+// The checkpoint (lib/storage/checkpoint.ts): a reopen starts from it when it is intact
+// and matches the log, replays the log after it, and rebuilds exactly what a scan of
+// every segment rebuilds; a damaged, foreign or unusable checkpoint falls back to that
+// scan; a checkpoint during which a write failed is thrown away.
+
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import { CHECKPOINT_FILE } from "../../lib/storage/checkpoint.ts";
+import { compactOldest } from "../../lib/storage/compaction.ts";
+import { type Store, type StoreOptions, openStore } from "../../lib/storage/store.ts";
+import { FaultyFs, gate } from "../helpers/faulty-fs.ts";
+import { T0, dumpStore, liveIds, makeId, newJob, prng, slotOf } from "../helpers/storage.ts";
+import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
+
+after(() => cleanupTmp());
+
+const SEGMENT_BYTES = 64 * 1024;
+const open = (dir: string, over: Partial<StoreOptions> = {}): Promise<Store> =>
+  openStore({ dir, segmentBytes: SEGMENT_BYTES, now: () => T0, ...over });
+
+function copyDir(dir: string): string {
+  const copy = tmpDir("zizq-ckpt-copy-");
+  fs.cpSync(dir, copy, { recursive: true });
+  fs.rmSync(path.join(copy, "zizq.lock"), { force: true });
+  return copy;
+}
+
+/** Open a copy from its checkpoint and another copy by a full scan; both must agree. */
+async function assertSameAsScan(dir: string, expectFrom: "checkpoint" | "scan"): Promise<Store["recovery"]> {
+  const a = await open(copyDir(dir));
+  const b = await open(copyDir(dir), { checkpoint: false });
+  try {
+    assert.equal(a.recovery.from, expectFrom, `recovery: ${JSON.stringify(a.recovery)}`);
+    assert.equal(b.recovery.from, "scan");
+    assert.deepEqual(dumpStore(a), dumpStore(b));
+    return a.recovery;
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}
+
+/** A store with a bit of everything: queues, priorities, errors, options, blobs, deletes, compaction. */
+async function busyStore(dir: string, seed = 1): Promise<Store> {
+  const random = prng(seed);
+  const store = await open(dir);
+  let n = 0;
+  for (let round = 0; round < 30; round++) {
+    await store.insert(Array.from({ length: 20 }, () => {
+      n++;
+      return newJob(n, { queue: `q${n % 3}`, type: `t${n % 2}`, priority: n % 5, status: n % 11 === 0 ? 0 : 1, readyAtMs: T0 + (n % 11 === 0 ? 1e9 : 0) }, 300);
+    }), false);
+    const ids = liveIds(store);
+    const pick = () => slotOf(store, ids[Math.floor(random() * ids.length)]);
+    const s = pick();
+    await store.fail(s, { ...store.table.meta(s), attempts: store.table.attempts[s] + 1, failedAtMs: T0 + round, options: { retry_limit: 3 } }, store.table.attempts[s] + 1, { message: `boom ${round}` }, false);
+    const u = pick();
+    await store.update([u], [{ ...store.table.meta(u), priority: 1000 + round, dequeuedAtMs: T0 + 5 }], false);
+    const d = pick();
+    if (d !== s && d !== u) await store.remove([d], false);
+    if (round % 7 === 0) await store.putBlob(1, `group-${round}`, Buffer.from(`value ${round}`), false);
+    if (round === 20) await store.deleteBlob(1, "group-7", false);
+  }
+  store.table.take(slotOf(store, liveIds(store)[0]), T0 + 77); // in memory only
+  await store.compactAll();
+  return store;
+}
+
+describe("checkpoint", () => {
+  it("close writes one; a reopen starts from it and rebuilds what a full scan rebuilds", async () => {
+    const dir = tmpDir("zizq-ckpt-");
+    const store = await busyStore(dir);
+    await store.close();
+    assert.ok(fs.existsSync(path.join(dir, CHECKPOINT_FILE)));
+    await assertSameAsScan(dir, "checkpoint");
+  });
+
+  it("an older checkpoint is used with the log after it replayed (inserts, updates, deletes, errors, blobs, compaction, reset)", async () => {
+    for (const withReset of [false, true]) {
+      const dir = tmpDir("zizq-ckpt-");
+      const store = await busyStore(dir, 2);
+      assert.equal(await store.checkpoint(), true);
+      const saved = fs.readFileSync(path.join(dir, CHECKPOINT_FILE));
+      const checkpointSegment = store.writer.head.segment;
+      const ids = liveIds(store);
+      await store.remove(ids.slice(0, 100).map((id) => slotOf(store, id)), false);
+      const u = slotOf(store, ids[150]);
+      await store.update([u], [{ ...store.table.meta(u), priority: 4242 }], false);
+      await store.fail(u, { ...store.table.meta(u), attempts: 9 }, 9, { message: "late" }, false);
+      await store.putBlob(1, "late", Buffer.from("blob"), false);
+      await store.deleteBlob(1, "group-0", false);
+      if (withReset) await store.reset(false);
+      await store.insert(Array.from({ length: 50 }, (_, i) => newJob(5000 + i, {}, 500)), false);
+      // Compact what is older than the checkpoint's segment (with that one gone too, the
+      // checkpoint no longer matches the log and the open scans: the next test).
+      while (store.segments.numbers()[0] < checkpointSegment) assert.ok(await compactOldest(store));
+      await store.flush();
+      // As if killed now: the checkpoint on disk is the older one.
+      const crashed = copyDir(dir);
+      fs.writeFileSync(path.join(crashed, CHECKPOINT_FILE), saved);
+      await store.close();
+      await assertSameAsScan(crashed, "checkpoint");
+    }
+  });
+
+  it("a table of many chunks (and table growth while loading) comes back whole", { timeout: 120_000 }, async () => {
+    const dir = tmpDir("zizq-ckpt-");
+    const store = await open(dir, { segmentBytes: 4 * 1024 * 1024 });
+    for (let b = 0; b < 45; b++) {
+      await store.insert(Array.from({ length: 1000 }, (_, i) => newJob(b * 1000 + i + 1, { queue: `q${i % 4}`, priority: i % 3 })), false);
+    }
+    await store.remove(liveIds(store).filter((_, i) => i % 10 === 0).map((id) => slotOf(store, id)), false);
+    await store.close();
+    const a = await open(copyDir(dir), { segmentBytes: 4 * 1024 * 1024 });
+    try {
+      assert.equal(a.recovery.from, "checkpoint", JSON.stringify(a.recovery));
+      assert.equal(a.table.size, 40_500);
+    } finally {
+      await a.close();
+    }
+    await assertSameAsScan(dir, "checkpoint");
+  });
+
+  it("a flipped byte anywhere in the checkpoint makes the open scan every segment instead, with the same result", { timeout: 120_000 }, async () => {
+    const dir = tmpDir("zizq-ckpt-");
+    await (await busyStore(dir, 3)).close();
+    const file = path.join(dir, CHECKPOINT_FILE);
+    const good = fs.readFileSync(file);
+    const random = prng(7);
+    const positions = [0, 8, 20, 63, 64, 72, good.length - 1, ...Array.from({ length: 12 }, () => Math.floor(random() * good.length))];
+    for (const at of positions) {
+      const bad = Buffer.from(good);
+      bad[at] ^= 1 << Math.floor(random() * 8);
+      fs.writeFileSync(file, bad);
+      const recovery = await assertSameAsScan(dir, "scan");
+      assert.ok(recovery.reason, `byte ${at}`);
+    }
+    fs.writeFileSync(file, good.subarray(0, good.length - 5));
+    assert.match((await assertSameAsScan(dir, "scan")).reason!, /damaged|end/);
+  });
+
+  it("a checkpoint whose segment was compacted away is not used (its deletes could be gone with it)", async () => {
+    const dir = tmpDir("zizq-ckpt-");
+    const store = await busyStore(dir, 6);
+    await store.checkpoint();
+    const saved = fs.readFileSync(path.join(dir, CHECKPOINT_FILE));
+    await store.remove(liveIds(store).slice(0, 50).map((id) => slotOf(store, id)), false);
+    for (let i = 0; i < 200; i += 20) await store.insert(Array.from({ length: 20 }, (_, k) => newJob(9000 + i + k, {}, 500)), false);
+    await store.compactAll();
+    await store.flush();
+    const crashed = copyDir(dir);
+    fs.writeFileSync(path.join(crashed, CHECKPOINT_FILE), saved);
+    await store.close();
+    assert.match((await assertSameAsScan(crashed, "scan")).reason!, /does not match/);
+  });
+
+  it("a checkpoint that does not match the log (another dir's, or the log rewritten under it) is not used", async () => {
+    const a = tmpDir("zizq-ckpt-");
+    const b = tmpDir("zizq-ckpt-");
+    await (await busyStore(a, 4)).close();
+    await (await busyStore(b, 5)).close();
+    fs.copyFileSync(path.join(a, CHECKPOINT_FILE), path.join(b, CHECKPOINT_FILE));
+    assert.match((await assertSameAsScan(b, "scan")).reason!, /does not match/);
+    // Missing segment files: a checkpoint whose position is gone.
+    const c = copyDir(a);
+    for (const name of fs.readdirSync(path.join(c, "segments"))) fs.rmSync(path.join(c, "segments", name));
+    const store = await open(c);
+    try {
+      assert.equal(store.recovery.from, "scan");
+      assert.equal(store.table.size, 0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("is written in the background after segments seal", async () => {
+    const dir = tmpDir("zizq-ckpt-");
+    const store = await open(dir);
+    try {
+      let n = 0;
+      while (!fs.existsSync(path.join(dir, CHECKPOINT_FILE))) {
+        await store.insert(Array.from({ length: 10 }, () => newJob(++n, {}, 500)), false);
+        assert.ok(n < 100_000, "no checkpoint after many seals");
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("is thrown away when a write fails while it is being written", async () => {
+    const fsPort = new FaultyFs();
+    const dir = tmpDir("zizq-ckpt-");
+    const store = await open(dir, { fs: fsPort });
+    try {
+      await store.insert(Array.from({ length: 50 }, (_, i) => newJob(i + 1)), false);
+      // Hold the checkpoint's first write; meanwhile an update is applied to memory and
+      // its write fails: the checkpoint may hold that rejected state, so it must go.
+      const held = gate();
+      const reached = fsPort.failWrite({ kind: "pass", match: (p) => p.endsWith(`${CHECKPOINT_FILE}.tmp`), gate: held.promise });
+      const writing = store.checkpoint();
+      await reached;
+      const failing = fsPort.failWrite({ kind: "eio" });
+      const s = slotOf(store, makeId(1));
+      const update = store.update([s], [{ ...store.table.meta(s), priority: 777 }], false);
+      await failing;
+      await assert.rejects(update);
+      held.open();
+      assert.equal(await writing, false);
+      assert.ok(!fs.existsSync(path.join(dir, CHECKPOINT_FILE)));
+      assert.ok(!fs.existsSync(path.join(dir, `${CHECKPOINT_FILE}.tmp`)));
+    } finally {
+      await store.close();
+    }
+  });
+});
