@@ -8,7 +8,9 @@ import { Readable } from "node:stream";
 import { createGzip } from "node:zlib";
 import { pack as tarPack, type Pack } from "tar-stream";
 import type { Queue } from "../queue/queue.ts";
-import type { SnapshotFile } from "../storage/snapshot.ts";
+
+/** One file of the snapshot (http may not import storage; the queue hands it over). */
+type SnapshotFile = Awaited<ReturnType<Queue["snapshot"]>>["files"][number];
 
 export async function backupResponse(queue: Queue, logError: (err: unknown) => void): Promise<Response> {
   const snapshot = await queue.snapshot();
