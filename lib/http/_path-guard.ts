@@ -9,10 +9,14 @@ import type { H3Event } from "h3";
  * (`/jobs/`, `/jobs//x`, `/jobs/.`, `/jobs/%2e%2e`). `/` alone is fine.
  */
 export function isMalformedPath(rawUrl: string): boolean {
-  const q = rawUrl.search(/[?#]/);
-  const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
-  if (path === "/") return false;
-  if (!path.startsWith("/")) return true;
+  // Absolute-form (`GET http://host/jobs/ HTTP/1.1`, RFC 9112 §3.2.2): judge its path.
+  const absolute = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(rawUrl);
+  const target = absolute ? rawUrl.slice(absolute[0].length) || "/" : rawUrl;
+  const q = target.search(/[?#]/);
+  const path = q === -1 ? target : target.slice(0, q);
+  if (path === "/" || path === "") return false;
+  // `jobs/` would be resolved against `/` by URL parsing and reach the collection.
+  if (!path.startsWith("/")) return path !== "*";
   for (const segment of path.slice(1).split("/")) {
     if (segment === "") return true;
     const s = segment.toLowerCase();

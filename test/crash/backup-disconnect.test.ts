@@ -15,7 +15,7 @@ import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 
 const JOBS = 3000;
 /** Bytes of the response body read before the client goes away (0 = right after the head). */
-const CUT_POINTS = [0, 1, 64 * 1024, 1024 * 1024];
+const CUT_POINTS = [0, 64 * 1024, 1024 * 1024];
 
 /** Every file under `dir`, relative, sorted. */
 function filesUnder(dir: string): string[] {

@@ -139,3 +139,34 @@ describe("paths with an empty or dot segment", () => {
     await assertIntact();
   });
 });
+
+describe("request targets in other forms", () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer();
+    await enqueueBulk(s.url, [{ queue: "keep" }, { queue: "keep" }]);
+  });
+  after(async () => {
+    await s.close();
+    cleanupTmp();
+  });
+
+  const rawLine = (line: string) => new Promise<string>((resolve, reject) => {
+    const url = new URL(s.url);
+    const c = net.connect(Number(url.port), url.hostname);
+    let out = "";
+    c.on("data", (d) => { out += d; });
+    c.on("end", () => resolve(out));
+    c.on("error", reject);
+    c.end(`${line}\r\nhost: x\r\nconnection: close\r\n\r\n`);
+  });
+
+  it("absolute-form and relative targets with a trailing slash are 404s; absolute-form works otherwise", async () => {
+    for (const line of [`DELETE ${s.url}/jobs/ HTTP/1.1`, "DELETE jobs/ HTTP/1.1", "DELETE jobs HTTP/1.1"]) {
+      const answer = await rawLine(line);
+      assert.match(answer, /^HTTP\/1\.1 (404|400) /, `${line}: ${answer}`);
+    }
+    assert.match(await rawLine(`GET ${s.url}/jobs/count HTTP/1.1`), /^HTTP\/1\.1 200 [\s\S]*"count":2/);
+    assert.equal((await req(s.url, "GET", "/jobs/count?queue=keep")).body!.count, 2);
+  });
+});
