@@ -53,10 +53,12 @@ export async function runChurn(options: ChurnOptions): Promise<ChurnResult> {
       for (;;) {
         const r = await req(server.url, "GET", `/jobs/${job.id}`);
         if (r.status === 200 && (r.body!.status === "ready" || r.body!.dequeued_at !== job.dequeued_at)) break;
+        // Gone: another worker got it again and acked it (so it was requeued first).
+        if (r.status === 404) break;
         if (performance.now() - killedAt > 60_000) throw new Error(`job ${job.id} not requeued within 60 s`);
       }
       delays.push(performance.now() - killedAt);
-      if (opened % 1000 === 0) options.log?.(`churn: ${opened}/${options.streams} streams, requeue p99 ${round(percentile(delays, 99))} ms`);
+      if (delays.length % 1000 === 0) options.log?.(`churn: ${delays.length} streams killed, requeue p99 ${round(percentile(delays, 99))} ms`);
     }
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 32 }, (_, w) => worker(w)));

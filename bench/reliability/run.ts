@@ -4,7 +4,7 @@
 //
 //   npm run reliability -- [--only kill9,damage,disk-full,fsync-eio,churn,soak]
 //     [--cycles 100] [--modes buffered,fsync] [--positions 1000] [--streams 10000]
-//     [--soak-minutes 30] [--seed N] [--out file.json]
+//     [--soak-minutes 30] [--seed N] [--out file.json] [--no-build]
 // The storage crash-test loop is separate: bench/reliability/crash-loop.ts.
 
 import { execFileSync } from "node:child_process";
@@ -32,6 +32,8 @@ const { values } = parseArgs({
     "soak-minutes": { type: "string", default: "30" },
     seed: { type: "string", default: String(Math.floor(Math.random() * 2 ** 31)) },
     out: { type: "string" },
+    // Skip `npm run build` (another run is spawning servers from dist/ meanwhile).
+    "no-build": { type: "boolean", default: false },
   },
 });
 const only = values.only!.split(",");
@@ -40,7 +42,7 @@ const seed = Number(values.seed);
 const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 // The built server, as users run it (npm run build makes it; run it again when stale).
-execFileSync(process.execPath, [path.join(ROOT, "bin/build.mjs")], { cwd: ROOT, stdio: "inherit" });
+if (!values["no-build"]) execFileSync(process.execPath, [path.join(ROOT, "bin/build.mjs")], { cwd: ROOT, stdio: "inherit" });
 process.env.ZIZQ_SPAWN_BUILT = "1";
 
 const machine = {

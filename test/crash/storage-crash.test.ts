@@ -26,10 +26,13 @@ after(() => {
   cleanupTmp();
 });
 
-/** Run the child until `killNow` says so, then SIGKILL it; returns every complete line it printed. */
+/**
+ * Run the child until `killNow` says so, then SIGKILL it; returns every complete line it
+ * printed. `killNow` may also pause reading (`hold`), as a loaded parent does.
+ */
 function runChild(
   dir: string, mode: string, seed: number, idBase: number,
-  killNow: (line: string, count: number, kill: () => void) => boolean,
+  killNow: (line: string, count: number, kill: () => void, hold: (child: ChildProcess) => void) => boolean,
 ): Promise<string[]> {
   const child = spawn(process.execPath, ["--import", "tsx", CHILD, dir, mode, String(seed), String(idBase)], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);
@@ -47,7 +50,7 @@ function runChild(
     for (let nl = buffered.indexOf("\n"); nl !== -1; nl = buffered.indexOf("\n")) {
       lines.push(buffered.slice(0, nl));
       buffered = buffered.slice(nl + 1);
-      if (!killed && killNow(lines[lines.length - 1], lines.length, kill)) kill();
+      if (!killed && killNow(lines[lines.length - 1], lines.length, kill, (c) => c.stdout!.pause())) kill();
     }
   });
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => { stderr += chunk; });
@@ -152,6 +155,37 @@ describe(`storage crash (seed ${SEED}; replay with ZIZQ_SEED)`, () => {
     }
     // Each check's close writes one, and the next child's writes come after it.
     assert.ok(expect.fromCheckpoint >= 3, `only ${expect.fromCheckpoint} opens started from a checkpoint`);
+  });
+
+  it("a parent that stops reading still hears of every operation before it reaches the disk", async (t) => {
+    // Regression (issue 12, seed 728304187): the child printed through process.stdout,
+    // which queues in memory once the pipe is full; a kill then lost lines whose
+    // operations had happened. Stop reading at line 40 until the child either waits for
+    // the pipe (as it must; it says so on stderr) or runs 16 segments ahead of us.
+    const dir = tmpDir("zizq-crash-slow-");
+    const expect = new Expectation();
+    let outcome = "";
+    const lines = await runChild(dir, "write", SEED + 200, 1_000_000, (_, count, kill, hold) => {
+      if (count !== 40) return false;
+      const child = [...children].at(-1)!;
+      hold(child);
+      let waiting = false;
+      child.stderr!.on("data", (chunk: string) => { if (chunk.includes("pipe full")) waiting = true; });
+      const start = Math.max(0, ...segmentNumbers(dir));
+      const watch = () => {
+        if (waiting) outcome = "the child waited for the pipe";
+        else if (Math.max(0, ...segmentNumbers(dir)) >= start + 16) outcome = "the child ran 16 segments ahead of the reader";
+        if (outcome) {
+          kill();
+          child.stdout!.resume();
+        } else setTimeout(watch, 5);
+      };
+      watch();
+      return false;
+    });
+    t.diagnostic(`${outcome}; ${lines.length} lines`);
+    for (const line of lines.slice(1)) expect.apply(line);
+    await expect.check(dir, `seed ${SEED + 200} slow reader`);
   });
 
   it("kill -9 mid-compaction: nothing lost, nothing resurrected", async (t) => {

@@ -1,7 +1,8 @@
 // Child process for test/crash/storage-crash.test.ts: opens a store and works on it until
 // it is killed, printing one line per operation, before it starts ("intent") and after
-// it is acknowledged. Pipe writes to stdout are synchronous on Linux, so a printed
-// acknowledgement was really given before the kill.
+// it is acknowledged. Every line is in the pipe before the operation it announces
+// starts (fs.writeSync on fd 1, see say()), so the parent knows of every operation
+// that can have reached the disk.
 //
 //   node --import tsx storage-crash-child.ts <dir> <write|compact> <seed> <idBase>
 //
@@ -9,13 +10,36 @@
 // "u <n> <priority>" / "U <n> <priority>" patch, "C start" / "C done" compaction.
 // Jobs are numbered; the id is makeId(n), the payload payloadFor(n, n % 50).
 
+import fs from "node:fs";
 import { openStore } from "../../lib/storage/store.ts";
 import { makeId, newJob, prng } from "./storage.ts";
 
 const [dir, mode, seedArg, baseArg] = process.argv.slice(2);
 const random = prng(Number(seedArg));
 let next = Number(baseArg);
-const say = (line: string) => process.stdout.write(`${line}\n`);
+/**
+ * Write a line straight into the pipe, waiting while it is full. Not process.stdout: when
+ * the parent reads slowly (a loaded machine) it queues lines in this process's memory
+ * (2 MB measured) and a SIGKILL loses them, while the operations they announce go on.
+ * The parent then saw a prefix of the history: deletes, patches and inserts it never
+ * heard of looked like lost or resurrected jobs (the seed-728304187 failure, issue 12).
+ */
+function say(line: string): void {
+  const bytes = Buffer.from(`${line}\n`);
+  for (let done = 0; done < bytes.length;) {
+    try {
+      done += fs.writeSync(1, bytes, done);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+      // The pipe is full (fd 1 is non-blocking): tell the parent once, wait, retry.
+      if (!waited) fs.writeSync(2, "say: pipe full, waiting\n");
+      waited = true;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+}
+let waited = false;
+const pause = new Int32Array(new SharedArrayBuffer(4));
 
 const store = await openStore({ dir, segmentBytes: mode === "compact" ? 64 * 1024 : 256 * 1024 });
 // Jobs this process saw acknowledged (or found on open), as candidates for delete/patch.
