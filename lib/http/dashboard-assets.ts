@@ -17,10 +17,13 @@ export interface Asset {
 }
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-/** The repo root, from lib/http (sources run by tsx) or dist/bin (the bundle). */
+/**
+ * The package root, from lib/http (sources run by tsx), dist/bin (the `zizq` bundle) or
+ * dist/_chunks (the library's `serve()`, where no esbuild is installed to build from).
+ */
 const ROOT = path.resolve(HERE, "../..");
-/** Only the bundle trusts dist/web: from sources it could be stale, so build afresh. */
-const BUNDLED = path.basename(HERE) === "bin" && path.basename(path.dirname(HERE)) === "dist";
+/** Only a build trusts dist/web: from sources it could be stale, so build afresh. */
+const BUNDLED = path.basename(path.dirname(HERE)) === "dist";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
