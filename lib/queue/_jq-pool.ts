@@ -171,8 +171,8 @@ export class JqPool {
   }
 
   /**
-   * The next task for an idle worker: urgent first, then normal work in order, except that
-   * tasks of slow programs may hold at most size-1 workers (all of them if size is 1).
+   * The next task for an idle worker: urgent first, then normal work not known to be slow,
+   * then slow work, which may hold at most size-1 workers (the one worker if size is 1).
    * Why: six concurrent CPU-heavy filters made a cheap one wait 12 s behind them.
    */
   private next(): Task | undefined {
@@ -185,8 +185,10 @@ export class JqPool {
       // A call running past slowMs counts as slow already, before it ends.
       if (task && (this.slow.has(task.program) || now - (task.startedAt ?? now) >= this.slowMs)) runningSlow++;
     }
-    const slowAllowed = this.size === 1 || runningSlow < this.size - 1;
-    const i = this.normal.findIndex((task) => slowAllowed || !this.slow.has(task.program));
+    // Work not known to be slow goes first (with one worker too: a cheap filter queued
+    // behind slow ones is served at the next free turn, not after all of them).
+    let i = this.normal.findIndex((task) => !this.slow.has(task.program));
+    if (i === -1 && (this.size === 1 || runningSlow < this.size - 1)) i = 0;
     return i === -1 ? undefined : this.normal.splice(i, 1)[0];
   }
 
