@@ -12,7 +12,7 @@ import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const CHILD = path.join(ROOT, "test/helpers/lock-child.ts");
-const ROUNDS = Number(process.env.ZIZQ_LOCK_ROUNDS ?? 12);
+const ROUNDS = Number(process.env.ZIZQ_LOCK_ROUNDS ?? 10);
 const CHILDREN = 6;
 const alive = new Set<ChildProcess>();
 after(() => {
