@@ -4,10 +4,11 @@
 // 1. bin/zizq-sea.ts and every dependency → one CommonJS file (Node 20's SEA main must be
 //    CommonJS, and its require() reaches only built-in modules).
 // 2. The jq worker → one CommonJS source with jq-web inlined; it and jq's wasm become SEA
-//    assets (Node ≥ 20.12), which bin/zizq-sea.ts starts the worker from.
+//    assets (Node ≥ 20.12), which bin/zizq-sea.ts starts the worker from; the built
+//    dashboard is one more asset.
 // 3. node --experimental-sea-config makes the blob; postject injects it into a copy of node.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -68,11 +69,23 @@ await build({
   logOverride: { "empty-import-meta": "silent" },
 });
 
+// The dashboard, built as `npm run build` builds it, as one JSON asset { name: base64 }.
+execFileSync(process.execPath, ["--import", "tsx", "-e",
+  `import(${JSON.stringify(`${root}lib/http/dashboard-assets.ts`)}).then((m) => m.buildDashboard(${JSON.stringify(root.replace(/\/$/, ""))}, ${JSON.stringify(`${out}web`)}))`,
+], { stdio: "inherit", cwd: root });
+const web = {};
+for (const name of readdirSync(`${out}web`)) web[name] = readFileSync(`${out}web/${name}`).toString("base64");
+writeFileSync(`${out}dashboard.json`, JSON.stringify(web));
+
 writeFileSync(`${out}sea-config.json`, JSON.stringify({
   main: `${out}zizq.cjs`,
   output: `${out}zizq.blob`,
   disableExperimentalSEAWarning: true,
-  assets: { "jq-worker.js": `${out}jq-worker.js`, "jq.wasm": require.resolve("jq-web/jq.wasm") },
+  assets: {
+    "jq-worker.js": `${out}jq-worker.js`,
+    "jq.wasm": require.resolve("jq-web/jq.wasm"),
+    "dashboard.json": `${out}dashboard.json`,
+  },
 }));
 execFileSync(process.execPath, ["--experimental-sea-config", `${out}sea-config.json`], { stdio: "inherit" });
 rmSync(exe, { force: true });

@@ -16,14 +16,14 @@ export interface Asset {
   etag: string;
 }
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 /**
- * The package root, from lib/http (sources run by tsx), dist/bin (the `zizq` bundle) or
- * dist/_chunks (the library's `serve()`, where no esbuild is installed to build from).
+ * Where the built files come from. The seam exists for the single executable
+ * (bin/zizq-sea.ts), which has no file tree and no import.meta.url: it reads them from an
+ * embedded asset instead. Everyone else: dist/web if built, else an in-memory build.
  */
-const ROOT = path.resolve(HERE, "../..");
-/** Only a build trusts dist/web: from sources it could be stale, so build afresh. */
-const BUNDLED = path.basename(path.dirname(HERE)) === "dist";
+export const dashboardSource = {
+  load: (): Promise<Map<string, Buffer>> => loadFromPackage(),
+};
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -78,19 +78,30 @@ function toAssets(files: Map<string, Buffer>): Map<string, Asset> {
   return assets;
 }
 
+/** From a build (dist/web beside the bundle) or, in a source checkout, a fresh build of web/. */
+async function loadFromPackage(): Promise<Map<string, Buffer>> {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // The package root, from lib/http (sources run by tsx), dist/bin (the `zizq` bundle) or
+  // dist/_chunks (the library's `serve()`, where no esbuild is installed to build from).
+  const root = path.resolve(here, "../..");
+  // Only a build trusts dist/web: from sources it could be stale, so build afresh.
+  const built = path.basename(path.dirname(here)) === "dist";
+  const dist = path.join(root, "dist/web");
+  if (built && fs.existsSync(path.join(dist, "index.html"))) {
+    const files = new Map<string, Buffer>();
+    for (const name of fs.readdirSync(dist)) files.set(name, fs.readFileSync(path.join(dist, name)));
+    return files;
+  }
+  return buildDashboard(root);
+}
+
 let loading: Promise<Map<string, Asset>> | undefined;
 
-/** The dashboard files: dist/web if built, else an in-memory build of web/ (once per process). */
+/** The dashboard files, loaded once per process. */
 export function dashboardAssets(): Promise<Map<string, Asset>> {
-  loading ??= (async () => {
-    const dist = path.join(ROOT, "dist/web");
-    if (BUNDLED && fs.existsSync(path.join(dist, "index.html"))) {
-      const files = new Map<string, Buffer>();
-      for (const name of fs.readdirSync(dist)) files.set(name, fs.readFileSync(path.join(dist, name)));
-      return toAssets(files);
-    }
-    return toAssets(await buildDashboard(ROOT));
-  })();
-  loading.catch(() => { loading = undefined; });
+  loading ??= dashboardSource.load().then(toAssets);
+  loading.catch(() => {
+    loading = undefined;
+  });
   return loading;
 }

@@ -58,6 +58,13 @@ test("dist/zizq alone in an empty dir: serve, health, enqueue, jq, take, compact
     await reader.cancel();
 
     await run(exe, ["compact", "--url", server.adminUrl!], { cwd: alone, env });
+    // The dashboard comes from an asset inside the executable: its page and its script.
+    const page = await fetch(`${server.adminUrl}/`);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    assert.ok(script, html);
+    assert.equal((await fetch(`${server.adminUrl}${script}`)).status, 200);
 
     // `zizq top` (ws client, terminal UI) draws its first screen from the admin stream.
     const top = spawn(exe, ["top", "--url", server.adminUrl!], { cwd: alone, env, stdio: ["ignore", "pipe", "pipe"] });
