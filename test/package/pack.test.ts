@@ -14,7 +14,7 @@ import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, "../..");
-const SOURCES = ["package.json", "package-lock.json", "bin", "lib", "tsconfig.json", "tsconfig.build.json", "README.md", "CHANGELOG.md", "docs"];
+const SOURCES = ["package.json", "package-lock.json", "bin", "lib", "web", "tsconfig.json", "tsconfig.build.json", "README.md", "CHANGELOG.md", "docs"];
 
 after(cleanupTmp);
 
@@ -39,7 +39,7 @@ test("npm pack → install into an empty project → README examples type-check 
   const work = tmpDir("zizq-pack-");
   const tarball = await pack(work);
   const { stdout: listing } = await run("tar", ["-tzf", tarball]);
-  for (const file of ["package/dist/zizq.mjs", "package/dist/client.mjs", "package/dist/bin/zizq.mjs", "package/dist/types/entry/zizq.d.ts"]) {
+  for (const file of ["package/dist/zizq.mjs", "package/dist/client.mjs", "package/dist/bin/zizq.mjs", "package/dist/types/entry/zizq.d.ts", "package/dist/web/index.html"]) {
     assert.ok(listing.includes(file), `${file} is in the tarball`);
   }
   assert.ok(!listing.includes("package/lib/"), "sources stay out of the tarball");
