@@ -33,9 +33,13 @@ export interface ScanResult {
 }
 
 /**
- * Scan the log. With `from` (a checkpoint's position, checkpoint.ts), segments before
- * it are opened and their headers checked but not read, and `from.segment` is read from
- * `from.offset`: restart time then depends on what came after the checkpoint, not on history.
+ * Scan the log. With `from` (a checkpoint's position, checkpoint.ts), records before it
+ * are only verified (framing and checksum), not replayed: the checkpoint stands for them.
+ * Why verify at all: a checkpoint is never trusted over the log. Bits that rotted after
+ * it was written must be reported, and the caller then rebuilds from a full scan, or a
+ * start from the checkpoint would serve a changed payload that a full scan skips.
+ * Verifying costs reading the files plus a CRC per record; replay, the larger part of a
+ * full scan, is what the checkpoint saves (docs/benchmarks.md, RESTART).
  */
 export async function scanSegments(
   fs: FsPort, dir: string, maxBytes: number, visit: RecordVisitor, from?: { segment: number; offset: number },
@@ -45,38 +49,38 @@ export async function scanSegments(
   const damage: Damage[] = [];
   const segments: ScanResult["segments"] = [];
   let buf = Buffer.alloc(0);
-  const header = Buffer.allocUnsafe(SEGMENT_HEADER_BYTES);
   let headNo = numbers.length > 0 ? numbers[numbers.length - 1] : 1;
   let cursor = SEGMENT_HEADER_BYTES;
   for (const no of numbers) {
     const file = path.join(dir, String(no).padStart(8, "0") + ".seg");
     let fd: number | undefined;
     let size: number;
-    const skip = from !== undefined && no < from.segment;
     try {
       fd = await fs.open(file, "r+");
       size = segmentSize(await fs.size(file), maxBytes);
-      if (skip) {
-        await readFully(fs, fd, header, SEGMENT_HEADER_BYTES);
-      } else {
-        if (buf.length < size) buf = Buffer.allocUnsafe(size);
-        await readFully(fs, fd, buf, size);
-      }
+      if (buf.length < size) buf = Buffer.allocUnsafe(size);
+      await readFully(fs, fd, buf, size);
     } catch (err) {
       if (fd !== undefined) await fs.close(fd).catch(() => {});
       await closeAll(fs, segments);
       throw fromFsError(err, `reading segment ${no}`, { segment: no });
     }
     segments.push({ no, path: file, fd, bytes: size });
-    const head = skip ? header : buf.subarray(0, SEGMENT_HEADER_BYTES);
-    if (checkSegmentHeader(head) !== no) {
+    if (checkSegmentHeader(buf.subarray(0, SEGMENT_HEADER_BYTES)) !== no) {
       damage.push({ kind: "corrupt", segment: no, offset: 0, bytes: SEGMENT_HEADER_BYTES, reason: "bad segment header" });
     }
-    if (skip) continue;
     const newest = no === headNo;
-    const start = from !== undefined && no === from.segment ? from.offset : SEGMENT_HEADER_BYTES;
     let end: number;
     try {
+      if (from !== undefined && no < from.segment) {
+        scanOne(buf, size, no, false, verifyOnly, damage);
+        continue;
+      }
+      let start = SEGMENT_HEADER_BYTES;
+      if (from !== undefined && no === from.segment) {
+        scanOne(buf, from.offset, no, false, verifyOnly, damage);
+        start = from.offset;
+      }
       end = scanOne(buf, size, no, newest, visit, damage, start);
     } catch (err) {
       await closeAll(fs, segments);
@@ -86,6 +90,9 @@ export async function scanSegments(
   }
   return { segments, headNo, cursor, damage };
 }
+
+/** Records the checkpoint already stands for: checked by scanOne, not replayed. */
+const verifyOnly: RecordVisitor = () => {};
 
 /** A failed scan returns no segment list, so nobody else would close these fds. */
 async function closeAll(fs: FsPort, segments: ScanResult["segments"]): Promise<void> {

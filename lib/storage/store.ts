@@ -597,14 +597,22 @@ async function recoverLog(fs: FsPort, dir: string, segDir: string, segmentBytes:
     const table = new JobTable();
     const blobs = new Map<string, BlobEntry>();
     const loaded = await loadCheckpoint(fs, dir, table, blobs);
+    let reason: string;
     if (typeof loaded === "object") {
       const scan = await scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table, blobs), loaded);
-      return { table, blobs, scan, recovery: { from: "checkpoint" } };
+      const before = scan.damage.find((d) => d.segment < loaded.segment || (d.segment === loaded.segment && d.offset < loaded.offset));
+      if (!before) return { table, blobs, scan, recovery: { from: "checkpoint" } };
+      // The checkpoint stands for records that are damaged now: only a full scan knows
+      // what the log still says (and reports the damage as it always did).
+      for (const s of scan.segments) await fs.close(s.fd).catch(() => {});
+      reason = `damage before the checkpoint (segment ${before.segment} offset ${before.offset})`;
+    } else {
+      reason = loaded;
     }
     const table2 = new JobTable();
     const blobs2 = new Map<string, BlobEntry>();
     const scan = await scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table2, blobs2));
-    return { table: table2, blobs: blobs2, scan, recovery: { from: "scan", reason: loaded } };
+    return { table: table2, blobs: blobs2, scan, recovery: { from: "scan", reason } };
   }
   const table = new JobTable();
   const blobs = new Map<string, BlobEntry>();

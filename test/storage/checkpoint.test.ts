@@ -141,6 +141,26 @@ describe("checkpoint", () => {
     assert.match((await assertSameAsScan(dir, "scan")).reason!, /damaged|end/);
   });
 
+  it("a bit that rots in the log before the checkpoint is reported, and the open rebuilds by a full scan", async () => {
+    const dir = tmpDir("zizq-ckpt-");
+    await (await busyStore(dir, 5)).close();
+    const segDir = path.join(dir, "segments");
+    const oldest = fs.readdirSync(segDir).filter((n) => /^\d+\.seg$/.test(n)).sort()[0];
+    const file = path.join(segDir, oldest);
+    const bytes = fs.readFileSync(file);
+    bytes[32 + 50] ^= 0x10; // inside the first record after the 32-byte segment header
+    fs.writeFileSync(file, bytes);
+    const recovery = await assertSameAsScan(dir, "scan");
+    assert.match(recovery.reason!, /^damage before the checkpoint \(segment \d+ offset 32\)$/);
+    const store = await open(copyDir(dir));
+    try {
+      assert.equal(store.damage[0]?.kind, "corrupt");
+      assert.equal(store.damage[0]?.offset, 32);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("a checkpoint whose segment was compacted away is not used (its deletes could be gone with it)", async () => {
     const dir = tmpDir("zizq-ckpt-");
     const store = await busyStore(dir, 6);
