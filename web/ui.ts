@@ -3,7 +3,7 @@
 // sets text as text: job payloads and error messages can never become markup.
 
 import { h } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { useLayoutEffect, useRef } from "preact/hooks";
 import htm from "htm";
 
 export const html = htm.bind(h);
@@ -60,7 +60,9 @@ export function ConfirmDialog({ req, onDone }: { req: ConfirmRequest; onDone: (e
       onDone((err as Error).message);
     }
   };
-  useEffect(() => {
+  // A layout effect, not useEffect: useEffect runs after the browser paints, so a key
+  // pressed as soon as the dialog shows (n, y) went to the page instead of the dialog.
+  useLayoutEffect(() => {
     button.current?.focus();
     const onKey = (e: KeyboardEvent) => {
       if (e.key === "Escape" || e.key === "n") {
