@@ -8,7 +8,7 @@
 // derive this from Queue.onChange: those events carry no queue and no time, and the
 // facade sends none while no admin client listens (the common case).
 
-import { Histogram } from "../storage/histogram.ts";
+import { Histogram, bucketOf } from "../storage/histogram.ts";
 
 // The http layer reads histograms through here (it does not import storage).
 export { Histogram, quantileOf } from "../storage/histogram.ts";
@@ -102,12 +102,10 @@ export class QueueStats {
   /** A job was taken `waitMs` after it became ready. */
   taken(queue: string, waitMs: number, nowMs: number): void {
     const ms = waitMs > 0 ? waitMs : 0;
-    this.counters(queue).wait.observe(ms);
+    const bucket = bucketOf(WAIT_BOUNDS_MS, ms);
+    this.counters(queue).wait.observeIn(bucket, ms);
     const row = this.rowOf(nowMs);
-    if (row < 0) return;
-    let b = 0;
-    while (b < WAIT_BOUNDS_MS.length && ms > WAIT_BOUNDS_MS[b]) b++;
-    this.waitRing[row * WAIT_BUCKETS + b]++;
+    if (row >= 0) this.waitRing[row * WAIT_BUCKETS + bucket]++;
   }
 
   private count(queue: string, kind: number, nowMs: number): void {

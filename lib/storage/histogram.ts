@@ -17,7 +17,12 @@ export class Histogram {
   }
 
   observe(value: number): void {
-    this.counts[bucketOf(this.bounds, value)]++;
+    this.observeIn(bucketOf(this.bounds, value), value);
+  }
+
+  /** observe() for a caller that already knows the value's bucket (it needs it too). */
+  observeIn(bucket: number, value: number): void {
+    this.counts[bucket]++;
     this.sum += value;
     this.count++;
   }

@@ -102,9 +102,7 @@ export class LogWriter {
   /** Bytes that can be appended without preallocating another segment. */
   room(): number {
     const headLeft = this.headBytes > 0 && this.set.isPreallocated(this.headNo) ? this.headBytes - this.cursor : 0;
-    let spares = 0;
-    for (const c of this.set.spareCapacities()) spares += c;
-    return headLeft + spares - this.reservedBytes;
+    return headLeft + this.set.spareRecordBytes() - this.reservedBytes;
   }
 
   /** Can a `bytes` record be placed in preallocated space (the head's rest, or a spare)? */

@@ -119,9 +119,17 @@ export class SegmentSet {
     return this.spares.map((s) => s.bytes - SEGMENT_HEADER_BYTES);
   }
 
+  /** Record bytes of all spares together (room() asks on every insert: no array made). */
+  spareRecordBytes(): number {
+    let bytes = 0;
+    for (const s of this.spares) bytes += s.bytes - SEGMENT_HEADER_BYTES;
+    return bytes;
+  }
+
   /** Is there a spare that a `recordBytes` record fits in? */
   hasSpareFor(recordBytes: number): boolean {
-    return this.spares.some((s) => s.bytes - SEGMENT_HEADER_BYTES >= recordBytes);
+    for (const s of this.spares) if (s.bytes - SEGMENT_HEADER_BYTES >= recordBytes) return true;
+    return false;
   }
 
   /** Has segment `no` preallocated space already (active, or a spare claimed for it)? */
