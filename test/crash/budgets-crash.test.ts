@@ -4,25 +4,12 @@
 // concurrency limit still holds). (Compaction: test/http/budget-jobs.test.ts.)
 
 import assert from "node:assert/strict";
-import { after, afterEach, describe, it } from "node:test";
-import { spawnServer, type SpawnedServer } from "../helpers/server.ts";
-import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
-import { count, enqueueBulk, openTake, req, type Json, type TakeStream } from "../http/_client.ts";
+import { describe, it } from "node:test";
+import { tmpDir } from "../helpers/tmp.ts";
+import { count, enqueueBulk, openTake, req, type Json } from "../http/_client.ts";
+import { crashHarness } from "../helpers/crash.ts";
 
-const running: SpawnedServer[] = [];
-const streams: TakeStream[] = [];
-
-async function spawn(dir: string, extra: string[] = []): Promise<SpawnedServer> {
-  const srv = await spawnServer(dir, ["--no-admin", ...extra]);
-  running.push(srv);
-  return srv;
-}
-
-afterEach(async () => {
-  await Promise.all(streams.splice(0).map((t) => t.close()));
-  await Promise.all(running.splice(0).map((srv) => srv.kill9()));
-});
-after(() => cleanupTmp());
+const { spawn, streams } = crashHarness(["--no-admin"]);
 
 describe("kill -9 with budgets", () => {
   it("policies, bindings and limits survive; buckets start full; in-flight jobs are re-parked", async () => {

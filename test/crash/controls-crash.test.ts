@@ -8,25 +8,13 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { after, afterEach, describe, it } from "node:test";
-import { eventually, spawnServer, type SpawnedServer } from "../helpers/server.ts";
-import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
-import { enqueue, enqueueBulk, getJob, openTake, req, type TakeStream } from "../http/_client.ts";
+import { describe, it } from "node:test";
+import { eventually } from "../helpers/server.ts";
+import { tmpDir } from "../helpers/tmp.ts";
+import { enqueue, enqueueBulk, getJob, openTake, req } from "../http/_client.ts";
+import { crashHarness } from "../helpers/crash.ts";
 
-const running: SpawnedServer[] = [];
-const streams: TakeStream[] = [];
-
-async function spawn(dir: string, args: string[] = []): Promise<SpawnedServer> {
-  const srv = await spawnServer(dir, ["--global-in-flight-limit", "0", "--segment-size", "1MiB", ...args]);
-  running.push(srv);
-  return srv;
-}
-
-afterEach(async () => {
-  await Promise.all(streams.splice(0).map((t) => t.close()));
-  await Promise.all(running.splice(0).map((srv) => srv.kill9()));
-});
-after(() => cleanupTmp());
+const { spawn, streams } = crashHarness(["--global-in-flight-limit", "0", "--segment-size", "1MiB"]);
 
 describe("kill -9 with production controls", () => {
   it("a pause survives kill -9 and compaction; a resume too", async () => {

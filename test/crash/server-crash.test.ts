@@ -5,26 +5,13 @@
 // killed halfway leaves every job either deleted or intact.
 
 import assert from "node:assert/strict";
-import { after, afterEach, describe, it } from "node:test";
-import { eventually, spawnServer, type SpawnedServer } from "../helpers/server.ts";
-import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
-import { count, enqueue, enqueueBulk, openTake, req, type Json, type TakeStream } from "../http/_client.ts";
+import { describe, it } from "node:test";
+import { eventually } from "../helpers/server.ts";
+import { tmpDir } from "../helpers/tmp.ts";
+import { count, enqueue, enqueueBulk, openTake, req, type Json } from "../http/_client.ts";
+import { crashHarness } from "../helpers/crash.ts";
 
-const ARGS = ["--global-in-flight-limit", "0", "--no-admin"];
-const running: SpawnedServer[] = [];
-const streams: TakeStream[] = [];
-
-async function spawn(dir: string): Promise<SpawnedServer> {
-  const srv = await spawnServer(dir, ARGS);
-  running.push(srv);
-  return srv;
-}
-
-afterEach(async () => {
-  await Promise.all(streams.splice(0).map((t) => t.close()));
-  await Promise.all(running.splice(0).map((srv) => srv.kill9()));
-});
-after(() => cleanupTmp());
+const { spawn, streams } = crashHarness(["--global-in-flight-limit", "0", "--no-admin"]);
 
 /** Every job matching `query`, by following next links (limit 2000). */
 async function listAll(url: string, query: string): Promise<Map<string, Json>> {
