@@ -5,25 +5,15 @@
 // in a payload, never a prototype.
 
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { encode } from "@msgpack/msgpack";
-import { startServer, type TestServer } from "../helpers/server.ts";
-import { cleanupTmp } from "../helpers/tmp.ts";
-import { assertError, enqueue, openTake, req, uniq } from "./_client.ts";
+import { assertError, enqueue, openTake, req, sharedServer, uniq } from "./_client.ts";
 
 const TOO_BIG = ["18446744073709551616", "18446744073709551615", "9007199254740993", "9007199254740992"];
 const MAX = "9007199254740991";
+const { s } = sharedServer();
 
 describe("u64 fields", () => {
-  let s: TestServer;
-  before(async () => {
-    s = await startServer();
-  });
-  after(async () => {
-    await s.close();
-    cleanupTmp();
-  });
-
   /** JSON text with `field` spliced in as a raw number literal (no JS number in between). */
   const post = (path: string, method: string, body: string) => req(s.url, method, path, body, { "content-type": "application/json" });
 
@@ -78,15 +68,6 @@ describe("u64 fields", () => {
 });
 
 describe("__proto__ keys", () => {
-  let s: TestServer;
-  before(async () => {
-    s = await startServer();
-  });
-  after(async () => {
-    await s.close();
-    cleanupTmp();
-  });
-
   it("JSON and MessagePack agree: accepted, ignored as a field, kept in the payload", async () => {
     const q = uniq();
     const body = JSON.parse(`{"type":"t","queue":"${q}","__proto__":{"priority":1},"payload":{"__proto__":{"x":1},"a":2}}`);
