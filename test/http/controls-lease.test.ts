@@ -50,11 +50,13 @@ describe("GET /jobs/take?lease=", () => {
   it("heartbeats keep a job in flight well past its lease; the ack then completes it once", async () => {
     const q = uniq();
     const job = await enqueue(s.url, { queue: q, ...SLOW_RETRY });
-    const t = await openTake(s.url, `queue=${q}&lease=2500ms`);
+    // A lease long next to the heartbeat period (250 ms), so a loaded machine that delays
+    // one heartbeat by seconds still extends it in time.
+    const t = await openTake(s.url, `queue=${q}&lease=4s`);
     open.push(t);
     await t.job(0);
-    // A worker's heartbeat loop: every 250 ms for twice the lease.
-    const until = Date.now() + 5000;
+    // A worker's heartbeat loop: every 250 ms for over twice the lease.
+    const until = Date.now() + 8500;
     while (Date.now() < until) {
       assert.equal((await req(s.url, "POST", `/jobs/${job.id}/heartbeat`)).status, 204);
       await new Promise((r) => setTimeout(r, 250));
