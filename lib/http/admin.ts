@@ -11,6 +11,7 @@
 import { H3, type H3Event, getRouterParam } from "h3";
 import type { Queue } from "../queue/queue.ts";
 import { RING_SECONDS } from "../queue/stats.ts";
+import { readRawBody } from "./_io.ts";
 import { isMalformedPath, rawPath } from "./_path-guard.ts";
 import { UNSAFE_METHODS, crossSiteReason } from "./_same-origin.ts";
 import { backupResponse } from "./backup.ts";
@@ -99,17 +100,16 @@ export function createAdminApp(queue: Queue, options: AdminOptions = {}): H3 {
       // The dashboard never takes jobs; a take stream through a proxy would only hold
       // jobs hostage to a browser tab.
       if (path === "/jobs/take") return json(404, { error: "take streams are served by the primary listener only" });
-      const declared = Number(event.req.headers.get("content-length") ?? "0");
-      if (declared > MAX_PROXY_BODY) return json(413, { error: `request body over ${MAX_PROXY_BODY} bytes; use the primary listener` });
+      // The primary app's capped reader: a chunked body is refused as it arrives, not
+      // after all of it is buffered.
       const hasBody = !["GET", "HEAD"].includes(event.req.method);
-      const body = hasBody ? Buffer.from(await event.req.arrayBuffer()) : undefined;
-      if (body && body.length > MAX_PROXY_BODY) return json(413, { error: `request body over ${MAX_PROXY_BODY} bytes; use the primary listener` });
+      const body = hasBody ? await readRawBody(event, MAX_PROXY_BODY) : undefined;
       const headers = new Headers();
       for (const name of ["accept", "content-type"]) {
         const v = event.req.headers.get(name);
         if (v) headers.set(name, v);
       }
-      const response = await primary.fetch(new Request(`http://primary${path}${url.search}`, { method: event.req.method, headers, body }));
+      const response = await primary.fetch(new Request(`http://primary${path}${url.search}`, { method: event.req.method, headers, body: body as unknown as BodyInit | undefined }));
       response.headers.set("cache-control", "no-store");
       return response;
     });

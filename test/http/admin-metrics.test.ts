@@ -3,6 +3,7 @@
 // the cross-site check on the admin listener's actions and its /events WebSocket.
 
 import assert from "node:assert/strict";
+import http from "node:http";
 import { after, before, it } from "node:test";
 import WebSocket from "ws";
 import { openTake, req, uniq } from "./_client.ts";
@@ -96,6 +97,23 @@ it("/api mounts the primary API (read and write) but not take streams", async ()
   const patched = await req(admin, "PATCH", `/api/jobs/${id}`, { priority: 7 });
   assert.equal(patched.status, 200);
   assert.equal((await req(server.url, "GET", `/jobs/${id}`)).body!.priority, 7);
+});
+
+it("/api caps request bodies as the primary does: a chunked body over 1 MiB is a JSON 413", async () => {
+  const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const r = http.request(`${admin}/api/jobs`, { method: "POST", headers: { "content-type": "application/json", "transfer-encoding": "chunked" } }, (response) => {
+      let body = "";
+      response.setEncoding("utf8").on("data", (c: string) => (body += c)).on("end", () => resolve({ status: response.statusCode!, body }));
+    });
+    r.on("error", reject);
+    // No content-length: the cap must hold while the body streams in.
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    for (let i = 0; i < 32; i++) r.write(chunk);
+    r.end();
+  });
+  assert.equal(res.status, 413);
+  assert.match(JSON.parse(res.body).error, /request body too large/);
+  assert.equal((await req(admin, "GET", "/stats?seconds=1")).status, 200);
 });
 
 it("cross-site browser requests are refused on actions and on /events; same-origin and non-browser pass", async () => {
