@@ -4,8 +4,10 @@
 
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { after, before } from "node:test";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { jobsOf, send } from "../helpers/fuzz.ts";
+import { cleanupTmp } from "../helpers/tmp.ts";
 
 export interface FuzzServer {
   s: TestServer;
@@ -36,5 +38,30 @@ export async function startFuzzServer(): Promise<FuzzServer> {
       assert.equal(await jobsOf(s.url, keep), jobs, "the kept jobs are unchanged");
       assert.equal((await send(s.url, "GET", `/crons/${keep}`)).body.toString(), group, "the kept cron group is unchanged");
     },
+  };
+}
+
+/**
+ * The fuzz server of the enclosing suite: started in its `before` (after `setup`, which
+ * may configure the process first), closed in its `after`. Read its fields inside tests.
+ */
+export function useFuzzServer(setup?: () => void): FuzzServer {
+  let live: FuzzServer | undefined;
+  before(async () => {
+    setup?.();
+    live = await startFuzzServer();
+  });
+  after(async () => {
+    await live?.s.close();
+    cleanupTmp();
+  });
+  const get = (): FuzzServer => {
+    if (!live) throw new Error("useFuzzServer() read outside a test");
+    return live;
+  };
+  return {
+    get s() { return get().s; },
+    get keep() { return get().keep; },
+    assertKept: () => get().assertKept(),
   };
 }

@@ -3,12 +3,11 @@
 // Every answer is a 2xx or a 4xx JSON error; the kept jobs and cron group never change.
 // Replay a failure with the ZIZQ_SEED it prints; more runs with ZIZQ_FUZZ_RUNS=<factor>.
 
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { encode } from "@msgpack/msgpack";
 import fc from "fast-check";
-import { cleanupTmp } from "../helpers/tmp.ts";
 import { assertAnswer, fuzz, send } from "../helpers/fuzz.ts";
-import { type FuzzServer, startFuzzServer } from "./_setup.ts";
+import { useFuzzServer } from "./_setup.ts";
 
 const FUZZ_QUEUE = "fuzz-q";
 
@@ -61,14 +60,7 @@ const request = fc.oneof(
 const FRAGMENTS = [",", "}", "{\"", "\"\\ud800\"", "18446744073709551616", "1e999", "-0", "[", "null", "\"__proto__\":1,", "\\u0000", "\"", "\u00ff", "\uffff"];
 
 describe("fuzz: request bodies", () => {
-  let f: FuzzServer;
-  before(async () => {
-    f = await startFuzzServer();
-  });
-  after(async () => {
-    await f.s.close();
-    cleanupTmp();
-  });
+  const f = useFuzzServer();
 
   it("JSON and MessagePack values on every endpoint", async () => {
     await fuzz("bodies: values", fc.asyncProperty(request, fc.boolean(), async ([method, path, body], msgpack) => {

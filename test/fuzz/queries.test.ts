@@ -4,12 +4,11 @@
 // for jq; the kept jobs and cron group never change. Replay with the printed ZIZQ_SEED.
 
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import fc from "fast-check";
 import { configureJq } from "../../lib/queue/jq.ts";
-import { cleanupTmp } from "../helpers/tmp.ts";
 import { assertAnswer, fuzz, send } from "../helpers/fuzz.ts";
-import { type FuzzServer, startFuzzServer } from "./_setup.ts";
+import { useFuzzServer } from "./_setup.ts";
 
 const FUZZ_QUEUE = "fuzz-q";
 const KEYS = ["id", "queue", "type", "status", "priority", "ready_at", "attempts", "filter", "from", "order", "limit", "prefetch", "x", "", "queue[]"];
@@ -49,15 +48,7 @@ const jqProgram: fc.Arbitrary<string> = fc.letrec((tie) => ({
 })).program;
 
 describe("fuzz: queries, path ids, jq filters", () => {
-  let f: FuzzServer;
-  before(async () => {
-    configureJq({ deadlineMs: 1000 });
-    f = await startFuzzServer();
-  });
-  after(async () => {
-    await f.s.close();
-    cleanupTmp();
-  });
+  const f = useFuzzServer(() => configureJq({ deadlineMs: 1000 }));
 
   it("query strings and ranges", async () => {
     const endpoint = fc.constantFrom(

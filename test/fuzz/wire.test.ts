@@ -5,12 +5,11 @@
 
 import assert from "node:assert/strict";
 import net from "node:net";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import fc from "fast-check";
-import { cleanupTmp } from "../helpers/tmp.ts";
 import { assertAnswer, fuzz } from "../helpers/fuzz.ts";
 import { h2Connect, h2Request } from "../http/_transport.ts";
-import { type FuzzServer, startFuzzServer } from "./_setup.ts";
+import { useFuzzServer } from "./_setup.ts";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -91,14 +90,7 @@ function assertRawAnswer(x: Exchange, what: string, headRequest = false): void {
 }
 
 describe("fuzz: the wire", () => {
-  let f: FuzzServer;
-  before(async () => {
-    f = await startFuzzServer();
-  });
-  after(async () => {
-    await f.s.close();
-    cleanupTmp();
-  });
+  const f = useFuzzServer();
 
   const assertServing = async () => {
     await f.assertKept();
