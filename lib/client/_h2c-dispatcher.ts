@@ -18,10 +18,20 @@ export interface H2cOptions {
 type Handler = Dispatcher.DispatchHandler;
 const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_STATUS } = http2.constants;
 
+/** Whether a connect was refused (the code sits on the error or, for h2 streams, its cause). */
+function refused(err: Error): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if ((e as NodeJS.ErrnoException).code === "ECONNREFUSED") return true;
+  }
+  return false;
+}
+
 export class H2cDispatcher extends Dispatcher {
   #session: http2.ClientHttp2Session | undefined;
-  /** Why the current session failed (a connect error), to name it on its streams. */
-  #sessionError: Error | undefined;
+  /** Why each session failed (a connect error), to name it on its streams. */
+  #sessionErrors = new WeakMap<http2.ClientHttp2Session, Error>();
+  /** Sessions that completed their connect: their streams may have reached the server. */
+  #connected = new WeakSet<http2.ClientHttp2Session>();
   #active = 0;
   #closed = false;
 
@@ -31,14 +41,13 @@ export class H2cDispatcher extends Dispatcher {
 
   #connect(): http2.ClientHttp2Session {
     if (this.#session && !this.#session.closed && !this.#session.destroyed) return this.#session;
-    this.#sessionError = undefined;
-    const session = http2.connect(this.origin, { peerMaxConcurrentStreams: this.options.maxConcurrentStreams, settings: { enablePush: false } });
+    const session = this.openSession();
     const timer = setTimeout(() => {
       const err = Object.assign(new Error(`Connect Timeout Error (attempted address: ${new URL(this.origin).host}, timeout: ${this.options.connectTimeout}ms)`), { code: "UND_ERR_CONNECT_TIMEOUT" });
       session.destroy(err);
     }, this.options.connectTimeout);
-    session.once("connect", () => clearTimeout(timer));
-    session.on("error", (err) => { this.#sessionError ??= err; });
+    session.once("connect", () => { clearTimeout(timer); this.#connected.add(session); });
+    session.on("error", (err) => { if (!this.#sessionErrors.has(session)) this.#sessionErrors.set(session, err); });
     session.once("close", () => {
       clearTimeout(timer);
       if (this.#session === session) this.#session = undefined;
@@ -51,43 +60,72 @@ export class H2cDispatcher extends Dispatcher {
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Handler): boolean {
     if (this.#closed) throw Object.assign(new Error("The client is destroyed"), { code: "UND_ERR_DESTROYED" });
-    const session = this.#connect();
     const headers: http2.OutgoingHttpHeaders = { [HTTP2_HEADER_METHOD]: opts.method, [HTTP2_HEADER_PATH]: opts.path };
     for (const [name, value] of Object.entries((opts.headers ?? {}) as Record<string, string>)) headers[name.toLowerCase()] = value;
     const body = opts.body as string | Buffer | undefined | null;
-    const stream = session.request(headers, { endStream: body == null });
-    // The session only holds the process open while a call is running (as undici does).
-    if (this.#active++ === 0) session.ref();
-    let done = false;
-    const finish = () => {
-      if (done) return false;
-      done = true;
-      if (--this.#active === 0 && !session.destroyed) session.unref();
-      return true;
-    };
-    stream.setTimeout(this.options.headersTimeout, () => {
-      stream.destroy(Object.assign(new Error("Request timed out"), { code: "UND_ERR_HEADERS_TIMEOUT" }));
-    });
-    stream.once("response", (responseHeaders) => {
-      stream.setTimeout(this.options.bodyTimeout, () => {
-        stream.destroy(Object.assign(new Error("Body Timeout Error"), { code: "UND_ERR_BODY_TIMEOUT" }));
+    let current: http2.ClientHttp2Stream | undefined;
+    let settled = false;
+    const send = (retried: boolean): void => {
+      const session = this.#connect();
+      const stream = session.request(headers, { endStream: body == null });
+      current = stream;
+      // The session only holds the process open while a call is running (as undici does).
+      if (this.#active++ === 0) session.ref();
+      let done = false;
+      const finish = () => {
+        if (done) return false;
+        done = true;
+        if (--this.#active === 0 && !session.destroyed) session.unref();
+        return true;
+      };
+      const fail = (err: Error) => {
+        if (!finish() || settled) return;
+        // A session that never connected sent nothing: its streams can go again, once, on a
+        // fresh session. Without this, a call made just after a server came back could ride
+        // a connect attempt begun while it was down (say, a Worker's reconnect) and fail
+        // with that attempt's ECONNREFUSED. Only a refusal is retried: it costs a round trip,
+        // where a second connect timeout would double the wait.
+        if (!retried && !this.#closed && !this.#connected.has(session) && refused(err)) {
+          if (this.#session === session) this.#session = undefined;
+          send(true);
+          return;
+        }
+        settled = true;
+        handler.onError?.(err);
+      };
+      stream.setTimeout(this.options.headersTimeout, () => {
+        stream.destroy(Object.assign(new Error("Request timed out"), { code: "UND_ERR_HEADERS_TIMEOUT" }));
       });
-      const raw: string[] = [];
-      for (const [name, value] of Object.entries(responseHeaders)) {
-        if (!name.startsWith(":") && value !== undefined) raw.push(name, String(value));
-      }
-      handler.onHeaders?.(Number(responseHeaders[HTTP2_HEADER_STATUS]), raw as unknown as Buffer[], () => {}, "");
-    });
-    stream.on("data", (chunk: Buffer) => { handler.onData?.(chunk); });
-    stream.once("end", () => { if (finish()) handler.onComplete?.(null); });
-    stream.once("error", (err) => { if (finish()) handler.onError?.(this.#sessionError ?? err); });
-    stream.once("close", () => {
+      stream.once("response", (responseHeaders) => {
+        stream.setTimeout(this.options.bodyTimeout, () => {
+          stream.destroy(Object.assign(new Error("Body Timeout Error"), { code: "UND_ERR_BODY_TIMEOUT" }));
+        });
+        const raw: string[] = [];
+        for (const [name, value] of Object.entries(responseHeaders)) {
+          if (!name.startsWith(":") && value !== undefined) raw.push(name, String(value));
+        }
+        handler.onHeaders?.(Number(responseHeaders[HTTP2_HEADER_STATUS]), raw as unknown as Buffer[], () => {}, "");
+      });
+      stream.on("data", (chunk: Buffer) => { handler.onData?.(chunk); });
+      // No trailers: an empty list, which undici's own request() reads as raw headers.
+      stream.once("end", () => { if (finish()) { settled = true; handler.onComplete?.([]); } });
+      stream.once("error", (err) => fail(this.#errorOf(session) ?? err));
       // A stream closed without end or error: the session went away under it.
-      if (finish()) handler.onError?.(this.#sessionError ?? new Error(`stream closed (code ${stream.rstCode})`));
-    });
-    handler.onConnect?.((err?: Error) => stream.destroy(err));
-    if (body != null) stream.end(body);
+      stream.once("close", () => fail(this.#errorOf(session) ?? new Error(`stream closed (code ${stream.rstCode})`)));
+      if (body != null) stream.end(body);
+    };
+    send(false);
+    handler.onConnect?.((err?: Error) => current?.destroy(err));
     return true;
+  }
+
+  /** Starts a session to the origin (a seam: a test points the first one elsewhere). */
+  protected openSession(): http2.ClientHttp2Session {
+    return http2.connect(this.origin, { peerMaxConcurrentStreams: this.options.maxConcurrentStreams, settings: { enablePush: false } });
+  }
+
+  #errorOf(session: http2.ClientHttp2Session): Error | undefined {
+    return this.#sessionErrors.get(session);
   }
 
   override close(): Promise<void>;

@@ -3,9 +3,13 @@
 // headers per format; TLS with a private CA and mTLS against the real server.
 
 import assert from "node:assert/strict";
+import http2 from "node:http2";
+import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { request as undiciRequest } from "undici";
 import { issueCertificate, type PemPair } from "../../lib/cli/tls.ts";
+import { H2cDispatcher } from "../../lib/client/_h2c-dispatcher.ts";
 import { Client, ConnectionError } from "../../lib/client/index.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { cleanupTmp } from "../helpers/tmp.ts";
@@ -121,6 +125,56 @@ console.log(JSON.stringify(await c.health()));`;
       assert.equal(stdout.trim(), '{"status":"ok"}');
     } finally {
       await r.close();
+    }
+  });
+});
+
+describe("h2c dispatcher and a refused connect", () => {
+  const options = { connectTimeout: 5_000, headersTimeout: 5_000, bodyTimeout: 5_000, maxConcurrentStreams: 16 };
+  /** A port nothing listens on: bound, then released. */
+  async function deadPort(): Promise<number> {
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const { port } = probe.address() as net.AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    return port;
+  }
+  /** Its first session connects to `first` (a refused port), later ones to the origin. */
+  class FirstSessionTo extends H2cDispatcher {
+    opened = 0;
+    constructor(origin: string, readonly first: string) { super(origin, options); }
+    protected override openSession(): http2.ClientHttp2Session {
+      return http2.connect(this.opened++ === 0 ? this.first : this.origin);
+    }
+  }
+
+  it("a call that rode a refused connect goes again, once, on a fresh session", async () => {
+    // The Worker-reconnect race: a connect begun while the server was down is refused after
+    // the server is back, and a call that joined it must not fail for that.
+    const server = await startServer();
+    const d = new FirstSessionTo(server.url, `http://127.0.0.1:${await deadPort()}`);
+    try {
+      const res = await undiciRequest(`${server.url}/health`, { dispatcher: d });
+      assert.equal(res.statusCode, 200);
+      await res.body.text();
+      assert.equal(d.opened, 2);
+    } finally {
+      await d.destroy();
+      await server.close();
+    }
+  });
+
+  it("a second refusal is the caller's error: one retry, no loop", async () => {
+    const dead = `http://127.0.0.1:${await deadPort()}`;
+    const d = new FirstSessionTo(dead, dead);
+    try {
+      await assert.rejects(undiciRequest(`${dead}/health`, { dispatcher: d }), (err: Error) => {
+        const text = `${err.message} ${String((err.cause as Error | undefined)?.message)}`;
+        return text.includes("ECONNREFUSED");
+      });
+      assert.equal(d.opened, 2);
+    } finally {
+      await d.destroy();
     }
   });
 });
