@@ -24,6 +24,9 @@ export interface SoakResult {
   operations: number;
   errors: number;
   rssMb: number[];
+  /** V8 heap used (MiB) and jobs held, from admin /stats, at the same moments (less the last). */
+  heapMb: number[];
+  jobs: number[];
   /** Last sample minus the first, in MiB and percent. */
   growthMb: number;
   growthPct: number;
@@ -100,9 +103,22 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   };
 
   const samples: number[] = [rssMb(pid)];
+  // The V8 heap and the job count beside RSS (admin /stats): a leak grows the heap or the
+  // table, where the payload cache filling toward --cache-size grows RSS alone.
+  const heapMb: number[] = [];
+  const jobs: number[] = [];
+  const inner = async () => {
+    const r = server.adminUrl ? await req(server.adminUrl, "GET", "/stats").catch(() => undefined) : undefined;
+    const stats = r?.status === 200 ? r.body as { server: { heap_used_bytes: number }; counts: Record<string, number> } : undefined;
+    heapMb.push(stats ? round(stats.server.heap_used_bytes / 2 ** 20) : NaN);
+    jobs.push(stats ? Object.values(stats.counts).reduce((a, b) => a + b, 0) : NaN);
+  };
+  await inner();
   const sampler = setInterval(() => {
     samples.push(rssMb(pid));
-    options.log?.(`soak: minute ${round((samples.length - 1) * sampleMs / 60_000)}, rss ${round(samples[samples.length - 1])} MiB, ${operations} ops, ${errors} errors, backlog ${live}`);
+    void inner().then(() => {
+      options.log?.(`soak: minute ${round((samples.length - 1) * sampleMs / 60_000)}, rss ${round(samples[samples.length - 1])} MiB, heap ${heapMb[heapMb.length - 1]} MiB, ${jobs[jobs.length - 1]} jobs, ${operations} ops, ${errors} errors, backlog ${live}`);
+    });
   }, sampleMs);
   await Promise.all([enqueuer(), enqueuer(), worker(), worker(), manager()]);
   clearInterval(sampler);
@@ -120,6 +136,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     operations,
     errors,
     rssMb: samples.map((s) => round(s)),
+    heapMb,
+    jobs,
     growthMb: round(tail[tail.length - 1] - tail[0]),
     growthPct: round(((tail[tail.length - 1] - tail[0]) / tail[0]) * 100),
     slopeMbPerHour: round(slope),

@@ -14,5 +14,8 @@ it("reliability: a short soak answers every request and does not balloon", async
   assert.equal(r.errors, 0);
   assert.ok(r.operations > 100, `only ${r.operations} operations`);
   assert.ok(r.rssMb.length >= 4);
+  // The heap and the job count are read from the admin listener beside each RSS sample.
+  assert.ok(r.heapMb.length >= 4 && r.heapMb.every((h) => h > 0), `heap samples ${r.heapMb.join(",")}`);
+  assert.ok(r.jobs.every((n) => n >= 0 && n <= 2_000), `job counts ${r.jobs.join(",")}`);
   assert.ok(r.growthMb < 100, `RSS grew ${r.growthMb} MiB in 15 s`);
 });
