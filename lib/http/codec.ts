@@ -188,8 +188,17 @@ const KEY_CACHE_LIMIT = 4096;
 // (lib/queue/budget-policy.ts, one array per distinct set, on every job drawing on it)
 // then encode once, not once per take frame (~0.4 µs a job on the budgeted W3). Weak, so
 // a dropped set takes its text with it. Unfrozen arrays (most) pay one isFrozen check.
-// Requires: whatever freezes an array freezes it deeply (budget-policy.ts does).
+// Only arrays frozen all the way down are cached (deeplyFrozen), so no later change to a
+// nested value can leave stale text behind.
 const frozenArrayText = new WeakMap<readonly unknown[], string>();
+
+/** Whether nothing inside `value` can change (checked once per array, on a cache miss). */
+function deeplyFrozen(value: unknown): boolean {
+  if (value === null || typeof value !== "object") return true;
+  if (!Object.isFrozen(value)) return false;
+  for (const v of Object.values(value)) if (!deeplyFrozen(v)) return false;
+  return true;
+}
 
 /**
  * Compact JSON text of `value`, as JSON.stringify would produce, except that a RawJson
@@ -227,7 +236,7 @@ function writeJson(value: unknown): string | undefined {
           out += writeJson(value[i]) ?? "null";
         }
         out += "]";
-        if (frozen && value.every((v) => Object.isFrozen(v))) frozenArrayText.set(value, out);
+        if (frozen && deeplyFrozen(value)) frozenArrayText.set(value, out);
         return out;
       }
       const withToJson = value as { toJSON?: () => unknown };

@@ -138,6 +138,11 @@ describe("encodeBody: JSON", () => {
     assert.equal(encodeJson(shallow), '[{"key":"k","cost":1}]');
     mutable.cost = 3;
     assert.equal(encodeJson(shallow), '[{"key":"k","cost":3}]');
+    const inner = { n: 1 };
+    const twoDeep = Object.freeze([Object.freeze({ key: "k", inner })]);
+    assert.equal(encodeJson(twoDeep), '[{"key":"k","inner":{"n":1}}]');
+    inner.n = 2;
+    assert.equal(encodeJson(twoDeep), '[{"key":"k","inner":{"n":2}}]', "frozen two levels down only: not cached");
   });
   it("encodeBody picks the format", () => {
     assert.equal(encodeBody({ a: 1 }, "json"), '{"a":1}');
