@@ -22,7 +22,7 @@ export async function complete(ctx: QueueContext, ids: readonly string[], nowMs:
       notFound.push(id);
       continue;
     }
-    ctx.dispatcher.release(id);
+    ctx.dispatcher.release(id, slot);
     queues.push(t.queues.name(t.queue[slot]));
     const retentionMs = optionsOf(t, slot).retention?.completed_ms ?? ctx.defaults.completedRetentionMs;
     if (retentionMs === 0) {

@@ -60,7 +60,7 @@ export async function fail(ctx: QueueContext, id: string, input: FailureInput, n
   else if (!dead && attempts > retryLimit) dead = true;
   else if (!dead) readyAtMs = nowMs + backoffDelayMs(attempts, options.backoff ?? ctx.defaults.backoff, ctx.random);
 
-  ctx.dispatcher.release(id);
+  ctx.dispatcher.release(id, slot);
   if (dead) {
     const deadMs = options.retention?.dead_ms ?? ctx.defaults.deadRetentionMs;
     const meta = withMeta(t, slot, {

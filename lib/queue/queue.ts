@@ -334,7 +334,7 @@ export class Queue {
     const t = this.store.table;
     const slot = t.slotById.get(id);
     if (slot === undefined) throw new QueueError("not_found", "job not found");
-    this.ctx.dispatcher.release(id);
+    this.ctx.dispatcher.release(id, slot);
     await guarded(this.store.remove([slot], this.ctx.writeSync));
     this.changed();
   }

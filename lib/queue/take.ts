@@ -113,9 +113,12 @@ export class Dispatcher {
     this.wake();
   }
 
-  /** A job left in-flight (acked, failed, deleted, patched away): free its stream's credit. */
-  release(id: string): void {
-    this.gate?.release(id);
+  /**
+   * A job left in-flight (acked, failed, deleted, patched away): free its stream's credit.
+   * `slot`, when the caller has it, spares the budget gate an id lookup.
+   */
+  release(id: string, slot?: number): void {
+    this.gate?.release(id, slot);
     const stream = this.owners.get(id);
     if (!stream) return;
     this.owners.delete(id);

@@ -61,7 +61,13 @@ export interface PayloadLocation {
  * change while the slot is indexed (options change only through update(), unindexed).
  */
 export interface ReadyDiversion {
+  /** At index(): should this ready slot live in the diversion? (Called for every ready slot indexed.) */
   claims(slot: number): boolean;
+  /**
+   * At unindex(): is this ready slot in the diversion? Answers what `claims` answered when
+   * the slot was indexed; separate so the diversion can remember instead of look again.
+   */
+  holds(slot: number): boolean;
   insert(slot: number): void;
   remove(slot: number): void;
 }
@@ -439,7 +445,7 @@ export class JobTable {
     this.statusCounts[status]--;
     this.queueStatusCounts[this.queue[slot] * 5 + status]--;
     if (status === STATUS_READY) {
-      if (this.diversion !== undefined && this.diversion.claims(slot)) {
+      if (this.diversion !== undefined && this.diversion.holds(slot)) {
         this.diversion.remove(slot);
         return;
       }

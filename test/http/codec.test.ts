@@ -130,6 +130,20 @@ describe("encodeBody: JSON", () => {
     assert.equal(encodeJson({ id: "a", payload: raw, list: [raw] }), '{"id":"a","payload":{"keep":"as-is","n":1.50},"list":[{"keep":"as-is","n":1.50}]}');
     assert.equal(encodeJson(new RawJson("null")), "null");
   });
+  it("a deeply frozen array (shared budget bindings) encodes the same every time; a shallow-frozen one is not cached", () => {
+    const shared = Object.freeze([Object.freeze({ key: "k", cost: 2 })]);
+    for (let i = 0; i < 2; i++) assert.equal(encodeJson({ budgets: shared }), '{"budgets":[{"key":"k","cost":2}]}');
+    const mutable = { key: "k", cost: 1 };
+    const shallow = Object.freeze([mutable]);
+    assert.equal(encodeJson(shallow), '[{"key":"k","cost":1}]');
+    mutable.cost = 3;
+    assert.equal(encodeJson(shallow), '[{"key":"k","cost":3}]');
+    const inner = { n: 1 };
+    const twoDeep = Object.freeze([Object.freeze({ key: "k", inner })]);
+    assert.equal(encodeJson(twoDeep), '[{"key":"k","inner":{"n":1}}]');
+    inner.n = 2;
+    assert.equal(encodeJson(twoDeep), '[{"key":"k","inner":{"n":2}}]', "frozen two levels down only: not cached");
+  });
   it("encodeBody picks the format", () => {
     assert.equal(encodeBody({ a: 1 }, "json"), '{"a":1}');
     assert.equal(hex(encodeBody({ a: 1 }, "msgpack")), "81a16101");

@@ -254,6 +254,32 @@ describe("while_in_flight credit on every way out of in_flight", () => {
   });
 });
 
+describe("slot reuse", () => {
+  it("a slot a budgeted job left and an unbudgeted job took over is neither parked nor debited", async () => {
+    const r = await rig();
+    try {
+      await r.budget("big", timeBased(1_000_000, 60_000));
+      // 1,024 jobs fill the table's first slots; once all are freed, the next ones reuse them.
+      const bound = Array.from({ length: 1024 }, (_, n) => ({ type: "t", queue: "q", payload: n, budgets: [{ key: "big" }] }));
+      await r.queue.enqueueBulk({ jobs: bound });
+      const a = r.taker();
+      while (a.got.length < 1024) r.pump();
+      await r.queue.completeMany({ ids: a.got });
+      assert.equal(r.tokens("big"), 1_000_000 - 1024);
+      const plain = Array.from({ length: 1024 }, (_, n) => ({ type: "t", queue: "q", payload: n }));
+      const ids = (await r.queue.enqueueBulk({ jobs: plain })).map((e) => e.job.id);
+      assert.deepEqual(r.queue.budgets.gate.parkedSlots(), [], "nothing parked");
+      while (a.got.length < 2048) r.pump();
+      assert.deepEqual(a.got.slice(1024), ids);
+      assert.equal(r.tokens("big"), 1_000_000 - 1024, "unbudgeted jobs draw nothing");
+      await r.queue.completeMany({ ids });
+      assert.equal(r.queue.budgets.budgets.get("big")!.heldCost, 0);
+    } finally {
+      await r.close();
+    }
+  });
+});
+
 describe("policy changes under load", () => {
   it("narrowing 6 → 1 while 6 run: nothing new until the running ones are down to 0; widening hands slots over at once", async () => {
     const r = await rig();
