@@ -118,9 +118,10 @@ class Session {
   /** Completed and dead jobs since the last flush (§5.1 mode): one `job_changed` frame each. */
   private terminal: { id: string; status: "completed" | "dead" }[] = [];
   /**
-   * Summary mode (extension, the dashboard opts in with `set_change_mode`): no per-job
-   * `completed`/`dead` frames, and one `changed` frame per debounced batch of changes,
-   * whether or not a window moved, with how many jobs completed and died meanwhile.
+   * Summary mode (extension; `set_change_mode`, or the handshake's `?mode=summary`):
+   * no per-job `completed`/`dead` frames, and one `changed` frame per debounced batch
+   * of changes, whether or not a window moved, with how many jobs completed and died
+   * meanwhile.
    */
   private summary = false;
   private completedSince = 0;
