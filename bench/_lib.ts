@@ -105,6 +105,35 @@ export function cpuMicros(pid: number): number {
 }
 
 /**
+ * User + system CPU time, in µs, of every live process descended from `root` (this
+ * process by default), not counting `exclude` and its descendants: e.g. the browser a
+ * bench launched, without the server it also spawned.
+ */
+export function descendantCpuMicros(exclude: number[] = [], root = process.pid): number {
+  const parent = new Map<number, number>();
+  const cpu = new Map<number, number>();
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const fields = fs.readFileSync(`/proc/${name}/stat`, "utf8").split(") ")[1].split(" ");
+      parent.set(Number(name), Number(fields[1]));
+      cpu.set(Number(name), (Number(fields[11]) + Number(fields[12])) * 10_000);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const skip = new Set(exclude);
+  let total = 0;
+  for (const [pid, us] of cpu) {
+    if (skip.has(pid)) continue;
+    let p = parent.get(pid);
+    while (p !== undefined && p > 1 && p !== root && !skip.has(p)) p = parent.get(p);
+    if (p === root) total += us;
+  }
+  return total;
+}
+
+/**
  * CPU used while `fn` runs: this (client) process as % of one core, and the server's µs
  * per op. A client near 100% would make the run client-bound, not a server figure.
  */

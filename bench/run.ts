@@ -5,7 +5,8 @@
 //   npm run bench                        # everything (~5 min on the 2-core bench machine)
 //   npm run bench -- --quick             # short smoke run (smaller counts and durations)
 //   npm run bench -- --only W1,W3        # a subset: W1, W1-h2c, W2, W3, W4 (cold and warm), Q (issue 4 + memory), RESTART, DISK,
-//                                        #   W3-lease, W1-auth (issue 10: bench/controls.ts), B (budgets), D (dashboard, /metrics),
+//                                        #   W3-lease, W1-auth (issue 10: bench/controls.ts), B (budgets), D (dashboard, /metrics;
+//                                        #   D-W3: only its W3 rows, idle / replayed / Chromium at nice 19 / normal),
 //                                        #   Client-W1, Client-W3 (our Client and Worker, issue 8),
 //                                        #   E (the embedded queue in-process, issue 8);
 //                                        #   SCALE (10M jobs, minutes; --quick: 1M) only when named
@@ -19,7 +20,7 @@ import { type BenchOptions, type Row, hasCommand } from "./_lib.ts";
 import { budgetBench } from "./budgets.ts";
 import { clientW1 } from "./client-w1.ts";
 import { clientW3 } from "./client-w3.ts";
-import { dashboard } from "./dashboard.ts";
+import { dashboard, dashboardUnderW3 } from "./dashboard.ts";
 import { w1Auth, w3Lease } from "./controls.ts";
 import { embedded } from "./embedded.ts";
 import { manage } from "./manage.ts";
@@ -39,6 +40,7 @@ const WORKLOADS: Record<string, (o: BenchOptions) => Promise<Row[]>> = {
   W4: async (o) => [await w4(o, true), await w4(o)],
   Q: manage,
   D: dashboard,
+  "D-W3": dashboardUnderW3,
   "W3-lease": w3Lease,
   "W1-auth": w1Auth,
   B: budgetBench,

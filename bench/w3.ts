@@ -57,7 +57,8 @@ export interface W3Variant {
 
 export interface W3Watcher {
   label: string;
-  open(adminUrl: string): Promise<() => Promise<void>>;
+  /** Start watching; `serverPid` lets a watcher tell its own CPU from the server's. Returns close(). */
+  open(adminUrl: string, serverPid: number): Promise<() => Promise<void>>;
 }
 
 export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format: W3Format, variant?: W3Variant): Promise<Row> {
@@ -66,7 +67,7 @@ export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format:
   const zizq = await startZizq(`w3-${mode}-${format}${variant ? `-${variant.name}` : ""}`, opts, ["--default-commit-mode", mode], {}, watcher !== undefined);
   await variant?.setup?.(zizq.url);
   await preload(zizq.url, "w3", total, 1000, 4, 0, variant?.fields ?? "");
-  const closeWatcher = watcher ? await watcher.open(zizq.adminUrl!) : undefined;
+  const closeWatcher = watcher ? await watcher.open(zizq.adminUrl!, zizq.pid) : undefined;
   const ackAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const takeAgent = new http.Agent({ keepAlive: false });
   const latencies: number[] = [];

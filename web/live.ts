@@ -52,16 +52,17 @@ export class Live {
   private readonly listeners = new Set<Listener>();
 
   start(): void {
-    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/events`;
+    // Summary mode with no windows from the handshake on (docs/api.md, Extensions): one
+    // "changed" frame per batch of changes, and no job lists until a page shows one.
+    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/events?mode=summary`;
     const bearer = sessionStorage.getItem("zizq-token");
     // The token rides as a subprotocol: a browser cannot set Authorization here.
     const ws = bearer ? new WebSocket(url, ["zizq", `zizq.bearer.${base64url(bearer)}`]) : new WebSocket(url);
     this.ws = ws;
     ws.onopen = () => {
       this.connected = true;
-      // One "changed" frame per batch of changes instead of a frame per finished job.
-      ws.send(JSON.stringify({ type: "set_change_mode", mode: "summary" }));
-      for (const list of LIVE_LISTS) this.sendSubscribe(list);
+      // After a reconnect: the windows the page showed.
+      for (const list of LIVE_LISTS) if (this.subs[list].limit > 0) this.sendSubscribe(list);
       this.emit("status");
     };
     ws.onmessage = (e) => this.onFrame(String(e.data));

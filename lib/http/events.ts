@@ -19,6 +19,8 @@ export interface EventsOptions {
   heartbeatMs?: number;
   /** Quiet time before a change is turned into diffs. @default 100 */
   debounceMs?: number;
+  /** Summary mode (extension): least time between two flushes, so between `changed` frames. @default 250 */
+  summaryGapMs?: number;
   /** For uptime_ms. @default the time attachEvents was called */
   startedAt?: number;
   logError?: (err: unknown) => void;
@@ -70,7 +72,10 @@ export function attachEvents(server: EventEmitter, queue: Queue, options: Events
       socket.end("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => new Session(ws, queue, startedAt, options));
+    // `?mode=summary` (extension): start in summary mode with no windows, so the first
+    // snapshot carries only totals; without it the session starts as §5.1 says.
+    const summary = new URLSearchParams((req.url ?? "").split("?")[1] ?? "").get("mode") === "summary";
+    wss.handleUpgrade(req, socket, head, (ws) => new Session(ws, queue, startedAt, options, summary));
   };
   server.on("upgrade", onUpgrade);
   return {
@@ -108,11 +113,15 @@ class Session {
   private pending: NodeJS.Timeout | undefined;
   private needSnapshot = false;
   private lastFlushMs = 0;
-  private terminal: ChangeEvent[] = [];
+  private lastFlushAt = -Infinity;
+  private readonly summaryGapMs: number;
+  /** Completed and dead jobs since the last flush (§5.1 mode): one `job_changed` frame each. */
+  private terminal: { id: string; status: "completed" | "dead" }[] = [];
   /**
-   * Summary mode (extension, the dashboard opts in with `set_change_mode`): no per-job
-   * `completed`/`dead` frames, and one `changed` frame per debounced batch of changes,
-   * whether or not a window moved, with how many jobs completed and died meanwhile.
+   * Summary mode (extension; `set_change_mode`, or the handshake's `?mode=summary`):
+   * no per-job `completed`/`dead` frames, and one `changed` frame per debounced batch
+   * of changes, whether or not a window moved, with how many jobs completed and died
+   * meanwhile.
    */
   private summary = false;
   private completedSince = 0;
@@ -120,11 +129,19 @@ class Session {
   private readonly heartbeat: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
 
-  constructor(ws: WebSocket, queue: Queue, startedAt: number, options: EventsOptions) {
+  constructor(ws: WebSocket, queue: Queue, startedAt: number, options: EventsOptions, summary: boolean) {
     this.ws = ws;
+    if (summary) {
+      // The dashboard's handshake: it would otherwise get 3 × 200 jobs it never shows
+      // (sorting every in-flight job for them), then drop them with three subscribes,
+      // each answered by a snapshot of all three lists.
+      this.summary = true;
+      for (const list of LIST_NAMES) this.subs[list] = { anchor: { kind: "head" }, limit: 0 };
+    }
     this.queue = queue;
     this.startedAt = startedAt;
     this.debounceMs = options.debounceMs ?? 100;
+    this.summaryGapMs = options.summaryGapMs ?? 250;
     this.logError = options.logError ?? ((err) => console.error(err));
     this.unsubscribe = queue.onChange((event) => this.onChange(event));
     this.heartbeat = setInterval(() => this.send("heartbeat", {}), options.heartbeatMs ?? 2000);
@@ -167,17 +184,33 @@ class Session {
 
   private onChange(event: ChangeEvent): void {
     if (event.kind === "patched") this.needSnapshot = true;
-    else if (event.kind === "completed") this.summary ? this.completedSince++ : this.terminal.push(event);
-    else if (event.kind === "dead") this.summary ? this.deadSince++ : this.terminal.push(event);
-    // Debounce: a burst of enqueues becomes one recomputation, not one per job. Windows
-    // away from the head cost O(list) to recompute (~70 ms at 1M ready jobs), so the
-    // wait grows with the last recomputation: the stream takes at most ~1/5 of the loop.
+    else if (event.kind === "completed" || event.kind === "dead") {
+      const status = event.kind;
+      if (!this.summary) for (const id of event.ids) this.terminal.push({ id, status });
+      else if (status === "completed") this.completedSince += event.ids.length;
+      else this.deadSince += event.ids.length;
+    }
     this.pending ??= setTimeout(() => {
       this.pending = undefined;
       const started = performance.now();
+      this.lastFlushAt = started;
       this.guard(() => this.flush());
       this.lastFlushMs = performance.now() - started;
-    }, Math.max(this.debounceMs, this.lastFlushMs * 4));
+    }, this.waitMs());
+  }
+
+  /**
+   * How long a change waits before it becomes frames. Debounce: a burst of enqueues
+   * becomes one recomputation, not one per job. Windows away from the head cost O(list)
+   * to recompute (~70 ms at 1M ready jobs), so the wait grows with the last
+   * recomputation: the stream takes at most ~1/5 of the loop. In summary mode flushes
+   * also stay `summaryGapMs` apart: under steady load the dashboard gets a few `changed`
+   * frames a second, not one per debounce, while a change after a quiet spell still goes
+   * out after `debounceMs`.
+   */
+  private waitMs(): number {
+    const wait = Math.max(this.debounceMs, this.lastFlushMs * 4);
+    return this.summary ? Math.max(wait, this.lastFlushAt + this.summaryGapMs - performance.now()) : wait;
   }
 
   private windowOf(list: ListName): JobWindow {
@@ -210,7 +243,7 @@ class Session {
 
   private flushWindows(): void {
     const terminal = this.terminal.splice(0);
-    for (const e of terminal) if (e.kind !== "jobs" && e.kind !== "patched") this.send("job_changed", { id: e.id, status: e.kind });
+    for (const e of terminal) this.send("job_changed", { id: e.id, status: e.status });
     if (this.needSnapshot) {
       this.needSnapshot = false;
       this.snapshot();

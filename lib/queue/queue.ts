@@ -76,8 +76,10 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
 /**
  * What the admin event stream hears about (API.md §5.1): `jobs` for any list change,
  * `completed`/`dead` for acks and failures, `patched` (the stream resends snapshots).
+ * A bulk ack is one `completed` event with every acked id, in order: a summary-mode
+ * listener only counts them, so the work per ack request stays O(1) for it.
  */
-export type ChangeEvent = { kind: "jobs" } | { kind: "completed" | "dead"; id: string } | { kind: "patched" };
+export type ChangeEvent = { kind: "jobs" } | { kind: "completed" | "dead"; ids: readonly string[] } | { kind: "patched" };
 
 const JOBS_CHANGED: ChangeEvent = { kind: "jobs" };
 
@@ -152,7 +154,7 @@ export class Queue {
       defaultLeaseMs: options.defaultLeaseMs ?? 0,
       maxAbandons: options.maxAbandons ?? 0,
       onError: this.onError,
-      onFailed: (id) => this.changed({ kind: "dead", id }),
+      onFailed: (id) => this.changed({ kind: "dead", ids: [id] }),
     });
     dispatcher.onError = this.onError;
     const interval = options.reaperIntervalMs ?? 30_000;
@@ -256,7 +258,7 @@ export class Queue {
   /** POST /jobs/{id}/success. */
   async complete(id: string): Promise<void> {
     const notFound = await guarded(complete(this.ctx, [id], this.now()));
-    if (notFound.length === 0) this.changed({ kind: "completed", id });
+    if (notFound.length === 0) this.changed({ kind: "completed", ids: [id] });
     this.changed();
     if (notFound.length > 0) throw new QueueError("not_found", "job not found in in-flight set");
   }
@@ -271,7 +273,7 @@ export class Queue {
     const notFound = await guarded(complete(this.ctx, strings, this.now()));
     if (this.changeListeners.size > 0) {
       const missing = new Set(notFound);
-      for (const id of strings) if (!missing.has(id)) this.changed({ kind: "completed", id });
+      this.changed({ kind: "completed", ids: notFound.length === 0 ? strings : strings.filter((id) => !missing.has(id)) });
       this.changed();
     }
     return notFound;
@@ -280,7 +282,7 @@ export class Queue {
   async fail(id: string, body: unknown): Promise<JobView> {
     const view = await guarded(fail(this.ctx, id, parseFailure(body), this.now()));
     // Reference quirk (§5.1): every failure is announced as `dead`, retries too.
-    this.changed({ kind: "dead", id });
+    this.changed({ kind: "dead", ids: [id] });
     return view;
   }
 

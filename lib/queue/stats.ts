@@ -64,6 +64,12 @@ export class QueueStats {
   private readonly ring = new Float64Array(RING_SECONDS * KINDS);
   /** Per-second wait histograms: RING_SECONDS rows of WAIT_BUCKETS columns. */
   private readonly waitRing = new Float64Array(RING_SECONDS * WAIT_BUCKETS);
+  /**
+   * Invariant: the column sums of waitRing, kept as rows are counted and zeroed, so the
+   * 15-minute wait quantiles (every /stats, the dashboard polls it) read 19 numbers,
+   * not 900 rows of them.
+   */
+  private readonly waitRingTotal = new Float64Array(WAIT_BUCKETS);
   /** The second (ms / 1000, floored) the newest row stands for; -1 before the first. */
   private headSecond = -1;
 
@@ -105,7 +111,10 @@ export class QueueStats {
     const bucket = bucketOf(WAIT_BOUNDS_MS, ms);
     this.counters(queue).wait.observeIn(bucket, ms);
     const row = this.rowOf(nowMs);
-    if (row >= 0) this.waitRing[row * WAIT_BUCKETS + bucket]++;
+    if (row >= 0) {
+      this.waitRing[row * WAIT_BUCKETS + bucket]++;
+      this.waitRingTotal[bucket]++;
+    }
   }
 
   private count(queue: string, kind: number, nowMs: number): void {
@@ -125,6 +134,7 @@ export class QueueStats {
       for (let s = 1; s <= steps; s++) {
         const row = (second - steps + s) % RING_SECONDS;
         this.ring.fill(0, row * KINDS, row * KINDS + KINDS);
+        for (let b = 0; b < WAIT_BUCKETS; b++) this.waitRingTotal[b] -= this.waitRing[row * WAIT_BUCKETS + b];
         this.waitRing.fill(0, row * WAIT_BUCKETS, row * WAIT_BUCKETS + WAIT_BUCKETS);
       }
       this.headSecond = second;
@@ -151,6 +161,7 @@ export class QueueStats {
   recentWait(nowMs: number, seconds: number): Float64Array {
     const n = Math.max(1, Math.min(RING_SECONDS, Math.floor(seconds)));
     this.rowOf(nowMs);
+    if (n === RING_SECONDS) return Float64Array.from(this.waitRingTotal);
     const out = new Float64Array(WAIT_BUCKETS);
     const last = Math.floor(nowMs / 1000);
     for (let s = last - n + 1; s <= last; s++) {

@@ -53,13 +53,15 @@ export class Dispatcher {
   private readonly owners = new Map<string, Stream>();
   private round = 0;
   private pending = false;
+  /** A job went in flight since the round began: dispatch() tells onChange once. */
+  private deliveredInRound = false;
   /** Server-wide cap on held jobs; 0 = none. */
   globalLimit: number;
   /** Called for each job a closed stream put back to ready (the queue re-claims unique keys). */
   onRequeue: (slot: number) => void = () => {};
   /** Failures outside any request (the dispatch loop runs from setImmediate). */
   onError: (err: unknown, where: string) => void = () => {};
-  /** A job moved between ready and in flight (the admin event stream listens). */
+  /** Jobs moved between ready and in flight (the admin event stream listens); once per dispatch round. */
   onChange: () => void = () => {};
   /** Where deliveries report their wait (lib/queue/stats.ts); set by the Queue. */
   stats: QueueStats | undefined;
@@ -159,6 +161,12 @@ export class Dispatcher {
       this.dispatchRound();
     } catch (err) {
       if (!(err instanceof DispatchHalted)) this.onError(err, "dispatching jobs");
+    } finally {
+      // Once per round, not per job: a round hands out up to DISPATCH_BUDGET jobs.
+      if (this.deliveredInRound) {
+        this.deliveredInRound = false;
+        this.onChange();
+      }
     }
   }
 
@@ -214,7 +222,7 @@ export class Dispatcher {
     this.owners.set(job.id, stream);
     stream.held.add(job.id);
     this.onDelivered(job.id, stream.options);
-    this.onChange();
+    this.deliveredInRound = true;
     if (!stream.options.deliver({ job, payloadJson })) stream.congested = true;
   }
 }

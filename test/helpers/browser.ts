@@ -36,7 +36,17 @@ export async function launchBrowser(): Promise<BrowserContext> {
   return chromium.launchPersistentContext(tmpDir(), { executablePath: ensureChromium(), headless: true, viewport: { width: 1280, height: 800 }, args: ARGS });
 }
 
-/** The browser alone: each newContext() is a fresh, cacheless profile (benches time first loads). */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: ensureChromium(), headless: true, args: ARGS });
+/**
+ * The browser alone: each newContext() is a fresh, cacheless profile (benches time first
+ * loads). With `niceness`, Chromium and every process it forks run at that nice value
+ * (through a `nice -n` wrapper script), so a bench can keep it off the server's cores.
+ */
+export function launchChromium(niceness?: number): Promise<Browser> {
+  let executablePath = ensureChromium();
+  if (niceness !== undefined) {
+    const wrapper = path.join(tmpDir(), "chromium-nice.sh");
+    fs.writeFileSync(wrapper, `#!/bin/sh\nexec nice -n ${niceness} ${executablePath} "$@"\n`, { mode: 0o755 });
+    executablePath = wrapper;
+  }
+  return chromium.launch({ executablePath, headless: true, args: ARGS });
 }

@@ -32,6 +32,8 @@ after(async () => {
 
 interface Client {
   frames: Frame[];
+  /** When each frame arrived (performance.now()), by index. */
+  at: number[];
   raw: string[];
   send(msg: unknown): void;
   /** The first frame after index `from` that satisfies `pred`. */
@@ -39,11 +41,13 @@ interface Client {
   close(): void;
 }
 
-async function connect(): Promise<Client> {
-  const ws = new WebSocket(`${admin.url.replace(/^http/, "ws")}/events`);
+async function connect(query = ""): Promise<Client> {
+  const ws = new WebSocket(`${admin.url.replace(/^http/, "ws")}/events${query}`);
   const frames: Frame[] = [];
+  const at: number[] = [];
   const raw: string[] = [];
   ws.on("message", (data) => {
+    at.push(performance.now());
     raw.push(data.toString());
     frames.push(JSON.parse(data.toString()));
   });
@@ -53,6 +57,7 @@ async function connect(): Promise<Client> {
   });
   return {
     frames,
+    at,
     raw,
     send: (msg) => ws.send(typeof msg === "string" ? msg : JSON.stringify(msg)),
     next: (pred, from = 0) => eventually(() => frames.slice(from).find(pred), 5000, "a matching frame") as Promise<Frame>,
@@ -255,5 +260,63 @@ test("deeply nested payloads with details on: snapshots and diffs still come, pa
   const b = await enqueueRaw(`{"k":${deep}}`);
   const added = await c.next((f) => f.event === "job_changed" && f.id === b && f.status === "ready", from);
   assert.ok(c.raw[c.frames.indexOf(added)]!.includes(`"payload":{"k":${deep}}`));
+  c.close();
+});
+
+test("summary mode: `changed` frames ≥ 250 ms apart under steady changes, the first after a quiet spell at once; completed counts add up", async () => {
+  await reset();
+  const c = await connect();
+  await c.next((f) => f.event === "job_snapshot");
+  c.send({ type: "set_change_mode", mode: "summary" });
+  for (const list of ["ready", "in_flight", "scheduled"]) c.send({ type: "subscribe", list, anchor: { kind: "head" }, limit: 0 });
+  await eventually(() => c.frames.filter((f) => f.event === "job_snapshot").length >= 4, 5000, "the subscribes' snapshots");
+  const from = c.frames.length;
+  const started = performance.now();
+  // An isolated change: out after the debounce (20 ms here), not after the gap.
+  await enqueue({ queue: "sum" });
+  const first = await c.next((f) => f.event === "changed", from);
+  const firstMs = c.at[c.frames.indexOf(first)] - started;
+  assert.ok(firstMs < 200, `first changed frame after ${Math.round(firstMs)} ms`);
+  // Then a change every 10 ms for a second, taken and acked in batches.
+  const held: string[] = [];
+  const take = server.queue.take({ prefetch: 0, queues: ["sum"], deliver: (j) => (held.push(j.job.id), true) });
+  let acked = 0;
+  const steadyFrom = c.frames.length;
+  const steadyAt = performance.now();
+  while (performance.now() - steadyAt < 1000) {
+    await server.queue.enqueueBulk({ jobs: [{ type: "t", queue: "sum", payload: 1 }, { type: "t", queue: "sum", payload: 2 }] });
+    const ids = held.splice(0);
+    if (ids.length > 0) acked += ids.length - (await server.queue.completeMany({ ids })).length;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await eventually(() => acked > 0 && c.frames.slice(steadyFrom).filter((f) => f.event === "changed").reduce((n, f) => n + f.completed, 0) === acked,
+    5000, "changed frames counting every ack");
+  const steady = c.at.filter((_, i) => i >= steadyFrom && c.frames[i].event === "changed");
+  const gaps = steady.slice(1).map((t, i) => t - steady[i]);
+  assert.ok(gaps.length >= 2 && gaps.length <= 6, `${steady.length} changed frames in ~1 s: ${gaps.map(Math.round)}`);
+  // The server keeps 250 ms between flushes; arrival times here add some jitter.
+  for (const gap of gaps) assert.ok(gap >= 150, `changed frames ${Math.round(gap)} ms apart (debounce 20 ms)`);
+  assert.equal(c.frames.slice(from).filter((f) => f.event === "job_changed").length, 0);
+  take.close();
+  c.close();
+});
+
+test("?mode=summary: summary mode and no windows from the handshake on; subscribe still opens a window", async () => {
+  await reset();
+  const [a, b] = [await enqueue({ queue: "hs" }), await enqueue({ queue: "hs" })];
+  const c = await connect("?mode=summary");
+  const first = await c.next(() => true);
+  assert.equal(first.event, "job_snapshot");
+  for (const list of ["ready", "in_flight", "scheduled"]) assert.deepEqual(first[list].items, [], list);
+  assert.equal(first.ready.total, 2);
+  assert.equal(first.server.total_ready, 2);
+  let from = c.frames.length;
+  await enqueue({ queue: "hs" });
+  const changed = await c.next((f) => f.event === "changed", from);
+  assert.equal(changed.server.total_ready, 3);
+  assert.equal(c.frames.slice(from).filter((f) => f.event === "job_changed").length, 0);
+  from = c.frames.length;
+  c.send({ type: "subscribe", list: "ready", anchor: { kind: "head" }, limit: 2 });
+  assert.deepEqual(ids((await snapshotAfter(c, from)).ready), [a, b]);
   c.close();
 });

@@ -51,6 +51,22 @@ it("wait quantiles interpolate inside buckets and cover only the window asked fo
   assert.equal(s.counters("a").wait.count, 100);
 });
 
+it("the 15-minute wait (kept as running sums) equals the 900 seconds summed, as seconds age out and are skipped", () => {
+  const s = new QueueStats();
+  const t0 = 1_700_000_000_000;
+  const summed = (nowMs: number) => {
+    // 899 seconds summed by recentWait's row walk, plus the newest one.
+    const older = s.recentWait(nowMs - 1000, RING_SECONDS - 1);
+    const newest = s.recentWait(nowMs, 1);
+    return older.map((v, i) => v + newest[i]);
+  };
+  for (let i = 0; i < 2000; i++) s.taken("a", (i * 37) % 5000, t0 + i * 700);
+  for (const at of [t0 + 1_399_300, t0 + 1_500_000, t0 + 2_000_000, t0 + 2_299_999]) {
+    assert.deepEqual([...s.recentWait(at, RING_SECONDS)], [...summed(at)], `at +${at - t0} ms`);
+  }
+  assert.equal(s.recentWait(t0 + 1_399_300 + RING_SECONDS * 1000, RING_SECONDS).reduce((a, b) => a + b), 0);
+});
+
 const clock = new ManualClock(Date.now());
 const store = await openStore({ dir: tmpDir(), segmentBytes: 4 * 1024 * 1024 });
 const queue = createQueue(store, { reaperIntervalMs: 0, clock, defaults: { retryLimit: 0 } });
