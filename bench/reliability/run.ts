@@ -4,7 +4,7 @@
 //
 //   npm run reliability -- [--only kill9,damage,disk-full,fsync-eio,churn,soak]
 //     [--cycles 100] [--modes buffered,fsync] [--positions 1000] [--streams 10000]
-//     [--soak-minutes 30] [--seed N] [--out file.json] [--no-build]
+//     [--soak-minutes 30] [--soak-cache-size 4MB] [--seed N] [--out file.json] [--no-build]
 // The storage crash-test loop is separate: bench/reliability/crash-loop.ts.
 
 import { execFileSync } from "node:child_process";
@@ -30,6 +30,9 @@ const { values } = parseArgs({
     positions: { type: "string", default: "1000" },
     streams: { type: "string", default: "10000" },
     "soak-minutes": { type: "string", default: "30" },
+    // The server's payload cache for the soak (its default 64MB otherwise): a small one
+    // tells the cache filling up from a leak.
+    "soak-cache-size": { type: "string" },
     seed: { type: "string", default: String(Math.floor(Math.random() * 2 ** 31)) },
     out: { type: "string" },
     // Skip `npm run build` (another run is spawning servers from dist/ meanwhile).
@@ -88,7 +91,8 @@ try {
     save();
   }
   if (only.includes("soak")) {
-    results.soak = await runSoak({ minutes: Number(values["soak-minutes"]), seed, log });
+    const cache = values["soak-cache-size"];
+    results.soak = await runSoak({ minutes: Number(values["soak-minutes"]), seed, log, serverArgs: cache ? ["--cache-size", cache] : [] });
     log(JSON.stringify(results.soak));
     save();
   }

@@ -17,6 +17,8 @@ export interface SoakOptions {
   /** Backlog the enqueuers hold. @default 3000 */
   backlog?: number;
   log?: (line: string) => void;
+  /** More `zizq serve` flags (e.g. `--cache-size 4MB`). */
+  serverArgs?: string[];
 }
 
 export interface SoakResult {
@@ -39,7 +41,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const sampleMs = options.sampleMs ?? 60_000;
   const backlog = options.backlog ?? 3000;
   const dir = tmpDir("zizq-rel-soak-");
-  const { server } = await start(dir, ["--segment-size", "4MiB"]);
+  const { server } = await start(dir, ["--segment-size", "4MiB", ...options.serverArgs ?? []]);
   const pid = server.child.pid!;
   const endAt = performance.now() + options.minutes * 60_000;
   const over = () => performance.now() >= endAt;
