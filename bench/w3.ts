@@ -41,6 +41,76 @@ function frameReader(format: W3Format, onJob: (job: { id: string }) => void): (c
   };
 }
 
+export interface TakeAndAck {
+  /** From opening the streams to the last ack. */
+  seconds: number;
+  /** Per ack request, ms. */
+  latencies: number[];
+}
+
+/** Take and ack `total` jobs from the server at `url` (STREAMS streams, bulk acks); closes its streams after. */
+export async function takeAndAck(url: string, total: number, format: W3Format, takeQuery = ""): Promise<TakeAndAck> {
+  const ackAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  const takeAgent = new http.Agent({ keepAlive: false });
+  const latencies: number[] = [];
+  const takes: http.ClientRequest[] = [];
+  let acked = 0;
+  let received = 0;
+  let pending: string[] = [];
+  let flushQueued = false;
+  const ackHeaders = format === "json" ? { "content-type": "application/json" } : { "content-type": "application/msgpack" };
+  const encodeAck = (ids: string[]) => (format === "json" ? JSON.stringify({ ids }) : packr.pack({ ids }));
+  try {
+    const seconds = await new Promise<number>((resolve, reject) => {
+      const started = performance.now();
+      let lastProgress = Date.now();
+      const watchdog = setInterval(() => {
+        if (Date.now() - lastProgress > STALL_MS) reject(new Error(`W3 stalled: ${received} received, ${acked} acked`));
+      }, 1000);
+      const flush = () => {
+        flushQueued = false;
+        while (pending.length > 0) {
+          const ids = pending.splice(0, ACK_BATCH);
+          request(ackAgent, `${url}/jobs/success`, "POST", encodeAck(ids), ackHeaders).then((r) => {
+            expectStatus(r, 204);
+            latencies.push(r.ms);
+            acked += ids.length;
+            lastProgress = Date.now();
+            if (acked >= total) {
+              clearInterval(watchdog);
+              resolve((performance.now() - started) / 1000);
+            }
+          }).catch(reject);
+        }
+      };
+      const onJob = (job: { id: string }) => {
+        received++;
+        if (received > total) return; // the rest go back when the streams close
+        pending.push(job.id);
+        if (pending.length >= ACK_BATCH) flush();
+        else if (!flushQueued) {
+          flushQueued = true;
+          setImmediate(flush);
+        }
+      };
+      const accept = format === "json" ? "application/x-ndjson" : "application/vnd.zizq.msgpack-stream";
+      for (let i = 0; i < STREAMS; i++) {
+        const req = http.get(`${url}/jobs/take?prefetch=${PREFETCH}${takeQuery}`, { agent: takeAgent, headers: { accept } }, (res) => {
+          if (res.statusCode !== 200) reject(new Error(`take: HTTP ${res.statusCode}`));
+          res.on("data", frameReader(format, onJob));
+          res.on("error", () => {});
+        });
+        req.on("error", () => {});
+        takes.push(req);
+      }
+    });
+    return { seconds, latencies };
+  } finally {
+    for (const t of takes) t.destroy();
+    ackAgent.destroy();
+  }
+}
+
 /**
  * A W3 run with something added: `setup` runs before the preload, `fields` go on every job,
  * `takeQuery` is appended to the take streams' query (e.g. `&lease=30s`, bench/controls.ts),
@@ -68,68 +138,14 @@ export async function w3(opts: BenchOptions, mode: "buffered" | "fsync", format:
   await variant?.setup?.(zizq.url);
   await preload(zizq.url, "w3", total, 1000, 4, 0, variant?.fields ?? "");
   const closeWatcher = watcher ? await watcher.open(zizq.adminUrl!, zizq.pid) : undefined;
-  const ackAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-  const takeAgent = new http.Agent({ keepAlive: false });
-  const latencies: number[] = [];
-  const takes: http.ClientRequest[] = [];
-  let acked = 0;
-  let received = 0;
-  let pending: string[] = [];
-  let flushQueued = false;
-  let seconds = NaN;
-
-  const ackHeaders = format === "json" ? { "content-type": "application/json" } : { "content-type": "application/msgpack" };
-  const encodeAck = (ids: string[]) => (format === "json" ? JSON.stringify({ ids }) : packr.pack({ ids }));
-  let cpuNote = "";
+  let run: TakeAndAck;
+  let cpuNote: string;
   try {
-    cpuNote = (await withCpu(zizq.pid, total, () => new Promise<void>((resolve, reject) => {
-      const started = performance.now();
-      let lastProgress = Date.now();
-      const watchdog = setInterval(() => {
-        if (Date.now() - lastProgress > STALL_MS) reject(new Error(`W3 stalled: ${received} received, ${acked} acked`));
-      }, 1000);
-      const flush = () => {
-        flushQueued = false;
-        while (pending.length > 0) {
-          const ids = pending.splice(0, ACK_BATCH);
-          request(ackAgent, `${zizq.url}/jobs/success`, "POST", encodeAck(ids), ackHeaders).then((r) => {
-            expectStatus(r, 204);
-            latencies.push(r.ms);
-            acked += ids.length;
-            lastProgress = Date.now();
-            if (acked === total) {
-              seconds = (performance.now() - started) / 1000;
-              clearInterval(watchdog);
-              resolve();
-            }
-          }).catch(reject);
-        }
-      };
-      const onJob = (job: { id: string }) => {
-        received++;
-        pending.push(job.id);
-        if (pending.length >= ACK_BATCH) flush();
-        else if (!flushQueued) {
-          flushQueued = true;
-          setImmediate(flush);
-        }
-      };
-      const accept = format === "json" ? "application/x-ndjson" : "application/vnd.zizq.msgpack-stream";
-      for (let i = 0; i < STREAMS; i++) {
-        const req = http.get(`${zizq.url}/jobs/take?prefetch=${PREFETCH}${variant?.takeQuery ?? ""}`, { agent: takeAgent, headers: { accept } }, (res) => {
-          if (res.statusCode !== 200) reject(new Error(`take: HTTP ${res.statusCode}`));
-          res.on("data", frameReader(format, onJob));
-          res.on("error", () => {});
-        });
-        req.on("error", () => {});
-        takes.push(req);
-      }
-    }))).note;
+    ({ value: run, note: cpuNote } = await withCpu(zizq.pid, total, () => takeAndAck(zizq.url, total, format, variant?.takeQuery)));
   } finally {
-    for (const t of takes) t.destroy();
-    ackAgent.destroy();
     await closeWatcher?.();
   }
+  const { seconds, latencies } = run;
   const res = await zizq.stop();
   const target = mode === "fsync" ? 30_000 : 80_000;
   const opsPerSec = total / seconds;

@@ -179,7 +179,7 @@ export class AdminView {
     if (max <= 16) {
       // A small head window (the dashboard's one-job subscriptions): keep the best `max`
       // by insertion instead of sorting every in-flight job after each change.
-      for (let s = 0; s < t.capacity; s++) {
+      for (let s = 0; s < t.slotLimit; s++) {
         if (t.status[s] !== STATUS_IN_FLIGHT) continue;
         if (out.length === max && cmp(s, out[max - 1]) >= 0) continue;
         let i = out.length === max ? max - 1 : out.length;
@@ -191,7 +191,7 @@ export class AdminView {
       }
       return out;
     }
-    for (let s = 0; s < t.capacity; s++) if (t.status[s] === STATUS_IN_FLIGHT) out.push(s);
+    for (let s = 0; s < t.slotLimit; s++) if (t.status[s] === STATUS_IN_FLIGHT) out.push(s);
     out.sort(cmp);
     return out.length > max ? out.slice(0, max) : out;
   }

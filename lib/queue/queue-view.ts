@@ -1,9 +1,10 @@
 // GET /queues/{queue} (an extension, docs/api.md "Extensions"): a queue's pause state
-// and its job counts by status. Counting scans the job table's typed arrays once
-// (O(jobs), no disk reads); expired terminal jobs are not counted, as they are invisible.
+// and its job counts by status. Counts come from the table's running counters
+// (live-counts.ts: O(1) a queue); expired terminal jobs are not counted, as they are invisible.
 
 import type { JobTable } from "../storage/job-table.ts";
-import { STATUS_NAME, isExpired } from "./job.ts";
+import { STATUS_NAME } from "./job.ts";
+import { liveCounts } from "./live-counts.ts";
 import type { PauseState } from "./pauses.ts";
 import type { JobStatus } from "./types.ts";
 
@@ -16,13 +17,7 @@ export interface QueueView extends PauseState {
 export function queueCounts(t: JobTable, name: string, nowMs: number): Record<JobStatus, number> | undefined {
   const q = t.queues.lookup(name);
   if (q === undefined) return undefined;
-  const n = [0, 0, 0, 0, 0];
-  const { queue, status } = t;
-  for (let slot = 0; slot < t.capacity; slot++) {
-    if (queue[slot] !== q) continue;
-    const s = status[slot];
-    if (s < n.length && !(s >= 3 && isExpired(t, slot, nowMs))) n[s]++;
-  }
+  const n = liveCounts(t, nowMs, [q]);
   const out = {} as Record<JobStatus, number>;
   STATUS_NAME.forEach((statusName, i) => (out[statusName] = n[i]));
   return out;

@@ -399,9 +399,9 @@ export class Queue {
     const slots: number[] = [];
     const parts: Uint32Array[] = [];
     let ranSince = performance.now();
-    for (let start = 0; start < t.capacity; start += 4096) {
+    for (let start = 0; start < t.slotLimit; start += 4096) {
       const from = slots.length;
-      const end = Math.min(t.capacity, start + 4096);
+      const end = Math.min(t.slotLimit, start + 4096);
       for (let slot = start; slot < end; slot++) if (test(slot)) slots.push(slot);
       parts.push(snapshot(slots.slice(from)));
       if (performance.now() - ranSince >= DELETE_YIELD_MS) {

@@ -8,6 +8,7 @@ import type { JobTable } from "../storage/job-table.ts";
 import type { Store } from "../storage/store.ts";
 import { STATUS_CODE, isExpired, viewOf } from "./job.ts";
 import { compileFilter } from "./jq.ts";
+import { liveCounts } from "./live-counts.ts";
 import type { JobFilter, ListRequest, ListResult } from "./types.ts";
 
 /** Candidates per jq call: large enough to amortise the engine call, small enough to yield. */
@@ -67,7 +68,7 @@ function scan(table: JobTable, test: SlotTest, ids?: string[]): number[] {
     }
     return out;
   }
-  for (let slot = 0; slot < table.capacity; slot++) if (test(slot)) out.push(slot);
+  for (let slot = 0; slot < table.slotLimit; slot++) if (test(slot)) out.push(slot);
   return out;
 }
 
@@ -92,13 +93,23 @@ export async function selectSlots(store: Store, filter: JobFilter, nowMs: number
   return filter.jq === undefined ? slots : jqFilter(store, filter.jq, slots);
 }
 
+/** Filter fields the running counters can answer (live-counts.ts); any other field scans. */
+const COUNTER_FIELDS = new Set(["queues", "statuses"]);
+
 export async function count(store: Store, filter: JobFilter, nowMs: number): Promise<number> {
+  const byCounters = Object.entries(filter).every(([k, v]) => v === undefined || COUNTER_FIELDS.has(k));
+  if (byCounters) {
+    const t = store.table;
+    const queues = filter.queues?.length ? [...nameSet(t.queues, filter.queues)!] : undefined;
+    const statuses = filter.statuses?.length ? [...new Set(filter.statuses.map((s) => STATUS_CODE[s]))] : undefined;
+    return liveCounts(t, nowMs, queues, statuses).reduce((a, b) => a + b, 0);
+  }
   if (filter.jq === undefined) {
     const t = store.table;
     const test = slotTest(t, filter, nowMs);
     if (filter.ids?.length) return scan(t, test, filter.ids).length;
     let n = 0;
-    for (let slot = 0; slot < t.capacity; slot++) if (test(slot)) n++;
+    for (let slot = 0; slot < t.slotLimit; slot++) if (test(slot)) n++;
     return n;
   }
   return (await selectSlots(store, filter, nowMs)).length;

@@ -107,7 +107,9 @@ export async function loadCheckpoint(
     if (!mark || mark.segmentCrc !== header.segmentCrc || mark.tailCrc !== header.tailCrc || mark.tailBytes !== header.tailBytes) {
       return `the log does not match the checkpoint at segment ${header.segment} offset ${header.offset}`;
     }
-    // About one job per 60 bytes: size the id index once instead of rehashing on the way.
+    // About one job per 60 bytes: size the table and its id index once, instead of
+    // growing them (a copy of every column each step) on the way.
+    table.reserve(Math.floor(size / 60));
     table.slotById.reserve(Math.floor(size / 60));
     let jobs = 0;
     let chunks = 0;
@@ -151,7 +153,7 @@ export async function loadCheckpoint(
  */
 export function pointsOnlyInto(table: JobTable, blobs: Map<string, BlobEntry>, segments: Set<number>): boolean {
   const seen = new Set<number>();
-  for (let s = 0; s < table.capacity; s++) if (table.status[s] !== STATUS_FREE) seen.add(table.paySeg[s]);
+  for (let s = 0; s < table.slotLimit; s++) if (table.status[s] !== STATUS_FREE) seen.add(table.paySeg[s]);
   for (const no of seen) if (!segments.has(no)) return false;
   for (const x of table.extras.values()) for (const e of x.errors ?? []) if (!segments.has(e.segment)) return false;
   for (const b of blobs.values()) if (!segments.has(b.segment)) return false;

@@ -16,6 +16,8 @@ import type { Store } from "./store.ts";
 
 /** Jobs per slice: small enough that one slice stays well under a few ms of CPU. */
 const SLICE = 256;
+/** Slots per synchronous step of a search (~2 ms). */
+const SCAN_STEP = 1 << 18;
 
 export interface CompactionResult {
   segment: number;
@@ -71,10 +73,7 @@ export async function compactOldest(store: Store): Promise<CompactionResult | un
   const t = store.table;
 
   for (let pass = 0; pass < 3; pass++) {
-    const slots: number[] = [];
-    // A plain loop over the status array: the id index's generator cost ~100 ns a cell,
-    // tens of ms per pass at 1M jobs, in one synchronous run.
-    for (let s = 0; s < t.capacity; s++) if (t.paySeg[s] === oldest && t.status[s] !== STATUS_FREE) slots.push(s);
+    const slots = await slotsIn(store, oldest);
     const errors: { id: string; attempt: number }[] = [];
     for (const [slot, extras] of t.extras) {
       for (const e of extras.errors ?? []) if (e.segment === oldest) errors.push({ id: t.idOf(slot), attempt: e.attempt });
@@ -215,10 +214,30 @@ async function copyBlobs(store: Store, oldest: number, keys: string[]): Promise<
   return copied;
 }
 
+/**
+ * The live jobs in `segment`, found by a plain loop over the columns (the id index's
+ * generator cost ~100 ns a cell) in steps of SCAN_STEP slots with a yield between, and
+ * stopped once the table's count of them is reached. At 10M jobs a whole pass is
+ * ~40 ms: one synchronous pass stalled the loop that long per segment retired.
+ * A job found here may move or go before it is copied; copyJobs checks again. None can
+ * move in: appends go to the head.
+ */
+async function slotsIn(store: Store, segment: number): Promise<number[]> {
+  const t = store.table;
+  const slots: number[] = [];
+  for (let from = 0; from < t.slotLimit && slots.length < t.liveIn(segment); from += SCAN_STEP) {
+    const { paySeg, status } = t;
+    const end = Math.min(t.slotLimit, from + SCAN_STEP);
+    for (let s = from; s < end; s++) if (paySeg[s] === segment && status[s] !== STATUS_FREE) slots.push(s);
+    await yieldToLoop();
+  }
+  return slots;
+}
+
 /** Does any live job, error record or blob still live in `segment`? */
 function pointsInto(store: Store, segment: number): boolean {
   const t = store.table;
-  for (let s = 0; s < t.capacity; s++) if (t.paySeg[s] === segment && t.status[s] !== STATUS_FREE) return true;
+  if (t.liveIn(segment) > 0) return true;
   for (const extras of t.extras.values()) for (const e of extras.errors ?? []) if (e.segment === segment) return true;
   for (const b of store.blobs.values()) if (b.segment === segment) return true;
   return false;

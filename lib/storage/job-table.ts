@@ -73,6 +73,9 @@ export interface ReadyDiversion {
 }
 
 const NONE = Number.NaN;
+const DOUBLE_UNTIL = 1 << 20;
+/** Bytes a slot takes over all columns (growTo checks the sum). */
+const SLOT_BYTES = 8 + 8 + 16 + 4 * 12 + 2 + 1;
 
 export class JobTable {
   capacity = 0;
@@ -111,49 +114,84 @@ export class JobTable {
    * Invariant: kept beside statusCounts by index()/unindex(), the only places that move it.
    */
   queueStatusCounts = new Uint32Array(5 * 16);
+  /**
+   * Live jobs per segment of their JOB record: compaction stops its search for the
+   * oldest segment's jobs once it has them all, and knows the segment is empty without
+   * a pass over every slot (each pass is tens of ms at 10M jobs).
+   */
+  private readonly liveBySegment = new Map<number, number>();
   /** Sum of the live jobs' JOB record lengths (compaction's measure of live data). */
   liveRecordBytes = 0;
   /** Off during replay: jobs change state many times there, and are indexed once after. */
   indexing = false;
   /** Set once budgets exist (divertReady); undefined keeps index() as it always was. */
   private diversion: ReadyDiversion | undefined;
-  private readonly freeSlots: number[] = [];
+  /** Freed slots ready for reuse (below `fresh`). */
+  private freeSlots: number[] = [];
+  /** Slots at and above this one have never held a job: a counter, not a list of free slots. */
+  private fresh = 0;
   /** Freed slots still listed in the order array; reusable after compactOrder(). */
   private pendingFree: number[] = [];
-  /** Slots in ascending id order, including freed ones until the next compaction. */
-  private order = new Int32Array(1024);
+  /**
+   * Slots in ascending id order, including freed ones until the next compaction. A
+   * column of the table's buffer: a slot is listed at most once, so it never outgrows it.
+   */
+  private order = new Int32Array(0);
   private orderLength = 0;
   private orderSorted = true;
   /** Bumped whenever compactOrder() drops freed slots. */
   private orderEpoch = 0;
 
+  /**
+   * Doubling up to 1M slots, then +25% a step: at 10M jobs doubling would leave up to
+   * 8M spare slots, whose -1-filled link columns alone are ~100 MB of resident memory.
+   * Each copy still costs O(slots), amortised O(1) a job either way.
+   */
   private grow(): void {
-    const cap = Math.max(1024, this.capacity * 2);
-    const grown = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(a: T, fill?: number): T => {
-      const b = new (a.constructor as new (n: number) => T)(cap);
-      b.set(a);
-      if (fill !== undefined) b.fill(fill, this.capacity);
+    this.growTo(this.capacity < DOUBLE_UNTIL ? Math.max(1024, this.capacity * 2) : this.capacity + (this.capacity >>> 2));
+  }
+
+  /** Room for `n` jobs in one step (a checkpoint load knows its size: no copy per step). */
+  reserve(n: number): void {
+    if (n > this.capacity) this.growTo(Math.ceil(n / 1024) * 1024);
+  }
+
+  /**
+   * Every column is a view into one ArrayBuffer, widest first (for alignment). Why one:
+   * from ~400k slots it is above glibc's largest mmap threshold (32 MiB), so it is
+   * mmapped and goes back to the OS when a grow frees it. Sixteen separate columns of
+   * 1–32 MiB came from malloc's heap instead, whose holes stayed resident: +146 MB of RSS
+   * at 5M jobs (docs/benchmarks.md, "SCALE").
+   */
+  private growTo(cap: number): void {
+    const buffer = new ArrayBuffer(cap * SLOT_BYTES);
+    let at = 0;
+    type Column = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array;
+    const moved = <T extends Column>(old: T, perSlot = 1, fill?: number): T => {
+      const b = new (old.constructor as new (buf: ArrayBuffer, offset: number, length: number) => T)(buffer, at, cap * perSlot);
+      at += b.byteLength;
+      b.set(old);
+      if (fill !== undefined) b.fill(fill, old.length);
       return b;
     };
-    const idw = new Uint32Array(cap * 4);
-    idw.set(this.idw);
-    this.idw = idw;
-    this.status = grown(this.status, STATUS_FREE);
-    this.priority = grown(this.priority);
-    this.attempts = grown(this.attempts);
-    this.queue = grown(this.queue);
-    this.type = grown(this.type);
-    this.readyAt = grown(this.readyAt);
-    this.dequeuedAt = grown(this.dequeuedAt);
-    this.paySeg = grown(this.paySeg);
-    this.payOff = grown(this.payOff);
-    this.payLen = grown(this.payLen);
-    this.recOff = grown(this.recOff);
-    this.next = grown(this.next, -1);
-    this.prev = grown(this.prev, -1);
-    this.heapPos = grown(this.heapPos, -1);
-    this.gen = grown(this.gen);
-    for (let s = cap - 1; s >= this.capacity; s--) this.freeSlots.push(s);
+    this.readyAt = moved(this.readyAt);
+    this.dequeuedAt = moved(this.dequeuedAt);
+    this.idw = moved(this.idw, 4);
+    this.attempts = moved(this.attempts);
+    this.queue = moved(this.queue);
+    this.type = moved(this.type);
+    this.paySeg = moved(this.paySeg);
+    this.payOff = moved(this.payOff);
+    this.payLen = moved(this.payLen);
+    this.recOff = moved(this.recOff);
+    this.next = moved(this.next, 1, -1);
+    this.prev = moved(this.prev, 1, -1);
+    this.heapPos = moved(this.heapPos, 1, -1);
+    this.gen = moved(this.gen);
+    this.order = moved(this.order);
+    this.priority = moved(this.priority);
+    this.status = moved(this.status, 1, STATUS_FREE);
+    if (at !== buffer.byteLength) throw new Error(`job table layout: ${at} of ${buffer.byteLength} bytes`);
     this.capacity = cap;
   }
 
@@ -174,13 +212,14 @@ export class JobTable {
 
   /** Add a job (not yet indexed: call index() when its state is final). */
   add(meta: JobMeta, location: PayloadLocation): number {
-    if (this.freeSlots.length === 0) {
+    if (this.freeSlots.length === 0 && this.fresh === this.capacity) {
       if (this.pendingFree.length >= Math.max(1024, this.capacity / 8)) this.compactOrder();
       else this.grow();
     }
-    const slot = this.freeSlots.pop()!;
+    const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.fresh++;
     if (!parseId(meta.id, this.idw, slot * 4)) {
-      this.freeSlots.push(slot);
+      if (slot === this.fresh - 1) this.fresh--;
+      else this.freeSlots.push(slot);
       throw new RangeError(`not a job id: ${JSON.stringify(meta.id)}`);
     }
     this.slotById.add(slot);
@@ -199,17 +238,15 @@ export class JobTable {
    * from `size` up is free.
    */
   reserveSlots(n: number): number {
-    if (this.pendingFree.length > 0 || this.freeSlots.length !== this.capacity - this.size) return -1;
-    if (this.freeSlots.length < n) {
-      while (this.capacity - this.size < n) this.grow();
-      // grow() stacks the new slots above the old free ones: put them back in order.
-      this.freeSlots.length = 0;
-      for (let s = this.capacity - 1; s >= this.size; s--) this.freeSlots.push(s);
-    }
-    if (n === 0) return this.size;
-    if (this.freeSlots[this.freeSlots.length - 1] !== this.size) return -1;
-    this.freeSlots.length -= n;
+    if (this.pendingFree.length > 0 || this.freeSlots.length > 0 || this.fresh !== this.size) return -1;
+    while (this.capacity - this.size < n) this.grow();
+    this.fresh += n;
     return this.size;
+  }
+
+  /** Every slot at or above this is free: scans of the table stop here, not at `capacity`. */
+  get slotLimit(): number {
+    return this.fresh;
   }
 
   /**
@@ -227,7 +264,9 @@ export class JobTable {
     let ordered = this.orderSorted && (this.orderLength === 0 || n === 0 || this.compare(this.order[this.orderLength - 1], base) < 0);
     let bytes = 0;
     // Locals: the calls in the loop keep V8 from hoisting field loads (~0.3 µs a job at 10M).
-    const { queue, type, gen, payOff, payLen, recOff, idw, slotById } = this;
+    const { queue, type, gen, paySeg, payOff, payLen, recOff, idw, slotById } = this;
+    let runSegment = -1;
+    let run = 0;
     for (let i = 0; i < n; i++) {
       const slot = base + i;
       queue[slot] = q[queues[i]];
@@ -237,15 +276,18 @@ export class JobTable {
       gen[slot]++;
       slotById.add(slot);
       bytes += payOff[slot] + payLen[slot] - recOff[slot];
+      // Runs of one segment are the rule: count them, not each slot, into the map.
+      if (paySeg[slot] !== runSegment) {
+        if (run > 0) this.countInSegment(runSegment, run);
+        runSegment = paySeg[slot];
+        run = 0;
+      }
+      run++;
       if (ordered && i > 0 && compareWords(idw, (slot - 1) * 4, slot * 4) >= 0) ordered = false;
     }
+    if (run > 0) this.countInSegment(runSegment, run);
     this.liveRecordBytes += bytes;
     if (ordered) {
-      while (this.orderLength + n > this.order.length) {
-        const grown = new Int32Array(this.order.length * 2);
-        grown.set(this.order);
-        this.order = grown;
-      }
       for (let i = 0; i < n; i++) this.order[this.orderLength + i] = base + i;
       this.orderLength += n;
     } else {
@@ -264,11 +306,9 @@ export class JobTable {
    * replay (indexing off) late ids are common (compaction copies): append, sort once.
    */
   private addToOrder(slot: number): void {
-    if (this.orderLength === this.order.length) {
-      const grown = new Int32Array(this.order.length * 2);
-      grown.set(this.order);
-      this.order = grown;
-    }
+    // Never full: it lists each slot at most once (growTo sizes it with the table). A
+    // write past its end would be dropped silently, so a broken invariant throws.
+    if (this.orderLength === this.order.length) throw new Error("job table: id order array full");
     const n = this.orderLength++;
     if (n === 0 || this.compare(this.order[n - 1], slot) < 0) {
       this.order[n] = slot;
@@ -298,9 +338,22 @@ export class JobTable {
     return this.payOff[slot] + this.payLen[slot] - this.recOff[slot];
   }
 
+  /** Live jobs whose record is in `segment` (compaction retires a segment at 0). */
+  liveIn(segment: number): number {
+    return this.liveBySegment.get(segment) ?? 0;
+  }
+
+  private countInSegment(segment: number, delta: number): void {
+    const n = (this.liveBySegment.get(segment) ?? 0) + delta;
+    if (n === 0) this.liveBySegment.delete(segment);
+    else this.liveBySegment.set(segment, n);
+  }
+
   /** Point a live job at a new copy of its record (`fresh`: a slot being filled by add). */
   setLocation(slot: number, location: PayloadLocation, fresh = false): void {
     this.liveRecordBytes += location.recordLength - (fresh ? 0 : this.recordLength(slot));
+    if (!fresh) this.countInSegment(this.paySeg[slot], -1);
+    this.countInSegment(location.segment, 1);
     this.paySeg[slot] = location.segment;
     this.payOff[slot] = location.offset;
     this.payLen[slot] = location.length;
@@ -379,6 +432,7 @@ export class JobTable {
     this.extras.delete(slot);
     this.gen[slot]++;
     this.liveRecordBytes -= this.recordLength(slot);
+    this.countInSegment(this.paySeg[slot], -1);
     if (!hold) this.pendingFree.push(slot);
     this.size--;
   }
@@ -398,6 +452,7 @@ export class JobTable {
     this.type[slot] = this.types.intern(job.type);
     if (job.extras) this.extras.set(slot, job.extras);
     this.liveRecordBytes += job.recordLength;
+    this.countInSegment(this.paySeg[slot], 1);
     this.gen[slot]++;
     this.slotById.add(slot);
     this.size++;
@@ -548,14 +603,17 @@ export class JobTable {
       this.order.subarray(0, n).sort((a, b) => this.compare(a, b));
       this.orderSorted = true;
     }
-    for (const slot of this.pendingFree) this.freeSlots.push(slot);
+    // Handed over whole when nothing else is free (after a mass delete: 9M pushes in one
+    // turn would be a stall of its own).
+    if (this.freeSlots.length === 0) this.freeSlots = this.pendingFree;
+    else for (const slot of this.pendingFree) this.freeSlots.push(slot);
     this.pendingFree = [];
   }
 
   /** Live slots, ascending (a plain loop: the id index's generator costs ~100 ns a slot). */
   forEachLive(fn: (slot: number) => void): void {
     const status = this.status;
-    for (let s = 0; s < this.capacity; s++) if (status[s] !== STATUS_FREE) fn(s);
+    for (let s = 0, end = this.fresh; s < end; s++) if (status[s] !== STATUS_FREE) fn(s);
   }
 
   /** Drop everything (RESET). */

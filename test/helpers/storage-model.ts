@@ -105,6 +105,12 @@ export function verify(store: Store, model: Model, context: string): void {
     assert.deepEqual(order, model.takeOrder([name]), `${context}: take order of queue ${name}`);
   }
   assert.deepEqual(store.blobsIn(1), model.blobs, `${context}: blobs`);
+  // Live jobs per segment (compaction's count) equal a count of the slots.
+  const bySegment = new Map<number, number>();
+  t.forEachLive((s) => bySegment.set(t.paySeg[s], (bySegment.get(t.paySeg[s]) ?? 0) + 1));
+  for (const no of new Set([...bySegment.keys(), ...store.segments.numbers()])) {
+    assert.equal(t.liveIn(no), bySegment.get(no) ?? 0, `${context}: live jobs in segment ${no}`);
+  }
 }
 
 /** Take every ready job, lowest (priority, id) first across all queues, as a worker would. */

@@ -63,4 +63,37 @@ describe("job table", () => {
     // The held slot was never handed to a new job.
     for (let n = 5000; n < 7000; n++) assert.notEqual(t.add(meta(n), at(10)), held);
   });
+
+  it("hands out freed slots before fresh ones; slotLimit bounds every live slot; a reservation is contiguous", () => {
+    const t = new JobTable();
+    t.indexing = true;
+    const slots = Array.from({ length: 3000 }, (_, n) => t.add(meta(n), at(50)));
+    slots.forEach((s) => t.index(s));
+    assert.deepEqual(slots.slice(0, 3), [0, 1, 2], "fresh slots in ascending order");
+    assert.equal(t.slotLimit, 3000);
+    for (let n = 0; n < 2000; n++) t.free(slots[n]);
+    // Freed slots wait for the order array to drop them, then are reused before any fresh one.
+    for (let n = 3000; n < 6000; n++) t.index(t.add(meta(n), at(50)));
+    assert.ok(t.slotLimit < 6000, `reused freed slots (slotLimit ${t.slotLimit})`);
+    let seen = 0;
+    t.forEachLive((s) => { assert.ok(s < t.slotLimit); seen++; });
+    assert.equal(seen, 4000);
+    assert.equal(live(t).length, 4000);
+    // reserveSlots is for a table that never freed a slot (a checkpoint load).
+    assert.equal(t.reserveSlots(10), -1);
+    const fresh = new JobTable();
+    assert.equal(fresh.reserveSlots(5000), 0);
+    assert.equal(fresh.slotLimit, 5000);
+    assert.ok(fresh.capacity >= 5000);
+  });
+
+  it("grows by doubling up to 1M slots, then by a quarter", () => {
+    const t = new JobTable();
+    const caps = new Set<number>();
+    for (let n = 0; n <= 1 << 20; n++) {
+      t.add(meta(n), at(50));
+      caps.add(t.capacity);
+    }
+    assert.deepEqual([...caps], [...Array.from({ length: 11 }, (_, i) => 1024 << i), (1 << 20) * 1.25]);
+  });
 });

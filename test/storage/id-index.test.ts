@@ -1,0 +1,45 @@
+// The id → slot hash (lib/storage/id-index.ts): lookups stay right through growth,
+// mass removal (tombstones) and reuse, and its size follows the live ids: grown at 70%
+// full, rebuilt smaller once most ids are gone.
+
+import assert from "node:assert/strict";
+import { it } from "node:test";
+import { IdIndex, formatId } from "../../lib/storage/id-index.ts";
+import { prng } from "../helpers/random.ts";
+
+it("finds every live id and none removed, through growth, tombstones and shrink", () => {
+  const rand = prng(7);
+  const n = 200_000;
+  const words = new Uint32Array(n * 4);
+  for (let i = 0; i < n * 4; i++) words[i] = Math.floor(rand() * 2 ** 32);
+  const index = new IdIndex(() => words);
+  for (let s = 0; s < n; s++) index.add(s);
+  assert.equal(index.size, n);
+  // 200k ids: grown past 70% of 2^18 cells, to 2^19 (38% full), not to 2^20.
+  assert.equal(index.cellCount, 2 ** 19);
+  for (let s = 0; s < n; s += 997) assert.equal(index.get(formatId(words, s * 4)), s);
+  // Remove 90%: tombstones until the next rebuild, which sizes by live ids.
+  for (let s = 0; s < n; s++) if (s % 10 !== 0) index.remove(s);
+  assert.equal(index.size, n / 10);
+  for (let s = 0; s < n; s++) assert.equal(index.get(formatId(words, s * 4)), s % 10 === 0 ? s : undefined);
+  // Re-adding the removed ids fills tombstoned cells: a rebuild comes, and it stays 2^19.
+  for (let s = 0; s < n; s++) if (s % 10 !== 0) index.add(s);
+  assert.equal(index.size, n);
+  for (let s = 0; s < n; s += 101) assert.equal(index.get(formatId(words, s * 4)), s);
+});
+
+it("a rebuild forced by tombstones is sized by the live ids, not doubled", () => {
+  const rand = prng(8);
+  const n = 400_000;
+  const words = new Uint32Array(n * 4);
+  for (let i = 0; i < n * 4; i++) words[i] = Math.floor(rand() * 2 ** 32);
+  const index = new IdIndex(() => words);
+  for (let s = 0; s < 200_000; s++) index.add(s);
+  assert.equal(index.cellCount, 2 ** 19);
+  for (let s = 0; s < 200_000; s++) if (s % 100 !== 0) index.remove(s);
+  // New ids land in empty cells: live + tombstones pass 70% of 2^19 and force a rebuild.
+  for (let s = 200_000; s < n; s++) index.add(s);
+  assert.equal(index.size, 2000 + 200_000);
+  assert.equal(index.cellCount, 2 ** 19, "rebuilt at ~40% full, not doubled to 2^20");
+  for (let s = 0; s < n; s += 7) assert.equal(index.get(formatId(words, s * 4)), s < 200_000 && s % 100 !== 0 ? undefined : s);
+});
