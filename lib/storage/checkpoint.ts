@@ -72,10 +72,12 @@ export interface LoadedCheckpoint {
 /**
  * Load the dir's checkpoint into an empty table and blob map. Returns its position, or
  * a reason it was not used (missing, damaged, not this log); the table is then partly
- * filled and must be thrown away.
+ * filled and must be thrown away. `onPosition` hears the position as soon as the header
+ * matches the log, before the chunks are read.
  */
 export async function loadCheckpoint(
   fs: FsPort, dir: string, table: JobTable, blobs: Map<string, BlobEntry>,
+  onPosition?: (position: LoadedCheckpoint) => void,
 ): Promise<LoadedCheckpoint | string> {
   const file = path.join(dir, CHECKPOINT_FILE);
   let fd: number;
@@ -107,6 +109,8 @@ export async function loadCheckpoint(
     if (!mark || mark.segmentCrc !== header.segmentCrc || mark.tailCrc !== header.tailCrc || mark.tailBytes !== header.tailBytes) {
       return `the log does not match the checkpoint at segment ${header.segment} offset ${header.offset}`;
     }
+    // The caller may start reading the log before the chunks are in (store.ts, recoverLog).
+    onPosition?.({ segment: header.segment, offset: header.offset });
     // About one job per 60 bytes: size the table and its id index once, instead of
     // growing them (a copy of every column each step) on the way.
     table.reserve(Math.floor(size / 60));
@@ -123,6 +127,7 @@ export async function loadCheckpoint(
         if (chunk.body.length !== 12 || chunk.body.readDoubleLE(0) !== jobs || chunk.body.readUInt32LE(8) !== chunks) {
           return "the end chunk does not match the chunks before it";
         }
+        table.indexRestored();
         if (table.slotById.size !== jobs) return "a job is in the checkpoint twice";
         return { segment: header.segment, offset: header.offset };
       }

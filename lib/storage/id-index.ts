@@ -161,6 +161,59 @@ export class IdIndex {
     this.size++;
   }
 
+  /**
+   * Index `slot` whose id the caller knows is not in the index (a checkpoint's ids,
+   * ascending): probe for the first empty cell without comparing ids on the way.
+   */
+  addNew(slot: number): void {
+    if (this.used + 1 > this.cells.length * MAX_LOAD) this.rehash(this.size + 1, 0.5);
+    let i = this.hash(this.words(), slot * 4);
+    while (this.cells[i] !== EMPTY) i = (i + 1) & this.mask;
+    this.cells[i] = slot;
+    this.used++;
+    this.size++;
+  }
+
+  /**
+   * Index slots [from, to), whose ids the caller knows are distinct and not in the index
+   * (a checkpoint's, ascending). Why not addNew() one by one: at 10M ids each insert is
+   * a random write into 64 MiB of cells, a cache miss (~170 ns; 1.8 s of a restart).
+   * Here each batch is counting-sorted by cell region first, so the inserts sweep the
+   * cells in order.
+   */
+  addNewRange(from: number, to: number): void {
+    if (to <= from) return;
+    if (this.used + (to - from) > this.cells.length * MAX_LOAD) this.rehash(this.used + (to - from), MAX_LOAD);
+    const w = this.words();
+    const cells = this.cells;
+    const mask = this.mask;
+    const shift = Math.max(0, Math.log2(cells.length) - 12); // 4,096 regions of cells
+    const regions = cells.length >>> shift;
+    const batch = 1 << 21;
+    const hashes = new Int32Array(Math.min(batch, to - from));
+    const sorted = new Int32Array(hashes.length);
+    const starts = new Int32Array(regions + 1);
+    for (let lo = from; lo < to; lo += batch) {
+      const n = Math.min(batch, to - lo);
+      starts.fill(0);
+      for (let i = 0; i < n; i++) {
+        const h = this.hash(w, (lo + i) * 4);
+        hashes[i] = h;
+        starts[(h >>> shift) + 1]++;
+      }
+      for (let r = 0; r < regions; r++) starts[r + 1] += starts[r];
+      for (let i = 0; i < n; i++) sorted[starts[hashes[i] >>> shift]++] = i;
+      for (let k = 0; k < n; k++) {
+        const i = sorted[k];
+        let c = hashes[i];
+        while (cells[c] !== EMPTY) c = (c + 1) & mask;
+        cells[c] = lo + i;
+      }
+      this.used += n;
+      this.size += n;
+    }
+  }
+
   /** Unindex `slot` (its id still in the word array). */
   remove(slot: number): void {
     const i = this.find(this.words(), slot * 4);

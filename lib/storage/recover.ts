@@ -43,7 +43,26 @@ export interface ScanResult {
  */
 export async function scanSegments(
   fs: FsPort, dir: string, maxBytes: number, visit: RecordVisitor, from?: { segment: number; offset: number },
-): Promise<ScanResult> {
+): Promise<ScanResult>;
+/**
+ * As above, but `gate` is awaited before the first record is replayed (the checkpoint
+ * is still loading while the records before it are verified); if it answers false the
+ * scan stops, closes its files and returns undefined.
+ */
+export async function scanSegments(
+  fs: FsPort, dir: string, maxBytes: number, visit: RecordVisitor, from: { segment: number; offset: number }, gate: () => Promise<boolean>,
+): Promise<ScanResult | undefined>;
+export async function scanSegments(
+  fs: FsPort, dir: string, maxBytes: number, visit: RecordVisitor, from?: { segment: number; offset: number }, gate?: () => Promise<boolean>,
+): Promise<ScanResult | undefined> {
+  let gated = gate === undefined;
+  const passGate = async (): Promise<boolean> => {
+    if (gated) return true;
+    gated = true;
+    if (await gate!()) return true;
+    await closeAll(fs, segments);
+    return false;
+  };
   const names = await fs.readdir(dir);
   const numbers = names.map(parseSegmentFileName).filter((n): n is number => n !== undefined).sort((a, b) => a - b);
   const damage: Damage[] = [];
@@ -52,6 +71,7 @@ export async function scanSegments(
   let headNo = numbers.length > 0 ? numbers[numbers.length - 1] : 1;
   let cursor = SEGMENT_HEADER_BYTES;
   for (const no of numbers) {
+    if (from !== undefined && no >= from.segment && !(await passGate())) return undefined;
     const file = path.join(dir, String(no).padStart(8, "0") + ".seg");
     let fd: number | undefined;
     let size: number;
@@ -88,6 +108,7 @@ export async function scanSegments(
     }
     if (newest) cursor = end;
   }
+  if (!(await passGate())) return undefined;
   return { segments, headNo, cursor, damage };
 }
 

@@ -23,7 +23,7 @@ import { type DirLock, lockDir } from "./lock.ts";
 import { type Location, LogWriter } from "./log-writer.ts";
 import { PayloadReader } from "./payload-reader.ts";
 import { type Damage, type ScanResult, scanSegments } from "./recover.ts";
-import { CHECKPOINT_FILE, loadCheckpoint, pointsOnlyInto, writeCheckpoint } from "./checkpoint.ts";
+import { CHECKPOINT_FILE, type LoadedCheckpoint, loadCheckpoint, pointsOnlyInto, writeCheckpoint } from "./checkpoint.ts";
 import { type BlobEntry, addErrorLocation, blobKey, createReplayVisitor, rebuildIndexes } from "./replay.ts";
 import { writeIdAscii } from "./id-index.ts";
 import { SegmentSet } from "./segment-set.ts";
@@ -596,10 +596,19 @@ async function recoverLog(fs: FsPort, dir: string, segDir: string, segmentBytes:
   if (useCheckpoint) {
     const table = new JobTable();
     const blobs = new Map<string, BlobEntry>();
-    const loaded = await loadCheckpoint(fs, dir, table, blobs);
+    // The log before the checkpoint is read and verified while the checkpoint's chunks
+    // load (both mostly wait on reads); replay of the log after it waits for the load.
+    let known: (position: LoadedCheckpoint | undefined) => void = () => {};
+    const position = new Promise<LoadedCheckpoint | undefined>((resolve) => (known = resolve));
+    const loading = loadCheckpoint(fs, dir, table, blobs, known);
+    void loading.then((r) => { if (typeof r === "string") known(undefined); }, () => known(undefined));
+    const from = await position;
+    const scanning = from && scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table, blobs), from, async () => typeof (await loading) === "object");
+    scanning?.catch(() => {}); // awaited below, after the load: not an unhandled rejection meanwhile
+    const loaded = await loading;
+    const scan = await scanning;
     let reason: string;
-    if (typeof loaded === "object") {
-      const scan = await scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table, blobs), loaded);
+    if (typeof loaded === "object" && scan) {
       const before = scan.damage.find((d) => d.segment < loaded.segment || (d.segment === loaded.segment && d.offset < loaded.offset));
       if (!before) return { table, blobs, scan, recovery: { from: "checkpoint" } };
       // The checkpoint stands for records that are damaged now: only a full scan knows
@@ -607,12 +616,12 @@ async function recoverLog(fs: FsPort, dir: string, segDir: string, segmentBytes:
       for (const s of scan.segments) await fs.close(s.fd).catch(() => {});
       reason = `damage before the checkpoint (segment ${before.segment} offset ${before.offset})`;
     } else {
-      reason = loaded;
+      reason = typeof loaded === "string" ? loaded : "the checkpoint could not be read with the log";
     }
     const table2 = new JobTable();
     const blobs2 = new Map<string, BlobEntry>();
-    const scan = await scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table2, blobs2));
-    return { table: table2, blobs: blobs2, scan, recovery: { from: "scan", reason } };
+    const full = await scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table2, blobs2));
+    return { table: table2, blobs: blobs2, scan: full, recovery: { from: "scan", reason } };
   }
   const table = new JobTable();
   const blobs = new Map<string, BlobEntry>();

@@ -135,6 +135,9 @@ describe("checkpoint", () => {
     const good = fs.readFileSync(file);
     const random = prng(7);
     const positions = [0, 8, 20, 63, 64, 72, good.length - 1, ...Array.from({ length: 12 }, () => Math.floor(random() * good.length))];
+    // The log is read while the checkpoint loads; a load that fails must close what that read opened.
+    const fds = () => fs.readdirSync("/proc/self/fd").length;
+    const fdsBefore = fds();
     for (const at of positions) {
       const bad = Buffer.from(good);
       bad[at] ^= 1 << Math.floor(random() * 8);
@@ -144,6 +147,7 @@ describe("checkpoint", () => {
     }
     fs.writeFileSync(file, good.subarray(0, good.length - 5));
     assert.match((await assertSameAsScan(dir, "scan")).reason!, /damaged|end/);
+    assert.equal(fds(), fdsBefore, "file descriptors left open");
   });
 
   it("a bit that rots in the log before the checkpoint is reported, and the open rebuilds by a full scan", async () => {

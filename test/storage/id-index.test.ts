@@ -43,3 +43,26 @@ it("a rebuild forced by tombstones is sized by the live ids, not doubled", () =>
   assert.equal(index.cellCount, 2 ** 19, "rebuilt at ~40% full, not doubled to 2^20");
   for (let s = 0; s < n; s += 7) assert.equal(index.get(formatId(words, s * 4)), s < 200_000 && s % 100 !== 0 ? undefined : s);
 });
+
+it("addNewRange (a checkpoint's ids, indexed in one sorted sweep) finds what add() finds", () => {
+  const rand = prng(9);
+  const n = 300_000;
+  const words = new Uint32Array(n * 4);
+  for (let i = 0; i < n * 4; i++) words[i] = Math.floor(rand() * 2 ** 32);
+  const one = new IdIndex(() => words);
+  const range = new IdIndex(() => words);
+  for (let s = 0; s < 1000; s++) {
+    one.add(s);
+    range.add(s);
+  }
+  for (let s = 1000; s < n; s++) one.add(s);
+  range.addNewRange(1000, 150_000);
+  range.addNewRange(150_000, n);
+  assert.equal(range.size, n);
+  assert.equal(range.cellCount, one.cellCount);
+  for (let s = 0; s < n; s += 13) assert.equal(range.get(formatId(words, s * 4)), s);
+  range.remove(5);
+  assert.equal(range.get(formatId(words, 20)), undefined);
+  const absent = new Uint32Array(4).fill(12345);
+  assert.equal(range.get(formatId(absent, 0)), undefined);
+});
