@@ -37,6 +37,7 @@ import {
 import { BodyShapeError, expectObject, expectString, requireField } from "./validate.ts";
 import { UniqueIndex } from "./unique.ts";
 import { diskBytes as storeDiskBytes } from "../storage/compaction.ts";
+import { U32List } from "../storage/u32-list.ts";
 
 export interface QueueOptions {
   clock?: Clock;
@@ -348,7 +349,7 @@ export class Queue {
     const { slots: matched, words } = await this.matchForDelete(filter);
     const sameJob = (i: number, slot: number): boolean => {
       if (t.status[slot] === STATUS_FREE) return false;
-      for (let k = 0; k < 4; k++) if (t.idw[slot * 4 + k] !== words[i * 4 + k]) return false;
+      for (let k = 0; k < 4; k++) if (t.idw[slot * 4 + k] !== words.get(i * 4 + k)) return false;
       return true;
     };
     let deleted = 0;
@@ -357,7 +358,7 @@ export class Queue {
     for (let i = 0; i < matched.length; i += DELETE_CHUNK) {
       const slots: number[] = [];
       for (let j = i; j < Math.min(i + DELETE_CHUNK, matched.length); j++) {
-        const slot = matched[j];
+        const slot = matched.get(j);
         if (!sameJob(j, slot)) continue;
         if (t.status[slot] === STATUS_IN_FLIGHT) this.ctx.dispatcher.release(t.idOf(slot));
         slots.push(slot);
@@ -380,40 +381,32 @@ export class Queue {
    * cost ~1 µs each in one synchronous block (200 ms stall at 180k jobs, bench/manage.ts).
    * A slot still holds the matched job after a yield iff it is not free and its words are
    * unchanged (ids are unique). Without jq or ids, the table scan itself yields on the
-   * same time budget (a 1M-slot scan is ~30 ms).
+   * same time budget (a 1M-slot scan is ~30 ms). Both lists grow in blocks (U32List):
+   * one array of 9M matches copied itself whole as it grew, a 180 ms stall at 10M jobs.
    */
-  private async matchForDelete(filter: JobFilter): Promise<{ slots: number[]; words: Uint32Array }> {
+  private async matchForDelete(filter: JobFilter): Promise<{ slots: U32List; words: U32List }> {
     const t = this.store.table;
-    const snapshot = (slots: number[]) => {
-      const words = new Uint32Array(slots.length * 4);
-      for (let i = 0; i < slots.length; i++) words.set(t.idw.subarray(slots[i] * 4, slots[i] * 4 + 4), i * 4);
-      return words;
+    const slots = new U32List();
+    const words = new U32List();
+    const add = (slot: number) => {
+      slots.push(slot);
+      for (let k = 0; k < 4; k++) words.push(t.idw[slot * 4 + k]);
     };
     if (filter.jq !== undefined || filter.ids?.length) {
       // selectSlots re-checks jq matches after its own yields and returns synchronously
       // after the last one, so the snapshot is of the jobs it matched.
-      const slots = await selectSlots(this.store, filter, this.now(), true);
-      return { slots, words: snapshot(slots) };
+      for (const slot of await selectSlots(this.store, filter, this.now(), true)) add(slot);
+      return { slots, words };
     }
     const test = slotTest(t, filter, this.now(), true);
-    const slots: number[] = [];
-    const parts: Uint32Array[] = [];
     let ranSince = performance.now();
     for (let start = 0; start < t.slotLimit; start += 4096) {
-      const from = slots.length;
       const end = Math.min(t.slotLimit, start + 4096);
-      for (let slot = start; slot < end; slot++) if (test(slot)) slots.push(slot);
-      parts.push(snapshot(slots.slice(from)));
+      for (let slot = start; slot < end; slot++) if (test(slot)) add(slot);
       if (performance.now() - ranSince >= DELETE_YIELD_MS) {
         await yieldToLoop();
         ranSince = performance.now();
       }
-    }
-    const words = new Uint32Array(slots.length * 4);
-    let at = 0;
-    for (const part of parts) {
-      words.set(part, at);
-      at += part.length;
     }
     return { slots, words };
   }

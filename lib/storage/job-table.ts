@@ -16,6 +16,7 @@ import { IdIndex, compareWords, formatId, parseId } from "./id-index.ts";
 import { NameTable } from "./name-table.ts";
 import { ReadyIndex } from "./priority-index.ts";
 import { ScheduledHeap } from "./scheduled-heap.ts";
+import { SlotStack } from "./slot-stack.ts";
 
 export interface ErrorLocation {
   attempt: number;
@@ -127,11 +128,11 @@ export class JobTable {
   /** Set once budgets exist (divertReady); undefined keeps index() as it always was. */
   private diversion: ReadyDiversion | undefined;
   /** Freed slots ready for reuse (below `fresh`). */
-  private freeSlots: number[] = [];
+  private readonly freeSlots = new SlotStack();
   /** Slots at and above this one have never held a job: a counter, not a list of free slots. */
   private fresh = 0;
   /** Freed slots still listed in the order array; reusable after compactOrder(). */
-  private pendingFree: number[] = [];
+  private readonly pendingFree = new SlotStack();
   /**
    * Slots in ascending id order, including freed ones until the next compaction. A
    * column of the table's buffer: a slot is listed at most once, so it never outgrows it.
@@ -219,7 +220,7 @@ export class JobTable {
       if (this.pendingFree.length >= Math.max(1024, this.capacity / 8)) this.compactOrder();
       else this.grow();
     }
-    const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.fresh++;
+    const slot = this.freeSlots.pop() ?? this.fresh++;
     if (!parseId(meta.id, this.idw, slot * 4)) {
       if (slot === this.fresh - 1) this.fresh--;
       else this.freeSlots.push(slot);
@@ -623,11 +624,7 @@ export class JobTable {
       this.order.subarray(0, n).sort((a, b) => this.compare(a, b));
       this.orderSorted = true;
     }
-    // Handed over whole when nothing else is free (after a mass delete: 9M pushes in one
-    // turn would be a stall of its own).
-    if (this.freeSlots.length === 0) this.freeSlots = this.pendingFree;
-    else for (const slot of this.pendingFree) this.freeSlots.push(slot);
-    this.pendingFree = [];
+    this.freeSlots.adopt(this.pendingFree);
   }
 
   /** Live slots, ascending (a plain loop: the id index's generator costs ~100 ns a slot). */
