@@ -4,7 +4,7 @@
 
 import { STATUS_READY } from "../storage/format.ts";
 import type { JobTable } from "../storage/job-table.ts";
-import { optionsOf } from "./job.ts";
+import { optionSlotsInIdOrder, optionsOf } from "./job.ts";
 
 export class BatchIndex {
   private readonly open = new Map<string, string>();
@@ -31,7 +31,7 @@ export class BatchIndex {
   /** After recovery: the newest ready batched job of each key is its open batch. */
   rebuild(table: JobTable): void {
     this.open.clear();
-    for (const slot of table.orderedSlots()) {
+    for (const slot of optionSlotsInIdOrder(table)) {
       if (table.status[slot] !== STATUS_READY) continue;
       const batch = optionsOf(table, slot).batch;
       if (batch) this.open.set(batch.key, table.idOf(slot));

@@ -49,6 +49,16 @@ export function optionsOf(table: JobTable, slot: number): JobOptions {
   return (table.extras.get(slot)?.options ?? {}) as JobOptions;
 }
 
+/**
+ * Slots that may carry options, in id order (callers check status and options). When few
+ * jobs have extras, those are sorted instead of walking the whole id order: a restart at
+ * 10M jobs rebuilds unique keys and batches this way in ~0 ms instead of ~100 ms each.
+ */
+export function optionSlotsInIdOrder(table: JobTable): Iterable<number> {
+  if (table.extras.size * 8 < table.size) return [...table.extras.keys()].sort((a, b) => table.compare(a, b));
+  return table.orderedSlots();
+}
+
 export function cleanOptions(options: JobOptions): JobOptions | undefined {
   const out: JobOptions = {};
   for (const [k, v] of Object.entries(options)) if (v !== undefined && !(Array.isArray(v) && v.length === 0)) (out as Record<string, unknown>)[k] = v;

@@ -7,7 +7,7 @@
 
 import { STATUS_FREE, STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED } from "../storage/format.ts";
 import type { JobTable } from "../storage/job-table.ts";
-import { optionsOf } from "./job.ts";
+import { optionSlotsInIdOrder, optionsOf } from "./job.ts";
 import type { UniqueWhile } from "./types.ts";
 
 /** Does a job in `status` fall within `scope`? */
@@ -62,7 +62,7 @@ export class UniqueIndex {
    */
   rebuild(table: JobTable): void {
     this.holders.clear();
-    for (const slot of table.orderedSlots()) {
+    for (const slot of optionSlotsInIdOrder(table)) {
       if (table.status[slot] === STATUS_FREE) continue;
       const key = optionsOf(table, slot).unique_key;
       if (key === undefined) continue;

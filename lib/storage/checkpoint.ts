@@ -157,9 +157,7 @@ export async function loadCheckpoint(
  * was written leaves pointers into it only if the copies were lost; then scan instead.)
  */
 export function pointsOnlyInto(table: JobTable, blobs: Map<string, BlobEntry>, segments: Set<number>): boolean {
-  const seen = new Set<number>();
-  for (let s = 0; s < table.slotLimit; s++) if (table.status[s] !== STATUS_FREE) seen.add(table.paySeg[s]);
-  for (const no of seen) if (!segments.has(no)) return false;
+  for (const no of table.segmentsWithJobs()) if (!segments.has(no)) return false;
   for (const x of table.extras.values()) for (const e of x.errors ?? []) if (!segments.has(e.segment)) return false;
   for (const b of blobs.values()) if (!segments.has(b.segment)) return false;
   return true;

@@ -364,6 +364,11 @@ export class JobTable {
     return this.liveBySegment.get(segment) ?? 0;
   }
 
+  /** Segments holding at least one live job's record. */
+  segmentsWithJobs(): IterableIterator<number> {
+    return this.liveBySegment.keys();
+  }
+
   private countInSegment(segment: number, delta: number): void {
     const n = (this.liveBySegment.get(segment) ?? 0) + delta;
     if (n === 0) this.liveBySegment.delete(segment);
