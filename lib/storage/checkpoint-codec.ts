@@ -5,6 +5,7 @@
 // Why columns: the loader copies each column into the table's typed arrays with one
 // memcpy per chunk; a row format would cost a decode per field per job (10M jobs).
 
+import { endianness } from "node:os";
 import { crc32 } from "node:zlib";
 import { frameRecord, packValue, unpackValue } from "./codec.ts";
 import { RECORD_HEADER_BYTES } from "./format.ts";
@@ -66,6 +67,7 @@ export function checkChunk(buf: Buffer, pos: number): { kind: number; body: Buff
 }
 
 /** Bytes of one job in a chunk: id words, status, priority, attempts, queue, type, two stamps, location. */
+const LITTLE_ENDIAN = endianness() === "LE";
 const JOB_BYTES = 16 + 1 + 2 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 4 + 4;
 
 /** Column views of a typed array's bytes. */
@@ -78,7 +80,7 @@ type Extra = [number, Record<string, unknown> | undefined, number | undefined, n
  * One chunk of live jobs from `slots` (any order; freed slots are skipped). Built
  * synchronously from the table as it is now: the caller yields between chunks.
  */
-export function encodeJobsChunk(t: JobTable, slots: Int32Array): Buffer {
+export function encodeJobsChunk(t: JobTable, slots: Int32Array, columnCopy = LITTLE_ENDIAN): Buffer {
   const live: number[] = [];
   for (const s of slots) if (t.status[s] !== 255) live.push(s);
   const n = live.length;
@@ -97,28 +99,89 @@ export function encodeJobsChunk(t: JobTable, slots: Int32Array): Buffer {
     readyAt: col(8), dequeuedAt: col(8), paySeg: col(4), payOff: col(4), payLen: col(4), recOff: col(4),
   };
   const extras: Extra[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = live[i];
-    const w = c.idw + i * 16;
-    body.writeUInt32LE(t.idw[s * 4], w);
-    body.writeUInt32LE(t.idw[s * 4 + 1], w + 4);
-    body.writeUInt32LE(t.idw[s * 4 + 2], w + 8);
-    body.writeUInt32LE(t.idw[s * 4 + 3], w + 12);
-    body[c.status + i] = t.status[s];
-    body.writeUInt16LE(t.priority[s], c.priority + i * 2);
-    body.writeUInt32LE(t.attempts[s], c.attempts + i * 4);
-    body.writeUInt32LE(local(names.queue, t.queue[s]), c.queue + i * 4);
-    body.writeUInt32LE(local(names.type, t.type[s]), c.type + i * 4);
-    body.writeDoubleLE(t.readyAt[s], c.readyAt + i * 8);
-    body.writeDoubleLE(t.dequeuedAt[s], c.dequeuedAt + i * 8);
-    body.writeUInt32LE(t.paySeg[s], c.paySeg + i * 4);
-    body.writeUInt32LE(t.payOff[s], c.payOff + i * 4);
-    body.writeUInt32LE(t.payLen[s], c.payLen + i * 4);
-    body.writeUInt32LE(t.recOff[s], c.recOff + i * 4);
-    const x = t.extras.get(s);
-    if (x) {
-      const errors = x.errors?.flatMap((e) => [e.attempt, e.segment, e.offset, e.length]);
-      extras.push([i, x.options, x.failedAtMs, x.completedAtMs, x.purgeAtMs, errors]);
+  // Each column is gathered into a typed array and copied in whole: ~5× faster than a
+  // Buffer write per field, which made a 10M-job checkpoint ~2 s of CPU. Typed arrays are
+  // in the machine's byte order, the format is little-endian: a big-endian machine takes
+  // the per-field writes.
+  if (columnCopy) {
+    const idw = new Uint32Array(n * 4);
+    const status = new Uint8Array(n);
+    const priority = new Uint16Array(n);
+    const attempts = new Uint32Array(n);
+    const queue = new Uint32Array(n);
+    const type = new Uint32Array(n);
+    const readyAt = new Float64Array(n);
+    const dequeuedAt = new Float64Array(n);
+    const paySeg = new Uint32Array(n);
+    const payOff = new Uint32Array(n);
+    const payLen = new Uint32Array(n);
+    const recOff = new Uint32Array(n);
+    // Runs of one queue or type are the rule: look the name up only when it changes.
+    let lastQ = -1;
+    let localQ = 0;
+    let lastT = -1;
+    let localT = 0;
+    for (let i = 0; i < n; i++) {
+      const s = live[i];
+      idw[i * 4] = t.idw[s * 4];
+      idw[i * 4 + 1] = t.idw[s * 4 + 1];
+      idw[i * 4 + 2] = t.idw[s * 4 + 2];
+      idw[i * 4 + 3] = t.idw[s * 4 + 3];
+      status[i] = t.status[s];
+      priority[i] = t.priority[s];
+      attempts[i] = t.attempts[s];
+      if (t.queue[s] !== lastQ) localQ = local(names.queue, (lastQ = t.queue[s]));
+      queue[i] = localQ;
+      if (t.type[s] !== lastT) localT = local(names.type, (lastT = t.type[s]));
+      type[i] = localT;
+      readyAt[i] = t.readyAt[s];
+      dequeuedAt[i] = t.dequeuedAt[s];
+      paySeg[i] = t.paySeg[s];
+      payOff[i] = t.payOff[s];
+      payLen[i] = t.payLen[s];
+      recOff[i] = t.recOff[s];
+    }
+    const put = (a: ArrayBufferView, at: number) => body.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
+    put(idw, c.idw);
+    put(status, c.status);
+    put(priority, c.priority);
+    put(attempts, c.attempts);
+    put(queue, c.queue);
+    put(type, c.type);
+    put(readyAt, c.readyAt);
+    put(dequeuedAt, c.dequeuedAt);
+    put(paySeg, c.paySeg);
+    put(payOff, c.payOff);
+    put(payLen, c.payLen);
+    put(recOff, c.recOff);
+  } else {
+    for (let i = 0; i < n; i++) {
+      const s = live[i];
+      const w = c.idw + i * 16;
+      body.writeUInt32LE(t.idw[s * 4], w);
+      body.writeUInt32LE(t.idw[s * 4 + 1], w + 4);
+      body.writeUInt32LE(t.idw[s * 4 + 2], w + 8);
+      body.writeUInt32LE(t.idw[s * 4 + 3], w + 12);
+      body[c.status + i] = t.status[s];
+      body.writeUInt16LE(t.priority[s], c.priority + i * 2);
+      body.writeUInt32LE(t.attempts[s], c.attempts + i * 4);
+      body.writeUInt32LE(local(names.queue, t.queue[s]), c.queue + i * 4);
+      body.writeUInt32LE(local(names.type, t.type[s]), c.type + i * 4);
+      body.writeDoubleLE(t.readyAt[s], c.readyAt + i * 8);
+      body.writeDoubleLE(t.dequeuedAt[s], c.dequeuedAt + i * 8);
+      body.writeUInt32LE(t.paySeg[s], c.paySeg + i * 4);
+      body.writeUInt32LE(t.payOff[s], c.payOff + i * 4);
+      body.writeUInt32LE(t.payLen[s], c.payLen + i * 4);
+      body.writeUInt32LE(t.recOff[s], c.recOff + i * 4);
+    }
+  }
+  if (t.extras.size > 0) {
+    for (let i = 0; i < n; i++) {
+      const x = t.extras.get(live[i]);
+      if (x) {
+        const errors = x.errors?.flatMap((e) => [e.attempt, e.segment, e.offset, e.length]);
+        extras.push([i, x.options, x.failedAtMs, x.completedAtMs, x.purgeAtMs, errors]);
+      }
     }
   }
   const tail = packValue([
