@@ -1,6 +1,7 @@
 // Opt-in event-loop stall probe (ZIZQ_DEBUG_LOOP_DELAY=1), used by bench/manage.ts to
 // check that bulk operations never block the loop for long. Every second, and on SIGUSR2,
-// logs one `loop_delay` event with the window's max/p99/mean delay in ms, then resets.
+// logs one `loop_delay` event with the window's max/p99/mean delay in ms, then resets;
+// and one `loop_gap` event per stall over 15 ms, with when it began.
 
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { Logger } from "pino";
@@ -28,10 +29,22 @@ export function startLoopDelayProbe(logger: Logger, intervalMs = 1000): () => vo
   };
   const timer = setInterval(() => report("interval"), intervalMs);
   timer.unref();
+  // Each stall over 15 ms on its own, with its start on the monotonic clock in µs: the
+  // clock of `node --cpu-prof`, so the profile's samples inside it name what ran.
+  let last = process.hrtime.bigint();
+  const gaps = setInterval(() => {
+    const now = process.hrtime.bigint();
+    if (now - last > 15_000_000n) {
+      logger.info({ event: "loop_gap", ms: Number((now - last) / 1000n) / 1000, start_mono_us: Number(last / 1000n) }, "event-loop gap");
+    }
+    last = now;
+  }, 1);
+  gaps.unref();
   const onSignal = () => report("signal");
   process.on("SIGUSR2", onSignal);
   return () => {
     clearInterval(timer);
+    clearInterval(gaps);
     process.off("SIGUSR2", onSignal);
     histogram.disable();
   };

@@ -143,6 +143,7 @@ export class JobTable {
   /** Slots [unindexedFrom, unindexedTo) restored but not yet in the id index (-1: none). */
   private unindexedFrom = -1;
   private unindexedTo = -1;
+  private orderMoveCount = 0;
   /** Bumped whenever compactOrder() drops freed slots. */
   private orderEpoch = 0;
 
@@ -349,6 +350,7 @@ export class JobTable {
     }
     this.order.copyWithin(lo + 1, lo, n);
     this.order[lo] = slot;
+    this.orderMoveCount++;
   }
 
   /**
@@ -616,6 +618,22 @@ export class JobTable {
     return this.order.subarray(0, this.orderLength);
   }
 
+  /**
+   * The id order as it stands, freed slots included, sorted first if it has to be, for a
+   * checkpoint to copy (checkpoint.ts, copyIdOrder). The view is valid until
+   * `orderMoves` changes: appends go past its end, but an insert in the middle or a
+   * compaction moves entries.
+   */
+  idOrderView(): Int32Array {
+    if (!this.orderSorted) this.compactOrder();
+    return this.order.subarray(0, this.orderLength);
+  }
+
+  /** Bumped whenever entries of the id order move (see idOrderView). */
+  get orderMoves(): number {
+    return this.orderMoveCount;
+  }
+
   /** Drop freed slots from the order array (then they may be reused), sorting if needed. */
   private compactOrder(): void {
     let n = 0;
@@ -625,6 +643,7 @@ export class JobTable {
     }
     this.orderLength = n;
     this.orderEpoch++;
+    this.orderMoveCount++;
     if (!this.orderSorted) {
       this.order.subarray(0, n).sort((a, b) => this.compare(a, b));
       this.orderSorted = true;

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { CHECKPOINT_FILE } from "../../lib/storage/checkpoint.ts";
+import { CHECKPOINT_FILE, copyIdOrder } from "../../lib/storage/checkpoint.ts";
+import { JobTable } from "../../lib/storage/job-table.ts";
 import { encodeJobsChunk } from "../../lib/storage/checkpoint-codec.ts";
 import { compactOldest } from "../../lib/storage/compaction.ts";
 import { type Store, type StoreOptions, openStore } from "../../lib/storage/store.ts";
@@ -254,5 +255,23 @@ describe("checkpoint", () => {
     } finally {
       await store.close();
     }
+  });
+
+  it("the id order is copied a step per turn, and again whole when entries move meanwhile", async () => {
+    const t = new JobTable();
+    t.indexing = true;
+    const meta = (n: number) => ({ id: makeId(n), status: 1, priority: 0, attempts: 0, readyAtMs: T0, queue: "q", type: "t" });
+    const at = { segment: 1, offset: 100, length: 10, recordOffset: 50, recordLength: 60 };
+    for (let n = 10; n < 5010; n++) t.index(t.add(meta(n * 2), at));
+    const ids = (order: Int32Array) => [...order].filter((s) => t.status[s] !== 255).map((s) => t.idOf(s));
+    // Nothing moves: the steps make one copy of the order as it stood.
+    const quiet = copyIdOrder(t, 1000);
+    t.index(t.add(meta(20_000), at)); // appended meanwhile: newer than the copy, not in it
+    assert.deepEqual(ids(await quiet), ids(t.orderedSlots()).slice(0, 5000));
+    // An id that lands in the middle moves entries: the copy starts over, whole.
+    const moving = copyIdOrder(t, 1000);
+    await new Promise((resolve) => setImmediate(resolve));
+    t.index(t.add(meta(2001), at));
+    assert.deepEqual(ids(await moving), ids(t.orderedSlots()));
   });
 });
