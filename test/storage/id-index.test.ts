@@ -1,6 +1,5 @@
 // The id → slot hash (lib/storage/id-index.ts): lookups stay right through growth,
-// mass removal (tombstones) and reuse, and its size follows the live ids: grown at 70%
-// full, rebuilt smaller once most ids are gone.
+// mass removal (backward shift, no tombstones) and reuse; it grows at 70% full.
 
 import assert from "node:assert/strict";
 import { it } from "node:test";
@@ -18,17 +17,17 @@ it("finds every live id and none removed, through growth, tombstones and shrink"
   // 200k ids: grown past 70% of 2^18 cells, to 2^19 (38% full), not to 2^20.
   assert.equal(index.cellCount, 2 ** 19);
   for (let s = 0; s < n; s += 997) assert.equal(index.get(formatId(words, s * 4)), s);
-  // Remove 90%: tombstones until the next rebuild, which sizes by live ids.
+  // Remove 90%.
   for (let s = 0; s < n; s++) if (s % 10 !== 0) index.remove(s);
   assert.equal(index.size, n / 10);
   for (let s = 0; s < n; s++) assert.equal(index.get(formatId(words, s * 4)), s % 10 === 0 ? s : undefined);
-  // Re-adding the removed ids fills tombstoned cells: a rebuild comes, and it stays 2^19.
+  // Re-add the removed ids: the same size again, 2^19.
   for (let s = 0; s < n; s++) if (s % 10 !== 0) index.add(s);
   assert.equal(index.size, n);
   for (let s = 0; s < n; s += 101) assert.equal(index.get(formatId(words, s * 4)), s);
 });
 
-it("a rebuild forced by tombstones is sized by the live ids, not doubled", () => {
+it("removal shifts entries back: after a mass delete, new ids need no rebuild and probes stay short", () => {
   const rand = prng(8);
   const n = 400_000;
   const words = new Uint32Array(n * 4);
@@ -37,11 +36,24 @@ it("a rebuild forced by tombstones is sized by the live ids, not doubled", () =>
   for (let s = 0; s < 200_000; s++) index.add(s);
   assert.equal(index.cellCount, 2 ** 19);
   for (let s = 0; s < 200_000; s++) if (s % 100 !== 0) index.remove(s);
-  // New ids land in empty cells: live + tombstones pass 70% of 2^19 and force a rebuild.
+  // With tombstones, these 200k new ids would have filled the cells past 70% and forced
+  // a rebuild of all of them at once; with none, the index stays as it is.
   for (let s = 200_000; s < n; s++) index.add(s);
   assert.equal(index.size, 2000 + 200_000);
-  assert.equal(index.cellCount, 2 ** 19, "rebuilt at ~40% full, not doubled to 2^20");
+  assert.equal(index.cellCount, 2 ** 19);
   for (let s = 0; s < n; s += 7) assert.equal(index.get(formatId(words, s * 4)), s < 200_000 && s % 100 !== 0 ? undefined : s);
+  // Remove everything in a random order: every lookup on the way stays right.
+  const order = Array.from({ length: n }, (_, s) => s).filter((s) => s >= 200_000 || s % 100 === 0);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  order.forEach((s, k) => {
+    index.remove(s);
+    if (k % 5000 === 0) for (const t of order.slice(k + 1, k + 200)) assert.equal(index.get(formatId(words, t * 4)), t);
+  });
+  assert.equal(index.size, 0);
+  assert.deepEqual([...index.values()], []);
 });
 
 it("addNewRange (a checkpoint's ids, indexed in one sorted sweep) finds what add() finds", () => {
