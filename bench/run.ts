@@ -4,7 +4,7 @@
 //
 //   npm run bench                        # everything (~5 min on the 2-core bench machine)
 //   npm run bench -- --quick             # short smoke run (smaller counts and durations)
-//   npm run bench -- --only W1,W3        # a subset: W1, W1-h2c, W2, W3, W4 (cold and warm), Q (issue 4 + memory), RESTART, DISK,
+//   npm run bench -- --only W1,W3        # a subset: W1, W1-h2c, W2, W2-single, W3, W4 (cold and warm), Q (issue 4 + memory), RESTART, DISK,
 //                                        #   W3-lease, W1-auth (issue 10: bench/controls.ts), B (budgets), D (dashboard, /metrics;
 //                                        #   D-W3: only its W3 rows, idle / replayed / Chromium at nice 19 / normal),
 //                                        #   Client-W1, Client-W3 (our Client and Worker, issue 8),
@@ -25,7 +25,7 @@ import { w1Auth, w3Lease } from "./controls.ts";
 import { embedded } from "./embedded.ts";
 import { manage } from "./manage.ts";
 import { w1, w1h2c } from "./w1.ts";
-import { w2 } from "./w2.ts";
+import { w2, w2Single } from "./w2.ts";
 import { w3 } from "./w3.ts";
 import { w4 } from "./w4.ts";
 import { restart } from "./restart.ts";
@@ -36,6 +36,7 @@ const WORKLOADS: Record<string, (o: BenchOptions) => Promise<Row[]>> = {
   W1: w1,
   "W1-h2c": w1h2c,
   W2: async (o) => [await w2(o, "buffered"), await w2(o, "fsync")],
+  "W2-single": async (o) => [await w2Single(o)],
   W3: async (o) => [await w3(o, "buffered", "json"), await w3(o, "buffered", "msgpack"), await w3(o, "fsync", "json")],
   W4: async (o) => [await w4(o, true), await w4(o)],
   Q: manage,
