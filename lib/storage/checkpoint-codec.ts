@@ -141,19 +141,11 @@ export function encodeJobsChunk(t: JobTable, slots: Int32Array, columnCopy = LIT
       payLen[i] = t.payLen[s];
       recOff[i] = t.recOff[s];
     }
-    const put = (a: ArrayBufferView, at: number) => body.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
-    put(idw, c.idw);
-    put(status, c.status);
-    put(priority, c.priority);
-    put(attempts, c.attempts);
-    put(queue, c.queue);
-    put(type, c.type);
-    put(readyAt, c.readyAt);
-    put(dequeuedAt, c.dequeuedAt);
-    put(paySeg, c.paySeg);
-    put(payOff, c.payOff);
-    put(payLen, c.payLen);
-    put(recOff, c.recOff);
+    const columns: [ArrayBufferView, number][] = [
+      [idw, c.idw], [status, c.status], [priority, c.priority], [attempts, c.attempts], [queue, c.queue], [type, c.type],
+      [readyAt, c.readyAt], [dequeuedAt, c.dequeuedAt], [paySeg, c.paySeg], [payOff, c.payOff], [payLen, c.payLen], [recOff, c.recOff],
+    ];
+    for (const [a, at] of columns) body.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
   } else {
     for (let i = 0; i < n; i++) {
       const s = live[i];

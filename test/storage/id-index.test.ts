@@ -6,12 +6,17 @@ import { it } from "node:test";
 import { IdIndex, formatId } from "../../lib/storage/id-index.ts";
 import { prng } from "../helpers/random.ts";
 
-it("finds every live id and none removed, through growth, tombstones and shrink", () => {
-  const rand = prng(7);
-  const n = 200_000;
+/** n random 128-bit ids as words, and an index over them (nothing added yet). */
+function randomIds(seed: number, n: number): { words: Uint32Array; index: IdIndex } {
+  const rand = prng(seed);
   const words = new Uint32Array(n * 4);
   for (let i = 0; i < n * 4; i++) words[i] = Math.floor(rand() * 2 ** 32);
-  const index = new IdIndex(() => words);
+  return { words, index: new IdIndex(() => words) };
+}
+
+it("finds every live id and none removed, through growth, mass removal and re-adding", () => {
+  const n = 200_000;
+  const { words, index } = randomIds(7, n);
   for (let s = 0; s < n; s++) index.add(s);
   assert.equal(index.size, n);
   // 200k ids: grown past 70% of 2^18 cells, to 2^19 (38% full), not to 2^20.
@@ -28,11 +33,9 @@ it("finds every live id and none removed, through growth, tombstones and shrink"
 });
 
 it("removal shifts entries back: after a mass delete, new ids need no rebuild and probes stay short", () => {
-  const rand = prng(8);
+  const rand = prng(80);
   const n = 400_000;
-  const words = new Uint32Array(n * 4);
-  for (let i = 0; i < n * 4; i++) words[i] = Math.floor(rand() * 2 ** 32);
-  const index = new IdIndex(() => words);
+  const { words, index } = randomIds(8, n);
   for (let s = 0; s < 200_000; s++) index.add(s);
   assert.equal(index.cellCount, 2 ** 19);
   for (let s = 0; s < 200_000; s++) if (s % 100 !== 0) index.remove(s);
@@ -57,11 +60,8 @@ it("removal shifts entries back: after a mass delete, new ids need no rebuild an
 });
 
 it("addNewRange (a checkpoint's ids, indexed in one sorted sweep) finds what add() finds", () => {
-  const rand = prng(9);
   const n = 300_000;
-  const words = new Uint32Array(n * 4);
-  for (let i = 0; i < n * 4; i++) words[i] = Math.floor(rand() * 2 ** 32);
-  const one = new IdIndex(() => words);
+  const { words, index: one } = randomIds(9, n);
   const range = new IdIndex(() => words);
   for (let s = 0; s < 1000; s++) {
     one.add(s);
