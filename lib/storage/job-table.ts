@@ -143,6 +143,7 @@ export class JobTable {
   /** Slots [unindexedFrom, unindexedTo) restored but not yet in the id index (-1: none). */
   private unindexedFrom = -1;
   private unindexedTo = -1;
+  /** Bumped whenever entries of the order array move (orderMoves, for a checkpoint's copy). */
   private orderMoveCount = 0;
   /** Bumped whenever compactOrder() drops freed slots. */
   private orderEpoch = 0;
@@ -165,8 +166,8 @@ export class JobTable {
    * Every column is a view into one ArrayBuffer, widest first (for alignment). Why one:
    * from ~400k slots it is above glibc's largest mmap threshold (32 MiB), so it is
    * mmapped and goes back to the OS when a grow frees it. Sixteen separate columns of
-   * 1–32 MiB came from malloc's heap instead, whose holes stayed resident: +146 MB of RSS
-   * at 5M jobs (docs/benchmarks.md, "SCALE").
+   * 1–32 MiB came from malloc's heap instead, whose holes stayed resident: 713 MB of RSS
+   * at 5M jobs in-process, against 607 MB now (docs/decisions.md, "Job table").
    */
   private growTo(cap: number): void {
     const buffer = new ArrayBuffer(cap * SLOT_BYTES);
