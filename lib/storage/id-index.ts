@@ -161,20 +161,8 @@ export class IdIndex {
   }
 
   /**
-   * Index `slot` whose id the caller knows is not in the index (a checkpoint's ids,
-   * ascending): probe for the first empty cell without comparing ids on the way.
-   */
-  addNew(slot: number): void {
-    if (this.size + 1 > this.cells.length * MAX_LOAD) this.rehash(this.size + 1, 0.5);
-    let i = this.hash(this.words(), slot * 4);
-    while (this.cells[i] !== EMPTY) i = (i + 1) & this.mask;
-    this.cells[i] = slot;
-    this.size++;
-  }
-
-  /**
    * Index slots [from, to), whose ids the caller knows are distinct and not in the index
-   * (a checkpoint's, ascending). Why not addNew() one by one: at 10M ids each insert is
+   * (a checkpoint's, ascending). Why not add() one by one: at 10M ids each insert is
    * a random write into 64 MiB of cells, a cache miss (~170 ns; 1.8 s of a restart).
    * Here each batch is counting-sorted by cell region first, so the inserts sweep the
    * cells in order.

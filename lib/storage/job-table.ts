@@ -166,8 +166,8 @@ export class JobTable {
    * Every column is a view into one ArrayBuffer, widest first (for alignment). Why one:
    * from ~400k slots it is above glibc's largest mmap threshold (32 MiB), so it is
    * mmapped and goes back to the OS when a grow frees it. Sixteen separate columns of
-   * 1–32 MiB came from malloc's heap instead, whose holes stayed resident: 713 MB of RSS
-   * at 5M jobs in-process, against 607 MB now (docs/decisions.md, "Job table").
+   * 1–32 MiB came from malloc's heap instead, whose holes stayed resident
+   * (bench/table-memory.ts; docs/decisions.md, "Job table").
    */
   private growTo(cap: number): void {
     const buffer = new ArrayBuffer(cap * SLOT_BYTES);
@@ -264,22 +264,20 @@ export class JobTable {
     const ty = typeNames.map((name) => this.types.intern(name));
     const qRefs = new Uint32Array(q.length);
     const tRefs = new Uint32Array(ty.length);
-    this.slotById.reserve(n);
     // A chunk lists its jobs in id order: append them to the order array in one copy
     // when they also follow its last entry (they do, unless slots were reused meanwhile).
     const { queue, type, gen, paySeg, payOff, payLen, recOff, idw, slotById } = this;
     let ordered = this.orderSorted && (this.orderLength === 0 || n === 0 || this.compare(this.order[this.orderLength - 1], base) < 0);
     for (let i = 1; ordered && i < n; i++) if (compareWords(idw, (base + i - 1) * 4, (base + i) * 4) >= 0) ordered = false;
-    // In order, every id is above every id before it, so none is in the id index yet:
-    // it can skip comparing ids while it probes (a cache miss into the id words per probe;
-    // half of a 10M restart's time went to indexing ids one by one).
-    // So they are indexed later, all at once (addNewRange), while the slots stay contiguous.
+    // In order, each id is above every id before it, so none can be a duplicate: the ids
+    // are indexed later, all at once (indexRestored → addNewRange, one sorted sweep),
+    // while their slots stay contiguous. One by one, indexing was half of a 10M restart.
+    // Out of order, add() finds a duplicate (the load then fails its count check).
     if (!ordered || base !== this.unindexedTo) this.indexRestored();
     if (ordered) {
       if (this.unindexedFrom < 0) this.unindexedFrom = base;
       this.unindexedTo = base + n;
     }
-    const indexId = ordered ? () => {} : (slot: number) => slotById.add(slot);
     let bytes = 0;
     // Locals: the calls in the loop keep V8 from hoisting field loads (~0.3 µs a job at 10M).
     let runSegment = -1;
@@ -291,7 +289,7 @@ export class JobTable {
       qRefs[queues[i]]++;
       tRefs[types[i]]++;
       gen[slot]++;
-      indexId(slot);
+      if (!ordered) slotById.add(slot);
       bytes += payOff[slot] + payLen[slot] - recOff[slot];
       // Runs of one segment are the rule: count them, not each slot, into the map.
       if (paySeg[slot] !== runSegment) {

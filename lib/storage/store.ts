@@ -463,8 +463,8 @@ export class Store {
   /**
    * Write a checkpoint in the background after a segment sealed, or (checked every few
    * seconds) once a MiB, or a sixteenth of the last checkpoint's size, was appended since
-   * the last one: a restart then replays at most that much log. Spaced out so that checkpoints take at most a tenth of the
-   * time, never more than one at a time.
+   * the last one: a restart then replays at most that much log. Spaced out so that
+   * checkpoints take at most a tenth of the time, never more than one at a time.
    */
   scheduleCheckpoint(): void {
     if (!this.checkpoints || this.checkpointing || this.closed) return;
@@ -600,27 +600,28 @@ async function recoverLog(fs: FsPort, dir: string, segDir: string, segmentBytes:
   if (useCheckpoint) {
     const table = new JobTable();
     const blobs = new Map<string, BlobEntry>();
-    // The log before the checkpoint is read and verified while the checkpoint's chunks
-    // load (both mostly wait on reads); replay of the log after it waits for the load.
-    let known: (position: LoadedCheckpoint | undefined) => void = () => {};
-    const position = new Promise<LoadedCheckpoint | undefined>((resolve) => (known = resolve));
-    const loading = loadCheckpoint(fs, dir, table, blobs, known);
-    void loading.then((r) => { if (typeof r === "string") known(undefined); }, () => known(undefined));
-    const from = await position;
-    const scanning = from && scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table, blobs), from, async () => typeof (await loading) === "object");
-    scanning?.catch(() => {}); // awaited below, after the load: not an unhandled rejection meanwhile
+    // Once the header matches the log, the log before the checkpoint is read and verified
+    // while the checkpoint's chunks load (both mostly wait on reads); replay of the log
+    // after it waits for the load, and is dropped if the load fails.
+    let scanning: Promise<ScanResult | undefined> | undefined;
+    const loading: Promise<LoadedCheckpoint | string> = loadCheckpoint(fs, dir, table, blobs, (from) => {
+      const loadedWell = () => loading.then((r) => typeof r === "object", () => false); // a throw closes the scan's files too
+      scanning = scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table, blobs), from, loadedWell);
+      scanning.catch(() => {}); // awaited below, after the load: not an unhandled rejection meanwhile
+    });
     const loaded = await loading;
     const scan = await scanning;
     let reason: string;
-    if (typeof loaded === "object" && scan) {
-      const before = scan.damage.find((d) => d.segment < loaded.segment || (d.segment === loaded.segment && d.offset < loaded.offset));
-      if (!before) return { table, blobs, scan, recovery: { from: "checkpoint" } };
+    if (typeof loaded === "object") {
+      // Defined: a load that succeeded started the scan and let its gate through.
+      const before = scan!.damage.find((d) => d.segment < loaded.segment || (d.segment === loaded.segment && d.offset < loaded.offset));
+      if (!before) return { table, blobs, scan: scan!, recovery: { from: "checkpoint" } };
       // The checkpoint stands for records that are damaged now: only a full scan knows
       // what the log still says (and reports the damage as it always did).
-      for (const s of scan.segments) await fs.close(s.fd).catch(() => {});
+      for (const s of scan!.segments) await fs.close(s.fd).catch(() => {});
       reason = `damage before the checkpoint (segment ${before.segment} offset ${before.offset})`;
     } else {
-      reason = typeof loaded === "string" ? loaded : "the checkpoint could not be read with the log";
+      reason = loaded;
     }
     const table2 = new JobTable();
     const blobs2 = new Map<string, BlobEntry>();

@@ -32,7 +32,7 @@ it("finds every live id and none removed, through growth, mass removal and re-ad
   for (let s = 0; s < n; s += 101) assert.equal(index.get(formatId(words, s * 4)), s);
 });
 
-it("removal shifts entries back: after a mass delete, new ids need no rebuild and probes stay short", () => {
+it("removal shifts entries back: after a mass delete, new ids need no rebuild and every lookup stays right", () => {
   const rand = prng(80);
   const n = 400_000;
   const { words, index } = randomIds(8, n);
