@@ -137,7 +137,7 @@ export function descendantCpuMicros(exclude: number[] = [], root = process.pid):
  * CPU used while `fn` runs: this (client) process as % of one core, and the server's µs
  * per op. A client near 100% would make the run client-bound, not a server figure.
  */
-export async function withCpu<T>(serverPid: number, ops: number, fn: () => Promise<T>): Promise<{ value: T; note: string }> {
+export async function withCpu<T>(serverPid: number, ops: number, fn: () => Promise<T>): Promise<{ value: T; note: string; serverUs: number }> {
   const client = process.cpuUsage();
   const server = cpuMicros(serverPid);
   const started = performance.now();
@@ -146,7 +146,7 @@ export async function withCpu<T>(serverPid: number, ops: number, fn: () => Promi
   const used = process.cpuUsage(client);
   const clientPct = ((used.user + used.system) / wallUs) * 100;
   const serverUs = (cpuMicros(serverPid) - server) / ops;
-  return { value, note: `server CPU ${serverUs.toFixed(1)} µs/job, client CPU ${clientPct.toFixed(0)}%` };
+  return { value, serverUs, note: `server CPU ${serverUs.toFixed(1)} µs/job, client CPU ${clientPct.toFixed(0)}%` };
 }
 
 /** Allocated bytes of every file under `dir` (what `du` counts; segments are preallocated). */

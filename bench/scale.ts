@@ -19,21 +19,30 @@ const stalls = (logs: string): number[] => logs.split("\n").filter((l) => l.incl
 
 const W3_JOBS = 100_000;
 
-/** W3 on a server holding 100k jobs: one warm-up round, then the median of 3 rounds. */
+/**
+ * W3 rates (jobs/s) of three rounds of take and ack W3_JOBS at `url`, after a first
+ * round that warms the take path up and is not counted; `before` runs ahead of each.
+ */
+async function w3Rounds(url: string, before?: (round: number) => Promise<void>): Promise<number[]> {
+  const rates: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    await before?.(i);
+    const rate = W3_JOBS / (await takeAndAck(url, W3_JOBS, "json")).seconds;
+    if (i > 0) rates.push(rate);
+  }
+  return rates;
+}
+
+/** W3 on a server holding 100k jobs (enqueued before each round). */
 async function w3Baseline(opts: BenchOptions): Promise<{ base: number; baseRuns: number[] }> {
   const zizq = await startZizq("scale-w3-100k", opts, []);
-  const baseRuns: number[] = [];
   try {
-    for (let i = 0; i < 4; i++) {
-      await preload(zizq.url, "Q", W3_JOBS, 1000, 2, i * W3_JOBS);
-      const rate = W3_JOBS / (await takeAndAck(zizq.url, W3_JOBS, "json")).seconds;
-      if (i > 0) baseRuns.push(rate);
-    }
+    const baseRuns = await w3Rounds(zizq.url, (i) => preload(zizq.url, "Q", W3_JOBS, 1000, 2, i * W3_JOBS));
+    return { base: median(baseRuns), baseRuns };
   } finally {
     await zizq.stop();
     fs.rmSync(zizq.dir, { recursive: true, force: true });
   }
-  return { base: median(baseRuns), baseRuns };
 }
 
 /** Disk use once compaction has settled: unchanged over 3 s (at most 3 minutes). */
@@ -82,14 +91,9 @@ export async function scale(opts: BenchOptions): Promise<Row[]> {
     for (let i = 0; i < 20; i++) pages.push(expectStatus(await request(agent, `${zizq.url}/jobs?queue=Q&limit=100`, "GET")).ms);
     rows.push({ workload: `SCALE ${tag} first page, limit=100`, mode: "buffered", p50Ms: median(pages), p99Ms: percentile(pages, 99), target: "≤ 10 ms", pass: median(pages) <= 10 });
 
-    // W3 among 10M queued against W3 with 100k queued (baseline, measured before the load).
-    // As for the baseline: a first round warms the take path up (the load warmed only
-    // enqueue), then the median of 3.
-    const at10M: number[] = [];
-    for (let i = 0; i < 4; i++) {
-      const rate = W3_JOBS / (await takeAndAck(zizq.url, W3_JOBS, "json")).seconds;
-      if (i > 0) at10M.push(rate);
-    }
+    // W3 among 10M queued against W3 with 100k queued (baseline, measured before the
+    // load), each warmed up the same way (the load warmed only the enqueue path).
+    const at10M = await w3Rounds(zizq.url);
     const big = median(at10M);
     rows.push({
       workload: `SCALE ${tag} W3 take+ack among ${tag} queued`, mode: "buffered", opsPerSec: big, target: "within 10% of W3 at 100k", pass: big >= 0.9 * base,
