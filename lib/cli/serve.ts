@@ -16,6 +16,7 @@ import { closeJq } from "../queue/jq.ts";
 import { createQueue } from "../queue/queue.ts";
 import { openStore } from "../storage/store.ts";
 import { startLoopDelayProbe } from "./_loop-delay.ts";
+import { warmUp } from "./_warm-up.ts";
 import { ConfigError, type ServeConfig } from "./config.ts";
 
 type TlsFiles = ServeConfig["tls"];
@@ -122,6 +123,15 @@ export async function startServe(config: ServeConfig, logger: Logger): Promise<R
     logError: (err) => logger.error({ err }, "request failed"),
     logClientGone: (err) => logger.debug({ err: err.message }, "client went away mid-request"),
   });
+  // Before the real listener opens, so "ready" means warm (lib/cli/_warm-up.ts).
+  if (config.warmUp) {
+    try {
+      const warm = await warmUp(config.dir);
+      logger.info({ event: "warmed_up", ms: Math.round(warm.ms), jobs: warm.jobs }, "warmed up");
+    } catch (err) {
+      logger.warn({ err }, "warm-up failed; starting cold");
+    }
+  }
   const listeners: Listener[] = [];
   const closers: (() => void)[] = [];
   const announce = (api: string, l: Listener) => {

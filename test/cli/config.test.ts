@@ -29,6 +29,7 @@ describe("resolveServeConfig defaults", () => {
       adminHost: "127.0.0.1",
       adminPort: 8901,
       adminEnabled: true,
+      warmUp: true,
       tls: undefined,
       adminTls: undefined,
       heartbeatIntervalMs: 3000,
@@ -74,6 +75,7 @@ const ROWS: Row[] = [
   ["admin-host", "0.0.0.0", "0.0.0.0", "::1", "::1", (c) => c.adminHost],
   ["admin-port", "9000", 9000, "0", 0, (c) => c.adminPort],
   ["no-admin", "true", false, true, false, (c) => c.adminEnabled],
+  ["no-warm-up", "1", false, true, false, (c) => c.warmUp],
   ["tls-cert", tmp("c.pem"), tmp("c.pem"), tmp("d.pem"), tmp("d.pem"), (c) => c.tls?.certPath],
   ["tls-key", tmp("k.pem"), tmp("k.pem"), tmp("l.pem"), tmp("l.pem"), (c) => c.tls?.keyPath],
   ["tls-client-ca", tmp("ca.pem"), tmp("ca.pem"), tmp("cb.pem"), tmp("cb.pem"), (c) => c.tls?.clientCaPath],
@@ -133,8 +135,9 @@ describe("every serve flag has a working env twin, and the flag beats it", () =>
       const env = { [envOf(flag)]: envValue };
       assert.deepEqual(pick(serve(base.flags, env)), fromEnv, "env twin");
       // mri reports --no-admin as admin: false; everything else under its own name.
-      const flagEntry = flag === "no-admin" ? { admin: false } : { [flag]: flagValue };
-      const wrongEnv = flag === "no-admin" ? { [envOf(flag)]: "false" } : env;
+      const negated = flag.startsWith("no-");
+      const flagEntry = negated ? { [flag.slice(3)]: false } : { [flag]: flagValue };
+      const wrongEnv = negated ? { [envOf(flag)]: "false" } : env;
       assert.deepEqual(pick(serve({ ...base.flags, ...flagEntry }, wrongEnv)), fromFlag, "flag over env");
     });
   }
