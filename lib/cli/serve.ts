@@ -81,12 +81,27 @@ export async function startServe(config: ServeConfig, logger: Logger): Promise<R
   const fsync = config.defaultCommitMode === "fsync";
   const enqueueFsync = (config.enqueueCommitMode ?? config.defaultCommitMode) === "fsync";
   const started = Date.now();
-  const store = await openStore({
-    dir: config.dir,
-    segmentBytes: config.segmentBytes,
-    cacheBytes: config.cacheBytes,
-    syncDirs: fsync || enqueueFsync,
-  });
+  // The warm-up (lib/cli/_warm-up.ts) runs beside recovery, in its own store: recovery of
+  // a big store waits on reads long enough to hide it. It settles before the listener
+  // opens, so "ready" means warm; it never fails the start.
+  const warming = config.warmUp
+    ? warmUp(config.dir).then(
+      (warm) => logger.info({ event: "warmed_up", ms: Math.round(warm.ms), jobs: warm.jobs }, "warmed up"),
+      (err) => logger.warn({ err }, "warm-up failed; starting cold"),
+    )
+    : undefined;
+  let store: Awaited<ReturnType<typeof openStore>>;
+  try {
+    store = await openStore({
+      dir: config.dir,
+      segmentBytes: config.segmentBytes,
+      cacheBytes: config.cacheBytes,
+      syncDirs: fsync || enqueueFsync,
+    });
+  } catch (err) {
+    await warming; // its listener and store must be closed before the caller exits
+    throw err;
+  }
   store.onBackgroundError = (err) => logger.error({ err }, "compaction failed; will retry after the next segment fills");
   for (const d of store.damage) {
     const level = d.kind === "torn" ? "info" : "error";
@@ -123,15 +138,7 @@ export async function startServe(config: ServeConfig, logger: Logger): Promise<R
     logError: (err) => logger.error({ err }, "request failed"),
     logClientGone: (err) => logger.debug({ err: err.message }, "client went away mid-request"),
   });
-  // Before the real listener opens, so "ready" means warm (lib/cli/_warm-up.ts).
-  if (config.warmUp) {
-    try {
-      const warm = await warmUp(config.dir);
-      logger.info({ event: "warmed_up", ms: Math.round(warm.ms), jobs: warm.jobs }, "warmed up");
-    } catch (err) {
-      logger.warn({ err }, "warm-up failed; starting cold");
-    }
-  }
+  await warming;
   const listeners: Listener[] = [];
   const closers: (() => void)[] = [];
   const announce = (api: string, l: Listener) => {

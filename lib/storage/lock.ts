@@ -54,6 +54,12 @@ function readPid(file: string): number | "gone" {
   }
 }
 
+/** The live process other than this one that holds `dir`'s lock, if any. */
+export function lockHolder(dir: string): number | undefined {
+  const pid = readPid(path.join(dir, "zizq.lock"));
+  return pid !== "gone" && liveOwner(pid) ? pid : undefined;
+}
+
 /** Create `file` holding our pid, atomically and only if absent; false if it exists. */
 function createExclusive(file: string): boolean {
   const tmp = `${file}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;

@@ -39,6 +39,29 @@ test("zizq serve warms up in its own store: a leftover is cleared, nothing reach
   assert.equal(enqueued.status, 201);
 });
 
+test("a warm-up dir holding files no warm-up wrote is left alone, and the server starts cold", async () => {
+  const dir = tmpDir();
+  fs.mkdirSync(path.join(dir, WARM_UP_DIR));
+  fs.writeFileSync(path.join(dir, WARM_UP_DIR, "notes.txt"), "mine");
+  const server = await spawnServer(dir, ["--warm-up"]);
+  servers.push(server);
+  assert.match(server.logs(), /warm-up failed; starting cold/);
+  assert.equal(fs.readFileSync(path.join(dir, WARM_UP_DIR, "notes.txt"), "utf8"), "mine");
+  assert.equal((await fetch(`${server.url}/health`)).status, 200);
+});
+
+test("a second server on a dir in use still refuses to start, after its warm-up, and the first keeps serving", async () => {
+  const dir = tmpDir();
+  const first = await spawnServer(dir);
+  servers.push(first);
+  await assert.rejects(spawnServer(dir, ["--warm-up"]), /in use by another zizq server/);
+  assert.equal(fs.existsSync(path.join(dir, WARM_UP_DIR)), false, "the refused server's warm-up cleaned up");
+  const enqueued = await fetch(`${first.url}/jobs`, {
+    method: "POST", headers: { "content-type": "application/json" }, body: '{"type":"t","queue":"q","payload":{}}',
+  });
+  assert.equal(enqueued.status, 201);
+});
+
 test("--no-warm-up starts without one (the test helper's default)", async () => {
   const server = await spawnServer(tmpDir());
   servers.push(server);
