@@ -66,7 +66,13 @@ export async function warmUp(dataDir: string): Promise<{ ms: number; jobs: numbe
     session.on("error", () => {});
     const h2 = session;
     const run = async () => {
-      const allTaken = takeAndAck(port, WARM_UP_JOBS, () => taken++);
+      // Bulk acks alternate between HTTP/1.1 and h2c (the official clients ack over h2).
+      let chunk = 0;
+      const ack = (ids: string[]) => {
+        const body = JSON.stringify({ ids });
+        return chunk++ % 2 ? h2Request(h2, "/jobs/success", body) : pipelined(port, 1, () => post("/jobs/success", body));
+      };
+      const allTaken = takeAndAck(port, WARM_UP_JOBS, ack, () => taken++);
       // HTTP/1.1 single enqueues on 4 connections, h2c enqueues 16 at a time (the official
       // clients' RPC transport), one bulk enqueue; the take stream acks all of them.
       await Promise.all(Array.from({ length: 4 }, (_, k) =>
@@ -153,7 +159,7 @@ function pipelined(port: number, total: number, request: (n: number) => string):
 }
 
 /** One NDJSON take stream; acks in bulk what each chunk brought; resolves after `total` jobs. */
-function takeAndAck(port: number, total: number, onJob: () => void): Promise<void> {
+function takeAndAck(port: number, total: number, ack: (ids: string[]) => Promise<unknown>, onJob: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let count = 0;
     let acks: Promise<unknown> = Promise.resolve();
@@ -169,7 +175,7 @@ function takeAndAck(port: number, total: number, onJob: () => void): Promise<voi
           onJob();
         }
         count += ids.length;
-        if (ids.length) acks = acks.then(() => pipelined(port, 1, () => post("/jobs/success", JSON.stringify({ ids }))));
+        if (ids.length) acks = acks.then(() => ack(ids));
         if (count >= total) {
           req.destroy();
           acks.then(() => resolve(), reject);
