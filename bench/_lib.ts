@@ -70,9 +70,7 @@ export async function startZizq(
   // enough to pass `env` to the child.
   const saved = new Map(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
-  // --warm-up: the server as `zizq serve` runs it (the test helper skips it by default).
-  const warm = args.includes("--no-warm-up") ? [] : ["--warm-up"];
-  const pending = spawnServer(dir, [...(admin ? [] : ["--no-admin"]), ...warm, ...args], 20_000, nodeArgs);
+  const pending = spawnServer(dir, [...(admin ? [] : ["--no-admin"]), ...args], 20_000, nodeArgs);
   for (const [k, v] of saved) v === undefined ? delete process.env[k] : (process.env[k] = v);
   const server = await pending;
   const pid = server.child.pid!;

@@ -15,7 +15,7 @@ import http from "node:http";
 
 async function timeRestart(dir: string): Promise<{ ms: number; rssMb: number; recovered: string }> {
   const started = performance.now();
-  const server = await spawnServer(dir, ["--no-admin", "--warm-up"], 120_000); // as users start it
+  const server = await spawnServer(dir, ["--no-admin"], 120_000);
   const agent = new http.Agent({ keepAlive: false });
   const health = await request(agent, `${server.url}/health`, "GET");
   const ms = performance.now() - started;

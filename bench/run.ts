@@ -38,7 +38,7 @@ const WORKLOADS: Record<string, (o: BenchOptions) => Promise<Row[]>> = {
   W2: async (o) => [await w2(o, "buffered"), await w2(o, "fsync")],
   "W2-single": async (o) => [await w2Single(o)],
   W3: async (o) => [await w3(o, "buffered", "json"), await w3(o, "buffered", "msgpack"), await w3(o, "fsync", "json")],
-  W4: async (o) => [await w4(o, true), await w4(o)],
+  W4: async (o) => [await w4(o, true), await w4(o, true, true), await w4(o)],
   Q: manage,
   D: dashboard,
   "D-W3": dashboardUnderW3,

@@ -105,7 +105,7 @@ export async function scale(opts: BenchOptions): Promise<Row[]> {
     const restartStart = performance.now();
     const saved = process.env.ZIZQ_DEBUG_LOOP_DELAY;
     process.env.ZIZQ_DEBUG_LOOP_DELAY = "1"; // spawnServer copies the environment at once
-    const pending = spawnServer(zizq.dir, ["--no-admin", "--warm-up"], 600_000); // as users start it
+    const pending = spawnServer(zizq.dir, ["--no-admin"], 600_000);
     if (saved === undefined) delete process.env.ZIZQ_DEBUG_LOOP_DELAY;
     else process.env.ZIZQ_DEBUG_LOOP_DELAY = saved;
     const again = await pending;

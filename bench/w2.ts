@@ -47,9 +47,8 @@ export async function w2(opts: BenchOptions, mode: "buffered" | "fsync"): Promis
 
 /**
  * W2-single (issue 13): one producer, one 1,000-job bulk request in flight, against a
- * freshly started server (after its own start-up warm-up, as `zizq serve` runs it) with no
- * warm-up traffic from the bench, the client building each body as it goes (its time is
- * in the wall clock). Server CPU per job is from the fresh process.
+ * freshly started server with no warm-up, the client building each body as it goes (its
+ * time is in the wall clock). Server CPU per job is from the fresh process.
  */
 export async function w2Single(opts: BenchOptions): Promise<Row> {
   const total = opts.quick ? 50_000 : 200_000;

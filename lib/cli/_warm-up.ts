@@ -1,4 +1,4 @@
-// Warm-up before `ready` (issue 13, cold start). A freshly started server runs its hot
+// `zizq serve --warm-up` (opt-in; issue 13, cold start). A freshly started server runs its hot
 // path in V8's interpreter until the JIT has seen it: measured, the first second of
 // 2,000 enqueues/s kept the process 85–99% busy where a warm one needs ~15%, and the
 // enqueue-to-take p99 was 20–40 ms against 2–4 ms a second later (docs/benchmarks.md).
@@ -8,8 +8,9 @@
 // V8 keeps what it compiled: these are the same functions the real listener runs.
 // Nothing reaches the real queue, and nothing is written outside --dir. It runs while
 // the real store recovers (serve.ts): at 10M jobs recovery waits on reads long enough
-// that the warm-up adds nothing to the time to /health (4.66–4.96 s after it, 3.99–4.05 s
-// beside it).
+// that the warm-up adds little to the time to /health (4.66–4.96 s after it, 4.10–4.34 s
+// beside it, 3.86–4.04 s without it). Off by default: after it, take+ack among 10M queued
+// jobs measured ~30% slower, cause not found (docs/decisions.md).
 
 import fs from "node:fs";
 import http from "node:http";

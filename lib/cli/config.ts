@@ -62,7 +62,7 @@ export interface ServeConfig {
   adminPort: number;
   /** false with `--no-admin`. @default true */
   adminEnabled: boolean;
-  /** false with `--no-warm-up`: skip driving the hot paths before `ready` (lib/cli/_warm-up.ts). @default true */
+  /** true with `--warm-up`: drive the hot paths before `ready` (lib/cli/_warm-up.ts). @default false */
   warmUp: boolean;
   /** Primary listener TLS; undefined = plain TCP (h2c + HTTP/1.1). @default undefined */
   tls: TlsFiles | undefined;
@@ -160,7 +160,7 @@ export function resolveServeConfig(
     adminHost: read.string("admin-host"),
     adminPort: port("admin-port"),
     adminEnabled: !(flags["admin"] === false || read.bool("no-admin")),
-    warmUp: !(flags["warm-up"] === false || read.bool("no-warm-up")),
+    warmUp: read.bool("warm-up"),
     tls: tlsPair(""),
     adminTls: tlsPair("admin-"),
     heartbeatIntervalMs: read.durationMs("heartbeat-interval", { min: 1 }),

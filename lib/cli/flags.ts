@@ -42,7 +42,7 @@ export const SERVE_FLAGS: FlagSpec[] = [
   flag("admin-host", "Admin listener address", { default: "127.0.0.1" }),
   flag("admin-port", "Admin listener port; 0 picks a free port", { default: "8901" }),
   flag("no-admin", "Do not start the admin listener", { boolean: true }),
-  flag("no-warm-up", "Skip the start-up warm-up (~0.3 s) that makes the first requests fast", { boolean: true }),
+  flag("warm-up", "Warm the hot paths up before ready (~0.5 s at start): a fast first second", { boolean: true }),
   flag("tls-cert", "PEM certificate for the primary listener (needs --tls-key)"),
   flag("tls-key", "PEM private key for the primary listener (needs --tls-cert)"),
   flag("tls-client-ca", "PEM CA bundle: require client certificates (mTLS) on the primary listener"),

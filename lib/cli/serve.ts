@@ -81,7 +81,7 @@ export async function startServe(config: ServeConfig, logger: Logger): Promise<R
   const fsync = config.defaultCommitMode === "fsync";
   const enqueueFsync = (config.enqueueCommitMode ?? config.defaultCommitMode) === "fsync";
   const started = Date.now();
-  // The warm-up (lib/cli/_warm-up.ts) runs beside recovery, in its own store: recovery of
+  // The opt-in warm-up (--warm-up, lib/cli/_warm-up.ts) runs beside recovery, in its own store: recovery of
   // a big store waits on reads long enough to hide it. It settles before the listener
   // opens, so "ready" means warm; it never fails the start.
   const warming = config.warmUp

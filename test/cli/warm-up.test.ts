@@ -62,7 +62,7 @@ test("a second server on a dir in use still refuses to start, after its warm-up,
   assert.equal(enqueued.status, 201);
 });
 
-test("--no-warm-up starts without one (the test helper's default)", async () => {
+test("without --warm-up there is none (the default)", async () => {
   const server = await spawnServer(tmpDir());
   servers.push(server);
   assert.equal(server.logs().includes('"warmed_up"'), false);

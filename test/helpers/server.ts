@@ -88,10 +88,7 @@ export async function spawnServer(
   const entry = process.env.ZIZQ_SPAWN_BUILT === "1"
     ? [path.join(ROOT, "dist/bin/zizq.mjs")]
     : ["--import", "tsx", path.join(ROOT, "bin/zizq.ts")];
-  // Tests skip the start-up warm-up (~0.3 s a server) unless they ask for it; benches
-  // (bench/_lib.ts startZizq) pass --warm-up to run the server as users do.
-  const warm = extraArgs.some((a) => a === "--warm-up" || a === "--no-warm-up") ? [] : ["--no-warm-up"];
-  const serveArgs = ["serve", "--dir", dir, "--port", "0", "--admin-port", "0", "--log-format", "json", ...warm, ...extraArgs];
+  const serveArgs = ["serve", "--dir", dir, "--port", "0", "--admin-port", "0", "--log-format", "json", ...extraArgs];
   const child = spawn(executable?.path ?? process.execPath, executable ? serveArgs : [...nodeArgs, ...entry, ...serveArgs], {
     cwd: executable?.cwd ?? ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ZIZQ_LOG_LEVEL: "info" },
   });
