@@ -52,19 +52,26 @@ export async function clientW1(opts: BenchOptions): Promise<Row[]> {
   // mostly measure who got the CPU when. Server CPU per call is the steadier figure.
   const ours: LoadResult[] = [];
   const bare: LoadResult[] = [];
+  // Both sides' CPU per call: with the calls moving in lockstep, the rate is close to
+  // 1 / (client + server µs per call) (docs/benchmarks.md, "Why Client W1 stays near 8k").
   const oursCpu: number[] = [];
   const bareCpu: number[] = [];
-  const measured = async (send: (n: number) => Promise<unknown>, runs: LoadResult[], cpu: number[]) => {
+  const oursClient: number[] = [];
+  const bareClient: number[] = [];
+  const measured = async (send: (n: number) => Promise<unknown>, runs: LoadResult[], cpu: number[], client: number[]) => {
     const before = cpuMicros(zizq.pid);
+    const mine = process.cpuUsage();
     runs.push(await drive(perRound, send));
+    const used = process.cpuUsage(mine);
     cpu.push((cpuMicros(zizq.pid) - before) / perRound);
+    client.push((used.user + used.system) / perRound);
   };
   try {
     await drive(5_000, raw.send); // warm-up (JIT), not counted
     await drive(5_000, enqueue);
     for (let i = 0; i < rounds; i++) {
-      await measured(raw.send, bare, bareCpu);
-      await measured(enqueue, ours, oursCpu);
+      await measured(raw.send, bare, bareCpu, bareClient);
+      await measured(enqueue, ours, oursCpu, oursClient);
     }
   } finally {
     raw.close();
@@ -77,12 +84,12 @@ export async function clientW1(opts: BenchOptions): Promise<Row[]> {
   return [
     {
       workload: "Client W1 raw node:http2", mode: "buffered", ...b, target: "reference",
-      measured: `${note}; server CPU ${median(bareCpu).toFixed(1)} µs/call`,
+      measured: `${note}; client CPU ${median(bareClient).toFixed(1)}, server CPU ${median(bareCpu).toFixed(1)} µs/call`,
     },
     {
       workload: "Client W1 client.enqueue", mode: "buffered", ...o, ...res,
       target: `≥ ${TARGET}`, pass: o.opsPerSec >= TARGET,
-      measured: `${note}, ${((o.opsPerSec / b.opsPerSec) * 100).toFixed(0)}% of raw; server CPU ${median(oursCpu).toFixed(1)} µs/call`,
+      measured: `${note}, ${((o.opsPerSec / b.opsPerSec) * 100).toFixed(0)}% of raw; client CPU ${median(oursClient).toFixed(1)}, server CPU ${median(oursCpu).toFixed(1)} µs/call`,
     },
   ];
 }

@@ -127,34 +127,48 @@ async function inFlight(width: number, total: number, send: (n: number) => Promi
 const post = (path: string, body: string): string =>
   `POST ${path} HTTP/1.1\r\nhost: warm-up\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 
+/** A warm-up request the server refused: the warm-up would be warming an error path. */
+const refused = (what: string, status: string) => new Error(`warm-up ${what} answered ${status}`);
+
+const STATUS_LINE = "HTTP/1.1 ";
+
 /**
  * `total` requests on one raw socket, written 32 at a time (pipelined), each batch after
- * the previous one's responses. Why raw: a node:http client is as cold as the server, and
- * it doubled the warm-up's time without warming anything the server runs.
+ * the previous one's responses; rejects on a status other than 2xx. Why raw: a node:http
+ * client is as cold as the server, and it doubled the warm-up's time without warming
+ * anything the server runs.
  */
 function pipelined(port: number, total: number, request: (n: number) => string): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, "127.0.0.1");
     let sent = 0;
     let answered = 0;
-    let waiting = 0;
     let tail = "";
     const sendBatch = () => {
       const batch: string[] = [];
       for (; batch.length < 32 && sent < total; sent++) batch.push(request(sent));
-      waiting = batch.length;
       socket.write(batch.join(""));
     };
     socket.setEncoding("latin1").on("data", (chunk: string) => {
-      // Count status lines; a body never contains "HTTP/1.1 " followed by a status here.
+      // Count status lines (a job's JSON never holds one); a line cut after "HTTP/1.1 " is
+      // counted when its status digit arrives, from the tail kept for the next chunk.
       const text = tail + chunk;
-      let at = 0;
-      for (let i = text.indexOf("HTTP/1.1 "); i !== -1; i = text.indexOf("HTTP/1.1 ", i + 9)) (answered++, waiting--, (at = i + 9));
-      tail = text.slice(Math.max(at, text.length - 8));
+      let from = 0;
+      for (let i = text.indexOf(STATUS_LINE); i !== -1 && i + STATUS_LINE.length < text.length; i = text.indexOf(STATUS_LINE, from)) {
+        const status = text.slice(i + STATUS_LINE.length, i + STATUS_LINE.length + 3);
+        if (status[0] !== "2") {
+          socket.destroy();
+          reject(refused(request(answered).split(" ", 2).join(" "), status));
+          return;
+        }
+        answered++;
+        from = i + STATUS_LINE.length + 1;
+      }
+      tail = text.slice(Math.max(from, text.length - STATUS_LINE.length));
       if (answered === total) {
         socket.end();
         resolve();
-      } else if (waiting === 0) sendBatch();
+      } else if (answered === sent) sendBatch();
     }).on("error", reject).on("connect", sendBatch);
   });
 }
@@ -176,10 +190,17 @@ function takeAndAck(port: number, total: number, ack: (ids: string[]) => Promise
           onJob();
         }
         count += ids.length;
-        if (ids.length) acks = acks.then(() => ack(ids));
+        if (ids.length) {
+          acks = acks.then(() => ack(ids));
+          acks.catch(reject); // a refused ack fails the warm-up now, never as an unhandled rejection
+        }
+        // The stream stays open until the last ack is answered: closing it puts its
+        // unacked jobs back to ready, and their acks would be refused (422).
         if (count >= total) {
-          req.destroy();
-          acks.then(() => resolve(), reject);
+          acks.then(() => {
+            req.destroy();
+            resolve();
+          }, reject);
         }
       });
       res.on("error", () => {});
@@ -188,10 +209,16 @@ function takeAndAck(port: number, total: number, ack: (ids: string[]) => Promise
   });
 }
 
+/** One h2c POST; rejects on a status other than 2xx. */
 function h2Request(session: http2.ClientHttp2Session, path: string, body: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const stream = session.request({ ":method": "POST", ":path": path, ...JSON_HEADERS });
-    stream.on("data", () => {}).on("end", resolve).on("error", reject);
+    let status = 0;
+    stream.on("response", (headers) => (status = Number(headers[":status"])));
+    stream.on("data", () => {}).on("error", reject).on("end", () => {
+      if (status >= 200 && status < 300) resolve();
+      else reject(refused(`POST ${path}`, String(status)));
+    });
     stream.end(body);
   });
 }

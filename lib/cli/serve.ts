@@ -81,27 +81,24 @@ export async function startServe(config: ServeConfig, logger: Logger): Promise<R
   const fsync = config.defaultCommitMode === "fsync";
   const enqueueFsync = (config.enqueueCommitMode ?? config.defaultCommitMode) === "fsync";
   const started = Date.now();
-  // The opt-in warm-up (--warm-up, lib/cli/_warm-up.ts) runs beside recovery, in its own store: recovery of
-  // a big store waits on reads long enough to hide it. It settles before the listener
-  // opens, so "ready" means warm; it never fails the start.
+  // The opt-in warm-up (--warm-up, lib/cli/_warm-up.ts) runs beside recovery, in its own
+  // store: recovery of a big store waits on reads long enough to hide it. It settles
+  // before the listener opens, so "ready" means warm; it never fails the start.
   const warming = config.warmUp
     ? warmUp(config.dir).then(
       (warm) => logger.info({ event: "warmed_up", ms: Math.round(warm.ms), jobs: warm.jobs }, "warmed up"),
       (err) => logger.warn({ err }, "warm-up failed; starting cold"),
     )
     : undefined;
-  let store: Awaited<ReturnType<typeof openStore>>;
-  try {
-    store = await openStore({
-      dir: config.dir,
-      segmentBytes: config.segmentBytes,
-      cacheBytes: config.cacheBytes,
-      syncDirs: fsync || enqueueFsync,
-    });
-  } catch (err) {
+  const store = await openStore({
+    dir: config.dir,
+    segmentBytes: config.segmentBytes,
+    cacheBytes: config.cacheBytes,
+    syncDirs: fsync || enqueueFsync,
+  }).catch(async (err: unknown) => {
     await warming; // its listener and store must be closed before the caller exits
     throw err;
-  }
+  });
   store.onBackgroundError = (err) => logger.error({ err }, "compaction failed; will retry after the next segment fills");
   for (const d of store.damage) {
     const level = d.kind === "torn" ? "info" : "error";

@@ -26,7 +26,7 @@ test("zizq serve warms up in its own store: a leftover is cleared, nothing reach
 
   const event = server.logs().split("\n").filter((l) => l.includes('"warmed_up"')).map((l) => JSON.parse(l) as { jobs: number; ms: number });
   assert.equal(event.length, 1, server.logs());
-  assert.equal(event[0].jobs, WARM_UP_JOBS, "every warm-up job was taken and acked");
+  assert.equal(event[0].jobs, WARM_UP_JOBS, "every warm-up job was taken (and every request, acks included, got a 2xx)");
   assert.equal(fs.existsSync(path.join(dir, WARM_UP_DIR)), false, "the warm-up dir is removed");
 
   const count = await (await fetch(`${server.url}/jobs/count`)).json();
