@@ -14,6 +14,18 @@ import { tmpDir } from "./tmp.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
+// Servers spawned and not yet exited. A test file whose `before` failed half-way (a
+// Promise.all of a server and a browser, say) never got the server's handle to stop it,
+// and the child's pipes then kept the file, and `npm test`, from ever exiting. Under the
+// test runner (NODE_TEST_CONTEXT), whatever is left when the file's tests end is killed.
+const running = new Set<ChildProcess>();
+if (process.env.NODE_TEST_CONTEXT) {
+  const { after } = await import("node:test");
+  after(() => {
+    for (const child of running) child.kill("SIGKILL");
+  });
+}
+
 export interface TestServer {
   url: string;
   dir: string;
@@ -92,11 +104,20 @@ export async function spawnServer(
   const child = spawn(executable?.path ?? process.execPath, executable ? serveArgs : [...nodeArgs, ...entry, ...serveArgs], {
     cwd: executable?.cwd ?? ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ZIZQ_LOG_LEVEL: "info" },
   });
+  running.add(child);
   let logs = "";
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => {
+    running.delete(child);
+    resolve(code);
+  }));
   const urls = await new Promise<{ url: string; adminUrl?: string }>((resolve, reject) => {
     const found: Record<string, string> = {};
-    const timer = setTimeout(() => reject(new Error(`server did not start within ${timeoutMs} ms:\n${logs}`)), timeoutMs);
+    // A server that missed its deadline is killed: left running, its pipes kept the test
+    // file (and so `npm test`) from ever exiting.
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`server did not start within ${timeoutMs} ms:\n${logs}`));
+    }, timeoutMs);
     const onData = (chunk: Buffer) => {
       logs += chunk.toString();
       for (const line of logs.split("\n")) {
