@@ -37,6 +37,7 @@ import {
 import { BodyShapeError, expectObject, expectString, requireField } from "./validate.ts";
 import { UniqueIndex } from "./unique.ts";
 import { diskBytes as storeDiskBytes } from "../storage/compaction.ts";
+import { TimeSlice, yieldToLoop } from "../storage/time-slice.ts";
 import { U32List } from "../storage/u32-list.ts";
 
 export interface QueueOptions {
@@ -72,7 +73,6 @@ const BULK_SLICE = 4096;
  */
 const DELETE_CHUNK = 256;
 const DELETE_YIELD_MS = 4;
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * What the admin event stream hears about (API.md §5.1): `jobs` for any list change,
@@ -354,7 +354,7 @@ export class Queue {
     };
     let deleted = 0;
     const writes: Promise<void>[] = [];
-    let ranSince = performance.now();
+    const slice = new TimeSlice(DELETE_YIELD_MS);
     for (let i = 0; i < matched.length; i += DELETE_CHUNK) {
       const slots: number[] = [];
       for (let j = i; j < Math.min(i + DELETE_CHUNK, matched.length); j++) {
@@ -365,10 +365,7 @@ export class Queue {
       }
       deleted += slots.length;
       writes.push(this.store.remove(slots, this.ctx.writeSync));
-      if (performance.now() - ranSince >= DELETE_YIELD_MS) {
-        await yieldToLoop();
-        ranSince = performance.now();
-      }
+      await slice.pace();
     }
     await guarded(Promise.all(writes));
     this.changed();
@@ -399,14 +396,11 @@ export class Queue {
       return { slots, words };
     }
     const test = slotTest(t, filter, this.now(), true);
-    let ranSince = performance.now();
+    const slice = new TimeSlice(DELETE_YIELD_MS);
     for (let start = 0; start < t.slotLimit; start += 4096) {
       const end = Math.min(t.slotLimit, start + 4096);
       for (let slot = start; slot < end; slot++) if (test(slot)) add(slot);
-      if (performance.now() - ranSince >= DELETE_YIELD_MS) {
-        await yieldToLoop();
-        ranSince = performance.now();
-      }
+      await slice.pace();
     }
     return { slots, words };
   }

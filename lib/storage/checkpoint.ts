@@ -24,13 +24,17 @@ import type { JobTable } from "./job-table.ts";
 import type { BlobEntry } from "./replay.ts";
 import { segmentFileName } from "./segment-set.ts";
 import type { Store } from "./store.ts";
+import { TimeSlice, yieldToLoop } from "./time-slice.ts";
 
 export const CHECKPOINT_FILE = "checkpoint";
-/** Jobs per chunk: one chunk is encoded per event-loop turn (~2.5 ms CPU here: stalls stay far under 20 ms). */
-const CHUNK = 8192;
+/**
+ * Jobs per chunk: one chunk is encoded per event-loop turn. 8,192 was ~2.5 ms of CPU on
+ * one VM but 10–20 ms on another (fresh buffers there cost a page fault each ~10 µs), and
+ * a bulk delete's slice in the same loop turn made a 20 ms stall; 2,048 is ~3 ms there.
+ */
+const CHUNK = 2048;
 const TAIL_BYTES = 64;
 
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Read `length` bytes at `position` of a file by path (undefined if it is missing or short). */
 async function readAt(fs: FsPort, file: string, position: number, length: number): Promise<Buffer | undefined> {
@@ -163,29 +167,37 @@ export function pointsOnlyInto(table: JobTable, blobs: Map<string, BlobEntry>, s
   return true;
 }
 
-/** Entries of the id order copied per turn (4 MiB: ~2 ms with its first-touch page faults). */
-const COPY_STEP = 1 << 20;
+/** Entries copied between checks of the time budget (256 KiB). */
+const COPY_STEP = 1 << 16;
 
 /**
- * A copy of the table's id order (freed slots included: the encoder skips them), made a
- * step per turn. In one step, the 40 MB copy at 10M jobs was a 15–22 ms loop stall,
+ * A copy of the table's id order (freed slots included: the encoder skips them), made in
+ * time slices. In one step, the 40 MB copy at 10M jobs was a 15–100 ms loop stall,
  * mostly first-touch page faults. Entries may not move while it copies (an insert in the
- * middle, a compaction of the order): if they do, it copies the whole order again in one
- * step. Appends after the start are jobs newer than P: not needed. A table that grows
- * copies the order unchanged into its new buffer, so the first view stays right.
+ * middle, a compaction of the order): if they do, it starts again, and after three moves
+ * copies the whole order in one step. Appends after the start are jobs newer than P: not
+ * needed. A table that grows copies the order unchanged into its new buffer, so the
+ * first view stays right.
  * Fuzzy like the rest: a slot freed and reused meanwhile holds a job newer than P, which
  * replay after P applies again (last writer wins).
  */
-export async function copyIdOrder(table: JobTable, step = COPY_STEP): Promise<Int32Array> {
-  const view = table.idOrderView();
-  const moves = table.orderMoves;
-  const copy = new Int32Array(view.length);
-  for (let i = 0; i < copy.length; i += step) {
-    copy.set(view.subarray(i, Math.min(copy.length, i + step)), i);
-    await yieldToLoop();
-    if (table.orderMoves !== moves) return table.idOrderView().slice();
+export async function copyIdOrder(table: JobTable, step = COPY_STEP, budgetMs?: number): Promise<Int32Array> {
+  const slice = new TimeSlice(budgetMs);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const view = table.idOrderView();
+    const moves = table.orderMoves;
+    const copy = new Int32Array(view.length);
+    let moved = false;
+    for (let i = 0; i < copy.length && !moved; i += step) {
+      copy.set(view.subarray(i, Math.min(copy.length, i + step)), i);
+      if (slice.spent) {
+        await slice.yield();
+        moved = table.orderMoves !== moves;
+      }
+    }
+    if (!moved) return copy;
   }
-  return copy;
+  return table.idOrderView().slice();
 }
 
 /**

@@ -13,11 +13,12 @@ import { RECORD_HEADER_BYTES, RECORD_JOB, SEGMENT_HEADER_BYTES, STATUS_FREE } fr
 import type { ErrorLocation } from "./job-table.ts";
 import type { Location } from "./log-writer.ts";
 import type { Store } from "./store.ts";
+import { TimeSlice, yieldToLoop } from "./time-slice.ts";
 
 /** Jobs per slice: small enough that one slice stays well under a few ms of CPU. */
 const SLICE = 256;
-/** Slots per synchronous step of a search (~2 ms). */
-const SCAN_STEP = 1 << 18;
+/** Slots scanned between checks of the time budget. */
+const SCAN_STEP = 1 << 13;
 
 export interface CompactionResult {
   segment: number;
@@ -26,7 +27,6 @@ export interface CompactionResult {
   blobs: number;
 }
 
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Bytes of live records: what the data would take after a full compaction. */
 export function liveBytes(store: Store): number {
@@ -216,20 +216,21 @@ async function copyBlobs(store: Store, oldest: number, keys: string[]): Promise<
 
 /**
  * The live jobs in `segment`, found by a plain loop over the columns (the id index's
- * generator cost ~100 ns a cell) in steps of SCAN_STEP slots with a yield between, and
- * stopped once the table's count of them is reached. At 10M jobs a whole pass is
- * ~40 ms: one synchronous pass stalled the loop that long per segment retired.
+ * generator cost ~100 ns a cell) in time slices, and stopped once the table's count of
+ * them is reached. At 10M jobs a whole pass is ~40 ms warm and far more the first time
+ * (interpreted): one synchronous pass stalled the loop that long per segment retired.
  * A job found here may move or go before it is copied; copyJobs checks again. None can
  * move in: appends go to the head.
  */
 async function slotsIn(store: Store, segment: number): Promise<number[]> {
   const t = store.table;
   const slots: number[] = [];
+  const slice = new TimeSlice();
   for (let from = 0; from < t.slotLimit && slots.length < t.liveIn(segment); from += SCAN_STEP) {
     const { paySeg, status } = t;
     const end = Math.min(t.slotLimit, from + SCAN_STEP);
     for (let s = from; s < end; s++) if (paySeg[s] === segment && status[s] !== STATUS_FREE) slots.push(s);
-    await yieldToLoop();
+    await slice.pace();
   }
   return slots;
 }

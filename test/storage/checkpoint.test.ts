@@ -277,7 +277,7 @@ describe("checkpoint", () => {
     }
   });
 
-  it("the id order is copied a step per turn, and again whole when entries move meanwhile", async () => {
+  it("the id order is copied in time slices (budget 0: a step per turn), and again when entries move meanwhile", async () => {
     const t = new JobTable();
     t.indexing = true;
     const meta = (n: number) => ({ id: makeId(n), status: 1, priority: 0, attempts: 0, readyAtMs: T0, queue: "q", type: "t" });
@@ -285,11 +285,11 @@ describe("checkpoint", () => {
     for (let n = 10; n < 5010; n++) t.index(t.add(meta(n * 2), at));
     const ids = (order: Int32Array) => [...order].filter((s) => t.status[s] !== 255).map((s) => t.idOf(s));
     // Nothing moves: the steps make one copy of the order as it stood.
-    const quiet = copyIdOrder(t, 1000);
+    const quiet = copyIdOrder(t, 1000, 0);
     t.index(t.add(meta(20_000), at)); // appended meanwhile: newer than the copy, not in it
     assert.deepEqual(ids(await quiet), ids(t.orderedSlots()).slice(0, 5000));
-    // An id that lands in the middle moves entries: the copy starts over, whole.
-    const moving = copyIdOrder(t, 1000);
+    // An id that lands in the middle moves entries: the copy starts over.
+    const moving = copyIdOrder(t, 1000, 0);
     await new Promise((resolve) => setImmediate(resolve));
     t.index(t.add(meta(2001), at));
     assert.deepEqual(ids(await moving), ids(t.orderedSlots()));
