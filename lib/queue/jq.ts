@@ -3,7 +3,7 @@
 // client-generated shapes run on a JS fast path, the rest in a worker thread with a
 // per-call deadline, so a runaway program costs a 400, never a blocked event loop.
 
-import { setImmediate as yieldToLoop } from "node:timers/promises";
+import { yieldToLoop } from "../storage/time-slice.ts";
 import { QueueError, type QueueErrorCode } from "./types.ts";
 import { JqAbortError, JqPool, type JqPoolOptions, type JqRawResult } from "./_jq-pool.ts";
 import { compileFastPath, type FastFilter } from "./jq-fast-path.ts";

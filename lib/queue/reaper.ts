@@ -4,6 +4,7 @@
 
 import { STATUS_FREE } from "../storage/format.ts";
 import type { Store } from "../storage/store.ts";
+import { yieldToLoop } from "../storage/time-slice.ts";
 
 const BATCH = 1000;
 
@@ -19,7 +20,7 @@ export async function reap(store: Store, nowMs: number, sync: boolean): Promise<
     const slots = expired.slice(i, i + BATCH).map((id) => t.slotById.get(id)).filter((s): s is number => s !== undefined);
     await store.remove(slots, sync);
     removed += slots.length;
-    await new Promise((resolve) => setImmediate(resolve));
+    await yieldToLoop();
   }
   return removed;
 }

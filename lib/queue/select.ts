@@ -6,6 +6,7 @@
 import { STATUS_FREE } from "../storage/format.ts";
 import type { JobTable } from "../storage/job-table.ts";
 import type { Store } from "../storage/store.ts";
+import { yieldToLoop } from "../storage/time-slice.ts";
 import { STATUS_CODE, isExpired, viewOf } from "./job.ts";
 import { compileFilter } from "./jq.ts";
 import { liveCounts } from "./live-counts.ts";
@@ -14,7 +15,6 @@ import type { JobFilter, ListRequest, ListResult } from "./types.ts";
 /** Candidates per jq call: large enough to amortise the engine call, small enough to yield. */
 const JQ_CHUNK = 2000;
 
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export type SlotTest = (slot: number) => boolean;
 

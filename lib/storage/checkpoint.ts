@@ -29,12 +29,12 @@ import { TimeSlice, yieldToLoop } from "./time-slice.ts";
 export const CHECKPOINT_FILE = "checkpoint";
 /**
  * Jobs per chunk: one chunk is encoded per event-loop turn. 8,192 was ~2.5 ms of CPU on
- * one VM but 10–20 ms on another (fresh buffers there cost a page fault each ~10 µs), and
- * a bulk delete's slice in the same loop turn made a 20 ms stall; 2,048 is ~3 ms there.
+ * one VM but 8–10 ms on another (profiled inside loop stalls; fresh buffers there cost a
+ * page fault each ~10 µs), and with a bulk delete's slice in the same turn the loop
+ * stalled 16–20 ms. With 2,048 no stall over 15 ms named the encoder any more.
  */
 const CHUNK = 2048;
 const TAIL_BYTES = 64;
-
 
 /** Read `length` bytes at `position` of a file by path (undefined if it is missing or short). */
 async function readAt(fs: FsPort, file: string, position: number, length: number): Promise<Buffer | undefined> {

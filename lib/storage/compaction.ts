@@ -27,7 +27,6 @@ export interface CompactionResult {
   blobs: number;
 }
 
-
 /** Bytes of live records: what the data would take after a full compaction. */
 export function liveBytes(store: Store): number {
   const t = store.table;

@@ -31,7 +31,7 @@ export function ensureChromium(): Promise<string> {
   // second apt-get fail, not wait): flock queues them, and the next one finds it there.
   installing ??= execFileAsync("flock", [
     path.join(os.tmpdir(), "zizq-chromium-install.lock"), "sh", "-c",
-    `test -x ${CHROMIUM} || { apt-get update -q && apt-get install -y -q --no-install-recommends chromium; }`,
+    'test -x "$1" || { apt-get update -q && apt-get install -y -q --no-install-recommends chromium; }', "sh", CHROMIUM,
   ], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" }, timeout: 600_000, maxBuffer: 64 * 1024 * 1024 }).then(() => {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`apt-get installed chromium but ${CHROMIUM} is still missing`);
     return CHROMIUM;
