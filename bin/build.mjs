@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Build what the package ships (dependencies stay in node_modules, ESM throughout):
-// - dist/bin/zizq.mjs: the `zizq` command, one bundle. `npm start` runs it with plain node:
+// - dist/bin/zizq.mjs: the `zizq` command, split into chunks in dist/_bin (one per
+//   subcommand, loaded when it runs). `npm start` runs it with plain node:
 //   the tsx loader costs ~54 MB of RSS per process (67 MB idle vs 121 MB,
 //   docs/decisions.md), a fifth of the 1M-job memory budget.
 // - dist/zizq.mjs and dist/client.mjs: the package entries "." and "./client", built
@@ -17,17 +18,24 @@ import { build } from "esbuild";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const common = { bundle: true, platform: "node", target: "node20", packages: "external", logLevel: "warning" };
 
+// Chunk names carry a hash: drop the last build's so only live ones get packed.
+rmSync(`${root}dist/_bin`, { recursive: true, force: true });
+rmSync(`${root}dist/_chunks`, { recursive: true, force: true });
 mkdirSync(`${root}dist/bin`, { recursive: true });
+// Split, so each subcommand's packages load only when it runs: `zizq serve` does not load
+// node-forge (`zizq tls`) or tar (`zizq restore`). The chunks sit in dist/_bin, a sibling
+// of dist/bin, so that "../.." from either is the package root (dashboard-assets.ts).
 await build({
   ...common,
-  entryPoints: [`${root}bin/zizq.ts`],
-  outfile: `${root}dist/bin/zizq.mjs`,
+  entryPoints: { "bin/zizq": `${root}bin/zizq.ts` },
+  outdir: `${root}dist`,
+  outExtension: { ".js": ".mjs" },
+  chunkNames: "_bin/[name]-[hash]",
   format: "esm",
+  splitting: true,
   sourcemap: "linked",
   banner: { js: "#!/usr/bin/env node" },
 });
-// Chunk names carry a hash: drop the last build's so only live ones get packed.
-rmSync(`${root}dist/_chunks`, { recursive: true, force: true });
 await build({
   ...common,
   entryPoints: { zizq: `${root}lib/entry/zizq.ts`, client: `${root}lib/client/index.ts` },
@@ -39,7 +47,7 @@ await build({
 });
 // lib/queue/_jq-pool.ts loads its worker by URL relative to itself: in the bin bundle that
 // is dist/bin/, in the library build the chunk that holds the pool (dist/_chunks/).
-copyFileSync(`${root}lib/queue/_jq-worker.cjs`, `${root}dist/bin/_jq-worker.cjs`);
+copyFileSync(`${root}lib/queue/_jq-worker.cjs`, `${root}dist/_bin/_jq-worker.cjs`);
 mkdirSync(`${root}dist/_chunks`, { recursive: true });
 copyFileSync(`${root}lib/queue/_jq-worker.cjs`, `${root}dist/_chunks/_jq-worker.cjs`);
 

@@ -14,10 +14,9 @@ import { RING_SECONDS } from "../queue/stats.ts";
 import { readRawBody } from "./_io.ts";
 import { isMalformedPath, rawPath } from "./_path-guard.ts";
 import { UNSAFE_METHODS, crossSiteReason } from "./_same-origin.ts";
-import { backupResponse } from "./backup.ts";
 import { dashboardAssets } from "./dashboard-assets.ts";
 import { isDeliberate, toErrorWebResponse } from "./errors.ts";
-import { createMetrics } from "./metrics.ts";
+import type { createMetrics } from "./metrics.ts";
 import { type ServerFacts, statsBody } from "./stats.ts";
 
 export interface AdminOptions {
@@ -47,7 +46,9 @@ const json = (status: number, body: unknown) =>
 export function createAdminApp(queue: Queue, options: AdminOptions = {}): H3 {
   const logError = options.logError ?? ((err) => console.error(err));
   const facts = options.facts ?? { startedAt: Date.now(), commitMode: "buffered" };
-  let metrics: ReturnType<typeof createMetrics> | undefined;
+  // Metrics and backup load their packages (prom-client, tar-stream) on first use: an
+  // idle server that is never scraped or backed up does not hold them (docs/benchmarks.md).
+  let metrics: Promise<ReturnType<typeof createMetrics>> | undefined;
   const app = new H3({
     // We log through our own error hook; h3 printing too would double every 500.
     silent: true,
@@ -68,7 +69,7 @@ export function createAdminApp(queue: Queue, options: AdminOptions = {}): H3 {
   });
   app.post("/backup", async () => {
     try {
-      return await backupResponse(queue, logError);
+      return await (await import("./backup.ts")).backupResponse(queue, logError);
     } catch (err) {
       logError(err);
       return new Response("backup failed", { status: 500, headers: { "content-type": "text/plain" } });
@@ -79,8 +80,8 @@ export function createAdminApp(queue: Queue, options: AdminOptions = {}): H3 {
     return new Response(null, { status: 204 });
   });
   app.get("/metrics", async () => {
-    metrics ??= createMetrics(queue);
-    return new Response(await metrics.metrics(), { headers: { "content-type": metrics.contentType, "cache-control": "no-store" } });
+    const registry = await (metrics ??= import("./metrics.ts").then((m) => m.createMetrics(queue)));
+    return new Response(await registry.metrics(), { headers: { "content-type": registry.contentType, "cache-control": "no-store" } });
   });
   app.get("/stats", (event) => {
     const raw = event.url.searchParams.get("seconds");

@@ -5,7 +5,7 @@
 import type { EventEmitter } from "node:events";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { type WebSocket, WebSocketServer } from "ws";
+import type { WebSocket, WebSocketServer } from "ws";
 import { randomBytes } from "node:crypto";
 import {
   type AdminJob, type Anchor, type FindAnchor, type FindDirection, type JobWindow, LIST_NAMES, type ListName, PayloadJson,
@@ -54,7 +54,13 @@ interface Subscription {
 export function attachEvents(server: EventEmitter, queue: Queue, options: EventsOptions = {}): { close(): void } {
   // A client offering subprotocols (the dashboard: "zizq" plus its token, auth.ts) gets
   // "zizq" chosen; one offering none (zizq top) gets none, as before.
-  const wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => (offered.has("zizq") ? "zizq" : false) });
+  // ws is loaded at the first upgrade: a server nobody watches never pays its memory.
+  // Waiting is safe: after 'upgrade' Node leaves the socket paused (readableFlowing null).
+  let wss: WebSocketServer | undefined;
+  let loading: Promise<WebSocketServer> | undefined;
+  let closed = false;
+  const wsServer = (): Promise<WebSocketServer> => loading ??= import("ws").then(({ WebSocketServer }) =>
+    wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => (offered.has("zizq") ? "zizq" : false) }));
   const startedAt = options.startedAt ?? Date.now();
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? "").split("?")[0];
@@ -75,12 +81,17 @@ export function attachEvents(server: EventEmitter, queue: Queue, options: Events
     // `?mode=summary` (extension): start in summary mode with no windows, so the first
     // snapshot carries only totals; without it the session starts as §5.1 says.
     const summary = new URLSearchParams((req.url ?? "").split("?")[1] ?? "").get("mode") === "summary";
-    wss.handleUpgrade(req, socket, head, (ws) => new Session(ws, queue, startedAt, options, summary));
+    wsServer().then((w) => {
+      if (closed) socket.destroy();
+      else w.handleUpgrade(req, socket, head, (ws) => new Session(ws, queue, startedAt, options, summary));
+    }, () => socket.destroy());
   };
   server.on("upgrade", onUpgrade);
   return {
     close: () => {
+      closed = true;
       server.off("upgrade", onUpgrade);
+      if (!wss) return;
       for (const ws of wss.clients) ws.terminate();
       wss.close();
     },
