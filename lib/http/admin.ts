@@ -46,7 +46,7 @@ const json = (status: number, body: unknown) =>
 export function createAdminApp(queue: Queue, options: AdminOptions = {}): H3 {
   const logError = options.logError ?? ((err) => console.error(err));
   const facts = options.facts ?? { startedAt: Date.now(), commitMode: "buffered" };
-  // Metrics and backup load their packages (prom-client, tar-stream) on first use: an
+  // Metrics and backup load their packages (prom-client, tar) on first use: an
   // idle server that is never scraped or backed up does not hold them (docs/benchmarks.md).
   let metrics: Promise<ReturnType<typeof createMetrics>> | undefined;
   const app = new H3({

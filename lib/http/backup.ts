@@ -4,48 +4,35 @@
 // A client that goes away mid-stream is normal: the producer stops, the snapshot is
 // released (compaction resumes) and nothing is thrown or logged as an error.
 
-import { Readable } from "node:stream";
+import { Readable, pipeline } from "node:stream";
 import { createGzip } from "node:zlib";
-import { pack as tarPack, type Pack } from "tar-stream";
+import { Header } from "tar";
 import type { Queue } from "../queue/queue.ts";
 
 /** One file of the queue's snapshot (named through the queue: http does not reach storage). */
 type SnapshotFile = Awaited<ReturnType<Queue["snapshot"]>>["files"][number];
 
+const BLOCK = 512;
+
 export async function backupResponse(queue: Queue, logError: (err: unknown) => void): Promise<Response> {
   const snapshot = await queue.snapshot();
-  const tar = tarPack();
   const gzip = createGzip({ level: 1 }); // segments are mostly zero tails: level 1 is ~as small, much faster
-  let gone = false;
-  // The web stream's cancel (client disconnect, h2 RST) destroys gzip with an AbortError.
-  // Why the no-op error listeners: tar-stream's entry sink and pack re-emit that abort as
-  // 'error' events; unheard, they were an uncaught exception that stopped the server.
-  const stop = (): void => {
-    if (gone) return;
-    gone = true;
-    snapshot.release();
-    tar.destroy();
-  };
-  gzip.once("close", stop);
-  gzip.on("error", () => {});
-  tar.on("error", () => {});
-  tar.pipe(gzip);
-  const mtime = new Date();
-  (async () => {
+  // Only a failure of the archive's own source is ours to log. The web stream's cancel
+  // (client disconnect, h2 RST) destroys gzip with an AbortError, which pipeline()
+  // reports too: that one is the client going away.
+  let failure: unknown;
+  const source = async function* (): AsyncGenerator<Buffer> {
     try {
-      for (const file of snapshot.files) {
-        if (gone) return;
-        await writeEntry(tar, file, mtime, () => gone);
-      }
-      tar.finalize();
+      yield* tarArchive(snapshot.files, new Date());
     } catch (err) {
-      if (gone) return; // the client went away: not an error of ours
-      logError(err);
-      gzip.destroy(err as Error);
-    } finally {
-      snapshot.release();
+      failure = err;
+      throw err;
     }
-  })();
+  };
+  pipeline(Readable.from(source(), { objectMode: false, highWaterMark: 64 * 1024 }), gzip, () => {
+    snapshot.release();
+    if (failure !== undefined) logError(failure);
+  });
   return new Response(Readable.toWeb(gzip) as ReadableStream<Uint8Array>, {
     status: 200,
     headers: {
@@ -55,31 +42,29 @@ export async function backupResponse(queue: Queue, logError: (err: unknown) => v
   });
 }
 
-/** One tar entry from a snapshot file; rejects (without writing on) once `gone()` is true. */
-function writeEntry(tar: Pack, file: SnapshotFile, mtime: Date, gone: () => boolean): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const entry = tar.entry({ name: `zizq-root/${file.name}`, size: file.size, mtime }, (err) => (err ? reject(err) : resolve()));
-    entry.on("error", reject);
-    (async () => {
-      for await (const chunk of file.chunks()) {
-        if (gone()) throw new Error("backup client went away");
-        if (!entry.write(chunk)) await drainOrClose(entry);
-      }
-      entry.end(undefined);
-    })().catch((err: unknown) => {
-      entry.destroy();
-      reject(err);
-    });
-  });
-}
-
-/** Resolves on 'drain', or on 'close' when the entry is destroyed instead (no hang). */
-function drainOrClose(stream: NodeJS.EventEmitter): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      stream.off("drain", done).off("close", done);
-      resolve();
-    };
-    stream.on("drain", done).on("close", done);
-  });
+/**
+ * The tar bytes of `files` (ustar: a 512-byte header per file, its bytes padded to 512,
+ * two zero blocks at the end). Headers come from node-tar's encoder; its Pack is not used
+ * because it reads whole files by path, and an entry here is a snapshot's byte range of a
+ * file the server may still be appending to.
+ */
+async function* tarArchive(files: readonly SnapshotFile[], mtime: Date): AsyncGenerator<Buffer> {
+  for (const file of files) {
+    const header = Buffer.alloc(BLOCK);
+    const path = `zizq-root/${file.name}`;
+    // Our names are short; a name that needed a PAX extension would be mangled, so refuse it.
+    if (new Header({ path, size: file.size, mode: 0o644, mtime, type: "File" }).encode(header, 0)) {
+      throw new Error(`backup: file name too long for a tar header: ${path}`);
+    }
+    yield header;
+    let written = 0;
+    for await (const chunk of file.chunks()) {
+      written += chunk.length;
+      yield chunk;
+    }
+    if (written !== file.size) throw new Error(`backup: ${path} gave ${written} bytes, expected ${file.size}`);
+    const pad = (BLOCK - (file.size % BLOCK)) % BLOCK;
+    if (pad > 0) yield Buffer.alloc(pad);
+  }
+  yield Buffer.alloc(2 * BLOCK);
 }
