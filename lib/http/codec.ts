@@ -142,9 +142,10 @@ function putPayloadTexts(root: unknown, path: MemberPath, spans: Span[], textOf:
   }
 }
 
-/** Encodes a response body: compact JSON text, or MessagePack bytes. */
+/** Encodes a response body: compact JSON (text, or bytes when it holds a long array), or MessagePack bytes. */
 export function encodeBody(value: unknown, format: BodyFormat): Uint8Array | string {
-  return format === "json" ? encodeJson(value) : encodeMsgpack(value);
+  if (format !== "json") return encodeMsgpack(value);
+  return holdsLongArray(value) ? encodeJsonBytes(value) : encodeJson(value);
 }
 
 /**
@@ -180,7 +181,6 @@ export function encodeMsgpack(value: unknown, reservePrefix = false): Uint8Array
   return out;
 }
 
-// `"key":` prefixes, cached: job objects repeat the same dozen keys thousands of times.
 const keyPrefixes = new Map<string, string>();
 const KEY_CACHE_LIMIT = 4096;
 
@@ -198,6 +198,113 @@ function deeplyFrozen(value: unknown): boolean {
   if (!Object.isFrozen(value)) return false;
   for (const v of Object.values(value)) if (!deeplyFrozen(v)) return false;
   return true;
+}
+
+/** Arrays longer than this are written element by element (encodeJsonBytes). */
+const LONG_ARRAY = 64;
+/** UTF-16 units of text gathered before they are written out as UTF-8. */
+const TEXT_FLUSH = 16 * 1024;
+/** Largest scratch buffer kept between responses. */
+const SCRATCH_KEEP = 4 * 1024 * 1024;
+
+/**
+ * encodeJson's text as UTF-8 bytes, for values that hold long arrays: a bulk enqueue's
+ * 1,000 jobs, a list page. Why not Buffer.from(encodeJson(value)): that text is one
+ * string of ~200 KB. V8 gives a string over 128 KiB a page of its own, mapped for it and
+ * unmapped after the next GC, and writing it out flattens it into another such page.
+ * On a VM where a page fault costs ~11 µs, those faults were ~40% of a bulk enqueue's
+ * (docs/benchmarks.md, "Page faults"). Here each element's text stays small, and the bytes
+ * go into one scratch buffer that is kept, then are copied out once.
+ */
+export function encodeJsonBytes(value: unknown): Buffer {
+  scratch.length = 0;
+  scratch.text = "";
+  writeJsonInto(value);
+  scratch.flush();
+  const bytes = Buffer.from(scratch.buffer.subarray(0, scratch.length));
+  // A huge page (up to the body cap) must not stay held for the life of the process.
+  if (scratch.buffer.length > SCRATCH_KEEP) scratch.buffer = Buffer.allocUnsafeSlow(64 * 1024);
+  return bytes;
+}
+
+/** Whether `value` is, or directly holds, an array encodeJsonBytes writes in pieces. */
+function holdsLongArray(value: unknown): boolean {
+  if (isLongArray(value)) return true;
+  if (!isPlainObject(value)) return false;
+  for (const key in value) if (isLongArray(value[key])) return true;
+  return false;
+}
+
+const isLongArray = (value: unknown): value is unknown[] =>
+  Array.isArray(value) && value.length > LONG_ARRAY && !Object.isFrozen(value);
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof RawJson)
+    && !(value instanceof Float32) && typeof (value as { toJSON?: unknown }).toJSON !== "function";
+}
+
+/** Gathers text and writes it as UTF-8 into a buffer that only grows (one per process). */
+class ScratchBytes {
+  buffer = Buffer.allocUnsafeSlow(64 * 1024);
+  length = 0;
+  text = "";
+
+  add(text: string): void {
+    this.text += text;
+    if (this.text.length >= TEXT_FLUSH) this.flush();
+  }
+
+  flush(): void {
+    const room = this.text.length * 3; // a UTF-16 unit is at most 3 UTF-8 bytes
+    if (this.length + room > this.buffer.length) {
+      const next = Buffer.allocUnsafeSlow(Math.max(this.buffer.length * 2, this.length + room));
+      this.buffer.copy(next, 0, 0, this.length);
+      this.buffer = next;
+    }
+    this.length += this.buffer.write(this.text, this.length, "utf8");
+    this.text = "";
+  }
+}
+const scratch = new ScratchBytes();
+
+/** writeJson into `scratch`, with long arrays (at the top or one level down) element by element. */
+function writeJsonInto(value: unknown): void {
+  if (isLongArray(value)) {
+    scratch.add("[");
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) scratch.add(",");
+      scratch.add(writeJson(value[i]) ?? "null");
+    }
+    scratch.add("]");
+  } else if (isPlainObject(value)) {
+    scratch.add("{");
+    let first = true;
+    for (const key in value) {
+      const member = value[key];
+      if (isLongArray(member)) {
+        scratch.add(first ? keyPrefix(key) : "," + keyPrefix(key));
+        writeJsonInto(member);
+      } else {
+        const text = writeJson(member);
+        if (text === undefined) continue;
+        scratch.add(first ? keyPrefix(key) + text : "," + keyPrefix(key) + text);
+      }
+      first = false;
+    }
+    scratch.add("}");
+  } else {
+    scratch.add(writeJson(value) ?? "null");
+  }
+}
+
+/** `"key":`, cached: job objects repeat the same dozen keys thousands of times. */
+function keyPrefix(key: string): string {
+  let prefix = keyPrefixes.get(key);
+  if (prefix === undefined) {
+    prefix = JSON.stringify(key) + ":";
+    if (keyPrefixes.size < KEY_CACHE_LIMIT) keyPrefixes.set(key, prefix);
+  }
+  return prefix;
 }
 
 /**
@@ -246,11 +353,7 @@ function writeJson(value: unknown): string | undefined {
       for (const key in value) {
         const text = writeJson((value as Record<string, unknown>)[key]);
         if (text === undefined) continue;
-        let prefix = keyPrefixes.get(key);
-        if (prefix === undefined) {
-          prefix = JSON.stringify(key) + ":";
-          if (keyPrefixes.size < KEY_CACHE_LIMIT) keyPrefixes.set(key, prefix);
-        }
+        const prefix = keyPrefix(key);
         out += first ? prefix + text : "," + prefix + text;
         first = false;
       }

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { decode as referenceDecode, encode as referenceEncode } from "@msgpack/msgpack";
-import { BodyDecodeError, decodeBody, encodeBody, encodeJson, encodeMsgpack, RawJson } from "../../lib/http/codec.ts";
+import { BodyDecodeError, decodeBody, encodeBody, encodeJson, encodeJsonBytes, encodeMsgpack, RawJson } from "../../lib/http/codec.ts";
 
 const hex = (bytes: Uint8Array | string) => Buffer.from(bytes as Uint8Array).toString("hex");
 const rejects = (bytes: number[] | Uint8Array | string, format: "json" | "msgpack", pattern: RegExp) =>
@@ -143,6 +143,32 @@ describe("encodeBody: JSON", () => {
     assert.equal(encodeJson(twoDeep), '[{"key":"k","inner":{"n":1}}]');
     inner.n = 2;
     assert.equal(encodeJson(twoDeep), '[{"key":"k","inner":{"n":2}}]', "frozen two levels down only: not cached");
+  });
+  it("long arrays are written as bytes, identical to the text (bulk responses, list pages)", () => {
+    const raw = new RawJson('{"keep":"as-is","n":1.50,"s":"é😀\\u2028"}');
+    const job = (i: number) => ({ id: `j${i}`, payload: raw, d: undefined, f: () => 1, t: new Date(i), s: "é😀\n\u2028" });
+    const many = (n: number) => Array.from({ length: n }, (_, i) => (i % 7 === 3 ? undefined : job(i)));
+    const values: unknown[] = [
+      many(65), many(5000), // past TEXT_FLUSH many times over, and the scratch growth
+      { jobs: many(1000) }, { before: 1, jobs: many(200), skipped: undefined, after: [1, 2], raw },
+      { jobs: Object.freeze(many(100)) }, // frozen: the text path (cached arrays)
+      { nested: { jobs: many(100) } }, // two levels down: the text path
+      { toJSON: () => ({ jobs: many(100) }) },
+    ];
+    for (const value of values) {
+      const bytes = encodeBody(value, "json");
+      assert.equal(Buffer.from(bytes).toString("utf8"), encodeJson(value));
+      assert.equal(typeof bytes === "string", value === values[4] || value === values[5] || value === values[6]);
+    }
+    assert.equal(encodeJsonBytes(many(65)).toString("utf8"), encodeJson(many(65)));
+    // A huge body does not keep its scratch: the next one is still right.
+    const huge = Array.from({ length: 30_000 }, (_, i) => ({ s: "x".repeat(200), i }));
+    assert.equal(encodeJsonBytes(huge).toString("utf8"), JSON.stringify(huge));
+    assert.equal(encodeJsonBytes(many(70)).toString("utf8"), encodeJson(many(70)));
+    // Text that takes more bytes than UTF-16 units (3 for "é€", 4 for "😀"): the room
+    // reserved before each write must hold it, or buf.write would cut it short silently.
+    const wide = Array.from({ length: 3000 }, (_, i) => ({ s: "€😀é".repeat(40), i }));
+    assert.equal(encodeJsonBytes(wide).toString("utf8"), JSON.stringify(wide));
   });
   it("encodeBody picks the format", () => {
     assert.equal(encodeBody({ a: 1 }, "json"), '{"a":1}');
