@@ -5,6 +5,7 @@
 
 import { randomFillSync } from "node:crypto";
 import { Scru128Generator, Scru128Id } from "scru128";
+import { formatId } from "../storage/id-index.ts";
 
 /**
  * Cryptographic random words, drawn from the OS 1,024 at a time. scru128's default
@@ -34,9 +35,18 @@ export class IdGenerator {
     }
   }
 
+  /** The new id's four words, most significant first (scru128's 16 big-endian bytes). */
+  private readonly words = new Uint32Array(4);
+
   next(nowMs: number): string {
     for (;;) {
-      const id = String(this.generator.generateOrResetCore(Math.max(nowMs, this.floorMs), 10_000));
+      // Our formatter, not scru128's toString(): the same text at under half the cost
+      // (test/queue/ids.test.ts checks they agree).
+      const bytes = this.generator.generateOrResetCore(Math.max(nowMs, this.floorMs), 10_000).bytes;
+      for (let k = 0; k < 4; k++) {
+        this.words[k] = ((bytes[k * 4] << 24) | (bytes[k * 4 + 1] << 16) | (bytes[k * 4 + 2] << 8) | bytes[k * 4 + 3]) >>> 0;
+      }
+      const id = formatId(this.words, 0);
       if (id > this.last) {
         this.last = id;
         return id;

@@ -49,17 +49,26 @@ export function parseId(id: string, words: Uint32Array, at: number): boolean {
   return true;
 }
 
-const DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz";
+const DIGIT_CODES = Uint8Array.from("0123456789abcdefghijklmnopqrstuvwxyz", (c) => c.charCodeAt(0));
+const scratch = Buffer.alloc(25);
 
 /** The 25-char base-36 string of words[at..at+3]. */
 export function formatId(words: Uint32Array, at: number): string {
+  writeIdAscii(words, at, scratch, 0);
+  return scratch.toString("latin1", 0, 25);
+}
+
+/**
+ * Write the 25 ASCII chars of words[at..at+3] into buf at offset. No string is made: a
+ * bulk delete writes ~1M ids this way (store.ts removeChunk).
+ */
+export function writeIdAscii(words: Uint32Array, at: number, buf: Uint8Array, offset: number): void {
   let w0 = words[at];
   let w1 = words[at + 1];
   let w2 = words[at + 2];
   let w3 = words[at + 3];
-  let out = "";
-  // Six rounds of long division by 36^4 (four digits each), then the leading digit.
-  for (let round = 0; round < 6; round++) {
+  // Six rounds of long division by 36^4 (four digits each, right to left), then the leading digit.
+  for (let round = 0, pos = offset + 24; round < 6; round++, pos -= 4) {
     let x = w0;
     w0 = Math.floor(x / BASE4);
     let r = x - w0 * BASE4;
@@ -77,14 +86,12 @@ export function formatId(words: Uint32Array, at: number): string {
     const d2 = r % 36;
     r = (r - d2) / 36;
     const d1 = r % 36;
-    out = DIGITS[(r - d1) / 36] + DIGITS[d1] + DIGITS[d2] + DIGITS[d3] + out;
+    buf[pos] = DIGIT_CODES[d3];
+    buf[pos - 1] = DIGIT_CODES[d2];
+    buf[pos - 2] = DIGIT_CODES[d1];
+    buf[pos - 3] = DIGIT_CODES[(r - d1) / 36];
   }
-  return DIGITS[w3] + out;
-}
-
-/** Write the 25 ASCII chars of words[at..at+3] into buf at offset (no string made). */
-export function writeIdAscii(words: Uint32Array, at: number, buf: Buffer, offset: number): void {
-  buf.write(formatId(words, at), offset, 25, "latin1");
+  buf[offset] = DIGIT_CODES[w3];
 }
 
 /** Compare the ids at word offsets a and b: negative, 0 or positive. */

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { IdIndex, formatId } from "../../lib/storage/id-index.ts";
+import { IdIndex, formatId, parseId, writeIdAscii } from "../../lib/storage/id-index.ts";
 import { prng } from "../helpers/random.ts";
 
 /** n random 128-bit ids as words, and an index over them (nothing added yet). */
@@ -13,6 +13,23 @@ function randomIds(seed: number, n: number): { words: Uint32Array; index: IdInde
   for (let i = 0; i < n * 4; i++) words[i] = Math.floor(rand() * 2 ** 32);
   return { words, index: new IdIndex(() => words) };
 }
+
+it("ids as text: formatId and writeIdAscii agree with BigInt base 36, and parseId reads them back", () => {
+  const { words } = randomIds(3, 2000);
+  words.set([0, 0, 0, 0], 0); // the smallest id
+  words.set([0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], 4); // the largest
+  const buf = Buffer.alloc(27, "-");
+  const back = new Uint32Array(4);
+  for (let at = 0; at < words.length; at += 4) {
+    const value = [...words.subarray(at, at + 4)].reduce((acc, w) => (acc << 32n) | BigInt(w), 0n);
+    const expected = value.toString(36).padStart(25, "0");
+    assert.equal(formatId(words, at), expected);
+    writeIdAscii(words, at, buf, 1);
+    assert.equal(buf.toString("latin1"), `-${expected}-`, "25 bytes at the offset, neighbours untouched");
+    assert.ok(parseId(expected, back, 0));
+    assert.deepEqual([...back], [...words.subarray(at, at + 4)]);
+  }
+});
 
 it("finds every live id and none removed, through growth, mass removal and re-adding", () => {
   const n = 200_000;
