@@ -9,6 +9,7 @@ import { addExtension, type Options, Packr, Unpackr } from "msgpackr";
 import { PayloadText } from "../queue/types.ts";
 import { ByteSink, writeJsonAsMsgpack } from "./_json-msgpack.ts";
 import { EACH, type MemberPath, type Span, jsonMemberSpans, jsonSpanText } from "./_json-scan.ts";
+import { bulkJobRanges } from "./_json-split.ts";
 import { floatToJson, msgpackToJson } from "./_msgpack-json.ts";
 import { checkMsgpack, fixLargeIntegers, msgpackMemberSpans, MsgpackShapeError } from "./_msgpack-walk.ts";
 import type { BodyFormat } from "./negotiate.ts";
@@ -102,17 +103,11 @@ export function decodeBody(bytes: Uint8Array, format: BodyFormat, payloads?: Mem
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     // Why not TextDecoder: it would replace bad sequences with U+FFFD instead of failing.
     if (!isUtf8(buffer)) throw new BodyDecodeError("invalid JSON: invalid UTF-8");
-    const text = buffer.toString("utf8");
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      throw new BodyDecodeError(`invalid JSON: ${(err as Error).message}`);
+    if (payloads === PAYLOAD_PATHS.bulkEnqueue && buffer.length >= SPLIT_FROM_BYTES) {
+      const value = decodeBulkByJob(buffer);
+      if (value !== undefined) return value;
     }
-    // JSON.parse validated the text and builds everything else; only the payload's text is
-    // taken from the scan, since a parsed payload has already lost 1.0 and long integers.
-    if (payloads) putPayloadTexts(value, payloads, jsonMemberSpans(text, payloads), (span) => jsonSpanText(text, span));
-    return value;
+    return decodeJsonText(buffer.toString("utf8"), payloads);
   }
   if (bytes.length === 0) throw new BodyDecodeError("invalid MessagePack: empty body");
   try {
@@ -124,6 +119,48 @@ export function decodeBody(bytes: Uint8Array, format: BodyFormat, payloads?: Mem
     const detail = err instanceof MsgpackShapeError ? err.message : `malformed input (${(err as Error).message})`;
     throw new BodyDecodeError(`invalid MessagePack: ${detail}`);
   }
+}
+
+/** The JSON decode of a whole text (exported for the tests of decodeBulkByJob). */
+export function decodeJsonText(text: string, payloads?: MemberPath): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new BodyDecodeError(`invalid JSON: ${(err as Error).message}`);
+  }
+  // JSON.parse validated the text and builds everything else; only the payload's text is
+  // taken from the scan, since a parsed payload has already lost 1.0 and long integers.
+  if (payloads) putPayloadTexts(value, payloads, jsonMemberSpans(text, payloads), (span) => jsonSpanText(text, span));
+  return value;
+}
+
+/** Bulk bodies at least this long are parsed job by job (V8 maps a page for a string over 128 KiB). */
+const SPLIT_FROM_BYTES = 96 * 1024;
+const JOB_PAYLOAD: MemberPath = ["payload"];
+
+/**
+ * decodeJsonText(body, PAYLOAD_PATHS.bulkEnqueue), parsing each job from its own short
+ * string (_json-split.ts says why). Undefined when the body is not plainly `{"jobs":[…]}`
+ * or a job does not parse: the caller then decodes the whole text, so a bad body gets the
+ * same error message either way.
+ */
+function decodeBulkByJob(body: Buffer): { jobs: unknown[] } | undefined {
+  const ranges = bulkJobRanges(body);
+  if (!ranges) return undefined;
+  const jobs: unknown[] = [];
+  for (let i = 0; i < ranges.length; i += 2) {
+    const text = body.toString("utf8", ranges[i], ranges[i + 1]);
+    let job: unknown;
+    try {
+      job = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+    putPayloadTexts(job, JOB_PAYLOAD, jsonMemberSpans(text, JOB_PAYLOAD), (span) => jsonSpanText(text, span));
+    jobs.push(job);
+  }
+  return { jobs };
 }
 
 /**

@@ -172,6 +172,17 @@ describe("payload fidelity", () => {
     const texts = jsonMemberSpans(list, ["jobs", EACH, "payload"]).map((span) => jsonSpanText(list, span));
     assert.deepEqual(texts, [...values.map((v) => v.compact), ...values.map((v) => canonicalJson(v.sent))]);
   });
+
+  it("property: a bulk body over 96 KiB (parsed job by job) stores every payload as the whole-text path does", async () => {
+    const rand = seededRandom(96);
+    const q = uniq();
+    const values = Array.from({ length: 1500 }, () => randomJson(rand));
+    const body = `{"jobs":[${values.map((v) => `{"type":"t","queue":"${q}","payload": ${v.sent} , "payload" : ${v.sent}}`).join(" ,\n")}]}`;
+    assert.ok(Buffer.byteLength(body) >= 96 * 1024, `${Buffer.byteLength(body)} bytes`);
+    await post("/jobs/bulk", body, JSON_TYPE);
+    const list = await getJson(`/jobs?queue=${q}&limit=2000`);
+    assert.deepEqual(jsonMemberSpans(list, ["jobs", EACH, "payload"]).map((span) => jsonSpanText(list, span)), values.map((v) => v.compact));
+  });
 });
 
 /** The first `n` job frames of a take stream, then a disconnect. */

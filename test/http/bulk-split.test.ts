@@ -1,0 +1,91 @@
+// Bulk enqueue bodies of ≥ 96 KiB are parsed job by job (lib/http/_json-split.ts, codec.ts
+// decodeBulkByJob). The result must be what parsing the whole text gives, payload texts
+// included, and a bad body must get the same 400 message: checked here against the
+// whole-text decode on random bodies and on random one-byte damage.
+
+import assert from "node:assert/strict";
+import { isUtf8 } from "node:buffer";
+import { it } from "node:test";
+import { bulkJobRanges } from "../../lib/http/_json-split.ts";
+import { PAYLOAD_PATHS, decodeBody, decodeJsonText } from "../../lib/http/codec.ts";
+import { randomJson, seededRandom } from "./_random-json.ts";
+
+const SPACES = ["", "", " ", "\n  ", "\t", "\r\n"];
+
+/** A bulk body of at least `minBytes`, with random payloads, spacing, fields and odd elements. */
+function randomBulkBody(rand: () => number, minBytes: number): string {
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)];
+  const s = () => pick(SPACES);
+  const jobs: string[] = [];
+  let size = 0;
+  while (size < minBytes) {
+    const r = rand();
+    let job: string;
+    if (r < 0.03) job = pick(["5", "null", '"x"', "[]", "[1,{\"payload\":2}]", "{}"]); // not jobs: the queue says so, not the decoder
+    else {
+      const payload = randomJson(rand).sent;
+      const fields = [`"type"${s()}:${s()}"t${jobs.length}"`, `"queue":"q\\"é"`, `"payload"${s()}:${s()}${payload}`];
+      if (rand() < 0.1) fields.push(`"payload":${randomJson(rand).sent}`); // a duplicate key: the last one wins
+      if (rand() < 0.2) fields.push(`"priority":${Math.floor(rand() * 65536)}`);
+      if (rand() < 0.1) fields.push(`"note":"a ] , } [ { \\\\"`);
+      job = `{${s()}${fields.join(`${s()},${s()}`)}${s()}}`;
+    }
+    jobs.push(s() + job + s());
+    size += job.length;
+  }
+  return `${s()}{${s()}"jobs"${s()}:${s()}[${jobs.join(",")}]${s()}}${s()}`;
+}
+
+function outcome(run: () => unknown): { value?: unknown; error?: string } {
+  try {
+    return { value: run() };
+  } catch (err) {
+    return { error: `${(err as Error).constructor.name}: ${(err as Error).message}` };
+  }
+}
+
+it("a large bulk body decodes job by job exactly as the whole text does (payload texts included)", () => {
+  const rand = seededRandom(20261206);
+  for (let round = 0; round < 12; round++) {
+    const text = randomBulkBody(rand, 100 * 1024);
+    const bytes = Buffer.from(text);
+    assert.ok(bulkJobRanges(bytes), "the split path is taken");
+    assert.deepEqual(decodeBody(bytes, "json", PAYLOAD_PATHS.bulkEnqueue), decodeJsonText(text, PAYLOAD_PATHS.bulkEnqueue));
+  }
+});
+
+it("one damaged byte anywhere: the same value or the same error message as the whole text", () => {
+  const rand = seededRandom(7);
+  const text = randomBulkBody(rand, 100 * 1024);
+  const original = Buffer.from(text);
+  const damage = [..."{}[],:\"\\ 0an-"].map((c) => c.charCodeAt(0));
+  let errors = 0;
+  for (let i = 0; i < 400; i++) {
+    const bytes = Buffer.from(original);
+    bytes[Math.floor(rand() * bytes.length)] = damage[Math.floor(rand() * damage.length)];
+    if (!isUtf8(bytes)) continue; // refused before either path: "invalid UTF-8"
+    const split = outcome(() => decodeBody(bytes, "json", PAYLOAD_PATHS.bulkEnqueue));
+    const whole = outcome(() => decodeJsonText(bytes.toString("utf8"), PAYLOAD_PATHS.bulkEnqueue));
+    assert.deepEqual(split, whole);
+    if (whole.error) errors++;
+  }
+  assert.ok(errors > 50, `enough of the damage broke the body (${errors})`);
+});
+
+it("only a plain {\"jobs\":[…]} is split; any other shape goes to the whole-text path", () => {
+  const ranges = (text: string) => bulkJobRanges(Buffer.from(text));
+  assert.deepEqual(ranges(' { "jobs" : [ {"a":1} , 2 ,"]"] } '), [13, 22, 23, 26, 27, 30]);
+  assert.deepEqual(ranges('{"jobs":[]}'), []);
+  assert.deepEqual(ranges('{"jobs":[ ]}'), []);
+  for (const other of ['{"jobs":[1],"x":2}', '{"x":2,"jobs":[1]}', '{"jobs":[1],"jobs":[2]}', '{"jobs":[1}', '{"jobs":[1]]}',
+    '{"jobs":[1]', '{"jobs":[1]} x', '["jobs"]', '{"job\\u0073":[1]}', '{"jobs":{"a":1}}', '{"jobs":["unterminated]}', "", "{"]) {
+    assert.equal(ranges(other), undefined, other);
+  }
+  // Large enough for the split path, cut short in every way: a 400, never a crash.
+  const pad = " ".repeat(100 * 1024);
+  for (const cut of ["{", '{"jo', '{"jobs"', '{"jobs":', '{"jobs":[', '{"jobs":[{"a":"', '{"jobs":[1,', '{"jobs":[]', '{"jobs":[1]}]']) {
+    for (const body of [cut + pad, pad + cut]) {
+      assert.throws(() => decodeBody(Buffer.from(body), "json", PAYLOAD_PATHS.bulkEnqueue), /^BodyDecodeError|invalid JSON/, JSON.stringify(cut));
+    }
+  }
+});
