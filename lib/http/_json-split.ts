@@ -6,18 +6,12 @@
 // shape (another key, a second "jobs", a stray bracket) gives undefined, so the caller
 // parses the whole text as before, with the same result and the same error messages.
 
+import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE } from "./_json-scan.ts";
+
 const SPACE = 0x20;
 const TAB = 0x09;
 const LF = 0x0a;
 const CR = 0x0d;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
 const JOBS_KEY = Buffer.from('"jobs"');
 
 /** [start, end) of every element of the "jobs" array, flattened; undefined for any other shape. */
