@@ -25,8 +25,9 @@ export function bulkJobRanges(b: Buffer): number[] | undefined {
   pos = skipSpace(b, pos + 1);
   if (b[pos] !== OPEN_ARRAY) return undefined;
   const ranges: number[] = [];
-  if (b[skipSpace(b, pos + 1)] === CLOSE_ARRAY) {
-    pos = skipSpace(b, pos + 1) + 1;
+  const first = skipSpace(b, pos + 1);
+  if (b[first] === CLOSE_ARRAY) {
+    pos = first + 1;
   } else {
     pos++;
     for (;;) {

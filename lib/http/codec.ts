@@ -251,16 +251,16 @@ const SCRATCH_KEEP = 4 * 1024 * 1024;
  * unmapped after the next GC, and writing it out flattens it into another such page.
  * On a VM where a page fault costs ~11 µs, those faults were ~40% of a bulk enqueue's
  * (docs/benchmarks.md, "Page faults"). Here each element's text stays small, and the bytes
- * go into one scratch buffer that is kept, then are copied out once.
+ * go into one ByteSink that is kept, then are copied out once.
  */
 export function encodeJsonBytes(value: unknown): Buffer {
-  scratch.length = 0;
-  scratch.text = "";
+  jsonSink.length = 0;
+  pendingText = "";
   writeJsonInto(value);
-  scratch.flush();
-  const bytes = Buffer.from(scratch.buffer.subarray(0, scratch.length));
+  flushText();
+  const bytes = Buffer.from(jsonSink.buffer.subarray(0, jsonSink.length));
   // A huge page (up to the body cap) must not stay held for the life of the process.
-  if (scratch.buffer.length > SCRATCH_KEEP) scratch.buffer = Buffer.allocUnsafeSlow(64 * 1024);
+  if (jsonSink.buffer.length > SCRATCH_KEEP) jsonSink = new ByteSink();
   return bytes;
 }
 
@@ -280,57 +280,48 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
     && !(value instanceof Float32) && typeof (value as { toJSON?: unknown }).toJSON !== "function";
 }
 
-/** Gathers text and writes it as UTF-8 into a buffer that only grows (one per process). */
-class ScratchBytes {
-  buffer = Buffer.allocUnsafeSlow(64 * 1024);
-  length = 0;
-  text = "";
+// encodeJsonBytes' output, kept between responses, and the text not yet written into it.
+let jsonSink = new ByteSink();
+let pendingText = "";
 
-  add(text: string): void {
-    this.text += text;
-    if (this.text.length >= TEXT_FLUSH) this.flush();
-  }
-
-  flush(): void {
-    const room = this.text.length * 3; // a UTF-16 unit is at most 3 UTF-8 bytes
-    if (this.length + room > this.buffer.length) {
-      const next = Buffer.allocUnsafeSlow(Math.max(this.buffer.length * 2, this.length + room));
-      this.buffer.copy(next, 0, 0, this.length);
-      this.buffer = next;
-    }
-    this.length += this.buffer.write(this.text, this.length, "utf8");
-    this.text = "";
-  }
+function addText(text: string): void {
+  pendingText += text;
+  if (pendingText.length >= TEXT_FLUSH) flushText();
 }
-const scratch = new ScratchBytes();
 
-/** writeJson into `scratch`, with long arrays (at the top or one level down) element by element. */
+function flushText(): void {
+  jsonSink.reserve(pendingText.length * 3); // a UTF-16 unit is at most 3 UTF-8 bytes
+  jsonSink.length += jsonSink.buffer.write(pendingText, jsonSink.length, "utf8");
+  pendingText = "";
+}
+
+/** writeJson into `jsonSink`, with long arrays (at the top or one level down) element by element. */
 function writeJsonInto(value: unknown): void {
   if (isLongArray(value)) {
-    scratch.add("[");
+    addText("[");
     for (let i = 0; i < value.length; i++) {
-      if (i > 0) scratch.add(",");
-      scratch.add(writeJson(value[i]) ?? "null");
+      if (i > 0) addText(",");
+      addText(writeJson(value[i]) ?? "null");
     }
-    scratch.add("]");
+    addText("]");
   } else if (isPlainObject(value)) {
-    scratch.add("{");
+    addText("{");
     let first = true;
     for (const key in value) {
       const member = value[key];
       if (isLongArray(member)) {
-        scratch.add(first ? keyPrefix(key) : "," + keyPrefix(key));
+        addText(first ? keyPrefix(key) : "," + keyPrefix(key));
         writeJsonInto(member);
       } else {
         const text = writeJson(member);
         if (text === undefined) continue;
-        scratch.add(first ? keyPrefix(key) + text : "," + keyPrefix(key) + text);
+        addText(first ? keyPrefix(key) + text : "," + keyPrefix(key) + text);
       }
       first = false;
     }
-    scratch.add("}");
+    addText("}");
   } else {
-    scratch.add(writeJson(value) ?? "null");
+    addText(writeJson(value) ?? "null");
   }
 }
 

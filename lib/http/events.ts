@@ -84,7 +84,10 @@ export function attachEvents(server: EventEmitter, queue: Queue, options: Events
     wsServer().then((w) => {
       if (closed) socket.destroy();
       else w.handleUpgrade(req, socket, head, (ws) => new Session(ws, queue, startedAt, options, summary));
-    }, () => socket.destroy());
+    }, (err: unknown) => {
+      socket.destroy();
+      (options.logError ?? console.error)(err);
+    });
   };
   server.on("upgrade", onUpgrade);
   return {
