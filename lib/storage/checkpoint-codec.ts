@@ -6,7 +6,7 @@
 // memcpy per chunk; a row format would cost a decode per field per job (10M jobs).
 
 import { crc32 } from "node:zlib";
-import { frameRecord, packValue, unpackValue } from "./codec.ts";
+import { frameRecord, packValue, sealRecord, unpackValue } from "./codec.ts";
 import { RECORD_HEADER_BYTES } from "./format.ts";
 import type { ErrorLocation, JobTable, SlotExtras } from "./job-table.ts";
 import type { BlobEntry } from "./replay.ts";
@@ -88,31 +88,11 @@ export function encodeJobsChunk(t: JobTable, slots: Int32Array): Buffer {
     if (l === undefined) m.set(i, (l = m.size));
     return l;
   };
-  const body = Buffer.allocUnsafe(4 + n * JOB_BYTES);
-  body.writeUInt32LE(n, 0);
-  let at = 4;
-  const col = (width: number): number => { const c = at; at += n * width; return c; };
-  const c = {
-    idw: col(16), status: col(1), priority: col(2), attempts: col(4), queue: col(4), type: col(4),
-    readyAt: col(8), dequeuedAt: col(8), paySeg: col(4), payOff: col(4), payLen: col(4), recOff: col(4),
-  };
-  const extras: Extra[] = [];
   // Each column is gathered into a typed array and copied in whole: ~5× less CPU than
   // a Buffer write per field (a 10M-job checkpoint was ~2 s of CPU). Typed arrays are in
   // the machine's byte order and the format is little-endian: like applyJobsChunk, which
   // copies columns straight into the table, this assumes a little-endian machine.
-  const idw = new Uint32Array(n * 4);
-  const status = new Uint8Array(n);
-  const priority = new Uint16Array(n);
-  const attempts = new Uint32Array(n);
-  const queue = new Uint32Array(n);
-  const type = new Uint32Array(n);
-  const readyAt = new Float64Array(n);
-  const dequeuedAt = new Float64Array(n);
-  const paySeg = new Uint32Array(n);
-  const payOff = new Uint32Array(n);
-  const payLen = new Uint32Array(n);
-  const recOff = new Uint32Array(n);
+  const { idw, status, priority, attempts, queue, type, readyAt, dequeuedAt, paySeg, payOff, payLen, recOff } = scratch.columns(n);
   // Runs of one queue or type are the rule: look the name up only when it changes.
   let lastQ = -1;
   let localQ = 0;
@@ -138,11 +118,7 @@ export function encodeJobsChunk(t: JobTable, slots: Int32Array): Buffer {
     payLen[i] = t.payLen[s];
     recOff[i] = t.recOff[s];
   }
-  const columns: [ArrayBufferView, number][] = [
-    [idw, c.idw], [status, c.status], [priority, c.priority], [attempts, c.attempts], [queue, c.queue], [type, c.type],
-    [readyAt, c.readyAt], [dequeuedAt, c.dequeuedAt], [paySeg, c.paySeg], [payOff, c.payOff], [payLen, c.payLen], [recOff, c.recOff],
-  ];
-  for (const [a, at] of columns) body.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
+  const extras: Extra[] = [];
   if (t.extras.size > 0) {
     for (let i = 0; i < n; i++) {
       const x = t.extras.get(live[i]);
@@ -157,8 +133,53 @@ export function encodeJobsChunk(t: JobTable, slots: Int32Array): Buffer {
     [...names.type.keys()].map((i) => t.types.name(i)),
     extras,
   ]);
-  return frameRecord(CHUNK_JOBS, Buffer.concat([body, tail]));
+  // The framed chunk in one buffer: columns, then the tail. (Framing a concat of a body
+  // and the tail allocated ~15 buffers a chunk, ~70k per 10M-job checkpoint, and each
+  // one fed the GC: loop stalls while a checkpoint ran beside a bulk delete.)
+  const frame = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 4 + n * JOB_BYTES + tail.length);
+  let at = RECORD_HEADER_BYTES;
+  frame.writeUInt32LE(n, at);
+  at += 4;
+  for (const a of [idw, status, priority, attempts, queue, type, readyAt, dequeuedAt, paySeg, payOff, payLen, recOff]) {
+    frame.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
+    at += a.byteLength;
+  }
+  tail.copy(frame, at);
+  return sealRecord(frame, CHUNK_JOBS);
 }
+
+/**
+ * Column arrays reused from chunk to chunk (encodeJobsChunk is synchronous, so one set
+ * serves every checkpoint), grown to the largest chunk seen.
+ */
+class ChunkColumns {
+  private capacity = 0;
+  private cols = this.make(0);
+
+  columns(n: number): ReturnType<ChunkColumns["make"]> {
+    if (n > this.capacity) {
+      this.capacity = Math.max(n, this.capacity * 2);
+      this.cols = this.make(this.capacity);
+    }
+    const c = this.cols;
+    return {
+      idw: c.idw.subarray(0, n * 4), status: c.status.subarray(0, n), priority: c.priority.subarray(0, n),
+      attempts: c.attempts.subarray(0, n), queue: c.queue.subarray(0, n), type: c.type.subarray(0, n),
+      readyAt: c.readyAt.subarray(0, n), dequeuedAt: c.dequeuedAt.subarray(0, n), paySeg: c.paySeg.subarray(0, n),
+      payOff: c.payOff.subarray(0, n), payLen: c.payLen.subarray(0, n), recOff: c.recOff.subarray(0, n),
+    };
+  }
+
+  private make(n: number) {
+    return {
+      idw: new Uint32Array(n * 4), status: new Uint8Array(n), priority: new Uint16Array(n), attempts: new Uint32Array(n),
+      queue: new Uint32Array(n), type: new Uint32Array(n), readyAt: new Float64Array(n), dequeuedAt: new Float64Array(n),
+      paySeg: new Uint32Array(n), payOff: new Uint32Array(n), payLen: new Uint32Array(n), recOff: new Uint32Array(n),
+    };
+  }
+}
+
+const scratch = new ChunkColumns();
 
 /** Apply a jobs chunk to a table being rebuilt (indexes off). False if it does not decode. */
 export function applyJobsChunk(t: JobTable, body: Buffer): boolean {

@@ -41,9 +41,17 @@ export interface JobMeta {
 /** Frame a record: length, type, CRC-32 over type + body, body. */
 export function frameRecord(type: number, body: Buffer): Buffer {
   const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + body.length);
-  out.writeUInt32LE(body.length, 0);
-  out[4] = type;
   body.copy(out, RECORD_HEADER_BYTES);
+  return sealRecord(out, type);
+}
+
+/**
+ * Frame a record whose body was written in place, after RECORD_HEADER_BYTES of room:
+ * no second buffer for large bodies (a bulk delete's ids).
+ */
+export function sealRecord(out: Buffer, type: number): Buffer {
+  out.writeUInt32LE(out.length - RECORD_HEADER_BYTES, 0);
+  out[4] = type;
   out.writeUInt32LE(crc32(out.subarray(RECORD_HEADER_BYTES), crc32(out.subarray(4, 5))), 5);
   return out;
 }
@@ -74,31 +82,44 @@ export function checkFrame(buf: Buffer, pos: number, limit: number, verifyChecks
 
 /** Encode job meta, optionally followed by payload bytes (a JOB body when present). */
 export function encodeJobBody(meta: JobMeta, payload?: Buffer): Buffer {
+  return writeJobBody(meta, payload, 0);
+}
+
+/**
+ * A framed JOB or META record, encoded in place: one buffer a job, where framing an
+ * encoded body allocated and copied it twice (every insert, ack and compaction copy).
+ */
+export function encodeJobRecord(type: number, meta: JobMeta, payload?: Buffer): Buffer {
+  return sealRecord(writeJobBody(meta, payload, RECORD_HEADER_BYTES), type);
+}
+
+/** The job body, after `at` bytes of room. */
+function writeJobBody(meta: JobMeta, payload: Buffer | undefined, at: number): Buffer {
   const queueLen = Buffer.byteLength(meta.queue);
   const typeLen = Buffer.byteLength(meta.type);
   const options = meta.options && Object.keys(meta.options).length > 0 ? packValue(meta.options) : undefined;
   const optionsLen = options ? options.length : 0;
   const payloadLen = payload ? payload.length : 0;
-  const buf = Buffer.allocUnsafe(META_FIXED_BYTES + queueLen + typeLen + optionsLen + payloadLen);
-  buf.write(meta.id, 0, ID_BYTES, "latin1");
-  buf[25] = meta.status;
+  const buf = Buffer.allocUnsafe(at + META_FIXED_BYTES + queueLen + typeLen + optionsLen + payloadLen);
+  buf.write(meta.id, at, ID_BYTES, "latin1");
+  buf[at + 25] = meta.status;
   let flags = 0;
   if (meta.dequeuedAtMs !== undefined) flags |= FLAG_DEQUEUED_AT;
   if (meta.failedAtMs !== undefined) flags |= FLAG_FAILED_AT;
   if (meta.completedAtMs !== undefined) flags |= FLAG_COMPLETED_AT;
   if (meta.purgeAtMs !== undefined) flags |= FLAG_PURGE_AT;
-  buf[26] = flags;
-  buf.writeUInt16LE(meta.priority, 27);
-  buf.writeUInt32LE(meta.attempts, 29);
-  buf.writeDoubleLE(meta.readyAtMs, 33);
-  buf.writeDoubleLE(meta.dequeuedAtMs ?? 0, 41);
-  buf.writeDoubleLE(meta.failedAtMs ?? 0, 49);
-  buf.writeDoubleLE(meta.completedAtMs ?? 0, 57);
-  buf.writeDoubleLE(meta.purgeAtMs ?? 0, 65);
-  buf.writeUInt16LE(queueLen, 73);
-  buf.writeUInt16LE(typeLen, 75);
-  buf.writeUInt32LE(optionsLen, 77);
-  let pos = META_FIXED_BYTES;
+  buf[at + 26] = flags;
+  buf.writeUInt16LE(meta.priority, at + 27);
+  buf.writeUInt32LE(meta.attempts, at + 29);
+  buf.writeDoubleLE(meta.readyAtMs, at + 33);
+  buf.writeDoubleLE(meta.dequeuedAtMs ?? 0, at + 41);
+  buf.writeDoubleLE(meta.failedAtMs ?? 0, at + 49);
+  buf.writeDoubleLE(meta.completedAtMs ?? 0, at + 57);
+  buf.writeDoubleLE(meta.purgeAtMs ?? 0, at + 65);
+  buf.writeUInt16LE(queueLen, at + 73);
+  buf.writeUInt16LE(typeLen, at + 75);
+  buf.writeUInt32LE(optionsLen, at + 77);
+  let pos = at + META_FIXED_BYTES;
   pos += buf.write(meta.queue, pos, "utf8");
   pos += buf.write(meta.type, pos, "utf8");
   if (options) pos += options.copy(buf, pos);

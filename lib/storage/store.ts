@@ -9,7 +9,7 @@
 
 import path from "node:path";
 import {
-  type JobMeta, decodeErrorRecord, encodeBlobBody, encodeErrorBody, encodeJobBody, frameRecord,
+  type JobMeta, decodeErrorRecord, encodeBlobBody, encodeErrorBody, encodeJobRecord, frameRecord, sealRecord,
 } from "./codec.ts";
 import { compactOldest, liveBytes, shouldCompact } from "./compaction.ts";
 import { StorageError } from "./errors.ts";
@@ -195,8 +195,8 @@ export class Store {
   async insert(jobs: readonly NewJob[], sync: boolean, rewrites: readonly Rewrite[] = []): Promise<number[]> {
     this.assertOpen();
     if (jobs.length === 0 && rewrites.length === 0) return [];
-    const frames = jobs.map((j) => frameRecord(RECORD_JOB, encodeJobBody(j.meta, j.payload)));
-    const rewriteFrames = rewrites.map((r) => frameRecord(RECORD_JOB, encodeJobBody(r.meta, r.payload)));
+    const frames = jobs.map((j) => encodeJobRecord(RECORD_JOB, j.meta, j.payload));
+    const rewriteFrames = rewrites.map((r) => encodeJobRecord(RECORD_JOB, r.meta, r.payload));
     let reserve = 0;
     for (const j of jobs) reserve += reserveFor(j.meta.queue, j.meta.type);
     const all = [...frames, ...rewriteFrames];
@@ -236,7 +236,7 @@ export class Store {
   async update(slots: readonly number[], metas: readonly JobMeta[], sync: boolean): Promise<void> {
     this.assertOpen();
     if (slots.length === 0) return;
-    const frames = metas.map((m) => frameRecord(RECORD_META, encodeJobBody(m)));
+    const frames = metas.map((m) => encodeJobRecord(RECORD_META, m));
     const undo = slots.map((slot, i) => this.applyMeta(slot, metas[i]));
     const { done } = this.appendGroup(frames, sync);
     try {
@@ -273,7 +273,7 @@ export class Store {
   async fail(slot: number, meta: JobMeta, attempt: number, record: unknown, sync: boolean): Promise<void> {
     this.assertOpen();
     const frames = [
-      frameRecord(RECORD_META, encodeJobBody(meta)),
+      encodeJobRecord(RECORD_META, meta),
       frameRecord(RECORD_ERROR, encodeErrorBody(meta.id, attempt, record)),
     ];
     const undo = this.applyMeta(slot, meta);
@@ -312,21 +312,19 @@ export class Store {
   private async removeChunk(slots: readonly number[], sync: boolean): Promise<void> {
     const t = this.table;
     // Ids straight from the table's words: no per-job id string (bulk deletes of ~1M).
-    const ids = Buffer.allocUnsafe(slots.length * 25);
-    slots.forEach((s, i) => writeIdAscii(t.idw, s * 4, ids, i * 25));
-    const freed = slots.map((s) => t.snapshot(s));
-    for (let i = 0; i < slots.length; i++) {
-      this.writer.reservedBytes -= reserveFor(freed[i].queue, freed[i].type);
-      t.free(slots[i], true);
-    }
-    const { done } = this.appendGroup([frameRecord(RECORD_DELETE, ids)], sync);
+    const frame = Buffer.allocUnsafe(RECORD_HEADER_BYTES + slots.length * 25);
+    slots.forEach((s, i) => writeIdAscii(t.idw, s * 4, frame, RECORD_HEADER_BYTES + i * 25));
+    // Names are still interned while the slots are held (JobTable.hold).
+    let reserved = 0;
+    for (const s of slots) reserved += reserveFor(t.queues.name(t.queue[s]), t.types.name(t.type[s]));
+    const held = t.hold(slots);
+    this.writer.reservedBytes -= reserved;
+    const { done } = this.appendGroup([sealRecord(frame, RECORD_DELETE)], sync);
     try {
       await done;
     } catch (err) {
-      slots.forEach((s, i) => {
-        t.revive(s, freed[i]);
-        this.writer.reservedBytes += reserveFor(freed[i].queue, freed[i].type);
-      });
+      t.revive(slots, held);
+      this.writer.reservedBytes += reserved;
       throw err;
     }
     t.release(slots);
@@ -537,7 +535,12 @@ export class Store {
       const { location, done } = this.writer.append(frames[0], sync);
       return { locations: [location], done };
     }
-    const txn = frameRecord(RECORD_TXN, Buffer.concat(frames));
+    // One buffer: the frames copied once, after the TXN header (not concat, then frame).
+    let bytes = RECORD_HEADER_BYTES;
+    for (const f of frames) bytes += f.length;
+    const txn = Buffer.allocUnsafe(bytes);
+    for (let i = 0, at = RECORD_HEADER_BYTES; i < frames.length; at += frames[i++].length) frames[i].copy(txn, at);
+    sealRecord(txn, RECORD_TXN);
     const { location, done } = this.writer.append(txn, sync);
     const locations: Location[] = [];
     let offset = location.offset + RECORD_HEADER_BYTES;

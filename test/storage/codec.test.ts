@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   type JobMeta, checkFrame, decodeBlobBody, decodeErrorHead, decodeErrorRecord, decodeIds, decodeJobBody,
-  encodeBlobBody, encodeErrorBody, encodeIds, encodeJobBody, frameRecord,
+  encodeBlobBody, encodeErrorBody, encodeIds, encodeJobBody, encodeJobRecord, frameRecord, sealRecord,
 } from "../../lib/storage/codec.ts";
 import {
   MAX_RECORD_TYPE, RECORD_BLOB, RECORD_BLOB_DELETE, RECORD_DELETE, RECORD_ERROR, RECORD_HEADER_BYTES, RECORD_JOB,
@@ -53,6 +53,17 @@ describe("job meta", () => {
     const out = roundTrip({ ...minimal, dequeuedAtMs: 0 });
     assert.equal(out.meta.dequeuedAtMs, 0);
     assert.equal(roundTrip(minimal).meta.dequeuedAtMs, undefined);
+  });
+
+  it("encodes a record in place byte for byte as framing an encoded body does", () => {
+    const payload = Buffer.from(JSON.stringify({ n: 1, s: "ü" }));
+    for (const [type, meta, body] of [[RECORD_JOB, full, payload], [RECORD_META, full, undefined], [RECORD_JOB, minimal, Buffer.alloc(0)]] as const) {
+      assert.deepEqual(encodeJobRecord(type, meta, body), frameRecord(type, encodeJobBody(meta, body)));
+    }
+    const ids = Buffer.from(makeId(7) + makeId(8), "latin1");
+    const inPlace = Buffer.alloc(RECORD_HEADER_BYTES + ids.length);
+    ids.copy(inPlace, RECORD_HEADER_BYTES);
+    assert.deepEqual(sealRecord(inPlace, RECORD_DELETE), frameRecord(RECORD_DELETE, ids));
   });
 
   it("treats empty options as none", () => {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { JobMeta } from "../../lib/storage/codec.ts";
-import { STATUS_FREE, STATUS_READY } from "../../lib/storage/format.ts";
+import { STATUS_FREE, STATUS_READY, STATUS_SCHEDULED } from "../../lib/storage/format.ts";
 import { JobTable } from "../../lib/storage/job-table.ts";
 
 const id = (n: number): string => String(n).padStart(25, "0");
@@ -35,14 +35,37 @@ describe("job table", () => {
     assert.equal(t.liveRecordBytes, 140);
     t.setLocation(a, at(70));
     assert.equal(t.liveRecordBytes, 110);
-    const snap = t.snapshot(b);
-    t.free(b, true);
+    const snap = t.hold([b]);
     assert.equal(t.liveRecordBytes, 70);
     assert.equal(t.slotById.get(id(2)), undefined);
-    t.revive(b, snap);
+    t.revive([b], snap);
     assert.equal(t.liveRecordBytes, 110);
     assert.equal(t.slotById.get(id(2)), b);
     assert.equal(t.peekReady(), a);
+  });
+
+  it("revives a held chunk as it was: statuses, extras, names and counts", () => {
+    const t = new JobTable();
+    t.indexing = true;
+    const slots = [1, 2, 3].map((n) => t.add({ ...meta(n), queue: `q${n}`, status: n === 2 ? STATUS_SCHEDULED : STATUS_READY, readyAtMs: n === 2 ? 9e12 : 0 }, at(50)));
+    for (const s of slots) t.index(s);
+    t.extras.set(slots[2], { failedAtMs: 7 });
+    const before = { counts: [...t.statusCounts], size: t.size, queues: t.queues.sorted() };
+    const held = t.hold(slots);
+    assert.equal(t.size, 0);
+    assert.equal(t.extras.get(slots[2]), undefined);
+    // Names stay interned while held: a new job cannot take a held slot's name index.
+    assert.deepEqual(t.queues.sorted(), before.queues);
+    t.revive(slots, held);
+    assert.deepEqual([...t.statusCounts], before.counts);
+    assert.equal(t.size, before.size);
+    assert.deepEqual(slots.map((s) => t.status[s]), [STATUS_READY, STATUS_SCHEDULED, STATUS_READY]);
+    assert.deepEqual(t.extras.get(slots[2]), { failedAtMs: 7 });
+    assert.deepEqual(slots.map((s) => t.queues.name(t.queue[s])), ["q1", "q2", "q3"]);
+    // Held again and released: the names go with the last job that used them.
+    t.hold(slots);
+    t.release(slots);
+    assert.deepEqual(t.queues.sorted(), []);
   });
 
   it("a held slot survives an order compaction and is listed again when revived", () => {
@@ -51,12 +74,11 @@ describe("job table", () => {
     const slots = Array.from({ length: 3000 }, (_, n) => t.add(meta(n), at(10)));
     for (const s of slots) t.index(s);
     const held = slots[1500];
-    const snap = t.snapshot(held);
-    t.free(held, true);
+    const snap = t.hold([held]);
     // Free enough others that the order array compacts (drops freed entries).
     for (const s of slots.slice(0, 1200)) t.free(s);
     t.orderedSlots();
-    t.revive(held, snap);
+    t.revive([held], snap);
     const ids = live(t);
     assert.ok(ids.includes(id(1500)));
     assert.deepEqual(ids, [...ids].sort());
