@@ -2,11 +2,12 @@
 // run (docs/benchmarks.md, "Delete + compaction at 10M"). A data dir of N jobs (90% in
 // queue Q, 10% in K) is built once and kept in the temp dir; each run copies it, starts
 // the built server on the copy with ZIZQ_DEBUG_LOOP_DELAY=1 and --trace-gc, deletes
-// queue Q, writes 50k jobs in 100-job requests one at a time (segments seal, compaction
+// queue Q, writes `more` jobs in 100-job requests one at a time (segments seal, compaction
 // and a checkpoint run), waits 15 s, and prints the worst loop stall, every stall over
 // 15 ms, and the garbage collections from the DELETE on, with their pauses.
 //
-//   npm run build && node --import tsx bench/delete-stall.ts [jobs=10000000] [runs=1]
+//   npm run build && node --import tsx bench/delete-stall.ts [jobs=10000000] [runs=1] [more=min(200k, jobs/10)]
+//   PROFILE=/tmp/ds node --import tsx bench/delete-stall.ts   # + a CPU profile and the server's log there, per run
 
 import fs from "node:fs";
 import http from "node:http";
@@ -17,6 +18,8 @@ import { bulkBody, expectStatus, JSON_HEADERS, preload, request, sleep } from ".
 
 const jobs = Number(process.argv[2] ?? 10_000_000);
 const runs = Number(process.argv[3] ?? 1);
+/** Jobs written after the delete: as many as the SCALE row writes (200k at 10M). */
+const more = Number(process.argv[4] ?? Math.min(200_000, jobs / 10));
 process.env.ZIZQ_SPAWN_BUILT = "1";
 
 /** The kept data dir, built on first use (~2.5 min at 10M jobs). */
@@ -38,7 +41,9 @@ async function run(source: string): Promise<void> {
   fs.cpSync(source, dir, { recursive: true });
   fs.rmSync(path.join(dir, ".complete"));
   process.env.ZIZQ_DEBUG_LOOP_DELAY = "1";
-  const server = await spawnServer(dir, ["--no-admin"], 120_000, ["--trace-gc"]);
+  // Sampled every 500 µs: each `loop_gap` in the log, cut from the profile, names what ran.
+  const profile = process.env.PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.PROFILE}`, "--cpu-prof-interval=500"] : [];
+  const server = await spawnServer(dir, ["--no-admin"], 120_000, ["--trace-gc", ...profile]);
   delete process.env.ZIZQ_DEBUG_LOOP_DELAY;
   let gcLog = "";
   server.child.stdout!.on("data", (d: Buffer) => { gcLog += d.toString(); });
@@ -49,7 +54,7 @@ async function run(source: string): Promise<void> {
     const agent = new http.Agent({ keepAlive: true });
     const del = await request(agent, `${server.url}/jobs?queue=Q`, "DELETE");
     expectStatus(del);
-    for (let i = 0; i < 500; i++) {
+    for (let i = 0; i < more / 100; i++) {
       expectStatus(await request(agent, `${server.url}/jobs/bulk`, "POST", bulkBody("more", i * 100, 100), JSON_HEADERS), 201);
     }
     await sleep(15_000);
@@ -67,6 +72,10 @@ async function run(source: string): Promise<void> {
       `longest ${Math.max(0, ...pauses.map((p) => p.ms)).toFixed(1)} ms`,
     );
   } finally {
+    if (process.env.PROFILE) {
+      await server.stop(); // the profile is written at a clean exit
+      fs.writeFileSync(path.join(process.env.PROFILE, `server-${server.child.pid}.log`), server.logs());
+    }
     await server.kill9();
     fs.rmSync(dir, { recursive: true, force: true });
   }

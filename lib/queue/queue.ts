@@ -38,6 +38,7 @@ import { BodyShapeError, expectObject, expectString, requireField } from "./vali
 import { UniqueIndex } from "./unique.ts";
 import { diskBytes as storeDiskBytes } from "../storage/compaction.ts";
 import { TimeSlice, yieldToLoop } from "../storage/time-slice.ts";
+import { PendingWrites } from "./_pending-writes.ts";
 import { U32List } from "../storage/u32-list.ts";
 
 export interface QueueOptions {
@@ -353,9 +354,9 @@ export class Queue {
       return true;
     };
     let deleted = 0;
-    const writes: Promise<void>[] = [];
+    const writes = new PendingWrites();
     const slice = new TimeSlice(DELETE_YIELD_MS);
-    for (let i = 0; i < matched.length; i += DELETE_CHUNK) {
+    for (let i = 0; i < matched.length && !writes.failed; i += DELETE_CHUNK) {
       const slots: number[] = [];
       for (let j = i; j < Math.min(i + DELETE_CHUNK, matched.length); j++) {
         const slot = matched.get(j);
@@ -364,10 +365,10 @@ export class Queue {
         slots.push(slot);
       }
       deleted += slots.length;
-      writes.push(this.store.remove(slots, this.ctx.writeSync));
+      writes.add(this.store.remove(slots, this.ctx.writeSync));
       await slice.pace();
     }
-    await guarded(Promise.all(writes));
+    await guarded(writes.settled());
     this.changed();
     return deleted;
   }
@@ -428,8 +429,8 @@ export class Queue {
     const t = this.store.table;
     const ids = (await selectSlots(this.store, filter, this.now())).map((s) => t.idOf(s));
     let patched = 0;
-    const writes: Promise<void>[] = [];
-    for (let i = 0; i < ids.length; i += BULK_SLICE) {
+    const writes = new PendingWrites();
+    for (let i = 0; i < ids.length && !writes.failed; i += BULK_SLICE) {
       const slots: number[] = [];
       const metas = [];
       for (const id of ids.slice(i, i + BULK_SLICE)) {
@@ -439,10 +440,10 @@ export class Queue {
         slots.push(slot);
       }
       patched += slots.length;
-      writes.push(this.store.update(slots, metas, this.ctx.writeSync));
+      writes.add(this.store.update(slots, metas, this.ctx.writeSync));
       await yieldToLoop();
     }
-    await guarded(Promise.all(writes));
+    await guarded(writes.settled());
     this.ctx.afterChange();
     this.changed({ kind: "patched" });
     return patched;
