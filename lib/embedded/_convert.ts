@@ -5,10 +5,13 @@
 
 import type { CronEntry as CronEntryView, CronGroup as CronGroupView, CronTemplate } from "../queue/cron.ts";
 import type { EnqueueResult, JobView } from "../queue/types.ts";
-import { cronEntryIn, cronGroupIn } from "../client/_wire.ts";
-import type { CronEntryData, CronGroupData, JobData } from "../client/types.ts";
+import type { BudgetView } from "../queue/budget-book.ts";
+import { budgetIn, cronEntryIn, cronGroupIn } from "../client/_wire.ts";
+import type { Budget, CronEntryData, CronGroupData, JobData } from "../client/types.ts";
 
-export { errorIn, cronEntryOut, enqueueOut, failureOut, updateOut } from "../client/_wire.ts";
+export {
+  bindingOut, budgetPatchOut, budgetPolicyOut, errorIn, cronEntryOut, enqueueOut, failureOut, updateOut,
+} from "../client/_wire.ts";
 
 /**
  * jobIn(view + payload), written out: this runs for every job taken and enqueued, and the
@@ -46,7 +49,7 @@ export function toJobData(v: JobView, payloadJson?: string, result?: EnqueueResu
     duplicate: result?.duplicate,
     folded: result?.folded,
     batch: v.batch,
-    budgets: [],
+    budgets: v.budgets === undefined ? [] : v.budgets.map((x) => ({ key: x.key, cost: x.cost })),
   };
 }
 
@@ -56,3 +59,10 @@ export const toCronEntryData = (e: CronEntryView): CronEntryData => cronEntryIn(
 
 export const toCronGroupData = (g: CronGroupView): CronGroupData =>
   cronGroupIn({ ...g, entries: g.entries.map((e) => ({ ...e, job: templateWire(e.job) })) });
+
+/** A budget as GET /budgets/{key} shows it (routes/budgets.ts wireBudget), read as the Client reads it. */
+export function toBudget(b: BudgetView): Budget {
+  const s = b.strategy;
+  const strategy = s.type === "time_based" ? { type: s.type, duration_ms: s.duration_ms, burst: s.burst } : { type: s.type };
+  return budgetIn({ key: b.key, allocation: b.allocation, strategy, created_at: b.created_at, updated_at: b.updated_at });
+}

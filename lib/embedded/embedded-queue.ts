@@ -13,11 +13,13 @@ import { JobQuery } from "../client/query.ts";
 import { resolveEnqueue } from "../client/resolve.ts";
 import { CronEntry, CronGroup, ErrorPage, ErrorRecord, Job, JobPage } from "../client/resources.ts";
 import type {
-  CronEntryInput, DeleteAllJobsOptions, EnqueueInput, EnqueueOptions, FailureOptions, HealthResponse, JobFilter,
+  Budget, BudgetBindingInput, BudgetChange, CronEntryInput, DefineBudgetOptions, DeleteAllJobsOptions, EnqueueInput, EnqueueOptions, FailureOptions, HealthResponse, JobFilter,
   JobQueryOptions, ListErrorsOptions, ListJobsOptions, ReplaceCronGroupOptions, TakeOptions, UpdateAllJobsOptions,
-  UpdateJobOptions,
+  UpdateBudgetOptions, UpdateJobOptions,
 } from "../client/types.ts";
+import { type BindingBodyParse, bindingMutation, replaceMutation } from "./_budgets.ts";
 import {
+  bindingOut as bindingBody, budgetPatchOut as budgetPatchBody, budgetPolicyOut as budgetPolicyBody, toBudget,
   cronEntryOut as cronEntryBody, enqueueOut as enqueueBody, errorIn as toErrorData, failureOut as failureBody,
   toCronEntryData, toCronGroupData, toJobData, updateOut as updateBody,
 } from "./_convert.ts";
@@ -228,6 +230,92 @@ export class EmbeddedQueue {
     return new JobQuery(this.#client, options);
   }
 
+  // ---- budgets: per-job bindings (§3.3.6) ----------------------------------------------
+  // Bodies are the ones the Client sends, through the parsers the server's routes use.
+
+  bindJobBudget(id: string, binding: BudgetBindingInput): Promise<Job> {
+    return this.#budgetJob(id, bindingMutation("add", binding.key, bindingBody(binding)));
+  }
+
+  rebindJobBudget(id: string, binding: BudgetBindingInput): Promise<Job> {
+    return this.#budgetJob(id, bindingMutation("put", binding.key, bindingBody(binding)));
+  }
+
+  setJobBudgetCost(id: string, key: string, cost: number): Promise<Job> {
+    return this.#budgetJob(id, bindingMutation("cost", key, { cost }));
+  }
+
+  unbindJobBudget(id: string, key: string): Promise<Job> {
+    return this.#budgetJob(id, () => ({ op: "unbind", key }));
+  }
+
+  unbindAllJobBudgets(id: string): Promise<Job> {
+    return this.#budgetJob(id, () => ({ op: "clear" }));
+  }
+
+  replaceJobBudgets(id: string, bindings: BudgetBindingInput[]): Promise<Job> {
+    return this.#budgetJob(id, replaceMutation(bindings.map((b) => ({ key: b.key, ...bindingBody(b) }))));
+  }
+
+  bindAllJobsBudget(binding: BudgetBindingInput, where: JobFilter = {}): Promise<BudgetChange> {
+    return this.#budgetChange(where, bindingMutation("add", binding.key, bindingBody(binding)));
+  }
+
+  rebindAllJobsBudget(binding: BudgetBindingInput, where: JobFilter = {}): Promise<BudgetChange> {
+    return this.#budgetChange(where, bindingMutation("put", binding.key, bindingBody(binding)));
+  }
+
+  setAllJobsBudgetCost(key: string, cost: number, where: JobFilter = {}): Promise<BudgetChange> {
+    return this.#budgetChange(where, bindingMutation("cost", key, { cost }));
+  }
+
+  unbindAllJobsBudget(key: string, where: JobFilter = {}): Promise<BudgetChange> {
+    return this.#budgetChange(where, () => ({ op: "unbind", key }));
+  }
+
+  clearAllJobsBudgets(where: JobFilter = {}): Promise<BudgetChange> {
+    return this.#budgetChange(where, () => ({ op: "clear" }));
+  }
+
+  // ---- budgets: definitions (§3.3.7) ---------------------------------------------------
+
+  listBudgets(): Promise<Budget[]> {
+    return this.#run(() => this.#queue.budgets.list().map(toBudget));
+  }
+
+  getBudget(key: string): Promise<Budget> {
+    return this.#run(() => toBudget(this.#queue.budgets.get(key)));
+  }
+
+  defineBudget(options: DefineBudgetOptions): Promise<Budget> {
+    const book = this.#queue.budgets;
+    const body = budgetPolicyBody(options);
+    return this.#run(async () => toBudget(await (options.replace ? book.replace(options.key, body) : book.create(options.key, body))));
+  }
+
+  updateBudget(key: string, options: UpdateBudgetOptions): Promise<Budget> {
+    return this.#run(async () => toBudget(await this.#queue.budgets.patch(key, budgetPatchBody(options))));
+  }
+
+  deleteBudget(key: string): Promise<void> {
+    return this.#run(() => this.#queue.budgets.remove(key));
+  }
+
+  /** The mutation is parsed inside #run, so a bad binding rejects with the Client's error class. */
+  #budgetJob(id: string, mutation: BindingBodyParse): Promise<Job> {
+    return this.#run(async () => new Job(this.#client, toJobData(await this.#queue.mutateJobBudgets(id, mutation()))));
+  }
+
+  /** As the Client: a filter that matches nothing answers without a call; keys are not checked. */
+  #budgetChange(where: JobFilter, mutation: BindingBodyParse): Promise<BudgetChange> {
+    return this.#run(async () => {
+      if (matchesNothing(where)) return { changed: 0, blocked: [] };
+      const filter = toQueueFilter(where);
+      const { changed, blocked } = await this.#queue.mutateJobsBudgets(filter, mutation());
+      return { changed, blocked };
+    });
+  }
+
   // ---- take (§3.3.9) -------------------------------------------------------------------
 
   /** Resolves at once (there are no headers to wait for); iterate with `for await`. */
@@ -253,10 +341,11 @@ export class EmbeddedQueue {
     return this.#run(() => this.#group(this.#queue.crons.getGroup(name)));
   }
 
-  /** The 0.6 engine has no group timezone: `timezone` is ignored, as a 0.6 server does. */
+  /** The body the Client sends (its `timezone` is the 0.7 group timezone). */
   replaceCronGroup(name: string, options: ReplaceCronGroupOptions): Promise<CronGroup> {
     const body: Record<string, unknown> = { entries: options.entries.map(cronEntryBody) };
     if (options.paused !== undefined) body.paused = options.paused;
+    if (options.timezone !== undefined) body.timezone = options.timezone;
     return this.#run(async () => this.#group(await this.#queue.crons.putGroup(name, body)));
   }
 

@@ -347,6 +347,87 @@ export function contractSuite(name: string, start: () => Promise<Target>): void 
     });
   });
 
+  describe(`client contract: ${name}, budgets`, () => {
+    let t: Target;
+    let c: ClientLike;
+    before(async () => {
+      t = await start();
+      c = t.client;
+    });
+    after(() => t.close());
+
+    test("budget definitions: define, 409 on an existing key, replace, update, list, delete, 404", async () => {
+      const key = q("api");
+      const made = await c.defineBudget({ key, allocation: 10, strategy: { type: "time_based", durationMs: 1000 } });
+      assert.deepEqual([made.key, made.allocation, made.strategy], [key, 10, { type: "time_based", durationMs: 1000 }]);
+      assert.equal(typeof made.createdAt, "number");
+      assert.equal(typeof made.updatedAt, "number");
+      await rejects(c.defineBudget({ key, allocation: 5, strategy: { type: "while_in_flight" } }), "ConflictError", 409);
+      const replaced = await c.defineBudget({ key, allocation: 5, strategy: { type: "while_in_flight" }, replace: true });
+      assert.deepEqual(replaced.strategy, { type: "while_in_flight" });
+      const updated = await c.updateBudget(key, { strategy: { type: "time_based", durationMs: 60_000, burst: 8 } });
+      assert.deepEqual([updated.allocation, updated.strategy], [5, { type: "time_based", durationMs: 60_000, burst: 8 }]);
+      assert.deepEqual(await c.getBudget(key), updated);
+      assert.ok((await c.listBudgets()).some((b: any) => b.key === key));
+      await rejects(c.defineBudget({ key: q("bad"), allocation: 0, strategy: { type: "while_in_flight" } }), "ClientError");
+      await c.deleteBudget(key);
+      await rejects(c.getBudget(key), "NotFoundError", 404);
+      await rejects(c.deleteBudget(key), "NotFoundError", 404);
+    });
+
+    test("per-job bindings show on the job; a missing binding's cost is 404, a second bind 409", async () => {
+      const queue = q("bind");
+      const key = q("mail");
+      const job = await c.enqueue({ type: "t", queue, payload: 1 });
+      const createWith = { allocation: 10, strategy: { type: "while_in_flight" } };
+      const bound = await c.bindJobBudget(job.id, { key, cost: 2, createWith });
+      assert.deepEqual(bound.budgets, [{ key, cost: 2 }]);
+      assert.deepEqual((await c.getJob(job.id)).budgets, [{ key, cost: 2 }]);
+      await rejects(c.bindJobBudget(job.id, { key }), "ConflictError", 409);
+      assert.deepEqual((await c.setJobBudgetCost(job.id, key, 3)).budgets, [{ key, cost: 3 }]);
+      assert.deepEqual((await c.rebindJobBudget(job.id, { key, cost: 1 })).budgets, [{ key, cost: 1 }]);
+      assert.deepEqual((await c.unbindJobBudget(job.id, key)).budgets, []);
+      // API-budgets.md: unbinding a key the job lacks is a no-op (the client's docs say 404).
+      assert.deepEqual((await c.unbindJobBudget(job.id, key)).budgets, []);
+      await rejects(c.setJobBudgetCost(job.id, key, 2), "NotFoundError", 404);
+      assert.deepEqual((await c.replaceJobBudgets(job.id, [{ key, cost: 4 }])).budgets, [{ key, cost: 4 }]);
+      assert.deepEqual((await c.unbindAllJobBudgets(job.id)).budgets, []);
+      await rejects(c.bindJobBudget(job.id, { key: q("nobudget") }), "ClientError", 422);
+      await rejects(c.bindJobBudget("03hcv0puxmjpole9o55ep5oe2", { key }), "NotFoundError", 404);
+    });
+
+    test("bulk bindings by filter, and budgetsKey selects only the bound jobs (count, delete)", async () => {
+      const queue = q("bulk");
+      const key = q("pool");
+      await c.defineBudget({ key, allocation: 100, strategy: { type: "while_in_flight" } });
+      const jobs = await c.enqueueBulk(Array.from({ length: 5 }, (_, n) => ({ type: "t", queue, payload: { n } })));
+      const first = jobs.slice(0, 3).map((j: any) => j.id);
+      assert.deepEqual(await c.bindAllJobsBudget({ key, cost: 2 }, { id: first }), { changed: 3, blocked: [] });
+      assert.equal(await c.countJobs({ budgetsKey: key }), 3);
+      assert.equal(await c.countJobs({ queue, budgetsKey: [key, q("other")] }), 3);
+      assert.deepEqual(await c.setAllJobsBudgetCost(key, 5, { queue }), { changed: 3, blocked: [] });
+      assert.deepEqual((await c.getJob(first[0])).budgets, [{ key, cost: 5 }]);
+      assert.deepEqual(await c.rebindAllJobsBudget({ key, cost: 1 }, { queue }), { changed: 5, blocked: [] });
+      assert.deepEqual(await c.unbindAllJobsBudget(key, { id: first }), { changed: 3, blocked: [] });
+      assert.equal(await c.countJobs({ budgetsKey: key }), 2);
+      assert.deepEqual(await c.clearAllJobsBudgets({ queue: [] }), { changed: 0, blocked: [] });
+      await rejects(c.deleteBudget(key), "ConflictError", 409);
+      assert.equal(await c.deleteAllJobs({ where: { budgetsKey: key } }), 2);
+      assert.equal(await c.countJobs({ queue }), 3);
+      assert.deepEqual(await c.clearAllJobsBudgets({ queue }), { changed: 0, blocked: [] });
+      await c.deleteBudget(key);
+    });
+
+    test("a cron group keeps its timezone", async () => {
+      const group = q("tz");
+      const job = { type: "tick", queue: q("tzq"), payload: null };
+      const g = await c.replaceCronGroup(group, { timezone: "Europe/Paris", entries: [{ name: "nine", expression: "0 9 * * *", job }] });
+      assert.equal(g.timezone, "Europe/Paris");
+      assert.equal((await c.getCronGroup(group)).timezone, "Europe/Paris");
+      await c.deleteCronGroup(group);
+    });
+  });
+
   describe(`client contract: ${name}, reset`, () => {
     test("reset deletes every job and cron group", async () => {
       const t = await start();

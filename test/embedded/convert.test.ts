@@ -11,7 +11,7 @@ const minimal: JobView = { id: "03hcv0puxmjpole9o55ep5oe2", type: "t", queue: "q
 const full: JobView = {
   ...minimal, status: "completed", retry_limit: 3, backoff: { exponent: 2, base_ms: 10, jitter_ms: 0 }, dequeued_at: 2,
   failed_at: 3, retention: { completed_ms: 100 }, purge_at: 4, completed_at: 5, unique_key: "k", unique_while: "active",
-  batch: { key: "b", when: "true", fold: "." },
+  batch: { key: "b", when: "true", fold: "." }, budgets: [{ key: "api", cost: 2 }],
 };
 
 test("toJobData equals jobIn over the wire object, with and without payload and enqueue flags", () => {

@@ -39,3 +39,16 @@ test("docs/embedded.md: the complete example runs and prints what the doc shows"
     fs.rmSync(file, { force: true });
   }
 });
+
+test("docs/embedded.md: the budgets example runs and prints what the doc shows", { timeout: 120_000 }, async () => {
+  const scratch = path.join(ROOT, ".tmp");
+  fs.mkdirSync(scratch, { recursive: true });
+  const file = path.join(scratch, `embedded-budgets-${process.pid}.ts`);
+  fs.writeFileSync(file, docExample("docs/embedded.md", "embedded-budgets"));
+  try {
+    const { stdout } = await run(process.execPath, ["--conditions=zizq-source", "--import", import.meta.resolve("tsx"), file], { cwd: tmpDir() });
+    assert.deepEqual(stdout.trim().split("\n"), ["bound: [ { key: 'mail-provider', cost: 1 } ]", "jobs on it: 1"]);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+});
