@@ -41,8 +41,31 @@ export class Job implements JobData {
   /** @internal */
   constructor(client: Client, data: JobData) {
     this.#client = client;
-    Object.assign(this, data);
-    if (!Array.isArray(this.budgets)) (this as { budgets: BudgetBinding[] }).budgets = [];
+    // Written out, in JobData's order, instead of Object.assign: one Job per job taken or
+    // enqueued, and the generic copy was the largest single cost of the embedded take
+    // (bench/embedded.ts profile). Every Job now has the same 21 own keys.
+    const self = this as { -readonly [K in keyof JobData]: JobData[K] };
+    self.id = data.id;
+    self.type = data.type;
+    self.queue = data.queue;
+    self.priority = data.priority;
+    self.status = data.status;
+    self.payload = data.payload;
+    self.readyAt = data.readyAt;
+    self.attempts = data.attempts;
+    self.retryLimit = data.retryLimit;
+    self.backoff = data.backoff;
+    self.dequeuedAt = data.dequeuedAt;
+    self.failedAt = data.failedAt;
+    self.completedAt = data.completedAt;
+    self.retention = data.retention;
+    self.purgeAt = data.purgeAt;
+    self.uniqueKey = data.uniqueKey;
+    self.uniqueWhile = data.uniqueWhile;
+    self.duplicate = data.duplicate;
+    self.folded = data.folded;
+    self.batch = data.batch;
+    self.budgets = Array.isArray(data.budgets) ? data.budgets : [];
   }
 
   errors(options?: ErrorQueryOptions): ErrorQuery {

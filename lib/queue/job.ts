@@ -60,6 +60,10 @@ export function optionSlotsInIdOrder(table: JobTable): Iterable<number> {
 }
 
 export function cleanOptions(options: JobOptions): JobOptions | undefined {
+  // Most jobs carry no options: answer them without walking entries (per job on enqueue).
+  const o = options;
+  if (o.retry_limit === undefined && o.backoff === undefined && o.retention === undefined && o.unique_key === undefined
+    && o.unique_while === undefined && o.batch === undefined && o.budgets === undefined) return undefined;
   const out: JobOptions = {};
   for (const [k, v] of Object.entries(options)) if (v !== undefined && !(Array.isArray(v) && v.length === 0)) (out as Record<string, unknown>)[k] = v;
   return Object.keys(out).length > 0 ? out : undefined;

@@ -29,6 +29,10 @@ it("ids as text: formatId and writeIdAscii agree with BigInt base 36, and parseI
     assert.ok(parseId(expected, back, 0));
     assert.deepEqual([...back], [...words.subarray(at, at + 4)]);
   }
+  // Past 128 bits, a bad digit, a wrong length: not ids.
+  for (const bad of ["f5lxx1zz5pnorynqglhzmsp34", "zzzzzzzzzzzzzzzzzzzzzzzzz", "0000000000000000000000A00", "000000000000000000000000"]) {
+    assert.equal(parseId(bad, back, 0), false, bad);
+  }
 });
 
 it("finds every live id and none removed, through growth, mass removal and re-adding", () => {
