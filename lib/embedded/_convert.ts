@@ -1,7 +1,8 @@
 // The queue's wire-shaped views to the client's resource data, through the client's own
 // converters (lib/client/_wire.ts), so an embedded Job has exactly the keys, undefined
 // members and defaults that a Job read from an HTTP response has. The queue's views are
-// API.md §2.1 objects already; only the payload (stored JSON text) is parsed here.
+// API.md §2.1 objects already; only the payload (stored JSON text) is parsed here. The
+// other way, bodies are the Client's own, as the server reads them off a JSON request.
 
 import type { CronEntry as CronEntryView, CronGroup as CronGroupView, CronTemplate } from "../queue/cron.ts";
 import type { EnqueueResult, JobView } from "../queue/types.ts";
@@ -9,9 +10,68 @@ import type { BudgetView } from "../queue/budget-book.ts";
 import { budgetIn, cronEntryIn, cronGroupIn } from "../client/_wire.ts";
 import type { Budget, CronEntryData, CronGroupData, JobData } from "../client/types.ts";
 
-export {
-  bindingOut, budgetPatchOut, budgetPolicyOut, errorIn, cronEntryOut, enqueueOut, failureOut, updateOut,
-} from "../client/_wire.ts";
+import * as wire from "../client/_wire.ts";
+
+export { errorIn } from "../client/_wire.ts";
+
+// ---- bodies: what the server reads from a (default, JSON) Client's request ----------------
+
+/**
+ * `value` as JSON.parse(JSON.stringify(value)) gives it back, which is what the server's
+ * parsers see from a JSON Client: undefined members and functions gone, NaN and ±Infinity
+ * null, toJSON applied (a Date is its ISO string), a Map `{}`. Without it a body such as
+ * `backoff: { baseMs: 1 }` (exponent undefined) got another message here than over HTTP,
+ * and `readyAt: NaN` (null on the wire: "not given") a 400. Returns `value` itself when
+ * nothing changes, the common case: no copy on the enqueue path. `opaque` names a top-level
+ * member left as it is: the payload, which the queue stringifies itself (JSON.stringify).
+ */
+export function asJson(value: unknown, key = "", opaque?: string): unknown {
+  if (value !== null && typeof value === "object" && typeof (value as { toJSON?: unknown }).toJSON === "function") {
+    value = (value as { toJSON(key: string): unknown }).toJSON(key);
+  }
+  switch (typeof value) {
+    case "number": return Number.isFinite(value) ? value : null;
+    case "bigint": throw new TypeError("Do not know how to serialize a BigInt");
+    case "undefined": case "function": case "symbol": return undefined;
+    case "string": case "boolean": return value;
+  }
+  if (value === null) return null;
+  if (value instanceof Number || value instanceof String || value instanceof Boolean) return asJson(value.valueOf());
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = asJson(value[i], String(i)) ?? null;
+      if (out === undefined && v !== value[i]) out = value.slice(0, i);
+      out?.push(v);
+    }
+    return out ?? value;
+  }
+  const obj = value as Record<string, unknown>;
+  const proto = Object.getPrototypeOf(obj);
+  const keys = Object.keys(obj);
+  let out: Record<string, unknown> | undefined = proto === Object.prototype || proto === null ? undefined : {};
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    const v0 = obj[k];
+    const v = k === opaque ? (typeof v0 === "function" || typeof v0 === "symbol" ? undefined : v0) : asJson(v0, k);
+    // A member JSON drops (undefined, a function) is a change even when `v === v0`.
+    if (out === undefined && (v !== v0 || v === undefined)) {
+      out = {};
+      for (let j = 0; j < i; j++) out[keys[j]] = obj[keys[j]];
+    }
+    if (out !== undefined && v !== undefined) out[k] = v;
+  }
+  return out ?? obj;
+}
+
+type Body = Record<string, unknown>;
+export const enqueueOut = (o: Parameters<typeof wire.enqueueOut>[0]): Body => asJson(wire.enqueueOut(o), "", "payload") as Body;
+export const updateOut = (o: Parameters<typeof wire.updateOut>[0]): Body => asJson(wire.updateOut(o)) as Body;
+export const failureOut = (o: Parameters<typeof wire.failureOut>[0]): Body => asJson(wire.failureOut(o)) as Body;
+export const cronEntryOut = (o: Parameters<typeof wire.cronEntryOut>[0]): Body => asJson(wire.cronEntryOut(o)) as Body;
+export const bindingOut = (o: Parameters<typeof wire.bindingOut>[0]): Body => asJson(wire.bindingOut(o)) as Body;
+export const budgetPolicyOut = (o: Parameters<typeof wire.budgetPolicyOut>[0]): Body => asJson(wire.budgetPolicyOut(o)) as Body;
+export const budgetPatchOut = (o: Parameters<typeof wire.budgetPatchOut>[0]): Body => asJson(wire.budgetPatchOut(o)) as Body;
 
 /**
  * jobIn(view + payload), written out: this runs for every job taken and enqueued, and the

@@ -5,7 +5,8 @@
 
 import type { Queue } from "../queue/queue.ts";
 import type { Store } from "../storage/store.ts";
-import { QueueError, type JobWithPayload } from "../queue/types.ts";
+import { QueueError, type ErrorListRequest, type JobWithPayload, type ListRequest } from "../queue/types.ts";
+import { BodyShapeError } from "../queue/validate.ts";
 import type { Client } from "../client/client.ts";
 import { CronHandle } from "../client/cron-handle.ts";
 import { ConnectionError, buildResponseError } from "../client/errors.ts";
@@ -21,9 +22,12 @@ import { type BindingBodyParse, bindingMutation, replaceMutation } from "./_budg
 import {
   bindingOut as bindingBody, budgetPatchOut as budgetPatchBody, budgetPolicyOut as budgetPolicyBody, toBudget,
   cronEntryOut as cronEntryBody, enqueueOut as enqueueBody, errorIn as toErrorData, failureOut as failureBody,
-  toCronEntryData, toCronGroupData, toJobData, updateOut as updateBody,
+  asJson, toCronEntryData, toCronGroupData, toJobData, updateOut as updateBody,
 } from "./_convert.ts";
-import { FILTER_KEYS, checkKeys, errorsLink, jobsLink, matchesNothing, parseLimit, parseOrder, readLink, toQueueFilter } from "./_filter.ts";
+import {
+  FILTER_KEYS, checkKeys, errorsLink, jobsLink, matchesNothing, readErrorsPath, readJobsPath, toErrorListRequest, toListRequest,
+  toQueueFilter, toTakeRequest,
+} from "./_filter.ts";
 import { type OpenTake, openTake } from "./_take.ts";
 import { ENGINE_VERSION } from "../queue/version.ts";
 
@@ -33,12 +37,25 @@ const STATUS: Record<string, number> = { not_found: 404, invalid_argument: 400, 
 /** The version `GET /version` reports (lib/http/routes/health.ts); one engine, one version. */
 export { ENGINE_VERSION };
 
-/** Queue errors as the Client would see them; anything else is a bug and stays as it is. */
+/**
+ * Queue errors as the Client would see them; anything else is a bug and stays as it is.
+ * A body's shape error reads as the server words it for a JSON body (lib/http/_io.ts
+ * withBody): the embedded queue answers as a Client with its default format.
+ */
 function translate(err: unknown): unknown {
   if (err instanceof QueueError && STATUS[err.code] !== undefined) {
-    return buildResponseError(STATUS[err.code], { error: err.message, ...err.body });
+    const message = err instanceof BodyShapeError ? `invalid JSON: ${err.message}` : err.message;
+    return buildResponseError(STATUS[err.code], { error: message, ...err.body });
   }
   return err;
+}
+
+/** GET /jobs/{id}/errors/{attempt} takes digits up to u32 (lib/http/routes/manage.ts), else a 400. */
+function checkAttempt(attempt: number): void {
+  const raw = String(attempt);
+  if (!/^\d+$/.test(raw) || Number(raw) > 0xffffffff) {
+    throw new QueueError("invalid_argument", `invalid attempt: ${JSON.stringify(raw)} (expected a non-negative integer)`);
+  }
 }
 
 export class EmbeddedQueue {
@@ -105,7 +122,7 @@ export class EmbeddedQueue {
   /** Ids not in flight are ignored, as the Client treats the server's 422. */
   reportSuccessBulk(ids: string[]): Promise<void> {
     return this.#run(async () => {
-      await this.#queue.completeMany({ ids });
+      await this.#queue.completeMany(asJson({ ids }));
     });
   }
 
@@ -163,54 +180,52 @@ export class EmbeddedQueue {
   // ---- listing and metadata (§3.3.4) -----------------------------------------------------
 
   listJobs(options: ListJobsOptions = {}): Promise<JobPage> {
-    return this.#run(async () => {
-      if (matchesNothing(options)) return new JobPage(this.#client, [], {});
-      const { from, order: rawOrder, limit: rawLimit, ...where } = options;
-      const order = parseOrder(rawOrder);
-      const limit = parseLimit(rawLimit);
-      const { jobs, hasMore } = await this.#queue.list({ filter: toQueueFilter(where), from: from || undefined, order, limit });
-      const page = jobs.map(this.#job);
-      const first = page[0]?.id;
-      const last = page[page.length - 1]?.id;
-      const base = { ...where, limit };
-      return new JobPage(this.#client, page, {
-        next: hasMore && last !== undefined ? jobsLink(base, last, order) : null,
-        prev: from && first !== undefined ? jobsLink(base, first, order === "asc" ? "desc" : "asc") : null,
-      });
-    });
+    return this.#run(() => (matchesNothing(options) ? new JobPage(this.#client, [], {}) : this.#list(toListRequest(options))));
   }
 
+  /** Any `/jobs?…` path the server would list, the links of our pages included. */
   listJobsByPath(path: string): Promise<JobPage> {
-    return this.#run(() => this.listJobs(readLink(path, "jobs").options as ListJobsOptions));
+    return this.#run(() => this.#list(readJobsPath(path)));
+  }
+
+  /** A page and its links, as the server's GET /jobs (lib/queue/query.ts pagesFor). */
+  async #list(req: ListRequest): Promise<JobPage> {
+    const { jobs, hasMore } = await this.#queue.list(req);
+    const page = jobs.map(this.#job);
+    const first = page[0]?.id;
+    const last = page[page.length - 1]?.id;
+    return new JobPage(this.#client, page, {
+      next: hasMore && last !== undefined ? jobsLink(req, last, req.order) : null,
+      prev: req.from !== undefined && first !== undefined ? jobsLink(req, first, req.order === "asc" ? "desc" : "asc") : null,
+    });
   }
 
   listErrors(id: string, options: ListErrorsOptions = {}): Promise<ErrorPage> {
-    return this.#run(() => {
-      const order = parseOrder(options.order);
-      const limit = parseLimit(options.limit);
-      const from = options.from;
-      if (from !== undefined && (!Number.isInteger(from) || from < 0)) {
-        throw new QueueError("invalid_argument", `invalid query parameters: from: ${from} is not a non-negative integer`);
-      }
-      const { errors, hasMore } = this.#queue.errors(id, { from, order, limit });
-      const first = errors[0]?.attempt;
-      const last = errors[errors.length - 1]?.attempt;
-      return new ErrorPage(this.#client, errors.map((e) => new ErrorRecord(toErrorData(e))), {
-        next: hasMore && last !== undefined ? errorsLink(id, { limit }, last, order) : null,
-        prev: from !== undefined && first !== undefined ? errorsLink(id, { limit }, first, order === "asc" ? "desc" : "asc") : null,
-      });
-    });
+    return this.#run(() => this.#errors(id, toErrorListRequest(options)));
   }
 
   listErrorsByPath(path: string): Promise<ErrorPage> {
     return this.#run(() => {
-      const { jobId, options } = readLink(path, "errors");
-      return this.listErrors(jobId!, options as ListErrorsOptions);
+      const { jobId, req } = readErrorsPath(path);
+      return this.#errors(jobId, req);
+    });
+  }
+
+  #errors(id: string, req: ErrorListRequest): ErrorPage {
+    const { errors, hasMore } = this.#queue.errors(id, req);
+    const first = errors[0]?.attempt;
+    const last = errors[errors.length - 1]?.attempt;
+    return new ErrorPage(this.#client, errors.map((e) => new ErrorRecord(toErrorData(e))), {
+      next: hasMore && last !== undefined ? errorsLink(id, req, last, req.order) : null,
+      prev: req.from !== undefined && first !== undefined ? errorsLink(id, req, first, req.order === "asc" ? "desc" : "asc") : null,
     });
   }
 
   getError(id: string, attempt: number): Promise<ErrorRecord> {
-    return this.#run(() => new ErrorRecord(toErrorData(this.#queue.error(id, attempt))));
+    return this.#run(() => {
+      checkAttempt(attempt);
+      return new ErrorRecord(toErrorData(this.#queue.error(id, attempt)));
+    });
   }
 
   queues(): Promise<string[]> {
@@ -232,17 +247,19 @@ export class EmbeddedQueue {
 
   // ---- budgets: per-job bindings (§3.3.6) ----------------------------------------------
   // Bodies are the ones the Client sends, through the parsers the server's routes use.
+  // Methods that build a body before #run are `async`, as the Client's: a bad argument
+  // (a BigInt cost, a missing binding) rejects the promise instead of throwing at the call.
 
-  bindJobBudget(id: string, binding: BudgetBindingInput): Promise<Job> {
+  async bindJobBudget(id: string, binding: BudgetBindingInput): Promise<Job> {
     return this.#budgetJob(id, bindingMutation("add", binding.key, bindingBody(binding)));
   }
 
-  rebindJobBudget(id: string, binding: BudgetBindingInput): Promise<Job> {
+  async rebindJobBudget(id: string, binding: BudgetBindingInput): Promise<Job> {
     return this.#budgetJob(id, bindingMutation("put", binding.key, bindingBody(binding)));
   }
 
-  setJobBudgetCost(id: string, key: string, cost: number): Promise<Job> {
-    return this.#budgetJob(id, bindingMutation("cost", key, { cost }));
+  async setJobBudgetCost(id: string, key: string, cost: number): Promise<Job> {
+    return this.#budgetJob(id, bindingMutation("cost", key, asJson({ cost })));
   }
 
   unbindJobBudget(id: string, key: string): Promise<Job> {
@@ -253,20 +270,20 @@ export class EmbeddedQueue {
     return this.#budgetJob(id, () => ({ op: "clear" }));
   }
 
-  replaceJobBudgets(id: string, bindings: BudgetBindingInput[]): Promise<Job> {
+  async replaceJobBudgets(id: string, bindings: BudgetBindingInput[]): Promise<Job> {
     return this.#budgetJob(id, replaceMutation(bindings.map((b) => ({ key: b.key, ...bindingBody(b) }))));
   }
 
-  bindAllJobsBudget(binding: BudgetBindingInput, where: JobFilter = {}): Promise<BudgetChange> {
+  async bindAllJobsBudget(binding: BudgetBindingInput, where: JobFilter = {}): Promise<BudgetChange> {
     return this.#budgetChange(where, bindingMutation("add", binding.key, bindingBody(binding)));
   }
 
-  rebindAllJobsBudget(binding: BudgetBindingInput, where: JobFilter = {}): Promise<BudgetChange> {
+  async rebindAllJobsBudget(binding: BudgetBindingInput, where: JobFilter = {}): Promise<BudgetChange> {
     return this.#budgetChange(where, bindingMutation("put", binding.key, bindingBody(binding)));
   }
 
-  setAllJobsBudgetCost(key: string, cost: number, where: JobFilter = {}): Promise<BudgetChange> {
-    return this.#budgetChange(where, bindingMutation("cost", key, { cost }));
+  async setAllJobsBudgetCost(key: string, cost: number, where: JobFilter = {}): Promise<BudgetChange> {
+    return this.#budgetChange(where, bindingMutation("cost", key, asJson({ cost })));
   }
 
   unbindAllJobsBudget(key: string, where: JobFilter = {}): Promise<BudgetChange> {
@@ -287,7 +304,7 @@ export class EmbeddedQueue {
     return this.#run(() => toBudget(this.#queue.budgets.get(key)));
   }
 
-  defineBudget(options: DefineBudgetOptions): Promise<Budget> {
+  async defineBudget(options: DefineBudgetOptions): Promise<Budget> {
     const book = this.#queue.budgets;
     const body = budgetPolicyBody(options);
     return this.#run(async () => toBudget(await (options.replace ? book.replace(options.key, body) : book.create(options.key, body))));
@@ -321,12 +338,9 @@ export class EmbeddedQueue {
   /** Resolves at once (there are no headers to wait for); iterate with `for await`. */
   take(options: TakeOptions = {}): Promise<AsyncGenerator<Job>> {
     return this.#run(() => {
-      const prefetch = options.prefetch ?? 1;
-      if (!Number.isSafeInteger(prefetch) || prefetch < 0) {
-        throw new QueueError("invalid_argument", `invalid query parameters: prefetch: ${prefetch} is not a non-negative integer`);
-      }
+      // An aborted signal fails the request before the server sees its query.
       options.signal?.throwIfAborted();
-      const queues = options.queues && options.queues.length > 0 ? [...new Set(options.queues)] : undefined;
+      const { prefetch, queues } = toTakeRequest(options);
       return openTake(this.#queue, { prefetch, queues, signal: options.signal }, this.#job, this.#takes);
     });
   }
@@ -342,15 +356,15 @@ export class EmbeddedQueue {
   }
 
   /** The body the Client sends (its `timezone` is the 0.7 group timezone). */
-  replaceCronGroup(name: string, options: ReplaceCronGroupOptions): Promise<CronGroup> {
+  async replaceCronGroup(name: string, options: ReplaceCronGroupOptions): Promise<CronGroup> {
     const body: Record<string, unknown> = { entries: options.entries.map(cronEntryBody) };
     if (options.paused !== undefined) body.paused = options.paused;
     if (options.timezone !== undefined) body.timezone = options.timezone;
-    return this.#run(async () => this.#group(await this.#queue.crons.putGroup(name, body)));
+    return this.#run(async () => this.#group(await this.#queue.crons.putGroup(name, asJson(body))));
   }
 
   updateCronGroup(name: string, options: { paused: boolean }): Promise<CronGroup> {
-    return this.#run(async () => this.#group(await this.#queue.crons.patchGroup(name, { paused: options.paused })));
+    return this.#run(async () => this.#group(await this.#queue.crons.patchGroup(name, asJson({ paused: options.paused }))));
   }
 
   deleteCronGroup(name: string): Promise<void> {
@@ -370,14 +384,14 @@ export class EmbeddedQueue {
       new CronEntry(this.#client, group, toCronEntryData(await this.#queue.crons.putEntry(group, undefined, cronEntryBody(entry)))));
   }
 
-  replaceCronEntry(group: string, entryName: string, entry: Omit<CronEntryInput, "name">): Promise<CronEntry> {
+  async replaceCronEntry(group: string, entryName: string, entry: Omit<CronEntryInput, "name">): Promise<CronEntry> {
     const body = cronEntryBody({ ...entry, name: entryName });
     return this.#run(async () => new CronEntry(this.#client, group, toCronEntryData(await this.#queue.crons.putEntry(group, entryName, body))));
   }
 
   updateCronEntry(group: string, entry: string, options: { paused: boolean }): Promise<CronEntry> {
     return this.#run(async () =>
-      new CronEntry(this.#client, group, toCronEntryData(await this.#queue.crons.patchEntry(group, entry, { paused: options.paused }))));
+      new CronEntry(this.#client, group, toCronEntryData(await this.#queue.crons.patchEntry(group, entry, asJson({ paused: options.paused })))));
   }
 
   deleteCronEntry(group: string, entry: string): Promise<void> {

@@ -234,6 +234,56 @@ export function contractSuite(name: string, start: () => Promise<Target>): void 
       await assert.rejects(c.countJobs({ priority: Number.NaN }), TypeError);
     });
 
+    test("filters, limits and cursors are read as the server reads its query string", async () => {
+      const queue = q("query");
+      const long = "n".repeat(256);
+      const [job] = await c.enqueueBulk([{ type: "t", queue, payload: 1 }, { type: "t", queue, payload: 2 }]);
+      // A name no job can have is a 400 (lib/queue/query.ts parseSet), not "no match".
+      const tooLong = await rejects(c.countJobs({ queue: long }), "ClientError", 400);
+      assert.equal(tooLong.message, "invalid query parameters: queue: a name must be at most 255 bytes (UTF-8)");
+      await rejects(c.deleteAllJobs({ where: { type: long } }), "ClientError", 400);
+      await rejects(c.countJobs({ budgetsKey: long }), "ClientError", 400);
+      // ready_at bounds past 2^53 saturate; a list item holding commas is several items.
+      assert.equal(await c.countJobs({ queue, readyAt: { max: 2 ** 60 } }), 2);
+      assert.equal(await c.countJobs({ queue: [`nope,${queue}`] }), 2);
+      const range = await rejects(c.countJobs({ priority: { min: 5, max: 2 } }), "ClientError", 400);
+      assert.equal(range.message, 'invalid query parameters: invalid priority range "5..2": start 5 is greater than end 2');
+      const status = await rejects(c.countJobs({ status: "sleeping" }), "ClientError", 400);
+      assert.match(status.message, /^invalid query parameters: unknown status `sleeping`, expected one of /);
+      assert.equal((await rejects(c.listJobs({ limit: 1.5 }), "ClientError", 400)).message, 'invalid query parameters: limit: "1.5" is not a non-negative integer');
+      await assert.rejects(c.countJobs({ priority: { min: null } }), { name: "TypeError", message: "priority: min and max must be finite numbers" });
+      // Any list path the server would answer, not only the links of our own pages.
+      const page = await c.listJobsByPath(`/jobs?queue=${queue}&limit=1`);
+      assert.deepEqual(page.jobs.map((j: any) => j.id), [job.id]);
+      assert.equal(page.hasNext, true);
+      await rejects(c.listErrors(job.id, { from: 2 ** 33 }), "ClientError", 400);
+      await rejects(c.getError(job.id, -1), "ClientError", 400);
+      await rejects(c.getError(job.id, 1.5), "ClientError", 400);
+    });
+
+    test("take reads queues and prefetch as GET /jobs/take does", async () => {
+      const queue = q("takeq");
+      const job = await c.enqueue({ type: "t", queue, payload: 1 });
+      // A deadline, not a wait: a stream that never delivers fails here instead of hanging.
+      const signal = AbortSignal.timeout(5000);
+      const stream = await c.take({ queues: [`nope,${queue}`], prefetch: 1, signal });
+      assert.equal((await stream.next()).value.id, job.id);
+      await stream.return(undefined);
+      await rejects(c.take({ queues: ["n".repeat(256)] }), "ClientError", 400);
+      const prefetch = await rejects(c.take({ prefetch: 2 ** 60 }), "ClientError", 400);
+      assert.match(prefetch.message, /^invalid query parameters: prefetch: \d+ exceeds the maximum 9007199254740991$/);
+      await rejects(c.take({ prefetch: -1 }), "ClientError", 400);
+    });
+
+    test("a bad body reads as the server words it for the Client's format", async () => {
+      const queue = q("body");
+      const missing = await rejects(c.enqueueRaw({ type: "t", queue }), "ClientError", 400);
+      assert.match(missing.message, /^invalid (JSON|MessagePack): missing field `payload`$/);
+      // An undefined member is absent in JSON and nil in MessagePack; never anything else.
+      const partial = await rejects(c.enqueue({ type: "t", queue, payload: 1, backoff: { baseMs: 1 } }), "ClientError", 400);
+      assert.match(partial.message, /^invalid (JSON: missing field `exponent`|MessagePack: backoff\.exponent: invalid type: null, expected f32)$/);
+    });
+
     test("updateAllJobs and deleteAllJobs by filter; JobPage.updateAll/deleteAll", async () => {
       const queue = q("bulkops");
       await c.enqueueBulk(Array.from({ length: 4 }, (_, n) => ({ type: "t", queue, payload: n })));

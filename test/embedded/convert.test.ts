@@ -1,10 +1,11 @@
 // The embedded queue's hand-written job conversion stays equal to the client's generic
-// one (lib/client/_wire.ts jobIn): same keys, order, undefined members and values.
+// one (lib/client/_wire.ts jobIn): same keys, order, undefined members and values; and
+// asJson gives a body back as the server reads it off a JSON Client's request.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { jobIn } from "../../lib/client/_wire.ts";
-import { toJobData } from "../../lib/embedded/_convert.ts";
+import { asJson, toJobData } from "../../lib/embedded/_convert.ts";
 import type { JobView } from "../../lib/queue/types.ts";
 
 const minimal: JobView = { id: "03hcv0puxmjpole9o55ep5oe2", type: "t", queue: "q", priority: 5, status: "ready", ready_at: 1, attempts: 0 };
@@ -25,4 +26,20 @@ test("toJobData equals jobIn over the wire object, with and without payload and 
     const result = { job: view, created: false, duplicate: true, folded: false };
     same(toJobData(view, undefined, result), jobIn({ ...view, duplicate: true, folded: false }));
   }
+});
+
+test("asJson is JSON.parse(JSON.stringify(v)), and v itself when JSON changes nothing", () => {
+  const odd = [
+    { a: 1, b: undefined, c: () => 1, d: [undefined, NaN, Infinity, () => 1, null], e: new Date(0), f: { g: undefined } },
+    { backoff: { base_ms: 1, exponent: undefined }, ready_at: NaN, n: new Number(2), s: new String("x"), m: new Map([[1, 2]]) },
+    [new Date(1), { toJSON: (key: string) => `key:${key}` }], { nested: { deep: [{ x: -Infinity }] } },
+  ];
+  for (const v of odd) assert.deepStrictEqual(asJson(v), JSON.parse(JSON.stringify(v)));
+  const clean = { type: "t", queue: "q", priority: 3, backoff: { base_ms: 1, exponent: 2, jitter_ms: 0 }, budgets: [{ key: "k", cost: 1 }], x: null };
+  assert.equal(asJson(clean), clean);
+  assert.throws(() => asJson({ big: 1n }), TypeError);
+  // The payload is the queue's to stringify (JSON.stringify): left as it is, unless JSON drops it.
+  const payload = { when: new Date(0) };
+  assert.equal((asJson({ payload, ready_at: NaN }, "", "payload") as { payload: unknown }).payload, payload);
+  assert.deepEqual(asJson({ type: "t", payload: () => 1 }, "", "payload"), { type: "t" });
 });

@@ -10,7 +10,7 @@ import type { Queue } from "../../queue/queue.ts";
 import { expectObject, requireField } from "../../queue/validate.ts";
 import { noContent, readRawBody, reply, replyFormat, withBody } from "../_io.ts";
 import { wireJob } from "../job-wire.ts";
-import { parseFilterQuery } from "../query.ts";
+import { parseFilterQuery } from "../../queue/query.ts";
 import { pathId } from "./jobs.ts";
 
 /**

@@ -6,7 +6,7 @@ import { type H3, type H3Event, getRouterParam } from "h3";
 import type { Queue } from "../../queue/queue.ts";
 import { noContent, readRawBody, reply, replyFormat, withBody } from "../_io.ts";
 import { wireJob } from "../job-wire.ts";
-import { parseFilterQuery } from "../query.ts";
+import { parseFilterQuery } from "../../queue/query.ts";
 import { pathId } from "./jobs.ts";
 
 const queueName = (event: H3Event): string => getRouterParam(event, "queue", { decode: true }) ?? "";

@@ -8,7 +8,7 @@ import { BodyDecodeError } from "../codec.ts";
 import { wireJob } from "../job-wire.ts";
 import {
   errorPagesFor, pagesFor, parseErrorListQuery, parseFilterQuery, parseListQuery,
-} from "../query.ts";
+} from "../../queue/query.ts";
 import { pathId } from "./jobs.ts";
 
 export function manageRoutes(app: H3, queue: Queue, maxBodyBytes: number): void {

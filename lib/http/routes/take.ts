@@ -8,7 +8,7 @@ import type { Taker } from "../../queue/types.ts";
 import { streamNotAcceptable } from "../errors.ts";
 import { wireJob } from "../job-wire.ts";
 import { streamFormat } from "../negotiate.ts";
-import { parseTakeQuery } from "../query.ts";
+import { parseTakeQuery } from "../../queue/query.ts";
 import { type TakeStream, createTakeStream } from "../stream.ts";
 
 export function takeRoutes(app: H3, queue: Queue, heartbeatMs: number, open: Set<TakeStream>): void {

@@ -11,7 +11,7 @@ import {
   parseFilterQuery,
   parseListQuery,
   parseTakeQuery,
-} from "../../lib/http/query.ts";
+} from "../../lib/queue/query.ts";
 import { QueueError, STATUS_ORDER, type ListRequest } from "../../lib/queue/types.ts";
 
 const ID1 = "03fr1jkpcsipbsckqj0y6pgr7";

@@ -2,6 +2,8 @@
 // Pure functions: one strict parser per endpoint family (unknown or repeated params are a
 // 400 QueueError), and the link builders that re-serialise a request in canonical form,
 // so that parsing a built link always yields the request it was built from.
+// Here, not in lib/http: the embedded queue reads the query a Client would send with the
+// same rules (lib/embedded/_filter.ts), so in-process and remote calls cannot drift apart.
 
 import {
   QueueError,
@@ -11,8 +13,8 @@ import {
   type JobStatus,
   type ListRequest,
   type Range,
-} from "../queue/types.ts";
-import { NAME_MAX_BYTES } from "../queue/validate.ts";
+} from "./types.ts";
+import { NAME_MAX_BYTES } from "./validate.ts";
 
 // ---- type bounds ----------------------------------------------------------
 
