@@ -8,7 +8,8 @@
 // Extensions (docs/api.md): GET /metrics, GET /stats, the dashboard at / and /assets/*,
 // and the primary API mounted under /api/ for it (docs/decisions.md: one origin).
 
-import { H3, type H3Event, getRouterParam } from "h3";
+import { H3, type H3Event } from "h3";
+import { pathParam } from "./_path-param.ts";
 import type { Queue } from "../queue/queue.ts";
 import { RING_SECONDS } from "../queue/stats.ts";
 import { readRawBody } from "./_io.ts";
@@ -122,7 +123,7 @@ export function createAdminApp(queue: Queue, options: AdminOptions = {}): H3 {
       return toErrorWebResponse(err, "json", logError);
     }
   };
-  const name = (event: H3Event) => getRouterParam(event, "queue", { decode: true }) ?? "";
+  const name = (event: H3Event) => pathParam(event, "queue");
   app.get("/queues", controls(() => ({ queues: queue.queueStates() })));
   app.post("/queues/:queue/pause", controls((event) => queue.setPaused(name(event), true)));
   app.post("/queues/:queue/resume", controls((event) => queue.setPaused(name(event), false)));

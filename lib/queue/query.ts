@@ -79,7 +79,7 @@ function readParams(search: string | URLSearchParams, allowed: readonly string[]
 const segments = (value: string | undefined) => (value ?? "").split(",").filter((s) => s !== "");
 
 /** Comma set in canonical form (deduped, byte order); undefined = "no filter". */
-function parseSet(value: string | undefined, field: "queue" | "type" | "id" = "id"): string[] | undefined {
+function parseSet(value: string | undefined, field: "queue" | "type" | "id" | "budgets.key" = "id"): string[] | undefined {
   const items = [...new Set(segments(value))];
   // A name no job can have (too long for NAME_MAX_BYTES) is a client error, not "no match".
   for (const name of items) {
@@ -170,7 +170,7 @@ function readFilter(params: Map<string, string>): JobFilter {
   const priority = parseRange(params.get("priority"), PRIORITY);
   const readyAt = parseRange(params.get("ready_at"), READY_AT);
   const attempts = parseRange(params.get("attempts"), ATTEMPTS);
-  const budgetKeys = parseSet(params.get("budgets.key"));
+  const budgetKeys = parseSet(params.get("budgets.key"), "budgets.key");
   // An empty program is a jq compile error; like empty sets, `filter=` means "no filter".
   const jq = params.get("filter");
   if (ids) filter.ids = ids;

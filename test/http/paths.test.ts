@@ -170,3 +170,43 @@ describe("request targets in other forms", () => {
     assert.equal((await req(s.url, "GET", "/jobs/count?queue=keep")).body!.count, 2);
   });
 });
+
+describe("names holding '/' in a path segment", () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer();
+  });
+  after(async () => {
+    await s.close();
+    cleanupTmp();
+  });
+
+  // A client sends encodeURIComponent(name): "a/b" arrives as a%2Fb and must be stored as
+  // "a/b", as the reference server does, not as the text "a%2Fb" (h3's decode keeps %2F).
+  it("a cron group and entry, a paused queue and a budget key round-trip decoded", async () => {
+    const job = { type: "t", queue: "cq", payload: null };
+    const put = await req(s.url, "PUT", "/crons/nightly%2Feu", { entries: [{ name: "at%2F9", expression: "0 9 * * *", job }] });
+    assert.equal(put.status, 200);
+    assert.equal(put.body!.name, "nightly/eu");
+    assert.deepEqual((await req(s.url, "GET", "/crons")).body, { crons: ["nightly/eu"] });
+    const added = await req(s.url, "POST", "/crons/nightly%2Feu/entries", { name: "x/y", expression: "0 10 * * *", job });
+    assert.equal(added.status, 201);
+    assert.equal((await req(s.url, "GET", "/crons/nightly%2Feu/entries/x%2Fy")).body!.name, "x/y");
+    assert.equal((await req(s.url, "DELETE", "/crons/nightly%2Feu")).status, 204);
+    assert.deepEqual((await req(s.url, "GET", "/crons")).body, { crons: [] });
+
+    assert.equal((await req(s.url, "POST", "/queues/mail%2Fbulk/pause")).status, 200);
+    assert.equal((await req(s.url, "GET", "/queues/mail%2Fbulk")).body!.paused, true);
+
+    const budget = await req(s.url, "POST", "/budgets/api%2Fv2", { allocation: 2, strategy: { type: "while_in_flight" } });
+    assert.equal(budget.body!.key, "api/v2");
+  });
+
+  it("a bad escape is a JSON 400, not a 500", async () => {
+    for (const path of ["/crons/bad%zz", "/queues/bad%zz/pause", "/budgets/bad%zz"]) {
+      const r = await req(s.url, path === "/crons/bad%zz" ? "GET" : "POST", path);
+      assert.equal(r.status, 400, path);
+      assert.equal(typeof r.body!.error, "string", path);
+    }
+  });
+});

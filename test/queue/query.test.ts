@@ -70,6 +70,11 @@ describe("sets", () => {
     assert.deepEqual(parseFilterQuery("status=dead,ready,scheduled,ready").statuses, ["scheduled", "ready", "dead"]);
     rejects(() => parseFilterQuery("status=ready,banana"), /^invalid query parameters: unknown status `banana`/);
   });
+  it("names a too-long name's own parameter", () => {
+    for (const field of ["queue", "type", "budgets.key"]) {
+      rejects(() => parseFilterQuery(`${field}=${"n".repeat(256)}`), `invalid query parameters: ${field}: a name must be at most 255 bytes (UTF-8)`);
+    }
+  });
   it("validates job ids", () => {
     assert.deepEqual(parseFilterQuery(`id=${ID2},${ID1}`).ids, [ID1, ID2]);
     rejects(() => parseFilterQuery(`id=${ID1},nope`), 'invalid job ID: "nope"');

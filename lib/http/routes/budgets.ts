@@ -2,7 +2,7 @@
 // budget routes and their bulk twins by filter. Handlers only translate: the rules live
 // in lib/queue (budget-book.ts, budget-jobs.ts).
 
-import { type H3, type H3Event, getRouterParam } from "h3";
+import type { H3, H3Event } from "h3";
 import type { BudgetView } from "../../queue/budget-book.ts";
 import type { BudgetMutation } from "../../queue/budget-jobs.ts";
 import { parseBindingBody, parseBindings, parseCostBody } from "../../queue/budget-policy.ts";
@@ -12,19 +12,10 @@ import { noContent, readRawBody, reply, replyFormat, withBody } from "../_io.ts"
 import { wireJob } from "../job-wire.ts";
 import { parseFilterQuery } from "../../queue/query.ts";
 import { pathId } from "./jobs.ts";
+import { pathParam } from "../_path-param.ts";
 
-/**
- * The key path segment, percent-decoded once (h3's `decode` keeps `%2F` encoded; keys may
- * hold `/`, and the Node client sends encodeURIComponent(key)). Bad escapes stay as sent.
- */
-function keyOf(event: H3Event): string {
-  const raw = getRouterParam(event, "key") ?? "";
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
-}
+/** The key path segment (keys may hold `/`; the Node client sends encodeURIComponent(key)). */
+const keyOf = (event: H3Event): string => pathParam(event, "key");
 
 /** §2.1 field order: key, allocation, strategy{type, duration_ms?, burst?}, created_at, updated_at. */
 function wireBudget(b: BudgetView): Record<string, unknown> {

@@ -2,14 +2,15 @@
 // one queue's state and counts, retry dead jobs (one or by filter), and lease heartbeats.
 // Handlers only translate: the rules live in lib/queue (pauses.ts, retry.ts, lease.ts).
 
-import { type H3, type H3Event, getRouterParam } from "h3";
+import type { H3, H3Event } from "h3";
+import { pathParam } from "../_path-param.ts";
 import type { Queue } from "../../queue/queue.ts";
 import { noContent, readRawBody, reply, replyFormat, withBody } from "../_io.ts";
 import { wireJob } from "../job-wire.ts";
 import { parseFilterQuery } from "../../queue/query.ts";
 import { pathId } from "./jobs.ts";
 
-const queueName = (event: H3Event): string => getRouterParam(event, "queue", { decode: true }) ?? "";
+const queueName = (event: H3Event): string => pathParam(event, "queue");
 
 /** An optional body: none (or empty) is `undefined`, anything else is decoded as usual. */
 async function optionalBody<T>(event: H3Event, maxBodyBytes: number, run: (value: unknown) => Promise<T>): Promise<T> {

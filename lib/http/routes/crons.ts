@@ -2,7 +2,8 @@
 // book, with the §2.4 shapes in the reference field order. Unexpected failures answer
 // `500 {"error":"internal error"}`, the reference's wording for cron handlers.
 
-import { type H3, type H3Event, getRouterParam } from "h3";
+import type { H3, H3Event } from "h3";
+import { pathParam } from "../_path-param.ts";
 import type { CronEntry, CronGroup, CronTemplate } from "../../queue/cron.ts";
 import type { Queue } from "../../queue/queue.ts";
 import { noContent, reply, replyFormat, withBody } from "../_io.ts";
@@ -43,7 +44,7 @@ export function wireGroup(g: CronGroup): Record<string, unknown> {
   return out;
 }
 
-const param = (event: H3Event, name: string): string => getRouterParam(event, name, { decode: true }) ?? "";
+const param = pathParam;
 
 export function cronRoutes(app: H3, queue: Queue, maxBodyBytes: number, logError: (err: unknown) => void): void {
   const crons = queue.crons;

@@ -1,7 +1,8 @@
 // The job lifecycle endpoints (API.md §3.4–3.10): enqueue, bulk enqueue, ack, bulk ack,
 // nack and get. Handlers only translate: the rules live in lib/queue.
 
-import { type H3, type H3Event, getRouterParam } from "h3";
+import type { H3, H3Event } from "h3";
+import { pathParam } from "../_path-param.ts";
 import type { Queue } from "../../queue/queue.ts";
 import type { EnqueueResult } from "../../queue/types.ts";
 import { noContent, readRawBody, reply, replyFormat, withBody } from "../_io.ts";
@@ -11,7 +12,7 @@ import { wireJob } from "../job-wire.ts";
 const enqueued = (r: EnqueueResult) => wireJob(r.job, undefined, { duplicate: r.duplicate, folded: r.folded });
 
 export function pathId(event: H3Event): string {
-  return getRouterParam(event, "id", { decode: true }) ?? "";
+  return pathParam(event, "id");
 }
 
 export function jobRoutes(app: H3, queue: Queue, maxBodyBytes: number): void {

@@ -1,7 +1,8 @@
 // Query and manage jobs (API.md §3.11–3.18, §3.20): list with page links, count,
 // delete and patch (one or by filter), error records, and reset.
 
-import { type H3, getRouterParam } from "h3";
+import type { H3 } from "h3";
+import { pathParam } from "../_path-param.ts";
 import type { Queue } from "../../queue/queue.ts";
 import { noContent, readRawBody, reply, replyFormat, withBody } from "../_io.ts";
 import { BodyDecodeError } from "../codec.ts";
@@ -61,7 +62,7 @@ export function manageRoutes(app: H3, queue: Queue, maxBodyBytes: number): void 
 
   app.get("/jobs/:id/errors/:attempt", (event) => {
     replyFormat(event);
-    const raw = getRouterParam(event, "attempt", { decode: true }) ?? "";
+    const raw = pathParam(event, "attempt");
     if (!/^\d+$/.test(raw) || Number(raw) > 0xffffffff) {
       throw new BodyDecodeError(`invalid attempt: ${JSON.stringify(raw)} (expected a non-negative integer)`);
     }
