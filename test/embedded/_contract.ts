@@ -395,16 +395,7 @@ export function contractSuite(name: string, start: () => Promise<Target>): void 
       await c.replaceCronGroup(other, { entries: [] });
       assert.ok((await c.deleteAllCrons()) >= 1);
     });
-  });
 
-  describe(`client contract: ${name}, budgets`, () => {
-    let t: Target;
-    let c: ClientLike;
-    before(async () => {
-      t = await start();
-      c = t.client;
-    });
-    after(() => t.close());
 
     test("budget definitions: define, 409 on an existing key, replace, update, list, delete, 404", async () => {
       const key = q("api");
