@@ -80,6 +80,47 @@ describe("checkpoint", () => {
     await assertSameAsScan(dir, "checkpoint");
   });
 
+  it("a checkpoint cut short by a crash (checkpoint.tmp) is deleted at open, never read", async () => {
+    const dir = tmpDir("zizq-ckpt-");
+    const store = await busyStore(dir);
+    await store.close();
+    const tmp = path.join(dir, `${CHECKPOINT_FILE}.tmp`);
+    fs.writeFileSync(tmp, Buffer.alloc(100_000, 7));
+    const again = await open(dir);
+    try {
+      assert.equal(fs.existsSync(tmp), false);
+      assert.equal(again.recovery.from, "checkpoint");
+    } finally {
+      await again.close();
+    }
+  });
+
+  it("after a restart that replayed much log, the next checkpoint is due at once (a crash loop does not grow the replay)", async () => {
+    const dir = tmpDir("zizq-ckpt-");
+    // Segments large enough that nothing seals (a seal would write a checkpoint itself).
+    const store = await open(dir, { segmentBytes: 8 * 1024 * 1024 });
+    await store.insert([newJob(1)], false);
+    assert.equal(await store.checkpoint(), true);
+    for (let i = 0; i < 40; i++) await store.insert(Array.from({ length: 10 }, (_, k) => newJob(2 + i * 10 + k, {}, 4000)), false);
+    const crashed = copyDir(dir); // the image a kill -9 leaves: the checkpoint is 1.6 MB behind
+    await store.close();
+    const file = path.join(crashed, CHECKPOINT_FILE);
+    const before = fs.statSync(file).size;
+    const again = await open(crashed);
+    try {
+      assert.equal(again.recovery.from, "checkpoint");
+      again.checkpointIfDue(); // what the timer does every few seconds
+      const deadline = Date.now() + 10_000;
+      while (fs.statSync(file).size === before) {
+        assert.ok(Date.now() < deadline, "no checkpoint was written after the replay");
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.equal(again.table.size, 401);
+    } finally {
+      await again.close();
+    }
+  });
+
   it("an older checkpoint is used with the log after it replayed (inserts, updates, deletes, errors, blobs, compaction, reset)", async () => {
     for (const withReset of [false, true]) {
       const dir = tmpDir("zizq-ckpt-");
