@@ -100,7 +100,7 @@ export class Queue {
   readonly admin: AdminView;
   private readonly changeListeners = new Set<(event: ChangeEvent) => void>();
   /** Totals, the 15-minute ring and wait histograms (lib/queue/stats.ts). */
-  readonly activity = new QueueStats();
+  readonly activity = new QueueStats({ hasJobs: (queue) => this.store.table.queues.lookup(queue) !== undefined });
   /** Paused queues (extension): take streams skip them. */
   readonly pauses: PauseBook;
   /** Leases, heartbeats and abandon counts (extension). */

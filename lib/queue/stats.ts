@@ -58,8 +58,15 @@ export interface ThroughputSeries {
   retried: number[];
 }
 
+/** Queues whose totals are kept whatever they hold (see QueueStats.counters). */
+export const MAX_TRACKED_QUEUES = 10_000;
+
 export class QueueStats {
   private readonly byName = new Map<string, QueueCounters>();
+  /** Does a queue hold jobs now? (Its totals are never dropped while it does.) */
+  private readonly hasJobs: (queue: string) => boolean;
+  private readonly maxQueues: number;
+  private pruneAt: number;
   /** Per-second counts: RING_SECONDS rows of KINDS columns (all queues together). */
   private readonly ring = new Float64Array(RING_SECONDS * KINDS);
   /** Per-second wait histograms: RING_SECONDS rows of WAIT_BUCKETS columns. */
@@ -73,16 +80,35 @@ export class QueueStats {
   /** The second (ms / 1000, floored) the newest row stands for; -1 before the first. */
   private headSecond = -1;
 
+  constructor(options: { hasJobs?: (queue: string) => boolean; maxQueues?: number } = {}) {
+    this.hasJobs = options.hasJobs ?? (() => true);
+    this.maxQueues = options.maxQueues ?? MAX_TRACKED_QUEUES;
+    this.pruneAt = this.maxQueues;
+  }
+
+  /**
+   * A queue's counters, made on first use. Totals outlive a queue's last job, but not
+   * without bound: an app with a queue per tenant would keep ~700 bytes (and a /metrics
+   * series) for every name ever used. Past `maxQueues` queues, the totals of those that
+   * hold no jobs are dropped (a Prometheus counter reset if the queue comes back).
+   */
   counters(queue: string): QueueCounters {
     let c = this.byName.get(queue);
     if (!c) {
+      if (this.byName.size >= this.pruneAt) this.prune();
       c = new QueueCounters(queue);
       this.byName.set(queue, c);
     }
     return c;
   }
 
-  /** Every queue seen since start (a queue's totals outlive its last job). */
+  private prune(): void {
+    for (const name of this.byName.keys()) if (!this.hasJobs(name)) this.byName.delete(name);
+    // Queues that all hold jobs are bounded by the jobs; look again only after doubling.
+    this.pruneAt = Math.max(this.maxQueues, this.byName.size * 2);
+  }
+
+  /** Every queue seen since start, up to maxQueues (a queue's totals outlive its last job). */
   queues(): IterableIterator<QueueCounters> {
     return this.byName.values();
   }

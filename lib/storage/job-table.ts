@@ -15,6 +15,7 @@ import { STATUS_FREE, STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED } from ".
 import { IdIndex, compareWords, formatId, parseId } from "./id-index.ts";
 import { NameTable } from "./name-table.ts";
 import { ReadyIndex } from "./priority-index.ts";
+import { ReadyHeads } from "./ready-heads.ts";
 import { ScheduledHeap } from "./scheduled-heap.ts";
 import { SlotStack } from "./slot-stack.ts";
 
@@ -105,12 +106,24 @@ export class JobTable {
   gen = new Uint32Array(0);
   readonly extras = new Map<number, SlotExtras>();
   readonly slotById = new IdIndex(() => this.idw);
-  readonly queues = new NameTable();
+  // A queue whose last job went gives up its ready index (~11 KB): an app with a queue
+  // per tenant would otherwise keep one for every queue that ever held jobs at once.
+  readonly queues = new NameTable((q) => {
+    this.ready[q] = undefined;
+  });
   readonly types = new NameTable();
   /** Ready index per queue name index. */
   readonly ready: (ReadyIndex | undefined)[] = [];
   /** Queue indexes with at least one ready job. */
   readonly readyQueues = new Set<number>();
+  /** readyQueues ordered by their head job, for takes from every queue. */
+  private readonly readyHeads = new ReadyHeads((a, b) => {
+    const ra = this.ready[a]!;
+    const rb = this.ready[b]!;
+    const pa = ra.minPriority();
+    const pb = rb.minPriority();
+    return pa !== pb ? pa < pb : this.compare(ra.peek(), rb.peek()) < 0;
+  });
   readonly scheduled = new ScheduledHeap(() => this, (a, b) => this.compare(a, b));
   readonly statusCounts = new Uint32Array(5);
   /**
@@ -537,6 +550,7 @@ export class JobTable {
       if (!ready) ready = this.ready[q] = new ReadyIndex(() => this);
       ready.insert(slot, this.priority[slot]);
       this.readyQueues.add(q);
+      if (ready.peek() === slot) this.readyHeads.update(q);
     } else if (status === STATUS_SCHEDULED) {
       this.scheduled.push(slot);
     }
@@ -555,8 +569,14 @@ export class JobTable {
       }
       const q = this.queue[slot];
       const ready = this.ready[q]!;
+      const wasHead = ready.peek() === slot;
       ready.remove(slot, this.priority[slot]);
-      if (ready.size === 0) this.readyQueues.delete(q);
+      if (ready.size === 0) {
+        this.readyQueues.delete(q);
+        this.readyHeads.remove(q);
+      } else if (wasHead) {
+        this.readyHeads.update(q);
+      }
     } else if (status === STATUS_SCHEDULED) {
       this.scheduled.remove(slot);
     }
@@ -585,8 +605,8 @@ export class JobTable {
 
   /**
    * The ready slot a take would get: lowest (priority, id) among `queues` (name
-   * indexes; undefined = all queues), or -1. Scans the candidate queues' heads: fine
-   * for the tens of queues real deployments have.
+   * indexes; undefined = all queues), or -1. All queues: the root of readyHeads. Named
+   * queues: their heads are scanned (a stream names a few).
    */
   peekReady(queues?: readonly number[]): number {
     let best = -1;
@@ -601,8 +621,11 @@ export class JobTable {
         bestPriority = p;
       }
     };
-    if (queues) for (const q of queues) consider(q);
-    else for (const q of this.readyQueues) consider(q);
+    if (!queues) {
+      const q = this.readyHeads.peek();
+      return q === -1 ? -1 : this.ready[q]!.peek();
+    }
+    for (const q of queues) consider(q);
     return best;
   }
 

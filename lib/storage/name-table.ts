@@ -7,6 +7,12 @@ export class NameTable {
   private readonly names: (string | undefined)[] = [];
   private readonly refs: number[] = [];
   private readonly free: number[] = [];
+  /** Called with a name's index when its last reference goes (the index may be reused). */
+  private readonly onFree: ((i: number) => void) | undefined;
+
+  constructor(onFree?: (i: number) => void) {
+    this.onFree = onFree;
+  }
 
   intern(name: string): number {
     let i = this.byName.get(name);
@@ -30,6 +36,7 @@ export class NameTable {
     this.byName.delete(this.names[i]!);
     this.names[i] = undefined;
     this.free.push(i);
+    this.onFree?.(i);
   }
 
   name(i: number): string {

@@ -108,3 +108,17 @@ it("transitions feed totals by queue, and per-queue status counts follow every m
   const series = a.throughput(clock.now(), 60);
   assert.equal(series.enqueued.reduce((x, y) => x + y), 4);
 });
+
+it("past maxQueues, the totals of queues that hold no jobs are dropped; queues with jobs keep theirs", () => {
+  const holding = new Set(["b"]);
+  const s = new QueueStats({ maxQueues: 3, hasJobs: (q) => holding.has(q) });
+  const t0 = 1_700_000_000_000;
+  for (const q of ["a", "b", "c"]) s.enqueued(q, t0);
+  assert.deepEqual([...s.queues()].map((c) => c.name), ["a", "b", "c"]);
+  s.enqueued("d", t0); // a fourth queue: a and c hold nothing and go
+  assert.deepEqual([...s.queues()].map((c) => c.name), ["b", "d"]);
+  assert.equal(s.counters("b").total("enqueued"), 1);
+  // Under the bound again: nothing is dropped.
+  s.enqueued("e", t0);
+  assert.deepEqual([...s.queues()].map((c) => c.name), ["b", "d", "e"]);
+});

@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import type { JobMeta } from "../../lib/storage/codec.ts";
 import { STATUS_FREE, STATUS_READY, STATUS_SCHEDULED } from "../../lib/storage/format.ts";
 import { JobTable } from "../../lib/storage/job-table.ts";
+import { prng } from "../helpers/random.ts";
 
 const id = (n: number): string => String(n).padStart(25, "0");
 const meta = (n: number): JobMeta => ({ id: id(n), status: STATUS_READY, priority: 1, attempts: 0, readyAtMs: 0, queue: "q", type: "t" });
@@ -18,6 +19,54 @@ function live(t: JobTable): string[] {
 }
 
 describe("job table", () => {
+  it("a take from every queue (the heap of queue heads) picks what a scan of every queue picks", () => {
+    const random = prng(42);
+    const t = new JobTable();
+    t.indexing = true;
+    const live: number[] = [];
+    let n = 0;
+    for (let step = 0; step < 5000; step++) {
+      const r = random();
+      if (r < 0.5 || live.length === 0) {
+        // Out-of-order ids too: a job can become a queue's head by id, not only by priority.
+        const slot = t.add({ ...meta(n++ * 7919 % 100_003), queue: `q${Math.floor(random() * 40)}`, priority: Math.floor(random() * 4) }, at(50));
+        t.index(slot);
+        live.push(slot);
+      } else if (r < 0.8) {
+        const i = Math.floor(random() * live.length);
+        t.free(live[i]);
+        live.splice(i, 1);
+      } else {
+        const slot = live[Math.floor(random() * live.length)];
+        t.unindex(slot);
+        t.priority[slot] = Math.floor(random() * 4);
+        t.index(slot);
+      }
+      const everyQueue = [...t.readyQueues];
+      assert.equal(t.peekReady(), t.peekReady(everyQueue), `step ${step}`);
+    }
+  });
+
+  it("a queue's ready index goes with its last job (a queue per tenant keeps no index per name)", () => {
+    const t = new JobTable();
+    t.indexing = true;
+    const a = t.add({ ...meta(1), queue: "tenant-1" }, at(50));
+    t.index(a);
+    const b = t.add({ ...meta(2), queue: "tenant-1" }, at(50));
+    t.index(b);
+    const q = t.queue[a];
+    assert.ok(t.ready[q]);
+    t.free(a);
+    assert.ok(t.ready[q], "kept while the queue still holds a job");
+    t.free(b);
+    assert.equal(t.ready[q], undefined);
+    // The index is reused by the next name and gets a fresh ready index.
+    const c = t.add({ ...meta(3), queue: "tenant-2" }, at(50));
+    t.index(c);
+    assert.equal(t.queue[c], q);
+    assert.equal(t.peekReady(), c);
+  });
+
   it("keeps id order when ids arrive out of order (no sort needed later)", () => {
     const t = new JobTable();
     t.indexing = true;
