@@ -19,6 +19,18 @@ export function inScope(scope: UniqueWhile, status: number): boolean {
 
 export class UniqueIndex {
   private readonly holders = new Map<string, string>();
+  /** Size at which claim() next drops holders whose job is gone. */
+  private pruneAt = 1024;
+  private readonly table: () => JobTable;
+
+  /** `table` is read at each prune (the queue's store table). */
+  constructor(table: () => JobTable) {
+    this.table = table;
+  }
+
+  get size(): number {
+    return this.holders.size;
+  }
 
   /** The holder's slot if an enqueue with `scope` conflicts with it, else -1. */
   conflict(table: JobTable, key: string, scope: UniqueWhile): number {
@@ -32,6 +44,19 @@ export class UniqueIndex {
 
   claim(key: string, id: string): void {
     this.holders.set(key, id);
+    if (this.holders.size >= this.pruneAt) this.prune();
+  }
+
+  /**
+   * Drop keys whose holder job is gone (completed and deleted, or deleted): such a key
+   * conflicts with nothing, and a claim or reclaim takes it over anyway. Without this,
+   * every unique key ever used stayed in memory until a restart (keys per entity and
+   * day grow by the million). Amortised: runs when the map has doubled since the last.
+   */
+  private prune(): void {
+    const table = this.table();
+    for (const [key, id] of this.holders) if (table.slotById.get(id) === undefined) this.holders.delete(key);
+    this.pruneAt = Math.max(1024, this.holders.size * 2);
   }
 
   /**
