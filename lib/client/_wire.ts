@@ -183,6 +183,23 @@ export function matchesNothing(where: JobFilter): boolean {
 }
 
 /** Appends the filter params in the official order (§3.1). */
+/** `from`, `order`, `limit` of a list (jobs or errors), as the query starts. */
+export function pageParams(options: { from?: string | number; order?: string; limit?: number }): URLSearchParams {
+  const params = new URLSearchParams();
+  if (options.from != null) params.append("from", String(options.from));
+  if (options.order != null) params.append("order", options.order);
+  if (options.limit != null) params.append("limit", String(options.limit));
+  return params;
+}
+
+/** GET /jobs/take: `prefetch` whenever given (0 too), `queue` only for a non-empty list. */
+export function takeParams(options: { prefetch?: number; queues?: string[] }): URLSearchParams {
+  const params = new URLSearchParams();
+  if (options.prefetch != null) params.append("prefetch", String(options.prefetch));
+  if (options.queues?.length) params.append("queue", options.queues.join(","));
+  return params;
+}
+
 export function filterParams(where: JobFilter, params = new URLSearchParams()): URLSearchParams {
   if (where.id != null) params.append("id", list(where.id));
   if (where.status != null) params.append("status", list(where.status));

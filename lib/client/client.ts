@@ -11,7 +11,7 @@ import { readFrames } from "./_take-stream.ts";
 import { Transport, tolerantDecode } from "./_transport.ts";
 import {
   FILTER_KEYS, type Wire, bindingOut, budgetIn, budgetPatchOut, budgetPolicyOut, checkKeys, cronEntryOut, cronEntryIn,
-  cronGroupIn, defined, enqueueOut, errorIn, failureOut, filterParams, jobIn, matchesNothing, updateOut, withQuery,
+  cronGroupIn, defined, enqueueOut, errorIn, failureOut, filterParams, jobIn, matchesNothing, pageParams, takeParams, updateOut, withQuery,
 } from "./_wire.ts";
 import { CronHandle } from "./cron-handle.ts";
 import { buildResponseError } from "./errors.ts";
@@ -154,11 +154,7 @@ export class Client {
 
   async listJobs(options: ListJobsOptions = {}): Promise<JobPage> {
     if (matchesNothing(options)) return new JobPage(this, [], {});
-    const params = new URLSearchParams();
-    if (options.from != null) params.append("from", options.from);
-    if (options.order != null) params.append("order", options.order);
-    if (options.limit != null) params.append("limit", String(options.limit));
-    return this.listJobsByPath(withQuery("/jobs", filterParams(options, params)));
+    return this.listJobsByPath(withQuery("/jobs", filterParams(options, pageParams(options))));
   }
 
   async listJobsByPath(path: string): Promise<JobPage> {
@@ -171,11 +167,7 @@ export class Client {
   }
 
   async listErrors(id: string, options: ListErrorsOptions = {}): Promise<ErrorPage> {
-    const params = new URLSearchParams();
-    if (options.from != null) params.append("from", String(options.from));
-    if (options.order != null) params.append("order", options.order);
-    if (options.limit != null) params.append("limit", String(options.limit));
-    return this.listErrorsByPath(withQuery(`/jobs/${seg(id)}/errors`, params));
+    return this.listErrorsByPath(withQuery(`/jobs/${seg(id)}/errors`, pageParams(options)));
   }
 
   async listErrorsByPath(path: string): Promise<ErrorPage> {
@@ -329,11 +321,8 @@ export class Client {
    * Request errors are not wrapped (as in the official client). Await it before `for await`.
    */
   async take(options: TakeOptions = {}): Promise<AsyncGenerator<Job>> {
-    const params = new URLSearchParams();
-    if (options.prefetch != null) params.append("prefetch", String(options.prefetch));
-    if (options.queues?.length) params.append("queue", options.queues.join(","));
     const res = await this.streamHttp.request({
-      origin: this.url, path: withQuery("/jobs/take", params), method: "GET",
+      origin: this.url, path: withQuery("/jobs/take", takeParams(options)), method: "GET",
       headers: { accept: MEDIA_TYPES[this.#format].stream }, signal: options.signal,
     });
     if (res.statusCode < 200 || res.statusCode > 299) {

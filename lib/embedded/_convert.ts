@@ -6,7 +6,7 @@
 
 import type { CronEntry as CronEntryView, CronGroup as CronGroupView, CronTemplate } from "../queue/cron.ts";
 import type { EnqueueResult, JobView } from "../queue/types.ts";
-import type { BudgetView } from "../queue/budget-book.ts";
+import { type BudgetView, budgetWire } from "../queue/budget-book.ts";
 import { budgetIn, cronEntryIn, cronGroupIn } from "../client/_wire.ts";
 import type { Budget, CronEntryData, CronGroupData, JobData } from "../client/types.ts";
 
@@ -48,6 +48,9 @@ export function asJson(value: unknown, key = "", opaque?: string): unknown {
   }
   const obj = value as Record<string, unknown>;
   const proto = Object.getPrototypeOf(obj);
+  // The usual enqueue body (names, numbers, the opaque payload) needs no walk: this check
+  // costs ~5 ns a job where the walk below cost ~100 (it runs for every job enqueued).
+  if ((proto === Object.prototype || proto === null) && flat(obj, opaque)) return obj;
   const keys = Object.keys(obj);
   let out: Record<string, unknown> | undefined = proto === Object.prototype || proto === null ? undefined : {};
   for (let i = 0; i < keys.length; i++) {
@@ -62,6 +65,20 @@ export function asJson(value: unknown, key = "", opaque?: string): unknown {
     if (out !== undefined && v !== undefined) out[k] = v;
   }
   return out ?? obj;
+}
+
+/**
+ * Every member is a string, a boolean, null or a finite number (`opaque`: anything JSON
+ * keeps as a member), so JSON keeps the object as it is.
+ */
+function flat(obj: Record<string, unknown>, opaque: string | undefined): boolean {
+  for (const k in obj) {
+    const v = obj[k];
+    const t = typeof v;
+    if (k === opaque ? t === "function" || t === "symbol" || t === "undefined"
+      : t !== "string" && t !== "boolean" && v !== null && !(t === "number" && Number.isFinite(v as number))) return false;
+  }
+  return true;
 }
 
 type Body = Record<string, unknown>;
@@ -120,9 +137,5 @@ export const toCronEntryData = (e: CronEntryView): CronEntryData => cronEntryIn(
 export const toCronGroupData = (g: CronGroupView): CronGroupData =>
   cronGroupIn({ ...g, entries: g.entries.map((e) => ({ ...e, job: templateWire(e.job) })) });
 
-/** A budget as GET /budgets/{key} shows it (routes/budgets.ts wireBudget), read as the Client reads it. */
-export function toBudget(b: BudgetView): Budget {
-  const s = b.strategy;
-  const strategy = s.type === "time_based" ? { type: s.type, duration_ms: s.duration_ms, burst: s.burst } : { type: s.type };
-  return budgetIn({ key: b.key, allocation: b.allocation, strategy, created_at: b.created_at, updated_at: b.updated_at });
-}
+/** A budget as GET /budgets/{key} shows it, read as the Client reads it. */
+export const toBudget = (b: BudgetView): Budget => budgetIn(budgetWire(b));

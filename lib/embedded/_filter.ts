@@ -8,9 +8,9 @@
 
 import type { ErrorListRequest, JobFilter as QueueFilter, ListRequest } from "../queue/types.ts";
 import { QueueError } from "../queue/types.ts";
-import { filterParams } from "../client/_wire.ts";
+import { filterParams, pageParams, takeParams } from "../client/_wire.ts";
 import type { JobFilter, ListErrorsOptions, ListJobsOptions, TakeOptions } from "../client/types.ts";
-import { parseErrorListQuery, parseFilterQuery, parseListQuery, parseTakeQuery } from "../queue/query.ts";
+import { decodeSegment, parseErrorListQuery, parseFilterQuery, parseListQuery, parseTakeQuery } from "../queue/query.ts";
 
 export { FILTER_KEYS, checkKeys, matchesNothing } from "../client/_wire.ts";
 export { errorsLink, jobsLink } from "../queue/query.ts";
@@ -20,30 +20,15 @@ export function toQueueFilter(where: JobFilter = {}): QueueFilter {
   return parseFilterQuery(filterParams(where));
 }
 
-/** listJobs: `from`, `order`, `limit`, then the filters, as Client.listJobs builds them. */
-export function toListRequest(options: ListJobsOptions): ListRequest {
-  const params = new URLSearchParams();
-  if (options.from != null) params.append("from", options.from);
-  if (options.order != null) params.append("order", options.order);
-  if (options.limit != null) params.append("limit", String(options.limit));
-  return parseListQuery(filterParams(options, params));
-}
+/** listJobs: the query Client.listJobs sends. */
+export const toListRequest = (options: ListJobsOptions): ListRequest => parseListQuery(filterParams(options, pageParams(options)));
 
-/** listErrors: as Client.listErrors builds the query. */
-export function toErrorListRequest(options: ListErrorsOptions): ErrorListRequest {
-  const params = new URLSearchParams();
-  if (options.from != null) params.append("from", String(options.from));
-  if (options.order != null) params.append("order", options.order);
-  if (options.limit != null) params.append("limit", String(options.limit));
-  return parseErrorListQuery(params);
-}
+/** listErrors: the query Client.listErrors sends. */
+export const toErrorListRequest = (options: ListErrorsOptions): ErrorListRequest => parseErrorListQuery(pageParams(options));
 
-/** take: `prefetch` whenever given (0 too), `queue` only for a non-empty list, joined with `,`. */
+/** take: the query Client.take sends. */
 export function toTakeRequest(options: TakeOptions): { queues?: string[]; prefetch: number } {
-  const params = new URLSearchParams();
-  if (options.prefetch != null) params.append("prefetch", String(options.prefetch));
-  if (options.queues?.length) params.append("queue", options.queues.join(","));
-  const { queues, prefetch } = parseTakeQuery(params);
+  const { queues, prefetch } = parseTakeQuery(takeParams(options));
   return queues ? { queues, prefetch } : { prefetch };
 }
 
@@ -61,11 +46,5 @@ export function readErrorsPath(path: string): { jobId: string; req: ErrorListReq
   const url = new URL(path, "http://embedded");
   const m = /^\/jobs\/([^/]+)\/errors$/.exec(url.pathname);
   if (!m) throw new QueueError("not_found", "not found");
-  let jobId = m[1];
-  try {
-    jobId = decodeURIComponent(jobId);
-  } catch {
-    // kept as sent, as the router's decode does with a bad escape
-  }
-  return { jobId, req: parseErrorListQuery(url.searchParams) };
+  return { jobId: decodeSegment(m[1]), req: parseErrorListQuery(url.searchParams) };
 }

@@ -18,7 +18,7 @@ import type {
   JobQueryOptions, ListErrorsOptions, ListJobsOptions, ReplaceCronGroupOptions, TakeOptions, UpdateAllJobsOptions,
   UpdateBudgetOptions, UpdateJobOptions,
 } from "../client/types.ts";
-import { type BindingBodyParse, bindingMutation, replaceMutation } from "./_budgets.ts";
+import { type BudgetMutation, mutationFromBody } from "../queue/budget-jobs.ts";
 import {
   bindingOut as bindingBody, budgetPatchOut as budgetPatchBody, budgetPolicyOut as budgetPolicyBody, toBudget,
   cronEntryOut as cronEntryBody, enqueueOut as enqueueBody, errorIn as toErrorData, failureOut as failureBody,
@@ -30,6 +30,7 @@ import {
 } from "./_filter.ts";
 import { type OpenTake, openTake } from "./_take.ts";
 import { ENGINE_VERSION } from "../queue/version.ts";
+import { parseAttempt } from "../queue/query.ts";
 
 /** The status each queue error code answers with over HTTP (lib/http/errors.ts). */
 const STATUS: Record<string, number> = { not_found: 404, invalid_argument: 400, unprocessable: 422, conflict: 409, full: 507, unavailable: 503 };
@@ -48,14 +49,6 @@ function translate(err: unknown): unknown {
     return buildResponseError(STATUS[err.code], { error: message, ...err.body });
   }
   return err;
-}
-
-/** GET /jobs/{id}/errors/{attempt} takes digits up to u32 (lib/http/routes/manage.ts), else a 400. */
-function checkAttempt(attempt: number): void {
-  const raw = String(attempt);
-  if (!/^\d+$/.test(raw) || Number(raw) > 0xffffffff) {
-    throw new QueueError("invalid_argument", `invalid attempt: ${JSON.stringify(raw)} (expected a non-negative integer)`);
-  }
 }
 
 export class EmbeddedQueue {
@@ -222,10 +215,7 @@ export class EmbeddedQueue {
   }
 
   getError(id: string, attempt: number): Promise<ErrorRecord> {
-    return this.#run(() => {
-      checkAttempt(attempt);
-      return new ErrorRecord(toErrorData(this.#queue.error(id, attempt)));
-    });
+    return this.#run(() => new ErrorRecord(toErrorData(this.#queue.error(id, parseAttempt(String(attempt))))));
   }
 
   queues(): Promise<string[]> {
@@ -251,15 +241,15 @@ export class EmbeddedQueue {
   // (a BigInt cost, a missing binding) rejects the promise instead of throwing at the call.
 
   async bindJobBudget(id: string, binding: BudgetBindingInput): Promise<Job> {
-    return this.#budgetJob(id, bindingMutation("add", binding.key, bindingBody(binding)));
+    return this.#budgetJob(id, () => mutationFromBody("add", bindingBody(binding), binding.key));
   }
 
   async rebindJobBudget(id: string, binding: BudgetBindingInput): Promise<Job> {
-    return this.#budgetJob(id, bindingMutation("put", binding.key, bindingBody(binding)));
+    return this.#budgetJob(id, () => mutationFromBody("put", bindingBody(binding), binding.key));
   }
 
   async setJobBudgetCost(id: string, key: string, cost: number): Promise<Job> {
-    return this.#budgetJob(id, bindingMutation("cost", key, asJson({ cost })));
+    return this.#budgetJob(id, () => mutationFromBody("cost", asJson({ cost }), key));
   }
 
   unbindJobBudget(id: string, key: string): Promise<Job> {
@@ -271,19 +261,20 @@ export class EmbeddedQueue {
   }
 
   async replaceJobBudgets(id: string, bindings: BudgetBindingInput[]): Promise<Job> {
-    return this.#budgetJob(id, replaceMutation(bindings.map((b) => ({ key: b.key, ...bindingBody(b) }))));
+    const budgets = bindings.map((b) => ({ key: b.key, ...bindingBody(b) }));
+    return this.#budgetJob(id, () => mutationFromBody("replace", { budgets }));
   }
 
   async bindAllJobsBudget(binding: BudgetBindingInput, where: JobFilter = {}): Promise<BudgetChange> {
-    return this.#budgetChange(where, bindingMutation("add", binding.key, bindingBody(binding)));
+    return this.#budgetChange(where, () => mutationFromBody("add", bindingBody(binding), binding.key));
   }
 
   async rebindAllJobsBudget(binding: BudgetBindingInput, where: JobFilter = {}): Promise<BudgetChange> {
-    return this.#budgetChange(where, bindingMutation("put", binding.key, bindingBody(binding)));
+    return this.#budgetChange(where, () => mutationFromBody("put", bindingBody(binding), binding.key));
   }
 
   async setAllJobsBudgetCost(key: string, cost: number, where: JobFilter = {}): Promise<BudgetChange> {
-    return this.#budgetChange(where, bindingMutation("cost", key, asJson({ cost })));
+    return this.#budgetChange(where, () => mutationFromBody("cost", asJson({ cost }), key));
   }
 
   unbindAllJobsBudget(key: string, where: JobFilter = {}): Promise<BudgetChange> {
@@ -319,12 +310,12 @@ export class EmbeddedQueue {
   }
 
   /** The mutation is parsed inside #run, so a bad binding rejects with the Client's error class. */
-  #budgetJob(id: string, mutation: BindingBodyParse): Promise<Job> {
+  #budgetJob(id: string, mutation: () => BudgetMutation): Promise<Job> {
     return this.#run(async () => new Job(this.#client, toJobData(await this.#queue.mutateJobBudgets(id, mutation()))));
   }
 
   /** As the Client: a filter that matches nothing answers without a call; keys are not checked. */
-  #budgetChange(where: JobFilter, mutation: BindingBodyParse): Promise<BudgetChange> {
+  #budgetChange(where: JobFilter, mutation: () => BudgetMutation): Promise<BudgetChange> {
     return this.#run(async () => {
       if (matchesNothing(where)) return { changed: 0, blocked: [] };
       const filter = toQueueFilter(where);

@@ -5,14 +5,7 @@
 // literal slashes, so decoding one segment cannot change the route.
 
 import { type H3Event, getRouterParam } from "h3";
+import { decodeSegment } from "../queue/query.ts";
 
 /** The parameter as the client meant it; a bad escape stays as sent. */
-export function pathParam(event: H3Event, name: string): string {
-  const raw = getRouterParam(event, name) ?? "";
-  if (!raw.includes("%")) return raw;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
-}
+export const pathParam = (event: H3Event, name: string): string => decodeSegment(getRouterParam(event, name) ?? "");

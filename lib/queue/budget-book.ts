@@ -27,6 +27,17 @@ export interface BudgetView extends BudgetPolicy {
   updated_at: number;
 }
 
+/** §2.1 field order: key, allocation, strategy{type, duration_ms?, burst?}, created_at, updated_at. */
+export function budgetWire(b: BudgetView): Record<string, unknown> {
+  const s = b.strategy;
+  const strategy: Record<string, unknown> = { type: s.type };
+  if (s.type === "time_based") {
+    strategy.duration_ms = s.duration_ms;
+    if (s.burst !== undefined) strategy.burst = s.burst;
+  }
+  return { key: b.key, allocation: b.allocation, strategy, created_at: b.created_at, updated_at: b.updated_at };
+}
+
 /** Cron templates drawing on a budget: how many, the first as 'group/entry', the largest cost. */
 export interface CronRefs {
   count: number;

@@ -12,7 +12,7 @@
 
 import type { JobTable, ReadyDiversion } from "../storage/job-table.ts";
 import { DueTimer } from "./_due-timer.ts";
-import { IndexedHeap } from "./_indexed-heap.ts";
+import { IndexedHeap } from "../storage/indexed-heap.ts";
 import { ParkedQueue } from "./_parked-queue.ts";
 import { type Budget, available, credit, debit, refill, waitMs } from "./budget-bucket.ts";
 import type { Binding } from "./budget-policy.ts";

@@ -8,10 +8,11 @@
 import type { JobMeta } from "../storage/codec.ts";
 import { STATUS_COMPLETED, STATUS_DEAD, STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED } from "../storage/format.ts";
 import type { BudgetBook } from "./budget-book.ts";
-import { type Binding, type BindingRequest, stripCreate } from "./budget-policy.ts";
+import { type Binding, type BindingRequest, parseBindingBody, parseBindings, parseCostBody, stripCreate } from "./budget-policy.ts";
 import type { QueueContext } from "./context.ts";
 import { cleanOptions, isExpired, optionsOf, viewOf, viewOfMeta, withMeta } from "./job.ts";
 import { selectSlots } from "./select.ts";
+import { expectObject, requireField } from "./validate.ts";
 import { type JobFilter, type JobView, QueueError } from "./types.ts";
 
 export type BudgetMutation =
@@ -21,6 +22,24 @@ export type BudgetMutation =
   | { op: "unbind"; key: string }
   | { op: "replace"; bindings: BindingRequest[] }
   | { op: "clear" };
+
+/**
+ * The mutation a job-budget request body asks for (API-budgets.md §3.2–3.3): POST adds a
+ * binding, PUT replaces it, PATCH sets its cost, PUT on the list replaces them all. The
+ * HTTP routes and the embedded queue both read bodies here, so both answer a bad body
+ * with the same message.
+ */
+export function mutationFromBody(op: "add" | "put" | "cost" | "replace", body: unknown, key = ""): BudgetMutation {
+  switch (op) {
+    case "add":
+    case "put":
+      return { op, binding: parseBindingBody(body, key) };
+    case "cost":
+      return { op, key, cost: parseCostBody(body, key) };
+    case "replace":
+      return { op, bindings: parseBindings(requireField(expectObject(body, "struct ReplaceBudgetsRequest"), "budgets")) };
+  }
+}
 
 export interface BulkBudgetResult {
   changed: number;

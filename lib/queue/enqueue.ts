@@ -192,7 +192,7 @@ async function enqueueKeyed(ctx: QueueContext, inputs: readonly EnqueueInput[], 
   }
   for (const meta of metas) {
     const o = meta.options as JobOptions | undefined;
-    if (o?.unique_key !== undefined) ctx.unique.claim(o.unique_key, meta.id);
+    if (o?.unique_key !== undefined) ctx.unique.claim(t, o.unique_key, meta.id);
     if (o?.batch && meta.status === STATUS_READY && openBatches.get(o.batch.key) !== undefined
       && metas[openBatches.get(o.batch.key)!] === meta) ctx.batches.setOpen(o.batch.key, meta.id);
   }

@@ -212,6 +212,27 @@ export function parseErrorListQuery(search: string | URLSearchParams): ErrorList
   return req;
 }
 
+/** GET /jobs/{id}/errors/{attempt}: digits up to u32, else a 400. */
+export function parseAttempt(raw: string): number {
+  if (!DIGITS.test(raw) || Number(raw) > U32_MAX) {
+    throw new QueueError("invalid_argument", `invalid attempt: ${JSON.stringify(raw)} (expected a non-negative integer)`);
+  }
+  return Number(raw);
+}
+
+/**
+ * One path segment (a job id, queue, cron group or entry name, budget key) percent-decoded
+ * once and fully, as the reference server decodes it; a bad escape stays as sent.
+ */
+export function decodeSegment(raw: string): string {
+  if (!raw.includes("%")) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
 /** GET /jobs/take: `queue` set (absent = all) and `prefetch` (default 1, 0 = unlimited). */
 export function parseTakeQuery(search: string | URLSearchParams): { queues?: string[]; prefetch: number; leaseMs?: number } {
   const params = readParams(search, TAKE_KEYS);

@@ -128,7 +128,7 @@ export class Queue {
       clock,
       defaults: { ...DEFAULTS, ...options.defaults },
       ids: new IdGenerator(order.length > 0 ? store.table.idOf(order[order.length - 1]) : undefined),
-      unique: new UniqueIndex(() => store.table),
+      unique: new UniqueIndex(),
       batches: new BatchIndex(),
       dispatcher,
       enqueueLock: new Mutex(),

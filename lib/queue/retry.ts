@@ -90,7 +90,7 @@ export async function retrySlots(
   for (const meta of metas) ctx.stats.retried(meta.queue, nowMs);
   chosen.forEach((slot, i) => {
     const key = optionsOf(t, slot).unique_key;
-    if (key !== undefined) ctx.unique.claim(key, ids[i]);
+    if (key !== undefined) ctx.unique.claim(t, key, ids[i]);
   });
   if (chosen.length > 0) ctx.afterChange();
   return ids;

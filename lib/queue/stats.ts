@@ -59,7 +59,7 @@ export interface ThroughputSeries {
 }
 
 /** Queues whose totals are kept whatever they hold (see QueueStats.counters). */
-export const MAX_TRACKED_QUEUES = 10_000;
+const MAX_TRACKED_QUEUES = 10_000;
 
 export class QueueStats {
   private readonly byName = new Map<string, QueueCounters>();

@@ -173,7 +173,7 @@ export class Dispatcher {
   private dispatchRound(): void {
     const t = this.store.table;
     const gate = this.gate?.active ? this.gate : undefined;
-    if ((t.readyQueues.size === 0 && !gate?.hasCandidates) || this.streams.length === 0) return;
+    if ((t.readyQueues.length === 0 && !gate?.hasCandidates) || this.streams.length === 0) return;
     const nowMs = this.clock.now();
     const skip = pausedIndexes(t.queues, this.paused);
     let progress = true;

@@ -21,12 +21,6 @@ export class UniqueIndex {
   private readonly holders = new Map<string, string>();
   /** Size at which claim() next drops holders whose job is gone. */
   private pruneAt = 1024;
-  private readonly table: () => JobTable;
-
-  /** `table` is read at each prune (the queue's store table). */
-  constructor(table: () => JobTable) {
-    this.table = table;
-  }
 
   get size(): number {
     return this.holders.size;
@@ -42,9 +36,9 @@ export class UniqueIndex {
     return inScope(holderScope, status) && inScope(scope, status) ? slot : -1;
   }
 
-  claim(key: string, id: string): void {
+  claim(table: JobTable, key: string, id: string): void {
     this.holders.set(key, id);
-    if (this.holders.size >= this.pruneAt) this.prune();
+    if (this.holders.size >= this.pruneAt) this.prune(table);
   }
 
   /**
@@ -53,8 +47,7 @@ export class UniqueIndex {
    * every unique key ever used stayed in memory until a restart (keys per entity and
    * day grow by the million). Amortised: runs when the map has doubled since the last.
    */
-  private prune(): void {
-    const table = this.table();
+  private prune(table: JobTable): void {
     for (const [key, id] of this.holders) if (table.slotById.get(id) === undefined) this.holders.delete(key);
     this.pruneAt = Math.max(1024, this.holders.size * 2);
   }

@@ -3,11 +3,9 @@
 // in lib/queue (budget-book.ts, budget-jobs.ts).
 
 import type { H3, H3Event } from "h3";
-import type { BudgetView } from "../../queue/budget-book.ts";
-import type { BudgetMutation } from "../../queue/budget-jobs.ts";
-import { parseBindingBody, parseBindings, parseCostBody } from "../../queue/budget-policy.ts";
+import { budgetWire as wireBudget } from "../../queue/budget-book.ts";
+import { type BudgetMutation, mutationFromBody } from "../../queue/budget-jobs.ts";
 import type { Queue } from "../../queue/queue.ts";
-import { expectObject, requireField } from "../../queue/validate.ts";
 import { noContent, readRawBody, reply, replyFormat, withBody } from "../_io.ts";
 import { wireJob } from "../job-wire.ts";
 import { parseFilterQuery } from "../../queue/query.ts";
@@ -17,22 +15,8 @@ import { pathParam } from "../_path-param.ts";
 /** The key path segment (keys may hold `/`; the Node client sends encodeURIComponent(key)). */
 const keyOf = (event: H3Event): string => pathParam(event, "key");
 
-/** §2.1 field order: key, allocation, strategy{type, duration_ms?, burst?}, created_at, updated_at. */
-function wireBudget(b: BudgetView): Record<string, unknown> {
-  const s = b.strategy;
-  const strategy: Record<string, unknown> = { type: s.type };
-  if (s.type === "time_based") {
-    strategy.duration_ms = s.duration_ms;
-    if (s.burst !== undefined) strategy.burst = s.burst;
-  }
-  return { key: b.key, allocation: b.allocation, strategy, created_at: b.created_at, updated_at: b.updated_at };
-}
-
-/** The mutation a job-budget route asks for, from its method and body. */
-type Parse = (body: unknown, key: string) => BudgetMutation;
-const ADD: Parse = (body, key) => ({ op: "add", binding: parseBindingBody(body, key) });
-const PUT: Parse = (body, key) => ({ op: "put", binding: parseBindingBody(body, key) });
-const COST: Parse = (body, key) => ({ op: "cost", key, cost: parseCostBody(body, key) });
+/** What a job-budget route with a body asks for (lib/queue/budget-jobs.ts mutationFromBody). */
+type BodyOp = Parameters<typeof mutationFromBody>[0];
 
 export function budgetRoutes(app: H3, queue: Queue, maxBodyBytes: number): void {
   const book = queue.budgets;
@@ -71,10 +55,10 @@ export function budgetRoutes(app: H3, queue: Queue, maxBodyBytes: number): void 
 
   // ---- one job ----------------------------------------------------------------------
 
-  const single = (parse: Parse) => async (event: H3Event) => {
+  const single = (op: BodyOp) => async (event: H3Event) => {
     replyFormat(event);
     const key = keyOf(event);
-    const job = await withBody(event, maxBodyBytes, (body) => queue.mutateJobBudgets(pathId(event), parse(body, key)));
+    const job = await withBody(event, maxBodyBytes, (body) => queue.mutateJobBudgets(pathId(event), mutationFromBody(op, body, key)));
     return reply(event, 200, wireJob(job));
   };
   const singleNoBody = (mutation: (event: H3Event) => BudgetMutation) => async (event: H3Event) => {
@@ -83,23 +67,20 @@ export function budgetRoutes(app: H3, queue: Queue, maxBodyBytes: number): void 
     return reply(event, 200, wireJob(await queue.mutateJobBudgets(pathId(event), mutation(event))));
   };
 
-  app.post("/jobs/:id/budgets/:key", single(ADD));
-  app.put("/jobs/:id/budgets/:key", single(PUT));
-  app.patch("/jobs/:id/budgets/:key", single(COST));
+  app.post("/jobs/:id/budgets/:key", single("add"));
+  app.put("/jobs/:id/budgets/:key", single("put"));
+  app.patch("/jobs/:id/budgets/:key", single("cost"));
   app.delete("/jobs/:id/budgets/:key", singleNoBody((event) => ({ op: "unbind", key: keyOf(event) })));
-  app.put("/jobs/:id/budgets", single((body) => {
-    const o = expectObject(body, "struct ReplaceBudgetsRequest");
-    return { op: "replace", bindings: parseBindings(requireField(o, "budgets")) };
-  }));
+  app.put("/jobs/:id/budgets", single("replace"));
   app.delete("/jobs/:id/budgets", singleNoBody(() => ({ op: "clear" })));
 
   // ---- by filter ----------------------------------------------------------------------
 
-  const bulk = (parse: Parse) => async (event: H3Event) => {
+  const bulk = (op: BodyOp) => async (event: H3Event) => {
     replyFormat(event);
     const filter = parseFilterQuery(event.url.search);
     const key = keyOf(event);
-    const result = await withBody(event, maxBodyBytes, (body) => queue.mutateJobsBudgets(filter, parse(body, key)));
+    const result = await withBody(event, maxBodyBytes, (body) => queue.mutateJobsBudgets(filter, mutationFromBody(op, body, key)));
     return reply(event, 200, result);
   };
   const bulkNoBody = (mutation: (event: H3Event) => BudgetMutation) => async (event: H3Event) => {
@@ -109,9 +90,9 @@ export function budgetRoutes(app: H3, queue: Queue, maxBodyBytes: number): void 
     return reply(event, 200, await queue.mutateJobsBudgets(filter, mutation(event)));
   };
 
-  app.post("/jobs/budgets/:key", bulk(ADD));
-  app.put("/jobs/budgets/:key", bulk(PUT));
-  app.patch("/jobs/budgets/:key", bulk(COST));
+  app.post("/jobs/budgets/:key", bulk("add"));
+  app.put("/jobs/budgets/:key", bulk("put"));
+  app.patch("/jobs/budgets/:key", bulk("cost"));
   app.delete("/jobs/budgets/:key", bulkNoBody((event) => ({ op: "unbind", key: keyOf(event) })));
   app.delete("/jobs/budgets", bulkNoBody(() => ({ op: "clear" })));
 }

@@ -5,10 +5,9 @@ import type { H3 } from "h3";
 import { pathParam } from "../_path-param.ts";
 import type { Queue } from "../../queue/queue.ts";
 import { noContent, readRawBody, reply, replyFormat, withBody } from "../_io.ts";
-import { BodyDecodeError } from "../codec.ts";
 import { wireJob } from "../job-wire.ts";
 import {
-  errorPagesFor, pagesFor, parseErrorListQuery, parseFilterQuery, parseListQuery,
+  errorPagesFor, pagesFor, parseAttempt, parseErrorListQuery, parseFilterQuery, parseListQuery,
 } from "../../queue/query.ts";
 import { pathId } from "./jobs.ts";
 
@@ -62,11 +61,7 @@ export function manageRoutes(app: H3, queue: Queue, maxBodyBytes: number): void 
 
   app.get("/jobs/:id/errors/:attempt", (event) => {
     replyFormat(event);
-    const raw = pathParam(event, "attempt");
-    if (!/^\d+$/.test(raw) || Number(raw) > 0xffffffff) {
-      throw new BodyDecodeError(`invalid attempt: ${JSON.stringify(raw)} (expected a non-negative integer)`);
-    }
-    return reply(event, 200, queue.error(pathId(event), Number(raw)));
+    return reply(event, 200, queue.error(pathId(event), parseAttempt(pathParam(event, "attempt"))));
   });
 
   app.post("/reset", async (event) => {

@@ -1,6 +1,7 @@
 // A binary min-heap that knows where each item sits, so any item can be removed or
 // re-sifted in O(log n). Used by the budget gate for parked jobs per group (items are
-// slots) and for the groups whose head may be dispatchable (items are groups).
+// slots) and for the groups whose head may be dispatchable (items are groups), and by
+// the job table for the queues holding ready jobs, ordered by their head job.
 
 export class IndexedHeap<T> {
   private readonly items: T[] = [];
@@ -54,36 +55,38 @@ export class IndexedHeap<T> {
     return this.items;
   }
 
-  private swap(i: number, j: number): void {
-    const a = this.items[i];
-    const b = this.items[j];
-    this.items[i] = b;
-    this.items[j] = a;
-    this.pos.set(b, i);
-    this.pos.set(a, j);
-  }
-
+  // Sift with a hole: the moving item is written once, at the end, so each level costs
+  // one position update instead of a swap's two (the job table re-sifts on every take).
   private up(i: number): number {
+    const { items, pos } = this;
+    const item = items[i];
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!this.less(this.items[i], this.items[parent])) break;
-      this.swap(i, parent);
+      if (!this.less(item, items[parent])) break;
+      items[i] = items[parent];
+      pos.set(items[i], i);
       i = parent;
     }
+    items[i] = item;
+    pos.set(item, i);
     return i;
   }
 
   private down(i: number): void {
-    const n = this.items.length;
+    const { items, pos } = this;
+    const n = items.length;
+    const item = items[i];
     for (;;) {
       const l = 2 * i + 1;
+      if (l >= n) break;
       const r = l + 1;
-      let m = i;
-      if (l < n && this.less(this.items[l], this.items[m])) m = l;
-      if (r < n && this.less(this.items[r], this.items[m])) m = r;
-      if (m === i) return;
-      this.swap(i, m);
-      i = m;
+      const c = r < n && this.less(items[r], items[l]) ? r : l;
+      if (!this.less(items[c], item)) break;
+      items[i] = items[c];
+      pos.set(items[i], i);
+      i = c;
     }
+    items[i] = item;
+    pos.set(item, i);
   }
 }
