@@ -61,6 +61,20 @@ async function workerAtLimit(jobs: number): Promise<number> {
   return mb;
 }
 
+/** Take `n` jobs on one stream and ack them 500 at a time. */
+async function takeAll(queue: Awaited<ReturnType<typeof open>>, n: number): Promise<void> {
+  let ids: string[] = [];
+  let taken = 0;
+  for await (const job of await queue.take({ prefetch: 1000 })) {
+    ids.push(job.id);
+    if (++taken === n || ids.length === 500) {
+      await queue.reportSuccessBulk(ids);
+      ids = [];
+    }
+    if (taken === n) break;
+  }
+}
+
 async function queuePerTenant(queues: number): Promise<number> {
   const dir = scratch();
   const queue = await open({ dir, reaperCheckIntervalMs: 0 });
@@ -68,16 +82,7 @@ async function queuePerTenant(queues: number): Promise<number> {
   for (let i = 0; i < queues; i += 1000) {
     await queue.enqueueBulk(Array.from({ length: 1000 }, (_, j) => ({ type: "t", queue: `tenant-${i + j}`, payload: 1 })));
   }
-  let ids: string[] = [];
-  let taken = 0;
-  for await (const job of await queue.take({ prefetch: 1000 })) {
-    ids.push(job.id);
-    if (++taken === queues || ids.length === 500) {
-      await queue.reportSuccessBulk(ids);
-      ids = [];
-    }
-    if (taken === queues) break;
-  }
+  await takeAll(queue, queues);
   const growth = heapMb() - before;
   await queue.close();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -111,16 +116,7 @@ async function takeAmongQueues(queues: number, perQueue: number): Promise<number
     await queue.enqueueBulk(Array.from({ length: 1000 }, (_, j) => ({ type: "t", queue: `tenant-${(i + j) % queues}`, payload: 1 })));
   }
   const started = performance.now();
-  let ids: string[] = [];
-  let taken = 0;
-  for await (const job of await queue.take({ prefetch: 1000 })) {
-    ids.push(job.id);
-    if (++taken === n || ids.length === 500) {
-      await queue.reportSuccessBulk(ids);
-      ids = [];
-    }
-    if (taken === n) break;
-  }
+  await takeAll(queue, n);
   const rate = n / ((performance.now() - started) / 1000);
   await queue.close();
   fs.rmSync(dir, { recursive: true, force: true });
