@@ -23,6 +23,7 @@ import type { FsPort } from "./fs-port.ts";
 import type { JobTable } from "./job-table.ts";
 import type { BlobEntry } from "./replay.ts";
 import { segmentFileName } from "./segment-set.ts";
+import { ReadAhead } from "./read-ahead.ts";
 import type { Store } from "./store.ts";
 import { TimeSlice, yieldToLoop } from "./time-slice.ts";
 
@@ -92,20 +93,12 @@ export async function loadCheckpoint(
   } catch {
     return "no checkpoint";
   }
+  // Read in large blocks, the next one while this one is applied (read-ahead.ts); at 10M
+  // jobs the file is ~600 MB, and holding it whole at start would be most of the memory
+  // budget.
+  const reader = new ReadAhead(fs, fd, size);
+  const readInto = (length: number, position: number): Promise<Buffer | undefined> => reader.take(position, length);
   try {
-    // Read chunk by chunk into one reused buffer: at 10M jobs the file is ~600 MB, and
-    // holding it whole at start would be most of the memory budget.
-    let buf = Buffer.allocUnsafe(1024 * 1024);
-    const readInto = async (length: number, position: number): Promise<Buffer | undefined> => {
-      if (position + length > size) return undefined;
-      if (buf.length < length) buf = Buffer.allocUnsafe(length);
-      for (let done = 0; done < length;) {
-        const n = await fs.read(fd, buf, done, length - done, position + done);
-        if (n === 0) return undefined;
-        done += n;
-      }
-      return buf.subarray(0, length);
-    };
     const head = await readInto(CHECKPOINT_HEADER_BYTES, 0);
     const header = head ? decodeHeader(head) : "no checkpoint header";
     if (typeof header === "string") return header;
@@ -151,6 +144,7 @@ export async function loadCheckpoint(
       chunks++;
     }
   } finally {
+    await reader.settle();
     await fs.close(fd).catch(() => {});
   }
 }

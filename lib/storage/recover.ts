@@ -59,32 +59,46 @@ export async function scanSegments(
   const passGate = async (): Promise<boolean> => {
     if (gated) return true;
     gated = true;
-    if (await gate!()) return true;
-    await closeAll(fs, segments);
-    return false;
+    return gate!();
   };
   const names = await fs.readdir(dir);
   const numbers = names.map(parseSegmentFileName).filter((n): n is number => n !== undefined).sort((a, b) => a - b);
   const damage: Damage[] = [];
   const segments: ScanResult["segments"] = [];
-  let buf = Buffer.alloc(0);
   let headNo = numbers.length > 0 ? numbers[numbers.length - 1] : 1;
   let cursor = SEGMENT_HEADER_BYTES;
-  for (const no of numbers) {
-    if (from !== undefined && no >= from.segment && !(await passGate())) return undefined;
-    const file = path.join(dir, String(no).padStart(8, "0") + ".seg");
-    let fd: number | undefined;
-    let size: number;
-    try {
-      fd = await fs.open(file, "r+");
-      size = segmentSize(await fs.size(file), maxBytes);
-      if (buf.length < size) buf = Buffer.allocUnsafe(size);
-      await readFully(fs, fd, buf, size);
-    } catch (err) {
-      if (fd !== undefined) await fs.close(fd).catch(() => {});
-      await closeAll(fs, segments);
-      throw fromFsError(err, `reading segment ${no}`, { segment: no });
+  // The next segment is read while this one is checked: read, then check, in turn left
+  // the loop idle for half of a 10M restart (the reads are page-cache copies on the
+  // thread pool; the checks are CRCs on this thread). Two buffers, used in turn.
+  const buffers = [Buffer.alloc(0), Buffer.alloc(0)];
+  const load = (i: number): Promise<LoadedSegment> => {
+    const loading = loadSegment(fs, dir, numbers[i], maxBytes, buffers, i % 2);
+    loading.catch(() => {}); // awaited in turn below; a failure meanwhile is not unhandled
+    return loading;
+  };
+  let next = numbers.length > 0 ? load(0) : undefined;
+  // Leaving early: the segment being read ahead has an fd too, once its read settles.
+  const abandon = async (): Promise<void> => {
+    const ahead = await next?.catch(() => undefined);
+    if (ahead) await fs.close(ahead.fd).catch(() => {});
+    await closeAll(fs, segments);
+  };
+  for (let i = 0; i < numbers.length; i++) {
+    const no = numbers[i];
+    if (from !== undefined && no >= from.segment && !(await passGate())) {
+      await abandon();
+      return undefined;
     }
+    let loaded: LoadedSegment;
+    try {
+      loaded = await next!;
+    } catch (err) {
+      next = undefined;
+      await closeAll(fs, segments);
+      throw err;
+    }
+    next = i + 1 < numbers.length ? load(i + 1) : undefined;
+    const { file, fd, size, buf } = loaded;
     segments.push({ no, path: file, fd, bytes: size });
     if (checkSegmentHeader(buf.subarray(0, SEGMENT_HEADER_BYTES)) !== no) {
       damage.push({ kind: "corrupt", segment: no, offset: 0, bytes: SEGMENT_HEADER_BYTES, reason: "bad segment header" });
@@ -93,27 +107,51 @@ export async function scanSegments(
     let end: number;
     try {
       if (from !== undefined && no < from.segment) {
-        scanOne(buf, size, no, false, verifyOnly, damage);
+        scanOne(buf, size, no, false, undefined, damage);
         continue;
       }
       let start = SEGMENT_HEADER_BYTES;
       if (from !== undefined && no === from.segment) {
-        scanOne(buf, from.offset, no, false, verifyOnly, damage);
+        scanOne(buf, from.offset, no, false, undefined, damage);
         start = from.offset;
       }
       end = scanOne(buf, size, no, newest, visit, damage, start);
     } catch (err) {
-      await closeAll(fs, segments);
+      await abandon();
       throw err;
     }
     if (newest) cursor = end;
   }
-  if (!(await passGate())) return undefined;
+  if (!(await passGate())) {
+    await closeAll(fs, segments);
+    return undefined;
+  }
   return { segments, headNo, cursor, damage };
 }
 
-/** Records the checkpoint already stands for: checked by scanOne, not replayed. */
-const verifyOnly: RecordVisitor = () => {};
+interface LoadedSegment {
+  file: string;
+  fd: number;
+  size: number;
+  /** The whole segment (a view of buffers[slot], valid until that slot is loaded again). */
+  buf: Buffer;
+}
+
+/** Open segment `no` and read it whole into buffers[slot] (grown if it is too small). */
+async function loadSegment(fs: FsPort, dir: string, no: number, maxBytes: number, buffers: Buffer[], slot: number): Promise<LoadedSegment> {
+  const file = path.join(dir, String(no).padStart(8, "0") + ".seg");
+  let fd: number | undefined;
+  try {
+    fd = await fs.open(file, "r+");
+    const size = segmentSize(await fs.size(file), maxBytes);
+    if (buffers[slot].length < size) buffers[slot] = Buffer.allocUnsafe(size);
+    await readFully(fs, fd, buffers[slot], size);
+    return { file, fd, size, buf: buffers[slot] };
+  } catch (err) {
+    if (fd !== undefined) await fs.close(fd).catch(() => {});
+    throw fromFsError(err, `reading segment ${no}`, { segment: no });
+  }
+}
 
 /** A failed scan returns no segment list, so nobody else would close these fds. */
 async function closeAll(fs: FsPort, segments: ScanResult["segments"]): Promise<void> {
@@ -131,21 +169,44 @@ export function segmentSize(fileBytes: number, maxBytes: number): number {
   return Math.min(maxBytes, Math.max(MIN_SEGMENT_BYTES, 2 ** Math.ceil(Math.log2(Math.max(1, fileBytes)))));
 }
 
+/** Bytes per read of a segment, and reads in flight at once. */
+const READ_PIECE = 4 * 1024 * 1024;
+const READS_IN_FLIGHT = 4;
+
+/**
+ * Read `length` bytes from the start of fd, a few pieces at once: one 8 MiB read at a
+ * time gave 1.2 s for a 10M dir's 2.1 GB from the page cache and 2.7 s from disk on one
+ * VM, four 4 MiB reads in flight 0.66 s and 1.7 s.
+ */
 async function readFully(fs: FsPort, fd: number, buf: Buffer, length: number): Promise<number> {
-  let pos = 0;
-  while (pos < length) {
-    const n = await fs.read(fd, buf, pos, Math.min(8 * 1024 * 1024, length - pos), pos);
-    if (n === 0) break;
-    pos += n;
-  }
-  // A short file (truncated on disk) reads as zeros past its end.
-  if (pos < length) buf.fill(0, pos, length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < length) {
+      const start = next;
+      const end = Math.min(length, start + READ_PIECE);
+      next = end;
+      let pos = start;
+      while (pos < end) {
+        const n = await fs.read(fd, buf, pos, end - pos, pos);
+        if (n === 0) break;
+        pos += n;
+      }
+      // A short file (truncated on disk) reads as zeros past its end.
+      if (pos < end) buf.fill(0, pos, end);
+    }
+  };
+  await Promise.all(Array.from({ length: READS_IN_FLIGHT }, lane));
   return length;
 }
 
-/** Scan one segment; returns the offset just after its last good record. */
+/**
+ * Scan one segment; returns the offset just after its last good record. Without a
+ * visitor the records are only verified (those a checkpoint stands for): a TXN's parts
+ * are then not walked, since its outer checksum already vouched for them (walking them
+ * for nothing was ~0.25 s of a 10M restart).
+ */
 export function scanOne(
-  buf: Buffer, limit: number, no: number, newest: boolean, visit: RecordVisitor, damage: Damage[], start = SEGMENT_HEADER_BYTES,
+  buf: Buffer, limit: number, no: number, newest: boolean, visit: RecordVisitor | undefined, damage: Damage[], start = SEGMENT_HEADER_BYTES,
 ): number {
   const dataEnd = lastNonZero(buf, limit) + 1;
   let pos = start;
@@ -153,7 +214,7 @@ export function scanOne(
   while (pos < limit) {
     const frame = checkFrame(buf, pos, limit);
     if (frame.ok) {
-      visitRecord(buf, frame.type, frame.bodyStart, frame.end, no, pos, visit);
+      if (visit !== undefined) visitRecord(buf, frame.type, frame.bodyStart, frame.end, no, pos, visit);
       pos = frame.end;
       lastGoodEnd = pos;
       continue;
