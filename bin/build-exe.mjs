@@ -4,8 +4,8 @@
 // 1. bin/zizq-sea.ts and every dependency → one CommonJS file (Node 20's SEA main must be
 //    CommonJS, and its require() reaches only built-in modules).
 // 2. The jq worker → one CommonJS source with jq-web inlined; it and jq's wasm become SEA
-//    assets (Node ≥ 20.12), which bin/zizq-sea.ts starts the worker from; the built
-//    dashboard is one more asset.
+//    assets (Node ≥ 20.12), which bin/zizq-sea.ts starts the worker from; the log
+//    verifier's worker and the built dashboard are more assets.
 // 3. node --experimental-sea-config makes the blob; postject injects it into a copy of node.
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -60,6 +60,12 @@ await build({
   banner: { js: "globalThis.__zizqJqModuleArg = { wasmBinary: require('node:worker_threads').workerData.jqWasm };" },
   plugins: [optionalNative, jqWasmFromWorkerData],
 });
+// The log verifier's worker (lib/storage/verify-worker.ts), started from its asset.
+await build({
+  ...common,
+  entryPoints: [`${root}lib/storage/verify-worker.ts`],
+  outfile: `${out}verify-worker.js`,
+});
 await build({
   ...common,
   entryPoints: [`${root}bin/zizq-sea.ts`],
@@ -83,6 +89,7 @@ writeFileSync(`${out}sea-config.json`, JSON.stringify({
   disableExperimentalSEAWarning: true,
   assets: {
     "jq-worker.js": `${out}jq-worker.js`,
+    "verify-worker.js": `${out}verify-worker.js`,
     "jq.wasm": require.resolve("jq-web/jq.wasm"),
     "dashboard.json": `${out}dashboard.json`,
   },

@@ -7,7 +7,7 @@
 // - dist/zizq.mjs and dist/client.mjs: the package entries "." and "./client", built
 //   together with code splitting, so both import one shared copy of the client classes
 //   (an error thrown by the embedded queue is `instanceof` the class from "zizq/client").
-// - the jq worker beside each bundle that may load it.
+// - the jq worker and the log verifier's worker beside each bundle that may load them.
 // - dist/web: the dashboard (web/), content-hashed files the admin listener serves.
 // `--types` also emits the .d.ts files into dist/types/ (tsc, a few seconds; prepack does).
 import { execFileSync } from "node:child_process";
@@ -27,7 +27,9 @@ mkdirSync(`${root}dist/bin`, { recursive: true });
 // of dist/bin, so that "../.." from either is the package root (dashboard-assets.ts).
 await build({
   ...common,
-  entryPoints: { "bin/zizq": `${root}bin/zizq.ts` },
+  // The log verifier's worker (lib/storage/verify-thread.ts starts it from beside the
+  // chunk that holds that module: dist/_bin here, dist/_chunks in the library build).
+  entryPoints: { "bin/zizq": `${root}bin/zizq.ts`, "_bin/verify-worker": `${root}lib/storage/verify-worker.ts` },
   outdir: `${root}dist`,
   outExtension: { ".js": ".mjs" },
   chunkNames: "_bin/[name]-[hash]",
@@ -38,7 +40,7 @@ await build({
 });
 await build({
   ...common,
-  entryPoints: { zizq: `${root}lib/entry/zizq.ts`, client: `${root}lib/client/index.ts` },
+  entryPoints: { zizq: `${root}lib/entry/zizq.ts`, client: `${root}lib/client/index.ts`, "_chunks/verify-worker": `${root}lib/storage/verify-worker.ts` },
   outdir: `${root}dist`,
   outExtension: { ".js": ".mjs" },
   chunkNames: "_chunks/[name]-[hash]",

@@ -9,7 +9,7 @@ import { checkFrame } from "./codec.ts";
 import { fromFsError } from "./errors.ts";
 import { MAX_RECORD_TYPE, MIN_SEGMENT_BYTES, RECORD_HEADER_BYTES, RECORD_PAD, RECORD_TXN, SEGMENT_HEADER_BYTES } from "./format.ts";
 import type { FsPort } from "./fs-port.ts";
-import { checkSegmentHeader, parseSegmentFileName } from "./segment-set.ts";
+import { checkSegmentHeader, parseSegmentFileName, segmentFileName } from "./segment-set.ts";
 
 export interface Damage {
   kind: "torn" | "corrupt";
@@ -29,7 +29,15 @@ export interface ScanResult {
   /** Where the next record goes: the newest segment and the end of its valid records. */
   headNo: number;
   cursor: number;
+  /** Damage found by the scan (from a checkpoint: in the segments from its segment on). */
   damage: Damage[];
+  /**
+   * From a checkpoint: the verdict on the segments before its segment, still on its way,
+   * so the caller can go on with the table meanwhile. The caller must await it (a
+   * rejection means the files could not be read; the scan's fds are then the caller's
+   * to close).
+   */
+  verifying?: Promise<Damage[]>;
 }
 
 /**
@@ -41,19 +49,22 @@ export interface ScanResult {
  * Verifying costs reading the files plus a CRC per record; replay, the larger part of a
  * full scan, is what the checkpoint saves (docs/benchmarks.md, RESTART).
  */
-export async function scanSegments(
-  fs: FsPort, dir: string, maxBytes: number, visit: RecordVisitor, from?: { segment: number; offset: number },
-): Promise<ScanResult>;
+export async function scanSegments(fs: FsPort, dir: string, maxBytes: number, visit: RecordVisitor): Promise<ScanResult>;
 /**
- * As above, but `gate` is awaited before the first record is replayed (the checkpoint
- * is still loading while the records before it are verified); if it answers false the
- * scan stops, closes its files and returns undefined.
+ * From a checkpoint's position: `gate` is awaited before the first record is replayed
+ * (the checkpoint is still loading meanwhile); if it answers false the scan stops, closes
+ * its files and returns undefined. The segments wholly before the checkpoint's are only
+ * opened here, and handed to `verifyBefore` (verify-thread.ts checks them on another
+ * thread; by default they are checked in this one, beside the scan); its verdict is
+ * returned unawaited (`verifying`), for the caller to await.
  */
 export async function scanSegments(
   fs: FsPort, dir: string, maxBytes: number, visit: RecordVisitor, from: { segment: number; offset: number }, gate: () => Promise<boolean>,
+  verifyBefore?: VerifyBefore,
 ): Promise<ScanResult | undefined>;
 export async function scanSegments(
   fs: FsPort, dir: string, maxBytes: number, visit: RecordVisitor, from?: { segment: number; offset: number }, gate?: () => Promise<boolean>,
+  verifyBefore: VerifyBefore = (numbers) => Object.assign(verifySegments(fs, dir, numbers, maxBytes), { cancel: async () => {} }),
 ): Promise<ScanResult | undefined> {
   let gated = gate === undefined;
   const passGate = async (): Promise<boolean> => {
@@ -76,14 +87,31 @@ export async function scanSegments(
     loading.catch(() => {}); // awaited in turn below; a failure meanwhile is not unhandled
     return loading;
   };
-  let next = numbers.length > 0 ? load(0) : undefined;
+  // Segments [0, elsewhere) are verified by verifyBefore, not read here.
+  const elsewhere = from !== undefined ? numbers.filter((no) => no < from.segment).length : 0;
+  const verifying = elsewhere > 0 ? verifyBefore(numbers.slice(0, elsewhere)) : undefined;
+  verifying?.catch(() => {}); // awaited after the scan; a failure meanwhile is not unhandled
+  let next = numbers.length > elsewhere ? load(elsewhere) : undefined;
   // Leaving early: the segment being read ahead has an fd too, once its read settles.
   const abandon = async (): Promise<void> => {
     const ahead = await next?.catch(() => undefined);
     if (ahead) await fs.close(ahead.fd).catch(() => {});
+    await verifying?.cancel();
     await closeAll(fs, segments);
   };
-  for (let i = 0; i < numbers.length; i++) {
+  for (let i = 0; i < elsewhere; i++) {
+    const no = numbers[i];
+    const file = path.join(dir, segmentFileName(no));
+    try {
+      const fd = await fs.open(file, "r+");
+      segments.push({ no, path: file, fd, bytes: 0 });
+      segments[segments.length - 1].bytes = segmentSize(await fs.size(file), maxBytes);
+    } catch (err) {
+      await abandon();
+      throw fromFsError(err, `reading segment ${no}`, { segment: no });
+    }
+  }
+  for (let i = elsewhere; i < numbers.length; i++) {
     const no = numbers[i];
     if (from !== undefined && no >= from.segment && !(await passGate())) {
       await abandon();
@@ -93,8 +121,8 @@ export async function scanSegments(
     try {
       loaded = await next!;
     } catch (err) {
-      next = undefined;
-      await closeAll(fs, segments);
+      next = undefined; // a failed load closed its own fd
+      await abandon();
       throw err;
     }
     next = i + 1 < numbers.length ? load(i + 1) : undefined;
@@ -106,10 +134,6 @@ export async function scanSegments(
     const newest = no === headNo;
     let end: number;
     try {
-      if (from !== undefined && no < from.segment) {
-        scanOne(buf, size, no, false, undefined, damage);
-        continue;
-      }
       let start = SEGMENT_HEADER_BYTES;
       if (from !== undefined && no === from.segment) {
         scanOne(buf, from.offset, no, false, undefined, damage);
@@ -123,10 +147,46 @@ export async function scanSegments(
     if (newest) cursor = end;
   }
   if (!(await passGate())) {
-    await closeAll(fs, segments);
+    await abandon();
     return undefined;
   }
-  return { segments, headNo, cursor, damage };
+  return { segments, headNo, cursor, damage, verifying };
+}
+
+/**
+ * Verifies whole segments (framing and checksums, nothing replayed) and resolves with
+ * their damage in log order; `cancel` stops it early (the scan was given up).
+ */
+export type VerifyBefore = (numbers: number[]) => Promise<Damage[]> & { cancel(): Promise<void> };
+
+/**
+ * Verify segments `numbers` whole, as a scan verifies those a checkpoint stands for:
+ * their damage, in log order. Each is read while the one before is checked.
+ */
+export async function verifySegments(fs: FsPort, dir: string, numbers: readonly number[], maxBytes: number): Promise<Damage[]> {
+  const damage: Damage[] = [];
+  const buffers = [Buffer.alloc(0), Buffer.alloc(0)];
+  const load = (i: number): Promise<LoadedSegment> => {
+    const loading = loadSegment(fs, dir, numbers[i], maxBytes, buffers, i % 2, "r");
+    loading.catch(() => {}); // awaited in turn below
+    return loading;
+  };
+  let next = numbers.length > 0 ? load(0) : undefined;
+  try {
+    for (let i = 0; i < numbers.length; i++) {
+      const { fd, size, buf } = await next!;
+      next = i + 1 < numbers.length ? load(i + 1) : undefined;
+      await fs.close(fd).catch(() => {});
+      if (checkSegmentHeader(buf.subarray(0, SEGMENT_HEADER_BYTES)) !== numbers[i]) {
+        damage.push({ kind: "corrupt", segment: numbers[i], offset: 0, bytes: SEGMENT_HEADER_BYTES, reason: "bad segment header" });
+      }
+      scanOne(buf, size, numbers[i], false, undefined, damage);
+    }
+  } finally {
+    const ahead = await next?.catch(() => undefined);
+    if (ahead) await fs.close(ahead.fd).catch(() => {});
+  }
+  return damage;
 }
 
 interface LoadedSegment {
@@ -138,11 +198,13 @@ interface LoadedSegment {
 }
 
 /** Open segment `no` and read it whole into buffers[slot] (grown if it is too small). */
-async function loadSegment(fs: FsPort, dir: string, no: number, maxBytes: number, buffers: Buffer[], slot: number): Promise<LoadedSegment> {
-  const file = path.join(dir, String(no).padStart(8, "0") + ".seg");
+async function loadSegment(
+  fs: FsPort, dir: string, no: number, maxBytes: number, buffers: Buffer[], slot: number, flags = "r+",
+): Promise<LoadedSegment> {
+  const file = path.join(dir, segmentFileName(no));
   let fd: number | undefined;
   try {
-    fd = await fs.open(file, "r+");
+    fd = await fs.open(file, flags);
     const size = segmentSize(await fs.size(file), maxBytes);
     if (buffers[slot].length < size) buffers[slot] = Buffer.allocUnsafe(size);
     await readFully(fs, fd, buffers[slot], size);

@@ -46,6 +46,12 @@ export interface StoreOptions {
   checkpoint?: boolean;
   /** Wall clock, used only for recovery promotion and segment headers. */
   now?: () => number;
+  /**
+   * At open from a checkpoint, the log before it is verified on a worker thread when it
+   * holds at least this many bytes (and the store uses the real filesystem), else in
+   * this thread (verify-thread.ts). @default 256 MiB
+   */
+  verifyThreadBytes?: number;
 }
 
 export interface Rewrite {
@@ -151,10 +157,11 @@ export class Store {
       const writer = new LogWriter(segments, fs, now);
       const reader = new PayloadReader(fs, segments, options.cacheBytes ?? 64 * 1024 * 1024, (s) => writer.writtenEnd(s));
       const useCheckpoint = options.checkpoint ?? true;
-      let { table, blobs, scan, recovery, at } = await recoverLog(fs, dir, segDir, segmentBytes, useCheckpoint);
+      const verifyThreadBytes = options.verifyThreadBytes ?? 256 * 1024 * 1024;
+      let { table, blobs, scan, recovery, at } = await recoverLog(fs, dir, segDir, segmentBytes, useCheckpoint, now, verifyThreadBytes);
       if (recovery.from === "checkpoint" && !pointsOnlyInto(table, blobs, new Set(scan.segments.map((s) => s.no)))) {
         for (const s of scan.segments) await fs.close(s.fd).catch(() => {});
-        ({ table, blobs, scan } = await recoverLog(fs, dir, segDir, segmentBytes, false));
+        ({ table, blobs, scan } = await recoverLog(fs, dir, segDir, segmentBytes, false, now));
         recovery = { from: "scan", reason: "the checkpoint points into a segment that is gone" };
         at = undefined;
       }
@@ -177,7 +184,6 @@ export class Store {
         store.scheduleCheckpoint();
       };
       for (const [k, v] of blobs) store.blobs.set(k, v);
-      rebuildIndexes(table, now());
       writer.reservedBytes += reserveForAll(table);
       segments.nextBytes = segments.sizeFor(liveBytes(store));
       await segments.prepareSpare();
@@ -612,10 +618,12 @@ const CHECKPOINT_EVERY_MS = 5_000;
 const CHECKPOINT_AFTER_BYTES = 1024 * 1024;
 
 /**
- * Rebuild the table from the log: from the checkpoint and the log after it when the
- * checkpoint is usable, else from every segment.
+ * Rebuild the table from the log, and its indexes: from the checkpoint and the log after
+ * it when the checkpoint is usable, else from every segment.
  */
-async function recoverLog(fs: FsPort, dir: string, segDir: string, segmentBytes: number, useCheckpoint: boolean): Promise<{
+async function recoverLog(
+  fs: FsPort, dir: string, segDir: string, segmentBytes: number, useCheckpoint: boolean, nowMs: () => number, verifyThreadBytes = Infinity,
+): Promise<{
   table: JobTable; blobs: Map<string, BlobEntry>; scan: ScanResult; recovery: Store["recovery"];
   /** The checkpoint's log position, when the table came from one. */
   at?: { segment: number; offset: number };
@@ -627,9 +635,12 @@ async function recoverLog(fs: FsPort, dir: string, segDir: string, segmentBytes:
     // while the checkpoint's chunks load (both mostly wait on reads); replay of the log
     // after it waits for the load, and is dropped if the load fails.
     let scanning: Promise<ScanResult | undefined> | undefined;
+    // Loaded when used, as its own chunk of the bundle, so that the worker file it starts
+    // sits beside it (verify-thread.ts).
+    const verifyBefore = fs === nodeFs ? (await import("./verify-thread.ts")).verifyOffThread(fs, segDir, segmentBytes, verifyThreadBytes) : undefined;
     const loading: Promise<LoadedCheckpoint | string> = loadCheckpoint(fs, dir, table, blobs, (from) => {
       const loadedWell = () => loading.then((r) => typeof r === "object", () => false); // a throw closes the scan's files too
-      scanning = scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table, blobs), from, loadedWell);
+      scanning = scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table, blobs), from, loadedWell, verifyBefore);
       scanning.catch(() => {}); // awaited below, after the load: not an unhandled rejection meanwhile
     });
     const loaded = await loading;
@@ -637,6 +648,17 @@ async function recoverLog(fs: FsPort, dir: string, segDir: string, segmentBytes:
     let reason: string;
     if (typeof loaded === "object") {
       // Defined: a load that succeeded started the scan and let its gate through.
+      // Indexed while the log before the checkpoint may still be being verified on
+      // another thread: wasted only in the rare case that finds damage.
+      rebuildIndexes(table, nowMs());
+      let early: Damage[];
+      try {
+        early = (await scan!.verifying) ?? [];
+      } catch (err) {
+        for (const s of scan!.segments) await fs.close(s.fd).catch(() => {});
+        throw err;
+      }
+      scan!.damage.unshift(...early);
       const before = scan!.damage.find((d) => d.segment < loaded.segment || (d.segment === loaded.segment && d.offset < loaded.offset));
       if (!before) return { table, blobs, scan: scan!, recovery: { from: "checkpoint" }, at: loaded };
       // The checkpoint stands for records that are damaged now: only a full scan knows
@@ -649,11 +671,13 @@ async function recoverLog(fs: FsPort, dir: string, segDir: string, segmentBytes:
     const table2 = new JobTable();
     const blobs2 = new Map<string, BlobEntry>();
     const full = await scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table2, blobs2));
+    rebuildIndexes(table2, nowMs());
     return { table: table2, blobs: blobs2, scan: full, recovery: { from: "scan", reason } };
   }
   const table = new JobTable();
   const blobs = new Map<string, BlobEntry>();
   const scan = await scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table, blobs));
+  rebuildIndexes(table, nowMs());
   return { table, blobs, scan, recovery: { from: "scan", reason: "checkpoints are off" } };
 }
 

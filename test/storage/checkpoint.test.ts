@@ -7,11 +7,13 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
+import { Worker } from "node:worker_threads";
 import { CHECKPOINT_FILE, copyIdOrder } from "../../lib/storage/checkpoint.ts";
 import { RECORD_HEADER_BYTES } from "../../lib/storage/format.ts";
 import { JobTable } from "../../lib/storage/job-table.ts";
 import { encodeJobsChunk } from "../../lib/storage/checkpoint-codec.ts";
 import { compactOldest } from "../../lib/storage/compaction.ts";
+import { verifyWorkerStart } from "../../lib/storage/verify-thread.ts";
 import { type Store, type StoreOptions, openStore } from "../../lib/storage/store.ts";
 import { FaultyFs, gate } from "../helpers/faulty-fs.ts";
 import { T0, dumpStore, liveIds, makeId, newJob, prng, slotOf } from "../helpers/storage.ts";
@@ -212,6 +214,94 @@ describe("checkpoint", () => {
     } finally {
       await store.close();
     }
+  });
+
+  describe("the log before the checkpoint, verified on a worker thread (verify-thread.ts)", () => {
+    /** Count the workers started, or replace how they start, for one open. */
+    async function openCounting(dir: string, create?: typeof verifyWorkerStart.create): Promise<{ store: Store; started: number; answered: number }> {
+      const real = verifyWorkerStart.create;
+      let started = 0;
+      let answered = 0;
+      verifyWorkerStart.create = (request) => {
+        started++;
+        const worker = (create ?? real)(request);
+        worker.once("message", (reply: object) => {
+          if ("damage" in reply) answered++;
+        });
+        return worker;
+      };
+      try {
+        return { store: await open(dir, { verifyThreadBytes: 0 }), started, answered };
+      } finally {
+        verifyWorkerStart.create = real;
+      }
+    }
+
+    it("starts from the checkpoint as the in-thread check does, with the check done by a worker", async () => {
+      const dir = tmpDir("zizq-ckpt-");
+      await (await busyStore(dir, 8)).close();
+      const { store, started, answered } = await openCounting(copyDir(dir));
+      const scanned = await open(copyDir(dir), { checkpoint: false });
+      try {
+        assert.equal(started, 1, "one worker");
+        assert.equal(answered, 1, "the worker answered");
+        assert.equal(store.recovery.from, "checkpoint");
+        assert.deepEqual(dumpStore(store), dumpStore(scanned));
+      } finally {
+        await store.close();
+        await scanned.close();
+      }
+    });
+
+    it("reports a rotted bit exactly as the in-thread check does, and the open rebuilds by a full scan", async () => {
+      const dir = tmpDir("zizq-ckpt-");
+      await (await busyStore(dir, 9)).close();
+      const segDir = path.join(dir, "segments");
+      const segments = fs.readdirSync(segDir).filter((n) => /^\d+\.seg$/.test(n)).sort();
+      assert.ok(segments.length >= 3, "segments before the checkpoint's");
+      const file = path.join(segDir, segments[1]);
+      const bytes = fs.readFileSync(file);
+      bytes[32 + 70] ^= 0x04;
+      fs.writeFileSync(file, bytes);
+      const { store, started, answered } = await openCounting(copyDir(dir));
+      const inThread = await open(copyDir(dir));
+      try {
+        assert.equal(started, 1);
+        assert.equal(answered, 1, "the worker answered");
+        assert.equal(store.recovery.from, "scan");
+        assert.deepEqual(store.recovery, inThread.recovery);
+        assert.match(store.recovery.reason!, /^damage before the checkpoint/);
+        assert.deepEqual(store.damage, inThread.damage);
+        assert.deepEqual(dumpStore(store), dumpStore(inThread));
+      } finally {
+        await store.close();
+        await inThread.close();
+      }
+    });
+
+    it("a worker that cannot start, or dies before answering, leaves the check to this thread", async () => {
+      const dir = tmpDir("zizq-ckpt-");
+      await (await busyStore(dir, 10)).close();
+      const segDir = path.join(dir, "segments");
+      const oldest = path.join(segDir, fs.readdirSync(segDir).filter((n) => /^\d+\.seg$/.test(n)).sort()[0]);
+      const bytes = fs.readFileSync(oldest);
+      bytes[32 + 50] ^= 0x10;
+      fs.writeFileSync(oldest, bytes);
+      const cannotStart = () => {
+        throw Object.assign(new Error("no threads"), { code: "ERR_WORKER_INIT_FAILED" });
+      };
+      const dies = () => new Worker("process.exit(3)", { eval: true });
+      for (const create of [cannotStart, dies]) {
+        const { store, started } = await openCounting(copyDir(dir), create);
+        try {
+          assert.equal(started, 1);
+          assert.match(store.recovery.reason!, /^damage before the checkpoint \(segment \d+ offset 32\)$/, create.name);
+          assert.equal(store.damage[0]?.offset, 32);
+        } finally {
+          await store.close();
+        }
+      }
+    });
   });
 
   it("a checkpoint whose segment was compacted away is not used (its deletes could be gone with it)", async () => {
