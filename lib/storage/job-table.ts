@@ -555,8 +555,7 @@ export class JobTable {
       const q = this.queue[slot];
       let ready = this.ready[q];
       if (!ready) ready = this.ready[q] = new ReadyIndex(() => this);
-      ready.insert(slot, this.priority[slot]);
-      if (ready.peek() === slot) {
+      if (ready.insert(slot, this.priority[slot])) {
         if (this.readyHeads.has(q)) this.readyHeads.update(q);
         else this.readyHeads.push(q);
       }

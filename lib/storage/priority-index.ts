@@ -38,21 +38,27 @@ export class ReadyIndex {
     this.links = links;
   }
 
-  private chunk(priority: number): { heads: Int32Array; tails: Int32Array } {
+  /** The chunk of bucket heads (and tails) that holds `priority`, made on first use. */
+  private chunkOf(priority: number): number {
     const c = priority >>> 8;
-    let heads = this.heads[c];
-    let tails = this.tails[c];
-    if (!heads || !tails) {
-      heads = this.heads[c] = new Int32Array(CHUNK).fill(-1);
-      tails = this.tails[c] = new Int32Array(CHUNK).fill(-1);
+    if (this.heads[c] === undefined) {
+      this.heads[c] = new Int32Array(CHUNK).fill(-1);
+      this.tails[c] = new Int32Array(CHUNK).fill(-1);
     }
-    return { heads, tails };
+    return c;
   }
 
-  insert(slot: number, priority: number): void {
+  /**
+   * Index `slot`; true when it is now the slot a take would get. (Asked here, where it
+   * is known from the bucket, instead of by peek() after every insert: 10M inserts of a
+   * restart spent ~0.2 s there.)
+   */
+  insert(slot: number, priority: number): boolean {
     const links = this.links();
     const { next, prev } = links;
-    const { heads, tails } = this.chunk(priority);
+    const c = this.chunkOf(priority);
+    const heads = this.heads[c]!;
+    const tails = this.tails[c]!;
     const b = priority & 255;
     const tail = tails[b];
     if (tail === -1) {
@@ -90,12 +96,15 @@ export class ReadyIndex {
       this.fingerPriority = priority;
     }
     this.size++;
+    return heads[b] === slot && this.minPriority() === priority;
   }
 
   remove(slot: number, priority: number): void {
     if (slot === this.finger) this.finger = this.fingerPriority = -1;
     const { next, prev } = this.links();
-    const { heads, tails } = this.chunk(priority);
+    const c = this.chunkOf(priority);
+    const heads = this.heads[c]!;
+    const tails = this.tails[c]!;
     const b = priority & 255;
     const p = prev[slot];
     const n = next[slot];
