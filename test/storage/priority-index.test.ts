@@ -19,8 +19,10 @@ function setup(slots = 4096): { index: ReadyIndex; links: Links; priorityOf: Map
   return { index: new ReadyIndex(() => links), links, priorityOf: new Map(), compares: () => compares };
 }
 
+/** Insert; every insert's answer (did it become the head?) is checked against peek(). */
 function add(s: ReturnType<typeof setup>, slot: number, priority: number): void {
-  s.index.insert(slot, priority);
+  const head = s.index.insert(slot, priority);
+  assert.equal(head, s.index.peek() === slot, `insert(${slot}, ${priority}) answered ${head}`);
   s.priorityOf.set(slot, priority);
 }
 
