@@ -47,6 +47,17 @@ async function assertSameAsScan(dir: string, expectFrom: "checkpoint" | "scan"):
   }
 }
 
+/** Flip bits of one byte of the nth segment (in number order), at `offset` into the file. */
+function rot(dir: string, nth: number, offset: number, mask: number): void {
+  const segDir = path.join(dir, "segments");
+  const segments = fs.readdirSync(segDir).filter((n) => /^\d+\.seg$/.test(n)).sort();
+  assert.ok(segments.length > nth, `a segment #${nth}`);
+  const file = path.join(segDir, segments[nth]);
+  const bytes = fs.readFileSync(file);
+  bytes[offset] ^= mask;
+  fs.writeFileSync(file, bytes);
+}
+
 /** A store with a bit of everything: queues, priorities, errors, options, blobs, deletes, compaction. */
 async function busyStore(dir: string, seed = 1): Promise<Store> {
   const random = prng(seed);
@@ -199,12 +210,7 @@ describe("checkpoint", () => {
   it("a bit that rots in the log before the checkpoint is reported, and the open rebuilds by a full scan", async () => {
     const dir = tmpDir("zizq-ckpt-");
     await (await busyStore(dir, 5)).close();
-    const segDir = path.join(dir, "segments");
-    const oldest = fs.readdirSync(segDir).filter((n) => /^\d+\.seg$/.test(n)).sort()[0];
-    const file = path.join(segDir, oldest);
-    const bytes = fs.readFileSync(file);
-    bytes[32 + 50] ^= 0x10; // inside the first record after the 32-byte segment header
-    fs.writeFileSync(file, bytes);
+    rot(dir, 0, 32 + 50, 0x10); // inside the first record after the 32-byte segment header
     const recovery = await assertSameAsScan(dir, "scan");
     assert.match(recovery.reason!, /^damage before the checkpoint \(segment \d+ offset 32\)$/);
     const store = await open(copyDir(dir));
@@ -256,13 +262,9 @@ describe("checkpoint", () => {
     it("reports a rotted bit exactly as the in-thread check does, and the open rebuilds by a full scan", async () => {
       const dir = tmpDir("zizq-ckpt-");
       await (await busyStore(dir, 9)).close();
-      const segDir = path.join(dir, "segments");
-      const segments = fs.readdirSync(segDir).filter((n) => /^\d+\.seg$/.test(n)).sort();
-      assert.ok(segments.length >= 3, "segments before the checkpoint's");
-      const file = path.join(segDir, segments[1]);
-      const bytes = fs.readFileSync(file);
-      bytes[32 + 70] ^= 0x04;
-      fs.writeFileSync(file, bytes);
+      // Segment #1, with more after it: wholly before the checkpoint's, so the worker's to check.
+      assert.ok(fs.readdirSync(path.join(dir, "segments")).filter((n) => n.endsWith(".seg")).length >= 3);
+      rot(dir, 1, 32 + 70, 0x04);
       const { store, started, answered } = await openCounting(copyDir(dir));
       const inThread = await open(copyDir(dir));
       try {
@@ -282,11 +284,7 @@ describe("checkpoint", () => {
     it("a worker that cannot start, or dies before answering, leaves the check to this thread", async () => {
       const dir = tmpDir("zizq-ckpt-");
       await (await busyStore(dir, 10)).close();
-      const segDir = path.join(dir, "segments");
-      const oldest = path.join(segDir, fs.readdirSync(segDir).filter((n) => /^\d+\.seg$/.test(n)).sort()[0]);
-      const bytes = fs.readFileSync(oldest);
-      bytes[32 + 50] ^= 0x10;
-      fs.writeFileSync(oldest, bytes);
+      rot(dir, 0, 32 + 50, 0x10);
       const cannotStart = () => {
         throw Object.assign(new Error("no threads"), { code: "ERR_WORKER_INIT_FAILED" });
       };
