@@ -8,6 +8,7 @@
 //
 //   npm run build && node --import tsx bench/delete-stall.ts [jobs=10000000] [runs=1] [more=min(200k, jobs/10)]
 //   PROFILE=/tmp/ds node --import tsx bench/delete-stall.ts   # + a CPU profile and the server's log there, per run
+//   node --import tsx bench/loop-gaps.ts /tmp/ds/CPU.….cpuprofile /tmp/ds/server-PID.log   # what ran in each stall
 
 import fs from "node:fs";
 import http from "node:http";
