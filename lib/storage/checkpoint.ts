@@ -23,7 +23,6 @@ import type { FsPort } from "./fs-port.ts";
 import type { JobTable } from "./job-table.ts";
 import type { BlobEntry } from "./replay.ts";
 import { segmentFileName } from "./segment-set.ts";
-import { FirstTouch } from "./first-touch.ts";
 import { ReadAhead } from "./read-ahead.ts";
 import type { Store } from "./store.ts";
 import { TimeSlice, yieldToLoop } from "./time-slice.ts";
@@ -98,7 +97,6 @@ export async function loadCheckpoint(
   // jobs the file is ~600 MB, and holding it whole at start would be most of the memory
   // budget.
   const reader = new ReadAhead(fs, fd, size);
-  let touch: FirstTouch | undefined;
   const readInto = (length: number, position: number): Promise<Buffer | undefined> => reader.take(position, length);
   try {
     const head = await readInto(CHECKPOINT_HEADER_BYTES, 0);
@@ -114,10 +112,6 @@ export async function loadCheckpoint(
     // growing them (a copy of every column each step) on the way.
     table.reserve(Math.floor(size / 60));
     table.slotById.reserve(Math.floor(size / 60));
-    // Fault the table's fresh pages in from the thread pool, a band ahead of the chunks
-    // (first-touch.ts); stopped before this function returns, whatever it returns.
-    const capacity = table.capacity;
-    touch = new FirstTouch(table.zeroColumns(), capacity);
     let jobs = 0;
     let chunks = 0;
     for (let pos = CHECKPOINT_HEADER_BYTES; ;) {
@@ -138,9 +132,6 @@ export async function loadCheckpoint(
       try {
         if (chunk.kind === CHUNK_JOBS) {
           const before = table.size;
-          // A grown table is a new buffer: the toucher's is not the table's any more.
-          if (table.capacity !== capacity) await touch.stop();
-          else await touch.upTo(before + (chunk.body.length >= 4 ? chunk.body.readUInt32LE(0) : 0));
           ok = applyJobsChunk(table, chunk.body);
           jobs += table.size - before;
         } else if (chunk.kind === CHUNK_BLOBS) {
@@ -153,7 +144,6 @@ export async function loadCheckpoint(
       chunks++;
     }
   } finally {
-    await touch?.stop();
     await reader.settle();
     await fs.close(fd).catch(() => {});
   }

@@ -17,7 +17,6 @@ import { NameTable } from "./name-table.ts";
 import { ReadyIndex } from "./priority-index.ts";
 import { IndexedHeap } from "./indexed-heap.ts";
 import { ScheduledHeap } from "./scheduled-heap.ts";
-import type { TouchColumn } from "./first-touch.ts";
 import { SlotStack } from "./slot-stack.ts";
 
 export interface ErrorLocation {
@@ -224,17 +223,6 @@ export class JobTable {
     this.status = moved(this.status, 1, STATUS_FREE);
     if (at !== buffer.byteLength) throw new Error(`job table layout: ${at} of ${buffer.byteLength} bytes`);
     this.capacity = cap;
-  }
-
-  /**
-   * The columns growTo leaves as zeros (the others it fills), as bytes over the whole
-   * capacity, for FirstTouch (first-touch.ts) to fault in ahead of a checkpoint load.
-   */
-  zeroColumns(): TouchColumn[] {
-    const bytes = (c: Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array): TouchColumn =>
-      ({ bytes: new Uint8Array(c.buffer, c.byteOffset, c.byteLength), width: c.byteLength / this.capacity });
-    return [this.readyAt, this.dequeuedAt, this.idw, this.attempts, this.queue, this.type, this.paySeg, this.payOff,
-      this.payLen, this.recOff, this.gen, this.order, this.priority].map(bytes);
   }
 
   /** The job's id string (made on demand: ~0.6 µs). */
