@@ -25,7 +25,10 @@ export class ReadAhead {
     private readonly fs: FsPort, private readonly fd: number, private readonly size: number,
     sizes: { block: number; carry: number } = { block: BLOCK_BYTES, carry: CARRY_BYTES },
   ) {
-    this.block = Math.max(1, Math.min(sizes.block, size));
+    // A thirty-second of the file, within [256 KiB, block]: the buffers are garbage once the
+    // load ends but stay resident until a full GC, which an idle server may not run for a
+    // long time (two 8 MiB blocks kept a restarted 1M-job server ~30 MB larger).
+    this.block = Math.max(1, Math.min(sizes.block, size, Math.max(256 * 1024, Math.ceil(size / 32))));
     this.carry = sizes.carry;
     this.buffers = [Buffer.allocUnsafe(this.carry + this.block), Buffer.allocUnsafe(this.carry + this.block)];
   }

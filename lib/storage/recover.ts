@@ -55,8 +55,8 @@ export async function scanSegments(fs: FsPort, dir: string, maxBytes: number, vi
  * (the checkpoint is still loading meanwhile); if it answers false the scan stops, closes
  * its files and returns undefined. The segments wholly before the checkpoint's are only
  * opened here, and handed to `verifyBefore` (verify-thread.ts checks them on another
- * thread; by default they are checked in this one, beside the scan); its verdict is
- * returned unawaited (`verifying`), for the caller to await.
+ * thread; without it they are checked here first); the verdict is returned unawaited
+ * (`verifying`), for the caller to await.
  */
 export async function scanSegments(
   fs: FsPort, dir: string, maxBytes: number, visit: RecordVisitor, from: { segment: number; offset: number }, gate: () => Promise<boolean>,
@@ -64,7 +64,7 @@ export async function scanSegments(
 ): Promise<ScanResult | undefined>;
 export async function scanSegments(
   fs: FsPort, dir: string, maxBytes: number, visit: RecordVisitor, from?: { segment: number; offset: number }, gate?: () => Promise<boolean>,
-  verifyBefore: VerifyBefore = (numbers) => Object.assign(verifySegments(fs, dir, numbers, maxBytes), { cancel: async () => {} }),
+  verifyBefore?: VerifyBefore,
 ): Promise<ScanResult | undefined> {
   let gated = gate === undefined;
   const passGate = async (): Promise<boolean> => {
@@ -78,20 +78,21 @@ export async function scanSegments(
   const segments: ScanResult["segments"] = [];
   let headNo = numbers.length > 0 ? numbers[numbers.length - 1] : 1;
   let cursor = SEGMENT_HEADER_BYTES;
-  // The next segment is read while this one is checked: read, then check, in turn left
-  // the loop idle for half of a 10M restart (the reads are page-cache copies on the
-  // thread pool; the checks are CRCs on this thread). Two buffers, used in turn.
+  // A full scan reads the next segment while this one is replayed, in a second buffer
+  // (read, then replay, in turn left the loop idle). From a checkpoint this thread reads a
+  // segment or two, and a second buffer would stay resident as garbage on an idle server.
   const buffers = [Buffer.alloc(0), Buffer.alloc(0)];
+  const readAhead = from === undefined;
   const load = (i: number): Promise<LoadedSegment> => {
-    const loading = loadSegment(fs, dir, numbers[i], maxBytes, buffers, i % 2);
+    const loading = loadSegment(fs, dir, numbers[i], maxBytes, buffers, readAhead ? i % 2 : 0);
     loading.catch(() => {}); // awaited in turn below; a failure meanwhile is not unhandled
     return loading;
   };
-  // Segments [0, elsewhere) are verified by verifyBefore, not read here.
+  // Segments [0, elsewhere) are only opened here, and verified by verifyBefore, or, when
+  // it declines, here first in the scan's own buffer (as the full scan reads them).
   const elsewhere = from !== undefined ? numbers.filter((no) => no < from.segment).length : 0;
-  const verifying = elsewhere > 0 ? verifyBefore(numbers.slice(0, elsewhere)) : undefined;
-  verifying?.catch(() => {}); // awaited after the scan; a failure meanwhile is not unhandled
-  let next = numbers.length > elsewhere ? load(elsewhere) : undefined;
+  let verifying: VerifyResult | undefined;
+  let next: Promise<LoadedSegment> | undefined;
   // Leaving early: the segment being read ahead has an fd too, once its read settles.
   const abandon = async (): Promise<void> => {
     const ahead = await next?.catch(() => undefined);
@@ -99,18 +100,33 @@ export async function scanSegments(
     await verifying?.cancel();
     await closeAll(fs, segments);
   };
+  let bytesBefore = 0;
   for (let i = 0; i < elsewhere; i++) {
     const no = numbers[i];
     const file = path.join(dir, segmentFileName(no));
     try {
       const fd = await fs.open(file, "r+");
       segments.push({ no, path: file, fd, bytes: 0 });
-      segments[segments.length - 1].bytes = segmentSize(await fs.size(file), maxBytes);
+      bytesBefore += segments[segments.length - 1].bytes = segmentSize(await fs.size(file), maxBytes);
     } catch (err) {
       await abandon();
       throw fromFsError(err, `reading segment ${no}`, { segment: no });
     }
   }
+  if (elsewhere > 0) {
+    const before = numbers.slice(0, elsewhere);
+    verifying = verifyBefore?.(before, bytesBefore);
+    if (verifying === undefined) {
+      try {
+        verifying = Object.assign(Promise.resolve(await verifySegments(fs, dir, before, maxBytes, buffers)), { cancel: async () => {} });
+      } catch (err) {
+        await abandon();
+        throw err;
+      }
+    }
+    verifying.catch(() => {}); // awaited by the caller; a failure meanwhile is not unhandled
+  }
+  next = numbers.length > elsewhere ? load(elsewhere) : undefined;
   for (let i = elsewhere; i < numbers.length; i++) {
     const no = numbers[i];
     if (from !== undefined && no >= from.segment && !(await passGate())) {
@@ -125,7 +141,7 @@ export async function scanSegments(
       await abandon();
       throw err;
     }
-    next = i + 1 < numbers.length ? load(i + 1) : undefined;
+    next = readAhead && i + 1 < numbers.length ? load(i + 1) : undefined;
     const { file, fd, size, buf } = loaded;
     segments.push({ no, path: file, fd, bytes: size });
     if (checkSegmentHeader(buf.subarray(0, SEGMENT_HEADER_BYTES)) !== no) {
@@ -145,6 +161,7 @@ export async function scanSegments(
       throw err;
     }
     if (newest) cursor = end;
+    if (!readAhead && i + 1 < numbers.length) next = load(i + 1);
   }
   if (!(await passGate())) {
     await abandon();
@@ -153,44 +170,33 @@ export async function scanSegments(
   return { segments, headNo, cursor, damage, verifying };
 }
 
+/** Damage of whole segments, in log order, on its way; `cancel` stops the check early. */
+export type VerifyResult = Promise<Damage[]> & { cancel(): Promise<void> };
+
 /**
- * Verifies whole segments (framing and checksums, nothing replayed) and resolves with
- * their damage in log order; `cancel` stops it early (the scan was given up).
+ * Verifies whole segments (framing and checksums, nothing replayed) elsewhere, given
+ * their numbers and total size; undefined when it leaves them to the scan.
  */
-export type VerifyBefore = (numbers: number[]) => Promise<Damage[]> & { cancel(): Promise<void> };
+export type VerifyBefore = (numbers: number[], bytes: number) => VerifyResult | undefined;
 
 /**
  * Verify segments `numbers` whole, as a scan verifies those a checkpoint stands for:
- * their damage, in log order. With `readAhead` each is read while the one before is
- * checked, in a second buffer (up to a segment's size more memory); the worker thread
- * does without: it has time to spare beside the checkpoint load, and a 10M restart's
- * peak RSS was 64 MiB higher with it.
+ * their damage, in log order. One at a time, into buffers[0] (grown as needed): a
+ * second buffer to read ahead made a 10M restart's peak RSS 64 MiB higher on the worker
+ * thread, and no faster (it has time to spare beside the checkpoint load); in this thread
+ * it shares the scan's buffer, which an idle server keeps as garbage until a full GC.
  */
 export async function verifySegments(
-  fs: FsPort, dir: string, numbers: readonly number[], maxBytes: number, readAhead = true,
+  fs: FsPort, dir: string, numbers: readonly number[], maxBytes: number, buffers: Buffer[] = [Buffer.alloc(0)],
 ): Promise<Damage[]> {
   const damage: Damage[] = [];
-  const buffers = [Buffer.alloc(0), Buffer.alloc(0)];
-  const load = (i: number): Promise<LoadedSegment> => {
-    const loading = loadSegment(fs, dir, numbers[i], maxBytes, buffers, readAhead ? i % 2 : 0, "r");
-    loading.catch(() => {}); // awaited in turn below
-    return loading;
-  };
-  let next = numbers.length > 0 ? load(0) : undefined;
-  try {
-    for (let i = 0; i < numbers.length; i++) {
-      const { fd, size, buf } = await next!;
-      next = readAhead && i + 1 < numbers.length ? load(i + 1) : undefined;
-      await fs.close(fd).catch(() => {});
-      if (checkSegmentHeader(buf.subarray(0, SEGMENT_HEADER_BYTES)) !== numbers[i]) {
-        damage.push({ kind: "corrupt", segment: numbers[i], offset: 0, bytes: SEGMENT_HEADER_BYTES, reason: "bad segment header" });
-      }
-      scanOne(buf, size, numbers[i], false, undefined, damage);
-      if (!readAhead && i + 1 < numbers.length) next = load(i + 1);
+  for (const no of numbers) {
+    const { fd, size, buf } = await loadSegment(fs, dir, no, maxBytes, buffers, 0, "r");
+    await fs.close(fd).catch(() => {});
+    if (checkSegmentHeader(buf.subarray(0, SEGMENT_HEADER_BYTES)) !== no) {
+      damage.push({ kind: "corrupt", segment: no, offset: 0, bytes: SEGMENT_HEADER_BYTES, reason: "bad segment header" });
     }
-  } finally {
-    const ahead = await next?.catch(() => undefined);
-    if (ahead) await fs.close(ahead.fd).catch(() => {});
+    scanOne(buf, size, no, false, undefined, damage);
   }
   return damage;
 }

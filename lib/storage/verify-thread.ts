@@ -5,11 +5,9 @@
 // fails, it crashes) makes the caller verify here instead, so the result, and the errors
 // a read failure reports, are what the in-thread scan would give.
 
-import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { FsPort } from "./fs-port.ts";
-import { type Damage, type VerifyBefore, segmentSize, verifySegments } from "./recover.ts";
-import { segmentFileName } from "./segment-set.ts";
+import { type Damage, type VerifyBefore, verifySegments } from "./recover.ts";
 
 export interface VerifyRequest {
   dir: string;
@@ -36,19 +34,15 @@ export const verifyWorkerStart = {
 
 /**
  * A VerifyBefore that checks on a worker thread when the segments hold at least
- * `minBytes`, and here otherwise (a worker costs ~20 ms and a few MB to start: small
- * stores, most test servers among them, are checked faster in place).
+ * `minBytes`, and declines otherwise (a worker costs ~20 ms and a few MB to start: small
+ * stores, most test servers among them, are checked faster by the scan itself).
  */
 export function verifyOffThread(fs: FsPort, dir: string, maxBytes: number, minBytes: number): VerifyBefore {
-  return (numbers) => {
+  return (numbers, bytes) => {
+    if (bytes < minBytes) return undefined;
     let worker: Worker | undefined;
     let cancelled = false;
-    const inPlace = (): Promise<Damage[]> => verifySegments(fs, dir, numbers, maxBytes);
     const run = async (): Promise<Damage[]> => {
-      let bytes = 0;
-      for (const no of numbers) bytes += segmentSize(await fs.size(path.join(dir, segmentFileName(no))).catch(() => 0), maxBytes);
-      if (cancelled) return [];
-      if (bytes < minBytes) return inPlace();
       const reply = await new Promise<VerifyReply | undefined>((resolve) => {
         try {
           worker = verifyWorkerStart.create({ dir, numbers, maxBytes });
@@ -62,7 +56,8 @@ export function verifyOffThread(fs: FsPort, dir: string, maxBytes: number, minBy
       });
       void worker?.terminate();
       if (cancelled) return [];
-      return reply !== undefined && "damage" in reply ? reply.damage : inPlace();
+      // The worker could not answer: check here, with this thread's reads and errors.
+      return reply !== undefined && "damage" in reply ? reply.damage : verifySegments(fs, dir, numbers, maxBytes);
     };
     return Object.assign(run(), {
       cancel: async (): Promise<void> => {

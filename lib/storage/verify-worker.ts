@@ -8,7 +8,7 @@ import { verifySegments } from "./recover.ts";
 import type { VerifyReply, VerifyRequest } from "./verify-thread.ts";
 
 const { request } = workerData as { request: VerifyRequest };
-verifySegments(nodeFs, request.dir, request.numbers, request.maxBytes, false).then(
+verifySegments(nodeFs, request.dir, request.numbers, request.maxBytes).then(
   (damage) => parentPort!.postMessage({ damage } satisfies VerifyReply),
   (err: unknown) => parentPort!.postMessage({ error: String((err as Error)?.message ?? err) } satisfies VerifyReply),
 );
