@@ -97,9 +97,8 @@ export async function loadCheckpoint(
   // jobs the file is ~600 MB, and holding it whole at start would be most of the memory
   // budget.
   const reader = new ReadAhead(fs, fd, size);
-  const readInto = (length: number, position: number): Promise<Buffer | undefined> => reader.take(position, length);
   try {
-    const head = await readInto(CHECKPOINT_HEADER_BYTES, 0);
+    const head = await reader.take(0, CHECKPOINT_HEADER_BYTES);
     const header = head ? decodeHeader(head) : "no checkpoint header";
     if (typeof header === "string") return header;
     const mark = await logMark(fs, path.join(dir, "segments"), header.segment, header.offset);
@@ -115,8 +114,8 @@ export async function loadCheckpoint(
     let jobs = 0;
     let chunks = 0;
     for (let pos = CHECKPOINT_HEADER_BYTES; ;) {
-      const frameHead = await readInto(RECORD_HEADER_BYTES, pos);
-      const framed = frameHead && await readInto(RECORD_HEADER_BYTES + frameHead.readUInt32LE(0), pos);
+      const frameHead = await reader.take(pos, RECORD_HEADER_BYTES);
+      const framed = frameHead && await reader.take(pos, RECORD_HEADER_BYTES + frameHead.readUInt32LE(0));
       const chunk = framed && checkChunk(framed, 0);
       if (!chunk) return `damaged chunk at byte ${pos}`;
       pos += chunk.end;

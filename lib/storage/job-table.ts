@@ -577,8 +577,7 @@ export class JobTable {
       }
       const q = this.queue[slot];
       const ready = this.ready[q]!;
-      const wasHead = ready.peek() === slot;
-      ready.remove(slot, this.priority[slot]);
+      const wasHead = ready.remove(slot, this.priority[slot]);
       if (ready.size === 0) {
         this.readyHeads.remove(q);
       } else if (wasHead) {

@@ -99,7 +99,8 @@ export class ReadyIndex {
     return heads[b] === slot && this.minPriority() === priority;
   }
 
-  remove(slot: number, priority: number): void {
+  /** Unindex `slot`; true when it was the slot a take would get (as insert() answers). */
+  remove(slot: number, priority: number): boolean {
     if (slot === this.finger) this.finger = this.fingerPriority = -1;
     const { next, prev } = this.links();
     const c = this.chunkOf(priority);
@@ -108,6 +109,7 @@ export class ReadyIndex {
     const b = priority & 255;
     const p = prev[slot];
     const n = next[slot];
+    const wasHead = p === -1 && this.minPriority() === priority;
     if (p === -1) heads[b] = n;
     else next[p] = n;
     if (n === -1) tails[b] = p;
@@ -115,6 +117,7 @@ export class ReadyIndex {
     next[slot] = prev[slot] = -1;
     if (heads[b] === -1) this.unmark(priority);
     this.size--;
+    return wasHead;
   }
 
   /** Lowest non-empty priority, or -1. */

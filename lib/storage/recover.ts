@@ -32,10 +32,10 @@ export interface ScanResult {
   /** Damage found by the scan (from a checkpoint: in the segments from its segment on). */
   damage: Damage[];
   /**
-   * From a checkpoint: the verdict on the segments before its segment, still on its way,
-   * so the caller can go on with the table meanwhile. The caller must await it (a
-   * rejection means the files could not be read; the scan's fds are then the caller's
-   * to close).
+   * From a checkpoint, when `verifyBefore` took them: the verdict on the segments before
+   * its segment, still on its way, so the caller can go on with the table meanwhile. The
+   * caller must await it (a rejection means the files could not be read; the scan's fds
+   * are then the caller's to close). Otherwise their damage is in `damage`.
    */
   verifying?: Promise<Damage[]>;
 }
@@ -105,9 +105,9 @@ export async function scanSegments(
     const no = numbers[i];
     const file = path.join(dir, segmentFileName(no));
     try {
-      const fd = await fs.open(file, "r+");
-      segments.push({ no, path: file, fd, bytes: 0 });
-      bytesBefore += segments[segments.length - 1].bytes = segmentSize(await fs.size(file), maxBytes);
+      const bytes = segmentSize(await fs.size(file), maxBytes);
+      segments.push({ no, path: file, fd: await fs.open(file, "r+"), bytes });
+      bytesBefore += bytes;
     } catch (err) {
       await abandon();
       throw fromFsError(err, `reading segment ${no}`, { segment: no });
@@ -116,15 +116,15 @@ export async function scanSegments(
   if (elsewhere > 0) {
     const before = numbers.slice(0, elsewhere);
     verifying = verifyBefore?.(before, bytesBefore);
+    verifying?.catch(() => {}); // awaited by the caller; a failure meanwhile is not unhandled
     if (verifying === undefined) {
       try {
-        verifying = Object.assign(Promise.resolve(await verifySegments(fs, dir, before, maxBytes, buffers)), { cancel: async () => {} });
+        damage.push(...await verifySegments(fs, dir, before, maxBytes, buffers));
       } catch (err) {
         await abandon();
         throw err;
       }
     }
-    verifying.catch(() => {}); // awaited by the caller; a failure meanwhile is not unhandled
   }
   next = numbers.length > elsewhere ? load(elsewhere) : undefined;
   for (let i = elsewhere; i < numbers.length; i++) {

@@ -628,6 +628,13 @@ async function recoverLog(
   /** The checkpoint's log position, when the table came from one. */
   at?: { segment: number; offset: number };
 }> {
+  const fullScan = async (reason: string) => {
+    const table = new JobTable();
+    const blobs = new Map<string, BlobEntry>();
+    const scan = await scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table, blobs));
+    rebuildIndexes(table, nowMs());
+    return { table, blobs, scan, recovery: { from: "scan" as const, reason } };
+  };
   if (useCheckpoint) {
     const table = new JobTable();
     const blobs = new Map<string, BlobEntry>();
@@ -668,17 +675,9 @@ async function recoverLog(
     } else {
       reason = loaded;
     }
-    const table2 = new JobTable();
-    const blobs2 = new Map<string, BlobEntry>();
-    const full = await scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table2, blobs2));
-    rebuildIndexes(table2, nowMs());
-    return { table: table2, blobs: blobs2, scan: full, recovery: { from: "scan", reason } };
+    return fullScan(reason);
   }
-  const table = new JobTable();
-  const blobs = new Map<string, BlobEntry>();
-  const scan = await scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table, blobs));
-  rebuildIndexes(table, nowMs());
-  return { table, blobs, scan, recovery: { from: "scan", reason: "checkpoints are off" } };
+  return fullScan("checkpoints are off");
 }
 
 /** Log bytes after the checkpoint position (all of them after a full scan), up to the head. */
