@@ -15,27 +15,13 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { spawnServer } from "../test/helpers/server.ts";
-import { bulkBody, expectStatus, JSON_HEADERS, preload, request, sleep } from "./_lib.ts";
+import { bulkBody, expectStatus, JSON_HEADERS, keptDataDir, request, sleep } from "./_lib.ts";
 
 const jobs = Number(process.argv[2] ?? 10_000_000);
 const runs = Number(process.argv[3] ?? 1);
 /** Jobs written after the delete: as many as the SCALE row writes (200k at 10M). */
 const more = Number(process.argv[4] ?? Math.min(200_000, jobs / 10));
 process.env.ZIZQ_SPAWN_BUILT = "1";
-
-/** The kept data dir, built on first use (~2.5 min at 10M jobs). */
-async function dataDir(): Promise<string> {
-  const dir = path.join(os.tmpdir(), `zizq-delete-stall-${jobs}`);
-  if (fs.existsSync(path.join(dir, ".complete"))) return dir;
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir);
-  const server = await spawnServer(dir, ["--no-admin"], 60_000);
-  await preload(server.url, "Q", jobs * 0.9, 1000, 2);
-  await preload(server.url, "K", jobs / 10, 1000, 2, jobs * 0.9);
-  await server.stop(); // a clean stop writes the checkpoint: each run starts from it
-  fs.writeFileSync(path.join(dir, ".complete"), "");
-  return dir;
-}
 
 async function run(source: string): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zizq-delete-stall-run-"));
@@ -82,5 +68,5 @@ async function run(source: string): Promise<void> {
   }
 }
 
-const source = await dataDir();
+const source = await keptDataDir("delete-stall", jobs);
 for (let i = 0; i < runs; i++) await run(source);

@@ -18,6 +18,7 @@ import { Job, Worker, type Client } from "../lib/client/index.ts";
 import { open } from "../lib/embedded/open.ts";
 import { createQueue } from "../lib/queue/queue.ts";
 import { openStore } from "../lib/storage/store.ts";
+import { takeAndAckAll } from "../test/helpers/take-all.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error("run with node --expose-gc");
@@ -61,20 +62,6 @@ async function workerAtLimit(jobs: number): Promise<number> {
   return mb;
 }
 
-/** Take `n` jobs on one stream and ack them 500 at a time. */
-async function takeAll(queue: Awaited<ReturnType<typeof open>>, n: number): Promise<void> {
-  let ids: string[] = [];
-  let taken = 0;
-  for await (const job of await queue.take({ prefetch: 1000 })) {
-    ids.push(job.id);
-    if (++taken === n || ids.length === 500) {
-      await queue.reportSuccessBulk(ids);
-      ids = [];
-    }
-    if (taken === n) break;
-  }
-}
-
 async function queuePerTenant(queues: number): Promise<number> {
   const dir = scratch();
   const queue = await open({ dir, reaperCheckIntervalMs: 0 });
@@ -82,7 +69,7 @@ async function queuePerTenant(queues: number): Promise<number> {
   for (let i = 0; i < queues; i += 1000) {
     await queue.enqueueBulk(Array.from({ length: 1000 }, (_, j) => ({ type: "t", queue: `tenant-${i + j}`, payload: 1 })));
   }
-  await takeAll(queue, queues);
+  await takeAndAckAll(queue, queues);
   const growth = heapMb() - before;
   await queue.close();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -116,7 +103,7 @@ async function takeAmongQueues(queues: number, perQueue: number): Promise<number
     await queue.enqueueBulk(Array.from({ length: 1000 }, (_, j) => ({ type: "t", queue: `tenant-${(i + j) % queues}`, payload: 1 })));
   }
   const started = performance.now();
-  await takeAll(queue, n);
+  await takeAndAckAll(queue, n);
   const rate = n / ((performance.now() - started) / 1000);
   await queue.close();
   fs.rmSync(dir, { recursive: true, force: true });

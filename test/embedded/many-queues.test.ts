@@ -9,6 +9,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { after, test } from "node:test";
 import { open } from "../../lib/embedded/open.ts";
+import { takeAndAckAll } from "../helpers/take-all.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 
 setFlagsFromString("--expose-gc");
@@ -24,16 +25,7 @@ test("queues that were used once and emptied do not hold memory each", { timeout
     for (let i = 0; i < n; i += 1000) {
       await queue.enqueueBulk(Array.from({ length: Math.min(1000, n - i) }, () => ({ type: "t", queue: `tenant-${next++}`, payload: 1 })));
     }
-    let ids: string[] = [];
-    let taken = 0;
-    for await (const job of await queue.take({ prefetch: 1000 })) {
-      ids.push(job.id);
-      if (++taken === n || ids.length === 500) {
-        await queue.reportSuccessBulk(ids);
-        ids = [];
-      }
-      if (taken === n) break;
-    }
+    await takeAndAckAll(queue, n);
     gc();
     return process.memoryUsage().heapUsed;
   };

@@ -26,8 +26,10 @@ function add(s: ReturnType<typeof setup>, slot: number, priority: number): void 
   s.priorityOf.set(slot, priority);
 }
 
+/** Remove; every answer (was it the head?) is checked against peek() before. */
 function remove(s: ReturnType<typeof setup>, slot: number): void {
-  s.index.remove(slot, s.priorityOf.get(slot)!);
+  const head = s.index.peek() === slot;
+  assert.equal(s.index.remove(slot, s.priorityOf.get(slot)!), head, `remove(${slot}) answered wrong`);
   s.priorityOf.delete(slot);
 }
 
