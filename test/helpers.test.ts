@@ -3,7 +3,7 @@
 // `npm test`, from ever exiting (test/helpers/server.ts kills it when the file ends).
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
@@ -41,4 +41,16 @@ test("leaks a server", async () => {
   assert.equal(code, 0, `the inner test passed:\n${output}`);
   const pid = Number(fs.readFileSync(pidFile, "utf8"));
   assert.throws(() => process.kill(pid, 0), { code: "ESRCH" }, "the leaked server is gone");
+});
+
+test("a temp dir nobody cleans up is removed when its process exits", () => {
+  const helper = path.resolve(import.meta.dirname, "helpers/tmp.ts");
+  const script = `import fs from "node:fs"; import { tmpDir } from ${JSON.stringify(helper)};
+const dir = tmpDir(); fs.mkdirSync(dir + "/segments"); fs.writeFileSync(dir + "/segments/0", "x"); console.log(dir);`;
+  const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    cwd: path.resolve(import.meta.dirname, ".."), encoding: "utf8", timeout: 60_000,
+  });
+  const dir = out.trim();
+  assert.match(dir, /zizq-test-/);
+  assert.equal(fs.existsSync(dir), false, `${dir} is left behind`);
 });
