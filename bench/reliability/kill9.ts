@@ -5,7 +5,13 @@
 // Each restart is checked against a model of what the clients were told: acknowledged
 // enqueues lost, completions or deletes resurrected, payloads changed, patches or nacks
 // undone, jobs left in flight. An operation in flight at the kill may have landed or not.
+// With `ballast`, a big store first: that many jobs bulk-loaded into a queue nobody takes
+// from, then a clean stop (which writes a checkpoint). Every restart then loads the
+// checkpoint and, once ≥ 256 MiB of log lie before it, verifies that log on a worker
+// thread (lib/storage/verify-thread.ts); each check counts the ballast queue and compares
+// two pages of it (its oldest and newest jobs) with what the load wrote.
 
+import { PAD, preload } from "../_lib.ts";
 import { type Json, req } from "../../test/http/_client.ts";
 import { openTake } from "../../test/http/_client.ts";
 import { prng } from "../../test/helpers/random.ts";
@@ -19,6 +25,8 @@ export interface Kill9Options {
   /** Acknowledged operations between a restart and the next kill: uniform in [min, max]. */
   opsMin?: number;
   opsMax?: number;
+  /** Jobs bulk-loaded into queue "ballast" before the first kill (default 0: none). */
+  ballast?: number;
   log?: (line: string) => void;
 }
 
@@ -37,6 +45,8 @@ export interface Kill9Result {
   unknownJobs: number;
   /** Answers the model did not expect (a 404 for an ack of a job it holds, say): must be 0. */
   unexpectedAnswers: number;
+  /** Restarts after which the ballast queue's count or its sampled jobs differed: must be 0. */
+  ballastMismatches: number;
   recoveryMs: { p50: number; max: number; samples: number };
   liveAtEnd: number;
 }
@@ -67,10 +77,18 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Result> {
     acknowledged: { enqueues: 0, acks: 0, nacks: 0, deletes: 0, patches: 0, compactions: 0 },
     lostEnqueues: 0, resurrectedCompletions: 0, resurrectedDeletes: 0, changedPayloads: 0,
     undonePatches: 0, undoneNacks: 0, strandedInFlight: 0, unknownJobs: 0, unexpectedAnswers: 0,
-    recoveryMs: { p50: 0, max: 0, samples: 0 }, liveAtEnd: 0,
+    ballastMismatches: 0, recoveryMs: { p50: 0, max: 0, samples: 0 }, liveAtEnd: 0,
   };
   const recoveries: number[] = [];
   let started = await start(dir, args);
+  const ballast = options.ballast ?? 0;
+  if (ballast > 0) {
+    const t0 = performance.now();
+    await preload(started.server.url, "ballast", ballast, 1000, 2);
+    await started.server.stop(); // a clean stop writes the checkpoint the restarts load
+    started = await start(dir, args);
+    log(`kill9 ${options.mode}: ballast of ${ballast} jobs loaded in ${round(performance.now() - t0)} ms; restart ${round(started.recoveryMs)} ms`);
+  }
 
   for (let cycle = 0; cycle < options.cycles; cycle++) {
     const srv = started.server;
@@ -219,7 +237,11 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Result> {
   }
 
   async function check(srv: SpawnedServer, cycle: number): Promise<void> {
-    const found = await listAll(srv.url);
+    if (ballast > 0 && !(await ballastIntact(srv.url, ballast))) {
+      result.ballastMismatches++;
+      log(`cycle ${cycle}: the ballast queue differs from what was loaded`);
+    }
+    const found = await listAll(srv.url, ballast > 0 ? "queue=q" : "");
     for (const [id, j] of jobs) {
       const f = found.get(id);
       const allowed = j.pending ? [j as State, j.pending] : [j as State];
@@ -268,4 +290,26 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Result> {
   result.recoveryMs = { p50: round(percentile(recoveries, 50)), max: round(Math.max(...recoveries)), samples: recoveries.length };
   result.liveAtEnd = [...jobs.values()].filter((j) => j.present).length;
   return result;
+}
+
+/**
+ * Whether queue "ballast" still holds exactly `n` jobs, and its oldest and newest 1,000
+ * are the loaded ones: payload {n, pad} in load order (preload's bodies), ready, never taken.
+ */
+async function ballastIntact(url: string, n: number): Promise<boolean> {
+  const count = await req(url, "GET", "/jobs/count?queue=ballast");
+  if (count.status !== 200 || count.body!.count !== n) return false;
+  for (const [order, first] of [["asc", 0], ["desc", n - 1]] as const) {
+    const r = await req(url, "GET", `/jobs?queue=ballast&order=${order}&limit=1000`);
+    if (r.status !== 200) return false;
+    const jobs = r.body!.jobs as Json[];
+    const step = order === "asc" ? 1 : -1;
+    if (jobs.length !== Math.min(1000, n)) return false;
+    for (let i = 0; i < jobs.length; i++) {
+      const j = jobs[i];
+      if (JSON.stringify(j.payload) !== JSON.stringify({ n: first + step * i, pad: PAD })) return false;
+      if (j.status !== "ready" || j.attempts !== 0 || j.type !== "bench") return false;
+    }
+  }
+  return true;
 }

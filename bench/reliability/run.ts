@@ -3,7 +3,7 @@
 // own file here; reduced runs of every part are test/reliability/*.test.ts in `npm test`.
 //
 //   npm run reliability -- [--only kill9,damage,disk-full,fsync-eio,churn,soak]
-//     [--cycles 100] [--modes buffered,fsync] [--positions 1000] [--streams 10000]
+//     [--cycles 100] [--modes buffered,fsync] [--ballast 0] [--positions 1000] [--streams 10000]
 //     [--soak-minutes 30] [--soak-cache-size 4MB] [--seed N] [--out file.json] [--no-build]
 // The storage crash-test loop is separate: bench/reliability/crash-loop.ts.
 
@@ -26,6 +26,8 @@ const { values } = parseArgs({
   options: {
     only: { type: "string", default: PARTS.join(",") },
     cycles: { type: "string", default: "100" },
+    // kill9 on a big store: jobs bulk-loaded first (docs/reliability.md, "kill -9 on a big store").
+    ballast: { type: "string", default: "0" },
     modes: { type: "string", default: "buffered,fsync" },
     positions: { type: "string", default: "1000" },
     streams: { type: "string", default: "10000" },
@@ -65,7 +67,7 @@ const save = () => {
 try {
   if (only.includes("kill9")) {
     for (const mode of values.modes!.split(",") as ("buffered" | "fsync")[]) {
-      results[`kill9-${mode}`] = await runKill9({ mode, cycles: Number(values.cycles), seed, log });
+      results[`kill9-${mode}`] = await runKill9({ mode, cycles: Number(values.cycles), ballast: Number(values.ballast), seed, log });
       log(JSON.stringify(results[`kill9-${mode}`]));
       save();
     }
