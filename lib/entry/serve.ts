@@ -1,11 +1,14 @@
 // serve(): the whole `zizq serve` in-process (lib/cli/serve.ts startServe, the same code
 // path as the command), for apps and tests that want the HTTP API without a child
 // process. Options are the command's settings in camelCase; the environment is not read.
+//
+// The HTTP stack (h3, pino, the routes, the listeners) loads on the first call, not with
+// `import "zizq"`: an app that only embeds the queue would pay ~9 MB of RSS for it
+// (docs/embedded.md, "Memory"). test/package/pack.test.ts checks the bundle's static imports.
 
 import path from "node:path";
-import pino, { type Logger } from "pino";
-import { resolveServeConfig, type ServeConfig } from "../cli/config.ts";
-import { startServe } from "../cli/serve.ts";
+import type { Logger } from "pino";
+import type { ServeConfig } from "../cli/config.ts";
 
 export interface ServeOptions extends Partial<Omit<ServeConfig, "dir" | "dataDir" | "log">> {
   /** Root directory of the data, created if missing (`--dir`). */
@@ -31,6 +34,9 @@ export interface Server {
 export async function serve(options: ServeOptions): Promise<Server> {
   if (!options || typeof options.dir !== "string" || options.dir === "") throw new TypeError("serve() needs { dir }");
   const { logger, dir, ...settings } = options;
+  const [{ resolveServeConfig }, { startServe }, { default: pino }] = await Promise.all([
+    import("../cli/config.ts"), import("../cli/serve.ts"), import("pino"),
+  ]);
   const defaults = resolveServeConfig({ dir: path.resolve(dir) }, {}, { stderrIsTTY: false });
   const config: ServeConfig = { ...defaults, adminEnabled: false, ...settings };
   const running = await startServe(config, logger ?? pino({ level: "silent" }));

@@ -26,6 +26,27 @@ export function readmeExample(name: string): string {
   return m[1];
 }
 
+/**
+ * Every module a bundle loads before its code runs: its static imports, followed through
+ * relative chunks. `bare` holds the package and node: specifiers reached.
+ */
+function staticImports(entry: string): { files: string[]; bare: Set<string> } {
+  const files = new Set<string>();
+  const bare = new Set<string>();
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    const text = fs.readFileSync(file, "utf8");
+    for (const m of text.matchAll(/(?:^|\n)(?:import|export)\s[^;]*?from\s*"([^"]+)";|(?:^|\n)import\s*"([^"]+)";/g)) {
+      const spec = m[1] ?? m[2];
+      if (spec.startsWith(".")) visit(path.resolve(path.dirname(file), spec));
+      else bare.add(spec);
+    }
+  };
+  visit(entry);
+  return { files: [...files], bare };
+}
+
 /** `npm pack` of a copy of the package; returns the tarball path. */
 async function pack(work: string): Promise<string> {
   const src = path.join(work, "src");
@@ -80,6 +101,14 @@ test("npm pack → install into an empty project → README examples type-check 
     assert.match(client.stdout, /welcome \{ user: 42 \}/);
   } finally {
     await server.close();
+  }
+
+  // `import { open } from "zizq"` must not load the HTTP server (serve() loads it when
+  // called): ~9 MB of RSS and half the import time for an app that only embeds the queue.
+  const graph = staticImports(path.join(app, "node_modules/zizq/dist/zizq.mjs"));
+  assert.ok(graph.bare.has("lru-cache") && graph.files.length > 1, `the walk follows the chunks: ${[...graph.bare]}`);
+  for (const heavy of ["h3", "h3/node", "pino", "srvx", "ws", "node:http", "node:http2", "node:net", "node:tls"]) {
+    assert.ok(!graph.bare.has(heavy), `"zizq" loads ${heavy} on import (static imports: ${[...graph.bare].join(", ")})`);
   }
 
   const { stdout: version } = await run(path.join(app, "node_modules/.bin/zizq"), ["--version"], { cwd: app });
