@@ -10,7 +10,7 @@ import { Mutex } from "./_mutex.ts";
 import type { Clock } from "./clock.ts";
 import {
   type CronEntry, type CronGroup, type EntryRequest, type GroupRequest, advancePaused, byName, checkEntryBatch,
-  checkGroupName, effectiveZone, mergeEntry, newGroup, nextOccurrence, parseEntryRequest, parseGroupPatch, parseGroupRequest,
+  checkEntryPathName, checkGroupName, effectiveZone, mergeEntry, newGroup, nextOccurrence, parseEntryRequest, parseGroupPatch, parseGroupRequest,
   parsePauseRequest, stampPause, toEnqueueInput,
 } from "./cron.ts";
 import type { BudgetBook, CronRefs } from "./budget-book.ts";
@@ -159,6 +159,7 @@ export class CronBook {
    */
   async putEntry(groupName: string, pathName: string | undefined, body: unknown): Promise<CronEntry> {
     checkGroupName(groupName);
+    if (pathName !== undefined) checkEntryPathName(pathName);
     const req: EntryRequest = parseEntryRequest(body);
     await checkEntryBatch(req);
     const entryName = pathName ?? req.name;

@@ -80,6 +80,16 @@ export function checkGroupName(name: string): void {
   if (problem) throw invalid(problem);
 }
 
+/**
+ * §1.8 name check for an entry name from the path of `PUT …/entries/{entry}`. The path
+ * name wins over the body's (API.md §3.19), so it is held to the body name's rules:
+ * otherwise a name POST refuses (`a,b`, a NUL, 300 bytes) could be stored through the path.
+ */
+export function checkEntryPathName(name: string): void {
+  const problem = nameError(name, "cron entry name");
+  if (problem) throw invalid(problem);
+}
+
 function croner(expression: string, timezone: string | undefined): Cron {
   // "5-or-6-parts": a leading seconds field is optional, a trailing year is refused.
   // domAndDow false keeps Vixie's OR rule when both day fields are restricted.

@@ -141,6 +141,21 @@ describe("cron API", () => {
     assertError(await req(s.url, "GET", `/crons/${g}`), 404, `cron group '${g}' not found`);
   });
 
+  it("PUT entry: the path name, which wins, is held to the body name's rules (400, nothing stored)", async () => {
+    const g = uniq("g");
+    const cases: [string, string][] = [
+      ["a%2Cb", "cron entry name must not contain ','"],
+      ["a%00b", "cron entry name must not contain null bytes"],
+      ["x".repeat(256), "cron entry name must be at most 255 bytes (UTF-8)"],
+      ["a%2A", "cron entry name must not contain '*' (reserved)"],
+    ];
+    for (const [path, message] of cases) {
+      assertError(await req(s.url, "PUT", `/crons/${g}/entries/${path}`, entry("ok")), 400, message);
+    }
+    assertError(await req(s.url, "GET", `/crons/${g}`), 404, `cron group '${g}' not found`);
+    assert.equal((await ok(req(s.url, "PUT", `/crons/${g}/entries/${"x".repeat(255)}`, entry("ok")))).name, "x".repeat(255));
+  });
+
   it("path names are percent-decoded", async () => {
     const put = await ok(req(s.url, "PUT", "/crons/my%20group%C3%A9/entries/e%201", entry("x")));
     assert.equal(put.name, "e 1");
