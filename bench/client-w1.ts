@@ -4,8 +4,7 @@
 // the same bodies) as the reference, so host noise shows in both numbers.
 
 import http2 from "node:http2";
-import { Client } from "../lib/client/client.ts";
-import { type BenchOptions, PAD, type Row, cpuMicros, median, percentile, startZizq } from "./_lib.ts";
+import { type BenchOptions, PAD, type Row, clientPackage, cpuMicros, median, percentile, startZizq } from "./_lib.ts";
 
 const IN_FLIGHT = 16;
 const TARGET = 20_000;
@@ -45,6 +44,7 @@ export async function clientW1(opts: BenchOptions): Promise<Row[]> {
   const perRound = opts.quick ? 10_000 : 30_000;
   const rounds = opts.quick ? 1 : 3;
   const zizq = await startZizq("client-w1", opts);
+  const { Client } = await clientPackage(); // the bundle users install, not tsx's transpile
   const client = new Client({ url: zizq.url });
   const raw = rawH2(zizq.url);
   const enqueue = (n: number) => client.enqueue({ type: "bench", queue: "w1client", payload: { n, pad: PAD } });

@@ -5,10 +5,8 @@
 // jobs, so one ack round trip per 64 jobs) and prefetch 1000 (near the server's global
 // in-flight cap of 1024), which is what a throughput-minded user would set.
 
-import { Client } from "../lib/client/client.ts";
-import { Worker } from "../lib/client/worker.ts";
 import type { Format } from "../lib/client/types.ts";
-import { type BenchOptions, type Row, preload, startZizq, withCpu } from "./_lib.ts";
+import { type BenchOptions, type Row, clientPackage, preload, startZizq, withCpu } from "./_lib.ts";
 
 const CONCURRENCY = 64;
 const TARGET = 60_000;
@@ -18,6 +16,7 @@ export async function clientW3(opts: BenchOptions, format: Format, prefetch?: nu
   const total = opts.quick ? 30_000 : 100_000;
   const zizq = await startZizq(`client-w3-${format}-${prefetch ?? "default"}`, opts);
   await preload(zizq.url, "w3", total);
+  const { Client, Worker } = await clientPackage(); // the bundle users install, not tsx's transpile
   const client = new Client({ url: zizq.url, format });
   let handled = 0;
   const quiet = { info: () => {}, error: (...args: unknown[]) => console.error(...args) };

@@ -8,9 +8,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Worker } from "../lib/client/index.ts";
-import { open } from "../lib/embedded/open.ts";
-import { type BenchOptions, PAD, type Row } from "./_lib.ts";
+import type { open } from "../lib/embedded/open.ts";
+import { type BenchOptions, PAD, type Row, clientPackage, embeddedPackage } from "./_lib.ts";
 
 const TARGET = 300_000;
 const kfmt = (n: number) => `${Math.round(n / 1000)}k/s`;
@@ -32,6 +31,8 @@ async function enqueueAll(queue: Awaited<ReturnType<typeof open>>, name: string,
 
 async function run(n: number, mode: "stream" | "worker"): Promise<Row> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zizq-bench-embedded-"));
+  // The package as users install it (the bundle under `npm run bench`), not tsx's transpile.
+  const [{ open }, { Worker }] = await Promise.all([embeddedPackage(), clientPackage()]);
   const queue = await open({ dir });
   try {
     const cpu0 = process.cpuUsage();
