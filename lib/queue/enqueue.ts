@@ -14,7 +14,7 @@ import type { JobMeta } from "../storage/codec.ts";
 import { type BindingRequest, bindingOptions, parseBindings } from "./budget-policy.ts";
 import { PayloadText, QueueError, type EnqueueResult, type UniqueWhile } from "./types.ts";
 import {
-  U16_MAX, U32_MAX, U64_MAX, expectObject, expectString, expectUint, nameError, optional, parseBackoff,
+  U16_MAX, U32_MAX, U64_MAX, expectObject, expectString, expectText, expectUint, nameError, optional, parseBackoff,
   parseBatch, parseRetention, parseUniqueWhile, requireField,
 } from "./validate.ts";
 
@@ -39,7 +39,7 @@ export function parseEnqueue(raw: unknown): EnqueueInput {
   const payload = requireField(o, "payload");
   const priority = optional(o, "priority", (v) => expectUint(v, "priority", U16_MAX, "u16")) ?? DEFAULT_PRIORITY;
   const readyAtMs = optional(o, "ready_at", (v) => expectUint(v, "ready_at", U64_MAX, "u64"));
-  const uniqueKey = optional(o, "unique_key", (v) => expectString(v, "unique_key"));
+  const uniqueKey = optional(o, "unique_key", (v) => expectText(v, "unique_key"));
   const uniqueWhile = optional(o, "unique_while", (v) => expectString(v, "unique_while"));
   const options: JobOptions = {
     retry_limit: optional(o, "retry_limit", (v) => expectUint(v, "retry_limit", U32_MAX, "u32")),

@@ -8,7 +8,7 @@ import type { QueueContext } from "./context.ts";
 import { optionsOf, viewOfMeta, withMeta } from "./job.ts";
 import { QueueError, type ErrorRecord, type JobView } from "./types.ts";
 import {
-  U64_MAX, expectBool, expectObject, expectString, expectUint, optional, requireField,
+  U64_MAX, expectBool, expectObject, expectString, expectUint, optional, requireField, wellFormed,
 } from "./validate.ts";
 
 export interface FailureInput {
@@ -22,9 +22,9 @@ export interface FailureInput {
 export function parseFailure(raw: unknown): FailureInput {
   const o = expectObject(raw, "struct FailureRequest");
   return {
-    message: expectString(requireField(o, "message"), "message"),
-    errorType: optional(o, "error_type", (v) => expectString(v, "error_type")),
-    backtrace: optional(o, "backtrace", (v) => expectString(v, "backtrace")),
+    message: wellFormed(expectString(requireField(o, "message"), "message")),
+    errorType: optional(o, "error_type", (v) => wellFormed(expectString(v, "error_type"))),
+    backtrace: optional(o, "backtrace", (v) => wellFormed(expectString(v, "backtrace"))),
     retryAtMs: optional(o, "retry_at", (v) => expectUint(v, "retry_at", U64_MAX, "u64")),
     kill: optional(o, "kill", (v) => expectBool(v, "kill")) ?? false,
   };

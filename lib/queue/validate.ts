@@ -47,6 +47,27 @@ export function expectString(v: unknown, field: string): string {
   return v;
 }
 
+/**
+ * A string that is stored and compared as it was sent (a unique or batch key, a jq
+ * program): lone surrogates are refused as in names (400), since no UTF-8 spelling of
+ * them exists and the store would hand back U+FFFD after a restart. A unique key that
+ * changes at a restart no longer matches its own duplicates.
+ */
+export function expectText(v: unknown, field: string): string {
+  const s = expectString(v, field);
+  if (LONE_SURROGATE.test(s)) throw new QueueError("invalid_argument", `${field} must be valid Unicode (no lone surrogates)`);
+  return s;
+}
+
+/**
+ * Free text from a worker (an error message, a backtrace): lone surrogates become U+FFFD
+ * at once, as the store would write them, so what is answered now is what a restart
+ * serves. Refusing them instead would make a worker's failure report fail.
+ */
+export function wellFormed(s: string): string {
+  return LONE_SURROGATE.test(s) ? s.replace(LONE_SURROGATES, "\uFFFD") : s;
+}
+
 export function expectBool(v: unknown, field: string): boolean {
   if (typeof v !== "boolean") throw new BodyShapeError(`${field}: invalid type: ${describe(v)}, expected a boolean`);
   return v;
@@ -81,6 +102,7 @@ export const NAME_MAX_BYTES = 255;
 
 /** A lone UTF-16 surrogate: no UTF-8 spelling exists, so it would be stored as U+FFFD. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, "g");
 /** Any character some rule below is about: a surrogate, ',', NUL or a reserved one. */
 const SUSPECT = /[\uD800-\uDFFF,\u0000*?[\]{}\\]/;
 
@@ -132,9 +154,9 @@ export function parseRetention(v: unknown): Retention {
 export function parseBatch(v: unknown): BatchConfig {
   const o = expectObject(v, "struct BatchConfig");
   return {
-    key: expectString(requireField(o, "key"), "batch.key"),
-    when: expectString(requireField(o, "when"), "batch.when"),
-    fold: expectString(requireField(o, "fold"), "batch.fold"),
+    key: expectText(requireField(o, "key"), "batch.key"),
+    when: expectText(requireField(o, "when"), "batch.when"),
+    fold: expectText(requireField(o, "fold"), "batch.fold"),
   };
 }
 

@@ -9,7 +9,7 @@ import { encode } from "@msgpack/msgpack";
 import { NAME_MAX_BYTES } from "../../lib/queue/validate.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { cleanupTmp } from "../helpers/tmp.ts";
-import { assertError, enqueue, req, uniq } from "./_client.ts";
+import { assertError, enqueue, openTake, req, uniq } from "./_client.ts";
 import { h2Connect, h2Request } from "./_transport.ts";
 
 const LONG = "n".repeat(65_536);
@@ -83,6 +83,48 @@ describe("name limits", () => {
     assert.equal(pair.status, 201, pair.text);
     assert.equal(pair.body!.queue, "q-😀");
     assert.equal((await req(s.url, "GET", `/jobs?queue=${encodeURIComponent("q-😀")}`)).body!.jobs.length, 1);
+  });
+});
+
+describe("lone surrogates in stored text", () => {
+  after(cleanupTmp);
+
+  it("unique and batch keys and batch programs refuse them (400); error text keeps U+FFFD for them, before and after a restart", async () => {
+    let s = await startServer();
+    try {
+      const bodies: [string, string][] = [
+        ['{"type":"t","queue":"q","payload":1,"unique_key":"k\\ud800"}', "unique_key"],
+        ['{"type":"t","queue":"q","payload":1,"batch":{"key":"b\\udc00","when":"true","fold":"."}}', "batch.key"],
+        ['{"type":"t","queue":"q","payload":1,"batch":{"key":"b","when":"\\"\\ud800\\" == .","fold":"."}}', "batch.when"],
+      ];
+      for (const [body, field] of bodies) {
+        assertError(await req(s.url, "POST", "/jobs", body), 400, `${field} must be valid Unicode (no lone surrogates)`);
+        assertError(await req(s.url, "POST", "/jobs/bulk", `{"jobs":[${body}]}`), 400, `jobs[0]: ${field} must be valid Unicode (no lone surrogates)`);
+      }
+      const cron = '{"name":"e","expression":"0 0 1 1 *","job":{"type":"t","queue":"q","payload":1,"unique_key":"k\\ud800"}}';
+      assertError(await req(s.url, "PUT", "/crons/g/entries/e", cron), 400, "unique_key must be valid Unicode (no lone surrogates)");
+      assert.equal((await req(s.url, "GET", "/jobs/count")).body!.count, 0, "nothing was stored");
+      // A pair is a character like any other, and stays one.
+      const pair = await req(s.url, "POST", "/jobs", '{"type":"t","queue":"q","payload":1,"unique_key":"k\\ud83d\\ude00"}');
+      assert.equal(pair.status, 201, pair.text);
+      assert.equal(pair.body!.unique_key, "k😀");
+
+      const id = (await enqueue(s.url, { queue: "fails" })).id as string;
+      const stream = await openTake(s.url, "queue=fails");
+      await stream.job(0);
+      await stream.close();
+      const r = await req(s.url, "POST", `/jobs/${id}/failure`, '{"message":"m\\ud800","error_type":"E\\udc00","backtrace":"b\\ud800x","retry_at":9999999999999}');
+      assert.equal(r.status, 200, r.text);
+      const seen = async () => (await req(s.url, "GET", `/jobs/${id}/errors`)).body!.errors[0];
+      const before = await seen();
+      assert.deepEqual([before.message, before.error_type, before.backtrace], ["m\uFFFD", "E\uFFFD", "b\uFFFDx"]);
+      const dir = s.dir;
+      await s.close();
+      s = await startServer({ dir });
+      assert.deepEqual(await seen(), before, "the same text after a restart");
+    } finally {
+      await s.close();
+    }
   });
 });
 
