@@ -10,6 +10,7 @@
 
 import type { JobMeta } from "../storage/codec.ts";
 import { STATUS_DEAD, STATUS_FREE } from "../storage/format.ts";
+import { later } from "./clock.ts";
 import type { QueueContext } from "./context.ts";
 import { isTerminal, optionsOf, withMeta } from "./job.ts";
 import type { ErrorRecord } from "./types.ts";
@@ -72,7 +73,7 @@ export function killAbandoned(ctx: QueueContext, slot: number, abandons: number,
   } satisfies ErrorRecord;
   const deadMs = optionsOf(t, slot).retention?.dead_ms ?? ctx.defaults.deadRetentionMs;
   const meta: JobMeta = withMeta(t, slot, {
-    status: STATUS_DEAD, attempts, failedAtMs: nowMs, purgeAtMs: deadMs === 0 ? undefined : nowMs + deadMs,
+    status: STATUS_DEAD, attempts, failedAtMs: nowMs, purgeAtMs: deadMs === 0 ? undefined : later(nowMs, deadMs),
   });
   if (deadMs === 0) return ctx.store.remove([slot], ctx.writeSync);
   return ctx.store.fail(slot, meta, attempt, record, ctx.writeSync);

@@ -3,6 +3,7 @@
 
 import type { Backoff } from "./types.ts";
 
+/** The delay, which may be Infinity for a huge exponent: add it with clock.ts `later()`. */
 export function backoffDelayMs(attempts: number, backoff: Backoff, random: () => number): number {
   const k = attempts;
   return Math.floor(Math.pow(k, backoff.exponent) * 1000 + backoff.base_ms + random() * backoff.jitter_ms * k);

@@ -7,6 +7,15 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
+/**
+ * `nowMs + ms` as a stored time: at most 2^53 − 1 (year 287,396), the largest time a
+ * request may give. A backoff exponent of 64 made a retry time of 1.8e22 (sent as a
+ * float), 1024 made it Infinity (JSON `null`), and such a job left every range filter.
+ */
+export function later(nowMs: number, ms: number): number {
+  return Math.min(Number.MAX_SAFE_INTEGER, nowMs + ms);
+}
+
 export class ManualClock implements Clock {
   private ms: number;
   constructor(startMs = 1_700_000_000_000) {

@@ -5,6 +5,7 @@
 
 import type { JobMeta } from "../storage/codec.ts";
 import { STATUS_COMPLETED, STATUS_IN_FLIGHT } from "../storage/format.ts";
+import { later } from "./clock.ts";
 import type { QueueContext } from "./context.ts";
 import { optionsOf, withMeta } from "./job.ts";
 
@@ -29,7 +30,7 @@ export async function complete(ctx: QueueContext, ids: readonly string[], nowMs:
       removals.push(slot);
     } else {
       updates.push(slot);
-      metas.push(withMeta(t, slot, { status: STATUS_COMPLETED, completedAtMs: nowMs, purgeAtMs: nowMs + retentionMs }));
+      metas.push(withMeta(t, slot, { status: STATUS_COMPLETED, completedAtMs: nowMs, purgeAtMs: later(nowMs, retentionMs) }));
     }
   }
   await Promise.all([ctx.store.remove(removals, ctx.writeSync), ctx.store.update(updates, metas, ctx.writeSync)]);

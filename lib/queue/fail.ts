@@ -4,6 +4,7 @@
 
 import { STATUS_DEAD, STATUS_IN_FLIGHT, STATUS_SCHEDULED } from "../storage/format.ts";
 import { backoffDelayMs } from "./backoff.ts";
+import { later } from "./clock.ts";
 import type { QueueContext } from "./context.ts";
 import { optionsOf, viewOfMeta, withMeta } from "./job.ts";
 import { QueueError, type ErrorRecord, type JobView } from "./types.ts";
@@ -58,13 +59,13 @@ export async function fail(ctx: QueueContext, id: string, input: FailureInput, n
   let readyAtMs = t.readyAt[slot];
   if (!dead && input.retryAtMs !== undefined) readyAtMs = input.retryAtMs;
   else if (!dead && attempts > retryLimit) dead = true;
-  else if (!dead) readyAtMs = nowMs + backoffDelayMs(attempts, options.backoff ?? ctx.defaults.backoff, ctx.random);
+  else if (!dead) readyAtMs = later(nowMs, backoffDelayMs(attempts, options.backoff ?? ctx.defaults.backoff, ctx.random));
 
   ctx.dispatcher.release(id, slot);
   if (dead) {
     const deadMs = options.retention?.dead_ms ?? ctx.defaults.deadRetentionMs;
     const meta = withMeta(t, slot, {
-      status: STATUS_DEAD, attempts, failedAtMs: nowMs, purgeAtMs: deadMs === 0 ? undefined : nowMs + deadMs,
+      status: STATUS_DEAD, attempts, failedAtMs: nowMs, purgeAtMs: deadMs === 0 ? undefined : later(nowMs, deadMs),
     });
     if (deadMs === 0) await ctx.store.remove([slot], ctx.writeSync);
     else await ctx.store.fail(slot, meta, attempt, record, ctx.writeSync);

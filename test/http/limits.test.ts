@@ -128,6 +128,42 @@ describe("lone surrogates in stored text", () => {
   });
 });
 
+describe("times computed from huge settings", () => {
+  after(cleanupTmp);
+
+  it("a backoff exponent too big for any date gives the latest time a request may give (2^53 - 1), an integer every range counts", async () => {
+    const s = await startServer();
+    try {
+      const ids: string[] = [];
+      for (const exponent of [64, 1024]) {
+        ids.push((await enqueue(s.url, { queue: "huge", backoff: { exponent, base_ms: 0, jitter_ms: 0 } })).id as string);
+      }
+      const stream = await openTake(s.url, "queue=huge&prefetch=2");
+      try {
+        // The first failure waits 1^exponent s; the second 2^exponent s, past any date.
+        for (let i = 0; i < 4; i++) {
+          const job = await stream.job(i, 30_000);
+          const r = await req(s.url, "POST", `/jobs/${job.id}/failure`, { message: "no" });
+          assert.equal(r.status, 200, r.text);
+          if (job.attempts === 1) assert.equal(r.body!.ready_at, Number.MAX_SAFE_INTEGER, r.text);
+        }
+      } finally {
+        await stream.close();
+      }
+      for (const id of ids) {
+        const job = (await req(s.url, "GET", `/jobs/${id}`)).body!;
+        assert.equal(job.ready_at, Number.MAX_SAFE_INTEGER);
+        assert.equal(job.status, "scheduled");
+      }
+      assert.equal((await req(s.url, "GET", "/jobs/count?queue=huge&ready_at=..")).body!.count, 2);
+      const text = (await req(s.url, "GET", `/jobs/${ids[1]}`)).text;
+      assert.match(text, /"ready_at":9007199254740991[,}]/);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe("jq programs that used to be 500s", () => {
   let s: TestServer;
   let queue: string;
