@@ -224,6 +224,41 @@ describe("job-budget routes (by filter)", () => {
   });
 });
 
+describe("bulk job-budget changes over many jobs", () => {
+  it("run in slices: other requests are answered meanwhile; a job deleted meanwhile and one that takes its slot stay unbound", async () => {
+    const a = await budget(tb(1_000_000, 1000));
+    const q = uniq();
+    const n = 30_000;
+    for (let i = 0; i < n; i += 1000) {
+      const jobs = Array.from({ length: 1000 }, (_, k) => job(q, { payload: { n: i + k } }));
+      await ok(req(s.url, "POST", "/jobs/bulk", { jobs }), 201);
+    }
+    const victim = (await ok(req(s.url, "GET", `/jobs?queue=${q}&order=desc&limit=1`))).jobs[0].id as string;
+    // In one synchronous run (the old code) the bulk answer came before anything sent
+    // after it; in slices, requests sent meanwhile are answered before it ends.
+    const order: string[] = [];
+    const bulk = req(s.url, "POST", `/jobs/budgets/${a}?queue=${q}`, { cost: 1 }).then((r) => (order.push("bulk"), r));
+    const health = req(s.url, "GET", "/health").then((r) => (order.push("health"), r));
+    const deleted = req(s.url, "DELETE", `/jobs/${victim}`).then((r) => (order.push("delete"), r));
+    assert.equal((await health).status, 200);
+    assert.equal((await deleted).status, 204);
+    // Freed slots are reused: a job made now may sit where the victim was.
+    const other = uniq();
+    const newcomer = await enqueue(s.url, job(other));
+    const r = await bulk;
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(order.slice(0, 2).sort(), ["delete", "health"]);
+    assert.equal(order[2], "bulk");
+    // The victim counts as changed when its slice ran before the delete, else not.
+    assert.ok(r.body!.changed === n - 1 || r.body!.changed === n, r.text);
+    assert.deepEqual(r.body!.blocked, []);
+    assert.equal(await count(s.url, `budgets.key=${a}`), n - 1);
+    assert.equal(await count(s.url, `queue=${q}`), n - 1);
+    assert.equal("budgets" in (await getJob(s.url, newcomer.id as string))!, false, "the newcomer draws on nothing");
+    assert.equal(await count(s.url, `queue=${other}&budgets.key=${a}`), 0);
+  });
+});
+
 describe("guards", () => {
   it("DELETE a budget: 409 while an unfinished job draws on it; fine once only terminal ones do, which keep their budgets", async () => {
     const a = await budget();
