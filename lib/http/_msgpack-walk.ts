@@ -19,6 +19,13 @@ export class MsgpackShapeError extends Error {}
  * Container counts are checked against the bytes left, so a hostile length cannot make a
  * decoder preallocate a huge array.
  */
+/**
+ * Deepest nesting a MessagePack body may have. msgpackr decodes recursively, and a body
+ * nested ~10,000 levels overflowed its stack (a 400 that read "Maximum call stack size
+ * exceeded"). A payload may nest 256 levels (lib/queue/validate.ts), inside a body's few.
+ */
+export const MSGPACK_MAX_DEPTH = 512;
+
 export function checkMsgpack(bytes: Uint8Array): void {
   // No closures in here: under tsx each arrow function created per call costs a __name()
   // (esbuild keepNames), which measured as most of this function on small bodies.
@@ -71,6 +78,7 @@ export function checkMsgpack(bytes: Uint8Array): void {
     } else if (count > 0) {
       const items = isMap ? count * 2 : count;
       if (items > end - pos) throw new MsgpackShapeError(`unexpected end of input: container of ${count} at byte ${pos}`);
+      if (leftStack.length >= MSGPACK_MAX_DEPTH) throw new MsgpackShapeError(`nested deeper than ${MSGPACK_MAX_DEPTH} levels (byte ${at})`);
       leftStack.push(left);
       mapStack.push(inMap);
       left = items;

@@ -15,7 +15,7 @@ import { type BindingRequest, bindingOptions, parseBindings } from "./budget-pol
 import { PayloadText, QueueError, type EnqueueResult, type UniqueWhile } from "./types.ts";
 import {
   U16_MAX, U32_MAX, U64_MAX, expectObject, expectString, expectText, expectUint, nameError, optional, parseBackoff,
-  parseBatch, parseRetention, parseUniqueWhile, requireField,
+  parseBatch, parseRetention, parseUniqueWhile, payloadDepthError, requireField,
 } from "./validate.ts";
 
 export interface EnqueueInput {
@@ -57,6 +57,8 @@ export function parseEnqueue(raw: unknown): EnqueueInput {
   }
   // In-process callers (and tests) may pass any JSON value; HTTP passes the exact text.
   const payloadJson = payload instanceof PayloadText ? payload.json : JSON.stringify(payload);
+  const tooDeep = payloadDepthError(payloadJson);
+  if (tooDeep) throw new QueueError("invalid_argument", tooDeep);
   const budgets = optional(o, "budgets", (v) => parseBindings(v));
   if (budgets && budgets.length > 0) {
     options.budgets = bindingOptions(budgets).budgets;

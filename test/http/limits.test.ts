@@ -128,6 +128,42 @@ describe("lone surrogates in stored text", () => {
   });
 });
 
+describe("payload depth", () => {
+  after(cleanupTmp);
+
+  it("a payload jq could not read is a 400, in JSON and MessagePack, single, bulk and cron; every payload taken is filterable", async () => {
+    const s = await startServer();
+    try {
+      const arrays = (d: number) => "[".repeat(d) + "1" + "]".repeat(d);
+      const objects = (d: number) => '{"a":'.repeat(d) + "1" + "}".repeat(d);
+      const deep = /^payload is nested too deeply for jq filters \(at most 256 levels of arrays, or 128 of objects\)$/;
+      const q = uniq("deep");
+      for (const payload of [arrays(256), objects(128), '[{"a":'.repeat(85) + "1" + "}]".repeat(85)]) {
+        const r = await req(s.url, "POST", "/jobs", `{"type":"t","queue":"${q}","payload":${payload}}`);
+        assert.equal(r.status, 201, r.text);
+      }
+      for (const payload of [arrays(257), objects(129), '[{"a":'.repeat(86) + "1" + "}]".repeat(86), arrays(100_000)]) {
+        assertError(await req(s.url, "POST", "/jobs", `{"type":"t","queue":"${q}","payload":${payload}}`), 400, deep);
+        assertError(await req(s.url, "POST", "/jobs/bulk", `{"jobs":[{"type":"t","queue":"${q}","payload":${payload}}]}`), 400, /payload is nested too deeply/);
+      }
+      const cron = `{"name":"e","expression":"0 0 1 1 *","job":{"type":"t","queue":"${q}","payload":${objects(129)}}}`;
+      assertError(await req(s.url, "PUT", "/crons/g/entries/e", cron), 400, deep);
+      // MessagePack: the same rule for a payload, and a body too deep for the decoder is
+      // a plain 400 (it used to read "Maximum call stack size exceeded").
+      let nested: unknown = 1;
+      for (let i = 0; i < 257; i++) nested = [nested];
+      const mp = { "content-type": "application/msgpack", accept: "application/json" };
+      assertError(await req(s.url, "POST", "/jobs", encode({ type: "t", queue: q, payload: nested }, { maxDepth: 1000 }), mp), 400, deep);
+      const tooDeep = Buffer.concat([Buffer.alloc(10_000, 0x91), Buffer.from([0x01])]);
+      assertError(await req(s.url, "POST", "/jobs", tooDeep, mp), 400, /^invalid MessagePack: nested deeper than 512 levels/);
+      assert.equal((await req(s.url, "GET", `/jobs/count?queue=${q}`)).body!.count, 3);
+      assert.equal((await req(s.url, "GET", `/jobs/count?queue=${q}&filter=true`)).body!.count, 3, "jq reads every payload taken");
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe("times computed from huge settings", () => {
   after(cleanupTmp);
 
