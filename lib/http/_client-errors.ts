@@ -1,7 +1,8 @@
 // JSON bodies for the errors Node's HTTP/1.1 parser answers itself, before any handler
-// runs: 431 (request line + headers too large), 400 (unparseable request), 408 (headers
-// too slow) and 417 (an Expect other than 100-continue). Node's own answers have empty
-// bodies; clients parse every error body (docs/api.md, Errors).
+// runs: 431 (request line + headers too large), 400 (unparseable request, or HTTP/1.1
+// without a Host header), 408 (headers too slow), 417 (an Expect other than
+// 100-continue) and 405 for CONNECT (Node closed the socket without an answer). Node's own
+// answers have empty bodies; clients parse every error body (docs/api.md, Errors).
 
 import type http from "node:http";
 import type { Duplex } from "node:stream";
@@ -41,4 +42,21 @@ export function answerExpectation(_req: http.IncomingMessage, res: http.ServerRe
   const body = JSON.stringify({ error: "expectation failed: only `Expect: 100-continue` is supported" });
   res.writeHead(417, { "content-type": "application/json", "content-length": Buffer.byteLength(body), connection: "close" });
   res.end(body);
+}
+
+/**
+ * An HTTP/1.1 request without a Host header (RFC 9112 §3.2): 400, as Node answers it with
+ * `requireHostHeader`, but with a JSON body. Returns whether it answered.
+ */
+export function answeredMissingHost(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1 || req.headers.host !== undefined) return false;
+  const body = JSON.stringify({ error: "bad request: an HTTP/1.1 request needs a Host header" });
+  res.writeHead(400, { "content-type": "application/json", "content-length": Buffer.byteLength(body), connection: "close" });
+  res.end(body);
+  return true;
+}
+
+/** http.Server 'connect': this server is no proxy. Without a listener Node drops the socket. */
+export function answerConnect(_req: http.IncomingMessage, socket: Duplex): void {
+  socket.end(json(405, "Method Not Allowed", "method not allowed"));
 }

@@ -9,7 +9,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import type { AddressInfo, Server, Socket } from "node:net";
-import { MAX_HEADER_BYTES, answerClientError, answerExpectation } from "./_client-errors.ts";
+import { MAX_HEADER_BYTES, answerClientError, answerConnect, answerExpectation, answeredMissingHost } from "./_client-errors.ts";
 
 /** A Node request listener for both protocol versions, e.g. `toNodeHandler(app)` from `h3/node`. */
 export type NodeHandler =
@@ -81,6 +81,7 @@ export async function listen(handler: NodeHandler, opts: ListenOptions): Promise
 
   const onRequest = (req: AnyRequest, res: AnyResponse): void => {
     if (req.httpVersionMajor === 1) {
+      if (answeredMissingHost(req as http.IncomingMessage, res as http.ServerResponse)) return;
       const socket = req.socket;
       h1Active.set(socket, (h1Active.get(socket) ?? 0) + 1);
       // During shutdown, ask Node to end the keep-alive connection after this response.
@@ -135,8 +136,9 @@ export async function listen(handler: NodeHandler, opts: ListenOptions): Promise
     });
     server = secure;
   } else {
-    const h1 = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, onRequest);
-    h1.on("clientError", answerClientError).on("checkExpectation", answerExpectation);
+    // requireHostHeader off: onRequest answers the missing Host itself, with a JSON body.
+    const h1 = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES, requireHostHeader: false }, onRequest);
+    h1.on("clientError", answerClientError).on("checkExpectation", answerExpectation).on("connect", answerConnect);
     // Not listening itself: it only receives sockets whose first bytes are the h2 preface.
     const h2c = http2.createServer(onRequest);
     h2c.on("session", trackSession);

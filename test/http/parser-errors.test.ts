@@ -109,6 +109,19 @@ describe("parser-level errors and 413s", () => {
     assert.match(jsonError(b), /^bad request/);
   });
 
+  it("HTTP/1.1 without Host is a JSON 400 (HTTP/1.0 needs none); CONNECT a JSON 405", async () => {
+    const a = await raw(s.url, "GET /health HTTP/1.1\r\n\r\n");
+    assert.equal(a.status, 400, a.headers);
+    assert.equal(jsonError(a), "bad request: an HTTP/1.1 request needs a Host header");
+    const old = await raw(s.url, "GET /health HTTP/1.0\r\n\r\n");
+    assert.match(old.headers, /^HTTP\/1\.1 200 /);
+    assert.equal(JSON.parse(old.body).status, "ok");
+    const c = await raw(s.url, "CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n");
+    assert.equal(c.status, 405, c.headers);
+    assert.equal(jsonError(c), "method not allowed");
+    assert.equal((await fetch(`${s.url}/health`)).status, 200);
+  });
+
   for (const chunked of [false, true]) {
     for (const close of [true, false]) {
       it(`a 413 reaches a client still uploading 8 MiB (${chunked ? "chunked" : "content-length"}, ${close ? "Connection: close" : "keep-alive"})`, async () => {
