@@ -128,75 +128,68 @@ describe("lone surrogates in stored text", () => {
   });
 });
 
-describe("payload depth", () => {
-  after(cleanupTmp);
+describe("payload depth and computed times", () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer();
+  });
+  after(async () => {
+    await s.close();
+    cleanupTmp();
+  });
 
   it("a payload jq could not read is a 400, in JSON and MessagePack, single, bulk and cron; every payload taken is filterable", async () => {
-    const s = await startServer();
-    try {
-      const arrays = (d: number) => "[".repeat(d) + "1" + "]".repeat(d);
-      const objects = (d: number) => '{"a":'.repeat(d) + "1" + "}".repeat(d);
-      const deep = /^payload is nested too deeply for jq filters \(at most 256 levels of arrays, or 128 of objects\)$/;
-      const q = uniq("deep");
-      for (const payload of [arrays(256), objects(128), '[{"a":'.repeat(85) + "1" + "}]".repeat(85)]) {
-        const r = await req(s.url, "POST", "/jobs", `{"type":"t","queue":"${q}","payload":${payload}}`);
-        assert.equal(r.status, 201, r.text);
-      }
-      for (const payload of [arrays(257), objects(129), '[{"a":'.repeat(86) + "1" + "}]".repeat(86), arrays(100_000)]) {
-        assertError(await req(s.url, "POST", "/jobs", `{"type":"t","queue":"${q}","payload":${payload}}`), 400, deep);
-        assertError(await req(s.url, "POST", "/jobs/bulk", `{"jobs":[{"type":"t","queue":"${q}","payload":${payload}}]}`), 400, /payload is nested too deeply/);
-      }
-      const cron = `{"name":"e","expression":"0 0 1 1 *","job":{"type":"t","queue":"${q}","payload":${objects(129)}}}`;
-      assertError(await req(s.url, "PUT", "/crons/g/entries/e", cron), 400, deep);
-      // MessagePack: the same rule for a payload, and a body too deep for the decoder is
-      // a plain 400 (it used to read "Maximum call stack size exceeded").
-      let nested: unknown = 1;
-      for (let i = 0; i < 257; i++) nested = [nested];
-      const mp = { "content-type": "application/msgpack", accept: "application/json" };
-      assertError(await req(s.url, "POST", "/jobs", encode({ type: "t", queue: q, payload: nested }, { maxDepth: 1000 }), mp), 400, deep);
-      const tooDeep = Buffer.concat([Buffer.alloc(10_000, 0x91), Buffer.from([0x01])]);
-      assertError(await req(s.url, "POST", "/jobs", tooDeep, mp), 400, /^invalid MessagePack: nested deeper than 512 levels/);
-      assert.equal((await req(s.url, "GET", `/jobs/count?queue=${q}`)).body!.count, 3);
-      assert.equal((await req(s.url, "GET", `/jobs/count?queue=${q}&filter=true`)).body!.count, 3, "jq reads every payload taken");
-    } finally {
-      await s.close();
+    const arrays = (d: number) => "[".repeat(d) + "1" + "]".repeat(d);
+    const objects = (d: number) => '{"a":'.repeat(d) + "1" + "}".repeat(d);
+    const deep = /^payload is nested too deeply for jq filters \(at most 256 levels of arrays, or 128 of objects\)$/;
+    const q = uniq("deep");
+    for (const payload of [arrays(256), objects(128), '[{"a":'.repeat(85) + "1" + "}]".repeat(85)]) {
+      const r = await req(s.url, "POST", "/jobs", `{"type":"t","queue":"${q}","payload":${payload}}`);
+      assert.equal(r.status, 201, r.text);
     }
+    for (const payload of [arrays(257), objects(129), '[{"a":'.repeat(86) + "1" + "}]".repeat(86), arrays(100_000)]) {
+      assertError(await req(s.url, "POST", "/jobs", `{"type":"t","queue":"${q}","payload":${payload}}`), 400, deep);
+      assertError(await req(s.url, "POST", "/jobs/bulk", `{"jobs":[{"type":"t","queue":"${q}","payload":${payload}}]}`), 400, /payload is nested too deeply/);
+    }
+    const cron = `{"name":"e","expression":"0 0 1 1 *","job":{"type":"t","queue":"${q}","payload":${objects(129)}}}`;
+    assertError(await req(s.url, "PUT", "/crons/g/entries/e", cron), 400, deep);
+    // MessagePack: the same rule for a payload, and a body too deep for the decoder is
+    // a plain 400 (it used to read "Maximum call stack size exceeded").
+    let nested: unknown = 1;
+    for (let i = 0; i < 257; i++) nested = [nested];
+    const mp = { "content-type": "application/msgpack", accept: "application/json" };
+    assertError(await req(s.url, "POST", "/jobs", encode({ type: "t", queue: q, payload: nested }, { maxDepth: 1000 }), mp), 400, deep);
+    const tooDeep = Buffer.concat([Buffer.alloc(10_000, 0x91), Buffer.from([0x01])]);
+    assertError(await req(s.url, "POST", "/jobs", tooDeep, mp), 400, /^invalid MessagePack: nested deeper than 512 levels/);
+    assert.equal((await req(s.url, "GET", `/jobs/count?queue=${q}`)).body!.count, 3);
+    assert.equal((await req(s.url, "GET", `/jobs/count?queue=${q}&filter=true`)).body!.count, 3, "jq reads every payload taken");
   });
-});
-
-describe("times computed from huge settings", () => {
-  after(cleanupTmp);
 
   it("a backoff exponent too big for any date gives the latest time a request may give (2^53 - 1), an integer every range counts", async () => {
-    const s = await startServer();
-    try {
-      const ids: string[] = [];
-      for (const exponent of [64, 1024]) {
-        ids.push((await enqueue(s.url, { queue: "huge", backoff: { exponent, base_ms: 0, jitter_ms: 0 } })).id as string);
-      }
-      const stream = await openTake(s.url, "queue=huge&prefetch=2");
-      try {
-        // The first failure waits 1^exponent s; the second 2^exponent s, past any date.
-        for (let i = 0; i < 4; i++) {
-          const job = await stream.job(i, 30_000);
-          const r = await req(s.url, "POST", `/jobs/${job.id}/failure`, { message: "no" });
-          assert.equal(r.status, 200, r.text);
-          if (job.attempts === 1) assert.equal(r.body!.ready_at, Number.MAX_SAFE_INTEGER, r.text);
-        }
-      } finally {
-        await stream.close();
-      }
-      for (const id of ids) {
-        const job = (await req(s.url, "GET", `/jobs/${id}`)).body!;
-        assert.equal(job.ready_at, Number.MAX_SAFE_INTEGER);
-        assert.equal(job.status, "scheduled");
-      }
-      assert.equal((await req(s.url, "GET", "/jobs/count?queue=huge&ready_at=..")).body!.count, 2);
-      const text = (await req(s.url, "GET", `/jobs/${ids[1]}`)).text;
-      assert.match(text, /"ready_at":9007199254740991[,}]/);
-    } finally {
-      await s.close();
+    const ids: string[] = [];
+    for (const exponent of [64, 1024]) {
+      ids.push((await enqueue(s.url, { queue: "huge", backoff: { exponent, base_ms: 0, jitter_ms: 0 } })).id as string);
     }
+    const stream = await openTake(s.url, "queue=huge&prefetch=2");
+    try {
+      // The first failure waits 1^exponent s; the second 2^exponent s, past any date.
+      for (let i = 0; i < 4; i++) {
+        const job = await stream.job(i, 30_000);
+        const r = await req(s.url, "POST", `/jobs/${job.id}/failure`, { message: "no" });
+        assert.equal(r.status, 200, r.text);
+        if (job.attempts === 1) assert.equal(r.body!.ready_at, Number.MAX_SAFE_INTEGER, r.text);
+      }
+    } finally {
+      await stream.close();
+    }
+    for (const id of ids) {
+      const job = (await req(s.url, "GET", `/jobs/${id}`)).body!;
+      assert.equal(job.ready_at, Number.MAX_SAFE_INTEGER);
+      assert.equal(job.status, "scheduled");
+    }
+    assert.equal((await req(s.url, "GET", "/jobs/count?queue=huge&ready_at=..")).body!.count, 2);
+    const text = (await req(s.url, "GET", `/jobs/${ids[1]}`)).text;
+    assert.match(text, /"ready_at":9007199254740991[,}]/);
   });
 });
 
