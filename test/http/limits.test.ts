@@ -9,7 +9,7 @@ import { encode } from "@msgpack/msgpack";
 import { NAME_MAX_BYTES } from "../../lib/queue/validate.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { cleanupTmp } from "../helpers/tmp.ts";
-import { assertError, enqueue, openTake, req, uniq } from "./_client.ts";
+import { assertError, enqueue, openTake, req, sharedServer, uniq } from "./_client.ts";
 import { h2Connect, h2Request } from "./_transport.ts";
 
 const LONG = "n".repeat(65_536);
@@ -129,14 +129,7 @@ describe("lone surrogates in stored text", () => {
 });
 
 describe("payload depth and computed times", () => {
-  let s: TestServer;
-  before(async () => {
-    s = await startServer();
-  });
-  after(async () => {
-    await s.close();
-    cleanupTmp();
-  });
+  const { s } = sharedServer();
 
   it("a payload jq could not read is a 400, in JSON and MessagePack, single, bulk and cron; every payload taken is filterable", async () => {
     const arrays = (d: number) => "[".repeat(d) + "1" + "]".repeat(d);
