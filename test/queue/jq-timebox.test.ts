@@ -95,7 +95,12 @@ describe("time-box", () => {
       checkBatchExpressions("def f: f; f", "$new", "{}"),
       isError("unprocessable", /^batch dry-run: when: evaluation timed out$/),
     );
-    assert.equal(await evalWhen("$new > $existing", "1", "2"), true);
+    // A plain `when` works again. It reads false when it times out too, which a fresh
+    // engine's first call can on a loaded machine: asked again until a deadline.
+    const until = performance.now() + 60_000;
+    let answer = await evalWhen("$new > $existing", "1", "2");
+    while (!answer && performance.now() < until) answer = await evalWhen("$new > $existing", "1", "2");
+    assert.equal(answer, true);
   });
 
   it("an engine that runs out of memory is replaced too", async () => {

@@ -39,7 +39,9 @@ test("a timer that falls due during one task's slice runs before the next task's
   let fired = false;
   const order: string[] = [];
   const slow = async (name: string) => {
-    const slice = new TimeSlice(2);
+    // 20 ms, far past the 1 ms timer: a 2 ms budget failed once at load 10 (the timer had
+    // not fired before b's slice), and the point is only that a due timer runs first.
+    const slice = new TimeSlice(20);
     await slice.yield();
     if (name === "a") setTimeout(() => { fired = true; }, 0);
     while (!slice.spent) { /* spend the budget: the 1 ms timer falls due meanwhile */ }
