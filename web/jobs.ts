@@ -181,18 +181,21 @@ export function Jobs({ ctx, params }: { ctx: Ctx; params: URLSearchParams }) {
   const timeOf = (r: Row) => (status === "in_flight" ? r.dequeued_at : status === "completed" ? r.completed_at : status === "dead" ? r.failed_at : r.ready_at);
   const first = live ? offset + 1 : undefined;
 
+  // The filter inputs take defaultValue, not value: Preact puts a `value` back on every
+  // render, so a live update wiped what the user was typing. A new filter set re-keys
+  // the form (`key`), which shows the new values.
   return html`<section class="page jobs">
     <nav class="tabs" role="tablist">
       ${TABS.map((t, i) => html`<a role="tab" href=${`#/jobs${query({ ...filters, status: t })}`} aria-selected=${t === status} class=${t === status ? "tab active" : "tab"} data-tab=${t}><kbd>${i + 1}</kbd> ${TITLES[t]}</a>`)}
     </nav>
     <form class="filters" onSubmit=${onSubmit} key=${key}>
-      <label>Queue <input name="queue" value=${filters.queue ?? ""} placeholder="a,b" /></label>
-      <label>Type <input name="type" value=${filters.type ?? ""} /></label>
-      <label>Id <input name="id" value=${filters.id ?? ""} /></label>
-      <label>Priority <input name="priority" value=${filters.priority ?? ""} placeholder="0..100" size="8" /></label>
-      <label>Attempts <input name="attempts" value=${filters.attempts ?? ""} placeholder="1.." size="6" /></label>
-      <label>Ready at <input name="ready_at" value=${filters.ready_at ?? ""} placeholder="ms..ms" size="12" /></label>
-      <label class="jq">jq <input id="f-filter" name="filter" value=${filters.filter ?? ""} placeholder=${".user.plan == \"pro\""} spellcheck="false" /></label>
+      <label>Queue <input name="queue" defaultValue=${filters.queue ?? ""} placeholder="a,b" /></label>
+      <label>Type <input name="type" defaultValue=${filters.type ?? ""} /></label>
+      <label>Id <input name="id" defaultValue=${filters.id ?? ""} /></label>
+      <label>Priority <input name="priority" defaultValue=${filters.priority ?? ""} placeholder="0..100" size="8" /></label>
+      <label>Attempts <input name="attempts" defaultValue=${filters.attempts ?? ""} placeholder="1.." size="6" /></label>
+      <label>Ready at <input name="ready_at" defaultValue=${filters.ready_at ?? ""} placeholder="ms..ms" size="12" /></label>
+      <label class="jq">jq <input id="f-filter" name="filter" defaultValue=${filters.filter ?? ""} placeholder=${".user.plan == \"pro\""} spellcheck="false" /></label>
       <button type="submit" class="primary">Apply</button>
       ${filtered ? html`<a class="button" href=${`#/jobs?status=${status}`}>Clear</a>` : null}
     </form>
