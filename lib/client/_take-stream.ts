@@ -31,6 +31,13 @@ async function* ndjsonLines(body: Readable): AsyncGenerator<Wire> {
   if (rest.trim()) yield JSON.parse(rest) as Wire;
 }
 
+/**
+ * Largest MessagePack frame accepted: a job frame is at most the server's body limit (16
+ * MiB by default) plus its fields. A bad length prefix (0xFFFFFFF0) had the reader buffer
+ * toward 4 GiB while heartbeats kept the stream alive: no error, no reconnect.
+ */
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
 async function* msgpackFrames(body: Readable): AsyncGenerator<Wire> {
   let buf: Buffer = Buffer.alloc(0);
   for await (const chunk of body) {
@@ -38,6 +45,7 @@ async function* msgpackFrames(body: Readable): AsyncGenerator<Wire> {
     let at = 0;
     while (buf.length - at >= 4) {
       const length = buf.readUInt32BE(at);
+      if (length > MAX_FRAME_BYTES) throw new Error(`take stream: a frame of ${length} bytes (more than ${MAX_FRAME_BYTES})`);
       if (buf.length - at - 4 < length) break;
       if (length > 0) {
         const frame = buf.subarray(at + 4, at + 4 + length);
@@ -49,4 +57,26 @@ async function* msgpackFrames(body: Readable): AsyncGenerator<Wire> {
     }
     buf = buf.subarray(at);
   }
+  // As NDJSON's cut-off last line is a SyntaxError: a stream cut inside a frame is an
+  // error (the Worker reconnects after a delay), not a clean end.
+  if (buf.length > 0) throw new Error(`take stream: ended inside a frame (${buf.length} bytes left)`);
+}
+
+/**
+ * `gen`, with return() and throw() calling `close` first. A generator that was never
+ * iterated does not run its finally block on return(), so the body (or the embedded take)
+ * stayed open: its jobs stayed in flight and the process could not exit.
+ */
+export function closingOnReturn<T>(gen: AsyncGenerator<T>, close: () => void): AsyncGenerator<T> {
+  const ret = gen.return.bind(gen);
+  const thr = gen.throw.bind(gen);
+  gen.return = (value) => {
+    close();
+    return ret(value);
+  };
+  gen.throw = (err) => {
+    close();
+    return thr(err);
+  };
+  return gen;
 }

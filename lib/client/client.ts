@@ -7,7 +7,8 @@
 import { type Dispatcher, Pool } from "undici";
 import { H2cDispatcher } from "./_h2c-dispatcher.ts";
 import { MEDIA_TYPES } from "./_media.ts";
-import { readFrames } from "./_take-stream.ts";
+import { checkClientOptions } from "./_options.ts";
+import { closingOnReturn, readFrames } from "./_take-stream.ts";
 import { Transport, tolerantDecode } from "./_transport.ts";
 import {
   FILTER_KEYS, type Wire, bindingOut, budgetIn, budgetPatchOut, budgetPolicyOut, checkKeys, cronEntryOut, cronEntryIn,
@@ -37,6 +38,7 @@ export class Client {
   readonly #rpc: Transport;
 
   constructor(options: ClientOptions) {
+    checkClientOptions(options);
     this.url = options.url.replace(/\/+$/, "");
     this.#format = options.format ?? "json";
     const { http, streamHttp } = this.buildDispatchers(options);
@@ -331,9 +333,10 @@ export class Client {
     }
     const frames = readFrames(res.body, res.headers["content-type"]);
     const client = this;
-    return (async function* jobs() {
+    const jobs = (async function* jobs() {
       for await (const w of frames) yield client.#job(w);
     })();
+    return closingOnReturn(jobs, () => res.body.destroy());
   }
 
   // ---- lifecycle --------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 // and only then closes the stream, so the server still accepts those acks.
 
 import type { Client } from "./client.ts";
+import { checkInteger } from "./_options.ts";
 import { ClientError } from "./errors.ts";
 import type { Job } from "./resources.ts";
 import type { JobHandler, Logger, RequestRetryOptions } from "./types.ts";
@@ -33,7 +34,50 @@ export interface WorkerOptions {
   shutdownTimeout?: number;
 }
 
-const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+/** Text of any value, never throwing (an object whose toString throws, a null prototype). */
+function textOf(value: unknown): string {
+  if (typeof value === "string") return value;
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+function messageOf(err: unknown): string {
+  try {
+    return textOf(err instanceof Error ? err.message : err);
+  } catch {
+    return "(an error whose message cannot be read)"; // a throwing `message` getter
+  }
+}
+
+/**
+ * Largest message and backtrace reported, in UTF-16 units. A failure report is one
+ * request body: a 32 MB stack got the HTTP/2 session reset, and the server refuses bodies
+ * over 16 MiB anyway.
+ */
+const REPORT_TEXT_MAX = 1 << 20;
+const capped = (text: string) => (text.length > REPORT_TEXT_MAX ? `${text.slice(0, REPORT_TEXT_MAX)}… (${text.length - REPORT_TEXT_MAX} more characters)` : text);
+
+/**
+ * The failure report for what a handler threw (CLIENT-API.md §6.4: an Error's message,
+ * class name and stack; anything else stringified). Never throws: building it used to
+ * throw for `Object.create(null)`, a throwing toString, or an Error without a
+ * constructor, and that rejection ended the process.
+ */
+export function failureOf(err: unknown): { message: string; errorType?: string; backtrace?: string } {
+  if (!(err instanceof Error)) return { message: capped(textOf(err)) };
+  const failure: { message: string; errorType?: string; backtrace?: string } = { message: capped(messageOf(err)) };
+  try {
+    const name = (err.constructor as { name?: unknown } | undefined)?.name;
+    if (typeof name === "string" && name) failure.errorType = name;
+    if (typeof err.stack === "string") failure.backtrace = capped(err.stack);
+  } catch {
+    // A getter that throws: report the message alone.
+  }
+  return failure;
+}
 
 export class Worker {
   readonly #o: WorkerOptions;
@@ -50,14 +94,33 @@ export class Worker {
   /** Wakes the take loop waiting for a free handler slot (or for the end of a drain). */
   #slotFree: (() => void) | undefined;
   #killed: Promise<void> = new Promise(() => {});
+  #active = false;
+  /** Ids whose handler is running. */
+  #handling = new Set<string>();
 
   constructor(options: WorkerOptions) {
+    checkInteger("Worker", "concurrency", options.concurrency, 1);
+    checkInteger("Worker", "prefetch", options.prefetch, 0);
+    checkInteger("Worker", "shutdownTimeout (ms)", options.shutdownTimeout, 0, 2 ** 31 - 1);
     this.#o = options;
     this.#logger = options.logger ?? console;
   }
 
   async run(): Promise<void> {
+    // A second run() at once took a second stream that nobody drained: its jobs stayed in
+    // flight and both run() promises hung after stop().
+    if (this.#active) throw new Error("Worker.run(): this worker is already running");
+    this.#active = true;
+    try {
+      await this.#run();
+    } finally {
+      this.#active = false;
+    }
+  }
+
+  async #run(): Promise<void> {
     this.#running = new Set();
+    this.#handling = new Set();
     this.#pending = [];
     this.#flushing = undefined;
     this.#stopping = false;
@@ -70,6 +133,7 @@ export class Worker {
     const prefetch = this.#o.prefetch ?? concurrency;
     let attempt = 0;
     let connectedBefore = false;
+    let emptyEnds = 0;
     while (!this.#stopping) {
       this.#streamAbort = new AbortController();
       try {
@@ -77,9 +141,23 @@ export class Worker {
         this.#logger.info(`[zizq] ${connectedBefore && attempt > 0 ? "reconnected" : "connected"} to ${client.url}`);
         connectedBefore = true;
         attempt = 0;
+        const opened = Date.now();
+        let delivered = 0;
         for await (const job of jobs) {
+          delivered++;
           if (this.#stopping) continue; // the server requeues skipped jobs when the stream closes
-          const task = this.#process(job);
+          // Delivered again while its handler still runs: the server requeued it when the
+          // stream dropped (a restart). A second handler would run it twice at once; the
+          // running one's ack or failure report answers this delivery too.
+          if (this.#handling.has(job.id)) {
+            this.#logger.info(`[zizq] job ${job.id} delivered again while its handler runs; its result answers both`);
+            continue;
+          }
+          const task = this.#process(job).catch((err: unknown) => {
+            // #process handles what a handler throws; this is a defect of our own, and
+            // must not become an unhandled rejection that ends the user's process.
+            this.#logger.error(`[zizq] job ${job.id}: ${messageOf(err)}`);
+          });
           this.#running.add(task);
           void task.finally(() => {
             this.#running.delete(task);
@@ -90,6 +168,15 @@ export class Worker {
           // Promise.race over a promise that settles only at shutdown: every race left a reaction on it,
           // ~300 bytes a job for as long as the Worker ran (62 MB after 200k jobs).
           if (this.#running.size >= concurrency) await new Promise<void>((resolve) => { this.#slotFree = resolve; });
+        }
+        // A clean end reconnects at once (CLIENT-API.md §6.3). But a stream that ends at
+        // once with nothing in it, again and again (a proxy answering 200 with an empty
+        // body), made 1,400-3,800 take requests in 3 s: such ends back off as failures do.
+        emptyEnds = delivered === 0 && Date.now() - opened < 1000 ? emptyEnds + 1 : 0;
+        if (emptyEnds > 1 && !this.#stopping) {
+          const delay = this.#delay(emptyEnds - 1);
+          this.#logger.error(`[zizq] the take stream from ${client.url} ended at once ${emptyEnds} times; reconnecting in ${delay}ms`);
+          await this.#sleep(delay);
         }
       } catch (err) {
         if (this.#stopping || this.#killing) break;
@@ -153,16 +240,17 @@ export class Worker {
   }
 
   async #process(job: Job): Promise<void> {
+    this.#handling.add(job.id);
     try {
       await this.#o.handler(job);
     } catch (err) {
+      this.#handling.delete(job.id);
       if (this.#finished || this.#killing) return;
-      const failure = err instanceof Error
-        ? { message: err.message, errorType: err.constructor.name, backtrace: err.stack }
-        : { message: String(err) };
+      const failure = failureOf(err);
       await this.#withRetry(() => this.#o.client.reportFailure(job.id, failure));
       return;
     }
+    this.#handling.delete(job.id);
     if (this.#finished || this.#killing) return;
     this.#pending.push(job.id);
     if (!this.#flushing) {

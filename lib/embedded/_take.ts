@@ -5,6 +5,7 @@
 
 import type { Queue } from "../queue/queue.ts";
 import type { JobWithPayload } from "../queue/types.ts";
+import { closingOnReturn } from "../client/_take-stream.ts";
 
 /**
  * Jobs buffered before the queue is told to hold off. Prefetch credits bound the buffer
@@ -89,12 +90,18 @@ export function openTake<T>(
         });
       }
     } finally {
-      open.delete(handle);
-      clearInterval(keepAlive);
-      options.signal?.removeEventListener("abort", onAbort);
-      // Jobs delivered but never yielded are held by this stream: closing requeues them.
-      taker.close();
+      release();
     }
   }
-  return iterate();
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    open.delete(handle);
+    clearInterval(keepAlive);
+    options.signal?.removeEventListener("abort", onAbort);
+    // Jobs delivered but never yielded are held by this stream: closing requeues them.
+    taker.close();
+  };
+  return closingOnReturn(iterate(), release);
 }

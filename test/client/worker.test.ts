@@ -176,8 +176,42 @@ describe("Worker", () => {
   });
 
   it("run() rejects with a ClientError when take answers 4xx", async () => {
-    const worker = new Worker({ client: c, prefetch: -1, logger: memoryLogger(), handler: () => {} });
+    const worker = new Worker({ client: c, queues: ["q".repeat(300)], logger: memoryLogger(), handler: () => {} });
     await assert.rejects(worker.run(), (err: unknown) => (err as Error).name === "ClientError" && (err as { status: number }).status === 400);
+  });
+
+  it("bad options are refused at construction, naming the option", () => {
+    const handler = () => {};
+    for (const [options, message] of [
+      [{ concurrency: Number.NaN }, /^Worker: concurrency must be an integer from 1 up \(got NaN\)$/],
+      [{ concurrency: 2.5 }, /concurrency must be an integer/],
+      [{ prefetch: -1 }, /^Worker: prefetch must be an integer from 0 up \(got -1\)$/],
+      [{ shutdownTimeout: -5 }, /shutdownTimeout \(ms\) must be an integer from 0 to 2147483647/],
+    ] as const) {
+      assert.throws(() => new Worker({ client: c, handler, ...options }), { name: "TypeError", message });
+    }
+    for (const [options, message] of [
+      [{ url: undefined }, /^Client: url must be a string like/],
+      [{ url: "http://127.0.0.1:1", format: "xml" }, /^Client: format must be "json" or "msgpack" \(got "xml"\)$/],
+      [{ url: "http://127.0.0.1:1", readTimeout: -1 }, /^Client: readTimeout \(ms\) must be an integer from 0 to 2147483647 \(got -1\)$/],
+      [{ url: "http://127.0.0.1:1", connectTimeout: "abc" }, /connectTimeout \(ms\) must be an integer/],
+      [{ url: "http://127.0.0.1:1", streamIdleTimeout: Number.NaN }, /streamIdleTimeout/],
+    ] as const) {
+      assert.throws(() => new Client(options as never), { name: "TypeError", message });
+    }
+  });
+
+  it("run() while it runs is refused; the first run is unharmed", async () => {
+    const queue = uniq();
+    const seen: string[] = [];
+    const worker = new Worker({ client: c, queues: [queue], logger: memoryLogger(), handler: (job) => { seen.push(job.id); } });
+    const first = worker.run();
+    await assert.rejects(worker.run(), { message: "Worker.run(): this worker is already running" });
+    const job = await c.enqueue({ type: "t", queue, payload: 1 });
+    await eventually(() => seen.includes(job.id), 10_000, "the first run handles the job");
+    worker.stop();
+    await first;
+    assert.equal((await c.getJob(job.id).catch(() => undefined)), undefined, "acked and gone");
   });
 });
 
