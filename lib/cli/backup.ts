@@ -12,8 +12,16 @@ import { postAdmin } from "./_admin-request.ts";
 /** Writes the backup to `file` (parents created) and returns its size in bytes. */
 export async function runBackup(file: string, config: AdminClientConfig): Promise<number> {
   const target = path.resolve(file);
-  await mkdir(path.dirname(target), { recursive: true });
   const response = await postAdmin(config, "/backup");
+  // API.md §5: the archive comes as application/gzip. Anything else (an HTML page from a
+  // proxy or another program on the port) was saved as a "backup" with exit 0.
+  const type = String(response.headers["content-type"] ?? "");
+  if (!/^application\/(gzip|x-gzip)\b/.test(type)) {
+    response.destroy();
+    throw new Error(`backup failed: ${config.url} answered ${type || "no content type"}, not a backup (application/gzip): is it a zizq admin listener?`);
+  }
+  // Parents only once an archive is on its way: a failed backup left them behind.
+  await mkdir(path.dirname(target), { recursive: true });
   // Write beside the target and rename: a rename within one directory is atomic, and a
   // dropped connection leaves only the `.partial` file, which we remove.
   const partial = `${target}.partial`;

@@ -7,6 +7,12 @@ import path from "node:path";
 import { ADMIN_CLIENT_FLAGS, GLOBAL_FLAGS, SERVE_FLAGS, TLS_FLAGS, TOP_FLAGS } from "./flags.ts";
 import { ConfigError, createFlagReader, U32_MAX } from "./_read-flags.ts";
 
+/**
+ * Longest interval a timer-driven setting may take (2^31 − 1 ms, ~24.8 days): Node runs a
+ * longer timer after 1 ms, so `--heartbeat-interval 1y` sent heartbeats nonstop.
+ */
+const TIMER_MAX_MS = 2 ** 31 - 1;
+
 export { ConfigError } from "./_read-flags.ts";
 
 export const COMMIT_MODES = ["buffered", "fsync"] as const;
@@ -50,8 +56,6 @@ export interface LogConfig {
 export interface ServeConfig {
   /** Root directory (absolute). @default "./zizq-root" resolved against the cwd */
   dir: string;
-  /** Database directory, always `<dir>/data` (API.md §6); backups and restore use it. */
-  dataDir: string;
   /** @default "127.0.0.1" */
   host: string;
   /** 0 = let the OS pick a free port. @default 7890 */
@@ -154,7 +158,6 @@ export function resolveServeConfig(
 
   return {
     dir,
-    dataDir: path.join(dir, "data"),
     host: read.string("host"),
     port: port("port"),
     adminHost: read.string("admin-host"),
@@ -163,7 +166,7 @@ export function resolveServeConfig(
     warmUp: read.bool("warm-up"),
     tls: tlsPair(""),
     adminTls: tlsPair("admin-"),
-    heartbeatIntervalMs: read.durationMs("heartbeat-interval", { min: 1 }),
+    heartbeatIntervalMs: read.durationMs("heartbeat-interval", { min: 1, max: TIMER_MAX_MS }),
     globalInFlightLimit: read.integer("global-in-flight-limit"),
     maxBudgets: read.integer("max-budgets"),
     defaultRetryLimit: read.integer("default-retry-limit", { max: U32_MAX }),
@@ -172,7 +175,7 @@ export function resolveServeConfig(
     defaultBackoffJitterMs: read.durationMs("default-backoff-jitter", { max: U32_MAX }),
     defaultCompletedRetentionMs: read.durationMs("default-completed-job-retention"),
     defaultDeadRetentionMs: read.durationMs("default-dead-job-retention"),
-    reaperCheckIntervalMs: read.durationMs("reaper-check-interval", { min: 1 }),
+    reaperCheckIntervalMs: read.durationMs("reaper-check-interval", { min: 1, max: TIMER_MAX_MS }),
     defaultCommitMode: read.choice("default-commit-mode", COMMIT_MODES)!,
     enqueueCommitMode: read.choice("enqueue-commit-mode", COMMIT_MODES),
     cacheBytes: read.bytes("cache-size"),
@@ -252,7 +255,7 @@ export interface TopConfig extends AdminClientConfig {
 }
 
 export function resolveTopConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): TopConfig {
-  const refreshRateMs = createFlagReader(flags, env, TOP_FLAGS).durationMs("refresh-rate", { min: 1 });
+  const refreshRateMs = createFlagReader(flags, env, TOP_FLAGS).durationMs("refresh-rate", { min: 1, max: TIMER_MAX_MS });
   return { ...resolveAdminClientConfig(flags, env), refreshRateMs };
 }
 

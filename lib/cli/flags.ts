@@ -28,7 +28,7 @@ const flag = (name: string, description: string, extra: Partial<FlagSpec> = {}):
 
 /** Accepted by every subcommand: the root directory and the reference's license key. */
 export const GLOBAL_FLAGS: FlagSpec[] = [
-  flag("dir", "Root directory: database in <dir>/data, logs in <dir>/log", {
+  flag("dir", "Root directory: the store in <dir>, logs in <dir>/log", {
     env: ["ZIZQ_DIR", "ZIZQ_ROOT_DIR"],
     default: "./zizq-root",
   }),

@@ -26,6 +26,7 @@ export async function runRestore(archivePath: string, targetDir: string): Promis
   const problems: string[] = [];
   let entries = 0;
   let files = 0;
+  let hasMeta = false;
   try {
     await tar.t({
       file: archive,
@@ -35,6 +36,7 @@ export async function runRestore(archivePath: string, targetDir: string): Promis
         const problem = checkEntry(entry.path, entry.type, target);
         if (problem) problems.push(problem);
         else if (entry.type !== "Directory") files++;
+        if (entry.path === `${ARCHIVE_ROOT}/meta.json` && entry.type !== "Directory") hasMeta = true;
       },
     });
   } catch (error) {
@@ -42,6 +44,10 @@ export async function runRestore(archivePath: string, targetDir: string): Promis
     throw new Error(`cannot read ${archive} as a tar.gz backup: ${(error as Error).message}`);
   }
   if (entries === 0) problems.push("the archive is empty");
+  // Every backup holds the store's meta.json (segment size, format). Without it the
+  // archive is some other tar.gz under zizq-root/, which restored as "0 files" or a
+  // notes.txt, and a server then started an empty store there as if all were well.
+  else if (!hasMeta && problems.length === 0) problems.push(`it has no ${ARCHIVE_ROOT}/meta.json (not a zizq backup?)`);
   if (problems.length > 0) {
     await undo(target, created);
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : "";

@@ -10,7 +10,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import type { ServeConfig } from "../cli/config.ts";
 
-export interface ServeOptions extends Partial<Omit<ServeConfig, "dir" | "dataDir" | "log">> {
+export interface ServeOptions extends Partial<Omit<ServeConfig, "dir" | "log">> {
   /** Root directory of the data, created if missing (`--dir`). */
   dir: string;
   /** Primary listener port; 0 picks a free one. @default 7890 */

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -17,12 +17,14 @@ import { runCli } from "./_run-cli.ts";
 /** 300 KB in several chunks, so the client really has to stream it. */
 const ARCHIVE = Buffer.concat(Array.from({ length: 10 }, (_, i) => Buffer.alloc(30_000, i)));
 
-let mode: "ok" | "fail" | "cut" = "ok";
+let mode: "ok" | "fail" | "cut" | "html" = "ok";
 const requests: string[] = [];
 const server = http.createServer((request, response) => {
   requests.push(`${request.method} ${request.url}`);
   if (mode === "fail") {
     response.writeHead(500, { "content-type": "text/plain" }).end("backup failed");
+  } else if (mode === "html") {
+    response.writeHead(200, { "content-type": "text/html" }).end("<html>hello, not zizq</html>");
   } else if (request.url === "/compact") {
     response.writeHead(204).end();
   } else if (mode === "cut") {
@@ -50,6 +52,30 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
+describe("an admin URL that is not a zizq admin listener", () => {
+  it("a 200 that is not a gzip archive is no backup (no file, no directories); nor a 200 to /compact a compaction", async () => {
+    mode = "html";
+    const file = path.join(root, "html", "b.tar.gz");
+    await assert.rejects(runBackup(file, config), /^Error: backup failed: http:\/\/127\.0\.0\.1:\d+ answered text\/html, not a backup \(application\/gzip\)/);
+    assert.equal(existsSync(path.join(root, "html")), false);
+    await assert.rejects(runCompact(config), /answered HTTP 200, not 204: is it a zizq admin listener\?/);
+  });
+
+  it("a listener that accepts and never answers is given up on", async () => {
+    const { postAdmin } = await import("../../lib/cli/_admin-request.ts");
+    const held = new Set<net.Socket>();
+    const silent = net.createServer((socket) => held.add(socket)); // reads nothing, answers nothing
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      await assert.rejects(postAdmin({ ...config, url }, "/backup", 300), /no answer for 0 s/);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+});
+
 describe("runBackup", () => {
   it("POSTs /backup and streams the body into a file, creating parent directories", async () => {
     mode = "ok";
@@ -66,7 +92,7 @@ describe("runBackup", () => {
     mode = "fail";
     const file = path.join(root, "failed", "backup.tar.gz");
     await assert.rejects(runBackup(file, config), /POST \/backup failed: HTTP 500: backup failed/);
-    assert.deepEqual(await readdir(path.dirname(file)), []);
+    assert.equal(existsSync(path.dirname(file)), false, "no file, and no directory made for it");
   });
 
   it("fails on a connection cut mid-stream and removes the partial file", async () => {

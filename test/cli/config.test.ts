@@ -23,7 +23,6 @@ describe("resolveServeConfig defaults", () => {
     const dir = path.resolve("zizq-root");
     assert.deepEqual(serve(), {
       dir,
-      dataDir: path.join(dir, "data"),
       host: "127.0.0.1",
       port: 7890,
       adminHost: "127.0.0.1",
@@ -202,6 +201,9 @@ describe("resolveServeConfig validation", () => {
     rejects({ "segment-size": "512KiB" }, {}, /^--segment-size: "512KiB" is below the minimum 1048576 bytes/);
     rejects({ "segment-size": "2GiB" }, {}, /above the maximum/);
     rejects({ "heartbeat-interval": "0" }, {}, /below the minimum 1ms/);
+    // Timer-driven: Node runs a timer over 2^31 - 1 ms after 1 ms (heartbeats nonstop).
+    rejects({ "heartbeat-interval": "25d" }, {}, /^--heartbeat-interval: "25d" is above the maximum 2147483647ms/);
+    rejects({}, { ZIZQ_REAPER_CHECK_INTERVAL: "1y" }, /^ZIZQ_REAPER_CHECK_INTERVAL: "1y" is above the maximum 2147483647ms/);
     rejects({ "default-backoff-base": "60d" }, {}, /above the maximum/);
     rejects({ "default-backoff-exponent": "fast" }, {}, /is not a number/);
     rejects({ "log-max-files": "0" }, {}, /below the minimum/);

@@ -17,9 +17,10 @@ let goodArchive: string;
 before(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), "zizq-restore-"));
   const source = path.join(root, "source");
-  await mkdir(path.join(source, "zizq-root", "data", "segments"), { recursive: true });
-  await writeFile(path.join(source, "zizq-root", "data", "meta.json"), '{"format":1}');
-  await writeFile(path.join(source, "zizq-root", "data", "segments", "00000001.seg"), Buffer.alloc(4096, 7));
+  // The layout `zizq backup` writes: the store's files right under zizq-root/.
+  await mkdir(path.join(source, "zizq-root", "segments"), { recursive: true });
+  await writeFile(path.join(source, "zizq-root", "meta.json"), '{"format":1}');
+  await writeFile(path.join(source, "zizq-root", "segments", "00000001.seg"), Buffer.alloc(4096, 7));
   goodArchive = path.join(root, "backup.tar.gz");
   await tar.c({ gzip: true, file: goodArchive, cwd: source }, ["zizq-root"]);
 });
@@ -56,16 +57,16 @@ describe("runRestore", () => {
     const target = path.join(root, "restored-new");
     const files = await runRestore(goodArchive, target);
     assert.equal(files, 2);
-    assert.deepEqual((await readdir(target)).sort(), ["data"]);
-    assert.equal(await readFile(path.join(target, "data", "meta.json"), "utf8"), '{"format":1}');
-    assert.deepEqual(await readFile(path.join(target, "data", "segments", "00000001.seg")), Buffer.alloc(4096, 7));
+    assert.deepEqual((await readdir(target)).sort(), ["meta.json", "segments"]);
+    assert.equal(await readFile(path.join(target, "meta.json"), "utf8"), '{"format":1}');
+    assert.deepEqual(await readFile(path.join(target, "segments", "00000001.seg")), Buffer.alloc(4096, 7));
   });
 
   it("extracts into an existing empty directory", async () => {
     const target = path.join(root, "restored-empty");
     await mkdir(target);
     await runRestore(goodArchive, target);
-    assert.ok(existsSync(path.join(target, "data", "meta.json")));
+    assert.ok(existsSync(path.join(target, "meta.json")));
   });
 
   it("refuses a non-empty target and leaves it untouched", async () => {
@@ -84,7 +85,7 @@ describe("runRestore", () => {
 
   it("refuses an entry that would escape the target, writing nothing", async () => {
     const archive = await craftArchive("escape.tar.gz", [
-      { path: "zizq-root/data/meta.json", body: "{}" },
+      { path: "zizq-root/meta.json", body: "{}" },
       { path: "zizq-root/../escaped.txt", body: "gotcha" },
     ]);
     const target = path.join(root, "restored-escape");
@@ -108,6 +109,12 @@ describe("runRestore", () => {
     await writeFile(bogus, "definitely not gzip");
     await assert.rejects(runRestore(bogus, path.join(root, "restored-bogus")), /cannot read .* as a tar\.gz backup/);
     assert.ok(!existsSync(path.join(root, "restored-bogus")));
+    // A tar.gz under zizq-root/ without the store's meta.json is some other archive.
+    for (const entries of [[{ path: "zizq-root/notes.txt", body: "hi" }], [{ path: "zizq-root/segments/00000001.seg", body: "x" }]]) {
+      const target = path.join(root, "restored-not-a-backup");
+      await assert.rejects(runRestore(await craftArchive("not-a-backup.tar.gz", entries), target), /has no zizq-root\/meta\.json \(not a zizq backup\?\)/);
+      assert.ok(!existsSync(target));
+    }
     const empty = await craftArchive("empty.tar.gz", []);
     await assert.rejects(runRestore(empty, path.join(root, "restored-empty-archive")), /as a tar\.gz backup|the archive is empty/);
   });
