@@ -2,8 +2,11 @@
 // `<log dir>/zizq.log` rotated by time and size with a bounded number of old files.
 // Created once by main.ts before `serve` starts; flushLogger() before the process exits.
 
+import { closeSync, mkdirSync, openSync } from "node:fs";
+import path from "node:path";
 import { pino, type DestinationStream, type Logger } from "pino";
 import { createStream, type RotatingFileStream } from "rotating-file-stream";
+import { ConfigError } from "./_read-flags.ts";
 import type { LogConfig } from "./config.ts";
 import { formatCompact, formatPretty } from "./_log-format.ts";
 
@@ -55,6 +58,15 @@ export async function flushLogger(logger: Logger): Promise<void> {
 
 function openLogFile(config: LogConfig): RotatingFileStream {
   const dir = config.dir!;
+  // Checked before the server starts: the stream reports a bad directory only as an
+  // 'error' event, after which the server ran with every log line dropped and never
+  // said which port it had taken (a --log-dir that was a file, an immutable dir).
+  try {
+    mkdirSync(dir, { recursive: true });
+    closeSync(openSync(path.join(dir, LOG_FILE_NAME), "a"));
+  } catch (error) {
+    throw new ConfigError(`cannot write the log file in ${dir}: ${(error as Error).message}`);
+  }
   // The live file is always zizq.log, so `tail -F` survives rotations. Rotated files are
   // named after the UTC second they were rotated: stamping the period start instead
   // makes the library reuse freed counters, and names stop sorting by age.

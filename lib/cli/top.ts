@@ -58,13 +58,21 @@ export async function runTop(config: TopConfig): Promise<number> {
   };
 
   let finish: (code: number) => void = () => {};
-  const done = new Promise<number>((resolve) => { finish = resolve; });
+  let fail: (error: Error) => void = () => {};
+  const done = new Promise<number>((resolve, reject) => { finish = resolve; fail = reject; });
+  // Until a first connection opens, a failure ends `top` with the reason: a wrong URL, a
+  // server that is not running or a port some other program answers used to show
+  // "connecting…" forever. After one, a drop reconnects every 2 s (the server restarts).
+  let everOpen = false;
+  let lastProblem = "";
 
   const connect = () => {
     reconnect = undefined;
+    lastProblem = "";
     const socket = new WebSocket(url, { ...tls, ...(config.token === undefined ? {} : { headers: { authorization: `Bearer ${config.token}` } }) });
     ws = socket;
     socket.on("open", () => {
+      everOpen = true;
       state = { ...state, connected: true };
       // A new connection starts with detail off (§5.1); keep what the user chose.
       if (state.detail) socket.send(JSON.stringify({ type: "set_detail_level", detail: true }));
@@ -78,9 +86,18 @@ export async function runTop(config: TopConfig): Promise<number> {
       }
       scheduleDraw();
     });
-    socket.on("error", () => {});
+    socket.on("error", (error) => { lastProblem ||= error.message; }); // the first reason, not terminate()'s
+    socket.on("unexpected-response", (_request, response) => {
+      lastProblem = `HTTP ${response.statusCode} instead of a WebSocket (is ${config.url} a zizq admin listener?)`;
+      response.resume();
+      socket.terminate();
+    });
     socket.on("close", () => {
       if (ws !== socket || state.quit) return;
+      if (!everOpen) {
+        quit(new Error(`cannot reach ${url}: ${lastProblem || "the connection closed"}`));
+        return;
+      }
       state = { ...state, connected: false };
       scheduleDraw(true);
       reconnect = setTimeout(connect, RECONNECT_MS);
@@ -116,7 +133,8 @@ export async function runTop(config: TopConfig): Promise<number> {
     if (stdin.isTTY) stdin.setRawMode(false);
     out.write("\x1b[?25h\x1b[?1049l");
   };
-  const quit = () => {
+  /** Ends `top`: with an error (a first connection that failed) or, from a key or signal, code 0. */
+  const quit = (error?: unknown) => {
     state = { ...state, quit: true };
     if (reconnect) clearTimeout(reconnect);
     if (drawTimer) clearTimeout(drawTimer);
@@ -125,10 +143,12 @@ export async function runTop(config: TopConfig): Promise<number> {
     stdin.off("data", onData);
     stdin.pause();
     process.off("SIGTERM", quit);
+    process.off("SIGINT", quit);
     process.off("exit", restore);
     out.off("resize", onResize);
     restore();
-    finish(0);
+    if (error instanceof Error) fail(error);
+    else finish(0);
   };
   const onData = (chunk: Buffer) => {
     for (const key of splitKeys(chunk.toString("utf8"))) {
@@ -148,6 +168,8 @@ export async function runTop(config: TopConfig): Promise<number> {
   // Whatever ends the process, the terminal comes back usable.
   process.on("exit", restore);
   process.on("SIGTERM", quit);
+  // A SIGINT from outside (kill -INT; Ctrl-C in raw mode is a key) left the screen alternate.
+  process.on("SIGINT", quit);
   if (stdin.isTTY) stdin.setRawMode(true);
   stdin.on("data", onData);
   stdin.resume();

@@ -2,12 +2,13 @@
 // file count, and nothing written outside the configured directory.
 
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import type { LogConfig } from "../../lib/cli/config.ts";
 import { createLogger, flushLogger } from "../../lib/cli/log.ts";
+import { runCli } from "./_run-cli.ts";
 
 const base: LogConfig = { format: "json", level: "info", dir: undefined, rotation: "never", maxFileBytes: 0, maxFiles: 10 };
 
@@ -78,7 +79,18 @@ describe("createLogger on disk", () => {
     assert.deepEqual(await readdir(root), ["log"]);
   });
 
-  it("rotates by size and keeps at most maxFiles old files", async () => {
+  it("a log directory that cannot be written stops the start with one line and exit 2", async () => {
+    const root = await tempRoot();
+    const file = path.join(root, "afile");
+    await writeFile(file, "not a directory");
+    assert.throws(() => createLogger({ ...base, dir: file }), { name: "ConfigError", message: new RegExp(`^cannot write the log file in ${file}: `) });
+    const r = await runCli(["serve", "--dir", path.join(root, "data"), "--log-dir", file, "--port", "0", "--no-admin"], {});
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^zizq: cannot write the log file in .*afile: /);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  });
+
+    it("rotates by size and keeps at most maxFiles old files", async () => {
     const root = await tempRoot();
     const logger = createLogger({ ...base, dir: root, maxFileBytes: 300, maxFiles: 2 });
     for (let i = 0; i < 40; i++) logger.info({ i, padding: "x".repeat(40) }, "line");

@@ -2,8 +2,11 @@
 // handling as a pure reducer (state in, state and client frames out).
 
 import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { it } from "node:test";
 import { splitKeys } from "../../lib/cli/top.ts";
+import { runCli } from "./_run-cli.ts";
 import { type TopState, applyFrame, applyQueues, handleKey, initialState, parseQuery, relative, render } from "../../lib/cli/top-view.ts";
 
 const server = { version: "0.6.1", uptime_ms: 3_723_000, tier: "pro", total_ready: 2, total_in_flight: 1, total_scheduled: 0 };
@@ -122,4 +125,26 @@ it("the detail panel shows a job's budgets (key ×cost)", () => {
     scheduled: { items: [], first_position: 0, total: 0 },
   });
   assert.match(render(keys(state, "2").state, 120, 20, 0).join("\n"), /budgets mail ×1, reports ×3/);
+});
+
+it("a first connection that fails ends top with the reason and exit 1 (no server; a port some other program answers)", async () => {
+  const closed = http.createServer();
+  await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+  const free = (closed.address() as AddressInfo).port;
+  await new Promise((resolve) => closed.close(resolve));
+  const none = await runCli(["top", "--url", `http://127.0.0.1:${free}`], {}, { timeoutMs: 30_000 });
+  assert.equal(none.code, 1, none.stderr);
+  assert.match(none.stderr, new RegExp(`zizq: cannot reach ws://127\\.0\\.0\\.1:${free}/events: connect ECONNREFUSED`));
+
+  const other = http.createServer((_req, res) => res.writeHead(404).end("no"));
+  await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+  try {
+    const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    const r = await runCli(["top", "--url", url], {}, { timeoutMs: 30_000 });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /HTTP 404 instead of a WebSocket \(is .* a zizq admin listener\?\)/);
+  } finally {
+    other.closeAllConnections();
+    await new Promise((resolve) => other.close(resolve));
+  }
 });
