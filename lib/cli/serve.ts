@@ -64,13 +64,19 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
     const stop = (signal: string) => {
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
+      process.off("SIGHUP", onHup);
       logger.info({ signal }, "shutting down");
       resolve();
     };
     const onInt = () => stop("SIGINT");
     const onTerm = () => stop("SIGTERM");
+    // Without --auth-tokens there is nothing to reload: SIGHUP (the terminal closing on a
+    // foreground server) stops it gracefully, like SIGTERM. Node's default was to exit at
+    // once: streams cut, the lock and half-made spare segments left behind.
+    const onHup = () => stop("SIGHUP");
     process.on("SIGINT", onInt);
     process.on("SIGTERM", onTerm);
+    if (config.authTokensPath === undefined) process.on("SIGHUP", onHup);
   });
   await server.close();
 }
@@ -178,7 +184,7 @@ export async function startServe(config: ServeConfig, logger: Logger): Promise<R
   }
   if (auth) logger.info({ tokens: auth.size }, "access tokens required (--auth-tokens)");
   // SIGHUP reloads the token file; a bad file keeps the old tokens. Only with --auth-tokens:
-  // otherwise SIGHUP keeps Node's default (exit), as before.
+  // otherwise runServe stops the server gracefully on SIGHUP.
   const onHup = () => {
     try {
       readTokens(config.authTokensPath!, auth);

@@ -1,7 +1,8 @@
 // `zizq serve --auth-tokens FILE` as a real process: a bad line stops the server before it
 // starts and the message names the line (never the token); both listeners and the admin
 // WebSocket demand a Bearer token; SIGHUP reloads the file (a bad file keeps the old
-// tokens); `zizq backup --token` gets through; no token ever shows up in the logs.
+// tokens); `zizq backup --token` gets through; no token ever shows up in the logs. Without
+// --auth-tokens, SIGHUP (a closing terminal) stops the server gracefully.
 
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -56,6 +57,23 @@ describe("zizq serve --auth-tokens", () => {
     });
     // Nothing was created or locked: the store was never opened.
     assert.equal(fs.existsSync(path.join(root, "dir", "segments")), false);
+  });
+
+  it("without --auth-tokens, SIGHUP stops the server gracefully: exit 0, lock released, a restart finds every job", async () => {
+    const root = tmpDir();
+    const dir = path.join(root, "dir");
+    const srv = await spawnServer(dir);
+    running.push(srv);
+    const id = ((await req(srv.url, "POST", "/jobs", { type: "t", queue: "q", payload: 1 })).body as { id: string }).id;
+    const exited = new Promise<number | null>((resolve) => srv.child.once("exit", (code) => resolve(code)));
+    srv.child.kill("SIGHUP");
+    assert.equal(await exited, 0, srv.logs());
+    assert.match(srv.logs(), /"signal":"SIGHUP".*shutting down/);
+    assert.match(srv.logs(), /stopped/);
+    assert.equal(fs.existsSync(path.join(dir, "zizq.lock")), false, "the lock is released");
+    const again = await spawnServer(dir);
+    running.push(again);
+    assert.equal((await req(again.url, "GET", `/jobs/${id}`)).status, 200);
   });
 
   it("guards both listeners and the WebSocket; SIGHUP reloads; tokens never reach the logs", async () => {
