@@ -3,6 +3,7 @@
 // streams, stop background loops, flush the commit batch, close the store.
 // startServe() is the same server without the signal wait: the in-process `serve()`.
 
+import { X509Certificate, createPrivateKey } from "node:crypto";
 import fs from "node:fs";
 import type { Logger } from "pino";
 import { toNodeHandler } from "h3/node";
@@ -21,13 +22,46 @@ import { ConfigError, type ServeConfig } from "./config.ts";
 
 type TlsFiles = ServeConfig["tls"];
 
-function readTls(files: TlsFiles) {
+/**
+ * The PEM files of one listener, read and checked before the store opens, each problem
+ * naming its flag (`prefix` is "tls" or "admin-tls"). An empty or non-PEM client CA was
+ * accepted, and every client was then refused at its handshake; errors about the others
+ * came as raw OpenSSL text, after recovery.
+ */
+function readTls(files: TlsFiles, prefix: string) {
   if (!files) return undefined;
-  return {
-    cert: fs.readFileSync(files.certPath),
-    key: fs.readFileSync(files.keyPath),
-    clientCa: files.clientCaPath ? fs.readFileSync(files.clientCaPath) : undefined,
+  const read = (flag: string, file: string): Buffer => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new ConfigError(`--${flag}: cannot read ${file}: ${(err as Error).message}`);
+    }
   };
+  const check = (flag: string, file: string, parse: () => unknown): void => {
+    try {
+      parse();
+    } catch (err) {
+      throw new ConfigError(`--${flag}: ${file} is not usable: ${(err as Error).message}`);
+    }
+  };
+  const cert = read(`${prefix}-cert`, files.certPath);
+  const key = read(`${prefix}-key`, files.keyPath);
+  check(`${prefix}-cert`, files.certPath, () => new X509Certificate(cert));
+  check(`${prefix}-key`, files.keyPath, () => createPrivateKey(key));
+  check(`${prefix}-key`, files.keyPath, () => {
+    if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) throw new Error(`it does not match the certificate in ${files.certPath}`);
+  });
+  let clientCa: Buffer | undefined;
+  if (files.clientCaPath) {
+    const path = files.clientCaPath;
+    clientCa = read(`${prefix}-client-ca`, path);
+    const blocks = clientCa.toString("latin1").match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    check(`${prefix}-client-ca`, path, () => {
+      if (blocks.length === 0) throw new Error("no PEM certificate in it");
+      for (const block of blocks) new X509Certificate(block);
+    });
+  }
+  return { cert, key, clientCa };
 }
 
 /** The --auth-tokens file; a bad one stops the server before it starts (the message names the line). */
@@ -84,6 +118,8 @@ export async function runServe(config: ServeConfig, logger: Logger): Promise<voi
 /** Recover the store and open the listeners; the caller decides when to close. */
 export async function startServe(config: ServeConfig, logger: Logger): Promise<RunningServer> {
   const auth = config.authTokensPath === undefined ? undefined : readTokens(config.authTokensPath);
+  const primaryTls = readTls(config.tls, "tls");
+  const adminTls = config.adminEnabled ? readTls(config.adminTls, "admin-tls") : undefined;
   const fsync = config.defaultCommitMode === "fsync";
   const enqueueFsync = (config.enqueueCommitMode ?? config.defaultCommitMode) === "fsync";
   const started = Date.now();
@@ -150,7 +186,7 @@ export async function startServe(config: ServeConfig, logger: Logger): Promise<R
   };
   try {
     const primaryHandler = auth ? withTokens(toNodeHandler(primary.app), auth, "primary") : toNodeHandler(primary.app);
-    const l = await listen(primaryHandler, { host: config.host, port: config.port, tls: readTls(config.tls), name: "primary" });
+    const l = await listen(primaryHandler, { host: config.host, port: config.port, tls: primaryTls, name: "primary" });
     listeners.push(l);
     announce("primary", l);
     if (config.adminEnabled) {
@@ -164,7 +200,7 @@ export async function startServe(config: ServeConfig, logger: Logger): Promise<R
         },
       });
       const adminHandler = auth ? withTokens(toNodeHandler(admin), auth, "admin") : toNodeHandler(admin);
-      const a = await listen(adminHandler, { host: config.adminHost, port: config.adminPort, tls: readTls(config.adminTls), name: "admin" });
+      const a = await listen(adminHandler, { host: config.adminHost, port: config.adminPort, tls: adminTls, name: "admin" });
       listeners.push(a);
       // The sniffer lets WebSocket upgrades through to the server's 'upgrade' event.
       const events = attachEvents(a.server, queue, {

@@ -9,6 +9,7 @@ import { after, describe, it } from "node:test";
 import { runTlsCommand } from "../../lib/cli/tls.ts";
 import type { TlsAction, TlsCommandOptions } from "../../lib/cli/config.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
+import { runCli } from "./_run-cli.ts";
 
 function options(action: TlsAction, outDir: string, extra: Partial<TlsCommandOptions> = {}): TlsCommandOptions {
   return {
@@ -97,5 +98,34 @@ describe("zizq tls", () => {
     const dir = tmpDir();
     await assert.rejects(run(options("server-cert", dir)), /cannot read the CA/);
     await assert.rejects(run(options("client-cert", dir, { clients: ["w"] })), /cannot read the CA/);
+  });
+});
+
+describe("zizq serve with TLS files that cannot work", () => {
+  after(cleanupTmp);
+
+  it("is refused before the store opens, one line naming the flag, exit 2", async () => {
+    const dir = tmpDir();
+    await run(options("init", dir));
+    const empty = path.join(dir, "empty.pem");
+    fs.writeFileSync(empty, "");
+    const data = path.join(dir, "data");
+    const serve = (extra: string[]) => runCli(["serve", "--dir", data, "--port", "0", "--no-admin",
+      "--tls-cert", path.join(dir, "server-cert.pem"), "--tls-key", path.join(dir, "server-key.pem"), ...extra], {});
+    const cases: [string[], RegExp][] = [
+      [["--tls-client-ca", empty], /^zizq: --tls-client-ca: .*empty\.pem is not usable: no PEM certificate in it$/],
+      [["--tls-client-ca", path.join(dir, "server-key.pem")], /^zizq: --tls-client-ca: .* is not usable: no PEM certificate in it$/],
+      [["--tls-client-ca", path.join(dir, "missing.pem")], /^zizq: --tls-client-ca: cannot read .*missing\.pem: ENOENT/],
+    ];
+    for (const [extra, message] of cases) {
+      const r = await serve(extra);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr.trim(), message);
+    }
+    const mismatch = await runCli(["serve", "--dir", data, "--port", "0", "--no-admin",
+      "--tls-cert", path.join(dir, "server-cert.pem"), "--tls-key", path.join(dir, "ca-key.pem")], {});
+    assert.equal(mismatch.code, 2, mismatch.stderr);
+    assert.match(mismatch.stderr.trim(), /^zizq: --tls-key: .*ca-key\.pem is not usable: it does not match the certificate in .*server-cert\.pem$/);
+    assert.equal(fs.existsSync(data), false, "refused before the store was made");
   });
 });
