@@ -11,6 +11,12 @@
 // name, then hard-linked into place), so nobody reads a half-written pid as garbage.
 // Residual: a starter that dies in the few syscalls it holds the breaker leaves it
 // stale; the next starters remove it by the same pid rule, unserialised.
+//
+// A lock file also holds its owner's start time (Linux: /proc/<pid>/stat, clock ticks
+// since boot). After a kill -9 or a host restart the pid can belong to another process
+// by the time we look, and a live pid alone blocked every start for good. A live pid
+// whose start time differs is stale. Where /proc is missing, or in a lock file written
+// before, the pid decides alone.
 
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -40,30 +46,55 @@ function alive(pid: number): boolean {
   }
 }
 
-/** A pid that names a live owner other than this process. */
-const liveOwner = (pid: number | undefined): pid is number =>
-  pid !== undefined && Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid);
-
-/** The pid in a lock file; NaN for garbage; "gone" when there is no such file. */
-function readPid(file: string): number | "gone" {
+/** A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), if known. */
+export function startTimeOf(pid: number): string | undefined {
   try {
-    return Number.parseInt(fs.readFileSync(file, "utf8"), 10);
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parentheses: count from its end.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a lock file says: its owner's pid (NaN for garbage) and start time, if written. */
+interface Owner { pid: number; start?: string }
+
+/** A live owner other than this process: the pid is alive and, when both are known, started when the file says. */
+function liveOwner(owner: Owner): boolean {
+  const { pid, start } = owner;
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !alive(pid)) return false;
+  if (start === undefined) return true;
+  const now = startTimeOf(pid);
+  return now === undefined || now === start;
+}
+
+/** The owner named in a lock file; "gone" when there is no such file. */
+function readOwner(file: string): Owner | "gone" {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return "gone";
     throw err;
   }
+  const [pid, start] = text.trim().split(/\s+/);
+  return { pid: Number.parseInt(pid ?? "", 10), start };
 }
 
 /** The live process other than this one that holds `dir`'s lock, if any. */
 export function lockHolder(dir: string): number | undefined {
-  const pid = readPid(path.join(dir, "zizq.lock"));
-  return pid !== "gone" && liveOwner(pid) ? pid : undefined;
+  const owner = readOwner(path.join(dir, "zizq.lock"));
+  return owner !== "gone" && liveOwner(owner) ? owner.pid : undefined;
 }
 
-/** Create `file` holding our pid, atomically and only if absent; false if it exists. */
+const OWN_START = startTimeOf(process.pid);
+const OWN_LINE = `${process.pid}${OWN_START === undefined ? "" : ` ${OWN_START}`}\n`;
+
+/** Create `file` holding our pid (and start time), atomically and only if absent; false if it exists. */
 function createExclusive(file: string): boolean {
   const tmp = `${file}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
-  fs.writeFileSync(tmp, `${process.pid}\n`);
+  fs.writeFileSync(tmp, OWN_LINE);
   try {
     fs.linkSync(tmp, file);
     return true;
@@ -73,7 +104,7 @@ function createExclusive(file: string): boolean {
     if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw err;
     // A file system without hard links: an exclusive create (a reader may see it empty).
     try {
-      fs.writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
+      fs.writeFileSync(file, OWN_LINE, { flag: "wx" });
       return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
@@ -111,15 +142,15 @@ export function lockDir(dir: string): DirLock {
       };
     }
     if (held.has(file)) throw new StorageError("locked", `data dir ${dir} is already open in this process`);
-    const pid = readPid(file);
-    if (pid === "gone") continue; // released or cleared meanwhile: try again
-    if (liveOwner(pid)) {
-      throw new StorageError("locked", `data dir ${dir} is in use by another zizq server (pid ${pid}); stop it first`);
+    const owner = readOwner(file);
+    if (owner === "gone") continue; // released or cleared meanwhile: try again
+    if (liveOwner(owner)) {
+      throw new StorageError("locked", `data dir ${dir} is in use by another zizq server (pid ${owner.pid}); stop it first`);
     }
     // Stale: its owner is gone. Remove it under the breaker, judged again under it.
     if (createExclusive(breaker)) {
       try {
-        const again = readPid(file);
+        const again = readOwner(file);
         if (again !== "gone" && !liveOwner(again)) unlinkQuietly(file);
       } finally {
         unlinkQuietly(breaker);
@@ -127,8 +158,8 @@ export function lockDir(dir: string): DirLock {
       continue;
     }
     // Another starter is clearing it; or one died holding the breaker: clear that too.
-    const breakerPid = readPid(breaker);
-    if (breakerPid !== "gone" && !liveOwner(breakerPid)) unlinkQuietly(breaker);
+    const breakerOwner = readOwner(breaker);
+    if (breakerOwner !== "gone" && !liveOwner(breakerOwner)) unlinkQuietly(breaker);
     if (Date.now() > deadline) throw new StorageError("locked", `could not lock data dir ${dir}`);
     pause(1);
   }

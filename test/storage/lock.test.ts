@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { StorageError } from "../../lib/storage/errors.ts";
+import { startTimeOf } from "../../lib/storage/lock.ts";
 import { type Store, openStore } from "../../lib/storage/store.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 
@@ -53,9 +54,23 @@ describe("data dir lock", () => {
     fs.mkdirSync(path.join(dir, "segments"), { recursive: true });
     fs.writeFileSync(path.join(dir, "zizq.lock"), `${deadPid()}\n`);
     const store = await open(dir);
-    assert.equal(fs.readFileSync(path.join(dir, "zizq.lock"), "utf8"), `${process.pid}\n`);
+    assert.equal(fs.readFileSync(path.join(dir, "zizq.lock"), "utf8"), `${process.pid} ${startTimeOf(process.pid)}\n`);
     await store.close();
     assert.equal(fs.existsSync(path.join(dir, "zizq.lock")), false);
+  });
+
+  it("a live pid that started at another time is a reused pid: its lock is stale", async () => {
+    const dir = tmpDir();
+    fs.mkdirSync(path.join(dir, "segments"), { recursive: true });
+    const parentStart = startTimeOf(process.ppid);
+    assert.ok(parentStart, "this test needs /proc");
+    // The lock's owner died (kill -9) and its pid now belongs to another process.
+    fs.writeFileSync(path.join(dir, "zizq.lock"), `${process.ppid} ${Number(parentStart) + 1}\n`);
+    const store = await open(dir);
+    await store.close();
+    // The same pid with its real start time is the live owner.
+    fs.writeFileSync(path.join(dir, "zizq.lock"), `${process.ppid} ${parentStart}\n`);
+    await assert.rejects(openStore({ dir }), (err) => isLocked(err) && /in use/.test((err as Error).message));
   });
 
   it("takes over a lock file with garbage in it", async () => {
