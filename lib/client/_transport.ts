@@ -29,6 +29,10 @@ export class Transport {
   exchange(method: Method, path: string, body?: unknown): Promise<Exchange> {
     const media = MEDIA_TYPES[this.format].rpc;
     const headers: Record<string, string> = body === undefined ? { accept: media } : { "content-type": media, accept: media };
+    // Encoded before anything is sent, outside the try below: a payload that cannot be
+    // encoded (a BigInt, a cycle) is the caller's TypeError, as on the embedded queue, not
+    // a ConnectionError, which a Worker retries for ever.
+    const encoded = body === undefined ? undefined : encodeBody(this.format, body);
     return new Promise<Exchange>((resolve, reject) => {
       let status = 0;
       let contentType: string | string[] | undefined;
@@ -56,7 +60,7 @@ export class Transport {
       try {
         this.dispatcher.dispatch({
           origin: this.url, path, method, headers,
-          body: body === undefined ? undefined : encodeBody(this.format, body),
+          body: encoded,
         }, handler);
       } catch (err) {
         reject(connectionError(err, this.url));
@@ -100,7 +104,11 @@ export function tolerantDecode(contentType: string | string[] | undefined, bytes
 
 /** A transport failure, its message naming the URL (a refused connection says where it tried). */
 export function connectionError(err: unknown, url: string): ConnectionError {
-  const e = err as Error;
+  let e = err as Error;
+  // An h2 stream cancelled because its session failed to connect says so in Node's words
+  // ("The pending stream has been canceled (caused by: connect ECONNREFUSED …)"): the
+  // message is the cause's, as on HTTP/1.1 and as docs/client.md shows.
+  while ((e as NodeJS.ErrnoException)?.code === "ERR_HTTP2_STREAM_CANCEL" && e.cause instanceof Error) e = e.cause;
   const out = new ConnectionError(`${e?.message ?? String(err)} (${url})`);
   (out as { cause?: unknown }).cause = err;
   return out;

@@ -78,6 +78,9 @@ export class EmbeddedQueue {
     try {
       return await work();
     } catch (err) {
+      // A call that close() overtook failed in the store ("store is closed", a raw
+      // StorageError): the caller gets what a Client gets from a server going away.
+      if (this.#closed) throw new ConnectionError(`the embedded queue at ${this.#store.dir} was closed during the call`);
       throw translate(err);
     }
   }

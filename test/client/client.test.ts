@@ -230,11 +230,21 @@ describe("Client lifecycle", () => {
 });
 
 describe("Client errors", () => {
+  it("a body that cannot be encoded is the caller's TypeError, not a ConnectionError (a Worker retries those)", async () => {
+    const c = new Client({ url: "http://127.0.0.1:9" });
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    await assert.rejects(c.enqueue({ type: "t", queue: "q", payload: 10n }), { name: "TypeError", message: /BigInt/ });
+    await assert.rejects(c.enqueue({ type: "t", queue: "q", payload: cycle }), { name: "TypeError", message: /circular/ });
+    await c.destroy();
+  });
+
   it("a refused connection is a ConnectionError naming the URL", async () => {
     const c = new Client({ url: "http://127.0.0.1:9" });
     await assert.rejects(c.health(), (err: unknown) =>
       err instanceof ResponseError === false && (err as Error).name === "ConnectionError"
-      && (err as Error).message.includes("ECONNREFUSED") && (err as Error).message.includes("http://127.0.0.1:9"));
+      // The docs' exact words (docs/client.md), not Node's "pending stream has been canceled".
+      && (err as Error).message === "connect ECONNREFUSED 127.0.0.1:9 (http://127.0.0.1:9)");
     await c.destroy();
   });
 

@@ -66,6 +66,15 @@ test("calls after close() reject with ConnectionError; close() is idempotent", a
   await assert.rejects(queue.take(), { name: "ConnectionError" });
 });
 
+test("calls that close() overtakes either finish or reject with ConnectionError, never a storage error", async () => {
+  const queue = await open({ dir: tmpDir() });
+  // Started in the same turn as close(): their writes meet a store that is closing.
+  const calls = Array.from({ length: 200 }, (_, i) => queue.enqueue({ type: "t", queue: "q", payload: i }).then(() => "ok", (err: Error) => err.name));
+  await queue.close();
+  const outcomes = new Set(await Promise.all(calls));
+  for (const outcome of outcomes) assert.ok(outcome === "ok" || outcome === "ConnectionError", `an overtaken call rejected with ${outcome}`);
+});
+
 test("an aborted signal rejects the take iteration with an AbortError and requeues held jobs", async () => {
   const queue = await open({ dir: tmpDir() });
   try {
