@@ -79,6 +79,13 @@ export class H2cDispatcher extends Dispatcher {
         return true;
       };
       const fail = (err: Error) => {
+        // nghttp2 says the session is over its memory limits (a 40 MB body written at once
+        // outgrows the session's 10 MB): it then refuses every later stream on it too, so
+        // new calls get a new session instead of the same error for ever.
+        if (stream.rstCode === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM && this.#session === session) {
+          this.#session = undefined;
+          session.close();
+        }
         if (!finish() || settled) return;
         // A session that never connected sent nothing: its streams can go again, once, on a
         // fresh session. Without this, a call made just after a server came back could ride

@@ -239,6 +239,17 @@ describe("Client errors", () => {
     await c.destroy();
   });
 
+  it("a body too big for the HTTP/2 session fails alone: the next calls get a fresh session", async () => {
+    const client = new Client({ url: s.url });
+    try {
+      const big = { type: "t", queue: "q", payload: "x".repeat(40 * 1024 * 1024) };
+      await assert.rejects(client.enqueueRaw(big as never));
+      for (let i = 0; i < 3; i++) assert.deepEqual(await client.health(), { status: "ok" });
+    } finally {
+      await client.close();
+    }
+  });
+
   it("a refused connection is a ConnectionError naming the URL", async () => {
     const c = new Client({ url: "http://127.0.0.1:9" });
     await assert.rejects(c.health(), (err: unknown) =>
