@@ -100,13 +100,18 @@ export class H2cDispatcher extends Dispatcher {
         settled = true;
         handler.onError?.(err);
       };
-      stream.setTimeout(this.options.headersTimeout, () => {
-        stream.destroy(Object.assign(new Error("Request timed out"), { code: "UND_ERR_HEADERS_TIMEOUT" }));
+      // One timeout listener for both phases: setTimeout(ms, cb) adds a listener each
+      // time, and the headers one used to fire during a stalled body too.
+      let responded = false;
+      stream.setTimeout(this.options.headersTimeout);
+      stream.on("timeout", () => {
+        stream.destroy(responded
+          ? Object.assign(new Error("Body Timeout Error"), { code: "UND_ERR_BODY_TIMEOUT" })
+          : Object.assign(new Error("Request timed out"), { code: "UND_ERR_HEADERS_TIMEOUT" }));
       });
       stream.once("response", (responseHeaders) => {
-        stream.setTimeout(this.options.bodyTimeout, () => {
-          stream.destroy(Object.assign(new Error("Body Timeout Error"), { code: "UND_ERR_BODY_TIMEOUT" }));
-        });
+        responded = true;
+        stream.setTimeout(this.options.bodyTimeout);
         const raw: string[] = [];
         for (const [name, value] of Object.entries(responseHeaders)) {
           if (!name.startsWith(":") && value !== undefined) raw.push(name, String(value));
@@ -114,11 +119,24 @@ export class H2cDispatcher extends Dispatcher {
         handler.onHeaders?.(Number(responseHeaders[HTTP2_HEADER_STATUS]), raw as unknown as Buffer[], () => {}, "");
       });
       stream.on("data", (chunk: Buffer) => { handler.onData?.(chunk); });
-      // No trailers: an empty list, which undici's own request() reads as raw headers.
-      stream.once("end", () => { if (finish()) { settled = true; handler.onComplete?.([]); } });
+      // Complete only on a clean close after a response: an 'end' also comes when the
+      // connection drops before any answer (read as an empty 200-less body: a SyntaxError)
+      // or is reset mid-body (half a body decoded as whole). No trailers: an empty list,
+      // which undici's own request() reads as raw headers.
+      let ended = false;
+      stream.once("end", () => { ended = true; });
       stream.once("error", (err) => fail(this.#errorOf(session) ?? err));
-      // A stream closed without end or error: the session went away under it.
-      stream.once("close", () => fail(this.#errorOf(session) ?? new Error(`stream closed (code ${stream.rstCode})`)));
+      stream.once("close", () => {
+        if (responded && ended && (stream.rstCode ?? 0) === http2.constants.NGHTTP2_NO_ERROR) {
+          if (finish()) { settled = true; handler.onComplete?.([]); }
+          return;
+        }
+        // Closed without a response, or reset: the session went away under it.
+        fail(this.#errorOf(session) ?? Object.assign(
+          new Error(responded ? `the response was cut off (stream reset, code ${stream.rstCode})` : "the connection closed before a response"),
+          { code: "UND_ERR_SOCKET" },
+        ));
+      });
       if (body != null) stream.end(body);
     };
     send(false);

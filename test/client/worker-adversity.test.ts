@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import http from "node:http";
+import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { open } from "../../lib/embedded/open.ts";
@@ -212,4 +213,45 @@ describe("take streams that misbehave", () => {
       await fake.close();
     }
   });
+});
+
+describe("an RPC whose connection dies", () => {
+  /** An h2c server that answers every request with `answer`; `kill` drops every connection. */
+  async function fakeH2(answer: (res: http2.Http2ServerResponse, kill: () => void) => void) {
+    const sockets = new Set<import("node:net").Socket>();
+    const server = http2.createServer((_req, res) => answer(res, () => { for (const socket of sockets) socket.destroy(); }));
+    server.on("connection", (socket: import("node:net").Socket) => { sockets.add(socket); socket.once("close", () => sockets.delete(socket)); });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => new Promise<void>((resolve) => { for (const socket of sockets) socket.destroy(); server.close(() => resolve()); }),
+    };
+  }
+
+  const cases: [string, (res: http2.Http2ServerResponse, kill: () => void) => void, (err: unknown) => boolean][] = [
+    ["before the answer: a ConnectionError", (_res, kill) => kill(),
+      (err) => (err as Error).name === "ConnectionError" && /closed before a response/.test((err as Error).message)],
+    ["mid-body: the transport error, raw (never half a body decoded)", (res, kill) => {
+      res.setHeader("content-type", "application/json");
+      res.write('{"status":"o');
+      setTimeout(kill, 50);
+    }, (err) => (err as Error).name !== "SyntaxError" && (err as { code?: string }).code === "UND_ERR_SOCKET"],
+    ["a body that stalls: the body timeout, not the headers one", (res) => {
+      res.setHeader("content-type", "application/json");
+      res.write('{"status":');
+    }, (err) => (err as { code?: string }).code === "UND_ERR_BODY_TIMEOUT"],
+  ];
+  for (const [name, answer, check] of cases) {
+    it(name, async () => {
+      const fake = await fakeH2(answer);
+      const client = new Client({ url: fake.url, readTimeout: 500 });
+      try {
+        await assert.rejects(client.health(), check);
+        await assert.rejects(client.reportSuccess("x"), check);
+      } finally {
+        await client.destroy();
+        await fake.close();
+      }
+    });
+  }
 });
