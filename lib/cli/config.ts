@@ -13,6 +13,12 @@ import { ConfigError, createFlagReader, U32_MAX } from "./_read-flags.ts";
  */
 const TIMER_MAX_MS = 2 ** 31 - 1;
 
+/**
+ * Longest certificate validity `zizq tls` writes: 100 years. `--days 99999999` wrote a
+ * certificate whose end date no X.509 time can hold ("Bad time value"), and exit 0.
+ */
+const MAX_CERT_DAYS = 36_525;
+
 export { ConfigError } from "./_read-flags.ts";
 
 export const COMMIT_MODES = ["buffered", "fsync"] as const;
@@ -310,8 +316,8 @@ export function resolveTlsCommandOptions(
     action: tlsAction,
     outDir,
     overwrite: read.bool("overwrite"),
-    days: read.optionalInteger("days", { min: 1 }) ?? (tlsAction === "ca" ? 3650 : 365),
-    caDays: read.integer("ca-days", { min: 1 }),
+    days: read.optionalInteger("days", { min: 1, max: MAX_CERT_DAYS }) ?? (tlsAction === "ca" ? 3650 : 365),
+    caDays: read.integer("ca-days", { min: 1, max: MAX_CERT_DAYS }),
     caCertPath: read.optionalPath("ca-cert") ?? path.join(outDir, "ca-cert.pem"),
     caKeyPath: read.optionalPath("ca-key") ?? path.join(outDir, "ca-key.pem"),
     cn: read.optionalString("cn") ?? defaultCn,

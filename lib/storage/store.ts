@@ -139,7 +139,11 @@ export class Store {
     const now = options.now ?? Date.now;
     const dir = path.resolve(options.dir);
     const segDir = path.join(dir, "segments");
-    await fs.mkdir(segDir);
+    await fs.mkdir(segDir).catch((err: NodeJS.ErrnoException) => {
+      // A raw "ENOTDIR: not a directory, mkdir …/segments" did not say which path was wrong.
+      const what = err.code === "ENOTDIR" || err.code === "EEXIST" ? `${dir} is not a directory of zizq data` : `cannot create ${segDir}`;
+      throw new StorageError("io", `${what}: ${err.message}`);
+    });
     const lock = lockDir(dir);
     // Files opened so far, closed again if the open fails (a failed open leaked them).
     let opened: SegmentSet | undefined;
@@ -706,9 +710,16 @@ async function readOrCreateMeta(fs: FsPort, dir: string, segmentBytes: number, n
     await writeMeta(fs, file, { format: DIR_FORMAT_VERSION, segment_bytes: segmentBytes, created_at: nowMs });
     return segmentBytes;
   }
-  const meta = JSON.parse(text) as { format?: number; segment_bytes?: number };
-  if (!READABLE_DIR_FORMATS.includes(meta.format!)) {
-    throw new StorageError("corrupt", `${file}: unsupported format ${meta.format} (this build reads formats ${READABLE_DIR_FORMATS.join(" and ")})`);
+  let meta: { format?: number; segment_bytes?: number };
+  try {
+    meta = JSON.parse(text) as typeof meta;
+  } catch (err) {
+    // Named, not JSON.parse's bare "Unexpected token…": which file, and why it matters.
+    const why = (err as Error).message.replace(/\s+/g, " ");
+    throw new StorageError("corrupt", `${file} is not valid JSON (${why}); it describes the data dir and cannot be guessed`);
+  }
+  if (meta === null || typeof meta !== "object" || !READABLE_DIR_FORMATS.includes(meta.format!)) {
+    throw new StorageError("corrupt", `${file}: unsupported format ${meta?.format} (this build reads formats ${READABLE_DIR_FORMATS.join(" and ")})`);
   }
   if (!Number.isInteger(meta.segment_bytes) || meta.segment_bytes! < SEGMENT_HEADER_BYTES) {
     throw new StorageError("corrupt", `${file}: bad segment_bytes`);

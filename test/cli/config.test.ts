@@ -290,5 +290,8 @@ describe("resolveTlsCommandOptions", () => {
     assert.throws(() => resolveTlsCommandOptions("client-cert", {}, {}), /needs --name/);
     assert.throws(() => resolveTlsCommandOptions("client-cert", { name: "../x" }, {}), /may only use/);
     assert.throws(() => resolveTlsCommandOptions("init", { client: "a/b" }, {}), /may only use/);
+    // Past any date an X.509 certificate can hold: refused, not written broken.
+    assert.throws(() => resolveTlsCommandOptions("init", { days: "99999999" }, {}), /^ConfigError: --days: "99999999" is above the maximum 36525/);
+    assert.throws(() => resolveTlsCommandOptions("init", { "ca-days": "40000" }, {}), /--ca-days: "40000" is above the maximum 36525/);
   });
 });

@@ -105,3 +105,21 @@ describe("a failed open", () => {
     assert.equal(openFds(), fdsBefore);
   });
 });
+
+describe("an open refused for what the dir holds", () => {
+  it("names the path: a --dir that is a file, a meta.json that is not JSON or not an object", async () => {
+    const root = tmpDir();
+    const file = `${root}/a-file`;
+    fs.writeFileSync(file, "not a dir");
+    await assert.rejects(openStore({ dir: file }), { name: "StorageError", message: new RegExp(`^${file} is not a directory of zizq data: ENOTDIR`) });
+    for (const [text, message] of [
+      ["not json\n", /meta\.json is not valid JSON \(Unexpected token[^\n]*\); it describes the data dir and cannot be guessed$/],
+      ["null", /meta\.json: unsupported format undefined/],
+    ] as const) {
+      const dir = tmpDir();
+      fs.writeFileSync(`${dir}/meta.json`, text);
+      await assert.rejects(openStore({ dir }), { name: "StorageError", message });
+      assert.equal(fs.readFileSync(`${dir}/meta.json`, "utf8"), text, "left as it was");
+    }
+  });
+});
