@@ -109,6 +109,14 @@ function checkFlags(command: string, flags: Record<string, unknown> & { _: strin
     if (!known.has(key)) {
       throw new ConfigError(`unknown option ${key.length === 1 ? "-" : "--"}${key} for "zizq ${command}"`);
     }
+    // `--no-x` arrives as x=false, so x is a known key; but `--x`, `--x=false` arrived as
+    // x=true or the text "false", which passed as known and did nothing (`--admin=false`
+    // started the admin listener). Only the bare `--no-x` is a flag.
+    const specs = [...GLOBAL_FLAGS, ...(COMMAND_FLAGS[command] ?? [])];
+    const negatedOnly = specs.some((spec) => spec.name === `no-${key}`) && !specs.some((spec) => spec.name === key);
+    if (negatedOnly && flags[key] !== false) {
+      throw new ConfigError(`unknown option --${key}${flags[key] === true ? "" : `=${String(flags[key])}`} for "zizq ${command}" (--no-${key} turns it off)`);
+    }
   }
 }
 

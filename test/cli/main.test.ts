@@ -92,6 +92,9 @@ describe("zizq exit codes", () => {
     assert.match(stray.stderr, /unexpected argument "serv"/);
     const wrongCommand = await runCli(["compact", "--port", "1"], {});
     assert.deepEqual([wrongCommand.code, wrongCommand.stderr], [2, 'zizq: unknown option --port for "zizq compact"\n']);
+    // Only --no-admin exists: --admin=false was taken as known and started the admin listener.
+    const positive = await runCli(["serve", "--admin=false"], {});
+    assert.deepEqual([positive.code, positive.stderr], [2, 'zizq: unknown option --admin=false for "zizq serve" (--no-admin turns it off)\n']);
   });
 
   it("top and tls validate their flags before running", async () => {
