@@ -5,13 +5,9 @@
 
 import path from "node:path";
 import { ADMIN_CLIENT_FLAGS, GLOBAL_FLAGS, SERVE_FLAGS, TLS_FLAGS, TOP_FLAGS } from "./flags.ts";
+import { MAX_TIMER_MS } from "../queue/clock.ts";
 import { ConfigError, createFlagReader, U32_MAX } from "./_read-flags.ts";
 
-/**
- * Longest interval a timer-driven setting may take (2^31 − 1 ms, ~24.8 days): Node runs a
- * longer timer after 1 ms, so `--heartbeat-interval 1y` sent heartbeats nonstop.
- */
-const TIMER_MAX_MS = 2 ** 31 - 1;
 
 /**
  * Longest certificate validity `zizq tls` writes: 100 years. `--days 99999999` wrote a
@@ -172,7 +168,9 @@ export function resolveServeConfig(
     warmUp: read.bool("warm-up"),
     tls: tlsPair(""),
     adminTls: tlsPair("admin-"),
-    heartbeatIntervalMs: read.durationMs("heartbeat-interval", { min: 1, max: TIMER_MAX_MS }),
+    // Timer-driven settings stop at setTimeout's ceiling: `--heartbeat-interval 1y` became a
+    // 1 ms timer and sent heartbeats nonstop.
+    heartbeatIntervalMs: read.durationMs("heartbeat-interval", { min: 1, max: MAX_TIMER_MS }),
     globalInFlightLimit: read.integer("global-in-flight-limit"),
     maxBudgets: read.integer("max-budgets"),
     defaultRetryLimit: read.integer("default-retry-limit", { max: U32_MAX }),
@@ -181,7 +179,7 @@ export function resolveServeConfig(
     defaultBackoffJitterMs: read.durationMs("default-backoff-jitter", { max: U32_MAX }),
     defaultCompletedRetentionMs: read.durationMs("default-completed-job-retention"),
     defaultDeadRetentionMs: read.durationMs("default-dead-job-retention"),
-    reaperCheckIntervalMs: read.durationMs("reaper-check-interval", { min: 1, max: TIMER_MAX_MS }),
+    reaperCheckIntervalMs: read.durationMs("reaper-check-interval", { min: 1, max: MAX_TIMER_MS }),
     defaultCommitMode: read.choice("default-commit-mode", COMMIT_MODES)!,
     enqueueCommitMode: read.choice("enqueue-commit-mode", COMMIT_MODES),
     cacheBytes: read.bytes("cache-size"),
@@ -261,7 +259,7 @@ export interface TopConfig extends AdminClientConfig {
 }
 
 export function resolveTopConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): TopConfig {
-  const refreshRateMs = createFlagReader(flags, env, TOP_FLAGS).durationMs("refresh-rate", { min: 1, max: TIMER_MAX_MS });
+  const refreshRateMs = createFlagReader(flags, env, TOP_FLAGS).durationMs("refresh-rate", { min: 1, max: MAX_TIMER_MS });
   return { ...resolveAdminClientConfig(flags, env), refreshRateMs };
 }
 

@@ -37,26 +37,26 @@ function readTls(files: TlsFiles, prefix: string) {
       throw new ConfigError(`--${flag}: cannot read ${file}: ${(err as Error).message}`);
     }
   };
-  const check = (flag: string, file: string, parse: () => unknown): void => {
+  const parse = <T>(flag: string, file: string, make: () => T): T => {
     try {
-      parse();
+      return make();
     } catch (err) {
       throw new ConfigError(`--${flag}: ${file} is not usable: ${(err as Error).message}`);
     }
   };
   const cert = read(`${prefix}-cert`, files.certPath);
   const key = read(`${prefix}-key`, files.keyPath);
-  check(`${prefix}-cert`, files.certPath, () => new X509Certificate(cert));
-  check(`${prefix}-key`, files.keyPath, () => createPrivateKey(key));
-  check(`${prefix}-key`, files.keyPath, () => {
-    if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) throw new Error(`it does not match the certificate in ${files.certPath}`);
-  });
+  const x509 = parse(`${prefix}-cert`, files.certPath, () => new X509Certificate(cert));
+  const privateKey = parse(`${prefix}-key`, files.keyPath, () => createPrivateKey(key));
+  if (!x509.checkPrivateKey(privateKey)) {
+    throw new ConfigError(`--${prefix}-key: ${files.keyPath} is not usable: it does not match the certificate in ${files.certPath}`);
+  }
   let clientCa: Buffer | undefined;
   if (files.clientCaPath) {
-    const path = files.clientCaPath;
-    clientCa = read(`${prefix}-client-ca`, path);
+    const caPath = files.clientCaPath;
+    clientCa = read(`${prefix}-client-ca`, caPath);
     const blocks = clientCa.toString("latin1").match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-    check(`${prefix}-client-ca`, path, () => {
+    parse(`${prefix}-client-ca`, caPath, () => {
       if (blocks.length === 0) throw new Error("no PEM certificate in it");
       for (const block of blocks) new X509Certificate(block);
     });

@@ -5,8 +5,8 @@
 
 import type { ClientOptions } from "./types.ts";
 
-/** Longest timer Node keeps: a longer one fires after 1 ms. */
-const TIMER_MAX_MS = 2 ** 31 - 1;
+/** Longest timer Node keeps: a longer one fires after 1 ms. (The client imports nothing of the server's.) */
+export const TIMER_MAX_MS = 2 ** 31 - 1;
 
 function fail(owner: string, name: string, value: unknown, expected: string): never {
   throw new TypeError(`${owner}: ${name} must be ${expected} (got ${typeof value === "string" ? JSON.stringify(value) : String(value)})`);

@@ -5,7 +5,7 @@
 // and only then closes the stream, so the server still accepts those acks.
 
 import type { Client } from "./client.ts";
-import { checkInteger } from "./_options.ts";
+import { TIMER_MAX_MS, checkInteger } from "./_options.ts";
 import { ClientError } from "./errors.ts";
 import type { Job } from "./resources.ts";
 import type { JobHandler, Logger, RequestRetryOptions } from "./types.ts";
@@ -101,7 +101,7 @@ export class Worker {
   constructor(options: WorkerOptions) {
     checkInteger("Worker", "concurrency", options.concurrency, 1);
     checkInteger("Worker", "prefetch", options.prefetch, 0);
-    checkInteger("Worker", "shutdownTimeout (ms)", options.shutdownTimeout, 0, 2 ** 31 - 1);
+    checkInteger("Worker", "shutdownTimeout (ms)", options.shutdownTimeout, 0, TIMER_MAX_MS);
     this.#o = options;
     this.#logger = options.logger ?? console;
   }
@@ -241,17 +241,20 @@ export class Worker {
 
   async #process(job: Job): Promise<void> {
     this.#handling.add(job.id);
+    let thrown: { err: unknown } | undefined;
     try {
       await this.#o.handler(job);
     } catch (err) {
+      thrown = { err };
+    } finally {
       this.#handling.delete(job.id);
-      if (this.#finished || this.#killing) return;
-      const failure = failureOf(err);
+    }
+    if (this.#finished || this.#killing) return;
+    if (thrown) {
+      const failure = failureOf(thrown.err);
       await this.#withRetry(() => this.#o.client.reportFailure(job.id, failure));
       return;
     }
-    this.#handling.delete(job.id);
-    if (this.#finished || this.#killing) return;
     this.#pending.push(job.id);
     if (!this.#flushing) {
       this.#flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush());

@@ -3,7 +3,7 @@
 // integer in its smallest encoding, exact over u64/i64 (docs/format.md, payload convention).
 // Runs once per payload in every MessagePack response and take-stream frame.
 
-import { stringEnd } from "./_json-scan.ts";
+import { stringEnd } from "../queue/json-text.ts";
 import { fixesFloat } from "./_msgpack-walk.ts";
 
 /** A growable byte buffer; the first `length` bytes are the output so far. */

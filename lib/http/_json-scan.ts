@@ -3,6 +3,8 @@
 // starts and ends, choosing the duplicate key JSON.parse keeps (the last); `jsonSpanText`
 // returns that value's text, compacted. Nothing here validates: invalid text gives nonsense.
 
+import { stringEnd } from "../queue/json-text.ts";
+
 /** Path segment matching every element of an array. */
 export const EACH = Symbol("each element");
 
@@ -27,22 +29,6 @@ export const OPEN_OBJECT = 0x7b;
 export const CLOSE_OBJECT = 0x7d;
 export const OPEN_ARRAY = 0x5b;
 export const CLOSE_ARRAY = 0x5d;
-
-/**
- * Index just past the closing quote of the string starting at `pos`. Why indexOf jumps: a
- * payload is mostly string bytes, and a native search beats a charCodeAt loop ~5× on them.
- * Requires: text[pos] is the opening quote of a valid JSON string.
- */
-export function stringEnd(text: string, pos: number): number {
-  let quote = text.indexOf('"', pos + 1);
-  while (text.charCodeAt(quote - 1) === BACKSLASH) {
-    let slashes = 1;
-    while (text.charCodeAt(quote - 1 - slashes) === BACKSLASH) slashes++;
-    if ((slashes & 1) === 0) break; // an escaped backslash, then the real closing quote
-    quote = text.indexOf('"', quote + 1);
-  }
-  return quote + 1;
-}
 
 /** Set by skipValue when it passed whitespace outside strings. */
 let sawSpace = false;

@@ -11,6 +11,13 @@ import { EACH, type MemberPath, type Span } from "./_json-scan.ts";
 export class MsgpackShapeError extends Error {}
 
 /**
+ * Deepest nesting a MessagePack body may have. msgpackr decodes recursively, and a body
+ * nested ~10,000 levels overflowed its stack (a 400 that read "Maximum call stack size
+ * exceeded"). A payload may nest 256 levels (lib/queue/json-text.ts), inside a body's few.
+ */
+export const MSGPACK_MAX_DEPTH = 512;
+
+/**
  * Throws MsgpackShapeError unless `bytes` is exactly one MessagePack value of the JSON
  * model: no bin/ext, map keys are strings, every string is valid UTF-8, nothing truncated,
  * no trailing bytes. A "__proto__" key is allowed, as in JSON: msgpackr decodes it as
@@ -19,13 +26,6 @@ export class MsgpackShapeError extends Error {}
  * Container counts are checked against the bytes left, so a hostile length cannot make a
  * decoder preallocate a huge array.
  */
-/**
- * Deepest nesting a MessagePack body may have. msgpackr decodes recursively, and a body
- * nested ~10,000 levels overflowed its stack (a 400 that read "Maximum call stack size
- * exceeded"). A payload may nest 256 levels (lib/queue/validate.ts), inside a body's few.
- */
-export const MSGPACK_MAX_DEPTH = 512;
-
 export function checkMsgpack(bytes: Uint8Array): void {
   // No closures in here: under tsx each arrow function created per call costs a __name()
   // (esbuild keepNames), which measured as most of this function on small bodies.

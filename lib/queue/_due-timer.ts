@@ -2,10 +2,7 @@
 // re-arming for the same time is free, and a time beyond setTimeout's ceiling just
 // re-arms when the ceiling fires. Unref'd: a due time never keeps the process alive.
 
-import type { Clock } from "./clock.ts";
-
-/** setTimeout's ceiling (~24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+import { type Clock, MAX_TIMER_MS } from "./clock.ts";
 
 export class DueTimer {
   private timer: NodeJS.Timeout | undefined;

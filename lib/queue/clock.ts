@@ -7,6 +7,9 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
+/** setTimeout's ceiling (~24.8 days): Node runs a longer timer after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * `nowMs + ms` as a stored time: at most 2^53 − 1 (year 287,396), the largest time a
  * request may give. A backoff exponent of 64 made a retry time of 1.8e22 (sent as a

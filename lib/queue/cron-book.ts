@@ -10,7 +10,7 @@ import { Mutex } from "./_mutex.ts";
 import type { Clock } from "./clock.ts";
 import {
   type CronEntry, type CronGroup, type EntryRequest, type GroupRequest, advancePaused, byName, checkEntryBatch,
-  checkEntryPathName, checkGroupName, effectiveZone, mergeEntry, newGroup, nextOccurrence, parseEntryRequest, parseGroupPatch, parseGroupRequest,
+  checkCronName, effectiveZone, mergeEntry, newGroup, nextOccurrence, parseEntryRequest, parseGroupPatch, parseGroupRequest,
   parsePauseRequest, stampPause, toEnqueueInput,
 } from "./cron.ts";
 import type { BudgetBook, CronRefs } from "./budget-book.ts";
@@ -82,7 +82,7 @@ export class CronBook {
 
   /** PUT /crons/{group}: replace the entry list (absent entries are deleted), merging state. */
   async putGroup(name: string, body: unknown): Promise<CronGroup> {
-    checkGroupName(name);
+    checkCronName(name, "cron group name");
     const req: GroupRequest = parseGroupRequest(body);
     for (const entry of req.entries) await checkEntryBatch(entry);
     return this.write(async (nowMs) => {
@@ -158,8 +158,10 @@ export class CronBook {
    * name wins over the body's) of one entry; either creates the group, unpaused.
    */
   async putEntry(groupName: string, pathName: string | undefined, body: unknown): Promise<CronEntry> {
-    checkGroupName(groupName);
-    if (pathName !== undefined) checkEntryPathName(pathName);
+    checkCronName(groupName, "cron group name");
+    // The path name wins over the body's (API.md §3.19), so it gets the body name's rules:
+    // otherwise a name POST refuses (`a,b`, a NUL, 300 bytes) was stored through the path.
+    if (pathName !== undefined) checkCronName(pathName, "cron entry name");
     const req: EntryRequest = parseEntryRequest(body);
     await checkEntryBatch(req);
     const entryName = pathName ?? req.name;

@@ -74,19 +74,9 @@ export const effectiveZone = (entry: { timezone?: string }, group: { timezone?: 
 
 const invalid = (message: string): QueueError => new QueueError("invalid_argument", message);
 
-/** §1.8 name check for a group name (path segment). */
-export function checkGroupName(name: string): void {
-  const problem = nameError(name, "cron group name");
-  if (problem) throw invalid(problem);
-}
-
-/**
- * §1.8 name check for an entry name from the path of `PUT …/entries/{entry}`. The path
- * name wins over the body's (API.md §3.19), so it is held to the body name's rules:
- * otherwise a name POST refuses (`a,b`, a NUL, 300 bytes) could be stored through the path.
- */
-export function checkEntryPathName(name: string): void {
-  const problem = nameError(name, "cron entry name");
+/** §1.8 name check of a cron group or entry name; `field` names it in the 400. */
+export function checkCronName(name: string, field: "cron group name" | "cron entry name"): void {
+  const problem = nameError(name, field);
   if (problem) throw invalid(problem);
 }
 
@@ -151,8 +141,7 @@ export function parseEntryRequest(raw: unknown): EntryRequest {
   const timezone = optional(o, "timezone", (v) => expectString(v, "timezone"));
   const paused = optional(o, "paused", (v) => expectBool(v, "paused"));
   const jobRaw = requireField(o, "job");
-  const problem = nameError(name, "cron entry name");
-  if (problem) throw invalid(problem);
+  checkCronName(name, "cron entry name");
   const { template: job, budgets } = parseTemplate(jobRaw);
   checkExpression(expression);
   if (timezone !== undefined) checkTimezone(timezone);

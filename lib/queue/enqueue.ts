@@ -12,10 +12,11 @@ import { type JobOptions, cleanOptions, optionsOf, viewOf, viewOfMeta } from "./
 import { checkBatchExpressions, evalFold, evalWhen } from "./jq.ts";
 import type { JobMeta } from "../storage/codec.ts";
 import { type BindingRequest, bindingOptions, parseBindings } from "./budget-policy.ts";
+import { payloadDepthError } from "./json-text.ts";
 import { PayloadText, QueueError, type EnqueueResult, type UniqueWhile } from "./types.ts";
 import {
   U16_MAX, U32_MAX, U64_MAX, expectObject, expectString, expectText, expectUint, nameError, optional, parseBackoff,
-  parseBatch, parseRetention, parseUniqueWhile, payloadDepthError, requireField,
+  parseBatch, parseRetention, parseUniqueWhile, requireField,
 } from "./validate.ts";
 
 export interface EnqueueInput {

@@ -2,7 +2,7 @@
 // the clock once and delegating to its transition module. It owns the background
 // loops (scheduler timer, reaper) and the indexes kept beside the store.
 
-import { STATUS_FREE, STATUS_IN_FLIGHT } from "../storage/format.ts";
+import { STATUS_IN_FLIGHT } from "../storage/format.ts";
 import { type Snapshot, openSnapshot } from "../storage/snapshot.ts";
 import type { Store } from "../storage/store.ts";
 import { Mutex } from "./_mutex.ts";
@@ -38,8 +38,8 @@ import { BodyShapeError, expectObject, expectString, requireField } from "./vali
 import { UniqueIndex } from "./unique.ts";
 import { diskBytes as storeDiskBytes } from "../storage/compaction.ts";
 import { TimeSlice, yieldToLoop } from "../storage/time-slice.ts";
+import { MatchedJobs } from "./_matched-jobs.ts";
 import { PendingWrites } from "./_pending-writes.ts";
-import { U32List } from "../storage/u32-list.ts";
 
 export interface QueueOptions {
   clock?: Clock;
@@ -347,20 +347,15 @@ export class Queue {
   async deleteMany(filter: JobFilter): Promise<number> {
     const t = this.store.table;
     // Reference quirk kept: expired-but-unreaped jobs count as deleted.
-    const { slots: matched, words } = await this.matchForDelete(filter);
-    const sameJob = (i: number, slot: number): boolean => {
-      if (t.status[slot] === STATUS_FREE) return false;
-      for (let k = 0; k < 4; k++) if (t.idw[slot * 4 + k] !== words.get(i * 4 + k)) return false;
-      return true;
-    };
+    const matched = await this.matchForDelete(filter);
     let deleted = 0;
     const writes = new PendingWrites();
     const slice = new TimeSlice(DELETE_YIELD_MS);
     for (let i = 0; i < matched.length && !writes.failed; i += DELETE_CHUNK) {
       const slots: number[] = [];
       for (let j = i; j < Math.min(i + DELETE_CHUNK, matched.length); j++) {
-        const slot = matched.get(j);
-        if (!sameJob(j, slot)) continue;
+        const slot = matched.slot(j);
+        if (slot < 0) continue;
         if (t.status[slot] === STATUS_IN_FLIGHT) this.ctx.dispatcher.release(t.idOf(slot));
         slots.push(slot);
       }
@@ -374,36 +369,27 @@ export class Queue {
   }
 
   /**
-   * The slots a bulk delete acts on, with each match's 128-bit id words (4 per slot)
-   * snapshotted when it matched. Why words, not id strings: formatting 1M ids up front
-   * cost ~1 µs each in one synchronous block (200 ms stall at 180k jobs, bench/manage.ts).
-   * A slot still holds the matched job after a yield iff it is not free and its words are
-   * unchanged (ids are unique). Without jq or ids, the table scan itself yields on the
-   * same time budget (a 1M-slot scan is ~30 ms). Both lists grow in blocks (U32List):
-   * one array of 9M matches copied itself whole as it grew, a 180 ms stall at 10M jobs.
+   * The jobs a bulk delete acts on (MatchedJobs: slots and id words, so a slot reused
+   * during the delete's yields is told apart). Without jq or ids, the table scan itself
+   * yields on the same time budget (a 1M-slot scan is ~30 ms).
    */
-  private async matchForDelete(filter: JobFilter): Promise<{ slots: U32List; words: U32List }> {
+  private async matchForDelete(filter: JobFilter): Promise<MatchedJobs> {
     const t = this.store.table;
-    const slots = new U32List();
-    const words = new U32List();
-    const add = (slot: number) => {
-      slots.push(slot);
-      for (let k = 0; k < 4; k++) words.push(t.idw[slot * 4 + k]);
-    };
+    const matched = new MatchedJobs(t);
     if (filter.jq !== undefined || filter.ids?.length) {
       // selectSlots re-checks jq matches after its own yields and returns synchronously
       // after the last one, so the snapshot is of the jobs it matched.
-      for (const slot of await selectSlots(this.store, filter, this.now(), true)) add(slot);
-      return { slots, words };
+      for (const slot of await selectSlots(this.store, filter, this.now(), true)) matched.add(slot);
+      return matched;
     }
     const test = slotTest(t, filter, this.now(), true);
     const slice = new TimeSlice(DELETE_YIELD_MS);
     for (let start = 0; start < t.slotLimit; start += 4096) {
       const end = Math.min(t.slotLimit, start + 4096);
-      for (let slot = start; slot < end; slot++) if (test(slot)) add(slot);
+      for (let slot = start; slot < end; slot++) if (test(slot)) matched.add(slot);
       await slice.pace();
     }
-    return { slots, words };
+    return matched;
   }
 
   async patchOne(id: string, body: unknown): Promise<JobView> {

@@ -126,48 +126,6 @@ export function nameError(name: string, field: string): string | undefined {
   return undefined;
 }
 
-/**
- * How deep a payload may nest, in jq's measure: an array level counts 1, an object level
- * 2 (jq 1.7.1's parser, in jq-web, reads 256 such units: arrays 256 deep, objects 128).
- * Why a limit: jq could not read a deeper payload, so that job silently matched no
- * filter, not even `filter=true`, and `DELETE /jobs?filter=…` left it behind. The
- * reference server's JSON decoder stops at 128 levels of either; every payload it takes
- * fits here.
- */
-export const PAYLOAD_MAX_DEPTH = 256;
-
-/**
- * The 400 message for a payload (compact JSON text) nested deeper than PAYLOAD_MAX_DEPTH.
- * Each unit costs at least two characters, so short texts (nearly all) are not scanned.
- */
-export function payloadDepthError(json: string): string | undefined {
-  if (json.length <= 2 * PAYLOAD_MAX_DEPTH) return undefined;
-  let depth = 0;
-  for (let i = 0; i < json.length; i++) {
-    const c = json.charCodeAt(i);
-    if (c === 0x22) {
-      // Past the string: the next quote not escaped by an odd run of backslashes.
-      for (let end = json.indexOf('"', i + 1); ; end = json.indexOf('"', end + 1)) {
-        if (end < 0) return undefined; // not valid JSON (callers pass valid text): no loop
-        let slashes = 0;
-        while (json.charCodeAt(end - 1 - slashes) === 0x5c) slashes++;
-        if (slashes % 2 === 0) {
-          i = end;
-          break;
-        }
-      }
-    } else if (c === 0x5b || c === 0x7b) {
-      depth += c === 0x7b ? 2 : 1;
-      if (depth > PAYLOAD_MAX_DEPTH) {
-        return `payload is nested too deeply for jq filters (at most ${PAYLOAD_MAX_DEPTH} levels of arrays, or ${PAYLOAD_MAX_DEPTH / 2} of objects)`;
-      }
-    } else if (c === 0x5d || c === 0x7d) {
-      depth -= c === 0x7d ? 2 : 1;
-    }
-  }
-  return undefined;
-}
-
 /** Optional field: absent and null both mean "not given". */
 export function optional<T>(o: Obj, key: string, read: (v: unknown) => T): T | undefined {
   const v = o[key];

@@ -1,0 +1,36 @@
+// The jobs a bulk operation matched, kept across the yields between its slices: each
+// match's slot and its 128-bit id words. After a yield a slot may hold another job (freed,
+// then reused); it still holds the matched one iff it is not free and its words are
+// unchanged (ids are unique). Why words, not id strings: formatting 1M ids up front cost
+// ~1 µs each in one synchronous block (200 ms stall at 180k jobs, bench/manage.ts). Both
+// lists grow in blocks (U32List): one array of 9M matches copied itself whole as it grew,
+// a 180 ms stall at 10M jobs. Used by DELETE /jobs and the bulk job-budget routes.
+
+import { STATUS_FREE } from "../storage/format.ts";
+import type { JobTable } from "../storage/job-table.ts";
+import { U32List } from "../storage/u32-list.ts";
+
+export class MatchedJobs {
+  private readonly slots = new U32List();
+  private readonly words = new U32List();
+
+  constructor(private readonly table: JobTable) {}
+
+  get length(): number {
+    return this.slots.length;
+  }
+
+  add(slot: number): void {
+    this.slots.push(slot);
+    for (let k = 0; k < 4; k++) this.words.push(this.table.idw[slot * 4 + k]);
+  }
+
+  /** The slot of match `i` while it still holds the matched job, else -1. */
+  slot(i: number): number {
+    const t = this.table;
+    const slot = this.slots.get(i);
+    if (t.status[slot] === STATUS_FREE) return -1;
+    for (let k = 0; k < 4; k++) if (t.idw[slot * 4 + k] !== this.words.get(i * 4 + k)) return -1;
+    return slot;
+  }
+}
