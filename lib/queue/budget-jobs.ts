@@ -8,6 +8,7 @@
 import type { JobMeta } from "../storage/codec.ts";
 import { STATUS_COMPLETED, STATUS_DEAD, STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED } from "../storage/format.ts";
 import { TimeSlice } from "../storage/time-slice.ts";
+import { MatchedJobs } from "./_matched-jobs.ts";
 import { PendingWrites } from "./_pending-writes.ts";
 import type { BudgetBook } from "./budget-book.ts";
 import { type Binding, type BindingRequest, parseBindingBody, parseBindings, parseCostBody, stripCreate } from "./budget-policy.ts";
@@ -51,7 +52,12 @@ export interface BulkBudgetResult {
 /** Rust variant names, as the reference's message shows them (ref quirk, §3.2). */
 const VARIANT: Record<number, string> = { [STATUS_IN_FLIGHT]: "InFlight", [STATUS_COMPLETED]: "Completed", [STATUS_DEAD]: "Dead" };
 
-const BULK_SLICE = 4096;
+/**
+ * Jobs per write (one atomic record each) of a bulk change, which yields once a run passes
+ * its time budget. The write is most of a chunk's cost, so chunks stay small: with 4,096,
+ * `/health` waited up to 126 ms during a change of 100k jobs (bench/budget-stall.ts).
+ */
+const CHUNK = 256;
 
 /** What the mutation asks the budget book to resolve (existence, create_with, capacity). */
 function requestsOf(m: BudgetMutation): BindingRequest[] {
@@ -145,52 +151,41 @@ export async function mutateJobBudgets(ctx: QueueContext, book: BudgetBook, id: 
 
 /**
  * By filter (§3.3): resolved once before scanning; in-flight matches are reported as
- * blocked. The work runs in slices on a time budget, each slice's jobs one atomic write,
- * yielding between: in one synchronous run, 100k matched jobs froze the server for 2.4 s
- * (every other request, `/health` included, waited). After a yield a slot may hold
- * another job: each match's id words are kept from the scan, and a slot whose words
- * differ is skipped (ids are unique), as DELETE /jobs does.
+ * blocked. The work runs in chunks, each one atomic write, yielding once a run passes its
+ * time budget (as DELETE /jobs does): in one synchronous run, 100k matched jobs froze the server for 2.4 s
+ * (every other request, `/health` included, waited). A slot reused during a yield is
+ * skipped (MatchedJobs), as DELETE /jobs does.
  */
 export async function mutateJobsBudgets(ctx: QueueContext, book: BudgetBook, filter: JobFilter, m: BudgetMutation, nowMs: number): Promise<BulkBudgetResult> {
   const t = ctx.store.table;
   const unpin = await book.prepare([requestsOf(m)]);
   try {
-    const slots = await selectSlots(ctx.store, filter, nowMs);
-    const words = new Uint32Array(slots.length * 4);
-    slots.forEach((slot, i) => words.set(t.idw.subarray(slot * 4, slot * 4 + 4), i * 4));
-    const sameJob = (i: number, slot: number): boolean =>
-      t.idw[slot * 4] === words[i * 4] && t.idw[slot * 4 + 1] === words[i * 4 + 1]
-      && t.idw[slot * 4 + 2] === words[i * 4 + 2] && t.idw[slot * 4 + 3] === words[i * 4 + 3];
+    const matched = new MatchedJobs(t);
+    for (const slot of await selectSlots(ctx.store, filter, nowMs)) matched.add(slot);
     const blocked: string[] = [];
     let changed = 0;
     const writes = new PendingWrites();
     const slice = new TimeSlice();
-    let part: number[] = [];
-    let metas: JobMeta[] = [];
-    const flush = () => {
-      if (part.length === 0) return;
-      changed += part.length;
-      writes.add(ctx.store.update(part, metas, ctx.writeSync));
-      part = [];
-      metas = [];
-    };
-    for (let i = 0; i < slots.length && !writes.failed; i++) {
-      const slot = slots[i];
-      const status = t.status[slot];
-      if (sameJob(i, slot) && (status === STATUS_READY || status === STATUS_SCHEDULED || status === STATUS_IN_FLIGHT)) {
+    for (let i = 0; i < matched.length && !writes.failed; i += CHUNK) {
+      const part: number[] = [];
+      const metas: JobMeta[] = [];
+      for (let j = i; j < Math.min(i + CHUNK, matched.length); j++) {
+        const slot = matched.slot(j);
+        const status = slot < 0 ? -1 : t.status[slot];
+        if (status !== STATUS_READY && status !== STATUS_SCHEDULED && status !== STATUS_IN_FLIGHT) continue;
         const next = mutated(optionsOf(t, slot).budgets ?? [], m, "", false);
-        if (next !== undefined && status === STATUS_IN_FLIGHT) blocked.push(t.idOf(slot));
-        else if (next !== undefined) {
-          part.push(slot);
-          metas.push(metaWith(ctx, slot, next));
+        if (next === undefined) continue;
+        if (status === STATUS_IN_FLIGHT) {
+          blocked.push(t.idOf(slot));
+          continue;
         }
+        part.push(slot);
+        metas.push(metaWith(ctx, slot, next));
       }
-      if (part.length === BULK_SLICE || (i % 64 === 63 && slice.spent)) {
-        flush();
-        await slice.pace();
-      }
+      changed += part.length;
+      if (part.length > 0) writes.add(ctx.store.update(part, metas, ctx.writeSync));
+      await slice.pace();
     }
-    if (!writes.failed) flush();
     await writes.settled();
     if (changed > 0) ctx.afterChange();
     return { changed, blocked: blocked.sort() };
