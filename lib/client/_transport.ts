@@ -6,6 +6,7 @@
 import type { Dispatcher } from "undici";
 import { type Format, MEDIA_TYPES } from "./_media.ts";
 import { decodeBody, encodeBody } from "./_codec.ts";
+import { checkRequestPath } from "./_wire.ts";
 import { ConnectionError, buildResponseError } from "./errors.ts";
 
 export interface Exchange {
@@ -33,6 +34,7 @@ export class Transport {
     // encoded (a BigInt, a cycle) is the caller's TypeError, as on the embedded queue, not
     // a ConnectionError, which a Worker retries for ever.
     const encoded = body === undefined ? undefined : encodeBody(this.format, body);
+    checkRequestPath(path);
     return new Promise<Exchange>((resolve, reject) => {
       let status = 0;
       let contentType: string | string[] | undefined;

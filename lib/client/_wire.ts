@@ -220,6 +220,17 @@ export function checkKeys(context: string, obj: object, allowed: string[]): void
   }
 }
 
+/**
+ * A request path must be origin-form (`/jobs?…`): `listJobsByPath("jobs")` used to reach
+ * HTTP/2 as an invalid `:path` and came back as a ConnectionError, which callers retry.
+ * A caller's mistake is a TypeError, on the Client and the embedded queue alike.
+ */
+export function checkRequestPath(path: string): void {
+  if (typeof path !== "string" || !path.startsWith("/")) {
+    throw new TypeError(`request path must start with "/" (got ${JSON.stringify(String(path)).slice(0, 200)})`);
+  }
+}
+
 export const withQuery = (path: string, params: URLSearchParams): string => {
   const q = params.toString();
   return q ? `${path}?${q}` : path;

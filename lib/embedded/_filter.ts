@@ -8,7 +8,7 @@
 
 import type { ErrorListRequest, JobFilter as QueueFilter, ListRequest } from "../queue/types.ts";
 import { QueueError } from "../queue/types.ts";
-import { filterParams, pageParams, takeParams } from "../client/_wire.ts";
+import { checkRequestPath, filterParams, pageParams, takeParams } from "../client/_wire.ts";
 import type { JobFilter, ListErrorsOptions, ListJobsOptions, TakeOptions } from "../client/types.ts";
 import { decodeSegment, parseErrorListQuery, parseFilterQuery, parseListQuery, parseTakeQuery } from "../queue/query.ts";
 
@@ -37,12 +37,14 @@ export function toTakeRequest(options: TakeOptions): { queues?: string[]; prefet
  * send): `/jobs?…` or `/jobs/<id>/errors?…`; another path is the server's 404.
  */
 export function readJobsPath(path: string): ListRequest {
+  checkRequestPath(path);
   const url = new URL(path, "http://embedded");
   if (url.pathname !== "/jobs") throw new QueueError("not_found", "not found");
   return parseListQuery(url.searchParams);
 }
 
 export function readErrorsPath(path: string): { jobId: string; req: ErrorListRequest } {
+  checkRequestPath(path);
   const url = new URL(path, "http://embedded");
   const m = /^\/jobs\/([^/]+)\/errors$/.exec(url.pathname);
   if (!m) throw new QueueError("not_found", "not found");

@@ -112,7 +112,7 @@ export class EmbeddedQueue {
   }
 
   reportSuccess(id: string): Promise<void> {
-    return this.#run(() => this.#queue.complete(id));
+    return this.#run(() => this.#queue.complete(String(id)));
   }
 
   /** Ids not in flight are ignored, as the Client treats the server's 422. */
@@ -123,21 +123,23 @@ export class EmbeddedQueue {
   }
 
   reportFailure(id: string, options: FailureOptions): Promise<Job> {
-    return this.#run(async () => new Job(this.#client, toJobData(await this.#queue.fail(id, failureBody(options)))));
+    return this.#run(async () => new Job(this.#client, toJobData(await this.#queue.fail(String(id), failureBody(options)))));
   }
 
   // ---- single jobs (§3.3.2) ------------------------------------------------------------
+  // Ids go through String() as the Client's `/jobs/${id}` does: getJob(undefined) is the
+  // 404 it is over HTTP, not a TypeError from inside the queue.
 
   getJob(id: string): Promise<Job> {
-    return this.#run(() => this.#job(this.#queue.get(id)));
+    return this.#run(() => this.#job(this.#queue.get(String(id))));
   }
 
   deleteJob(id: string): Promise<void> {
-    return this.#run(() => this.#queue.deleteOne(id));
+    return this.#run(() => this.#queue.deleteOne(String(id)));
   }
 
   updateJob(id: string, options: UpdateJobOptions): Promise<Job> {
-    return this.#run(async () => new Job(this.#client, toJobData(await this.#queue.patchOne(id, updateBody(options)))));
+    return this.#run(async () => new Job(this.#client, toJobData(await this.#queue.patchOne(String(id), updateBody(options)))));
   }
 
   // ---- bulk over a filter (§3.3.3) -----------------------------------------------------
@@ -197,7 +199,7 @@ export class EmbeddedQueue {
   }
 
   listErrors(id: string, options: ListErrorsOptions = {}): Promise<ErrorPage> {
-    return this.#run(() => this.#errors(id, toErrorListRequest(options)));
+    return this.#run(() => this.#errors(String(id), toErrorListRequest(options)));
   }
 
   listErrorsByPath(path: string): Promise<ErrorPage> {
@@ -218,7 +220,7 @@ export class EmbeddedQueue {
   }
 
   getError(id: string, attempt: number): Promise<ErrorRecord> {
-    return this.#run(() => new ErrorRecord(toErrorData(this.#queue.error(id, parseAttempt(String(attempt))))));
+    return this.#run(() => new ErrorRecord(toErrorData(this.#queue.error(String(id), parseAttempt(String(attempt))))));
   }
 
   queues(): Promise<string[]> {
@@ -314,7 +316,7 @@ export class EmbeddedQueue {
 
   /** The mutation is parsed inside #run, so a bad binding rejects with the Client's error class. */
   #budgetJob(id: string, mutation: () => BudgetMutation): Promise<Job> {
-    return this.#run(async () => new Job(this.#client, toJobData(await this.#queue.mutateJobBudgets(id, mutation()))));
+    return this.#run(async () => new Job(this.#client, toJobData(await this.#queue.mutateJobBudgets(String(id), mutation()))));
   }
 
   /** As the Client: a filter that matches nothing answers without a call; keys are not checked. */

@@ -256,6 +256,14 @@ export function contractSuite(name: string, start: () => Promise<Target>): void 
       const page = await c.listJobsByPath(`/jobs?queue=${queue}&limit=1`);
       assert.deepEqual(page.jobs.map((j: any) => j.id), [job.id]);
       assert.equal(page.hasNext, true);
+      // A path that is not origin-form is the caller's TypeError (over h2c it was a
+      // ConnectionError, which callers retry); an id that is not a string is a 404.
+      for (const path of ["jobs", `jobs?queue=${queue}`, ""]) {
+        await assert.rejects(c.listJobsByPath(path), { name: "TypeError", message: `request path must start with "/" (got ${JSON.stringify(path)})` });
+        await assert.rejects(c.listErrorsByPath(path), { name: "TypeError" });
+      }
+      await rejects(c.getJob(undefined as any), "NotFoundError", 404);
+      await rejects(c.deleteJob(null as any), "NotFoundError", 404);
       await rejects(c.listErrors(job.id, { from: 2 ** 33 }), "ClientError", 400);
       await rejects(c.getError(job.id, -1), "ClientError", 400);
       await rejects(c.getError(job.id, 1.5), "ClientError", 400);
