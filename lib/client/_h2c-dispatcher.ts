@@ -79,9 +79,9 @@ export class H2cDispatcher extends Dispatcher {
         return true;
       };
       const fail = (err: Error) => {
-        // nghttp2 says the session is over its memory limits (a 40 MB body written at once
-        // outgrows the session's 10 MB): it then refuses every later stream on it too, so
-        // new calls get a new session instead of the same error for ever.
+        // nghttp2 says the session is over its memory limits (bodies now go out in pieces,
+        // see writeBody, so this should not happen): it then refuses every later stream on
+        // it too, so new calls get a new session instead of the same error for ever.
         if (stream.rstCode === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM && this.#session === session) {
           this.#session = undefined;
           session.close();
@@ -137,7 +137,7 @@ export class H2cDispatcher extends Dispatcher {
           { code: "UND_ERR_SOCKET" },
         ));
       });
-      if (body != null) stream.end(body);
+      if (body != null) writeBody(stream, body);
     };
     send(false);
     handler.onConnect?.((err?: Error) => current?.destroy(err));
@@ -179,4 +179,37 @@ export class H2cDispatcher extends Dispatcher {
     if (callback) queueMicrotask(callback);
     else return Promise.resolve();
   }
+}
+
+/** Bodies longer than this go out a piece at a time (bytes; UTF-16 units for text). */
+export const BODY_PIECE = 1024 * 1024;
+
+/**
+ * Sends a request body, waiting for 'drain' between pieces of a long one. Why: a body
+ * written at once is queued whole in the session, and nghttp2 counts it against the
+ * session's memory limit (10 MB by default); a 40 MB enqueue was then refused with
+ * ENHANCE_YOUR_CALM, a ConnectionError callers retry, where the server answers 413. Once
+ * the stream is closed (the server answered early, say) the rest is not sent.
+ */
+function writeBody(stream: http2.ClientHttp2Stream, body: string | Buffer): void {
+  if (body.length <= BODY_PIECE) {
+    stream.end(body);
+    return;
+  }
+  const bytes = typeof body === "string" ? Buffer.from(body) : body;
+  let at = 0;
+  const pump = (): void => {
+    while (at < bytes.length) {
+      if (stream.destroyed || stream.closed) return;
+      const end = Math.min(bytes.length, at + BODY_PIECE);
+      const room = stream.write(bytes.subarray(at, end));
+      at = end;
+      if (!room) {
+        stream.once("drain", pump);
+        return;
+      }
+    }
+    stream.end();
+  };
+  pump();
 }

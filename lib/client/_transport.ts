@@ -3,10 +3,12 @@
 // Failures before the response headers become ConnectionError naming the URL; failures
 // while reading a body stay raw, as in the official client.
 
+import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { type Format, MEDIA_TYPES } from "./_media.ts";
 import { decodeBody, encodeBody } from "./_codec.ts";
 import { checkRequestPath } from "./_wire.ts";
+import { BODY_PIECE, H2cDispatcher } from "./_h2c-dispatcher.ts";
 import { ConnectionError, buildResponseError } from "./errors.ts";
 
 export interface Exchange {
@@ -62,12 +64,27 @@ export class Transport {
       try {
         this.dispatcher.dispatch({
           origin: this.url, path, method, headers,
-          body: encoded,
+          body: this.#inPieces(encoded, headers),
         }, handler);
       } catch (err) {
         reject(connectionError(err, this.url));
       }
     });
+  }
+
+  /**
+   * A long body for undici (https://) as an stream of pieces, which it writes waiting for
+   * 'drain': a 40 MB Buffer written at once outgrew the h2 session's memory limit
+   * (ENHANCE_YOUR_CALM: a ConnectionError, and the session refused every later call) where
+   * the server answers 413. The h2c dispatcher sends long bodies in pieces itself.
+   */
+  #inPieces(body: string | Buffer | undefined, headers: Record<string, string>): string | Buffer | Readable | undefined {
+    if (body === undefined || body.length <= BODY_PIECE || this.dispatcher instanceof H2cDispatcher) return body;
+    const bytes = typeof body === "string" ? Buffer.from(body) : body;
+    headers["content-length"] = String(bytes.length);
+    return Readable.from((function* pieces() {
+      for (let at = 0; at < bytes.length; at += BODY_PIECE) yield bytes.subarray(at, at + BODY_PIECE);
+    })(), { objectMode: false });
   }
 
   /** Decode-or-throw: 204 → undefined; any other body decoded (a bad body throws raw); non-2xx throws. */

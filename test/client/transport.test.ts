@@ -103,6 +103,19 @@ describe("TLS and mTLS against the real server", () => {
     }
   });
 
+  it("a body over the server's limit is its 413 over h2 too, and the session stays usable", async () => {
+    // Written at once, 40 MB outgrew the h2 session's memory limit: a ConnectionError
+    // (ENHANCE_YOUR_CALM) and every later call on the session refused.
+    const c = new Client({ url: s.url, tls: { ca: ca.certPem, cert: clientCert.certPem, key: clientCert.keyPem } });
+    try {
+      const big = { type: "t", queue: "q", payload: "x".repeat(40 * 1024 * 1024) };
+      await assert.rejects(c.enqueueRaw(big as never), { name: "ClientError", status: 413 });
+      assert.deepEqual(await c.health(), { status: "ok" });
+    } finally {
+      await c.close();
+    }
+  });
+
   it("without the CA the server certificate is not trusted", async () => {
     const c = new Client({ url: s.url, tls: { cert: clientCert.certPem, key: clientCert.keyPem } });
     try {
