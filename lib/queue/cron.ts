@@ -120,7 +120,15 @@ function parseTemplate(raw: unknown): { template: CronTemplate; budgets?: Bindin
   if (o.ready_at !== undefined && o.ready_at !== null) throw invalid("ready_at is not supported for cron entries");
   const uniqueWhile = optional(o, "unique_while", (v) => expectString(v, "unique_while"));
   // parseEnqueue refuses unique_while without unique_key; cron writes store it (§3.19).
-  const input: EnqueueInput = parseEnqueue({ ...o, unique_while: undefined });
+  // Its 422s (budget bindings: cost 0, a key twice, a bad create_with) are 400s here: every
+  // cron validation failure is a 400 (§3.19; API-budgets.md §3.6), as prepareCron maps them.
+  let input: EnqueueInput;
+  try {
+    input = parseEnqueue({ ...o, unique_while: undefined });
+  } catch (err) {
+    if (err instanceof QueueError && err.code === "unprocessable") throw invalid(err.message);
+    throw err;
+  }
   const { retry_limit, backoff, retention, unique_key, batch } = input.options;
   const template: CronTemplate = { type: input.type, queue: input.queue, priority: input.priority, payloadJson: input.payloadJson };
   if (retry_limit !== undefined) template.retry_limit = retry_limit;

@@ -296,6 +296,17 @@ describe("guards", () => {
     const missing = uniq("m");
     assertError(await req(s.url, "PUT", `/crons/${g}`, { entries: [entry([{ key: missing }])] }), 400, `budget '${missing}' does not exist and no create_with policy was supplied to create it with`);
     assertError(await req(s.url, "PUT", `/crons/${g}`, { entries: [entry([{ key: a, cost: 11 }])] }), 400, `cost 11 exceeds budget '${a}', which holds at most 10`);
+    // The binding rules an enqueue answers with 422 are 400s on every cron install route.
+    for (const [bindings, message] of [
+      [[{ key: a, cost: 0 }], `budget '${a}' cost must be at least 1`],
+      [[{ key: a }, { key: a }], `budget '${a}' named more than once`],
+      [[{ key: "x*" }], "budget key must not contain '*' (reserved)"],
+    ] as [Json[], string][]) {
+      assertError(await req(s.url, "PUT", `/crons/${g}`, { entries: [entry(bindings)] }), 400, message);
+      assertError(await req(s.url, "POST", `/crons/${uniq("g")}/entries`, entry(bindings)), 400, message);
+      assertError(await req(s.url, "PUT", `/crons/${g}/entries/e`, entry(bindings)), 400, message);
+    }
+    assert.equal((await req(s.url, "PUT", `/crons/${g}`, { entries: [entry([{ key: uniq("n"), create_with: { allocation: 0, strategy: { type: "concurrency" } } }])] })).status, 400);
     const group = await ok(req(s.url, "PUT", `/crons/${g}`, { entries: [entry([{ key: a, cost: 4 }])] }));
     assert.deepEqual(group.entries[0].job.budgets, [{ key: a, cost: 4 }]);
     assertError(await req(s.url, "DELETE", `/budgets/${a}`), 409, `budget '${a}' is referenced by 1 cron entry, including '${g}/e'. Remove them before deleting it.`);
