@@ -177,6 +177,27 @@ export class BudgetBook {
       });
     }
     this.checkCosts(all, []);
+    return this.pin(all);
+  }
+
+  /**
+   * Why a job bound to `bindings` cannot become unfinished again (a retry of a dead or
+   * completed job), or undefined. Its budget may have been deleted or shrunk meanwhile:
+   * terminal jobs do not hold the guards (§2.10), and a ready job drawing on a missing
+   * budget, or more than its capacity, would never be dispatched.
+   */
+  retryRefusal(bindings: readonly Binding[]): QueueError | undefined {
+    for (const b of bindings) {
+      const budget = this.budgets.get(b.key);
+      if (!budget) return unprocessable(`cannot retry: budget '${b.key}' no longer exists. Create it again first.`);
+      const cap = capacityOf(budget);
+      if (b.cost > cap) return unprocessable(`cannot retry: the job draws ${b.cost} from budget '${b.key}', which now holds at most ${cap}. Raise its allocation first.`);
+    }
+    return undefined;
+  }
+
+  /** Counts `bindings` in the delete and shrink guards until the returned unpin is called. */
+  pin(all: readonly Binding[]): () => void {
     for (const r of all) {
       let costs = this.pinned.get(r.key);
       if (!costs) this.pinned.set(r.key, (costs = new Map()));

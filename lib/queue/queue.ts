@@ -440,7 +440,7 @@ export class Queue {
     const input = parseRetry(body);
     const view = await this.ctx.enqueueLock.run(async () => {
       const slot = this.visibleSlot(id);
-      await guarded(retrySlots(this.ctx, [slot], input, this.now(), false));
+      await guarded(retrySlots(this.ctx, this.budgets, [slot], input, this.now(), false));
       this.leases.abandons.forget(id);
       return viewOf(this.store.table, slot);
     });
@@ -469,7 +469,7 @@ export class Queue {
       retried += await this.ctx.enqueueLock.run(async () => {
         const chunk: number[] = [];
         for (let j = i; j < Math.min(i + DELETE_CHUNK, slots.length); j++) if (t.gen[slots[j]] === gens[j]) chunk.push(slots[j]);
-        const done = await guarded(retrySlots(this.ctx, chunk, input, this.now(), true));
+        const done = await guarded(retrySlots(this.ctx, this.budgets, chunk, input, this.now(), true));
         for (const id of done) this.leases.abandons.forget(id);
         return done.length;
       });

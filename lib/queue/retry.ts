@@ -1,11 +1,14 @@
 // Retry (an extension, docs/api.md "Extensions"): a dead job, or a completed one still
 // retained, goes back to ready (or scheduled, with a future `ready_at`) with attempts 0.
 // Its error history stays; later failures continue its attempt numbering (fail.ts).
-// Unique keys stay honoured as at enqueue: a key now held by another job is a 409.
+// Unique keys stay honoured as at enqueue: a key now held by another job is a 409. Budget
+// bindings too: a budget deleted or shrunk while the job was terminal is a 422.
 // Guarantee: each call's jobs change state in one atomic write (bulk: one per chunk).
 
 import type { JobMeta } from "../storage/codec.ts";
 import { STATUS_COMPLETED, STATUS_DEAD, STATUS_READY, STATUS_SCHEDULED } from "../storage/format.ts";
+import type { BudgetBook } from "./budget-book.ts";
+import type { Binding } from "./budget-policy.ts";
 import type { QueueContext } from "./context.ts";
 import { STATUS_NAME, isExpired, optionsOf, withMeta } from "./job.ts";
 import { QueueError, type UniqueWhile } from "./types.ts";
@@ -29,19 +32,23 @@ export function parseRetry(raw: unknown): RetryInput {
 export const isRetryable = (status: number): boolean => status === STATUS_DEAD || status === STATUS_COMPLETED;
 
 /** Why `slot` cannot be retried now, or undefined. The 409 names the key's holder. */
-export function retryRefusal(ctx: QueueContext, slot: number): QueueError | undefined {
+export function retryRefusal(ctx: QueueContext, book: BudgetBook, slot: number): QueueError | undefined {
   const t = ctx.store.table;
   const status = t.status[slot];
   if (!isRetryable(status)) {
     return new QueueError("unprocessable", `cannot retry a job in ${STATUS_NAME[status]} status (only dead or completed jobs)`);
   }
   const o = optionsOf(t, slot);
+  const budgetProblem = bindingsOf(o) && book.retryRefusal(bindingsOf(o)!);
+  if (budgetProblem) return budgetProblem;
   if (o.unique_key === undefined) return undefined;
   const holder = ctx.unique.conflict(t, o.unique_key, (o.unique_while ?? "queued") as UniqueWhile);
   if (holder === -1 || holder === slot) return undefined;
   const holderId = t.idOf(holder);
   return new QueueError("conflict", `unique key '${o.unique_key}' is held by job ${holderId}`, { holder: holderId });
 }
+
+const bindingsOf = (o: object): readonly Binding[] | undefined => (o as { budgets?: Binding[] }).budgets;
 
 /** The job's state after a retry: ready (or scheduled), attempts 0, terminal stamps gone. */
 export function retriedMeta(ctx: QueueContext, slot: number, input: RetryInput, nowMs: number): JobMeta {
@@ -62,7 +69,7 @@ export function retriedMeta(ctx: QueueContext, slot: number, input: RetryInput, 
  * `skipRefused`, else the first refusal is thrown. Returns the ids retried.
  */
 export async function retrySlots(
-  ctx: QueueContext, slots: readonly number[], input: RetryInput, nowMs: number, skipRefused: boolean,
+  ctx: QueueContext, book: BudgetBook, slots: readonly number[], input: RetryInput, nowMs: number, skipRefused: boolean,
 ): Promise<string[]> {
   const t = ctx.store.table;
   const chosen: number[] = [];
@@ -74,7 +81,7 @@ export async function retrySlots(
       throw new QueueError("not_found", "job not found");
     }
     const key = optionsOf(t, slot).unique_key;
-    const refusal = retryRefusal(ctx, slot) ?? (key !== undefined && keys.has(key)
+    const refusal = retryRefusal(ctx, book, slot) ?? (key !== undefined && keys.has(key)
       ? new QueueError("conflict", `unique key '${key}' is held by another job in this request`)
       : undefined);
     if (refusal) {
@@ -86,7 +93,13 @@ export async function retrySlots(
     metas.push(retriedMeta(ctx, slot, input, nowMs));
   }
   const ids = chosen.map((s) => t.idOf(s));
-  await ctx.store.update(chosen, metas, ctx.writeSync);
+  // The bindings count in the budgets' delete and shrink guards while the write is out.
+  const unpin = book.pin(chosen.flatMap((slot) => bindingsOf(optionsOf(t, slot)) ?? []));
+  try {
+    await ctx.store.update(chosen, metas, ctx.writeSync);
+  } finally {
+    unpin();
+  }
   for (const meta of metas) ctx.stats.retried(meta.queue, nowMs);
   chosen.forEach((slot, i) => {
     const key = optionsOf(t, slot).unique_key;

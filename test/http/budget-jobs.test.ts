@@ -306,7 +306,7 @@ describe("guards", () => {
       assertError(await req(s.url, "POST", `/crons/${uniq("g")}/entries`, entry(bindings)), 400, message);
       assertError(await req(s.url, "PUT", `/crons/${g}/entries/e`, entry(bindings)), 400, message);
     }
-    assert.equal((await req(s.url, "PUT", `/crons/${g}`, { entries: [entry([{ key: uniq("n"), create_with: { allocation: 0, strategy: { type: "concurrency" } } }])] })).status, 400);
+    assert.equal((await req(s.url, "PUT", `/crons/${g}`, { entries: [entry([{ key: uniq("n"), create_with: { allocation: 0, strategy: { type: "while_in_flight" } } }])] })).status, 400);
     const group = await ok(req(s.url, "PUT", `/crons/${g}`, { entries: [entry([{ key: a, cost: 4 }])] }));
     assert.deepEqual(group.entries[0].job.budgets, [{ key: a, cost: 4 }]);
     assertError(await req(s.url, "DELETE", `/budgets/${a}`), 409, `budget '${a}' is referenced by 1 cron entry, including '${g}/e'. Remove them before deleting it.`);

@@ -95,6 +95,31 @@ describe("POST /jobs/{id}/retry", () => {
   });
 });
 
+describe("retry and budgets", () => {
+  // A dead job does not hold its budgets' guards (API-budgets.md §2.10), so the budget can
+  // be deleted or shrunk meanwhile; retried, the job was ready but never dispatched.
+  it("a budget deleted or shrunk since the job died is a 422 that changes nothing; bulk skips the job", async () => {
+    const gone = uniq("b");
+    const small = uniq("b");
+    for (const key of [gone, small]) {
+      assert.equal((await req(s.url, "POST", `/budgets/${key}`, { allocation: 3, strategy: { type: "while_in_flight" } })).status, 201);
+    }
+    const [a] = await deadJobs(1, { budgets: [{ key: gone }] });
+    const [b] = await deadJobs(1, { budgets: [{ key: small, cost: 3 }] });
+    assert.equal((await req(s.url, "DELETE", `/budgets/${gone}`)).status, 204);
+    assert.equal((await req(s.url, "PATCH", `/budgets/${small}`, { allocation: 1 })).status, 200);
+    assertError(await req(s.url, "POST", `/jobs/${a.id}/retry`), 422, `cannot retry: budget '${gone}' no longer exists. Create it again first.`);
+    assertError(await req(s.url, "POST", `/jobs/${b.id}/retry`), 422, `cannot retry: the job draws 3 from budget '${small}', which now holds at most 1. Raise its allocation first.`);
+    assert.deepEqual((await req(s.url, "POST", `/jobs/retry?id=${a.id},${b.id}`)).body, { retried: 0 });
+    for (const j of [a, b]) assert.equal((await getJob(s.url, j.id))!.status, "dead");
+    // Put right, both retry, and the retried job holds the guard again.
+    assert.equal((await req(s.url, "POST", `/budgets/${gone}`, { allocation: 1, strategy: { type: "while_in_flight" } })).status, 201);
+    assert.equal((await req(s.url, "PATCH", `/budgets/${small}`, { allocation: 3 })).status, 200);
+    assert.deepEqual((await req(s.url, "POST", `/jobs/retry?id=${a.id},${b.id}`)).body, { retried: 2 });
+    assert.equal((await req(s.url, "DELETE", `/budgets/${gone}`)).status, 409);
+  });
+});
+
 describe("POST /jobs/retry?<filters>", () => {
   it("retries every dead job the filter matches and answers {retried: n}", async () => {
     const jobs = await deadJobs(5);
