@@ -1,6 +1,8 @@
 // The path guard both listeners run before routing: a path with an empty segment (a
 // trailing slash, `//`) or a dot segment never reaches a route. Why: h3's router treats
 // `/jobs/` as `/jobs`, so `DELETE /jobs/${id}` with an empty id deleted every job.
+// routedPath is also what the token check (auth.ts) judges: the path the router will
+// route on, so the two can never disagree about which route a request reaches.
 
 import type { H3Event } from "h3";
 
@@ -23,6 +25,24 @@ export function isMalformedPath(rawUrl: string): boolean {
     if (s === "." || s === ".." || s === "%2e" || s === "%2e%2e" || s === ".%2e" || s === "%2e.") return true;
   }
   return false;
+}
+
+/**
+ * The path a request is routed on (the URL parser's, as h3 reads it), or undefined when
+ * the target is malformed: an empty or dot segment, as sent or after parsing, a backslash
+ * (the parser reads `\` as `/`) or a `#` (it drops what follows). Why: the token check
+ * judged the raw path, so `GET /assets/..\api/jobs` passed as a dashboard asset and
+ * `POST /reset\` as a plain write, while the router served /api/jobs and /reset.
+ */
+export function routedPath(rawUrl: string): string | undefined {
+  if (isMalformedPath(rawUrl) || /[\\#]/.test(rawUrl)) return undefined;
+  let path: string;
+  try {
+    path = new URL(rawUrl, "http://localhost").pathname;
+  } catch {
+    return undefined;
+  }
+  return isMalformedPath(path) ? undefined : path;
 }
 
 /** The path as received on the wire (Node's req.url; the parsed URL as a fallback). */

@@ -13,7 +13,8 @@ import { pathParam } from "./_path-param.ts";
 import type { Queue } from "../queue/queue.ts";
 import { RING_SECONDS } from "../queue/stats.ts";
 import { readRawBody } from "./_io.ts";
-import { isMalformedPath, rawPath } from "./_path-guard.ts";
+import { headOf } from "./_head.ts";
+import { rawPath, routedPath } from "./_path-guard.ts";
 import { UNSAFE_METHODS, crossSiteReason } from "./_same-origin.ts";
 import { dashboardAssets } from "./dashboard-assets.ts";
 import { isDeliberate, toErrorWebResponse } from "./errors.ts";
@@ -60,7 +61,7 @@ export function createAdminApp(queue: Queue, options: AdminOptions = {}): H3 {
     },
   });
   app.use((event) => {
-    if (isMalformedPath(rawPath(event))) return new Response(null, { status: 404 });
+    if (routedPath(rawPath(event)) === undefined) return new Response(null, { status: 404 });
   });
   // Refuse cross-site browser requests that act (§ _same-origin.ts) before any route.
   app.use((event) => {
@@ -127,6 +128,7 @@ export function createAdminApp(queue: Queue, options: AdminOptions = {}): H3 {
   app.get("/queues", controls(() => ({ queues: queue.queueStates() })));
   app.post("/queues/:queue/pause", controls((event) => queue.setPaused(name(event), true)));
   app.post("/queues/:queue/resume", controls((event) => queue.setPaused(name(event), false)));
+  app.on("HEAD", "/**", (event) => headOf(app, event));
   app.all("/**", () => new Response(null, { status: 404 }));
   return app;
 }

@@ -1,13 +1,14 @@
 // createApp(queue, options): the primary API as an h3 app. Routes translate requests
 // into queue calls; every error goes through one mapping (errors.ts), encoded in the
-// format the client accepts. Known paths answer other methods with 405 + Allow;
-// unknown paths get a JSON 404.
+// format the client accepts. Known paths answer other methods with 405 + Allow (GET
+// routes answer HEAD too); unknown paths get a JSON 404.
 
 import { H3 } from "h3";
 import type { Queue } from "../queue/queue.ts";
 import { errorFormat } from "./_io.ts";
-import { isMalformedPath, rawPath } from "./_path-guard.ts";
+import { rawPath, routedPath } from "./_path-guard.ts";
 import { ClientGoneError, methodNotAllowed, notFound, toErrorWebResponse } from "./errors.ts";
+import { headOf } from "./_head.ts";
 import { budgetRoutes } from "./routes/budgets.ts";
 import { controlRoutes } from "./routes/controls.ts";
 import { cronRoutes } from "./routes/crons.ts";
@@ -86,7 +87,7 @@ export function createApp(queue: Queue, options: AppOptions = {}): App {
   });
   // Before any route: `/jobs/` must never reach the `/jobs` collection (issue 12 §1).
   app.use((event) => {
-    if (isMalformedPath(rawPath(event))) throw notFound();
+    if (routedPath(rawPath(event)) === undefined) throw notFound();
   });
   healthRoutes(app, queue);
   jobRoutes(app, queue, maxBodyBytes);
@@ -96,8 +97,11 @@ export function createApp(queue: Queue, options: AppOptions = {}): App {
   controlRoutes(app, queue, maxBodyBytes);
   budgetRoutes(app, queue, maxBodyBytes);
   for (const [path, methods] of Object.entries(METHODS)) {
-    app.all(path, () => {
-      throw methodNotAllowed(methods);
+    // A GET route answers HEAD too (h3 would, but this catch-all matches HEAD first).
+    const allow = methods.includes("GET") ? [...methods, "HEAD"] : methods;
+    app.all(path, (event) => {
+      if (event.req.method === "HEAD" && methods.includes("GET")) return headOf(app, event);
+      throw methodNotAllowed(allow);
     });
   }
   app.all("/**", () => {

@@ -11,6 +11,7 @@
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { routedPath } from "./_path-guard.ts";
 import { HttpError, toErrorResponse } from "./errors.ts";
 import type { NodeHandler } from "./listen.ts";
 import { responseFormat } from "./negotiate.ts";
@@ -114,9 +115,11 @@ export class TokenAuth {
  * queues and `POST /reset` need `admin`. Everything on the admin listener needs `admin`.
  */
 export function requiredScope(method: string, path: string, listener: ListenerName): Scope | undefined {
+  if (path === MALFORMED) return "admin";
+  const read = method === "GET" || method === "HEAD";
   // The dashboard's page and hashed assets carry no data (its data calls need the token).
-  if (listener === "admin") return method === "GET" && (path === "/" || path.startsWith("/assets/")) ? undefined : "admin";
-  if (method === "GET" || method === "HEAD") {
+  if (listener === "admin") return read && (path === "/" || path.startsWith("/assets/")) ? undefined : "admin";
+  if (read) {
     if (path === "/health") return undefined;
     return path === "/jobs/take" ? "write" : "read";
   }
@@ -124,11 +127,23 @@ export function requiredScope(method: string, path: string, listener: ListenerNa
   return "write";
 }
 
+/**
+ * The path the router will reach (routedPath), which is what a request's scope is judged
+ * on. A malformed target (the routers answer it 404) is judged as needing every scope, so
+ * no spelling can pass the check as a lesser route.
+ */
+function checkedPath(rawUrl: string | undefined): string {
+  return routedPath(rawUrl ?? "/") ?? MALFORMED;
+}
+
+/** Not a path any route has: requiredScope gives it "admin" on either listener. */
+const MALFORMED = "\0malformed";
+
 /** `handler` behind the token check; refused requests get the JSON (or MessagePack) error. */
 export function withTokens(handler: NodeHandler, auth: TokenAuth, listener: ListenerName): NodeHandler {
   const call = handler as (req: IncomingMessage, res: ServerResponse) => unknown;
   return (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? "/").split("?")[0]!;
+    const path = checkedPath(req.url);
     const denied = auth.check(req.headers, req.method ?? "GET", path, listener);
     if (!denied) return call(req, res);
     const format = listener === "admin" ? "json" : responseFormat(req.headers.accept) ?? "json";
@@ -141,7 +156,7 @@ export function withTokens(handler: NodeHandler, auth: TokenAuth, listener: List
 
 /** For the admin WebSocket upgrade: a raw HTTP/1.1 refusal, or undefined to go on. */
 export function upgradeRefusal(auth: TokenAuth, req: IncomingMessage): string | undefined {
-  const path = (req.url ?? "/").split("?")[0]!;
+  const path = checkedPath(req.url);
   const fromProtocol = req.headers.authorization === undefined ? bearerFromProtocols(req.headers["sec-websocket-protocol"]) : undefined;
   const headers = fromProtocol === undefined ? req.headers : { ...req.headers, authorization: `Bearer ${fromProtocol}` };
   const denied = auth.check(headers, "GET", path, "admin");

@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { after, afterEach, describe, it } from "node:test";
 import WebSocket from "ws";
@@ -41,6 +42,23 @@ function upgradeStatus(url: string, headers: Record<string, string>): Promise<nu
       ws.terminate();
     });
     ws.once("error", (err) => reject(err));
+  });
+}
+
+/** The status of a request whose target goes out byte for byte (fetch would normalise it). */
+function rawStatus(url: string, method: string, target: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    const r = http.request({ hostname, port, path: target, method, headers, agent: false }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode!));
+    });
+    r.on("upgrade", (res, socket) => {
+      socket.destroy();
+      resolve(res.statusCode!);
+    });
+    r.on("error", reject);
+    r.end();
   });
 }
 
@@ -96,6 +114,15 @@ describe("zizq serve --auth-tokens", () => {
     assert.equal(await upgradeStatus(srv.adminUrl!, {}), 401);
     assert.equal(await upgradeStatus(srv.adminUrl!, bearer(WRITE)), 403);
     assert.equal(await upgradeStatus(srv.adminUrl!, bearer(ADMIN)), 101);
+    // The dashboard's page and assets are open; a spelling the router reads as another
+    // path is not (`/assets/..\\api/jobs` was served as /api/jobs with no token).
+    assert.equal(await rawStatus(srv.adminUrl!, "HEAD", "/", {}), 200);
+    assert.equal(await rawStatus(srv.adminUrl!, "GET", "/assets/..\\api/jobs", {}), 401);
+    assert.equal(await rawStatus(srv.adminUrl!, "GET", "/assets/..\\metrics", {}), 401);
+    assert.equal(await rawStatus(srv.adminUrl!, "GET", "/assets/..\\api/jobs", bearer(ADMIN)), 404);
+    const upgrade = { connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==" };
+    assert.equal(await rawStatus(srv.adminUrl!, "GET", "/assets/..\\events", upgrade), 404); // only the exact /events upgrades
+    assert.equal(await rawStatus(srv.adminUrl!, "GET", "/events", { ...upgrade, ...bearer(ADMIN) }), 101);
 
     const config = { url: srv.adminUrl!, caCertPath: undefined, clientCertPath: undefined, clientKeyPath: undefined };
     const archive = path.join(root, "backup.tar.gz");

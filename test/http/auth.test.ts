@@ -4,6 +4,7 @@
 // for a missing or unknown token, 403 for a short scope, both only after the handshake.
 
 import assert from "node:assert/strict";
+import https from "node:https";
 import { after, before, describe, it } from "node:test";
 import { toNodeHandler } from "h3/node";
 import { decode as unpack } from "@msgpack/msgpack";
@@ -140,6 +141,32 @@ describe("withTokens in front of the real app, over mTLS", () => {
     assert.equal((await call("GET", "/health")).status, 200);
     assert.equal((await call("GET", "/jobs", `  ${READ}`)).status, 200, "extra spaces after Bearer");
     assert.equal((await h1Request(listener.url, "GET", "/jobs", { authorization: `bearer ${READ}` }, undefined, tls())).status, 200);
+  });
+
+  it("a target the router reads differently is judged as the router reads it: no spelling passes as a lesser route", async () => {
+    // The check used to judge the raw path: `POST /reset\\` passed as a plain write and the
+    // router (which reads `\\` as `/` and drops `#…`) reset the store.
+    const raw = (method: string, target: string, token: string) => new Promise<number>((resolve, reject) => {
+      const { hostname, port } = new URL(listener.url);
+      const r = https.request({ hostname, port, path: target, method, agent: false, servername: "localhost", ...tls(), headers: { authorization: `Bearer ${token}` } }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode!));
+      });
+      r.on("error", reject);
+      r.end();
+    });
+    assert.equal((await call("POST", "/jobs", WRITE, { "content-type": "application/json" }, JSON.stringify({ type: "t", queue: "spell", payload: 1 }))).status, 201);
+    const jobs = store.table.size;
+    for (const target of ["/jobs\\take", "/x/..\\jobs/take", "/jobs/take#"]) assert.equal(await raw("GET", target, READ), 403, target);
+    const origin = new URL(listener.url).origin;
+    for (const target of ["/reset\\", "/reset#", "/queues/spell\\pause", "/queues/spell/pause\\", `${origin}/queues/spell/pause`, `${origin}/reset`]) {
+      assert.equal(await raw("POST", target, WRITE), 403, target);
+    }
+    // With the scope, a malformed spelling reaches nothing; the absolute form is the route.
+    assert.equal(await raw("POST", "/reset\\", ADMIN), 404);
+    assert.equal(await raw("POST", `${origin}/queues/spell/pause`, ADMIN), 200);
+    assert.equal(store.table.size, jobs, "a job went away");
+    assert.equal((await call("POST", "/queues/spell/resume", ADMIN)).status, 200);
   });
 
   it("the same over HTTP/2", async () => {

@@ -151,7 +151,7 @@ describe("budget resources", () => {
   it("405 on other methods of the budget paths", async () => {
     const r = await req(s.url, "DELETE", "/budgets");
     assert.equal(r.status, 405);
-    assert.equal(r.headers.get("allow"), "GET");
+    assert.equal(r.headers.get("allow"), "GET, HEAD");
     const g = await req(s.url, "GET", "/jobs/budgets");
     assert.equal(g.status, 405);
     assert.equal(g.headers.get("allow"), "DELETE");

@@ -191,8 +191,8 @@ describe("cron API", () => {
 
   it("known cron paths answer other methods with 405 + Allow", async () => {
     for (const [method, path, allow] of [
-      ["POST", "/crons", "GET, DELETE"], ["POST", "/crons/g", "GET, PUT, PATCH, DELETE"],
-      ["GET", "/crons/g/entries", "POST"], ["POST", "/crons/g/entries/e", "GET, PUT, PATCH, DELETE"],
+      ["POST", "/crons", "GET, DELETE, HEAD"], ["POST", "/crons/g", "GET, PUT, PATCH, DELETE, HEAD"],
+      ["GET", "/crons/g/entries", "POST"], ["POST", "/crons/g/entries/e", "GET, PUT, PATCH, DELETE, HEAD"],
     ]) {
       const r = await req(s.url, method, path);
       assert.equal(r.status, 405, `${method} ${path}`);

@@ -365,16 +365,36 @@ describe("content negotiation (§1.2) and routing", () => {
     assert.equal(none.status, 201);
   });
 
+  it("every GET route answers HEAD: GET's status and headers, no body; HEAD /jobs/take takes nothing", async () => {
+    const q = uniq();
+    const job = await enqueue(s.url, { queue: q });
+    for (const path of ["/health", "/version", "/queues", `/jobs?queue=${q}`, "/jobs/count", `/jobs/${job.id}`, `/jobs/${job.id}/errors`, "/crons", "/budgets"]) {
+      const get = await req(s.url, "GET", path);
+      const head = await req(s.url, "HEAD", path);
+      assert.equal(head.status, get.status, path);
+      assert.equal(head.text, "", path);
+      assert.equal(head.headers.get("content-type"), get.headers.get("content-type"), path);
+      assert.equal(head.headers.get("content-length"), String(Buffer.byteLength(get.text)), path);
+    }
+    assert.equal((await req(s.url, "HEAD", "/jobs/03fr1jkpcsipbsckqj0y6pgr7")).status, 404);
+    assert.equal((await req(s.url, "HEAD", "/nope")).status, 404);
+    const take = await req(s.url, "HEAD", `/jobs/take?queue=${q}&prefetch=5`);
+    assert.equal(take.status, 200);
+    assert.equal(take.headers.get("content-type"), "application/x-ndjson");
+    assert.equal((await req(s.url, "HEAD", "/jobs/take?prefetch=x")).status, 400);
+    assert.equal((await getJob(s.url, job.id))!.status, "ready", "HEAD /jobs/take took the job");
+  });
+
   it("unknown path → 404 JSON; known path, wrong method → 405 with Allow", async () => {
     for (const path of ["/nope", "/jobs/a/b/c/d", "/crons-x", "/"]) {
       assertError(await req(s.url, "GET", path), 404, "not found");
     }
     const cases: [string, string, string[]][] = [
-      ["PUT", "/jobs", ["GET", "POST", "DELETE", "PATCH"]],
-      ["DELETE", "/health", ["GET"]],
-      ["POST", "/jobs/take", ["GET"]],
+      ["PUT", "/jobs", ["GET", "HEAD", "POST", "DELETE", "PATCH"]],
+      ["DELETE", "/health", ["GET", "HEAD"]],
+      ["POST", "/jobs/take", ["GET", "HEAD"]],
       ["GET", "/jobs/success", ["POST"]],
-      ["PUT", "/jobs/03fr1jkpcsipbsckqj0y6pgr7", ["GET", "DELETE", "PATCH"]],
+      ["PUT", "/jobs/03fr1jkpcsipbsckqj0y6pgr7", ["GET", "HEAD", "DELETE", "PATCH"]],
       ["GET", "/jobs/03fr1jkpcsipbsckqj0y6pgr7/success", ["POST"]],
       ["GET", "/reset", ["POST"]],
     ];

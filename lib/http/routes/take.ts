@@ -7,11 +7,18 @@ import type { Queue } from "../../queue/queue.ts";
 import type { Taker } from "../../queue/types.ts";
 import { streamNotAcceptable } from "../errors.ts";
 import { wireJob } from "../job-wire.ts";
-import { streamFormat } from "../negotiate.ts";
+import { STREAM_CONTENT_TYPE, streamFormat } from "../negotiate.ts";
 import { parseTakeQuery } from "../../queue/query.ts";
 import { type TakeStream, createTakeStream } from "../stream.ts";
 
 export function takeRoutes(app: H3, queue: Queue, heartbeatMs: number, open: Set<TakeStream>): void {
+  // HEAD: what GET would answer (its checks, its content type), without taking any job.
+  app.on("HEAD", "/jobs/take", (event) => {
+    const format = streamFormat(event.req.headers.get("accept"));
+    if (!format) throw streamNotAcceptable();
+    parseTakeQuery(event.url.search);
+    return new Response(null, { status: 200, headers: { "content-type": STREAM_CONTENT_TYPE[format] } });
+  });
   app.get("/jobs/take", (event) => {
     const format = streamFormat(event.req.headers.get("accept"));
     if (!format) throw streamNotAcceptable();
