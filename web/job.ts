@@ -19,9 +19,12 @@ export function JobDetail({ ctx, id }: { ctx: Ctx; id: string }) {
   const [job, setJob] = useState<Json>(undefined);
   const [errors, setErrors] = useState<Json[]>([]);
   const [error, setError] = useState<string | undefined>(undefined);
+  // The id comes from the location hash (decoded): encoded again, it can only name a job
+  // (`#/job/..%2Fjobs` used to fetch the job list).
+  const path = `/jobs/${encodeURIComponent(id)}`;
   const load = async () => {
     try {
-      const [j, e] = await Promise.all([api("GET", `/jobs/${id}`), api("GET", `/jobs/${id}/errors?order=desc&limit=2000`)]);
+      const [j, e] = await Promise.all([api("GET", path), api("GET", `${path}/errors?order=desc&limit=2000`)]);
       setJob(j);
       setErrors(e.errors);
       setError(undefined);
@@ -36,11 +39,11 @@ export function JobDetail({ ctx, id }: { ctx: Ctx; id: string }) {
   const canRetry = job && (job.status === "dead" || job.status === "completed");
   const remove = () => ctx.confirm({
     title: `Delete job ${id}?`, detail: "This cannot be undone.", action: "Delete", danger: true,
-    run: async () => { await api("DELETE", `/jobs/${id}`); ctx.notify(`deleted ${id}`); history.back(); },
+    run: async () => { await api("DELETE", path); ctx.notify(`deleted ${id}`); history.back(); },
   });
   const retry = () => ctx.confirm({
     title: `Retry job ${id}?`, detail: "It goes back to ready with attempts reset to 0; its error history is kept.", action: "Retry",
-    run: async () => { await api("POST", `/jobs/${id}/retry`); ctx.notify(`retried ${id}`); await load(); },
+    run: async () => { await api("POST", `${path}/retry`); ctx.notify(`retried ${id}`); await load(); },
   });
   useKeys(ctx, (e) => {
     if (e.key === "d" && job) remove();

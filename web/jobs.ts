@@ -128,11 +128,11 @@ export function Jobs({ ctx, params }: { ctx: Ctx; params: URLSearchParams }) {
   const setTab = (tab: string) => ctx.navigate(`#/jobs${query({ ...filters, status: tab })}`);
   const deleteOne = (row: Row) => ctx.confirm({
     title: `Delete job ${row.id}?`, detail: `${row.type} on ${row.queue}, ${row.status}. This cannot be undone.`, action: "Delete", danger: true,
-    run: async () => { await api("DELETE", `/jobs/${row.id}`); ctx.notify(`deleted ${row.id}`); if (!live) await load(); },
+    run: async () => { await api("DELETE", `/jobs/${encodeURIComponent(row.id)}`); ctx.notify(`deleted ${row.id}`); if (!live) await load(); },
   });
   const retryOne = (row: Row) => ctx.confirm({
     title: `Retry job ${row.id}?`, detail: "It goes back to ready with attempts reset to 0; its error history is kept.", action: "Retry",
-    run: async () => { await api("POST", `/jobs/${row.id}/retry`); ctx.notify(`retried ${row.id}`); await load(); },
+    run: async () => { await api("POST", `/jobs/${encodeURIComponent(row.id)}/retry`); ctx.notify(`retried ${row.id}`); await load(); },
   });
   const deleteMatching = async () => {
     const n = (await api("GET", `/jobs/count${selector}`)).count as number;

@@ -186,6 +186,19 @@ it("job detail: every field, the payload as text (a <script> payload does not ru
   await page.close();
 });
 
+it("job detail: an id from the location names one job, never another API path", async () => {
+  // The id was put into API paths as decoded from the hash: `..%2Fjobs%23` fetched /api/jobs.
+  const page = await browser.newPage();
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  const asked: string[] = [];
+  page.on("request", (r) => { if (r.url().includes("/api/")) asked.push(new URL(r.url()).pathname); });
+  await page.goto(`${admin}/#/job/..%2Fjobs%23`);
+  await page.waitForSelector("p.error[role=alert]", WAIT);
+  assert.match((await page.textContent("p.error[role=alert]"))!, /job not found/);
+  for (const p of asked.filter((p) => p.startsWith("/api/jobs"))) assert.ok(p.startsWith("/api/jobs/..%2Fjobs%23"), p);
+  await page.close();
+});
+
 it("delete: clicking Delete and confirming removes the job (checked through the API)", async () => {
   const target = seeded.byStatus.scheduled[0];
   const page = await open(`#/jobs?status=scheduled&queue=${qa}`);
