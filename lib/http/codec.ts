@@ -9,7 +9,7 @@ import { addExtension, type Options, Packr, Unpackr } from "msgpackr";
 import { PayloadText } from "../queue/types.ts";
 import { ByteSink, writeJsonAsMsgpack } from "./_json-msgpack.ts";
 import { EACH, type MemberPath, type Span, jsonMemberSpans, jsonSpanText } from "./_json-scan.ts";
-import { bulkJobRanges } from "./_json-split.ts";
+import { JsonTooDeep, bulkJobRanges, checkJsonDepth } from "./_json-split.ts";
 import { floatToJson, msgpackToJson } from "./_msgpack-json.ts";
 import { checkMsgpack, fixLargeIntegers, msgpackMemberSpans, MsgpackShapeError } from "./_msgpack-walk.ts";
 import type { BodyFormat } from "./negotiate.ts";
@@ -103,9 +103,15 @@ export function decodeBody(bytes: Uint8Array, format: BodyFormat, payloads?: Mem
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     // Why not TextDecoder: it would replace bad sequences with U+FFFD instead of failing.
     if (!isUtf8(buffer)) throw new BodyDecodeError("invalid JSON: invalid UTF-8");
-    if (payloads === PAYLOAD_PATHS.bulkEnqueue && buffer.length >= SPLIT_FROM_BYTES) {
-      const value = decodeBulkByJob(buffer);
-      if (value !== undefined) return value;
+    try {
+      if (payloads === PAYLOAD_PATHS.bulkEnqueue && buffer.length >= SPLIT_FROM_BYTES) {
+        const value = decodeBulkByJob(buffer); // its scan checks the depth
+        if (value !== undefined) return value;
+      }
+      checkJsonDepth(buffer);
+    } catch (err) {
+      if (err instanceof JsonTooDeep) throw new BodyDecodeError(`invalid JSON: ${err.message}`);
+      throw err;
     }
     return decodeJsonText(buffer.toString("utf8"), payloads);
   }

@@ -50,6 +50,9 @@ interface Subscription {
   limit: number;
 }
 
+/** Largest message a client may send; a bigger one closes its session (1009). */
+export const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
+
 /** Serve `/events` upgrades on `server`; returns close(), which ends every session. */
 export function attachEvents(server: EventEmitter, queue: Queue, options: EventsOptions = {}): { close(): void } {
   // A client offering subprotocols (the dashboard: "zizq" plus its token, auth.ts) gets
@@ -60,7 +63,13 @@ export function attachEvents(server: EventEmitter, queue: Queue, options: Events
   let loading: Promise<WebSocketServer> | undefined;
   let closed = false;
   const wsServer = (): Promise<WebSocketServer> => loading ??= import("ws").then(({ WebSocketServer }) =>
-    wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => (offered.has("zizq") ? "zizq" : false) }));
+    wss = new WebSocketServer({
+      noServer: true,
+      handleProtocols: (offered) => (offered.has("zizq") ? "zizq" : false),
+      // Client frames are small commands (subscribe, find, delete_job); ws accepts 100 MiB
+      // by default, and parsing a 100 MiB message would hold the loop for seconds.
+      maxPayload: MAX_CLIENT_FRAME_BYTES,
+    }));
   const startedAt = options.startedAt ?? Date.now();
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? "").split("?")[0];

@@ -215,6 +215,19 @@ test("find: forward, backward, locate, null results; set_detail_level; delete_jo
   c.close();
 });
 
+test("a client message over 64 KiB closes that session (1009); the server goes on", async () => {
+  const closed = new Promise<number>((resolve) => {
+    const raw = new WebSocket(`${admin.url.replace(/^http/, "ws")}/events`);
+    raw.once("open", () => raw.send("[".repeat(70_000)));
+    raw.once("close", (code) => resolve(code));
+    setTimeout(() => { resolve(-1); raw.terminate(); }, 10_000).unref(); // a deadline, not a wait
+  });
+  assert.equal(await closed, 1009);
+  const c = await connect(); // others still connect and get their snapshot
+  await c.next((f) => f.event === "job_snapshot");
+  c.close();
+});
+
 test("zizq serve wires /events on the admin listener; other upgrade paths are refused", async () => {
   const spawned = await spawnServer(tmpDir());
   try {
