@@ -1,5 +1,6 @@
-// The admin listener's cross-site check: a browser on another site must not be able to
-// act through it (delete jobs, compact, open /events and send delete_job). Browsers
+// The cross-site check of both listeners: a browser on another site must not be able to
+// act through them (reset or pause on the primary; delete jobs, compact, open /events
+// and send delete_job on the admin listener). Browsers
 // always send Origin on cross-origin POST/PUT/PATCH/DELETE and on WebSocket handshakes,
 // and Sec-Fetch-Site on every request; non-browser clients (curl, zizq top, backups)
 // send neither and are not affected. No token needed: nothing cross-site can forge them.

@@ -7,7 +7,8 @@ import { H3 } from "h3";
 import type { Queue } from "../queue/queue.ts";
 import { errorFormat } from "./_io.ts";
 import { rawPath, routedPath } from "./_path-guard.ts";
-import { ClientGoneError, methodNotAllowed, notFound, toErrorWebResponse } from "./errors.ts";
+import { ClientGoneError, HttpError, methodNotAllowed, notFound, toErrorWebResponse } from "./errors.ts";
+import { UNSAFE_METHODS, crossSiteReason } from "./_same-origin.ts";
 import { headOf } from "./_head.ts";
 import { budgetRoutes } from "./routes/budgets.ts";
 import { controlRoutes } from "./routes/controls.ts";
@@ -88,6 +89,14 @@ export function createApp(queue: Queue, options: AppOptions = {}): App {
   // Before any route: `/jobs/` must never reach the `/jobs` collection (issue 12 §1).
   app.use((event) => {
     if (routedPath(rawPath(event)) === undefined) throw notFound();
+  });
+  // A page on another site must not act through a browser that can reach this listener
+  // (a bodiless cross-site POST needs no CORS preflight: /reset emptied the store). API
+  // clients send no Sec-Fetch-Site or Origin and are not affected (_same-origin.ts).
+  app.use((event) => {
+    if (!UNSAFE_METHODS.has(event.req.method)) return;
+    const reason = crossSiteReason((name) => event.req.headers.get(name));
+    if (reason) throw new HttpError(403, reason);
   });
   healthRoutes(app, queue);
   jobRoutes(app, queue, maxBodyBytes);

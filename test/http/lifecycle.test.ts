@@ -365,6 +365,23 @@ describe("content negotiation (§1.2) and routing", () => {
     assert.equal(none.status, 201);
   });
 
+  it("a browser on another site cannot act through the primary listener; API clients and same-origin pages can", async () => {
+    // A bodiless cross-site POST needs no CORS preflight: a page could reset the store.
+    const q = uniq();
+    const job = await enqueue(s.url, { queue: q });
+    for (const headers of [{ "sec-fetch-site": "cross-site" }, { "sec-fetch-site": "same-site" }, { origin: "https://evil.example" }]) {
+      for (const [method, path] of [["POST", "/reset"], ["POST", `/queues/${q}/pause`], ["DELETE", `/jobs/${job.id}`], ["POST", "/jobs"]]) {
+        const r = await req(s.url, method, path, method === "POST" && path === "/jobs" ? { type: "t", queue: q, payload: 1 } : undefined, headers);
+        assert.equal(r.status, 403, `${method} ${path} ${JSON.stringify(headers)}`);
+        assert.match(r.body!.error, /^cross-site request refused/);
+      }
+    }
+    assert.equal((await count(s.url, `queue=${q}`)), 1, "nothing changed");
+    assert.equal((await req(s.url, "GET", `/jobs/${job.id}`, undefined, { "sec-fetch-site": "cross-site" })).status, 200, "reads are not actions");
+    const host = new URL(s.url).host;
+    assert.equal((await req(s.url, "DELETE", `/jobs/${job.id}`, undefined, { origin: `http://${host}`, "sec-fetch-site": "same-origin" })).status, 204);
+  });
+
   it("every GET route answers HEAD: GET's status and headers, no body; HEAD /jobs/take takes nothing", async () => {
     const q = uniq();
     const job = await enqueue(s.url, { queue: q });
