@@ -28,6 +28,8 @@ export interface JqPoolOptions {
   slowMs?: number;
   /** @internal Another worker script speaking the same messages (tests: a breakable engine). */
   workerUrl?: URL;
+  /** @internal With workerUrl: the engine's heap ceiling (the worker's default: 512 MiB). */
+  maxHeapBytes?: number;
 }
 
 interface Task {
@@ -71,8 +73,8 @@ class Slot {
   task: Task | undefined;
   taskId = 0;
   timer: NodeJS.Timeout | undefined;
-  constructor(private readonly pool: JqPool, workerUrl: URL | undefined) {
-    this.worker = workerUrl ? new Worker(workerUrl) : jqWorkerStart.create();
+  constructor(private readonly pool: JqPool, workerUrl: URL | undefined, maxHeapBytes?: number) {
+    this.worker = workerUrl ? new Worker(workerUrl, { workerData: { maxHeapBytes } }) : jqWorkerStart.create();
     this.worker.on("message", (msg: WorkerReply) => this.onMessage(msg));
     this.worker.on("error", (err) => this.fail(new JqAbortError("crash", `jq worker failed: ${err.message}`)));
     this.worker.on("exit", () => this.fail(new JqAbortError("crash", "jq worker exited")));
@@ -141,6 +143,7 @@ export class JqPool {
   private readonly normal: Task[] = [];
   private readonly slowMs: number;
   private readonly workerUrl: URL | undefined;
+  private readonly maxHeapBytes: number | undefined;
   /** Programs whose last call took ≥ slowMs or timed out, in marking order. */
   private readonly slow = new Map<string, true>();
   private closed = false;
@@ -152,6 +155,7 @@ export class JqPool {
     this.deadlineMs = options.deadlineMs ?? 2000;
     this.slowMs = options.slowMs ?? 250;
     this.workerUrl = options.workerUrl;
+    this.maxHeapBytes = options.maxHeapBytes;
   }
 
   /** @internal Mark or clear `task`'s program as slow, from how its call went. */
@@ -206,7 +210,7 @@ export class JqPool {
 
   /** Start workers now so the first request does not pay the ~150 ms wasm start-up. */
   warm(): void {
-    while (!this.closed && this.slots.size < this.size) this.slots.add(new Slot(this, this.workerUrl));
+    while (!this.closed && this.slots.size < this.size) this.slots.add(new Slot(this, this.workerUrl, this.maxHeapBytes));
   }
 
   /** @internal Dispatch queued tasks to idle, ready workers. */

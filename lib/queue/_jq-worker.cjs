@@ -3,7 +3,19 @@
 // stderr }. Plain CommonJS on purpose: a worker must start without the TypeScript loader
 // (in-process loader hooks are not inherited by workers), and jq-web itself is CommonJS.
 "use strict";
-const { parentPort } = require("node:worker_threads");
+const { parentPort, workerData } = require("node:worker_threads");
+
+// A ceiling on the engine's wasm heap. Emscripten grows it through Memory.prototype.grow;
+// refused, jq reports "cannot allocate memory" (a fatal reply: the worker is replaced).
+// Why: `def f: 1+f; f` grew one worker to ~1.3 GB within its 2 s deadline, two workers
+// ~2.5 GB, enough to get a server in a small container killed. 512 MiB leaves room for
+// filters over the largest payloads (a 16 MiB one needs ~250–450 MB here).
+const MAX_HEAP_BYTES = (workerData && workerData.maxHeapBytes) || 512 * 1024 * 1024;
+const grow = WebAssembly.Memory.prototype.grow;
+WebAssembly.Memory.prototype.grow = function growWithinCeiling(pages) {
+  if (this.buffer.byteLength + pages * 65536 > MAX_HEAP_BYTES) throw new RangeError("jq heap ceiling reached");
+  return grow.call(this, pages);
+};
 
 // jq-web reports the stderr of a successful run through console.warn, and emscripten prints
 // "Aborted()" through console.error; both reach the caller as replies, so silence the

@@ -369,7 +369,7 @@ describe("content negotiation (§1.2) and routing", () => {
     // A bodiless cross-site POST needs no CORS preflight: a page could reset the store.
     const q = uniq();
     const job = await enqueue(s.url, { queue: q });
-    for (const headers of [{ "sec-fetch-site": "cross-site" }, { "sec-fetch-site": "same-site" }, { origin: "https://evil.example" }]) {
+    for (const headers of [{ "sec-fetch-site": "cross-site" }, { "sec-fetch-site": "same-site" }, { origin: "https://evil.example" }] as Record<string, string>[]) {
       for (const [method, path] of [["POST", "/reset"], ["POST", `/queues/${q}/pause`], ["DELETE", `/jobs/${job.id}`], ["POST", "/jobs"]]) {
         const r = await req(s.url, method, path, method === "POST" && path === "/jobs" ? { type: "t", queue: q, payload: 1 } : undefined, headers);
         assert.equal(r.status, 403, `${method} ${path} ${JSON.stringify(headers)}`);

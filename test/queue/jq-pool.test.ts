@@ -22,6 +22,26 @@ describe("jq pool", () => {
     }
   });
 
+  it("the engine's heap has a ceiling: a program needing more fails as out of memory, and the next call works", async () => {
+    // `def f: 1+f; f` grew a worker to ~1.3 GB before its deadline. Here a ceiling of
+    // 64 MiB against a program needing ~100 MB; under the default (512 MiB) it runs.
+    const real = new URL("../../lib/queue/_jq-worker.cjs", import.meta.url);
+    const program = "[range(3000000)] | length";
+    const low = new JqPool({ workers: 1, workerUrl: real, maxHeapBytes: 64 * 1024 * 1024, deadlineMs: 30_000 });
+    try {
+      await assert.rejects(low.run("null", program, []), (err) => err instanceof JqAbortError && /cannot allocate memory/.test(err.message));
+      assert.deepEqual(await low.run("1", ". + 1", []), { ok: true, stdout: "2" });
+    } finally {
+      await low.close();
+    }
+    const usual = new JqPool({ workers: 1, workerUrl: real, deadlineMs: 30_000 });
+    try {
+      assert.deepEqual(await usual.run("null", program, []), { ok: true, stdout: "3000000" });
+    } finally {
+      await usual.close();
+    }
+  });
+
   it("a call that crashes a fresh engine as well is rejected, and the next call works", async () => {
     const pool = new JqPool({ workers: 1, workerUrl });
     try {
