@@ -57,7 +57,15 @@ export async function runRestore(archivePath: string, targetDir: string): Promis
   try {
     // strict turns node-tar's warnings (e.g. a path it would rewrite) into errors; owner
     // preservation is off so files belong to whoever restores, even when that is root.
-    await tar.x({ file: archive, cwd: target, strip: 1, strict: true, preserveOwner: false });
+    // Modes keep their permission bits only: a setuid or setgid bit in an archive would
+    // leave a setuid file in the data dir of a root restore. A store writes none.
+    await tar.x({
+      file: archive, cwd: target, strip: 1, strict: true, preserveOwner: false,
+      filter: (_path, entry) => {
+        if ("mode" in entry && typeof entry.mode === "number") entry.mode &= 0o777;
+        return true;
+      },
+    });
   } catch (error) {
     await undo(target, created);
     throw new Error(`restore failed, ${target} left as it was: ${(error as Error).message}`);

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
@@ -27,7 +27,7 @@ before(async () => {
 after(() => rm(root, { recursive: true, force: true }));
 
 /** A tar.gz with hand-made entries, for archives `tar.c` would never produce. */
-async function craftArchive(name: string, entries: { path: string; type?: "File" | "SymbolicLink"; linkpath?: string; body?: string }[]) {
+async function craftArchive(name: string, entries: { path: string; type?: "File" | "SymbolicLink"; linkpath?: string; body?: string; mode?: number }[]) {
   const blocks: Buffer[] = [];
   for (const entry of entries) {
     const body = Buffer.from(entry.body ?? "");
@@ -35,7 +35,7 @@ async function craftArchive(name: string, entries: { path: string; type?: "File"
       path: entry.path,
       type: entry.type ?? "File",
       linkpath: entry.linkpath,
-      mode: 0o644,
+      mode: entry.mode ?? 0o644,
       size: entry.type === "SymbolicLink" ? 0 : body.length,
       mtime: new Date(0),
     });
@@ -81,6 +81,16 @@ describe("runRestore", () => {
     const target = path.join(root, "restored-missing");
     await assert.rejects(runRestore(path.join(root, "nope.tar.gz"), target), /backup file not found: .*nope\.tar\.gz/);
     assert.ok(!existsSync(target));
+  });
+
+  it("keeps only permission bits: no setuid or setgid file comes out of an archive", async () => {
+    const archive = await craftArchive("setuid.tar.gz", [
+      { path: "zizq-root/meta.json", body: "{}" },
+      { path: "zizq-root/suid", body: "#!/bin/sh\n", mode: 0o6755 },
+    ]);
+    const target = path.join(root, "restored-setuid");
+    await runRestore(archive, target);
+    assert.equal((await stat(path.join(target, "suid"))).mode & 0o7777, 0o755);
   });
 
   it("refuses an entry that would escape the target, writing nothing", async () => {
