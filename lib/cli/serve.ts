@@ -8,7 +8,7 @@ import fs from "node:fs";
 import type { Logger } from "pino";
 import { toNodeHandler } from "h3/node";
 import { createAdminApp } from "../http/admin.ts";
-import { TokenAuth, TokenFileError, upgradeRefusal, withTokens } from "../http/auth.ts";
+import { TokenAuth, TokenFileError, holdUpgrade, upgradeRefusal, withTokens } from "../http/auth.ts";
 import { createApp } from "../http/app.ts";
 import { attachEvents } from "../http/events.ts";
 import { type Listener, listen } from "../http/listen.ts";
@@ -206,7 +206,10 @@ export async function startServe(config: ServeConfig, logger: Logger): Promise<R
       const events = attachEvents(a.server, queue, {
         startedAt: started,
         logError: (err) => logger.error({ err }, "admin event stream failed"),
-        ...(auth ? { refuseUpgrade: (req: import("node:http").IncomingMessage) => upgradeRefusal(auth, req) } : {}),
+        ...(auth ? {
+          refuseUpgrade: (req: import("node:http").IncomingMessage) => upgradeRefusal(auth, req),
+          holdSession: (req: import("node:http").IncomingMessage, close: () => void) => holdUpgrade(auth, req, close),
+        } : {}),
       });
       closers.push(() => events.close());
       announce("admin", a);

@@ -61,9 +61,25 @@ export function parseTokenFile(text: string, file = "token file"): Entry[] {
   return entries;
 }
 
-/** The current token set; replaced whole by reload (SIGHUP), so a request sees one or the other. */
+/** A long-lived request (a take stream, an /events session) and what its token must grant. */
+interface Hold {
+  digest: Buffer;
+  needed: Scope;
+  close: () => void;
+}
+
+/** Where withTokens leaves, on an accepted request, how to hold it open (see TokenAuth.hold). */
+export const HOLD_WHILE_VALID = Symbol("zizq.holdWhileValid");
+export type HoldWhileValid = (close: () => void) => () => void;
+
+/**
+ * The current token set; replaced whole by reload (SIGHUP), so a request sees one or the
+ * other. Long-lived requests are held against it: a reload that revokes their token, or
+ * lowers its scope below what they needed, closes them.
+ */
 export class TokenAuth {
   private entries: Entry[];
+  private readonly holds = new Set<Hold>();
 
   constructor(text: string, file?: string) {
     this.entries = parseTokenFile(text, file);
@@ -73,14 +89,41 @@ export class TokenAuth {
     return this.entries.length;
   }
 
-  /** Replace the tokens; on a bad file the old ones stay and the error is thrown. */
+  /**
+   * Replace the tokens; on a bad file the old ones stay and the error is thrown. Held
+   * requests whose token no longer grants what they needed are closed. Why: a take stream
+   * or an /events session opened with a leaked token went on receiving jobs (and deleting
+   * them) after the token was removed and the file reloaded.
+   */
   reload(text: string, file?: string): void {
     this.entries = parseTokenFile(text, file);
+    for (const h of [...this.holds]) {
+      if (this.grants(this.scopeOfDigest(h.digest), h.needed)) continue;
+      this.holds.delete(h);
+      h.close();
+    }
+  }
+
+  /**
+   * Registers a long-lived request made with `token`, which needed `needed`: `close` is
+   * called if a reload takes that away. Returns the release to call when it ends.
+   */
+  hold(token: string, needed: Scope, close: () => void): () => void {
+    const h: Hold = { digest: digestOf(token), needed, close };
+    this.holds.add(h);
+    return () => this.holds.delete(h);
+  }
+
+  private grants(scope: Scope | undefined, needed: Scope): boolean {
+    return scope !== undefined && SCOPES.indexOf(scope) >= SCOPES.indexOf(needed);
   }
 
   /** The scope of a presented token, or undefined. Constant time in the token and its position. */
   scopeOf(token: string): Scope | undefined {
-    const digest = digestOf(token);
+    return this.scopeOfDigest(digestOf(token));
+  }
+
+  private scopeOfDigest(digest: Buffer): Scope | undefined {
     let found = -1;
     for (const e of this.entries) {
       const match = timingSafeEqual(e.digest, digest);
@@ -95,8 +138,8 @@ export class TokenAuth {
     const needed = requiredScope(method, path, listener);
     if (needed === undefined) return undefined;
     const header = headers.authorization;
-    const m = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header);
-    const scope = m ? this.scopeOf(m[1]!) : undefined;
+    const token = bearerOf(header);
+    const scope = token === undefined ? undefined : this.scopeOf(token);
     if (scope === undefined) {
       return new HttpError(401, header === undefined ? "missing access token" : "invalid access token", undefined, {
         "www-authenticate": header === undefined ? 'Bearer realm="zizq"' : 'Bearer realm="zizq", error="invalid_token"',
@@ -107,6 +150,12 @@ export class TokenAuth {
     }
     return undefined;
   }
+}
+
+/** The token of an `Authorization: Bearer <token>` header (scheme in any case), or undefined. */
+function bearerOf(header: string | undefined): string | undefined {
+  const m = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header);
+  return m ? m[1]! : undefined;
 }
 
 /**
@@ -144,8 +193,17 @@ export function withTokens(handler: NodeHandler, auth: TokenAuth, listener: List
   const call = handler as (req: IncomingMessage, res: ServerResponse) => unknown;
   return (req: IncomingMessage, res: ServerResponse) => {
     const path = checkedPath(req.url);
-    const denied = auth.check(req.headers, req.method ?? "GET", path, listener);
-    if (!denied) return call(req, res);
+    const method = req.method ?? "GET";
+    const denied = auth.check(req.headers, method, path, listener);
+    if (!denied) {
+      // A route that keeps the request open (the take stream) holds it against the token.
+      const token = bearerOf(req.headers.authorization);
+      const needed = requiredScope(method, path, listener);
+      if (token !== undefined && needed !== undefined) {
+        (req as unknown as Record<symbol, HoldWhileValid>)[HOLD_WHILE_VALID] = (close) => auth.hold(token, needed, close);
+      }
+      return call(req, res);
+    }
     const format = listener === "admin" ? "json" : responseFormat(req.headers.accept) ?? "json";
     const { status, headers, body } = toErrorResponse(denied, format, () => {});
     res.writeHead(status, headers);
@@ -154,12 +212,22 @@ export function withTokens(handler: NodeHandler, auth: TokenAuth, listener: List
   };
 }
 
+/** The token an /events handshake presents (header, or the dashboard's subprotocol). */
+function upgradeHeaders(req: IncomingMessage): IncomingHttpHeaders {
+  const fromProtocol = req.headers.authorization === undefined ? bearerFromProtocols(req.headers["sec-websocket-protocol"]) : undefined;
+  return fromProtocol === undefined ? req.headers : { ...req.headers, authorization: `Bearer ${fromProtocol}` };
+}
+
+/** For an accepted /events session: hold it against its token (closed if a reload revokes it). */
+export function holdUpgrade(auth: TokenAuth, req: IncomingMessage, close: () => void): () => void {
+  const token = bearerOf(upgradeHeaders(req).authorization);
+  return token === undefined ? () => {} : auth.hold(token, "admin", close);
+}
+
 /** For the admin WebSocket upgrade: a raw HTTP/1.1 refusal, or undefined to go on. */
 export function upgradeRefusal(auth: TokenAuth, req: IncomingMessage): string | undefined {
   const path = checkedPath(req.url);
-  const fromProtocol = req.headers.authorization === undefined ? bearerFromProtocols(req.headers["sec-websocket-protocol"]) : undefined;
-  const headers = fromProtocol === undefined ? req.headers : { ...req.headers, authorization: `Bearer ${fromProtocol}` };
-  const denied = auth.check(headers, "GET", path, "admin");
+  const denied = auth.check(upgradeHeaders(req), "GET", path, "admin");
   if (!denied) return undefined;
   const body = JSON.stringify({ error: denied.message });
   const extra = Object.entries(denied.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join("");

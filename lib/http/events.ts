@@ -26,6 +26,11 @@ export interface EventsOptions {
   logError?: (err: unknown) => void;
   /** Access tokens (auth.ts): a raw HTTP refusal for an upgrade, or undefined to accept it. */
   refuseUpgrade?: (req: IncomingMessage) => string | undefined;
+  /**
+   * Access tokens: hold an accepted session against its token; `close` ends it if a
+   * reload revokes the token. Returns the release, called when the session ends.
+   */
+  holdSession?: (req: IncomingMessage, close: () => void) => () => void;
 }
 
 const DEFAULT_LIMIT = 200;
@@ -92,7 +97,12 @@ export function attachEvents(server: EventEmitter, queue: Queue, options: Events
     const summary = new URLSearchParams((req.url ?? "").split("?")[1] ?? "").get("mode") === "summary";
     wsServer().then((w) => {
       if (closed) socket.destroy();
-      else w.handleUpgrade(req, socket, head, (ws) => new Session(ws, queue, startedAt, options, summary));
+      else w.handleUpgrade(req, socket, head, (ws) => {
+        new Session(ws, queue, startedAt, options, summary);
+        // 1008 (policy violation): the token it was opened with is no longer valid.
+        const release = options.holdSession?.(req, () => ws.close(1008, "access token revoked"));
+        if (release) ws.once("close", release);
+      });
     }, (err: unknown) => {
       socket.destroy();
       (options.logError ?? console.error)(err);

@@ -45,6 +45,13 @@ function upgradeStatus(url: string, headers: Record<string, string>): Promise<nu
   });
 }
 
+/** `work`, or a failure naming `what` after 10 s: a deadline, not a wait. */
+function within<T>(work: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10_000); });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 /** The status of a request whose target goes out byte for byte (fetch would normalise it). */
 function rawStatus(url: string, method: string, target: string, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -129,11 +136,27 @@ describe("zizq serve --auth-tokens", () => {
     await assert.rejects(runBackup(archive, config), /HTTP 401/);
     assert.ok((await runBackup(archive, { ...config, token: ADMIN })) > 0);
 
+    // Requests that stay open are held against their token: a take stream holding a job
+    // and an /events session, both opened with tokens the reload below revokes.
+    const take = await fetch(`${srv.url}/jobs/take?queue=q&prefetch=1`, { headers: bearer(WRITE) });
+    assert.equal(take.status, 200);
+    const reader = take.body!.getReader();
+    let taken = "";
+    while (!taken.includes('"id"')) taken += Buffer.from((await reader.read()).value ?? []).toString();
+    const jobId = (JSON.parse(taken.trim().split("\n").pop()!) as { id: string }).id;
+    const ws = new WebSocket(`${srv.adminUrl!.replace(/^http/, "ws")}/events`, { headers: bearer(ADMIN) });
+    const wsClosed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
+    await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
+
     // Reload: the new file replaces the old tokens.
     fs.writeFileSync(file, `admin ${NEXT}\n`);
     srv.child.kill("SIGHUP");
     await eventually(async () => (await req(srv.url, "GET", "/jobs", undefined, bearer(NEXT))).status === 200, 10_000, "the reloaded token");
     assert.equal((await req(srv.url, "GET", "/jobs", undefined, bearer(ADMIN))).status, 401);
+    // They were ended (they used to go on taking and deleting jobs); the job is ready again.
+    assert.equal(await within(wsClosed, "the /events session to close"), 1008);
+    await within((async () => { for (;;) if ((await reader.read()).done) return; })(), "the take stream to end");
+    await eventually(async () => (await req(srv.url, "GET", `/jobs/${jobId}`, undefined, bearer(NEXT))).body?.status === "ready", 10_000, "the job back to ready");
     // A bad file keeps the previous tokens.
     fs.writeFileSync(file, `admin ${SECRET}\nroot ${SECRET}x\n`);
     srv.child.kill("SIGHUP");

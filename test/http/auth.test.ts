@@ -63,6 +63,22 @@ describe("token file", () => {
     assert.equal(auth.scopeOf(READ), undefined);
   });
 
+  it("a reload closes held requests whose token no longer grants what they needed, and only those", () => {
+    const auth = new TokenAuth(FILE);
+    const closed: string[] = [];
+    auth.hold(WRITE, "write", () => closed.push("write stream"));
+    auth.hold(ADMIN, "write", () => closed.push("admin-token stream"));
+    auth.hold(READ, "read", () => closed.push("read stream"));
+    const release = auth.hold(READ, "read", () => closed.push("released"));
+    release();
+    assert.throws(() => auth.reload("admin\n"));
+    assert.deepEqual(closed, [], "a bad file changes nothing");
+    auth.reload(`read ${WRITE}\nadmin ${ADMIN}\n`); // WRITE lowered to read, READ revoked
+    assert.deepEqual(closed.sort(), ["read stream", "write stream"]);
+    auth.reload(`read ${WRITE}\n`);
+    assert.deepEqual(closed.sort(), ["admin-token stream", "read stream", "write stream"]);
+  });
+
   it("scopes: reads need read, take and writes need write, pause/resume/reset and the admin listener need admin", () => {
     assert.equal(requiredScope("GET", "/health", "primary"), undefined);
     assert.equal(requiredScope("GET", "/jobs", "primary"), "read");

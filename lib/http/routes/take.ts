@@ -4,6 +4,7 @@
 
 import type { H3 } from "h3";
 import type { Queue } from "../../queue/queue.ts";
+import { HOLD_WHILE_VALID, type HoldWhileValid } from "../auth.ts";
 import type { Taker } from "../../queue/types.ts";
 import { streamNotAcceptable } from "../errors.ts";
 import { wireJob } from "../job-wire.ts";
@@ -24,12 +25,14 @@ export function takeRoutes(app: H3, queue: Queue, heartbeatMs: number, open: Set
     if (!format) throw streamNotAcceptable();
     const { queues, prefetch, leaseMs } = parseTakeQuery(event.url.search);
     let taker: Taker | undefined;
+    let release: (() => void) | undefined;
     const stream = createTakeStream({
       format,
       heartbeatMs,
       onCancel: () => {
         open.delete(stream);
         taker?.close();
+        release?.();
       },
     });
     open.add(stream);
@@ -41,6 +44,14 @@ export function takeRoutes(app: H3, queue: Queue, heartbeatMs: number, open: Set
       deliver: (j) => stream.push(wireJob(j.job, j.payloadJson)),
     });
     stream.onDrain(() => taker?.resume());
+    // With access tokens: a reload that revokes this stream's token ends it (auth.ts); its
+    // jobs go back to ready as on a disconnect.
+    const hold = (event.runtime?.node?.req as unknown as Record<symbol, HoldWhileValid> | undefined)?.[HOLD_WHILE_VALID];
+    release = hold?.(() => {
+      open.delete(stream);
+      stream.close();
+      taker?.close();
+    });
     return new Response(stream.body, { status: 200, headers: { "content-type": stream.contentType } });
   });
 }
