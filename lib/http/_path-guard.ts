@@ -30,12 +30,17 @@ export function isMalformedPath(rawUrl: string): boolean {
 /**
  * The path a request is routed on (the URL parser's, as h3 reads it), or undefined when
  * the target is malformed: an empty or dot segment, as sent or after parsing, a backslash
- * (the parser reads `\` as `/`) or a `#` (it drops what follows). Why: the token check
- * judged the raw path, so `GET /assets/..\api/jobs` passed as a dashboard asset and
- * `POST /reset\` as a plain write, while the router served /api/jobs and /reset.
+ * in the path (the parser reads `\` as `/`) or a `#` right after it (it drops what
+ * follows). Why: the token check judged the raw path, so `GET /assets/..\api/jobs` passed
+ * as a dashboard asset and `POST /reset\` as a plain write, while the router served
+ * /api/jobs and /reset.
  */
 export function routedPath(rawUrl: string): string | undefined {
-  if (isMalformedPath(rawUrl) || /[\\#]/.test(rawUrl)) return undefined;
+  // Only the path part: a query may hold a raw backslash (`?queue=a\b`, as curl sends it),
+  // which the parser leaves alone.
+  const end = rawUrl.search(/[?#]/);
+  const pathPart = end === -1 ? rawUrl : rawUrl.slice(0, end);
+  if (isMalformedPath(rawUrl) || pathPart.includes("\\") || rawUrl[end] === "#") return undefined;
   let path: string;
   try {
     path = new URL(rawUrl, "http://localhost").pathname;

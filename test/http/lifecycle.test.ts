@@ -382,6 +382,26 @@ describe("content negotiation (§1.2) and routing", () => {
     assert.equal((await req(s.url, "DELETE", `/jobs/${job.id}`, undefined, { origin: `http://${host}`, "sec-fetch-site": "same-origin" })).status, 204);
   });
 
+  it("a backslash or a # in the path is a 404 (the URL parser would read another path); in the query it is data", async () => {
+    const raw = (target: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const { hostname, port } = new URL(s.url);
+      const r = http.request({ hostname, port, path: target, agent: false }, (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => { body += c; });
+        res.on("end", () => resolve({ status: res.statusCode!, body }));
+      });
+      r.on("error", reject);
+      r.end();
+    });
+    for (const target of ["/jobs\\count", "/jobs/count\\", "/x/..\\jobs/count", "/jobs/count#", "/jobs/count#?queue=a"]) {
+      assert.equal((await raw(target)).status, 404, target);
+    }
+    const q = uniq();
+    await enqueue(s.url, { queue: q, payload: { n: 5 } });
+    const counted = await raw(`/jobs/count?queue=${q}&filter=.n|tostring|test("\\\\d")`); // jq reads "\\d"
+    assert.deepEqual([counted.status, JSON.parse(counted.body)], [200, { count: 1 }]);
+  });
+
   it("every GET route answers HEAD: GET's status and headers, no body; HEAD /jobs/take takes nothing", async () => {
     const q = uniq();
     const job = await enqueue(s.url, { queue: q });
