@@ -41,6 +41,9 @@ export function routedPath(rawUrl: string): string | undefined {
   const end = rawUrl.search(/[?#]/);
   const pathPart = end === -1 ? rawUrl : rawUrl.slice(0, end);
   if (isMalformedPath(rawUrl) || pathPart.includes("\\") || rawUrl[end] === "#") return undefined;
+  // The usual target (`/jobs/<id>/success`): characters the parser keeps as they are, so
+  // it is its own routed path. Parsing a URL costs ~2 µs, on every request.
+  if (PLAIN_PATH.test(pathPart)) return pathPart;
   let path: string;
   try {
     path = new URL(rawUrl, "http://localhost").pathname;
@@ -49,6 +52,9 @@ export function routedPath(rawUrl: string): string | undefined {
   }
   return isMalformedPath(path) ? undefined : path;
 }
+
+/** An origin-form path of RFC 3986 path characters: the URL parser changes none of them. */
+const PLAIN_PATH = /^\/[\w\-.~%!$&'()*+,;=:@/]*$/;
 
 /** The path as received on the wire (Node's req.url; the parsed URL as a fallback). */
 export function rawPath(event: H3Event): string {

@@ -87,13 +87,12 @@ export function createApp(queue: Queue, options: AppOptions = {}): App {
     },
   });
   // Before any route: `/jobs/` must never reach the `/jobs` collection (issue 12 §1).
+  // A page on another site must not act through a browser that can reach this listener
+  // either (a bodiless cross-site POST needs no CORS preflight: /reset emptied the store).
+  // API clients send no Sec-Fetch-Site or Origin and are not affected (_same-origin.ts).
+  // One middleware for both checks: each one h3 runs costs on every request.
   app.use((event) => {
     if (routedPath(rawPath(event)) === undefined) throw notFound();
-  });
-  // A page on another site must not act through a browser that can reach this listener
-  // (a bodiless cross-site POST needs no CORS preflight: /reset emptied the store). API
-  // clients send no Sec-Fetch-Site or Origin and are not affected (_same-origin.ts).
-  app.use((event) => {
     if (!UNSAFE_METHODS.has(event.req.method)) return;
     const reason = crossSiteReason((name) => event.req.headers.get(name));
     if (reason) throw new HttpError(403, reason);
