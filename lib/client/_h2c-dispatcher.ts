@@ -6,7 +6,7 @@
 // bench/client-w1.ts). node:http2 batches whatever is written in the same turn.
 
 import http2 from "node:http2";
-import { Dispatcher } from "undici";
+import { Dispatcher, errors } from "undici";
 
 export interface H2cOptions {
   connectTimeout: number;
@@ -43,7 +43,7 @@ export class H2cDispatcher extends Dispatcher {
     if (this.#session && !this.#session.closed && !this.#session.destroyed) return this.#session;
     const session = this.openSession();
     const timer = setTimeout(() => {
-      const err = Object.assign(new Error(`Connect Timeout Error (attempted address: ${new URL(this.origin).host}, timeout: ${this.options.connectTimeout}ms)`), { code: "UND_ERR_CONNECT_TIMEOUT" });
+      const err = new errors.ConnectTimeoutError(`Connect Timeout Error (attempted address: ${new URL(this.origin).host}, timeout: ${this.options.connectTimeout}ms)`);
       session.destroy(err);
     }, this.options.connectTimeout);
     session.once("connect", () => { clearTimeout(timer); this.#connected.add(session); });
@@ -59,7 +59,7 @@ export class H2cDispatcher extends Dispatcher {
   }
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Handler): boolean {
-    if (this.#closed) throw Object.assign(new Error("The client is destroyed"), { code: "UND_ERR_DESTROYED" });
+    if (this.#closed) throw new errors.ClientDestroyedError();
     const headers: http2.OutgoingHttpHeaders = { [HTTP2_HEADER_METHOD]: opts.method, [HTTP2_HEADER_PATH]: opts.path };
     for (const [name, value] of Object.entries((opts.headers ?? {}) as Record<string, string>)) headers[name.toLowerCase()] = value;
     const body = opts.body as string | Buffer | undefined | null;
@@ -100,14 +100,16 @@ export class H2cDispatcher extends Dispatcher {
         settled = true;
         handler.onError?.(err);
       };
+      // undici's own error classes throughout (BodyTimeoutError, …), so `instanceof` and
+      // `err.name` checks written for the official client hold on http:// too.
       // One timeout listener for both phases: setTimeout(ms, cb) adds a listener each
       // time, and the headers one used to fire during a stalled body too.
       let responded = false;
       stream.setTimeout(this.options.headersTimeout);
       stream.on("timeout", () => {
         stream.destroy(responded
-          ? Object.assign(new Error("Body Timeout Error"), { code: "UND_ERR_BODY_TIMEOUT" })
-          : Object.assign(new Error("Request timed out"), { code: "UND_ERR_HEADERS_TIMEOUT" }));
+          ? new errors.BodyTimeoutError()
+          : new errors.HeadersTimeoutError());
       });
       stream.once("response", (responseHeaders) => {
         responded = true;
@@ -132,9 +134,8 @@ export class H2cDispatcher extends Dispatcher {
           return;
         }
         // Closed without a response, or reset: the session went away under it.
-        fail(this.#errorOf(session) ?? Object.assign(
-          new Error(responded ? `the response was cut off (stream reset, code ${stream.rstCode})` : "the connection closed before a response"),
-          { code: "UND_ERR_SOCKET" },
+        fail(this.#errorOf(session) ?? new errors.SocketError(
+          responded ? `the response was cut off (stream reset, code ${stream.rstCode})` : "the connection closed before a response",
         ));
       });
       if (body != null) writeBody(stream, body);

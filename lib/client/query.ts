@@ -149,7 +149,8 @@ export class JobQuery extends Lazy<Job> {
   async *[Symbol.asyncIterator](): AsyncGenerator<Job> {
     const limit = this.#o.limit;
     let yielded = 0;
-    if (limit !== undefined && limit <= 0) return;
+    // No early return for limit(0): iteration walks pages() (§5.2), whose request then
+    // carries limit=0 and gets the server's 400, as pages() and deleteAll() do.
     for await (const page of this.pages()) {
       for (const job of page.jobs) {
         yield job;
@@ -239,7 +240,6 @@ export class ErrorQuery extends Lazy<ErrorRecord> {
   async *[Symbol.asyncIterator](): AsyncGenerator<ErrorRecord> {
     const limit = this.#o.limit;
     let yielded = 0;
-    if (limit !== undefined && limit <= 0) return;
     for await (const page of this.pages()) {
       for (const record of page.errors) {
         yield record;

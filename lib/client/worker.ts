@@ -199,12 +199,16 @@ export class Worker {
   stop(): void {
     if (this.#stopping) return;
     this.#logger.info("[zizq] stopping");
+    // Before run(), no effect (§6.2): run() resets the state. A shutdown begun here used to
+    // run on into the next run() and abort its first take stream (an error log, ~500 ms).
+    if (!this.#active) return;
     void this.#startShutdown();
   }
 
   /** Immediate shutdown: no drain, no ack flush; running handlers are left behind. */
   kill(): void {
     this.#logger.info("[zizq] killing worker...");
+    if (!this.#active) return; // as stop(): nothing runs yet
     this.#killing = true;
     this.#wake();
     this.#streamAbort.abort();

@@ -34,7 +34,8 @@ export function toTakeRequest(options: TakeOptions): { queues?: string[]; prefet
 
 /**
  * A list path as the server routes it (`GET <path>`, what listJobsByPath/listErrorsByPath
- * send): `/jobs?…` or `/jobs/<id>/errors?…`; another path is the server's 404.
+ * send): `/jobs?…` or `/jobs/<id>/errors?…`. Another path is a 404 NotFoundError here;
+ * the Client sends it, and a 200 without a list (`/queues`) is its TypeError instead.
  */
 export function readJobsPath(path: string): ListRequest {
   checkRequestPath(path);

@@ -9,6 +9,7 @@ import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { open } from "../../lib/embedded/open.ts";
+import { errors as undiciErrors } from "undici";
 import { Client, Worker } from "../../lib/client/index.ts";
 import { eventually, startServer, type TestServer } from "../helpers/server.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
@@ -238,11 +239,13 @@ describe("an RPC whose connection dies", () => {
       res.setHeader("content-type", "application/json");
       // Dropped once the headers and half a body are written out, not after a sleep.
       res.write('{"status":"o', () => kill());
-    }, (err) => (err as Error).name !== "SyntaxError" && (err as { code?: string }).code === "UND_ERR_SOCKET"],
+    }, (err) => err instanceof undiciErrors.SocketError && (err as { code?: string }).code === "UND_ERR_SOCKET"],
     ["a body that stalls: the body timeout, not the headers one", (res) => {
       res.setHeader("content-type", "application/json");
       res.write('{"status":');
-    }, (err) => (err as { code?: string }).code === "UND_ERR_BODY_TIMEOUT"],
+    }, (err) => err instanceof undiciErrors.BodyTimeoutError && (err as Error).name === "BodyTimeoutError"],
+    ["no answer at all: the headers timeout, as undici words it", () => {},
+      (err) => (err as Error).name === "ConnectionError" && /^Headers Timeout Error \(/.test((err as Error).message)],
   ];
   for (const [name, answer, check] of cases) {
     it(name, async () => {

@@ -201,6 +201,24 @@ describe("Worker", () => {
     }
   });
 
+  it("stop() or kill() before run() has no effect: the run connects once, with no error", async () => {
+    for (const early of ["stop", "kill"] as const) {
+      const queue = uniq();
+      const log = memoryLogger();
+      const seen: string[] = [];
+      const worker = new Worker({ client: c, queues: [queue], logger: log, handler: (job) => { seen.push(job.id); } });
+      worker[early]();
+      const run = worker.run();
+      const job = await c.enqueue({ type: "t", queue, payload: 1 });
+      await eventually(() => seen.includes(job.id), 10_000, "the job handled");
+      worker.stop();
+      await run;
+      // A shutdown begun before run() used to abort the run's first take stream.
+      assert.deepEqual(log.lines.filter((l) => l.startsWith("error")), [], `${early}: ${log.lines.join(" | ")}`);
+      assert.equal(log.lines.filter((l) => l.includes("connected to")).length, 1, log.lines.join(" | "));
+    }
+  });
+
   it("run() while it runs is refused; the first run is unharmed", async () => {
     const queue = uniq();
     const seen: string[] = [];

@@ -365,6 +365,11 @@ export function contractSuite(name: string, start: () => Promise<Target>): void 
       assert.equal(await query.withPayloadSubset({ n: 3 }).count(), 1);
       assert.equal(await query.limit(2).deleteAll(), 2);
       assert.equal(await c.jobs({ queue }).count(), 5);
+      // limit(0) is the server's 400 whichever way the query is read (§5.2: iteration walks
+      // pages()); iteration used to return nothing without asking.
+      for (const read of [(x: any) => x.toArray(), (x: any) => x.pages().next(), (x: any) => x.deleteAll()]) {
+        await rejects(read(query.limit(0)), "ClientError", 400);
+      }
       const group = q("handle");
       const g = await c.cron(group).register({ entries: [{ name: "e", expression: "0 0 * * *", type: "t", queue, payload: 1 }] });
       assert.equal(g.entries[0].name, "e");
