@@ -5,7 +5,7 @@
 
 import { BLOB_NAMESPACE_CRON } from "../storage/format.ts";
 import { packValue, unpackValue } from "../storage/codec.ts";
-import type { Store } from "../storage/store.ts";
+import type { BlobWrite, Store } from "../storage/store.ts";
 import { Mutex } from "./_mutex.ts";
 import type { Clock } from "./clock.ts";
 import {
@@ -54,6 +54,11 @@ export class CronBook {
   private async save(group: CronGroup): Promise<void> {
     await guarded(this.store.putBlob(BLOB_NAMESPACE_CRON, group.name, packValue(group), this.sync));
     this.groups.set(group.name, group);
+  }
+
+  /** The blob save() writes for `group`, for a write that carries it (fireDue). */
+  private blobOf(group: CronGroup): BlobWrite {
+    return { namespace: BLOB_NAMESPACE_CRON, key: group.name, value: packValue(group) };
   }
 
   private existing(name: string): CronGroup | undefined {
@@ -248,8 +253,11 @@ export class CronBook {
    * now; paused → only advance. next_enqueue_at moves past now either way (no back-fill).
    * A failed enqueue (e.g. a batch fold error) is reported and the schedule still advances,
    * so one bad template cannot spin the timer. Returns how many jobs were enqueued.
+   * Each job is written in one transaction with its group as it stands after that firing:
+   * written apart, a kill -9 between the two left the old schedule on disk, and the
+   * restart fired the same occurrence again (found by a crash test: 2 jobs per tick).
    */
-  fireDue(enqueue: (input: EnqueueInput, nowMs: number) => Promise<unknown>, onError: (err: unknown) => void): Promise<number> {
+  fireDue(enqueue: (input: EnqueueInput, nowMs: number, alsoWrite: BlobWrite) => Promise<unknown>, onError: (err: unknown) => void): Promise<number> {
     return this.write(async (nowMs) => {
       let fired = 0;
       for (const old of [...this.groups.values()]) {
@@ -257,18 +265,20 @@ export class CronBook {
         const group = structuredClone(old);
         for (const entry of group.entries) {
           if (entry.next_enqueue_at === undefined || entry.next_enqueue_at > nowMs) continue;
-          if (!group.paused && !entry.paused) {
-            try {
-              await enqueue(toEnqueueInput(entry.job, nowMs), nowMs);
-              entry.last_enqueue_at = nowMs;
-              fired++;
-            } catch (err) {
-              onError(err);
-            }
-          }
+          const lastBefore = entry.last_enqueue_at;
           const next = nextOccurrence(entry.expression, effectiveZone(entry, group), nowMs);
           if (next === undefined) delete entry.next_enqueue_at;
           else entry.next_enqueue_at = next;
+          if (group.paused || entry.paused) continue;
+          entry.last_enqueue_at = nowMs;
+          try {
+            await enqueue(toEnqueueInput(entry.job, nowMs), nowMs, this.blobOf(group));
+            fired++;
+          } catch (err) {
+            // Nothing was written: the firing is not recorded (the schedule still advances).
+            entry.last_enqueue_at = lastBefore;
+            onError(err);
+          }
         }
         // Invariant: no write replaced `old` while an enqueue awaited (writes hold the lock).
         await this.save(group);

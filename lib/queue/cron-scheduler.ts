@@ -6,6 +6,7 @@
 import { DueTimer } from "./_due-timer.ts";
 import type { Clock } from "./clock.ts";
 import type { CronBook } from "./cron-book.ts";
+import type { BlobWrite } from "../storage/store.ts";
 import type { EnqueueInput } from "./enqueue.ts";
 
 const RETRY_MS = 1000;
@@ -14,10 +15,10 @@ export class CronScheduler {
   private readonly timer: DueTimer;
   private stopped = false;
   private readonly book: CronBook;
-  private readonly enqueue: (input: EnqueueInput, nowMs: number) => Promise<unknown>;
+  private readonly enqueue: (input: EnqueueInput, nowMs: number, alsoWrite: BlobWrite) => Promise<unknown>;
   private readonly onError: (err: unknown, where: string) => void;
 
-  constructor(book: CronBook, clock: Clock, enqueue: (input: EnqueueInput, nowMs: number) => Promise<unknown>, onError: (err: unknown, where: string) => void) {
+  constructor(book: CronBook, clock: Clock, enqueue: (input: EnqueueInput, nowMs: number, alsoWrite: BlobWrite) => Promise<unknown>, onError: (err: unknown, where: string) => void) {
     this.book = book;
     this.timer = new DueTimer(clock, () => void this.tick());
     this.enqueue = enqueue;

@@ -6,7 +6,7 @@
 
 import { STATUS_READY, STATUS_SCHEDULED } from "../storage/format.ts";
 import { StorageError } from "../storage/errors.ts";
-import type { Rewrite } from "../storage/store.ts";
+import type { BlobWrite, Rewrite } from "../storage/store.ts";
 import type { QueueContext } from "./context.ts";
 import { type JobOptions, cleanOptions, optionsOf, viewOf, viewOfMeta } from "./job.ts";
 import { checkBatchExpressions, evalFold, evalWhen } from "./jq.ts";
@@ -98,17 +98,20 @@ function newMeta(ctx: QueueContext, input: EnqueueInput, nowMs: number): JobMeta
 
 const created = (meta: JobMeta): EnqueueResult => ({ job: viewOfMeta(meta), created: true, duplicate: false, folded: false });
 
-/** Enqueue validated requests; results are in input order. */
-export async function enqueue(ctx: QueueContext, inputs: readonly EnqueueInput[], nowMs: number): Promise<EnqueueResult[]> {
+/**
+ * Enqueue validated requests; results are in input order. `blobs` are written in the same
+ * transaction (a cron firing and its group's new schedule), even when nothing else is.
+ */
+export async function enqueue(ctx: QueueContext, inputs: readonly EnqueueInput[], nowMs: number, blobs: readonly BlobWrite[] = []): Promise<EnqueueResult[]> {
   if (!inputs.some((i) => i.options.unique_key !== undefined || i.options.batch)) {
     const metas = inputs.map((i) => newMeta(ctx, i, nowMs));
-    await ctx.store.insert(metas.map((meta, i) => ({ meta, payload: Buffer.from(inputs[i].payloadJson) })), ctx.enqueueSync);
+    await ctx.store.insert(metas.map((meta, i) => ({ meta, payload: Buffer.from(inputs[i].payloadJson) })), ctx.enqueueSync, [], blobs);
     ctx.afterChange();
     for (const meta of metas) ctx.stats.enqueued(meta.queue, nowMs);
     return metas.map(created);
   }
   // Unique keys and batches are check-then-write: one such enqueue at a time.
-  const results = await ctx.enqueueLock.run(() => enqueueKeyed(ctx, inputs, nowMs));
+  const results = await ctx.enqueueLock.run(() => enqueueKeyed(ctx, inputs, nowMs, blobs));
   for (const r of results) if (r.created) ctx.stats.enqueued(r.job.queue, nowMs);
   return results;
 }
@@ -120,7 +123,7 @@ interface PendingFold {
   payloadJson: string;
 }
 
-async function enqueueKeyed(ctx: QueueContext, inputs: readonly EnqueueInput[], nowMs: number): Promise<EnqueueResult[]> {
+async function enqueueKeyed(ctx: QueueContext, inputs: readonly EnqueueInput[], nowMs: number, blobs: readonly BlobWrite[]): Promise<EnqueueResult[]> {
   const t = ctx.store.table;
   const metas: JobMeta[] = [];
   const payloads: string[] = [];
@@ -181,16 +184,16 @@ async function enqueueKeyed(ctx: QueueContext, inputs: readonly EnqueueInput[], 
   // lock: an open batch may have been taken meanwhile, which closes it (API.md §4.4).
   // Folding into a job a worker already holds would lose the item, so plan again.
   for (const f of folds.values()) {
-    if (t.status[f.slot] !== STATUS_READY || t.idOf(f.slot) !== f.id) return enqueueKeyed(ctx, inputs, nowMs);
+    if (t.status[f.slot] !== STATUS_READY || t.idOf(f.slot) !== f.id) return enqueueKeyed(ctx, inputs, nowMs, blobs);
   }
   const rewrites: Rewrite[] = [...folds.values()].map((f) => ({
     slot: f.slot, meta: t.meta(f.slot), payload: Buffer.from(f.payloadJson), gen: t.gen[f.slot],
   }));
   try {
-    await ctx.store.insert(metas.map((meta, i) => ({ meta, payload: Buffer.from(payloads[i]) })), ctx.enqueueSync, rewrites);
+    await ctx.store.insert(metas.map((meta, i) => ({ meta, payload: Buffer.from(payloads[i]) })), ctx.enqueueSync, rewrites, blobs);
   } catch (err) {
     // A fold target changed while the store waited for room: plan the request again.
-    if (err instanceof StorageError && err.kind === "stale") return enqueueKeyed(ctx, inputs, nowMs);
+    if (err instanceof StorageError && err.kind === "stale") return enqueueKeyed(ctx, inputs, nowMs, blobs);
     throw err;
   }
   for (const meta of metas) {

@@ -68,6 +68,13 @@ export interface NewJob {
   payload: Buffer;
 }
 
+/** A blob written in the same transaction as jobs (insert): a cron group's new schedule. */
+export interface BlobWrite {
+  namespace: number;
+  key: string;
+  value: Buffer;
+}
+
 /** Bytes promised per live job for its future completion record (see LogWriter.ensureRoom). */
 function reserveFor(queue: string, type: string): number {
   return RECORD_HEADER_BYTES + 81 + 3 * (queue.length + type.length) + 64;
@@ -203,18 +210,20 @@ export class Store {
   // ---- writes -------------------------------------------------------------------
 
   /**
-   * Write new jobs, plus payload rewrites of existing jobs (batch folds), as one atomic
+   * Write new jobs, plus payload rewrites of existing jobs (batch folds) and blobs (a cron
+   * group's advanced schedule, so a crash cannot separate a firing from it), as one atomic
    * group; resolves with the new jobs' slots once durable. Rewrites are visible at once
-   * (their payload is served from memory until written); new jobs only once durable.
+   * (their payload is served from memory until written); new jobs and blobs once durable.
    */
-  async insert(jobs: readonly NewJob[], sync: boolean, rewrites: readonly Rewrite[] = []): Promise<number[]> {
+  async insert(jobs: readonly NewJob[], sync: boolean, rewrites: readonly Rewrite[] = [], blobs: readonly BlobWrite[] = []): Promise<number[]> {
     this.assertOpen();
-    if (jobs.length === 0 && rewrites.length === 0) return [];
+    if (jobs.length === 0 && rewrites.length === 0 && blobs.length === 0) return [];
     const frames = jobs.map((j) => encodeJobRecord(RECORD_JOB, j.meta, j.payload));
     const rewriteFrames = rewrites.map((r) => encodeJobRecord(RECORD_JOB, r.meta, r.payload));
+    const blobFrames = blobs.map((b) => frameRecord(RECORD_BLOB, encodeBlobBody(b.namespace, b.key, b.value)));
     let reserve = 0;
     for (const j of jobs) reserve += reserveFor(j.meta.queue, j.meta.type);
-    const all = [...frames, ...rewriteFrames];
+    const all = [...frames, ...rewriteFrames, ...blobFrames];
     const size = all.reduce((n, f) => n + f.length, all.length > 1 ? RECORD_HEADER_BYTES : 0);
     for (let wait = this.writer.ensureRoom(size + reserve); wait; wait = this.writer.ensureRoom(size + reserve)) await wait;
     // Waiting for room yielded: a rewrite's job may have changed (been taken, say) since
@@ -240,6 +249,10 @@ export class Store {
       // A reset appended after us removed these jobs (and zeroed the reserve).
       return jobs.map(() => -1);
     }
+    blobs.forEach((b, i) => {
+      const at = locations[frames.length + rewriteFrames.length + i];
+      this.blobs.set(blobKey(b.namespace, b.key), { value: b.value, ...at, length: blobFrames[i].length });
+    });
     return jobs.map((j, i) => {
       const slot = this.table.add(j.meta, jobLocation(locations[i], frames[i], j.payload.length));
       this.table.index(slot);
