@@ -53,4 +53,28 @@ describe("cron firing across a crash", () => {
       await r.close().catch(() => {});
     }
   });
+
+  it("a firing whose job is a duplicate (its unique key is held) still writes the advanced schedule", async () => {
+    const clock = new ManualClock(T0);
+    const dir = tmpDir();
+    const r = await rig(dir, clock);
+    let again: Awaited<ReturnType<typeof rig>> | undefined;
+    try {
+      await r.queue.crons.putGroup("u", { entries: [
+        { name: "e", expression: "* * * * * *", job: { type: "t", queue: "uq", payload: 1, unique_key: "only-one" } },
+      ] });
+      clock.advance(1000);
+      await r.queue.cronScheduler.tick(); // enqueues the job, which holds the key
+      clock.advance(1000);
+      r.store.putBlob = () => Promise.reject(new Error("killed before the group was saved"));
+      await r.queue.cronScheduler.tick(); // a duplicate: no job is written, the schedule is
+      again = await rig(crashCopy(dir), clock);
+      assert.equal(again.queue.crons.getGroup("u").entries[0].next_enqueue_at, T0 + 3000);
+      assert.equal(await again.queue.cronScheduler.tick(), 0);
+      assert.equal(again.store.table.size, 1);
+    } finally {
+      await again?.close();
+      await r.close().catch(() => {});
+    }
+  });
 });
