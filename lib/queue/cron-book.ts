@@ -18,6 +18,14 @@ import type { EnqueueInput } from "./enqueue.ts";
 import { guarded } from "./errors.ts";
 import { QueueError } from "./types.ts";
 
+/** An entry firing in fireDue: its job, and its stamps before and after. */
+interface Firing {
+  entry: CronEntry;
+  input: EnqueueInput;
+  was: { last: number | undefined; next: number | undefined };
+  next: number | undefined;
+}
+
 const groupNotFound = (g: string) => new QueueError("not_found", `cron group '${g}' not found`);
 const entryNotFound = (g: string, e: string) => new QueueError("not_found", `cron entry '${e}' not found in group '${g}'`);
 
@@ -54,6 +62,32 @@ export class CronBook {
   private async save(group: CronGroup): Promise<void> {
     await guarded(this.store.putBlob(BLOB_NAMESPACE_CRON, group.name, packValue(group), this.sync));
     this.groups.set(group.name, group);
+  }
+
+  /** fireDue's fallback: one write per entry. Returns how many jobs were enqueued. */
+  private async fireEach(
+    group: CronGroup, firing: readonly Firing[], nowMs: number,
+    enqueue: (inputs: EnqueueInput[], nowMs: number, alsoWrite: BlobWrite) => Promise<unknown>, onError: (err: unknown) => void,
+  ): Promise<number> {
+    // As before any of them fired; each write then carries only what has happened so far.
+    for (const f of firing) {
+      f.entry.last_enqueue_at = f.was.last;
+      f.entry.next_enqueue_at = f.was.next;
+    }
+    let fired = 0;
+    for (const f of firing) {
+      if (f.next === undefined) delete f.entry.next_enqueue_at;
+      else f.entry.next_enqueue_at = f.next;
+      f.entry.last_enqueue_at = nowMs;
+      try {
+        await enqueue([f.input], nowMs, this.blobOf(group));
+        fired++;
+      } catch (err) {
+        f.entry.last_enqueue_at = f.was.last; // the schedule still advances (saved after)
+        onError(err);
+      }
+    }
+    return fired;
   }
 
   /** The blob save() writes for `group`, for a write that carries it (fireDue). */
@@ -253,31 +287,38 @@ export class CronBook {
    * now; paused → only advance. next_enqueue_at moves past now either way (no back-fill).
    * A failed enqueue (e.g. a batch fold error) is reported and the schedule still advances,
    * so one bad template cannot spin the timer. Returns how many jobs were enqueued.
-   * Each job is written in one transaction with its group as it stands after that firing:
-   * written apart, a kill -9 between the two left the old schedule on disk, and the
-   * restart fired the same occurrence again (found by a crash test: 2 jobs per tick).
+   * A group's due jobs are written in one transaction with the group as it stands after
+   * them: written apart, a kill -9 between the two left the old schedule on disk, and the
+   * restart fired the same occurrences again (found by a crash test: 2 jobs per tick). One
+   * write per group, not per entry: the group's blob is packed per write (~1 µs an entry),
+   * so per-entry writes cost n² for n entries due together (1 s for 1,000).
    */
-  fireDue(enqueue: (input: EnqueueInput, nowMs: number, alsoWrite: BlobWrite) => Promise<unknown>, onError: (err: unknown) => void): Promise<number> {
+  fireDue(enqueue: (inputs: EnqueueInput[], nowMs: number, alsoWrite: BlobWrite) => Promise<unknown>, onError: (err: unknown) => void): Promise<number> {
     return this.write(async (nowMs) => {
       let fired = 0;
       for (const old of [...this.groups.values()]) {
         if (!old.entries.some((e) => e.next_enqueue_at !== undefined && e.next_enqueue_at <= nowMs)) continue;
         const group = structuredClone(old);
+        const firing: Firing[] = [];
         for (const entry of group.entries) {
           if (entry.next_enqueue_at === undefined || entry.next_enqueue_at > nowMs) continue;
-          const lastBefore = entry.last_enqueue_at;
+          const was = { last: entry.last_enqueue_at, next: entry.next_enqueue_at };
           const next = nextOccurrence(entry.expression, effectiveZone(entry, group), nowMs);
           if (next === undefined) delete entry.next_enqueue_at;
           else entry.next_enqueue_at = next;
           if (group.paused || entry.paused) continue;
+          firing.push({ entry, input: toEnqueueInput(entry.job, nowMs), was, next });
           entry.last_enqueue_at = nowMs;
+        }
+        if (firing.length > 0) {
           try {
-            await enqueue(toEnqueueInput(entry.job, nowMs), nowMs, this.blobOf(group));
-            fired++;
-          } catch (err) {
-            // Nothing was written: the firing is not recorded (the schedule still advances).
-            entry.last_enqueue_at = lastBefore;
-            onError(err);
+            await enqueue(firing.map((f) => f.input), nowMs, this.blobOf(group));
+            fired += firing.length;
+          } catch {
+            // One template failed, and the write held them all (nothing was written): fire
+            // them one by one, each with the group as it stands after it, so the others
+            // still go and each failure is reported alone.
+            fired += await this.fireEach(group, firing, nowMs, enqueue, onError);
           }
         }
         // Invariant: no write replaced `old` while an enqueue awaited (writes hold the lock).

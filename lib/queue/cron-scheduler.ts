@@ -15,10 +15,10 @@ export class CronScheduler {
   private readonly timer: DueTimer;
   private stopped = false;
   private readonly book: CronBook;
-  private readonly enqueue: (input: EnqueueInput, nowMs: number, alsoWrite: BlobWrite) => Promise<unknown>;
+  private readonly enqueue: (inputs: EnqueueInput[], nowMs: number, alsoWrite: BlobWrite) => Promise<unknown>;
   private readonly onError: (err: unknown, where: string) => void;
 
-  constructor(book: CronBook, clock: Clock, enqueue: (input: EnqueueInput, nowMs: number, alsoWrite: BlobWrite) => Promise<unknown>, onError: (err: unknown, where: string) => void) {
+  constructor(book: CronBook, clock: Clock, enqueue: (inputs: EnqueueInput[], nowMs: number, alsoWrite: BlobWrite) => Promise<unknown>, onError: (err: unknown, where: string) => void) {
     this.book = book;
     this.timer = new DueTimer(clock, () => void this.tick());
     this.enqueue = enqueue;

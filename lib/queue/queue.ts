@@ -172,7 +172,7 @@ export class Queue {
     this.pauses.onResume = () => dispatcher.wake();
     this.crons = new CronBook(store, clock, this.ctx.writeSync);
     // Cron jobs go through the normal enqueue path, so unique and batch rules apply (§4.5).
-    this.cronScheduler = new CronScheduler(this.crons, clock, (input, nowMs, alsoWrite) => guarded(enqueue(this.ctx, [input], nowMs, [alsoWrite])), this.onError);
+    this.cronScheduler = new CronScheduler(this.crons, clock, (inputs, nowMs, alsoWrite) => guarded(enqueue(this.ctx, inputs, nowMs, [alsoWrite])), this.onError);
     this.crons.onChange = () => this.cronScheduler.poke();
     this.crons.budgets = this.budgets;
     this.budgets.cronRefs = (key) => this.crons.budgetRefs(key);

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { ManualClock } from "../../lib/queue/clock.ts";
+import { enqueue } from "../../lib/queue/enqueue.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 import { T0, rig } from "./_budget-rig.ts";
 
@@ -51,6 +52,34 @@ describe("cron firing across a crash", () => {
     } finally {
       await again?.close();
       await r.close().catch(() => {});
+    }
+  });
+
+  it("entries due together are one write; if it fails, each fires alone: the good ones go, the bad one is reported", async () => {
+    const clock = new ManualClock(T0);
+    const r = await rig(tmpDir(), clock);
+    try {
+      await r.queue.crons.putGroup("m", { entries: ["a", "bad", "c"].map((name) => (
+        { name, expression: "* * * * * *", job: { type: "t", queue: name, payload: 1 } })) });
+      clock.advance(1000);
+      const calls: string[][] = [];
+      const errors: unknown[] = [];
+      // The real enqueue, except that a write holding the "bad" job fails before anything is written.
+      const fired = await r.queue.crons.fireDue(async (inputs, nowMs, alsoWrite) => {
+        calls.push(inputs.map((i) => i.queue));
+        if (inputs.some((i) => i.queue === "bad")) throw new Error("a fold failed");
+        return enqueue(r.queue.ctx, inputs, nowMs, [alsoWrite]);
+      }, (err) => errors.push(err));
+      assert.equal(fired, 2);
+      assert.deepEqual(calls, [["a", "bad", "c"], ["a"], ["bad"], ["c"]]);
+      assert.equal(errors.length, 1);
+      assert.equal(r.store.table.size, 2);
+      for (const e of r.queue.crons.getGroup("m").entries) {
+        assert.equal(e.next_enqueue_at, T0 + 2000, e.name);
+        assert.equal(e.last_enqueue_at, e.name === "bad" ? undefined : T0 + 1000, e.name);
+      }
+    } finally {
+      await r.close();
     }
   });
 
