@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { after, describe, it } from "node:test";
+import { after, afterEach, describe, it } from "node:test";
 import { ManualClock } from "../../lib/queue/clock.ts";
 import { enqueue } from "../../lib/queue/enqueue.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
@@ -22,88 +22,86 @@ function crashCopy(dir: string): string {
   return copy;
 }
 
+type Rig = Awaited<ReturnType<typeof rig>>;
+const opened: Rig[] = [];
+afterEach(async () => {
+  for (const r of opened.splice(0).reverse()) await r.close().catch(() => {});
+});
+
+/** A queue on a fresh dir, on a manual clock, with cron group `name` installed. */
+async function withGroup(name: string, entries: unknown[]): Promise<{ clock: ManualClock; dir: string; r: Rig }> {
+  const clock = new ManualClock(T0);
+  const dir = tmpDir();
+  const r = await rig(dir, clock);
+  opened.push(r);
+  await r.queue.crons.putGroup(name, { entries });
+  return { clock, dir, r };
+}
+
+/** The queue a restart after a kill -9 now would open. */
+async function restarted(dir: string, clock: ManualClock): Promise<Rig> {
+  const again = await rig(crashCopy(dir), clock);
+  opened.push(again);
+  return again;
+}
+
 describe("cron firing across a crash", () => {
   it("a crash after the firing's write, before anything else is saved, does not fire the occurrence again", async () => {
-    const clock = new ManualClock(T0);
-    const dir = tmpDir();
-    const r = await rig(dir, clock);
-    let again: Awaited<ReturnType<typeof rig>> | undefined;
-    try {
-      await r.queue.crons.putGroup("g", { entries: [
-        { name: "e1", expression: "* * * * * *", job: { type: "t", queue: "cq", payload: 1 } },
-        { name: "e2", expression: "* * * * * *", job: { type: "t", queue: "cq", payload: 2 } },
-      ] });
-      clock.advance(1000); // both entries due
-      // The group's own save after the firings is where the process now "dies".
-      r.store.putBlob = () => Promise.reject(new Error("killed before the group was saved"));
-      await r.queue.cronScheduler.tick();
-      assert.equal(r.store.table.size, 2, "both entries fired once");
+    const { clock, dir, r } = await withGroup("g", [
+      { name: "e1", expression: "* * * * * *", job: { type: "t", queue: "cq", payload: 1 } },
+      { name: "e2", expression: "* * * * * *", job: { type: "t", queue: "cq", payload: 2 } },
+    ]);
+    clock.advance(1000); // both entries due
+    // The group's own save after the firings is where the process now "dies".
+    r.store.putBlob = () => Promise.reject(new Error("killed before the group was saved"));
+    await r.queue.cronScheduler.tick();
+    assert.equal(r.store.table.size, 2, "both entries fired once");
 
-      again = await rig(crashCopy(dir), clock);
-      assert.equal(await again.queue.cronScheduler.tick(), 0, "nothing is due again");
-      assert.equal(again.store.table.size, 2, "one job per entry for the tick");
-      const group = again.queue.crons.getGroup("g");
-      for (const e of group.entries) {
-        assert.equal(e.last_enqueue_at, T0 + 1000, e.name);
-        assert.equal(e.next_enqueue_at, T0 + 2000, e.name);
-      }
-      clock.advance(1000);
-      assert.equal(await again.queue.cronScheduler.tick(), 2, "the next tick fires as usual");
-    } finally {
-      await again?.close();
-      await r.close().catch(() => {});
+    const again = await restarted(dir, clock);
+    assert.equal(await again.queue.cronScheduler.tick(), 0, "nothing is due again");
+    assert.equal(again.store.table.size, 2, "one job per entry for the tick");
+    for (const e of again.queue.crons.getGroup("g").entries) {
+      assert.equal(e.last_enqueue_at, T0 + 1000, e.name);
+      assert.equal(e.next_enqueue_at, T0 + 2000, e.name);
     }
+    clock.advance(1000);
+    assert.equal(await again.queue.cronScheduler.tick(), 2, "the next tick fires as usual");
   });
 
   it("entries due together are one write; if it fails, each fires alone: the good ones go, the bad one is reported", async () => {
-    const clock = new ManualClock(T0);
-    const r = await rig(tmpDir(), clock);
-    try {
-      await r.queue.crons.putGroup("m", { entries: ["a", "bad", "c"].map((name) => (
-        { name, expression: "* * * * * *", job: { type: "t", queue: name, payload: 1 } })) });
-      clock.advance(1000);
-      const calls: string[][] = [];
-      const errors: unknown[] = [];
-      // The real enqueue, except that a write holding the "bad" job fails before anything is written.
-      const fired = await r.queue.crons.fireDue(async (inputs, nowMs, alsoWrite) => {
-        calls.push(inputs.map((i) => i.queue));
-        if (inputs.some((i) => i.queue === "bad")) throw new Error("a fold failed");
-        return enqueue(r.queue.ctx, inputs, nowMs, [alsoWrite]);
-      }, (err) => errors.push(err));
-      assert.equal(fired, 2);
-      assert.deepEqual(calls, [["a", "bad", "c"], ["a"], ["bad"], ["c"]]);
-      assert.equal(errors.length, 1);
-      assert.equal(r.store.table.size, 2);
-      for (const e of r.queue.crons.getGroup("m").entries) {
-        assert.equal(e.next_enqueue_at, T0 + 2000, e.name);
-        assert.equal(e.last_enqueue_at, e.name === "bad" ? undefined : T0 + 1000, e.name);
-      }
-    } finally {
-      await r.close();
+    const { clock, r } = await withGroup("m", ["a", "bad", "c"].map((name) => (
+      { name, expression: "* * * * * *", job: { type: "t", queue: name, payload: 1 } })));
+    clock.advance(1000);
+    const calls: string[][] = [];
+    const errors: unknown[] = [];
+    // The real enqueue, except that a write holding the "bad" job fails before anything is written.
+    const fired = await r.queue.crons.fireDue(async (inputs, nowMs, alsoWrite) => {
+      calls.push(inputs.map((i) => i.queue));
+      if (inputs.some((i) => i.queue === "bad")) throw new Error("a fold failed");
+      return enqueue(r.queue.ctx, inputs, nowMs, [alsoWrite]);
+    }, (err) => errors.push(err));
+    assert.equal(fired, 2);
+    assert.deepEqual(calls, [["a", "bad", "c"], ["a"], ["bad"], ["c"]]);
+    assert.equal(errors.length, 1);
+    assert.equal(r.store.table.size, 2);
+    for (const e of r.queue.crons.getGroup("m").entries) {
+      assert.equal(e.next_enqueue_at, T0 + 2000, e.name);
+      assert.equal(e.last_enqueue_at, e.name === "bad" ? undefined : T0 + 1000, e.name);
     }
   });
 
   it("a firing whose job is a duplicate (its unique key is held) still writes the advanced schedule", async () => {
-    const clock = new ManualClock(T0);
-    const dir = tmpDir();
-    const r = await rig(dir, clock);
-    let again: Awaited<ReturnType<typeof rig>> | undefined;
-    try {
-      await r.queue.crons.putGroup("u", { entries: [
-        { name: "e", expression: "* * * * * *", job: { type: "t", queue: "uq", payload: 1, unique_key: "only-one" } },
-      ] });
-      clock.advance(1000);
-      await r.queue.cronScheduler.tick(); // enqueues the job, which holds the key
-      clock.advance(1000);
-      r.store.putBlob = () => Promise.reject(new Error("killed before the group was saved"));
-      await r.queue.cronScheduler.tick(); // a duplicate: no job is written, the schedule is
-      again = await rig(crashCopy(dir), clock);
-      assert.equal(again.queue.crons.getGroup("u").entries[0].next_enqueue_at, T0 + 3000);
-      assert.equal(await again.queue.cronScheduler.tick(), 0);
-      assert.equal(again.store.table.size, 1);
-    } finally {
-      await again?.close();
-      await r.close().catch(() => {});
-    }
+    const { clock, dir, r } = await withGroup("u", [
+      { name: "e", expression: "* * * * * *", job: { type: "t", queue: "uq", payload: 1, unique_key: "only-one" } },
+    ]);
+    clock.advance(1000);
+    await r.queue.cronScheduler.tick(); // enqueues the job, which holds the key
+    clock.advance(1000);
+    r.store.putBlob = () => Promise.reject(new Error("killed before the group was saved"));
+    await r.queue.cronScheduler.tick(); // a duplicate: no job is written, the schedule is
+    const again = await restarted(dir, clock);
+    assert.equal(again.queue.crons.getGroup("u").entries[0].next_enqueue_at, T0 + 3000);
+    assert.equal(await again.queue.cronScheduler.tick(), 0);
+    assert.equal(again.store.table.size, 1);
   });
 });
