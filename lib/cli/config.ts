@@ -8,7 +8,6 @@ import { ADMIN_CLIENT_FLAGS, GLOBAL_FLAGS, SERVE_FLAGS, TLS_FLAGS, TOP_FLAGS } f
 import { MAX_TIMER_MS } from "../queue/clock.ts";
 import { ConfigError, createFlagReader, U32_MAX } from "./_read-flags.ts";
 
-
 /**
  * Longest certificate validity `zizq tls` writes: 100 years. `--days 99999999` wrote a
  * certificate whose end date no X.509 time can hold ("Bad time value"), and exit 0.

@@ -73,10 +73,11 @@ export class Transport {
   }
 
   /**
-   * A long body for undici (https://) as an stream of pieces, which it writes waiting for
+   * A long body for undici (https://) as a stream of pieces, which it writes waiting for
    * 'drain': a 40 MB Buffer written at once outgrew the h2 session's memory limit
    * (ENHANCE_YOUR_CALM: a ConnectionError, and the session refused every later call) where
-   * the server answers 413. The h2c dispatcher sends long bodies in pieces itself.
+   * the server answers 413. The h2c dispatcher sends long bodies in pieces itself, from
+   * the Buffer: a call refused at connect is sent again whole, which a stream cannot be.
    */
   #inPieces(body: string | Buffer | undefined, headers: Record<string, string>): string | Buffer | Readable | undefined {
     if (body === undefined || body.length <= BODY_PIECE || this.dispatcher instanceof H2cDispatcher) return body;

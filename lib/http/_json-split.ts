@@ -29,8 +29,13 @@ export class JsonTooDeep extends Error {
   }
 }
 
-/** Throws JsonTooDeep when `b` nests containers deeper than JSON_MAX_DEPTH (strings skipped). */
+/**
+ * Throws JsonTooDeep when `b` nests containers deeper than JSON_MAX_DEPTH (strings
+ * skipped). A level takes two bytes, so a body of up to twice that (a single enqueue, an
+ * ack) cannot be too deep and is not scanned.
+ */
 export function checkJsonDepth(b: Buffer): void {
+  if (b.length <= 2 * JSON_MAX_DEPTH) return;
   let depth = 0;
   let pos = 0;
   while (pos < b.length) {

@@ -10,6 +10,13 @@ import { STATUS_FREE } from "../storage/format.ts";
 import type { JobTable } from "../storage/job-table.ts";
 import { U32List } from "../storage/u32-list.ts";
 
+/**
+ * Jobs per write (one atomic record each) of a bulk change over its matches: DELETE
+ * /jobs, bulk retry, the bulk job-budget routes. The write is most of a chunk's cost, so
+ * chunks stay small: 4,096-job writes held `/health` up to 126 ms (bench/budget-stall.ts).
+ */
+export const MATCH_CHUNK = 256;
+
 export class MatchedJobs {
   private readonly slots = new U32List();
   private readonly words = new U32List();

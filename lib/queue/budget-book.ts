@@ -188,10 +188,9 @@ export class BudgetBook {
    */
   retryRefusal(bindings: readonly Binding[]): QueueError | undefined {
     for (const b of bindings) {
-      const budget = this.budgets.get(b.key);
-      if (!budget) return unprocessable(`cannot retry: budget '${b.key}' no longer exists. Create it again first.`);
-      const cap = capacityOf(budget);
-      if (b.cost > cap) return unprocessable(`cannot retry: the job draws ${b.cost} from budget '${b.key}', which now holds at most ${cap}. Raise its allocation first.`);
+      const misfit = this.misfit(b);
+      if (misfit === "missing") return unprocessable(`cannot retry: budget '${b.key}' no longer exists. Create it again first.`);
+      if (misfit !== undefined) return unprocessable(`cannot retry: the job draws ${b.cost} from budget '${b.key}', which now holds at most ${misfit}. Raise its allocation first.`);
     }
     return undefined;
   }
@@ -253,12 +252,18 @@ export class BudgetBook {
   private checkCosts(all: readonly BindingRequest[], creating: readonly [string, BudgetPolicy][]): void {
     const planned = new Map(creating);
     for (const r of all) {
-      const b = this.budgets.get(r.key);
-      const policy = b ?? planned.get(r.key);
-      if (!policy) throw unprocessable(`budget '${r.key}' does not exist and no create_with policy was supplied to create it with`);
-      const cap = capacityOf(policy);
-      if (r.cost > cap) throw unprocessable(`cost ${r.cost} exceeds budget '${r.key}', which holds at most ${cap}`);
+      const misfit = this.misfit(r, planned);
+      if (misfit === "missing") throw unprocessable(`budget '${r.key}' does not exist and no create_with policy was supplied to create it with`);
+      if (misfit !== undefined) throw unprocessable(`cost ${r.cost} exceeds budget '${r.key}', which holds at most ${misfit}`);
     }
+  }
+
+  /** Why `b` cannot draw on its budget: "missing", or the capacity its cost exceeds. */
+  private misfit(b: Binding, planned?: ReadonlyMap<string, BudgetPolicy>): "missing" | number | undefined {
+    const policy = this.budgets.get(b.key) ?? planned?.get(b.key);
+    if (!policy) return "missing";
+    const cap = capacityOf(policy);
+    return b.cost > cap ? cap : undefined;
   }
 
   private fullError(key: string): QueueError {

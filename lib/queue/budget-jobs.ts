@@ -8,7 +8,7 @@
 import type { JobMeta } from "../storage/codec.ts";
 import { STATUS_COMPLETED, STATUS_DEAD, STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED } from "../storage/format.ts";
 import { TimeSlice } from "../storage/time-slice.ts";
-import { MatchedJobs } from "./_matched-jobs.ts";
+import { MATCH_CHUNK, MatchedJobs } from "./_matched-jobs.ts";
 import { PendingWrites } from "./_pending-writes.ts";
 import type { BudgetBook } from "./budget-book.ts";
 import { type Binding, type BindingRequest, parseBindingBody, parseBindings, parseCostBody, stripCreate } from "./budget-policy.ts";
@@ -51,13 +51,6 @@ export interface BulkBudgetResult {
 
 /** Rust variant names, as the reference's message shows them (ref quirk, §3.2). */
 const VARIANT: Record<number, string> = { [STATUS_IN_FLIGHT]: "InFlight", [STATUS_COMPLETED]: "Completed", [STATUS_DEAD]: "Dead" };
-
-/**
- * Jobs per write (one atomic record each) of a bulk change, which yields once a run passes
- * its time budget. The write is most of a chunk's cost, so chunks stay small: with 4,096,
- * `/health` waited up to 126 ms during a change of 100k jobs (bench/budget-stall.ts).
- */
-const CHUNK = 256;
 
 /** What the mutation asks the budget book to resolve (existence, create_with, capacity). */
 function requestsOf(m: BudgetMutation): BindingRequest[] {
@@ -166,10 +159,10 @@ export async function mutateJobsBudgets(ctx: QueueContext, book: BudgetBook, fil
     let changed = 0;
     const writes = new PendingWrites();
     const slice = new TimeSlice();
-    for (let i = 0; i < matched.length && !writes.failed; i += CHUNK) {
+    for (let i = 0; i < matched.length && !writes.failed; i += MATCH_CHUNK) {
       const part: number[] = [];
       const metas: JobMeta[] = [];
-      for (let j = i; j < Math.min(i + CHUNK, matched.length); j++) {
+      for (let j = i; j < Math.min(i + MATCH_CHUNK, matched.length); j++) {
         const slot = matched.slot(j);
         const status = slot < 0 ? -1 : t.status[slot];
         if (status !== STATUS_READY && status !== STATUS_SCHEDULED && status !== STATUS_IN_FLIGHT) continue;

@@ -38,7 +38,7 @@ import { BodyShapeError, expectObject, expectString, requireField } from "./vali
 import { UniqueIndex } from "./unique.ts";
 import { diskBytes as storeDiskBytes } from "../storage/compaction.ts";
 import { TimeSlice, yieldToLoop } from "../storage/time-slice.ts";
-import { MatchedJobs } from "./_matched-jobs.ts";
+import { MATCH_CHUNK, MatchedJobs } from "./_matched-jobs.ts";
 import { PendingWrites } from "./_pending-writes.ts";
 
 export interface QueueOptions {
@@ -66,13 +66,12 @@ export interface QueueOptions {
 /** Bulk delete and patch work in slices of this many jobs, yielding in between. */
 const BULK_SLICE = 4096;
 /**
- * Bulk delete works in chunks of DELETE_CHUNK jobs (one DELETE record each) and yields
+ * Bulk delete works in chunks of MATCH_CHUNK jobs (one DELETE record each) and yields
  * once a synchronous run passes DELETE_YIELD_MS. Why a time budget, not a fixed slice:
  * store.remove costs ~1.5 µs per job warm but ~17 µs cold, and a bulk delete runs
  * rarely, so often unoptimised; a fixed 4096-job slice stalled the loop 33 ms
  * (issue 4: no stall over 20 ms during a 1M-job delete; bench/manage.ts).
  */
-const DELETE_CHUNK = 256;
 const DELETE_YIELD_MS = 4;
 
 /**
@@ -351,9 +350,9 @@ export class Queue {
     let deleted = 0;
     const writes = new PendingWrites();
     const slice = new TimeSlice(DELETE_YIELD_MS);
-    for (let i = 0; i < matched.length && !writes.failed; i += DELETE_CHUNK) {
+    for (let i = 0; i < matched.length && !writes.failed; i += MATCH_CHUNK) {
       const slots: number[] = [];
-      for (let j = i; j < Math.min(i + DELETE_CHUNK, matched.length); j++) {
+      for (let j = i; j < Math.min(i + MATCH_CHUNK, matched.length); j++) {
         const slot = matched.slot(j);
         if (slot < 0) continue;
         if (t.status[slot] === STATUS_IN_FLIGHT) this.ctx.dispatcher.release(t.idOf(slot));
@@ -450,7 +449,7 @@ export class Queue {
 
   /**
    * POST /jobs/retry (extension): every dead or retained completed job the filter matches,
-   * in chunks of DELETE_CHUNK jobs, each one atomic write; jobs whose unique key another
+   * in chunks of MATCH_CHUNK jobs, each one atomic write; jobs whose unique key another
    * job holds are left as they are. Returns how many were retried.
    */
   async retryMany(filter: JobFilter, body: unknown): Promise<number> {
@@ -465,10 +464,10 @@ export class Queue {
     const slots = await selectSlots(this.store, terminal, this.now());
     const gens = Uint32Array.from(slots, (slot) => t.gen[slot]);
     let retried = 0;
-    for (let i = 0; i < slots.length; i += DELETE_CHUNK) {
+    for (let i = 0; i < slots.length; i += MATCH_CHUNK) {
       retried += await this.ctx.enqueueLock.run(async () => {
         const chunk: number[] = [];
-        for (let j = i; j < Math.min(i + DELETE_CHUNK, slots.length); j++) if (t.gen[slots[j]] === gens[j]) chunk.push(slots[j]);
+        for (let j = i; j < Math.min(i + MATCH_CHUNK, slots.length); j++) if (t.gen[slots[j]] === gens[j]) chunk.push(slots[j]);
         const done = await guarded(retrySlots(this.ctx, this.budgets, chunk, input, this.now(), true));
         for (const id of done) this.leases.abandons.forget(id);
         return done.length;

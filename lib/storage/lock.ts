@@ -88,13 +88,20 @@ export function lockHolder(dir: string): number | undefined {
   return owner !== "gone" && liveOwner(owner) ? owner.pid : undefined;
 }
 
-const OWN_START = startTimeOf(process.pid);
-const OWN_LINE = `${process.pid}${OWN_START === undefined ? "" : ` ${OWN_START}`}\n`;
+/** This process's lock line, read from /proc when a lock is first taken, not at import. */
+let ownLine: string | undefined;
+function ownerLine(): string {
+  if (ownLine === undefined) {
+    const start = startTimeOf(process.pid);
+    ownLine = `${process.pid}${start === undefined ? "" : ` ${start}`}\n`;
+  }
+  return ownLine;
+}
 
 /** Create `file` holding our pid (and start time), atomically and only if absent; false if it exists. */
 function createExclusive(file: string): boolean {
   const tmp = `${file}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
-  fs.writeFileSync(tmp, OWN_LINE);
+  fs.writeFileSync(tmp, ownerLine());
   try {
     fs.linkSync(tmp, file);
     return true;
@@ -104,7 +111,7 @@ function createExclusive(file: string): boolean {
     if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw err;
     // A file system without hard links: an exclusive create (a reader may see it empty).
     try {
-      fs.writeFileSync(file, OWN_LINE, { flag: "wx" });
+      fs.writeFileSync(file, ownerLine(), { flag: "wx" });
       return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;

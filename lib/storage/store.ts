@@ -378,12 +378,12 @@ export class Store {
     await this.appendGroup([frameRecord(RECORD_RESET, Buffer.alloc(0))], sync).done;
   }
 
+  /**
+   * A blob alone: insert's path, so it waits for room as records do, and a reset written
+   * after it keeps it out of memory as it is out of the log.
+   */
   async putBlob(namespace: number, key: string, value: Buffer, sync: boolean): Promise<void> {
-    this.assertOpen();
-    const frame = frameRecord(RECORD_BLOB, encodeBlobBody(namespace, key, value));
-    const { locations, done } = this.appendGroup([frame], sync);
-    await done;
-    this.blobs.set(blobKey(namespace, key), { value, ...locations[0], length: frame.length });
+    await this.insert([], sync, [], [{ namespace, key, value }]);
   }
 
   async deleteBlob(namespace: number, key: string, sync: boolean): Promise<void> {
