@@ -30,6 +30,8 @@ export interface DiskFullResult {
   /** Filler removed → first enqueue answered 201. */
   recoveredMs?: number;
   healthWhileFull?: number;
+  /** The server's `storage_refused` log lines for the full disk (one per 10 s at most). */
+  refusalLines?: number;
 }
 
 export function canMountTmpfs(): boolean {
@@ -100,6 +102,7 @@ export async function runDiskFull(options: DiskFullOptions = {}): Promise<DiskFu
       if (performance.now() - t0 > 60_000) throw new Error(`still ${r.status} a minute after space came back: ${r.text}`);
     }
     result.recoveredMs = round(performance.now() - t0);
+    result.refusalLines = server.logs().split("\n").filter((l) => l.includes('"storage_refused"') && l.includes('"code":"full"')).length;
     await server.stop();
     stopServer = undefined;
   } finally {

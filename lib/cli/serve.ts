@@ -17,6 +17,7 @@ import { closeJq } from "../queue/jq.ts";
 import { createQueue } from "../queue/queue.ts";
 import { openStore } from "../storage/store.ts";
 import { startLoopDelayProbe } from "./_loop-delay.ts";
+import { refusalLog } from "./_refusal-log.ts";
 import { warmUp } from "./_warm-up.ts";
 import { ConfigError, type ServeConfig } from "./config.ts";
 
@@ -176,6 +177,7 @@ export async function startServe(config: ServeConfig, logger: Logger): Promise<R
     heartbeatMs: config.heartbeatIntervalMs,
     logError: (err) => logger.error({ err }, "request failed"),
     logClientGone: (err) => logger.debug({ err: err.message }, "client went away mid-request"),
+    logStorageRefusal: refusalLog(logger),
   });
   await warming;
   const listeners: Listener[] = [];

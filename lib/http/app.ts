@@ -4,10 +4,12 @@
 // routes answer HEAD too); unknown paths get a JSON 404.
 
 import { H3 } from "h3";
+import { isStorageRefusal } from "../queue/errors.ts";
 import type { Queue } from "../queue/queue.ts";
+import type { QueueError } from "../queue/types.ts";
 import { errorFormat } from "./_io.ts";
 import { rawPath, routedPath } from "./_path-guard.ts";
-import { ClientGoneError, HttpError, methodNotAllowed, notFound, toErrorWebResponse } from "./errors.ts";
+import { ClientGoneError, HttpError, methodNotAllowed, notFound, toErrorWebResponse, unwrapH3 } from "./errors.ts";
 import { UNSAFE_METHODS, crossSiteReason } from "./_same-origin.ts";
 import { headOf } from "./_head.ts";
 import { budgetRoutes } from "./routes/budgets.ts";
@@ -28,6 +30,12 @@ export interface AppOptions {
   logError?: (err: unknown) => void;
   /** A client went away mid-request (normal: log it at debug level, not as an error). */
   logClientGone?: (err: ClientGoneError) => void;
+  /**
+   * The storage refused a write for want of disk space or open files (a 507 or 503): not a
+   * server fault, so not a logged 500, but the operator has to hear of it. Its `cause` is
+   * the storage error, with the path and errno.
+   */
+  logStorageRefusal?: (err: QueueError) => void;
 }
 
 export interface App {
@@ -83,6 +91,8 @@ export function createApp(queue: Queue, options: AppOptions = {}): App {
     onError: (error, event) => {
       const cause = error.cause instanceof ClientGoneError ? error.cause : error;
       if (cause instanceof ClientGoneError) options.logClientGone?.(cause);
+      const original = unwrapH3(error);
+      if (isStorageRefusal(original)) options.logStorageRefusal?.(original);
       return toErrorWebResponse(error, errorFormat(event), logError);
     },
   });

@@ -124,7 +124,7 @@ function classify(err: unknown, log: (err: unknown) => void): Classified {
  * h3 wraps every non-HTTPError thrown by a handler in an "unhandled" HTTPError whose
  * `cause` is the original; our mapping must see the original (its class or code).
  */
-function unwrapH3(err: unknown): unknown {
+export function unwrapH3(err: unknown): unknown {
   if (HTTPError.isError(err) && err.unhandled && err.cause instanceof Error) return err.cause;
   return err;
 }

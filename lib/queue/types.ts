@@ -170,8 +170,8 @@ export class QueueError extends Error {
   readonly code: QueueErrorCode;
   /** Extra fields merged into the error body (e.g. `not_found` ids of a bulk ack). */
   readonly body?: Record<string, unknown>;
-  constructor(code: QueueErrorCode, message: string, body?: Record<string, unknown>) {
-    super(message);
+  constructor(code: QueueErrorCode, message: string, body?: Record<string, unknown>, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
     this.name = "QueueError";
     this.code = code;
     this.body = body;

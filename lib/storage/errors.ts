@@ -2,8 +2,12 @@
 // operator can find the damage (STYLE.md §5). Recovery never throws these for expected
 // damage: it returns a report instead (recover.ts).
 
-/** `stale`: a rewrite's job changed since the caller planned it (see Store.insert). */
-export type StorageErrorKind = "corrupt" | "io" | "full" | "locked" | "too_large" | "stale";
+/**
+ * `stale`: a rewrite's job changed since the caller planned it (see Store.insert).
+ * `no_files`: the process is at its open-file limit (EMFILE, ENFILE); like `full`, it
+ * passes once files are closed, and nothing was written.
+ */
+export type StorageErrorKind = "corrupt" | "io" | "full" | "no_files" | "locked" | "too_large" | "stale";
 
 export class StorageError extends Error {
   readonly kind: StorageErrorKind;
@@ -22,6 +26,6 @@ export class StorageError extends Error {
 export function fromFsError(err: unknown, what: string, where?: { segment?: number; offset?: number }): StorageError {
   if (err instanceof StorageError) return err;
   const code = (err as NodeJS.ErrnoException)?.code;
-  const kind = code === "ENOSPC" || code === "EDQUOT" ? "full" : "io";
+  const kind = code === "ENOSPC" || code === "EDQUOT" ? "full" : code === "EMFILE" || code === "ENFILE" ? "no_files" : "io";
   return new StorageError(kind, `${what}: ${(err as Error)?.message ?? String(err)}`, { ...where, cause: err });
 }

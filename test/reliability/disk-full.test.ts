@@ -19,4 +19,7 @@ it("reliability: a full disk refuses enqueues with 507, keeps acks and deletes, 
   assert.equal(r.healthWhileFull, 200);
   assert.deepEqual([r.acks, r.nacks, r.deletes], [{ ok: 100, failed: 0 }, { ok: 50, failed: 0 }, { ok: 100, failed: 0 }]);
   assert.ok(r.recoveredMs! < 5000, `recovered in ${r.recoveredMs} ms`);
+  // The operator hears of it (a 507 is not a logged 500), but not once per refused request.
+  assert.ok(r.refusalLines! >= 1, "no storage_refused line in the server's log");
+  assert.ok(r.refusalLines! <= 10, `${r.refusalLines} storage_refused lines`);
 });
