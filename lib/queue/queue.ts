@@ -148,6 +148,7 @@ export class Queue {
       if (this.leases.abandoned(slot)) return;
       const key = optionsOf(store.table, slot).unique_key;
       if (key !== undefined) this.ctx.unique.reclaim(store.table, key, store.table.idOf(slot));
+      this.recordRequeue(slot);
     };
     this.ctx.batches.rebuild(store.table);
     this.onError = options.onError ?? (() => {});
@@ -347,6 +348,10 @@ export class Queue {
     const t = this.store.table;
     // Reference quirk kept: expired-but-unreaped jobs count as deleted.
     const matched = await this.matchForDelete(filter);
+    // Jobs change between chunks (taken, acked, failed): a chunk deletes only those that
+    // still match (jq aside: payloads rarely change), so a job matched as ready and taken
+    // since is not deleted from under its worker, as an atomic delete could not have.
+    const stillMatches = slotTest(t, filter, this.now(), true);
     let deleted = 0;
     const writes = new PendingWrites();
     const slice = new TimeSlice(DELETE_YIELD_MS);
@@ -354,7 +359,7 @@ export class Queue {
       const slots: number[] = [];
       for (let j = i; j < Math.min(i + MATCH_CHUNK, matched.length); j++) {
         const slot = matched.slot(j);
-        if (slot < 0) continue;
+        if (slot < 0 || !stillMatches(slot)) continue;
         if (t.status[slot] === STATUS_IN_FLIGHT) this.ctx.dispatcher.release(t.idOf(slot));
         slots.push(slot);
       }
@@ -413,6 +418,7 @@ export class Queue {
     const patch = parsePatch(body);
     const t = this.store.table;
     const ids = (await selectSlots(this.store, filter, this.now())).map((s) => t.idOf(s));
+    const stillMatches = slotTest(t, filter, this.now()); // as deleteMany: jobs change between slices
     let patched = 0;
     const writes = new PendingWrites();
     for (let i = 0; i < ids.length && !writes.failed; i += BULK_SLICE) {
@@ -420,7 +426,7 @@ export class Queue {
       const metas = [];
       for (const id of ids.slice(i, i + BULK_SLICE)) {
         const slot = t.slotById.get(id);
-        if (slot === undefined || isTerminal(t.status[slot])) continue;
+        if (slot === undefined || isTerminal(t.status[slot]) || !stillMatches(slot)) continue;
         metas.push(patchedMeta(t, slot, patch, this.now()));
         slots.push(slot);
       }
@@ -536,6 +542,20 @@ export class Queue {
   /** Compact every sealed segment now (admin POST /compact). */
   compact(): Promise<void> {
     return this.store.compactAll();
+  }
+
+  /**
+   * Taking a job writes nothing (a record per take would cost every W3 job a write), so
+   * its `dequeued_at` lives in memory until the job's next record: the ack, the failure,
+   * or the checkpoint. A job put back to ready by a dropped stream may have no next
+   * record for a long time, and a kill -9 or a restore (a scan) then brought it back
+   * with an older `dequeued_at`, or none, though API.md §3.6 keeps it across a requeue.
+   * A META record of its state now (not awaited: nobody waits on a dropped stream).
+   */
+  private recordRequeue(slot: number): void {
+    const store = this.ctx.store;
+    if (store.isClosed) return;
+    store.update([slot], [store.table.meta(slot)], false).catch((err: unknown) => this.onError(err, "recording a requeued job"));
   }
 
   /** Stop background loops; the caller closes the store. */

@@ -192,4 +192,31 @@ describe("kill -9 and restart", () => {
     assert.equal(await count(srv2.url, "queue=doomed"), 0);
     assert.equal(await count(srv2.url, "queue=kept"), 100);
   });
+
+  it("a job put back to ready by a dropped stream keeps its dequeued_at across a kill -9 (API.md §3.6)", async () => {
+    const dir = tmpDir();
+    const srv = await spawn(dir);
+    const jobs = await enqueueBulk(srv.url, [0, 1, 2].map((n) => ({ queue: "requeue", payload: { n } })));
+    const t = await openTake(srv.url, "queue=requeue&prefetch=2");
+    streams.push(t);
+    const taken = await t.waitJobs(2, 10_000);
+    const before = await Promise.all(taken.map(async (j) => (await req(srv.url, "GET", `/jobs/${j.id}`)).body!));
+    for (const j of before) assert.equal(typeof j.dequeued_at, "number", JSON.stringify(j));
+    await t.close();
+    await eventually(async () => {
+      const now = await Promise.all(taken.map(async (j) => (await req(srv.url, "GET", `/jobs/${j.id}`)).body!.status));
+      return now.every((s) => s === "ready");
+    }, 10_000, "the dropped stream's jobs to be ready");
+    await srv.kill9();
+
+    const srv2 = await spawn(dir);
+    for (const j of before) {
+      const after = (await req(srv2.url, "GET", `/jobs/${j.id}`)).body!;
+      assert.equal(after.status, "ready");
+      assert.equal(after.dequeued_at, j.dequeued_at, `job ${j.id}`);
+      assert.equal(after.attempts, j.attempts);
+    }
+    const untaken = jobs.find((j) => !taken.some((x) => x.id === j.id))!;
+    assert.equal((await req(srv2.url, "GET", `/jobs/${untaken.id}`)).body!.dequeued_at, undefined);
+  });
 });

@@ -267,6 +267,34 @@ describe("DELETE /jobs/{id}, DELETE /jobs, POST /reset", () => {
     assert.equal(await count(s.url, `queue=${q}`), 0);
   });
 
+  it("a delete by status deletes only jobs that still match when it reaches them (jobs taken meanwhile stay)", async () => {
+    // DELETE /jobs works in chunks between other requests, so jobs change while it runs.
+    // A job matched as ready, then taken, must not be deleted from under its worker: the
+    // filter said ready, and an atomic delete (the reference's) could never have hit it.
+    const x = await startServer();
+    try {
+      const N = 60_000;
+      for (let i = 0; i < N; i += 5000) {
+        await enqueueBulk(x.url, Array.from({ length: 5000 }, (_, n) => ({ queue: "q", payload: { n: i + n } })));
+      }
+      assert.equal((await req(x.url, "POST", "/queues/q/pause")).status, 200);
+      const t = await openTake(x.url, "queue=q&prefetch=1000");
+      // The resume is answered between the delete's chunks: the stream then takes the
+      // oldest jobs still there, those the delete reaches next.
+      const deleting = req(x.url, "DELETE", "/jobs?queue=q&status=ready");
+      assert.equal((await req(x.url, "POST", "/queues/q/resume")).status, 200);
+      const deleted = (await deleting).body!.deleted as number;
+      await t.waitJobs(1, 10_000).catch(() => []);
+      const delivered = t.jobs.map((j) => j.id as string);
+      assert.ok(delivered.length > 0 || deleted === N, "nothing delivered, yet not every job deleted");
+      assert.equal(await count(x.url, "queue=q"), N - deleted);
+      for (const id of delivered) assert.equal(await ack(x.url, id), 204, `job ${id} was delivered, then deleted`);
+      await t.close();
+    } finally {
+      await x.close();
+    }
+  });
+
   it("delete with no filter deletes everything, in flight too", async () => {
     const x = await startServer();
     try {
