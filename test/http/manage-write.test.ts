@@ -295,6 +295,31 @@ describe("DELETE /jobs/{id}, DELETE /jobs, POST /reset", () => {
     }
   });
 
+  it("a patch by status changes only jobs that still match when it reaches them", async () => {
+    const x = await startServer();
+    try {
+      const N = 40_000;
+      for (let i = 0; i < N; i += 5000) {
+        await enqueueBulk(x.url, Array.from({ length: 5000 }, (_, n) => ({ queue: "q", priority: 7, payload: { n: i + n } })));
+      }
+      assert.equal((await req(x.url, "POST", "/queues/q/pause")).status, 200);
+      const t = await openTake(x.url, "queue=q&prefetch=1000");
+      const patching = req(x.url, "PATCH", "/jobs?queue=q&status=ready", { priority: 9 });
+      assert.equal((await req(x.url, "POST", "/queues/q/resume")).status, 200);
+      const patched = (await patching).body!.patched as number;
+      // Delivered before the patch reached them: priority 7 in the frame, and it must stay.
+      const takenFirst = t.jobs.filter((j) => j.priority === 7).map((j) => j.id as string);
+      assert.ok(takenFirst.length > 0 || patched === N, "nothing taken ahead of the patch, yet not every job patched");
+      for (const id of takenFirst) {
+        const j = await getJob(x.url, id);
+        assert.equal(j!.priority, 7, `job ${id} was taken, then patched`);
+      }
+      await t.close();
+    } finally {
+      await x.close();
+    }
+  });
+
   it("delete with no filter deletes everything, in flight too", async () => {
     const x = await startServer();
     try {
