@@ -91,13 +91,19 @@ describe("time-box", () => {
   it("batch expressions: when times out as false, fold and the dry-run as 422", async () => {
     assert.equal(await evalWhen("def f: f; f", "1", "2"), false);
     await assert.rejects(evalFold("def f: f; f", "1", "2"), isError("unprocessable", /^batch fold failed: evaluation timed out$/));
-    await assert.rejects(
-      checkBatchExpressions("def f: f; f", "$new", "{}"),
-      isError("unprocessable", /^batch dry-run: when: evaluation timed out$/),
-    );
+    // The compile check before the dry-run runs on the engine that the timeouts above just
+    // replaced; a fresh engine's first call can pass the 1 s deadline on a loaded machine
+    // (seen at load 12: "batch expression: when: evaluation timed out"). That one is asked
+    // again until a deadline; the dry-run's own timeout must come in the end.
+    const until = performance.now() + 60_000;
+    for (;;) {
+      const err = await checkBatchExpressions("def f: f; f", "$new", "{}").then(() => undefined, (e: unknown) => e);
+      if (err instanceof QueueError && err.message === "batch expression: when: evaluation timed out" && performance.now() < until) continue;
+      assert.ok(isError("unprocessable", /^batch dry-run: when: evaluation timed out$/)(err), String(err));
+      break;
+    }
     // A plain `when` works again. It reads false when it times out too, which a fresh
     // engine's first call can on a loaded machine: asked again until a deadline.
-    const until = performance.now() + 60_000;
     let answer = await evalWhen("$new > $existing", "1", "2");
     while (!answer && performance.now() < until) answer = await evalWhen("$new > $existing", "1", "2");
     assert.equal(answer, true);
