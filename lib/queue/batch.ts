@@ -8,6 +8,12 @@ import { optionSlotsInIdOrder, optionsOf } from "./job.ts";
 
 export class BatchIndex {
   private readonly open = new Map<string, string>();
+  /**
+   * Size at which setOpen sweeps out closed batches. A key leaves the map when it is next
+   * enqueued; keys never used again (one per order, say) stayed for good, ~115 bytes each.
+   * Sweeping when the map doubles keeps it within twice the open batches, at O(1) a call.
+   */
+  private sweepAt = 1024;
 
   /** The open batch job's slot for `key`, or -1. */
   openSlot(table: JobTable, key: string): number {
@@ -20,8 +26,14 @@ export class BatchIndex {
     return slot;
   }
 
-  setOpen(key: string, id: string): void {
+  setOpen(table: JobTable, key: string, id: string): void {
     this.open.set(key, id);
+    if (this.open.size < this.sweepAt) return;
+    for (const [k, openId] of this.open) {
+      const slot = table.slotById.get(openId);
+      if (slot === undefined || table.status[slot] !== STATUS_READY) this.open.delete(k);
+    }
+    this.sweepAt = Math.max(1024, 2 * this.open.size);
   }
 
   clear(): void {

@@ -145,6 +145,9 @@ export class BudgetGate implements ReadyDiversion {
         this.dropCandidate(g);
         this.blocked.delete(g);
         byQueue![q] = undefined;
+        // The key's entry goes with its last group: budgets made and deleted by the
+        // thousand (one per tenant, say) each left ~260 bytes here for good.
+        if (!byQueue!.some((other) => other !== undefined)) this.groups.delete(b.key);
         g.gen++;
       } else if (wasHead) {
         this.headChanged(g);

@@ -200,7 +200,7 @@ async function enqueueKeyed(ctx: QueueContext, inputs: readonly EnqueueInput[], 
     const o = meta.options as JobOptions | undefined;
     if (o?.unique_key !== undefined) ctx.unique.claim(t, o.unique_key, meta.id);
     if (o?.batch && meta.status === STATUS_READY && openBatches.get(o.batch.key) !== undefined
-      && metas[openBatches.get(o.batch.key)!] === meta) ctx.batches.setOpen(o.batch.key, meta.id);
+      && metas[openBatches.get(o.batch.key)!] === meta) ctx.batches.setOpen(t, o.batch.key, meta.id);
   }
   ctx.afterChange();
   return results.map((r) => {

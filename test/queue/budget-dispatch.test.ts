@@ -414,3 +414,28 @@ describe("restart", () => {
     }
   });
 });
+
+describe("churn", () => {
+  it("budgets made, used and deleted one after another leave no parking state behind", async () => {
+    const r = await rig();
+    try {
+      const { got } = r.taker();
+      const groups = () => (r.queue.budgets.gate as unknown as { groups: Map<string, unknown> }).groups.size;
+      for (let i = 0; i < 300; i++) {
+        await r.budget(`b-${i}`, inFlight(1));
+        // Two jobs on a one-at-a-time budget: the second parks until the first is acked.
+        await r.enqueue("q", { budgets: [{ key: `b-${i}` }] });
+        await r.enqueue("q", { budgets: [{ key: `b-${i}` }] });
+        r.pump();
+        await r.queue.complete(got.at(-1)!);
+        r.pump();
+        await r.queue.complete(got.at(-1)!);
+        await r.queue.budgets.remove(`b-${i}`);
+      }
+      assert.equal(got.length, 600);
+      assert.ok(groups() <= 1, `${groups()} budget keys still held by the parking index`);
+    } finally {
+      await r.close();
+    }
+  });
+});
