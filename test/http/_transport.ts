@@ -74,7 +74,12 @@ export function createTestApp(heartbeatMs = 50): TestApp {
 }
 
 /** Polls `check` until it returns true; fails after `ms` (a hang guard, not a timing assertion). */
-export async function waitFor(check: () => boolean, what: string, ms = 5000): Promise<void> {
+/**
+ * Poll until `check` holds. The deadline is generous: what these wait for takes
+ * milliseconds, but one of two test suites run side by side at load 12 once waited more
+ * than 5 s for an h2 stream's cancel to reach the server (test/http/stream.test.ts).
+ */
+export async function waitFor(check: () => boolean, what: string, ms = 20_000): Promise<void> {
   await eventually(check, ms, what);
 }
 
