@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { startServer } from "../helpers/server.ts";
-import { ack, assertError, count, enqueue, enqueueBulk, getJob, openTake, req, uniq, type Json, type TakeStream, sharedServer } from "./_client.ts";
+import { ack, assertError, count, enqueue, enqueueBulk, getJob, openTake, req, uniq, type Json, type Reply, type TakeStream, sharedServer } from "./_client.ts";
 
 const { s, open } = sharedServer();
 
@@ -267,23 +267,31 @@ describe("DELETE /jobs/{id}, DELETE /jobs, POST /reset", () => {
     assert.equal(await count(s.url, `queue=${q}`), 0);
   });
 
+  /**
+   * `n` ready jobs in queue "q", paused, with a take stream open on it; `bulk` is sent, and
+   * the resume right after it is answered between the bulk change's chunks, so the stream
+   * takes the oldest jobs still there: those the change reaches next.
+   */
+  async function bulkWhileTaking(n: number, bulk: (url: string) => Promise<Reply>, body: (n: number) => Json = () => ({})) {
+    const x = await startServer();
+    for (let i = 0; i < n; i += 5000) {
+      await enqueueBulk(x.url, Array.from({ length: 5000 }, (_, k) => ({ queue: "q", payload: { n: i + k }, ...body(i + k) })));
+    }
+    assert.equal((await req(x.url, "POST", "/queues/q/pause")).status, 200);
+    const t = await openTake(x.url, "queue=q&prefetch=1000");
+    const changing = bulk(x.url);
+    assert.equal((await req(x.url, "POST", "/queues/q/resume")).status, 200);
+    return { x, t, reply: await changing };
+  }
+
   it("a delete by status deletes only jobs that still match when it reaches them (jobs taken meanwhile stay)", async () => {
     // DELETE /jobs works in chunks between other requests, so jobs change while it runs.
     // A job matched as ready, then taken, must not be deleted from under its worker: the
     // filter said ready, and an atomic delete (the reference's) could never have hit it.
-    const x = await startServer();
+    const N = 60_000;
+    const { x, t, reply } = await bulkWhileTaking(N, (url) => req(url, "DELETE", "/jobs?queue=q&status=ready"));
     try {
-      const N = 60_000;
-      for (let i = 0; i < N; i += 5000) {
-        await enqueueBulk(x.url, Array.from({ length: 5000 }, (_, n) => ({ queue: "q", payload: { n: i + n } })));
-      }
-      assert.equal((await req(x.url, "POST", "/queues/q/pause")).status, 200);
-      const t = await openTake(x.url, "queue=q&prefetch=1000");
-      // The resume is answered between the delete's chunks: the stream then takes the
-      // oldest jobs still there, those the delete reaches next.
-      const deleting = req(x.url, "DELETE", "/jobs?queue=q&status=ready");
-      assert.equal((await req(x.url, "POST", "/queues/q/resume")).status, 200);
-      const deleted = (await deleting).body!.deleted as number;
+      const deleted = reply.body!.deleted as number;
       await t.waitJobs(1, 10_000).catch(() => []);
       const delivered = t.jobs.map((j) => j.id as string);
       assert.ok(delivered.length > 0 || deleted === N, "nothing delivered, yet not every job deleted");
@@ -296,17 +304,10 @@ describe("DELETE /jobs/{id}, DELETE /jobs, POST /reset", () => {
   });
 
   it("a patch by status changes only jobs that still match when it reaches them", async () => {
-    const x = await startServer();
+    const N = 40_000;
+    const { x, t, reply } = await bulkWhileTaking(N, (url) => req(url, "PATCH", "/jobs?queue=q&status=ready", { priority: 9 }), () => ({ priority: 7 }));
     try {
-      const N = 40_000;
-      for (let i = 0; i < N; i += 5000) {
-        await enqueueBulk(x.url, Array.from({ length: 5000 }, (_, n) => ({ queue: "q", priority: 7, payload: { n: i + n } })));
-      }
-      assert.equal((await req(x.url, "POST", "/queues/q/pause")).status, 200);
-      const t = await openTake(x.url, "queue=q&prefetch=1000");
-      const patching = req(x.url, "PATCH", "/jobs?queue=q&status=ready", { priority: 9 });
-      assert.equal((await req(x.url, "POST", "/queues/q/resume")).status, 200);
-      const patched = (await patching).body!.patched as number;
+      const patched = reply.body!.patched as number;
       // Delivered before the patch reached them: priority 7 in the frame, and it must stay.
       const takenFirst = t.jobs.filter((j) => j.priority === 7).map((j) => j.id as string);
       assert.ok(takenFirst.length > 0 || patched === N, "nothing taken ahead of the patch, yet not every job patched");
