@@ -62,7 +62,7 @@ export function createTestApp(heartbeatMs = 50): TestApp {
     const format = streamFormat(event.req.headers.get("accept"));
     if (!format) throw streamNotAcceptable();
     const entry = { stream: undefined as unknown as TakeStream, cancelled: 0 };
-    entry.stream = createTakeStream({ format, heartbeatMs, onCancel: () => entry.cancelled++ });
+    entry.stream = createTakeStream({ format, heartbeatMs, request: event.runtime?.node?.req, onCancel: () => entry.cancelled++ });
     streams.push(entry);
     return new Response(entry.stream.body, { headers: { "content-type": entry.stream.contentType } });
   });

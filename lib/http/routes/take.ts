@@ -29,6 +29,7 @@ export function takeRoutes(app: H3, queue: Queue, heartbeatMs: number, open: Set
     const stream = createTakeStream({
       format,
       heartbeatMs,
+      request: event.runtime?.node?.req,
       onCancel: () => {
         open.delete(stream);
         taker?.close();
