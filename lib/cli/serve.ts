@@ -13,6 +13,7 @@ import { createApp } from "../http/app.ts";
 import { attachEvents } from "../http/events.ts";
 import { type Listener, listen } from "../http/listen.ts";
 import { SERVER_VERSION } from "../http/routes/health.ts";
+import { isStorageRefusal } from "../queue/errors.ts";
 import { closeJq } from "../queue/jq.ts";
 import { createQueue } from "../queue/queue.ts";
 import { openStore } from "../storage/store.ts";
@@ -152,6 +153,7 @@ export async function startServe(config: ServeConfig, logger: Logger): Promise<R
     dir: store.dir, jobs: store.table.size, ms: Date.now() - started, from: store.recovery.from, why: store.recovery.reason,
   }, "recovered");
 
+  const logRefusal = refusalLog(logger);
   const queue = createQueue(store, {
     defaults: {
       retryLimit: config.defaultRetryLimit,
@@ -166,7 +168,8 @@ export async function startServe(config: ServeConfig, logger: Logger): Promise<R
     reaperIntervalMs: config.reaperCheckIntervalMs,
     defaultLeaseMs: config.defaultLeaseMs,
     maxAbandons: config.maxAbandons,
-    onError: (err, where) => logger.error({ err, where }, "background task failed; continuing"),
+    // A full disk refuses the cron's retries every second too: one line per kind and 10 s.
+    onError: (err, where) => (isStorageRefusal(err) ? logRefusal(err) : logger.error({ err, where }, "background task failed; continuing")),
   });
 
   // The jq worker starts on first use (a filter the JS fast path cannot answer, or a
@@ -177,7 +180,7 @@ export async function startServe(config: ServeConfig, logger: Logger): Promise<R
     heartbeatMs: config.heartbeatIntervalMs,
     logError: (err) => logger.error({ err }, "request failed"),
     logClientGone: (err) => logger.debug({ err: err.message }, "client went away mid-request"),
-    logStorageRefusal: refusalLog(logger),
+    logStorageRefusal: logRefusal,
   });
   await warming;
   const listeners: Listener[] = [];

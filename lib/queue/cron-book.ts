@@ -15,7 +15,7 @@ import {
 } from "./cron.ts";
 import type { BudgetBook, CronRefs } from "./budget-book.ts";
 import type { EnqueueInput } from "./enqueue.ts";
-import { guarded } from "./errors.ts";
+import { guarded, isStorageRefusal } from "./errors.ts";
 import { QueueError } from "./types.ts";
 
 /** An entry firing in fireDue: its job, and its stamps before and after. */
@@ -83,6 +83,7 @@ export class CronBook {
         await enqueue([f.input], nowMs, this.blobOf(group));
         fired++;
       } catch (err) {
+        if (isStorageRefusal(err)) throw err; // as in fireDue: the rest would be refused too
         f.entry.last_enqueue_at = f.was.last; // the schedule still advances (saved after)
         onError(err);
       }
@@ -310,19 +311,26 @@ export class CronBook {
           firing.push({ entry, input: toEnqueueInput(entry.job, nowMs), was, next });
           entry.last_enqueue_at = nowMs;
         }
-        if (firing.length > 0) {
-          try {
-            await enqueue(firing.map((f) => f.input), nowMs, this.blobOf(group));
-            fired += firing.length;
-          } catch {
-            // One template failed, and the write held them all (nothing was written): fire
-            // them one by one, each with the group as it stands after it, so the others
-            // still go and each failure is reported alone.
-            fired += await this.fireEach(group, firing, nowMs, enqueue, onError);
-          }
-        }
         // Invariant: no write replaced `old` while an enqueue awaited (writes hold the lock).
-        await this.save(group);
+        if (firing.length === 0) {
+          await this.save(group); // paused entries only advance
+          continue;
+        }
+        try {
+          await enqueue(firing.map((f) => f.input), nowMs, this.blobOf(group));
+          fired += firing.length;
+          this.groups.set(group.name, group); // that write carried the group
+        } catch (err) {
+          // The disk is full or out of files: every write would be refused alike, so
+          // firing one by one would only repeat the refusal per entry, every second. The
+          // caller reports it once and tries again later, the old schedule still due.
+          if (isStorageRefusal(err)) throw err;
+          // One template failed, and the write held them all (nothing was written): fire
+          // them one by one, each with the group as it stands after it, so the others
+          // still go and each failure is reported alone.
+          fired += await this.fireEach(group, firing, nowMs, enqueue, onError);
+          await this.save(group);
+        }
       }
       return fired;
     });

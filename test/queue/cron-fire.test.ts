@@ -9,6 +9,8 @@ import path from "node:path";
 import { after, afterEach, describe, it } from "node:test";
 import { ManualClock } from "../../lib/queue/clock.ts";
 import { enqueue } from "../../lib/queue/enqueue.ts";
+import { guarded, isStorageRefusal } from "../../lib/queue/errors.ts";
+import { StorageError } from "../../lib/storage/errors.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 import { T0, rig } from "./_budget-rig.ts";
 
@@ -88,6 +90,39 @@ describe("cron firing across a crash", () => {
       assert.equal(e.next_enqueue_at, T0 + 2000, e.name);
       assert.equal(e.last_enqueue_at, e.name === "bad" ? undefined : T0 + 1000, e.name);
     }
+  });
+
+  it("a tick's firing is one write: the group it carries is not written again after it", async () => {
+    const { clock, r } = await withGroup("w", ["a", "b"].map((name) => (
+      { name, expression: "* * * * * *", job: { type: "t", queue: name, payload: 1 } })));
+    let groupWrites = 0;
+    const putBlob = r.store.putBlob.bind(r.store);
+    r.store.putBlob = (...args) => {
+      groupWrites++;
+      return putBlob(...args);
+    };
+    clock.advance(1000);
+    assert.equal(await r.queue.cronScheduler.tick(), 2);
+    assert.equal(groupWrites, 0, "the firing's own write held the group");
+    for (const e of r.queue.crons.getGroup("w").entries) assert.equal(e.last_enqueue_at, T0 + 1000, e.name);
+  });
+
+  it("a full disk refuses a tick once: no entry is tried alone, and the schedule stays due", async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `e${i}`);
+    const { clock, r } = await withGroup("full", names.map((name) => (
+      { name, expression: "* * * * * *", job: { type: "t", queue: "fq", payload: 1 } })));
+    clock.advance(1000);
+    let attempts = 0;
+    const errors: unknown[] = [];
+    const refused = await r.queue.crons.fireDue(() => {
+      attempts++;
+      return guarded(Promise.reject(new StorageError("full", "no space left on device")));
+    }, (err) => errors.push(err)).then(() => undefined, (err: unknown) => err);
+    assert.ok(isStorageRefusal(refused), `fireDue rejects with the refusal (got ${String(refused)})`);
+    assert.equal(attempts, 1, "one write tried, not one per entry");
+    assert.equal(errors.length, 0, "reported once, by the caller");
+    for (const e of r.queue.crons.getGroup("full").entries) assert.equal(e.next_enqueue_at, T0 + 1000, `${e.name} still due`);
+    assert.equal(await r.queue.cronScheduler.tick(), 20, "once the disk has room, the next tick fires them");
   });
 
   it("a firing whose job is a duplicate (its unique key is held) still writes the advanced schedule", async () => {
