@@ -73,11 +73,10 @@ export function createTestApp(heartbeatMs = 50): TestApp {
   return { app, streams, logged, releaseSlow, slowPending: () => slowWaiters.length, requests: () => requests };
 }
 
-/** Polls `check` until it returns true; fails after `ms` (a hang guard, not a timing assertion). */
 /**
- * Poll until `check` holds. The deadline is generous: what these wait for takes
- * milliseconds, but one of two test suites run side by side at load 12 once waited more
- * than 5 s for an h2 stream's cancel to reach the server (test/http/stream.test.ts).
+ * Polls `check` until it returns true; fails after `ms`: a hang guard, not a timing
+ * assertion, so it is generous (what these wait for takes milliseconds; a cancel that
+ * never comes, as in the h2 reset defect of 2026-12-07, fails all the same).
  */
 export async function waitFor(check: () => boolean, what: string, ms = 20_000): Promise<void> {
   await eventually(check, ms, what);
