@@ -89,10 +89,9 @@ export function createApp(queue: Queue, options: AppOptions = {}): App {
     // Real failures still reach `logError` through toErrorWebResponse.
     silent: true,
     onError: (error, event) => {
-      const cause = error.cause instanceof ClientGoneError ? error.cause : error;
-      if (cause instanceof ClientGoneError) options.logClientGone?.(cause);
-      const original = unwrapH3(error);
-      if (isStorageRefusal(original)) options.logStorageRefusal?.(original);
+      const original = unwrapH3(error); // h3 wraps what it did not throw itself
+      if (original instanceof ClientGoneError) options.logClientGone?.(original);
+      else if (isStorageRefusal(original)) options.logStorageRefusal?.(original);
       return toErrorWebResponse(error, errorFormat(event), logError);
     },
   });

@@ -26,16 +26,13 @@ export function takeRoutes(app: H3, queue: Queue, heartbeatMs: number, open: Set
     const { queues, prefetch, leaseMs } = parseTakeQuery(event.url.search);
     let taker: Taker | undefined;
     let release: (() => void) | undefined;
-    const stream = createTakeStream({
-      format,
-      heartbeatMs,
-      request: event.runtime?.node?.req,
-      onCancel: () => {
-        open.delete(stream);
-        taker?.close();
-        release?.();
-      },
-    });
+    // The stream is over: its jobs go back to ready (taker.close) and its token lets go.
+    const ended = () => {
+      open.delete(stream);
+      taker?.close();
+      release?.();
+    };
+    const stream = createTakeStream({ format, heartbeatMs, request: event.runtime?.node?.req, onCancel: ended });
     open.add(stream);
     taker = queue.take({
       queues,
@@ -49,9 +46,8 @@ export function takeRoutes(app: H3, queue: Queue, heartbeatMs: number, open: Set
     // jobs go back to ready as on a disconnect.
     const hold = (event.runtime?.node?.req as unknown as Record<symbol, HoldWhileValid> | undefined)?.[HOLD_WHILE_VALID];
     release = hold?.(() => {
-      open.delete(stream);
-      stream.close();
-      taker?.close();
+      stream.close(); // close() does not call onCancel
+      ended();
     });
     return new Response(stream.body, { status: 200, headers: { "content-type": stream.contentType } });
   });
