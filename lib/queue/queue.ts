@@ -144,11 +144,13 @@ export class Queue {
     this.ctx.unique.rebuild(store.table);
     // A job requeued by a disconnect re-claims its unique key if free (§4.3; the
     // reference's "no longer blocks duplicates" quirk is not copied).
-    dispatcher.onRequeue = (slot) => {
-      if (this.leases.abandoned(slot)) return;
-      const key = optionsOf(store.table, slot).unique_key;
-      if (key !== undefined) this.ctx.unique.reclaim(store.table, key, store.table.idOf(slot));
-      this.recordRequeue(slot);
+    dispatcher.onRequeue = (slots) => {
+      const back = slots.filter((slot) => !this.leases.abandoned(slot));
+      for (const slot of back) {
+        const key = optionsOf(store.table, slot).unique_key;
+        if (key !== undefined) this.ctx.unique.reclaim(store.table, key, store.table.idOf(slot));
+      }
+      this.recordRequeue(back);
     };
     this.ctx.batches.rebuild(store.table);
     this.onError = options.onError ?? (() => {});
@@ -550,12 +552,16 @@ export class Queue {
    * or the checkpoint. A job put back to ready by a dropped stream may have no next
    * record for a long time, and a kill -9 or a restore (a scan) then brought it back
    * with an older `dequeued_at`, or none, though API.md §3.6 keeps it across a requeue.
-   * A META record of its state now (not awaited: nobody waits on a dropped stream).
+   * So a stream's requeued jobs are recorded as they stand, one record per 1,024 (not
+   * awaited: nobody waits on a dropped stream).
    */
-  private recordRequeue(slot: number): void {
+  private recordRequeue(slots: readonly number[]): void {
     const store = this.ctx.store;
     if (store.isClosed) return;
-    store.update([slot], [store.table.meta(slot)], false).catch((err: unknown) => this.onError(err, "recording a requeued job"));
+    for (let i = 0; i < slots.length; i += REQUEUE_RECORD_JOBS) {
+      store.recordMeta(slots.slice(i, i + REQUEUE_RECORD_JOBS), this.ctx.writeSync)
+        .catch((err: unknown) => this.onError(err, "recording requeued jobs"));
+    }
   }
 
   /** Stop background loops; the caller closes the store. */
@@ -567,6 +573,9 @@ export class Queue {
     this.budgets.gate.stop();
   }
 }
+
+/** Jobs per record when a dropped stream's requeue is written (a bulk enqueue's size). */
+const REQUEUE_RECORD_JOBS = 1024;
 
 const compareUtf8 = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 

@@ -57,8 +57,8 @@ export class Dispatcher {
   private deliveredInRound = false;
   /** Server-wide cap on held jobs; 0 = none. */
   globalLimit: number;
-  /** Called for each job a closed stream put back to ready (the queue re-claims unique keys). */
-  onRequeue: (slot: number) => void = () => {};
+  /** Called with the jobs a closed stream put back to ready (the queue re-claims unique keys, records them). */
+  onRequeue: (slots: readonly number[]) => void = () => {};
   /** Failures outside any request (the dispatch loop runs from setImmediate). */
   onError: (err: unknown, where: string) => void = () => {};
   /** Jobs moved between ready and in flight (the admin event stream listens); once per dispatch round. */
@@ -100,6 +100,7 @@ export class Dispatcher {
     stream.closed = true;
     this.streams = this.streams.filter((s) => s !== stream);
     const t = this.store.table;
+    const requeued: number[] = [];
     for (const id of stream.held) {
       this.owners.delete(id);
       this.onReleased(id);
@@ -107,9 +108,10 @@ export class Dispatcher {
       const slot = t.slotById.get(id);
       if (slot !== undefined && t.status[slot] === STATUS_IN_FLIGHT) {
         t.setStatus(slot, STATUS_READY);
-        this.onRequeue(slot);
+        requeued.push(slot);
       }
     }
+    if (requeued.length > 0) this.onRequeue(requeued);
     if (stream.held.size > 0) this.onChange();
     stream.held.clear();
     this.wake();

@@ -283,6 +283,17 @@ export class Store {
     }
   }
 
+  /**
+   * Write the jobs' state as the table holds it, changing nothing: for state changed in
+   * memory only (jobs a dropped take stream put back to ready), so that a restart or a
+   * scan finds it. Nothing to undo if the write fails: the table is already right.
+   */
+  recordMeta(slots: readonly number[], sync: boolean): Promise<void> {
+    this.assertOpen();
+    if (slots.length === 0) return Promise.resolve();
+    return this.appendGroup(slots.map((slot) => encodeJobRecord(RECORD_META, this.table.meta(slot))), sync).done;
+  }
+
   /** Replace a job's payload and state (a batch fold): a new JOB record. */
   rewrite(slot: number, meta: JobMeta, payload: Buffer, sync: boolean): Promise<void> {
     return this.insert([], sync, [{ slot, meta, payload }]).then(() => undefined);
