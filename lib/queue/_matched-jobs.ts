@@ -4,7 +4,11 @@
 // unchanged (ids are unique). Why words, not id strings: formatting 1M ids up front cost
 // ~1 µs each in one synchronous block (200 ms stall at 180k jobs, bench/manage.ts). Both
 // lists grow in blocks (U32List): one array of 9M matches copied itself whole as it grew,
-// a 180 ms stall at 10M jobs. Used by DELETE /jobs and the bulk job-budget routes.
+// a 180 ms stall at 10M jobs. Jobs also change between slices (taken, acked, failed,
+// patched): given the filter's test, a match counts only while the job still passes it
+// (jq aside: payloads rarely change), so a job matched as ready and taken since is not
+// deleted or changed from under its worker, as an atomic operation could not have.
+// Used by DELETE /jobs, PATCH /jobs and the bulk job-budget routes.
 
 import { STATUS_FREE } from "../storage/format.ts";
 import type { JobTable } from "../storage/job-table.ts";
@@ -21,7 +25,7 @@ export class MatchedJobs {
   private readonly slots = new U32List();
   private readonly words = new U32List();
 
-  constructor(private readonly table: JobTable) {}
+  constructor(private readonly table: JobTable, private readonly stillMatches: (slot: number) => boolean = () => true) {}
 
   get length(): number {
     return this.slots.length;
@@ -32,12 +36,12 @@ export class MatchedJobs {
     for (let k = 0; k < 4; k++) this.words.push(this.table.idw[slot * 4 + k]);
   }
 
-  /** The slot of match `i` while it still holds the matched job, else -1. */
+  /** The slot of match `i` while it still holds the matched job and that job still matches, else -1. */
   slot(i: number): number {
     const t = this.table;
     const slot = this.slots.get(i);
     if (t.status[slot] === STATUS_FREE) return -1;
     for (let k = 0; k < 4; k++) if (t.idw[slot * 4 + k] !== this.words.get(i * 4 + k)) return -1;
-    return slot;
+    return this.stillMatches(slot) ? slot : -1;
   }
 }

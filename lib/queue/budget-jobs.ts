@@ -14,7 +14,7 @@ import type { BudgetBook } from "./budget-book.ts";
 import { type Binding, type BindingRequest, parseBindingBody, parseBindings, parseCostBody, stripCreate } from "./budget-policy.ts";
 import type { QueueContext } from "./context.ts";
 import { cleanOptions, isExpired, optionsOf, viewOf, viewOfMeta, withMeta } from "./job.ts";
-import { selectSlots } from "./select.ts";
+import { selectSlots, slotTest } from "./select.ts";
 import { expectObject, requireField } from "./validate.ts";
 import { type JobFilter, type JobView, QueueError } from "./types.ts";
 
@@ -146,14 +146,15 @@ export async function mutateJobBudgets(ctx: QueueContext, book: BudgetBook, id: 
  * By filter (§3.3): resolved once before scanning; in-flight matches are reported as
  * blocked. The work runs in chunks, each one atomic write, yielding once a run passes its
  * time budget (as DELETE /jobs does): in one synchronous run, 100k matched jobs froze the server for 2.4 s
- * (every other request, `/health` included, waited). A slot reused during a yield is
- * skipped (MatchedJobs), as DELETE /jobs does.
+ * (every other request, `/health` included, waited). A slot reused during a yield, or a
+ * job that no longer matches the filter's fields, is skipped (MatchedJobs), as DELETE
+ * /jobs does.
  */
 export async function mutateJobsBudgets(ctx: QueueContext, book: BudgetBook, filter: JobFilter, m: BudgetMutation, nowMs: number): Promise<BulkBudgetResult> {
   const t = ctx.store.table;
   const unpin = await book.prepare([requestsOf(m)]);
   try {
-    const matched = new MatchedJobs(t);
+    const matched = new MatchedJobs(t, slotTest(t, filter, nowMs));
     for (const slot of await selectSlots(ctx.store, filter, nowMs)) matched.add(slot);
     const blocked: string[] = [];
     let changed = 0;

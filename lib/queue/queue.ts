@@ -345,15 +345,11 @@ export class Queue {
     this.changed();
   }
 
-  /** DELETE /jobs: slices of BULK_SLICE jobs, each its own atomic record, yielding between. */
+  /** DELETE /jobs: chunks of MATCH_CHUNK jobs, each its own atomic record, yielding on a time budget. */
   async deleteMany(filter: JobFilter): Promise<number> {
     const t = this.store.table;
     // Reference quirk kept: expired-but-unreaped jobs count as deleted.
     const matched = await this.matchForDelete(filter);
-    // Jobs change between chunks (taken, acked, failed): a chunk deletes only those that
-    // still match (jq aside: payloads rarely change), so a job matched as ready and taken
-    // since is not deleted from under its worker, as an atomic delete could not have.
-    const stillMatches = slotTest(t, filter, this.now(), true);
     let deleted = 0;
     const writes = new PendingWrites();
     const slice = new TimeSlice(DELETE_YIELD_MS);
@@ -361,7 +357,7 @@ export class Queue {
       const slots: number[] = [];
       for (let j = i; j < Math.min(i + MATCH_CHUNK, matched.length); j++) {
         const slot = matched.slot(j);
-        if (slot < 0 || !stillMatches(slot)) continue;
+        if (slot < 0) continue;
         if (t.status[slot] === STATUS_IN_FLIGHT) this.ctx.dispatcher.release(t.idOf(slot));
         slots.push(slot);
       }
@@ -381,14 +377,14 @@ export class Queue {
    */
   private async matchForDelete(filter: JobFilter): Promise<MatchedJobs> {
     const t = this.store.table;
-    const matched = new MatchedJobs(t);
+    const test = slotTest(t, filter, this.now(), true);
+    const matched = new MatchedJobs(t, test);
     if (filter.jq !== undefined || filter.ids?.length) {
       // selectSlots re-checks jq matches after its own yields and returns synchronously
       // after the last one, so the snapshot is of the jobs it matched.
       for (const slot of await selectSlots(this.store, filter, this.now(), true)) matched.add(slot);
       return matched;
     }
-    const test = slotTest(t, filter, this.now(), true);
     const slice = new TimeSlice(DELETE_YIELD_MS);
     for (let start = 0; start < t.slotLimit; start += 4096) {
       const end = Math.min(t.slotLimit, start + 4096);
@@ -419,16 +415,16 @@ export class Queue {
     }
     const patch = parsePatch(body);
     const t = this.store.table;
-    const ids = (await selectSlots(this.store, filter, this.now())).map((s) => t.idOf(s));
-    const stillMatches = slotTest(t, filter, this.now()); // as deleteMany: jobs change between slices
+    const matched = new MatchedJobs(t, slotTest(t, filter, this.now()));
+    for (const slot of await selectSlots(this.store, filter, this.now())) matched.add(slot);
     let patched = 0;
     const writes = new PendingWrites();
-    for (let i = 0; i < ids.length && !writes.failed; i += BULK_SLICE) {
+    for (let i = 0; i < matched.length && !writes.failed; i += BULK_SLICE) {
       const slots: number[] = [];
       const metas = [];
-      for (const id of ids.slice(i, i + BULK_SLICE)) {
-        const slot = t.slotById.get(id);
-        if (slot === undefined || isTerminal(t.status[slot]) || !stillMatches(slot)) continue;
+      for (let j = i; j < Math.min(i + BULK_SLICE, matched.length); j++) {
+        const slot = matched.slot(j);
+        if (slot < 0 || isTerminal(t.status[slot])) continue;
         metas.push(patchedMeta(t, slot, patch, this.now()));
         slots.push(slot);
       }
