@@ -52,6 +52,11 @@ export interface StoreOptions {
    * this thread (verify-thread.ts). @default 256 MiB
    */
   verifyThreadBytes?: number;
+  /**
+   * Background checkpoints are checked for this often and spaced at least this far
+   * apart (and ten times as long as the last one took). @default 5,000 ms
+   */
+  checkpointEveryMs?: number;
 }
 
 export interface Rewrite {
@@ -132,6 +137,7 @@ export class Store {
    * 10M jobs that is ~40 s instead of ~4).
    */
   private checkpointStale = false;
+  private checkpointEveryMs = 5_000;
   /** Where background failures (compaction) are reported; the store keeps serving. */
   onBackgroundError: (err: unknown) => void = () => {};
 
@@ -206,6 +212,7 @@ export class Store {
       writer.reservedBytes += reserveForAll(table);
       segments.nextBytes = segments.sizeFor(liveBytes(store));
       await segments.prepareSpare();
+      store.checkpointEveryMs = options.checkpointEveryMs ?? 5_000;
       store.startCheckpointTimer();
       return store;
     } catch (err) {
@@ -517,21 +524,32 @@ export class Store {
     if (!this.checkpoints || this.checkpointing || this.closed) return;
     if (this.writer.appendedBytes === this.lastCheckpoint.appended) return;
     const since = Date.now() - this.lastCheckpoint.at;
-    if (since < Math.max(CHECKPOINT_EVERY_MS, 10 * this.lastCheckpoint.ms)) return;
+    if (since < Math.max(this.checkpointEveryMs, 10 * this.lastCheckpoint.ms)) return;
     const started = Date.now();
     const appended = this.writer.appendedBytes;
+    // Until a checkpoint is in place, the log it would cover stays owed, and a stale one
+    // (after a compaction) stays stale: an attempt given up or failed must not leave the
+    // next check thinking the old one is still good. Attempts are spaced all the same.
+    const stale = this.checkpointStale;
     this.checkpointStale = false;
+    let covered = this.lastCheckpoint.appended;
     this.checkpointing = writeCheckpoint(this)
-      .catch((err) => this.onBackgroundError(err))
+      .then((written) => {
+        if (written) covered = appended;
+        else this.checkpointStale ||= stale;
+      }, (err) => {
+        this.checkpointStale ||= stale;
+        this.onBackgroundError(err);
+      })
       .finally(() => {
-        this.lastCheckpoint = { at: Date.now(), ms: Date.now() - started, appended };
+        this.lastCheckpoint = { at: Date.now(), ms: Date.now() - started, appended: covered };
         this.checkpointing = undefined;
       });
   }
 
   private startCheckpointTimer(): void {
     if (!this.checkpoints) return;
-    this.checkpointTimer = setInterval(() => this.checkpointIfDue(), CHECKPOINT_EVERY_MS);
+    this.checkpointTimer = setInterval(() => this.checkpointIfDue(), this.checkpointEveryMs);
     this.checkpointTimer.unref();
   }
 
@@ -651,8 +669,6 @@ function jobLocation(at: Location, frame: Buffer, payloadLength: number): Payloa
   };
 }
 
-/** Checkpoints after seals are at least this far apart. */
-const CHECKPOINT_EVERY_MS = 5_000;
 /** Appended bytes that make the timer write a checkpoint without a seal. */
 const CHECKPOINT_AFTER_BYTES = 1024 * 1024;
 

@@ -142,7 +142,11 @@ describe("zizq serve --auth-tokens", () => {
     assert.equal(take.status, 200);
     const reader = take.body!.getReader();
     let taken = "";
-    while (!taken.includes('"id"')) taken += Buffer.from((await reader.read()).value ?? []).toString();
+    while (!taken.includes('"id"')) {
+      const { value, done } = await within(reader.read(), "the taken job");
+      assert.ok(!done, "the take stream ended before its job");
+      taken += Buffer.from(value).toString();
+    }
     const jobId = (JSON.parse(taken.trim().split("\n").pop()!) as { id: string }).id;
     const ws = new WebSocket(`${srv.adminUrl!.replace(/^http/, "ws")}/events`, { headers: bearer(ADMIN) });
     const wsClosed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));

@@ -59,9 +59,9 @@ function rot(dir: string, nth: number, offset: number, mask: number): void {
 }
 
 /** A store with a bit of everything: queues, priorities, errors, options, blobs, deletes, compaction. */
-async function busyStore(dir: string, seed = 1): Promise<Store> {
+async function busyStore(dir: string, seed = 1, over: Partial<StoreOptions> = {}): Promise<Store> {
   const random = prng(seed);
-  const store = await open(dir);
+  const store = await open(dir, over);
   let n = 0;
   for (let round = 0; round < 30; round++) {
     await store.insert(Array.from({ length: 20 }, () => {
@@ -322,18 +322,46 @@ describe("checkpoint", () => {
     // quiet store used to write no new one until enough log was appended, so a crash
     // after compaction scanned every segment.
     const dir = tmpDir("zizq-ckpt-");
-    const store = await busyStore(dir, 7);
+    const store = await busyStore(dir, 7, { checkpointEveryMs: 50 });
     try {
       await store.checkpoint();
       await store.remove(liveIds(store).slice(0, 200).map((id) => slotOf(store, id)), false);
       await store.compactAll();
       const before = fs.statSync(path.join(dir, CHECKPOINT_FILE)).mtimeMs;
-      const deadline = Date.now() + 30_000; // checks are spaced ≥ 5 s after the last checkpoint
+      const deadline = Date.now() + 30_000; // a hang guard: checks are 50 ms apart here
       while (fs.statSync(path.join(dir, CHECKPOINT_FILE)).mtimeMs === before) {
         assert.ok(Date.now() < deadline, "no checkpoint after the compaction");
         store.checkpointIfDue();
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
+      await store.flush();
+      await assertSameAsScan(dir, "checkpoint");
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("after a compaction, a checkpoint attempt that fails is tried again at a later check", async () => {
+    // The first version marked the checkpoint good as the attempt began: one failed write
+    // then left the unusable checkpoint in place until more log was appended.
+    const dir = tmpDir("zizq-ckpt-");
+    const faulty = new FaultyFs();
+    const store = await busyStore(dir, 8, { checkpointEveryMs: 50, fs: faulty });
+    try {
+      await store.checkpoint();
+      await store.remove(liveIds(store).slice(0, 200).map((id) => slotOf(store, id)), false);
+      await store.compactAll();
+      const failed = faulty.failWrite({ kind: "eio", match: (p) => p.endsWith(`${CHECKPOINT_FILE}.tmp`) });
+      const before = fs.statSync(path.join(dir, CHECKPOINT_FILE)).mtimeMs;
+      const deadline = Date.now() + 20_000; // a hang guard: checks are 50 ms apart here
+      let failedOnce = false;
+      void failed.then(() => { failedOnce = true; });
+      while (fs.statSync(path.join(dir, CHECKPOINT_FILE)).mtimeMs === before) {
+        assert.ok(Date.now() < deadline, `no checkpoint after the compaction (an attempt failed: ${failedOnce})`);
+        store.checkpointIfDue();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.ok(failedOnce, "the first attempt met the injected failure");
       await store.flush();
       await assertSameAsScan(dir, "checkpoint");
     } finally {
