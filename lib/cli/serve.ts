@@ -85,6 +85,13 @@ function readTokens(file: string, current?: TokenAuth): TokenAuth {
 }
 
 /** A started server: its listener URLs and the graceful stop. */
+
+/** The log line of each kind of damage recovery found (operations.md, "Recovery after a crash"). */
+const DAMAGE_MESSAGE = {
+  torn: "dropped a torn write at the end of the log",
+  corrupt: "skipped a corrupt record",
+  missing: "segment files are missing from the log: what they held is lost (restore a backup if you have one)",
+} as const;
 export interface RunningServer {
   url: string;
   /** undefined when the admin listener is off. */
@@ -146,8 +153,7 @@ export async function startServe(config: ServeConfig, logger: Logger): Promise<R
   store.onBackgroundError = (err) => logger.error({ err }, "compaction failed; will retry after the next segment fills");
   for (const d of store.damage) {
     const level = d.kind === "torn" ? "info" : "error";
-    logger[level]({ segment: d.segment, offset: d.offset, bytes: d.bytes, reason: d.reason, kind: d.kind },
-      d.kind === "torn" ? "dropped a torn write at the end of the log" : "skipped a corrupt record");
+    logger[level]({ segment: d.segment, offset: d.offset, bytes: d.bytes, reason: d.reason, kind: d.kind }, DAMAGE_MESSAGE[d.kind]);
   }
   logger.info({
     dir: store.dir, jobs: store.table.size, ms: Date.now() - started, from: store.recovery.from, why: store.recovery.reason,

@@ -12,7 +12,8 @@ import type { FsPort } from "./fs-port.ts";
 import { checkSegmentHeader, parseSegmentFileName, segmentFileName } from "./segment-set.ts";
 
 export interface Damage {
-  kind: "torn" | "corrupt";
+  /** torn: a write cut off at the end; corrupt: a record or header that fails its check; missing: segment files gone from the middle of the log. */
+  kind: "torn" | "corrupt" | "missing";
   segment: number;
   offset: number;
   /** Bytes skipped (not replayed). */
@@ -74,7 +75,7 @@ export async function scanSegments(
   };
   const names = await fs.readdir(dir);
   const numbers = names.map(parseSegmentFileName).filter((n): n is number => n !== undefined).sort((a, b) => a - b);
-  const damage: Damage[] = [];
+  const damage: Damage[] = missingSegments(numbers);
   const segments: ScanResult["segments"] = [];
   let headNo = numbers.length > 0 ? numbers[numbers.length - 1] : 1;
   let cursor = SEGMENT_HEADER_BYTES;
@@ -168,6 +169,24 @@ export async function scanSegments(
     return undefined;
   }
   return { segments, headNo, cursor, damage, verifying };
+}
+
+/**
+ * Gaps in the numbering of the segments on disk. Compaction only ever retires the oldest
+ * segment and new ones take the next number, so a gap is always damage: files deleted or
+ * lost from the middle of the log, and with them any deletes, acks and changes they held
+ * (a scan without them served deleted jobs again, and said nothing).
+ */
+function missingSegments(numbers: readonly number[]): Damage[] {
+  const gaps: Damage[] = [];
+  for (let i = 1; i < numbers.length; i++) {
+    const first = numbers[i - 1] + 1;
+    const last = numbers[i] - 1;
+    if (first > last) continue;
+    const names = first === last ? segmentFileName(first) : `${segmentFileName(first)} to ${segmentFileName(last)}`;
+    gaps.push({ kind: "missing", segment: first, offset: 0, bytes: 0, reason: `${names} missing between ${segmentFileName(numbers[i - 1])} and ${segmentFileName(numbers[i])}` });
+  }
+  return gaps;
 }
 
 /** Damage of whole segments, in log order, on its way; `cancel` stops the check early. */

@@ -210,6 +210,33 @@ describe("recovery", async () => {
     assert.deepEqual(seen.damage, [{ kind: "corrupt", segment: 1, offset: 0, bytes: 32, reason: "bad segment header" }]);
   });
 
+  it("segment files missing from the middle of the log are reported, with and without a checkpoint", async () => {
+    // Compaction only retires the oldest segment: a gap is files lost. Before, a scan
+    // without them served the jobs they had deleted again and reported nothing.
+    const dir = tmpDir("zizq-recover-gap-");
+    const store = await openRealStore({ dir, segmentBytes: SEGMENT_BYTES, fs: unsyncedFs });
+    let n = 0;
+    while (segmentNumbers(dir).length < 4) await store.insert([newJob(++n, {}, 3000)], false);
+    await store.close();
+    for (const lost of [[2], [2, 3]]) {
+      for (const checkpoint of [false, true]) {
+        const copy = copyOf(dir);
+        for (const no of lost) fs.rmSync(segmentPath(copy, no));
+        if (!checkpoint) fs.rmSync(path.join(copy, "checkpoint"), { force: true });
+        const s = await openRealStore({ dir: copy, segmentBytes: SEGMENT_BYTES, fs: unsyncedFs });
+        try {
+          const names = lost.length === 1 ? "00000002.seg" : "00000002.seg to 00000003.seg";
+          assert.deepEqual(s.damage, [{
+            kind: "missing", segment: 2, offset: 0, bytes: 0, reason: `${names} missing between 00000001.seg and 0000000${lost.length + 2}.seg`,
+          }], `${lost} lost, checkpoint ${checkpoint}`);
+          assert.equal(s.recovery.from, "scan", "a checkpoint is not used over lost log");
+        } finally {
+          await s.close();
+        }
+      }
+    }
+  });
+
   it("leaves no spare files or lock behind after close", () => {
     assert.deepEqual(fs.readdirSync(path.join(base, "segments")), ["00000001.seg"]);
     assert.equal(fs.existsSync(path.join(base, "zizq.lock")), false);
