@@ -47,13 +47,15 @@ export class BatchIndex {
     this.sweeper = undefined;
   }
 
-  /** After recovery: the newest ready batched job of each key is its open batch. */
+  /** After recovery: the newest ready batched job of each key is its open batch, unless it was sealed. */
   rebuild(table: JobTable): void {
     this.clear();
     for (const slot of optionSlotsInIdOrder(table)) {
       if (table.status[slot] !== STATUS_READY) continue;
-      const batch = optionsOf(table, slot).batch;
-      if (batch) this.open.set(batch.key, table.idOf(slot));
+      const options = optionsOf(table, slot);
+      if (options.batch === undefined) continue;
+      if (options.batch_sealed) this.open.delete(options.batch.key); // a newer job sealed it
+      else this.open.set(options.batch.key, table.idOf(slot));
     }
   }
 }

@@ -7,6 +7,7 @@
 import { STATUS_READY, STATUS_SCHEDULED } from "../storage/format.ts";
 import { StorageError } from "../storage/errors.ts";
 import type { BlobWrite, Rewrite } from "../storage/store.ts";
+import type { JobTable } from "../storage/job-table.ts";
 import type { QueueContext } from "./context.ts";
 import { type JobOptions, cleanOptions, optionsOf, viewOf, viewOfMeta } from "./job.ts";
 import { checkBatchExpressions, evalFold, evalWhen } from "./jq.ts";
@@ -123,11 +124,19 @@ interface PendingFold {
   payloadJson: string;
 }
 
+/** `slot`'s state with its batch marked sealed (JobOptions.batch_sealed). */
+function sealedMeta(t: JobTable, slot: number): JobMeta {
+  const meta = t.meta(slot);
+  return { ...meta, options: { ...(meta.options as JobOptions), batch_sealed: true } };
+}
+
 async function enqueueKeyed(ctx: QueueContext, inputs: readonly EnqueueInput[], nowMs: number, blobs: readonly BlobWrite[]): Promise<EnqueueResult[]> {
   const t = ctx.store.table;
   const metas: JobMeta[] = [];
   const payloads: string[] = [];
   const folds = new Map<number, PendingFold>();
+  // Open batches this request seals (slot → id when planned), marked so in the same write.
+  const sealed = new Map<number, string>();
   // Holders and open batches created earlier in this same request.
   const keyHolders = new Map<string, number>();
   const openBatches = new Map<string, number>();
@@ -169,6 +178,7 @@ async function enqueueKeyed(ctx: QueueContext, inputs: readonly EnqueueInput[], 
           continue;
         }
         openBatches.delete(batch.key); // sealed: the incoming job opens the next batch
+        if (newIndex === undefined) sealed.set(slot, t.idOf(slot));
       }
     }
     const meta = newMeta(ctx, input, nowMs);
@@ -187,8 +197,13 @@ async function enqueueKeyed(ctx: QueueContext, inputs: readonly EnqueueInput[], 
     if (t.status[f.slot] !== STATUS_READY || t.idOf(f.slot) !== f.id) return enqueueKeyed(ctx, inputs, nowMs, blobs);
   }
   const rewrites: Rewrite[] = [...folds.values()].map((f) => ({
-    slot: f.slot, meta: t.meta(f.slot), payload: Buffer.from(f.payloadJson), gen: t.gen[f.slot],
+    slot: f.slot, meta: sealed.has(f.slot) ? sealedMeta(t, f.slot) : t.meta(f.slot), payload: Buffer.from(f.payloadJson), gen: t.gen[f.slot],
   }));
+  for (const [slot, id] of sealed) {
+    // Taken meanwhile: closed anyway, nothing to mark.
+    if (folds.has(slot) || t.status[slot] !== STATUS_READY || t.idOf(slot) !== id) continue;
+    rewrites.push({ slot, meta: sealedMeta(t, slot), payload: ctx.store.payload(slot), gen: t.gen[slot] });
+  }
   try {
     await ctx.store.insert(metas.map((meta, i) => ({ meta, payload: Buffer.from(payloads[i]) })), ctx.enqueueSync, rewrites, blobs);
   } catch (err) {

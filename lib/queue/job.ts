@@ -28,6 +28,12 @@ export interface JobOptions {
   batch?: BatchConfig;
   /** Budget bindings (API-budgets.md §4): never empty when present. */
   budgets?: Binding[];
+  /**
+   * Set (never by a client, never on the wire) on a batch job whose `when` said no to an
+   * incoming job: it stays a normal ready job (API.md §4.4) and must not be reopened by a
+   * restart, which rebuilds open batches from the newest ready job of each key.
+   */
+  batch_sealed?: true;
 }
 
 /** Server defaults a job falls back to (API.md §6.1). */
