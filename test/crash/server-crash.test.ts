@@ -207,6 +207,10 @@ describe("kill -9 and restart", () => {
       const now = await Promise.all(taken.map(async (j) => (await req(srv.url, "GET", `/jobs/${j.id}`)).body!.status));
       return now.every((s) => s === "ready");
     }, 10_000, "the dropped stream's jobs to be ready");
+    // "ready" is memory; the requeue's record is on its way to the log. An enqueue answered
+    // after it was written after it (the log is written in order), so once it is answered
+    // the record has landed: without this, a kill -9 in that window failed now and then.
+    await enqueueBulk(srv.url, [{ queue: "barrier", payload: null }]);
     await srv.kill9();
 
     const srv2 = await spawn(dir);
