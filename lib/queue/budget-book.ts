@@ -7,7 +7,7 @@
 
 import { BLOB_NAMESPACE_BUDGET, STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED } from "../storage/format.ts";
 import { packValue, unpackValue } from "../storage/codec.ts";
-import type { Store } from "../storage/store.ts";
+import type { BlobWrite, Store } from "../storage/store.ts";
 import { Mutex } from "./_mutex.ts";
 import {
   type Budget, type BudgetPolicy, applyPolicy, capacityOf, newBudget, policyOf,
@@ -55,8 +55,18 @@ export function viewOfBudget(b: Budget): BudgetView {
   return { key: b.key, ...policyOf(b), created_at: b.created_at, updated_at: b.updated_at };
 }
 
+/** What prepareEnqueue resolved: the new budgets' blobs for the jobs' write, and what to call after it. */
+export interface PreparedEnqueue {
+  blobs: BlobWrite[];
+  /** After the write: whether it landed. */
+  settle(written: boolean): void;
+  unpin(): void;
+}
+
 export class BudgetBook {
   readonly budgets = new Map<string, Budget>();
+  /** Budgets made by prepareEnqueue whose write has not landed yet: key → settled. */
+  private readonly unwritten = new Map<string, Promise<void>>();
   readonly gate: BudgetGate;
   /** How many budgets may exist (--max-budgets). */
   maxBudgets: number;
@@ -151,6 +161,67 @@ export class BudgetBook {
     this.budgets.clear();
     this.pinned.clear();
     this.gate.reset();
+  }
+
+  /**
+   * prepare() for an enqueue, whose new budgets ride in the jobs' own write (§3.2 step 4:
+   * the same transaction; written first, a kill -9 between left a budget without its
+   * job). Budgets named with create_with that do not exist are made in memory and their
+   * blobs returned for the write; call `settle` with whether it landed (a failed one
+   * takes them away again), then `unpin`. Another request naming such a budget before it
+   * has landed waits for that, so nothing is ever bound to a budget not on disk.
+   */
+  async prepareEnqueue(requests: readonly (readonly BindingRequest[])[]): Promise<PreparedEnqueue> {
+    const all = requests.flat();
+    const none: PreparedEnqueue = { blobs: [], settle: () => {}, unpin: () => {} };
+    if (all.length === 0) return none;
+    for (;;) {
+      const landing = [...new Set(all.map((r) => this.unwritten.get(r.key)).filter((p) => p !== undefined))];
+      if (landing.length > 0) {
+        await Promise.all(landing);
+        continue;
+      }
+      const created = await this.lock.run(async () => {
+        if (all.some((r) => this.unwritten.has(r.key))) return undefined; // made meanwhile: wait for it first
+        const toCreate = new Map<string, BudgetPolicy>();
+        for (const r of all) if (r.createWith !== undefined && !this.budgets.has(r.key)) toCreate.set(r.key, r.createWith);
+        if (this.budgets.size + toCreate.size > this.maxBudgets) {
+          const keys = [...toCreate.keys()];
+          throw this.fullError(keys[Math.max(0, this.maxBudgets - this.budgets.size)] ?? keys[0]);
+        }
+        this.checkCosts(all, [...toCreate]);
+        const made: Budget[] = [];
+        for (const [key, policy] of toCreate) {
+          const b = newBudget(key, policy, this.clock.now());
+          this.budgets.set(key, b);
+          made.push(b);
+        }
+        if (made.length > 0) {
+          this.gate.activate();
+          this.gate.policyChanged();
+        }
+        return made;
+      });
+      if (created === undefined) continue;
+      this.checkCosts(all, []);
+      const unpin = this.pin(all);
+      if (created.length === 0) return { blobs: [], settle: () => {}, unpin };
+      let landed!: () => void;
+      const landedPromise = new Promise<void>((resolve) => { landed = resolve; });
+      for (const b of created) this.unwritten.set(b.key, landedPromise);
+      return {
+        blobs: created.map((b) => ({ namespace: BLOB_NAMESPACE_BUDGET, key: b.key, value: this.blobOf(b) })),
+        settle: (written) => {
+          for (const b of created) {
+            this.unwritten.delete(b.key);
+            // Not written: gone again, unless a change of its own has written it since.
+            if (!written && this.budgets.get(b.key) === b && b.updated_at === b.created_at) this.budgets.delete(b.key);
+          }
+          landed();
+        },
+        unpin,
+      };
+    }
   }
 
   /**
@@ -310,7 +381,10 @@ export class BudgetBook {
   }
 
   private persist(b: Budget): Promise<void> {
-    const value = { ...policyOf(b), created_at: b.created_at, updated_at: b.updated_at };
-    return guarded(this.store.putBlob(BLOB_NAMESPACE_BUDGET, b.key, packValue(value), this.sync));
+    return guarded(this.store.putBlob(BLOB_NAMESPACE_BUDGET, b.key, this.blobOf(b), this.sync));
+  }
+
+  private blobOf(b: Budget): Buffer {
+    return packValue({ ...policyOf(b), created_at: b.created_at, updated_at: b.updated_at });
   }
 }

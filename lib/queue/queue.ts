@@ -15,7 +15,8 @@ import { complete } from "./complete.ts";
 import type { QueueContext } from "./context.ts";
 import { CronBook } from "./cron-book.ts";
 import { CronScheduler } from "./cron-scheduler.ts";
-import { checkBatches, enqueue, parseEnqueue } from "./enqueue.ts";
+import { type EnqueueInput, checkBatches, enqueue, parseEnqueue } from "./enqueue.ts";
+import type { BindingRequest } from "./budget-policy.ts";
 import { fail, parseFailure } from "./fail.ts";
 import { IdGenerator } from "./ids.ts";
 import { guarded } from "./errors.ts";
@@ -205,11 +206,20 @@ export class Queue {
     const input = parseEnqueue(body);
     await checkBatches([input]);
     if (!input.budgets) return (await guarded(enqueue(this.ctx, [input], this.now())))[0];
-    const unpin = await this.budgets.prepare([input.budgets]);
+    return (await this.enqueueBound([input], [input.budgets]))[0];
+  }
+
+  /** Enqueue jobs that draw on budgets: any budget their create_with makes is written with them. */
+  private async enqueueBound(inputs: EnqueueInput[], requests: BindingRequest[][]): Promise<EnqueueResult[]> {
+    const prepared = await this.budgets.prepareEnqueue(requests);
+    let written = false;
     try {
-      return (await guarded(enqueue(this.ctx, [input], this.now())))[0];
+      const results = await guarded(enqueue(this.ctx, inputs, this.now(), prepared.blobs));
+      written = true;
+      return results;
     } finally {
-      unpin();
+      prepared.settle(written);
+      prepared.unpin();
     }
   }
 
@@ -231,12 +241,8 @@ export class Queue {
     if (inputs.length === 0) return [];
     await checkBatches(inputs);
     const requests = inputs.flatMap((i) => (i.budgets ? [i.budgets] : []));
-    const unpin = await this.budgets.prepare(requests);
-    try {
-      return await guarded(enqueue(this.ctx, inputs, this.now()));
-    } finally {
-      unpin();
-    }
+    if (requests.length === 0) return guarded(enqueue(this.ctx, inputs, this.now()));
+    return this.enqueueBound(inputs, requests);
   }
 
   /** The single-job budget routes (API-budgets.md §3.2). */
