@@ -176,11 +176,7 @@ export class BudgetBook {
     const none: PreparedEnqueue = { blobs: [], settle: () => {}, unpin: () => {} };
     if (all.length === 0) return none;
     for (;;) {
-      const landing = [...new Set(all.map((r) => this.unwritten.get(r.key)).filter((p) => p !== undefined))];
-      if (landing.length > 0) {
-        await Promise.all(landing);
-        continue;
-      }
+      await this.landed(all);
       const created = await this.lock.run(async () => {
         if (all.some((r) => this.unwritten.has(r.key))) return undefined; // made meanwhile: wait for it first
         const toCreate = new Map<string, BudgetPolicy>();
@@ -234,6 +230,8 @@ export class BudgetBook {
   async prepare(requests: readonly (readonly BindingRequest[])[]): Promise<() => void> {
     const all = requests.flat();
     if (all.length === 0) return () => {};
+    // A budget an enqueue is still writing (prepareEnqueue) is not bound to until it lands.
+    await this.landed(all);
     const missing = new Map<string, BudgetPolicy | undefined>();
     for (const r of all) if (!this.budgets.has(r.key) && !missing.has(r.key)) missing.set(r.key, r.createWith);
     if ([...missing.values()].some((p) => p !== undefined)) {
@@ -247,8 +245,18 @@ export class BudgetBook {
         for (const [key, policy] of toCreate) await this.add(key, policy);
       });
     }
+    if (all.some((r) => this.unwritten.has(r.key))) return this.prepare(requests); // made while we waited
     this.checkCosts(all, []);
     return this.pin(all);
+  }
+
+  /** Resolves once none of `all`'s budgets is being written by an enqueue. */
+  private async landed(all: readonly BindingRequest[]): Promise<void> {
+    for (;;) {
+      const landing = [...new Set(all.map((r) => this.unwritten.get(r.key)).filter((p) => p !== undefined))];
+      if (landing.length === 0) return;
+      await Promise.all(landing);
+    }
   }
 
   /**
