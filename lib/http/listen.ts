@@ -222,7 +222,9 @@ export async function listen(handler: NodeHandler, opts: ListenOptions): Promise
  */
 function watchLiveness(session: http2.Http2Session, socket: Socket, idleMs: number): void {
   const onIdle = (): void => {
-    if (session.closed || session.destroyed) return;
+    // A closed session (GOAWAY received, or close() called) still waits for its streams:
+    // it is judged like any other, or one whose peer is gone stays for good.
+    if (session.destroyed) return;
     let acked = false;
     const judge = (): void => {
       if (!acked) socket.destroy();
