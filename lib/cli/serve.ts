@@ -84,14 +84,14 @@ function readTokens(file: string, current?: TokenAuth): TokenAuth {
   }
 }
 
-/** A started server: its listener URLs and the graceful stop. */
-
 /** The log line of each kind of damage recovery found (operations.md, "Recovery after a crash"). */
 const DAMAGE_MESSAGE = {
   torn: "dropped a torn write at the end of the log",
   corrupt: "skipped a corrupt record",
   missing: "segment files are missing from the log: what they held is lost (restore a backup if you have one)",
 } as const;
+
+/** A started server: its listener URLs and the graceful stop. */
 export interface RunningServer {
   url: string;
   /** undefined when the admin listener is off. */

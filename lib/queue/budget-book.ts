@@ -173,21 +173,13 @@ export class BudgetBook {
    */
   async prepareEnqueue(requests: readonly (readonly BindingRequest[])[]): Promise<PreparedEnqueue> {
     const all = requests.flat();
-    const none: PreparedEnqueue = { blobs: [], settle: () => {}, unpin: () => {} };
-    if (all.length === 0) return none;
+    if (all.length === 0) return { blobs: [], settle: () => {}, unpin: () => {} };
     for (;;) {
       await this.landed(all);
       const created = await this.lock.run(async () => {
         if (all.some((r) => this.unwritten.has(r.key))) return undefined; // made meanwhile: wait for it first
-        const toCreate = new Map<string, BudgetPolicy>();
-        for (const r of all) if (r.createWith !== undefined && !this.budgets.has(r.key)) toCreate.set(r.key, r.createWith);
-        if (this.budgets.size + toCreate.size > this.maxBudgets) {
-          const keys = [...toCreate.keys()];
-          throw this.fullError(keys[Math.max(0, this.maxBudgets - this.budgets.size)] ?? keys[0]);
-        }
-        this.checkCosts(all, [...toCreate]);
         const made: Budget[] = [];
-        for (const [key, policy] of toCreate) {
+        for (const [key, policy] of this.creations(all)) {
           const b = newBudget(key, policy, this.clock.now());
           this.budgets.set(key, b);
           made.push(b);
@@ -232,22 +224,30 @@ export class BudgetBook {
     if (all.length === 0) return () => {};
     // A budget an enqueue is still writing (prepareEnqueue) is not bound to until it lands.
     await this.landed(all);
-    const missing = new Map<string, BudgetPolicy | undefined>();
-    for (const r of all) if (!this.budgets.has(r.key) && !missing.has(r.key)) missing.set(r.key, r.createWith);
-    if ([...missing.values()].some((p) => p !== undefined)) {
+    if (all.some((r) => r.createWith !== undefined && !this.budgets.has(r.key))) {
       await this.lock.run(async () => {
-        const toCreate = [...missing].filter(([k, p]) => p !== undefined && !this.budgets.has(k)) as [string, BudgetPolicy][];
-        if (this.budgets.size + toCreate.length > this.maxBudgets) {
-          const [key] = toCreate[Math.max(0, this.maxBudgets - this.budgets.size)] ?? toCreate[0];
-          throw this.fullError(key);
-        }
-        this.checkCosts(all, toCreate);
-        for (const [key, policy] of toCreate) await this.add(key, policy);
+        for (const [key, policy] of this.creations(all)) await this.add(key, policy);
       });
     }
     if (all.some((r) => this.unwritten.has(r.key))) return this.prepare(requests); // made while we waited
     this.checkCosts(all, []);
     return this.pin(all);
+  }
+
+  /**
+   * Requires: the lock is held. The budgets `all` asks to create (create_with on the first
+   * binding naming a missing key), once checked against --max-budgets and every cost.
+   */
+  private creations(all: readonly BindingRequest[]): [string, BudgetPolicy][] {
+    const missing = new Map<string, BudgetPolicy | undefined>();
+    for (const r of all) if (!this.budgets.has(r.key) && !missing.has(r.key)) missing.set(r.key, r.createWith);
+    const toCreate = [...missing].filter(([, p]) => p !== undefined) as [string, BudgetPolicy][];
+    if (this.budgets.size + toCreate.length > this.maxBudgets) {
+      const [key] = toCreate[Math.max(0, this.maxBudgets - this.budgets.size)] ?? toCreate[0];
+      throw this.fullError(key);
+    }
+    this.checkCosts(all, toCreate);
+    return toCreate;
   }
 
   /** Resolves once none of `all`'s budgets is being written by an enqueue. */
