@@ -21,6 +21,11 @@ export interface EventsOptions {
   debounceMs?: number;
   /** Summary mode (extension): least time between two flushes, so between `changed` frames. @default 250 */
   summaryGapMs?: number;
+  /**
+   * Bytes a session may have waiting in its socket before change frames are dropped and
+   * the session owes its reader a fresh snapshot (see Session.behind). @default 1 MiB
+   */
+  highWaterBytes?: number;
   /** For uptime_ms. @default the time attachEvents was called */
   startedAt?: number;
   logError?: (err: unknown) => void;
@@ -37,6 +42,13 @@ const DEFAULT_LIMIT = 200;
 /** Past this many changed items a diff costs more than a snapshot; resend the windows. */
 const MAX_DIFF = 400;
 const MAX_LIMIT = 10_000;
+const HIGH_WATER_BYTES = 1024 * 1024;
+/**
+ * Replies (snapshots for subscribe, find results) are sent whatever the backlog: a client
+ * waits for them. A client that asks and never reads is ended past this many times the
+ * high-water mark, so it cannot grow the server's memory without bound.
+ */
+const REPLY_BACKLOG_FACTOR = 32;
 
 /** Marks a payload's place in a frame; the nonce keeps any client string from forging one. */
 const PAYLOAD_MARK = `\u0000payload-${randomBytes(6).toString("hex")}-`;
@@ -161,6 +173,15 @@ class Session {
   private deadSince = 0;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
+  private readonly highWaterBytes: number;
+  /**
+   * The reader is slower than the changes (a `zizq top` suspended with Ctrl-Z, a stalled
+   * link): its socket holds more than highWaterBytes. Change frames and heartbeats are
+   * then not queued (they would pile up in memory for as long as the reader stalls); the
+   * session waits for its socket to drain and sends one fresh snapshot, which is all the
+   * dropped diffs could have told it. Summary counts keep adding up meanwhile.
+   */
+  private behind = false;
 
   constructor(ws: WebSocket, queue: Queue, startedAt: number, options: EventsOptions, summary: boolean) {
     this.ws = ws;
@@ -175,9 +196,12 @@ class Session {
     this.startedAt = startedAt;
     this.debounceMs = options.debounceMs ?? 100;
     this.summaryGapMs = options.summaryGapMs ?? 250;
+    this.highWaterBytes = options.highWaterBytes ?? HIGH_WATER_BYTES;
     this.logError = options.logError ?? ((err) => console.error(err));
     this.unsubscribe = queue.onChange((event) => this.onChange(event));
-    this.heartbeat = setInterval(() => this.send("heartbeat", {}), options.heartbeatMs ?? 2000);
+    this.heartbeat = setInterval(() => {
+      if (!this.congested()) this.send("heartbeat", {});
+    }, options.heartbeatMs ?? 2000);
     ws.on("message", (data, isBinary) => {
       if (isBinary) return;
       this.guard(() => this.onMessage(data.toString()));
@@ -212,17 +236,44 @@ class Session {
   /** Every frame: `server` first, then `event`, then the kind's fields (§5.1). */
   private send(event: string, fields: Record<string, unknown>): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > this.highWaterBytes * REPLY_BACKLOG_FACTOR) {
+      this.ws.terminate(); // a close frame would wait behind the backlog it is ending
+      return;
+    }
     this.ws.send(toFrameJson({ server: this.status(), event, ...fields }));
+  }
+
+  /** More than highWaterBytes wait in the socket (ws counts what the kernel has not taken). */
+  private congested(): boolean {
+    return this.ws.bufferedAmount > this.highWaterBytes;
+  }
+
+  /**
+   * Stop queueing change frames until the socket drains. A ping is queued behind the
+   * backlog; its write callback runs once everything before it reached the kernel, and
+   * the session then catches up with one snapshot (every client answers pings itself).
+   */
+  private fallBehind(): void {
+    this.behind = true;
+    this.terminal = [];
+    this.needSnapshot = true;
+    this.ws.ping(undefined, undefined, (err) => {
+      if (err) return; // the session ended; stop() has cleaned up
+      this.behind = false;
+      this.onChange({ kind: "patched" });
+    });
   }
 
   private onChange(event: ChangeEvent): void {
     if (event.kind === "patched") this.needSnapshot = true;
     else if (event.kind === "completed" || event.kind === "dead") {
       const status = event.kind;
-      if (!this.summary) for (const id of event.ids) this.terminal.push({ id, status });
-      else if (status === "completed") this.completedSince += event.ids.length;
+      if (!this.summary) {
+        if (!this.behind) for (const id of event.ids) this.terminal.push({ id, status });
+      } else if (status === "completed") this.completedSince += event.ids.length;
       else this.deadSince += event.ids.length;
     }
+    if (this.behind) return; // the catch-up snapshot will show it
     this.pending ??= setTimeout(() => {
       this.pending = undefined;
       const started = performance.now();
@@ -267,16 +318,26 @@ class Session {
   }
 
   private flush(): void {
+    if (this.congested()) {
+      this.fallBehind();
+      return;
+    }
     this.flushWindows();
-    if (!this.summary) return;
+    if (!this.summary || this.behind) return;
     this.send("changed", { completed: this.completedSince, dead: this.deadSince });
     this.completedSince = 0;
     this.deadSince = 0;
   }
 
   private flushWindows(): void {
-    const terminal = this.terminal.splice(0);
-    for (const e of terminal) this.send("job_changed", { id: e.id, status: e.status });
+    // One frame per finished job (§5.1): a burst can outgrow the reader within one flush.
+    for (const e of this.terminal.splice(0)) {
+      if (this.congested()) {
+        this.fallBehind();
+        return;
+      }
+      this.send("job_changed", { id: e.id, status: e.status });
+    }
     if (this.needSnapshot) {
       this.needSnapshot = false;
       this.snapshot();
