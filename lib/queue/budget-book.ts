@@ -55,17 +55,20 @@ export function viewOfBudget(b: Budget): BudgetView {
   return { key: b.key, ...policyOf(b), created_at: b.created_at, updated_at: b.updated_at };
 }
 
-/** What prepareEnqueue resolved: the new budgets' blobs for the jobs' write, and what to call after it. */
-export interface PreparedEnqueue {
+/**
+ * What prepare resolved: the new budgets' blobs, to ride in the write that binds to them,
+ * and what to call after it.
+ */
+export interface PreparedBindings {
   blobs: BlobWrite[];
-  /** After the write: whether it landed. */
+  /** After that write: whether it landed. Only the first call counts. */
   settle(written: boolean): void;
   unpin(): void;
 }
 
 export class BudgetBook {
   readonly budgets = new Map<string, Budget>();
-  /** Budgets made by prepareEnqueue whose write has not landed yet: key → settled. */
+  /** Budgets made by prepare whose write has not landed yet: key → settled. */
   private readonly unwritten = new Map<string, Promise<void>>();
   readonly gate: BudgetGate;
   /** How many budgets may exist (--max-budgets). */
@@ -164,74 +167,55 @@ export class BudgetBook {
   }
 
   /**
-   * prepare() for an enqueue, whose new budgets ride in the jobs' own write (§3.2 step 4:
-   * the same transaction; written first, a kill -9 between left a budget without its
-   * job). Budgets named with create_with that do not exist are made in memory and their
-   * blobs returned for the write; call `settle` with whether it landed (a failed one
-   * takes them away again), then `unpin`. Another request naming such a budget before it
-   * has landed waits for that, so nothing is ever bound to a budget not on disk.
+   * Resolve the bindings of a request before anything is written (§2.2, §4.1): budgets
+   * named with create_with that do not exist are made (counting toward --max-budgets);
+   * every binding must then name a budget whose capacity covers its cost. The new
+   * budgets are made in memory only: their blobs are returned to ride in the request's
+   * own write (the jobs of an enqueue, the job's new bindings, the cron group), one
+   * transaction as §3.2 step 4 asks. Written first, on their own, a kill -9 or a failed
+   * write between left a budget nothing drew on, the request unanswered. Call `settle`
+   * with whether that write landed (a failed one takes them away again), then `unpin`:
+   * until then the guards count these costs. Another request naming such a budget waits
+   * for it to land, so nothing is ever bound to a budget not on disk.
    */
-  async prepareEnqueue(requests: readonly (readonly BindingRequest[])[]): Promise<PreparedEnqueue> {
+  async prepare(requests: readonly (readonly BindingRequest[])[]): Promise<PreparedBindings> {
     const all = requests.flat();
     if (all.length === 0) return { blobs: [], settle: () => {}, unpin: () => {} };
+    const keys = all.map((r) => r.key);
     for (;;) {
-      await this.landed(all);
-      const created = await this.lock.run(async () => {
-        if (all.some((r) => this.unwritten.has(r.key))) return undefined; // made meanwhile: wait for it first
-        const made: Budget[] = [];
-        for (const [key, policy] of this.creations(all)) {
-          const b = newBudget(key, policy, this.clock.now());
-          this.budgets.set(key, b);
-          made.push(b);
-        }
-        if (made.length > 0) {
-          this.gate.activate();
-          this.gate.policyChanged();
-        }
-        return made;
+      await this.landed(keys);
+      // Checked, made and pinned in one step under the lock: a budget change or delete
+      // (which take it too) sees these costs, and no await splits them.
+      const prepared = await this.lock.run(async () => {
+        if (keys.some((k) => this.unwritten.has(k))) return undefined; // made meanwhile: wait for it first
+        const made = this.creations(all).map(([key, policy]) => newBudget(key, policy, this.clock.now()));
+        const unpin = this.pin(all);
+        if (made.length === 0) return { blobs: [], settle: () => {}, unpin };
+        for (const b of made) this.budgets.set(b.key, b);
+        this.gate.activate();
+        this.gate.policyChanged();
+        return { blobs: made.map((b) => ({ namespace: BLOB_NAMESPACE_BUDGET, key: b.key, value: this.blobOf(b) })), settle: this.unwrittenUntilSettled(made), unpin };
       });
-      if (created === undefined) continue;
-      this.checkCosts(all, []);
-      const unpin = this.pin(all);
-      if (created.length === 0) return { blobs: [], settle: () => {}, unpin };
-      let landed!: () => void;
-      const landedPromise = new Promise<void>((resolve) => { landed = resolve; });
-      for (const b of created) this.unwritten.set(b.key, landedPromise);
-      return {
-        blobs: created.map((b) => ({ namespace: BLOB_NAMESPACE_BUDGET, key: b.key, value: this.blobOf(b) })),
-        settle: (written) => {
-          for (const b of created) {
-            this.unwritten.delete(b.key);
-            // Not written: gone again, unless a change of its own has written it since.
-            if (!written && this.budgets.get(b.key) === b && b.updated_at === b.created_at) this.budgets.delete(b.key);
-          }
-          landed();
-        },
-        unpin,
-      };
+      if (prepared !== undefined) return prepared;
     }
   }
 
-  /**
-   * Resolve the bindings of a request before anything is written (§2.2, §4.1): budgets
-   * named with create_with that do not exist are created (counting toward
-   * --max-budgets); every binding must then name an existing budget whose capacity
-   * covers its cost. Returns an unpin to call once the jobs are written (or failed):
-   * until then the guards count these costs.
-   */
-  async prepare(requests: readonly (readonly BindingRequest[])[]): Promise<() => void> {
-    const all = requests.flat();
-    if (all.length === 0) return () => {};
-    // A budget an enqueue is still writing (prepareEnqueue) is not bound to until it lands.
-    await this.landed(all);
-    if (all.some((r) => r.createWith !== undefined && !this.budgets.has(r.key))) {
-      await this.lock.run(async () => {
-        for (const [key, policy] of this.creations(all)) await this.add(key, policy);
-      });
-    }
-    if (all.some((r) => this.unwritten.has(r.key))) return this.prepare(requests); // made while we waited
-    this.checkCosts(all, []);
-    return this.pin(all);
+  /** Marks `made` as being written; the returned settle ends that (see prepare). */
+  private unwrittenUntilSettled(made: readonly Budget[]): (written: boolean) => void {
+    let settled = false;
+    let wake!: () => void;
+    const landing = new Promise<void>((resolve) => { wake = resolve; });
+    for (const b of made) this.unwritten.set(b.key, landing);
+    return (written) => {
+      if (settled) return;
+      settled = true;
+      for (const b of made) {
+        this.unwritten.delete(b.key);
+        // Not written: gone again, unless a change of its own has written it since.
+        if (!written && this.budgets.get(b.key) === b && b.updated_at === b.created_at) this.budgets.delete(b.key);
+      }
+      wake();
+    };
   }
 
   /**
@@ -250,10 +234,10 @@ export class BudgetBook {
     return toCreate;
   }
 
-  /** Resolves once none of `all`'s budgets is being written by an enqueue. */
-  private async landed(all: readonly BindingRequest[]): Promise<void> {
+  /** Resolves once none of `keys` is a budget still being written (prepare). */
+  private async landed(keys: readonly string[]): Promise<void> {
     for (;;) {
-      const landing = [...new Set(all.map((r) => this.unwritten.get(r.key)).filter((p) => p !== undefined))];
+      const landing = [...new Set(keys.map((k) => this.unwritten.get(k)).filter((p) => p !== undefined))];
       if (landing.length === 0) return;
       await Promise.all(landing);
     }
@@ -293,10 +277,13 @@ export class BudgetBook {
     };
   }
 
-  /** Cron installs resolve like an enqueue, as 400s (§3.6); nothing stays pinned (the book counts them). */
-  async prepareCron(requests: readonly (readonly BindingRequest[])[]): Promise<void> {
+  /**
+   * Cron installs resolve like an enqueue, as 400s (§3.6); the new budgets ride in the
+   * group's write. Unpin once the cron book holds the entries (it counts them).
+   */
+  async prepareCron(requests: readonly (readonly BindingRequest[])[]): Promise<PreparedBindings> {
     try {
-      (await this.prepare(requests))();
+      return await this.prepare(requests);
     } catch (err) {
       if (err instanceof QueueError && err.code === "unprocessable") throw new QueueError("invalid_argument", err.message);
       throw err;

@@ -3,7 +3,8 @@
 // filter, which answer {changed, blocked}. Only queued (ready/scheduled) jobs change; a
 // ready job moves between budget groups through the table's index hooks on update.
 // Guarantee: budgets a request creates (create_with) and its binding writes are resolved
-// before anything is written; a failure on validation changes nothing.
+// before anything is written, and written in the same record as the (first) bindings
+// that draw on them; a failure on validation changes nothing.
 
 import type { JobMeta } from "../storage/codec.ts";
 import { STATUS_COMPLETED, STATUS_DEAD, STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED } from "../storage/format.ts";
@@ -122,23 +123,30 @@ function queuedSlot(ctx: QueueContext, id: string, nowMs: number): number {
   return slot;
 }
 
-/** One job (§3.2): 200 with the job (no payload), also when nothing changed. */
+/**
+ * One job (§3.2): 200 with the job (no payload), also when nothing changed. Budgets its
+ * create_with makes are written with the job's new bindings, one record (§3.2 step 4);
+ * if by then the job needs no change (or is gone, or in flight), they are not made.
+ */
 export async function mutateJobBudgets(ctx: QueueContext, book: BudgetBook, id: string, m: BudgetMutation, nowMs: number): Promise<JobView> {
   const t = ctx.store.table;
   let slot = queuedSlot(ctx, id, nowMs);
   if (mutated(optionsOf(t, slot).budgets ?? [], m, id, true) === undefined) return viewOf(t, slot);
-  const unpin = await book.prepare([requestsOf(m)]);
+  const prepared = await book.prepare([requestsOf(m)]);
+  let written = false;
   try {
-    // Budgets may have been created (awaited): look at the job again.
+    // Preparing awaited: look at the job again.
     slot = queuedSlot(ctx, id, nowMs);
     const next = mutated(optionsOf(t, slot).budgets ?? [], m, id, true);
     if (next === undefined) return viewOf(t, slot);
     const meta = metaWith(ctx, slot, next);
-    await ctx.store.update([slot], [meta], ctx.writeSync);
+    await ctx.store.update([slot], [meta], ctx.writeSync, prepared.blobs);
+    written = true;
     ctx.afterChange();
     return viewOfMeta(meta);
   } finally {
-    unpin();
+    prepared.settle(written);
+    prepared.unpin();
   }
 }
 
@@ -148,11 +156,14 @@ export async function mutateJobBudgets(ctx: QueueContext, book: BudgetBook, id: 
  * time budget (as DELETE /jobs does): in one synchronous run, 100k matched jobs froze the server for 2.4 s
  * (every other request, `/health` included, waited). A slot reused during a yield, or a
  * job that no longer matches the filter's fields, is skipped (MatchedJobs), as DELETE
- * /jobs does.
+ * /jobs does. Budgets a create_with makes ride in the first chunk's write, awaited before
+ * the next is issued: a later chunk must not land without them. With no job to change
+ * they are written alone (§3.3: created even if nothing matches).
  */
 export async function mutateJobsBudgets(ctx: QueueContext, book: BudgetBook, filter: JobFilter, m: BudgetMutation, nowMs: number): Promise<BulkBudgetResult> {
   const t = ctx.store.table;
-  const unpin = await book.prepare([requestsOf(m)]);
+  const prepared = await book.prepare([requestsOf(m)]);
+  let newBudgets = prepared.blobs;
   try {
     const matched = new MatchedJobs(t, slotTest(t, filter, nowMs));
     for (const slot of await selectSlots(ctx.store, filter, nowMs)) matched.add(slot);
@@ -177,13 +188,22 @@ export async function mutateJobsBudgets(ctx: QueueContext, book: BudgetBook, fil
         metas.push(metaWith(ctx, slot, next));
       }
       changed += part.length;
-      if (part.length > 0) writes.add(ctx.store.update(part, metas, ctx.writeSync));
+      if (part.length > 0 && newBudgets.length > 0) {
+        await ctx.store.update(part, metas, ctx.writeSync, newBudgets);
+        newBudgets = [];
+        prepared.settle(true);
+      } else if (part.length > 0) {
+        writes.add(ctx.store.update(part, metas, ctx.writeSync));
+      }
       await slice.pace();
     }
+    if (newBudgets.length > 0) await ctx.store.update([], [], ctx.writeSync, newBudgets);
+    prepared.settle(true);
     await writes.settled();
     if (changed > 0) ctx.afterChange();
     return { changed, blocked: blocked.sort() };
   } finally {
-    unpin();
+    prepared.settle(false); // a no-op once settled
+    prepared.unpin();
   }
 }

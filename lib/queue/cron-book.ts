@@ -14,6 +14,7 @@ import {
   parsePauseRequest, stampPause, toEnqueueInput,
 } from "./cron.ts";
 import type { BudgetBook, CronRefs } from "./budget-book.ts";
+import type { BindingRequest } from "./budget-policy.ts";
 import type { EnqueueInput } from "./enqueue.ts";
 import { guarded, isStorageRefusal } from "./errors.ts";
 import { QueueError } from "./types.ts";
@@ -59,9 +60,31 @@ export class CronBook {
     return this.groups.size;
   }
 
-  private async save(group: CronGroup): Promise<void> {
-    await guarded(this.store.putBlob(BLOB_NAMESPACE_CRON, group.name, packValue(group), this.sync));
+  /** Write `group` (and `alsoWrite`, budgets its templates create, in the same record). */
+  private async save(group: CronGroup, alsoWrite: readonly BlobWrite[] = []): Promise<void> {
+    await guarded(this.store.insert([], this.sync, [], [this.blobOf(group), ...alsoWrite]));
     this.groups.set(group.name, group);
+  }
+
+  /**
+   * Install entries: `change` builds the group to save from templates whose bindings are
+   * resolved. Budgets their create_with makes ride in the group's write (API-budgets.md
+   * §3.2 step 4, as for an enqueue): written first, a kill -9 or a failed install
+   * (a 409 for an existing entry name, say) left a budget no entry drew on.
+   */
+  private async install<T>(templates: readonly (readonly BindingRequest[])[], change: () => { group: CronGroup; result: T }): Promise<T> {
+    const prepared = await this.budgets?.prepareCron(templates);
+    let written = false;
+    try {
+      const { group, result } = change();
+      await this.save(group, prepared?.blobs);
+      written = true;
+      return result;
+    } finally {
+      // Unpinned once the book holds the entries: it counts them for the guards then.
+      prepared?.settle(written);
+      prepared?.unpin();
+    }
   }
 
   /** fireDue's fallback: one write per entry. Returns how many jobs were enqueued. */
@@ -125,8 +148,7 @@ export class CronBook {
     checkCronName(name, "cron group name");
     const req: GroupRequest = parseGroupRequest(body);
     for (const entry of req.entries) await checkEntryBatch(entry);
-    return this.write(async (nowMs) => {
-      await this.budgets?.prepareCron(req.entries.flatMap((e) => (e.budgets ? [e.budgets] : [])));
+    return this.write((nowMs) => this.install(req.entries.flatMap((e) => (e.budgets ? [e.budgets] : [])), () => {
       const old = this.existing(name);
       const group: CronGroup = old ? { ...old, entries: [] } : newGroup(name, req.paused, nowMs);
       if (old) stampPause(group, req.paused, nowMs);
@@ -136,9 +158,8 @@ export class CronBook {
       const zones = { before: old?.timezone, after: req.timezone };
       const before = new Map(old?.entries.map((e) => [e.name, e]));
       group.entries = req.entries.map((e) => mergeEntry(before.get(e.name), e, e.name, nowMs, zones));
-      await this.save(group);
-      return view(group, true);
-    });
+      return { group, result: view(group, true) };
+    }));
   }
 
   /** PATCH /crons/{group}: `paused` and `timezone` (merge: null clears it), both optional. */
@@ -205,8 +226,7 @@ export class CronBook {
     const req: EntryRequest = parseEntryRequest(body);
     await checkEntryBatch(req);
     const entryName = pathName ?? req.name;
-    return this.write(async (nowMs) => {
-      await this.budgets?.prepareCron(req.budgets ? [req.budgets] : []);
+    return this.write((nowMs) => this.install(req.budgets ? [req.budgets] : [], () => {
       const old = this.existing(groupName);
       const group: CronGroup = old ? { ...old, entries: [...old.entries] } : newGroup(groupName, undefined, nowMs);
       const at = group.entries.findIndex((e) => e.name === entryName);
@@ -217,9 +237,8 @@ export class CronBook {
       const entry = mergeEntry(at === -1 ? undefined : group.entries[at], req, entryName, nowMs, zones);
       if (at === -1) group.entries.push(entry);
       else group.entries[at] = entry;
-      await this.save(group);
-      return structuredClone(entry);
-    });
+      return { group, result: structuredClone(entry) };
+    }));
   }
 
   async patchEntry(groupName: string, entryName: string, body: unknown): Promise<CronEntry> {

@@ -211,7 +211,7 @@ export class Queue {
 
   /** Enqueue jobs that draw on budgets: any budget their create_with makes is written with them. */
   private async enqueueBound(inputs: EnqueueInput[], requests: BindingRequest[][]): Promise<EnqueueResult[]> {
-    const prepared = await this.budgets.prepareEnqueue(requests);
+    const prepared = await this.budgets.prepare(requests);
     let written = false;
     try {
       const results = await guarded(enqueue(this.ctx, inputs, this.now(), prepared.blobs));

@@ -73,7 +73,7 @@ export interface NewJob {
   payload: Buffer;
 }
 
-/** A blob written in the same transaction as jobs (insert): a cron group's new schedule. */
+/** A blob written in the same transaction as jobs (insert, update): a cron group's new schedule, a new budget. */
 export interface BlobWrite {
   namespace: number;
   key: string;
@@ -264,10 +264,7 @@ export class Store {
       // A reset appended after us removed these jobs (and zeroed the reserve).
       return jobs.map(() => -1);
     }
-    blobs.forEach((b, i) => {
-      const at = locations[frames.length + rewriteFrames.length + i];
-      this.blobs.set(blobKey(b.namespace, b.key), { value: b.value, ...at, length: blobFrames[i].length });
-    });
+    this.noteBlobs(blobs, blobFrames, locations.slice(frames.length + rewriteFrames.length));
     return jobs.map((j, i) => {
       const slot = this.table.add(j.meta, jobLocation(locations[i], frames[i], j.payload.length));
       this.table.index(slot);
@@ -275,19 +272,34 @@ export class Store {
     });
   }
 
-  /** Persist new states for existing jobs (META records), applied to memory at once. */
-  async update(slots: readonly number[], metas: readonly JobMeta[], sync: boolean): Promise<void> {
+  /**
+   * Persist new states for existing jobs (META records), applied to memory at once, with
+   * `blobs` in the same atomic group (budgets a job's new bindings create, so a crash
+   * cannot keep one without the other); blobs are visible once durable. Why no wait for
+   * room, as insert has: the caller planned the metas on the table as it is now, and a
+   * wait would let a job change under them; the blobs are a few bytes, like the metas.
+   */
+  async update(slots: readonly number[], metas: readonly JobMeta[], sync: boolean, blobs: readonly BlobWrite[] = []): Promise<void> {
     this.assertOpen();
-    if (slots.length === 0) return;
+    if (slots.length === 0 && blobs.length === 0) return;
     const frames = metas.map((m) => encodeJobRecord(RECORD_META, m));
+    const blobFrames = blobs.map((b) => frameRecord(RECORD_BLOB, encodeBlobBody(b.namespace, b.key, b.value)));
     const undo = slots.map((slot, i) => this.applyMeta(slot, metas[i]));
-    const { done } = this.appendGroup(frames, sync);
+    const epoch = this.epoch;
+    const { locations, done } = this.appendGroup([...frames, ...blobFrames], sync);
     try {
       await done;
     } catch (err) {
       for (const u of undo) u();
       throw err;
     }
+    // A reset appended after us removed them, as it did the jobs.
+    if (epoch === this.epoch) this.noteBlobs(blobs, blobFrames, locations.slice(frames.length));
+  }
+
+  /** Blobs just written: in memory, with where they are on disk. */
+  private noteBlobs(blobs: readonly BlobWrite[], frames: readonly Buffer[], locations: readonly Location[]): void {
+    blobs.forEach((b, i) => this.blobs.set(blobKey(b.namespace, b.key), { value: b.value, ...locations[i], length: frames[i].length }));
   }
 
   /**

@@ -5,6 +5,7 @@
 import { type Queue, createQueue } from "../../lib/queue/queue.ts";
 import { ManualClock } from "../../lib/queue/clock.ts";
 import type { Taker } from "../../lib/queue/types.ts";
+import type { FsPort } from "../../lib/storage/fs-port.ts";
 import { type Store, openStore } from "../../lib/storage/store.ts";
 import { tmpDir } from "../helpers/tmp.ts";
 
@@ -24,8 +25,8 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-export async function rig(dir = tmpDir(), clock = new ManualClock(T0)): Promise<Rig> {
-  const store = await openStore({ dir, segmentBytes: 4 * 1024 * 1024, now: () => clock.now() });
+export async function rig(dir = tmpDir(), clock = new ManualClock(T0), fs?: FsPort): Promise<Rig> {
+  const store = await openStore({ dir, segmentBytes: 4 * 1024 * 1024, now: () => clock.now(), fs });
   const queue = createQueue(store, { clock, reaperIntervalMs: 0, random: () => 0 });
   const takers: Taker[] = [];
   const r: Rig = {
