@@ -110,7 +110,7 @@ export class BudgetBook {
   create(key: string, body: unknown): Promise<BudgetView> {
     const policy = parsePolicy(body);
     checkBudgetKey(key);
-    return this.lock.run(async () => {
+    return this.writeOf(key, async () => {
       if (this.budgets.has(key)) throw new QueueError("conflict", `budget '${key}' already exists`);
       return viewOfBudget(await this.add(key, policy));
     });
@@ -120,7 +120,7 @@ export class BudgetBook {
   replace(key: string, body: unknown): Promise<BudgetView> {
     const policy = parsePolicy(body);
     checkBudgetKey(key);
-    return this.lock.run(async () => {
+    return this.writeOf(key, async () => {
       if (!this.budgets.has(key)) return viewOfBudget(await this.add(key, policy));
       return this.change(key, policy);
     });
@@ -128,7 +128,7 @@ export class BudgetBook {
 
   /** PATCH /budgets/{key}: merge patch; never creates. */
   patch(key: string, body: unknown): Promise<BudgetView> {
-    return this.lock.run(async () => {
+    return this.writeOf(key, async () => {
       const b = this.budgets.get(key);
       if (!b) throw budgetNotFound(key);
       return this.change(key, mergePolicyPatch(policyOf(b), body));
@@ -137,7 +137,7 @@ export class BudgetBook {
 
   /** DELETE /budgets/{key}: 409 while a cron entry or an unfinished job draws on it. */
   remove(key: string): Promise<void> {
-    return this.lock.run(async () => {
+    return this.writeOf(key, async () => {
       const b = this.budgets.get(key);
       if (!b) throw budgetNotFound(key);
       const cron = this.cronRefs(key);
@@ -211,8 +211,8 @@ export class BudgetBook {
       settled = true;
       for (const b of made) {
         this.unwritten.delete(b.key);
-        // Not written: gone again, unless a change of its own has written it since.
-        if (!written && this.budgets.get(b.key) === b && b.updated_at === b.created_at) this.budgets.delete(b.key);
+        // Not written: gone again (no other write of it came between: writeOf waits).
+        if (!written && this.budgets.get(b.key) === b) this.budgets.delete(b.key);
       }
       wake();
     };
@@ -314,6 +314,19 @@ export class BudgetBook {
   }
 
   // ---- internals ------------------------------------------------------------------
+
+  /**
+   * A write of budget `key` (POST, PUT, PATCH, DELETE /budgets/{key}), under the lock and
+   * once a create_with write of it has landed. Why wait: that write carries the budget as
+   * first made; a change written before it lands would be undone by it on disk (a restart
+   * brought back the old policy), and a failed one takes the budget away again.
+   */
+  private writeOf<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    return this.lock.run(async () => {
+      await this.landed([key]);
+      return fn();
+    });
+  }
 
   private checkCosts(all: readonly BindingRequest[], creating: readonly [string, BudgetPolicy][]): void {
     const planned = new Map(creating);

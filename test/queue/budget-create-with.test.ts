@@ -70,6 +70,15 @@ describe("create_with on an enqueue", () => {
   });
 });
 
+/** Poll each turn of the loop until `condition` holds; fail after a deadline. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 /**
  * A request that creates budget 'new' with create_with and binds something to it. `marker`
  * is a string its write of the binding carries (a job id, a cron group name); `change`
@@ -197,6 +206,30 @@ describe("create_with on the job budget routes and cron installs", () => {
         await again.close();
       }
     } finally {
+      await r.close();
+    }
+  });
+
+  it("a change of a budget an enqueue is still writing waits for that write, so a restart keeps the change", async () => {
+    const r = await rig();
+    const held = gate();
+    try {
+      // Unique enqueues take the enqueue lock: held here, the job and its new budget wait to be written.
+      const holding = r.queue.ctx.enqueueLock.run(() => held.promise);
+      const enqueued = r.queue.enqueue({ ...job("new"), unique_key: "u" });
+      await until(() => r.queue.budgets.budgets.has("new"), "the budget made in memory");
+      const patched = r.queue.budgets.patch("new", { allocation: 9 });
+      held.open();
+      await Promise.all([holding, enqueued, patched]);
+      assert.equal(r.queue.budgets.get("new").allocation, 9);
+      const again = await restarted(r.dir);
+      try {
+        assert.equal(again.queue.budgets.get("new").allocation, 9, "the patch, not the policy create_with wrote after it");
+      } finally {
+        await again.close();
+      }
+    } finally {
+      held.open();
       await r.close();
     }
   });
