@@ -286,7 +286,7 @@ export class Store {
     const blobFrames = blobs.map((b) => frameRecord(RECORD_BLOB, encodeBlobBody(b.namespace, b.key, b.value)));
     const undo = slots.map((slot, i) => this.applyMeta(slot, metas[i]));
     const epoch = this.epoch;
-    const { locations, done } = this.appendGroup([...frames, ...blobFrames], sync);
+    const { locations, done } = this.appendGroup(blobFrames.length === 0 ? frames : [...frames, ...blobFrames], sync);
     try {
       await done;
     } catch (err) {
@@ -294,7 +294,7 @@ export class Store {
       throw err;
     }
     // A reset appended after us removed them, as it did the jobs.
-    if (epoch === this.epoch) this.noteBlobs(blobs, blobFrames, locations.slice(frames.length));
+    if (blobs.length > 0 && epoch === this.epoch) this.noteBlobs(blobs, blobFrames, locations.slice(frames.length));
   }
 
   /** Blobs just written: in memory, with where they are on disk. */
