@@ -200,8 +200,13 @@ export class CronBook {
   deleteAll(): Promise<number> {
     return this.write(async () => {
       const names = [...this.groups.keys()];
-      await guarded(Promise.all(names.map((n) => this.store.deleteBlob(BLOB_NAMESPACE_CRON, n, this.sync))));
-      this.groups.clear();
+      // One record per group: when some are refused, the groups whose delete was written
+      // go and the others stay (a group kept in memory without its blob was lost at the
+      // next restart).
+      const results = await Promise.allSettled(names.map((n) => this.store.deleteBlob(BLOB_NAMESPACE_CRON, n, this.sync)));
+      results.forEach((r, i) => { if (r.status === "fulfilled") this.groups.delete(names[i]); });
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) await guarded(Promise.reject(failed.reason));
       return names.length;
     });
   }

@@ -510,14 +510,17 @@ export class Queue {
   async reset(): Promise<void> {
     // Inside the cron book's lock, so a firing in progress can neither save a group back
     // nor claim a unique key after the indexes were cleared.
+    // Everything in memory is cleared when the store applies the reset, in the same turn,
+    // and only if its record was written: a refused reset (507, EIO) changes nothing.
     await this.crons.reset(async () => {
-      this.ctx.dispatcher.releaseAll();
-      this.ctx.unique.clear();
-      this.ctx.batches.clear();
-      this.pauses.clear();
-      this.leases.clear();
-      await guarded(this.store.reset(this.ctx.writeSync));
-      this.budgets.clear();
+      await guarded(this.store.reset(this.ctx.writeSync, () => {
+        this.ctx.dispatcher.releaseAll();
+        this.ctx.unique.clear();
+        this.ctx.batches.clear();
+        this.pauses.clear();
+        this.leases.clear();
+        this.budgets.clear();
+      }));
     });
     this.changed();
     this.scheduler.poke();
@@ -545,7 +548,7 @@ export class Queue {
 
   /** Compact every sealed segment now (admin POST /compact). */
   compact(): Promise<void> {
-    return this.store.compactAll();
+    return guarded(this.store.compactAll());
   }
 
   /**

@@ -250,20 +250,17 @@ export class Store {
     }
     const { locations, done } = this.appendGroup(all, sync);
     const finishRewrites = rewrites.map((r, i) => this.beginRewrite(r, rewriteFrames[i]));
-    const epoch = this.epoch;
     this.writer.reservedBytes += reserve;
     try {
       await done;
     } catch (err) {
-      if (epoch === this.epoch) this.writer.reservedBytes -= reserve;
+      this.writer.reservedBytes -= reserve;
       for (const f of finishRewrites) f(undefined);
       throw err;
     }
+    // A reset appended before us was applied before this (batches settle in append
+    // order); one appended after us clears these jobs after this.
     finishRewrites.forEach((f, i) => f(locations[frames.length + i]));
-    if (epoch !== this.epoch) {
-      // A reset appended after us removed these jobs (and zeroed the reserve).
-      return jobs.map(() => -1);
-    }
     this.noteBlobs(blobs, blobFrames, locations.slice(frames.length + rewriteFrames.length));
     return jobs.map((j, i) => {
       const slot = this.table.add(j.meta, jobLocation(locations[i], frames[i], j.payload.length));
@@ -285,7 +282,6 @@ export class Store {
     const frames = metas.map((m) => encodeJobRecord(RECORD_META, m));
     const blobFrames = blobs.map((b) => frameRecord(RECORD_BLOB, encodeBlobBody(b.namespace, b.key, b.value)));
     const undo = slots.map((slot, i) => this.applyMeta(slot, metas[i]));
-    const epoch = this.epoch;
     const { locations, done } = this.appendGroup(blobFrames.length === 0 ? frames : [...frames, ...blobFrames], sync);
     try {
       await done;
@@ -293,8 +289,8 @@ export class Store {
       for (const u of undo) u();
       throw err;
     }
-    // A reset appended after us removed them, as it did the jobs.
-    if (blobs.length > 0 && epoch === this.epoch) this.noteBlobs(blobs, blobFrames, locations.slice(frames.length));
+    // A reset appended after us clears them after this (batches settle in append order).
+    if (blobs.length > 0) this.noteBlobs(blobs, blobFrames, locations.slice(frames.length));
   }
 
   /** Blobs just written: in memory, with where they are on disk. */
@@ -385,27 +381,41 @@ export class Store {
     for (const s of slots) reserved += reserveFor(t.queues.name(t.queue[s]), t.types.name(t.type[s]));
     const held = t.hold(slots);
     this.writer.reservedBytes -= reserved;
+    const epoch = this.epoch;
     const { done } = this.appendGroup([sealRecord(frame, RECORD_DELETE)], sync);
     try {
       await done;
     } catch (err) {
-      t.revive(slots, held);
-      this.writer.reservedBytes += reserved;
+      // Unless a reset (written before this failed) has removed every job meanwhile.
+      if (epoch === this.epoch) {
+        t.revive(slots, held);
+        this.writer.reservedBytes += reserved;
+      } else {
+        t.release(slots);
+      }
       throw err;
     }
     t.release(slots);
   }
 
 
-  /** Delete every job and blob. Applied at once; later appends come after it on disk too. */
-  async reset(sync: boolean): Promise<void> {
+  /**
+   * Delete every job and blob, once the RESET record is written: a reset the disk refuses
+   * changes nothing (it used to clear memory first, so a refused reset emptied the served
+   * state, and the next checkpoint made that permanent). `applied` runs at that moment,
+   * synchronously: batches settle in append order, so every write appended before the
+   * reset has been applied to memory by then, and none appended after it yet.
+   */
+  async reset(sync: boolean, applied: () => void = () => {}): Promise<void> {
     this.assertOpen();
+    await this.appendGroup([frameRecord(RECORD_RESET, Buffer.alloc(0))], sync).done;
     this.epoch++;
+    // Inserts appended after the reset keep the reserve they added; only the cleared jobs' goes.
+    this.writer.reservedBytes -= reserveForAll(this.table);
     this.table.clear();
     this.blobs.clear();
     this.pendingPayloads.clear();
-    this.writer.reservedBytes = 0;
-    await this.appendGroup([frameRecord(RECORD_RESET, Buffer.alloc(0))], sync).done;
+    applied();
   }
 
   /**
@@ -416,11 +426,16 @@ export class Store {
     await this.insert([], sync, [], [{ namespace, key, value }]);
   }
 
+  /**
+   * Remove a blob once its delete is written. Dropped from memory before the write, a
+   * refused delete (a 507 for DELETE /budgets/{key}, DELETE /crons/{group}) left the blob
+   * out of every later checkpoint and compaction copy while the budget or group was still
+   * served, so a restart lost it. A put appended after this delete lands after it.
+   */
   async deleteBlob(namespace: number, key: string, sync: boolean): Promise<void> {
     this.assertOpen();
-    const { done } = this.appendGroup([frameRecord(RECORD_BLOB_DELETE, encodeBlobBody(namespace, key))], sync);
+    await this.appendGroup([frameRecord(RECORD_BLOB_DELETE, encodeBlobBody(namespace, key))], sync).done;
     this.blobs.delete(blobKey(namespace, key));
-    await done;
   }
 
   blobsIn(namespace: number): Map<string, Buffer> {
