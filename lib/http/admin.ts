@@ -78,7 +78,12 @@ export function createAdminApp(queue: Queue, options: AdminOptions = {}): H3 {
     }
   });
   app.post("/compact", async () => {
-    await queue.compact();
+    try {
+      await queue.compact();
+    } catch (err) {
+      // A full disk is a 507 `storage is full: …` as on the primary API (it was an empty 500).
+      return toErrorWebResponse(err, "json", logError);
+    }
     return new Response(null, { status: 204 });
   });
   app.get("/metrics", async () => {

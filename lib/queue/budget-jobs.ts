@@ -140,7 +140,7 @@ export async function mutateJobBudgets(ctx: QueueContext, book: BudgetBook, id: 
     const next = mutated(optionsOf(t, slot).budgets ?? [], m, id, true);
     if (next === undefined) return viewOf(t, slot);
     const meta = metaWith(ctx, slot, next);
-    await ctx.store.update([slot], [meta], ctx.writeSync, prepared.blobs);
+    await ctx.store.update([slot], [meta], ctx.writeSync, { blobs: prepared.blobs });
     written = true;
     ctx.afterChange();
     return viewOfMeta(meta);
@@ -189,7 +189,7 @@ export async function mutateJobsBudgets(ctx: QueueContext, book: BudgetBook, fil
       }
       changed += part.length;
       if (part.length > 0 && newBudgets.length > 0) {
-        await ctx.store.update(part, metas, ctx.writeSync, newBudgets);
+        await ctx.store.update(part, metas, ctx.writeSync, { blobs: newBudgets });
         newBudgets = [];
         prepared.settle(true);
       } else if (part.length > 0) {
@@ -197,7 +197,7 @@ export async function mutateJobsBudgets(ctx: QueueContext, book: BudgetBook, fil
       }
       await slice.pace();
     }
-    if (newBudgets.length > 0) await ctx.store.update([], [], ctx.writeSync, newBudgets);
+    if (newBudgets.length > 0) await ctx.store.update([], [], ctx.writeSync, { blobs: newBudgets });
     prepared.settle(true);
     await writes.settled();
     if (changed > 0) ctx.afterChange();

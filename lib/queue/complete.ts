@@ -33,7 +33,7 @@ export async function complete(ctx: QueueContext, ids: readonly string[], nowMs:
       metas.push(withMeta(t, slot, { status: STATUS_COMPLETED, completedAtMs: nowMs, purgeAtMs: later(nowMs, retentionMs) }));
     }
   }
-  await Promise.all([ctx.store.remove(removals, ctx.writeSync), ctx.store.update(updates, metas, ctx.writeSync)]);
+  await Promise.all([ctx.store.remove(removals, ctx.writeSync), ctx.store.update(updates, metas, ctx.writeSync, { reserved: true })]);
   for (const queue of queues) ctx.stats.completed(queue, nowMs);
   return notFound;
 }

@@ -116,6 +116,10 @@ export async function compactOldest(store: Store): Promise<CompactionResult | un
  * holds every original, and it is deleted only after every group is written.
  */
 function appendCopies(store: Store, frames: Buffer[]): { locations: Location[]; done: Promise<void> } {
+  // On a full disk the copies may not eat the room kept for acks (LogWriter.refusalFor):
+  // the run stops with a `full` error, and a segment with nothing live is still retired.
+  const refusal = store.writer.refusalFor(frames.reduce((n, f) => n + f.length, 0));
+  if (refusal) throw refusal;
   const budget = Math.floor((store.segments.startBytes - SEGMENT_HEADER_BYTES) / 4);
   const locations: Location[] = [];
   const writes: Promise<void>[] = [];
@@ -219,7 +223,7 @@ async function copyBlobs(store: Store, oldest: number, keys: string[]): Promise<
     const entry = store.blobs.get(key);
     if (!entry || entry.segment !== oldest) continue;
     const bytes = Buffer.from(store.readRecord(entry.segment, entry.offset, entry.length));
-    const { locations, done } = store.appendGroup([bytes], true);
+    const { locations, done } = appendCopies(store, [bytes]);
     await done;
     if (store.blobs.get(key) === entry) {
       entry.segment = locations[0].segment;

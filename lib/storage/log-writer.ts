@@ -138,6 +138,23 @@ export class LogWriter {
   }
 
   /**
+   * For a write that no reserve was kept for (a change to an existing job other than its
+   * completion, a compaction copy): undefined when `bytes` may be appended now, else the
+   * storage error to refuse it with. Such a write may not eat the room kept for
+   * completion records (ensureRoom's fast path), unless no preallocation has failed for
+   * want of space: then the spare it needs is merely still being made, and it goes on as
+   * any append does. Not awaited (the caller planned its state from the table as it is
+   * now); the spare is prepared in the background, and once one is made the disk is no
+   * longer taken for full.
+   */
+  refusalFor(bytes: number): StorageError | undefined {
+    const wait = this.ensureRoom(bytes);
+    if (wait === undefined) return undefined;
+    wait.catch(() => {});
+    return this.set.refusal;
+  }
+
+  /**
    * Spares that can go while ensureRoom's slack stays, plus one more kept so the next
    * inserts do not preallocate again at once. The reserve shrinks as jobs finish, but a
    * spare made for it would otherwise stay until the next restart: a drained backlog of

@@ -9,7 +9,7 @@
 
 import path from "node:path";
 import { crc32 } from "node:zlib";
-import { fromFsError } from "./errors.ts";
+import { type StorageError, fromFsError } from "./errors.ts";
 import { FORMAT_VERSION, SEGMENT_HEADER_BYTES, SEGMENT_MAGIC } from "./format.ts";
 import type { FsPort } from "./fs-port.ts";
 
@@ -77,6 +77,11 @@ export class SegmentSet {
   private readonly claimed = new Map<number, Spare | number>();
   private preparing: Promise<void> | undefined;
   private spareCounter = 0;
+  /**
+   * Why the last preallocation failed, when it was for want of disk space or files, until
+   * one succeeds: the disk is full now (LogWriter.refusalFor refuses unreserved writes).
+   */
+  refusal: StorageError | undefined;
 
   constructor(fs: FsPort, dir: string, maxBytes: number, fsyncDir: boolean) {
     this.fs = fs;
@@ -174,11 +179,14 @@ export class SegmentSet {
         if (written !== n) throw Object.assign(new Error("short write while preallocating"), { code: "ENOSPC" });
       }
       await this.fs.fdatasync(fd);
+      this.refusal = undefined;
       return { path: file, fd, bytes };
     } catch (err) {
       if (fd !== undefined) await this.fs.close(fd).catch(() => {});
       await this.fs.unlink(file).catch(() => {});
-      throw fromFsError(err, "preallocating a segment");
+      const error = fromFsError(err, "preallocating a segment");
+      if (error.kind === "full" || error.kind === "no_files") this.refusal = error;
+      throw error;
     }
   }
 

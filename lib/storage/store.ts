@@ -271,18 +271,33 @@ export class Store {
 
   /**
    * Persist new states for existing jobs (META records), applied to memory at once, with
-   * `blobs` in the same atomic group (budgets a job's new bindings create, so a crash
-   * cannot keep one without the other); blobs are visible once durable. Why no wait for
-   * room, as insert has: the caller planned the metas on the table as it is now, and a
-   * wait would let a job change under them; the blobs are a few bytes, like the metas.
+   * `extra.blobs` in the same atomic group (budgets a job's new bindings create, so a
+   * crash cannot keep one without the other); blobs are visible once durable. Why no
+   * wait for room, as insert has: the caller planned the metas on the table as it is
+   * now, and a wait would let a job change under them. Instead, unless `extra.reserved`
+   * (a completion, whose room was reserved at enqueue: acks of jobs kept as completed),
+   * the write is refused with a `full` StorageError while the disk is full and it would
+   * eat that reserve (LogWriter.refusalFor): before this, PATCHes and budget binds on a
+   * full disk used up the room kept for acks, and then a write landed in a segment that
+   * could not be made, which failed every write after it, acks included, until space
+   * came back.
    */
-  async update(slots: readonly number[], metas: readonly JobMeta[], sync: boolean, blobs: readonly BlobWrite[] = []): Promise<void> {
+  async update(
+    slots: readonly number[], metas: readonly JobMeta[], sync: boolean,
+    extra: { blobs?: readonly BlobWrite[]; reserved?: boolean } = {},
+  ): Promise<void> {
+    const blobs = extra.blobs ?? [];
     this.assertOpen();
     if (slots.length === 0 && blobs.length === 0) return;
     const frames = metas.map((m) => encodeJobRecord(RECORD_META, m));
     const blobFrames = blobs.map((b) => frameRecord(RECORD_BLOB, encodeBlobBody(b.namespace, b.key, b.value)));
+    const all = blobFrames.length === 0 ? frames : [...frames, ...blobFrames];
+    if (!extra.reserved) {
+      const refusal = this.writer.refusalFor(all.reduce((n, f) => n + f.length, all.length > 1 ? RECORD_HEADER_BYTES : 0));
+      if (refusal) throw refusal;
+    }
     const undo = slots.map((slot, i) => this.applyMeta(slot, metas[i]));
-    const { locations, done } = this.appendGroup(blobFrames.length === 0 ? frames : [...frames, ...blobFrames], sync);
+    const { locations, done } = this.appendGroup(all, sync);
     try {
       await done;
     } catch (err) {

@@ -152,7 +152,7 @@ describe("a full disk (preallocation fails)", () => {
     const deleted = all.filter((_, i) => i % 2 === 1);
     for (const id of completed) {
       const slot = slotOf(store, id);
-      await store.update([slot], [{ ...store.table.meta(slot), status: 3, completedAtMs: 1 }], false);
+      await store.update([slot], [{ ...store.table.meta(slot), status: 3, completedAtMs: 1 }], false, { reserved: true });
     }
     for (let i = 0; i < deleted.length; i += 25) await store.remove(deleted.slice(i, i + 25).map((id) => slotOf(store, id)), false);
     assert.deepEqual(liveIds(store), completed);
