@@ -2,7 +2,8 @@
 // handlers at once, acks successes in bulk (one request in flight, the rest batched
 // behind it) and reports each failure with its message and stack. Reconnects with
 // exponential backoff on any non-4xx error. stop() drains running handlers, flushes acks
-// and only then closes the stream, so the server still accepts those acks.
+// and only then closes the stream, so the server still accepts those acks. A
+// shutdownTimeout bounds the whole stop.
 
 import type { Client } from "./client.ts";
 import { TIMER_MAX_MS, checkInteger } from "./_options.ts";
@@ -29,10 +30,22 @@ export interface WorkerOptions {
   /**
    * Extension (not in the official client): after stop(), handlers still running after
    * this many ms are abandoned; completed acks are flushed and the stream is closed, so
-   * the server requeues what is left. Unset = wait for every handler, as the official one.
+   * the server requeues what is left. Acks and failure reports still not sent
+   * SHUTDOWN_GRACE_MS later are given up, so stop() settles within the two whatever the
+   * server does. Unset = wait for every handler and every ack, as the official one.
    */
   shutdownTimeout?: number;
 }
+
+/**
+ * How long past shutdownTimeout acks and failure reports may still be sent. The last flush
+ * needs a round trip even when handlers used the whole timeout; a fixed second rather than
+ * a share of the timeout, so that `shutdownTimeout: 0` still gets its acks to a live server.
+ */
+const SHUTDOWN_GRACE_MS = 1000;
+
+/** For tests (STYLE.md §2). */
+export const _internals = { SHUTDOWN_GRACE_MS };
 
 /** Text of any value, never throwing (an object whose toString throws, a null prototype). */
 function textOf(value: unknown): string {
@@ -94,6 +107,16 @@ export class Worker {
   /** Wakes the take loop waiting for a free handler slot (or for the end of a drain). */
   #slotFree: (() => void) | undefined;
   #killed: Promise<void> = new Promise(() => {});
+  /**
+   * Set when this run sends no more acks or failure reports: kill(), the shutdown
+   * deadline, or the end of the shutdown. The waiters are then woken: retry and
+   * reconnect sleeps, and requests still waiting for an answer (#untilGivenUp).
+   */
+  #givenUp = false;
+  #giveUpWaiters = new Set<() => void>();
+  /** Ack ids in the request in flight, and failure reports being sent (for the give-up log). */
+  #acksSending = 0;
+  #reportsSending = 0;
   #active = false;
   /** Ids whose handler is running. */
   #handling = new Set<string>();
@@ -128,6 +151,10 @@ export class Worker {
     this.#finished = false;
     this.#shutdown = undefined;
     this.#killed = new Promise((resolve) => { this.#wake = resolve; });
+    this.#givenUp = false;
+    this.#giveUpWaiters = new Set();
+    this.#acksSending = 0;
+    this.#reportsSending = 0;
     const { client } = this.#o;
     const concurrency = Math.max(1, this.#o.concurrency ?? 1);
     const prefetch = this.#o.prefetch ?? concurrency;
@@ -195,7 +222,11 @@ export class Worker {
     this.#logger.info("[zizq] worker stopped");
   }
 
-  /** Graceful shutdown, idempotent; run() resolves when handlers, acks and the stream are done. */
+  /**
+   * Graceful shutdown, idempotent; run() resolves when handlers, acks and the stream are
+   * done. With a shutdownTimeout that is within it plus SHUTDOWN_GRACE_MS, whatever the
+   * server does; without one, acks to a server that is down are retried until kill().
+   */
   stop(): void {
     if (this.#stopping) return;
     this.#logger.info("[zizq] stopping");
@@ -211,8 +242,34 @@ export class Worker {
     if (!this.#active) return; // as stop(): nothing runs yet
     this.#killing = true;
     this.#wake();
+    this.#giveUp();
     this.#streamAbort.abort();
     void this.#startShutdown();
+  }
+
+  /** No more acks or failure reports in this run; whatever waits to send them wakes and drops them. */
+  #giveUp(): void {
+    this.#givenUp = true;
+    for (const wake of this.#giveUpWaiters) wake();
+    this.#giveUpWaiters.clear();
+  }
+
+  /**
+   * `work`, or less: resolves as soon as the worker gives up. Why not a Promise.race with a
+   * promise that settles at the give-up: every race would leave a reaction on it, one per
+   * ack request for as long as the run lasts (see the slot wait in #run); a waiter here
+   * is removed when `work` settles.
+   */
+  #untilGivenUp<T>(work: Promise<T>): Promise<T | undefined> {
+    if (this.#givenUp) return Promise.resolve(undefined);
+    return new Promise<T | undefined>((resolve, reject) => {
+      const wake = () => resolve(undefined);
+      this.#giveUpWaiters.add(wake);
+      work.then(
+        (value) => { this.#giveUpWaiters.delete(wake); resolve(value); },
+        (err: unknown) => { this.#giveUpWaiters.delete(wake); reject(err); },
+      );
+    });
   }
 
   #startShutdown(): Promise<void> {
@@ -225,7 +282,14 @@ export class Worker {
     const waits: Promise<unknown>[] = [Promise.allSettled([...this.#running]), this.#killed];
     const timeout = this.#o.shutdownTimeout;
     let timer: NodeJS.Timeout | undefined;
-    if (timeout !== undefined) waits.push(new Promise<void>((resolve) => { timer = setTimeout(resolve, timeout); }));
+    let deadline: NodeJS.Timeout | undefined;
+    if (timeout !== undefined) {
+      waits.push(new Promise<void>((resolve) => { timer = setTimeout(resolve, timeout); }));
+      // Invariant: with a shutdownTimeout, stop() settles within it plus the grace, whatever
+      // the server does. The flush below retried for ever against a server gone for good.
+      // Node clamps a longer timer to 1 ms, not to its maximum.
+      deadline = setTimeout(() => this.#giveUpAtDeadline(timeout), Math.min(timeout + SHUTDOWN_GRACE_MS, TIMER_MAX_MS));
+    }
     // Tasks started while the drain waits (none: stopping skips new jobs) cannot extend it.
     await Promise.race(waits);
     clearTimeout(timer);
@@ -233,8 +297,22 @@ export class Worker {
       await this.#flushing;
       await this.#flush();
     }
+    clearTimeout(deadline);
     this.#streamAbort.abort();
+    // Results of handlers abandoned by the timeout are dropped (docs/client.md decision 8);
+    // this also ends a reconnect sleep, so run() resolves now rather than when it ends.
+    this.#giveUp();
     this.#wakeSlot();
+  }
+
+  #giveUpAtDeadline(timeout: number): void {
+    const acks = this.#pending.length + this.#acksSending;
+    if (acks > 0 || this.#reportsSending > 0) {
+      this.#logger.error(`[zizq] stop(): ${acks} ack(s) and ${this.#reportsSending} failure report(s) still not sent `
+        + `${timeout + SHUTDOWN_GRACE_MS}ms after stop() (shutdownTimeout + ${SHUTDOWN_GRACE_MS}ms); giving them up. `
+        + "Their jobs go back to ready when the server sees the stream close, or when it restarts");
+    }
+    this.#giveUp();
   }
 
   #wakeSlot(): void {
@@ -253,10 +331,15 @@ export class Worker {
     } finally {
       this.#handling.delete(job.id);
     }
-    if (this.#finished || this.#killing) return;
+    if (this.#finished || this.#givenUp) return;
     if (thrown) {
       const failure = failureOf(thrown.err);
-      await this.#withRetry(() => this.#o.client.reportFailure(job.id, failure));
+      this.#reportsSending++;
+      try {
+        await this.#withRetry(() => this.#o.client.reportFailure(job.id, failure));
+      } finally {
+        this.#reportsSending--;
+      }
       return;
     }
     this.#pending.push(job.id);
@@ -268,27 +351,35 @@ export class Worker {
   /** Sends the pending ids in batches, one request at a time, until none are left. */
   async #flush(): Promise<void> {
     try {
-      while (this.#pending.length > 0 && !this.#killing) {
+      while (this.#pending.length > 0 && !this.#givenUp) {
         const ids = this.#pending;
         this.#pending = [];
+        this.#acksSending = ids.length;
         await this.#withRetry(() => this.#o.client.reportSuccessBulk(ids));
+        this.#acksSending = 0;
       }
     } finally {
       this.#flushing = undefined;
     }
   }
 
+  /**
+   * Sends until it lands, a 4xx refuses it, or the worker gives up (#giveUp): then it
+   * returns at once, even with a request still waiting for an answer (one to a server that
+   * is gone can wait for readTimeout), and that request's outcome is ignored.
+   */
   async #withRetry(send: () => Promise<unknown>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1; !this.#givenUp; attempt++) {
       try {
-        await send();
+        // A rejection after the give-up is handled there and ignored: none goes unhandled.
+        await this.#untilGivenUp(send());
         return;
       } catch (err) {
         if (err instanceof ClientError) {
           this.#logger.error(`[zizq] ack/nack rejected: ${err.message}`);
           return;
         }
-        if (this.#killing) return;
+        if (this.#givenUp) return;
         const delay = this.#delay(attempt);
         this.#logger.error(`[zizq] ack/nack failed (attempt ${attempt}, retrying in ${delay}ms): ${messageOf(err)}`);
         await this.#sleep(delay);
@@ -296,10 +387,10 @@ export class Worker {
     }
   }
 
-  /** Sleeps `ms`, or less when kill() comes first (its timer is cleared, not left to hold the process). */
+  /** Sleeps `ms`, or less when the worker gives up first (its timer is cleared, not left to hold the process). */
   async #sleep(ms: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); }), this.#killed]);
+    await this.#untilGivenUp(new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); }));
     clearTimeout(timer);
   }
 

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { Router, Worker } from "../../lib/client/index.ts";
+import { _internals as workerInternals } from "../../lib/client/worker.ts";
 import { eventually } from "../helpers/server.ts";
 import { ENGINE_VERSION } from "../../lib/queue/version.ts";
 
@@ -15,6 +16,12 @@ export type ClientLike = any;
 export interface Target {
   client: ClientLike;
   close(): Promise<void>;
+  /**
+   * Takes the queue away from under the client, as an app shutting down in the wrong order
+   * or a crash would: the embedded queue's close() (for good), the server's close() (a
+   * Client cannot tell that from a restart). `close()` must still work afterwards.
+   */
+  goAway(): Promise<void>;
 }
 
 const q = (label: string) => `${label}-${randomBytes(4).toString("hex")}`;
@@ -479,6 +486,50 @@ export function contractSuite(name: string, start: () => Promise<Target>): void 
       assert.equal(g.timezone, "Europe/Paris");
       assert.equal((await c.getCronGroup(group)).timezone, "Europe/Paris");
       await c.deleteCronGroup(group);
+    });
+  });
+
+  describe(`client contract: ${name}, the queue goes away under a Worker`, () => {
+    // The embedded queue closed before its Worker was stopped: acks failed with
+    // ConnectionError and were retried for ever, and stop() never settled, shutdownTimeout
+    // or not. A Client whose server is gone for good did the same. (Failure reports: the
+    // embedded ones in open.test.ts, the Client's in test/client/worker-shutdown.test.ts.)
+    test("stop() with a shutdownTimeout settles within it (+ the grace) though the acks cannot be sent", async () => {
+      const t = await start();
+      const queue = q("away");
+      const shutdownTimeout = 100;
+      const logger = { lines: [] as string[], info() {}, error(...args: unknown[]) { logger.lines.push(args.map(String).join(" ")); } };
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => { release = resolve; });
+      let started = 0;
+      const worker = new Worker({
+        client: t.client, queues: [queue], concurrency: 3, logger, shutdownTimeout,
+        requestRetry: { initialDelay: 10, maxDelay: 100 },
+        handler: async () => {
+          started++;
+          await gate;
+        },
+      });
+      try {
+        await t.client.enqueueBulk([1, 2, 3].map((n) => ({ type: "t", queue, payload: n })));
+        const running = worker.run();
+        await eventually(() => started === 3, 20_000, "three handlers running");
+        await t.goAway();
+        release();
+        worker.stop();
+        // Generous for a loaded machine; the old code never settled at all.
+        const bound = shutdownTimeout + workerInternals.SHUTDOWN_GRACE_MS + 4000;
+        let timer: NodeJS.Timeout | undefined;
+        const settled = await Promise.race([
+          running.then(() => true),
+          new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), bound); }),
+        ]);
+        clearTimeout(timer);
+        assert.ok(settled, `stop() had not settled ${bound} ms after it was called; errors: ${logger.lines.slice(-3).join(" | ")}`);
+      } finally {
+        worker.kill();
+        await t.close();
+      }
     });
   });
 

@@ -14,6 +14,7 @@ contractSuite("Client over HTTP", async () => {
   const client = new Client({ url: server.url });
   return {
     client,
+    goAway: () => server.close(),
     close: async () => {
       await client.close();
       await server.close();
@@ -26,6 +27,7 @@ contractSuite("Client over HTTP, MessagePack", async () => {
   const client = new Client({ url: server.url, format: "msgpack" });
   return {
     client,
+    goAway: () => server.close(),
     close: async () => {
       await client.close();
       await server.close();

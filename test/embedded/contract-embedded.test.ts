@@ -20,5 +20,5 @@ test("the embedded queue has every public method of the Client", () => {
 
 contractSuite("embedded", async () => {
   const queue = await open({ dir: tmpDir(), segmentBytes: 4 * 1024 * 1024, reaperCheckIntervalMs: 0 });
-  return { client: queue, close: () => queue.close() };
+  return { client: queue, close: () => queue.close(), goAway: () => queue.close() };
 });
