@@ -10,8 +10,28 @@ export class ZizqError extends Error {
   }
 }
 
-/** The request never got a response (refused, reset, DNS, connect or header timeout). */
-export class ConnectionError extends ZizqError {}
+/**
+ * The request never got a response (refused, reset, DNS, connect or header timeout).
+ * `clientClosed` (our addition to the official class) is true when the call failed because
+ * the client itself had been closed by the app: the embedded queue after `close()`. Unlike
+ * a server that is down, that does not heal, so a Worker stops instead of retrying.
+ */
+export class ConnectionError extends ZizqError {
+  readonly #clientClosed: boolean;
+
+  constructor(message: string, options?: { clientClosed?: boolean }) {
+    super(message);
+    this.#clientClosed = options?.clientClosed === true;
+  }
+
+  /**
+   * A getter, not a field: an own field would print as `{ clientClosed: false }` beside
+   * every connection error the app logs.
+   */
+  get clientClosed(): boolean {
+    return this.#clientClosed;
+  }
+}
 
 /** The server answered with a status the method does not accept. */
 export class ResponseError extends ZizqError {

@@ -2,12 +2,12 @@
 // handlers at once, acks successes in bulk (one request in flight, the rest batched
 // behind it) and reports each failure with its message and stack. Reconnects with
 // exponential backoff on any non-4xx error. stop() drains running handlers, flushes acks
-// and only then closes the stream, so the server still accepts those acks. A
-// shutdownTimeout bounds the whole stop.
+// and only then closes the stream, so the server still accepts those acks. A client closed
+// under it (the embedded queue's close()) stops it; a shutdownTimeout bounds the whole stop.
 
 import type { Client } from "./client.ts";
 import { TIMER_MAX_MS, checkInteger } from "./_options.ts";
-import { ClientError } from "./errors.ts";
+import { ClientError, ConnectionError } from "./errors.ts";
 import type { Job } from "./resources.ts";
 import type { JobHandler, Logger, RequestRetryOptions } from "./types.ts";
 
@@ -46,6 +46,12 @@ const SHUTDOWN_GRACE_MS = 1000;
 
 /** For tests (STYLE.md §2). */
 export const _internals = { SHUTDOWN_GRACE_MS };
+
+/**
+ * The client itself was closed by the app (the embedded queue after close()): no retry
+ * can succeed, unlike a server that is down and may come back.
+ */
+const isClientClosed = (err: unknown): err is ConnectionError => err instanceof ConnectionError && err.clientClosed;
 
 /** Text of any value, never throwing (an object whose toString throws, a null prototype). */
 function textOf(value: unknown): string {
@@ -108,8 +114,8 @@ export class Worker {
   #slotFree: (() => void) | undefined;
   #killed: Promise<void> = new Promise(() => {});
   /**
-   * Set when this run sends no more acks or failure reports: kill(), the shutdown
-   * deadline, or the end of the shutdown. The waiters are then woken: retry and
+   * Set when this run sends no more acks or failure reports: kill(), a closed client, the
+   * shutdown deadline, or the end of the shutdown. The waiters are then woken: retry and
    * reconnect sleeps, and requests still waiting for an answer (#untilGivenUp).
    */
   #givenUp = false;
@@ -211,6 +217,10 @@ export class Worker {
           this.#finished = true;
           throw err;
         }
+        if (isClientClosed(err)) {
+          this.#clientClosed(err);
+          break;
+        }
         attempt++;
         const delay = this.#delay(attempt);
         this.#logger.error(`[zizq] disconnected from ${client.url} (attempt ${attempt}, reconnecting in ${delay}ms):`, messageOf(err));
@@ -270,6 +280,20 @@ export class Worker {
         (err: unknown) => { this.#giveUpWaiters.delete(wake); reject(err); },
       );
     });
+  }
+
+  /**
+   * The client was closed under the worker (the app closed the embedded queue before
+   * stopping the worker). Terminal, unlike a server that is down: stop taking, drop what
+   * cannot be sent, and shut down as stop() does, so run() resolves. Logged once. The
+   * dropped jobs stay in flight in the closed queue; reopening it makes them ready.
+   */
+  #clientClosed(err: ConnectionError): void {
+    if (this.#givenUp) return;
+    this.#logger.error(`[zizq] ${messageOf(err)}: stopping the worker (stop it before closing its queue). `
+      + "Jobs it has not acked or failed yet are not reported; they go back to ready when the queue is next opened");
+    this.#giveUp();
+    void this.#startShutdown();
   }
 
   #startShutdown(): Promise<void> {
@@ -377,6 +401,10 @@ export class Worker {
       } catch (err) {
         if (err instanceof ClientError) {
           this.#logger.error(`[zizq] ack/nack rejected: ${err.message}`);
+          return;
+        }
+        if (isClientClosed(err)) {
+          this.#clientClosed(err);
           return;
         }
         if (this.#givenUp) return;

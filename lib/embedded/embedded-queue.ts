@@ -74,13 +74,15 @@ export class EmbeddedQueue {
 
   /** Every public call runs through here: closed check and error translation. */
   async #run<T>(work: () => T | Promise<T>): Promise<T> {
-    if (this.#closed) throw new ConnectionError(`the embedded queue at ${this.#store.dir} is closed`);
+    // `clientClosed`: closed is for good here, unlike a server that is down; a Worker on
+    // this queue stops instead of retrying its acks for ever (lib/client/worker.ts).
+    if (this.#closed) throw new ConnectionError(`the embedded queue at ${this.#store.dir} is closed`, { clientClosed: true });
     try {
       return await work();
     } catch (err) {
       // A call that close() overtook failed in the store ("store is closed", a raw
       // StorageError): the caller gets what a Client gets from a server going away.
-      if (this.#closed) throw new ConnectionError(`the embedded queue at ${this.#store.dir} was closed during the call`);
+      if (this.#closed) throw new ConnectionError(`the embedded queue at ${this.#store.dir} was closed during the call`, { clientClosed: true });
       throw translate(err);
     }
   }

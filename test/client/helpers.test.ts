@@ -140,6 +140,11 @@ describe("errors", () => {
       assert.deepEqual([err.status, err.message, err.name, err.body], [status, message, Class.name, body]);
     }
     assert.equal(new ConnectionError("x").name, "ConnectionError");
+    // clientClosed (an addition): false unless the client itself was closed; a getter, so
+    // a logged ConnectionError does not grow a `{ clientClosed: false }` tail.
+    assert.equal(new ConnectionError("x").clientClosed, false);
+    assert.equal(new ConnectionError("x", { clientClosed: true }).clientClosed, true);
+    assert.deepEqual(Object.keys(new ConnectionError("x", { clientClosed: true })), Object.keys(new ConnectionError("x")));
     assert.ok(!(buildResponseError(500, {}) instanceof ClientError));
   });
 });

@@ -3,11 +3,14 @@
 // reference) and the `zizq-source` export condition maps those names to the sources.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { promisify } from "node:util";
+import { open } from "../../lib/embedded/open.ts";
+import { eventually } from "../helpers/server.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 
 const run = promisify(execFile);
@@ -49,6 +52,37 @@ test("docs/embedded.md: the budgets example runs and prints what the doc shows",
     const { stdout } = await run(process.execPath, ["--conditions=zizq-source", "--import", import.meta.resolve("tsx"), file], { cwd: tmpDir() });
     assert.deepEqual(stdout.trim().split("\n"), ["bound: [ { key: 'mail-provider', cost: 1 } ]", "jobs on it: 1"]);
   } finally {
+    fs.rmSync(file, { force: true });
+  }
+});
+
+test("docs/embedded.md: the shutdown example stops on SIGTERM, closes the queue after the worker, and exits", { timeout: 120_000 }, async () => {
+  const scratch = path.join(ROOT, ".tmp");
+  fs.mkdirSync(scratch, { recursive: true });
+  const file = path.join(scratch, `embedded-shutdown-${process.pid}.ts`);
+  fs.writeFileSync(file, docExample("docs/embedded.md", "embedded-shutdown"));
+  const cwd = tmpDir();
+  const child = spawn(process.execPath, ["--conditions=zizq-source", "--import", import.meta.resolve("tsx"), file], { cwd });
+  try {
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => { stdout += chunk; });
+    child.stderr.on("data", (chunk: Buffer) => { stderr += chunk; });
+    const exited = once(child, "exit");
+    await eventually(() => stdout.includes("sent {"), 60_000, "the job handled");
+    child.kill("SIGTERM");
+    const [code] = await exited;
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(stdout.trim().split("\n"), ["sent { to: 'a@example.com' }", "stopped"]);
+    assert.equal(stderr, "");
+    const queue = await open({ dir: path.join(cwd, "zizq-root") });
+    try {
+      assert.equal(await queue.countJobs(), 0, "the job was acked before the queue closed");
+    } finally {
+      await queue.close();
+    }
+  } finally {
+    child.kill("SIGKILL");
     fs.rmSync(file, { force: true });
   }
 });

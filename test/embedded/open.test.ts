@@ -63,7 +63,8 @@ test("calls after close() reject with ConnectionError; close() is idempotent", a
   await queue.close();
   await queue.close();
   await assert.rejects(queue.enqueue({ type: "t", queue: "q", payload: 1 }), (err: Error) => err.name === "ConnectionError" && /closed/.test(err.message));
-  await assert.rejects(queue.take(), { name: "ConnectionError" });
+  // clientClosed tells a Worker this is for good, not a server that may come back.
+  await assert.rejects(queue.take(), (err) => err instanceof ConnectionError && err.clientClosed);
 });
 
 test("calls that close() overtakes either finish or reject with ConnectionError, never a storage error", async () => {
@@ -73,6 +74,83 @@ test("calls that close() overtakes either finish or reject with ConnectionError,
   await queue.close();
   const outcomes = new Set(await Promise.all(calls));
   for (const outcome of outcomes) assert.ok(outcome === "ok" || outcome === "ConnectionError", `an overtaken call rejected with ${outcome}`);
+});
+
+/** Whether `work` settled within `ms`; a deadline, not a sleep (it returns as soon as it settles). */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([work.then(() => true, () => true), new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); })]);
+  clearTimeout(timer);
+  return settled;
+}
+
+// The audit's finding: close() before the Worker was stopped left it retrying its acks for
+// ever (ConnectionError "… is closed", every backoff step logged), and its run() and stop()
+// never settled, shutdownTimeout or not. A closed queue is for good: the Worker stops.
+test("close() under a running Worker stops it: run() resolves without stop(), one error line, no retries", async () => {
+  const dir = tmpDir();
+  const queue = await open({ dir });
+  const [acked, failed] = await queue.enqueueBulk([
+    { type: "ok", queue: "w", payload: 1 },
+    { type: "throws", queue: "w", payload: 2 },
+  ]);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  let started = 0;
+  const errors: string[] = [];
+  const worker = new Worker({
+    client: queue, queues: ["w"], concurrency: 2, requestRetry: { initialDelay: 10, maxDelay: 50 },
+    logger: { info() {}, error: (...args: unknown[]) => errors.push(args.map(String).join(" ")) },
+    handler: async (job) => {
+      started++;
+      await gate;
+      if (job.type === "throws") throw new Error("after the close");
+    },
+  });
+  const running = worker.run();
+  try {
+    await eventually(() => started === 2, 20_000, "both handlers running");
+    await queue.close();
+    release(); // an ack and a failure report, both to a closed queue
+    assert.ok(await settlesWithin(running, 10_000), `run() did not resolve after close(); errors: ${errors.slice(-3).join(" | ")}`);
+    assert.equal(errors.length, 1, errors.join("\n"));
+    assert.match(errors[0], /^\[zizq\] the embedded queue at .+ is closed: stopping the worker \(stop it before closing its queue\)/);
+    worker.stop(); // the app's own stop(), after the fact: nothing left to do
+    await running;
+  } finally {
+    worker.kill();
+  }
+  // Neither result reached the store: both jobs were in flight, and a reopen makes them
+  // ready as after any restart (taking writes nothing), the failure not counted.
+  const reopened = await open({ dir });
+  try {
+    for (const id of [acked.id, failed.id]) {
+      const job = await reopened.getJob(id);
+      assert.deepEqual([job.status, job.attempts], ["ready", 0]);
+    }
+    assert.deepEqual((await reopened.listErrors(failed.id)).errors, []);
+  } finally {
+    await reopened.close();
+  }
+});
+
+test("an idle Worker on a queue that is closed stops too, and stop() after close() settles, no shutdownTimeout needed", async () => {
+  for (const order of ["close only", "close, then stop"] as const) {
+    const queue = await open({ dir: tmpDir() });
+    const lines: string[] = [];
+    const logger = { info: (...a: unknown[]) => lines.push(a.map(String).join(" ")), error: (...a: unknown[]) => lines.push(a.map(String).join(" ")) };
+    const worker = new Worker({ client: queue, logger, requestRetry: { initialDelay: 10, maxDelay: 50 }, handler: () => {} });
+    const running = worker.run();
+    try {
+      await eventually(() => lines.some((l) => l.includes("connected to")), 20_000, "connected");
+      await queue.close();
+      if (order === "close, then stop") worker.stop();
+      assert.ok(await settlesWithin(running, 10_000), `${order}: run() did not resolve; log: ${lines.slice(-3).join(" | ")}`);
+      assert.deepEqual(lines.filter((l) => /disconnected|ack\/nack failed/.test(l)), [], order);
+    } finally {
+      worker.kill();
+    }
+  }
 });
 
 test("an aborted signal rejects the take iteration with an AbortError and requeues held jobs", async () => {
