@@ -325,7 +325,9 @@ export class Worker {
     this.#streamAbort.abort();
     // Results of handlers abandoned by the timeout are dropped (docs/client.md decision 8);
     // this also ends a reconnect sleep, so run() resolves now rather than when it ends.
-    this.#giveUp();
+    // Without a shutdownTimeout nothing was abandoned, and a stop() during a reconnect
+    // sleep takes effect when that sleep ends, as §6.5 of the official Worker says.
+    if (timeout !== undefined) this.#giveUp();
     this.#wakeSlot();
   }
 

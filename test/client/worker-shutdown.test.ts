@@ -2,8 +2,8 @@
 // stop() could not settle): with a shutdownTimeout, stop() settles within it plus
 // SHUTDOWN_GRACE_MS even when acks hang or fail for good; without one, acks to a server
 // that is down are retried as the official Worker does; a stop() during a reconnect
-// backoff takes effect at once; nothing is left retrying after run() resolves. A stand-in
-// client (the Worker's four members) makes each ack path exact; the closed embedded queue
+// backoff takes effect at once with a shutdownTimeout (at the backoff's end without one,
+// as §6.5 says); nothing is left retrying after run() resolves. A stand-in client (the Worker's four members) makes each ack path exact; the closed embedded queue
 // and a real server gone for good are in test/embedded (open.test.ts, _contract.ts).
 
 import assert from "node:assert/strict";
@@ -145,20 +145,27 @@ describe("Worker shutdown, whatever the ack path does", () => {
     assert.ok(await settlesWithin(running, SLACK_MS), "kill() ends it");
   });
 
-  it("stop() during a reconnect backoff takes effect at once, not when the backoff ends", async () => {
-    const fake = fakeClient([], () => Promise.resolve());
-    fake.take = () => Promise.reject(new ConnectionError("connect ECONNREFUSED 127.0.0.1:9 (http://127.0.0.1:9)"));
-    const logger = memoryLogger();
-    const worker = new Worker({ client: fake, logger, requestRetry: { initialDelay: 60_000, maxDelay: 60_000 }, handler: () => {} });
-    const running = worker.run();
-    try {
-      await eventually(() => logger.lines.some((l) => l.includes("reconnecting in 60000ms")), 20_000, "the backoff begun");
-      worker.stop();
-      assert.ok(await settlesWithin(running, SLACK_MS), "run() waited for the 60 s backoff");
-    } finally {
-      worker.kill();
-    }
-  });
+  for (const shutdownTimeout of [undefined, 0]) {
+    const when = shutdownTimeout === undefined ? "ends when the backoff does (§6.5), without shutdownTimeout" : "takes effect at once with a shutdownTimeout";
+    it(`stop() during a reconnect backoff ${when}`, async () => {
+      const fake = fakeClient([], () => Promise.resolve());
+      fake.take = () => Promise.reject(new ConnectionError("connect ECONNREFUSED 127.0.0.1:9 (http://127.0.0.1:9)"));
+      const logger = memoryLogger();
+      const worker = new Worker({
+        client: fake, logger, shutdownTimeout, requestRetry: { initialDelay: 60_000, maxDelay: 60_000 }, handler: () => {},
+      });
+      const running = worker.run();
+      try {
+        await eventually(() => logger.lines.some((l) => l.includes("reconnecting in 60000ms")), 20_000, "the backoff begun");
+        worker.stop();
+        if (shutdownTimeout === undefined) assert.equal(await settlesWithin(running, 500), false, "run() ended before the 60 s backoff");
+        else assert.ok(await settlesWithin(running, SLACK_MS), "run() waited for the 60 s backoff");
+      } finally {
+        worker.kill();
+      }
+      assert.ok(await settlesWithin(running, SLACK_MS), "kill() ends it");
+    });
+  }
 
   it("the longest shutdownTimeout works: acks are sent, no timer overflows to 1 ms", async () => {
     const warnings: Error[] = [];
