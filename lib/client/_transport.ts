@@ -129,7 +129,17 @@ export function connectionError(err: unknown, url: string): ConnectionError {
   // ("The pending stream has been canceled (caused by: connect ECONNREFUSED …)"): the
   // message is the cause's, as on HTTP/1.1 and as docs/client.md shows.
   while ((e as NodeJS.ErrnoException)?.code === "ERR_HTTP2_STREAM_CANCEL" && e.cause instanceof Error) e = e.cause;
-  const out = new ConnectionError(`${e?.message ?? String(err)} (${url})`);
+  const out = new ConnectionError(`${e?.message ?? String(err)} (${url})`, { clientClosed: closedByApp(err) });
   (out as { cause?: unknown }).cause = err;
   return out;
+}
+
+/**
+ * The request failed because the app closed or destroyed this Client (undici's
+ * ClientClosedError, ClientDestroyedError): that does not heal, unlike a server that is
+ * down, so a Worker on the Client stops instead of retrying (errors.ts, clientClosed).
+ */
+export function closedByApp(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "UND_ERR_DESTROYED" || code === "UND_ERR_CLOSED";
 }

@@ -13,7 +13,8 @@ export class ZizqError extends Error {
 /**
  * The request never got a response (refused, reset, DNS, connect or header timeout).
  * `clientClosed` (our addition to the official class) is true when the call failed because
- * the client itself had been closed by the app: the embedded queue after `close()`. Unlike
+ * the client itself had been closed by the app: the embedded queue after `close()`, a
+ * Client after `close()` or `destroy()`. Unlike
  * a server that is down, that does not heal, so a Worker stops instead of retrying.
  */
 export class ConnectionError extends ZizqError {

@@ -7,6 +7,7 @@
 
 import type { Client } from "./client.ts";
 import { TIMER_MAX_MS, checkInteger } from "./_options.ts";
+import { closedByApp } from "./_transport.ts";
 import { ClientError, ConnectionError } from "./errors.ts";
 import type { Job } from "./resources.ts";
 import type { JobHandler, Logger, RequestRetryOptions } from "./types.ts";
@@ -48,10 +49,11 @@ const SHUTDOWN_GRACE_MS = 1000;
 export const _internals = { SHUTDOWN_GRACE_MS };
 
 /**
- * The client itself was closed by the app (the embedded queue after close()): no retry
- * can succeed, unlike a server that is down and may come back.
+ * The client itself was closed by the app (the embedded queue after close(), a Client after
+ * close() or destroy(), whose take stream fails with undici's own error, as the official
+ * one's does): no retry can succeed, unlike a server that is down and may come back.
  */
-const isClientClosed = (err: unknown): err is ConnectionError => err instanceof ConnectionError && err.clientClosed;
+const isClientClosed = (err: unknown): boolean => (err instanceof ConnectionError && err.clientClosed) || closedByApp(err);
 
 /** Text of any value, never throwing (an object whose toString throws, a null prototype). */
 function textOf(value: unknown): string {
@@ -283,15 +285,17 @@ export class Worker {
   }
 
   /**
-   * The client was closed under the worker (the app closed the embedded queue before
-   * stopping the worker). Terminal, unlike a server that is down: stop taking, drop what
-   * cannot be sent, and shut down as stop() does, so run() resolves. Logged once. The
-   * dropped jobs stay in flight in the closed queue; reopening it makes them ready.
+   * The client was closed under the worker (the app closed the embedded queue, or the
+   * Client, before stopping the worker). Terminal, unlike a server that is down: stop
+   * taking, drop what cannot be sent, and shut down as stop() does, so run() resolves.
+   * Logged once. The dropped jobs stay in flight: reopening the embedded queue makes them
+   * ready, and a server requeues them when it sees the stream close.
    */
-  #clientClosed(err: ConnectionError): void {
+  #clientClosed(err: unknown): void {
     if (this.#givenUp) return;
-    this.#logger.error(`[zizq] ${messageOf(err)}: stopping the worker (stop it before closing its queue). `
-      + "Jobs it has not acked or failed yet are not reported; they go back to ready when the queue is next opened");
+    this.#logger.error(`[zizq] ${messageOf(err)}: stopping the worker (stop it before closing its client). `
+      + "Jobs it has not acked or failed yet are not reported; they go back to ready when the server sees "
+      + "the stream close, or when the embedded queue is next opened");
     this.#giveUp();
     void this.#startShutdown();
   }

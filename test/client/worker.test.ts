@@ -331,3 +331,53 @@ describe("Worker survives kill -9 of the server", () => {
     }
   });
 });
+
+describe("Worker and a Client closed under it", () => {
+  // The app destroyed (or closed) its Client before stopping the Worker: every ack and
+  // every reconnect fails with undici's own "destroyed"/"closed" error, which never heals.
+  // The Worker retried them for ever and run() never settled; now it stops, as it does
+  // when an embedded queue is closed under it (test/embedded/open.test.ts).
+  for (const how of ["destroy", "close"] as const) {
+    it(`client.${how}() while handlers run: the Worker logs once, stops, and run() resolves; the server requeues the jobs`, async () => {
+      const server = await startServer();
+      const client = new Client({ url: server.url });
+      const logger = memoryLogger();
+      const queue = uniq();
+      const ready = async () => ((await (await fetch(`${server.url}/jobs/count?queue=${queue}&status=ready`)).json()) as { count: number }).count;
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => { release = resolve; });
+      let started = 0;
+      const worker = new Worker({
+        client, queues: [queue], concurrency: 2, logger, requestRetry: FAST_RETRY,
+        handler: async () => {
+          started++;
+          await gate;
+        },
+      });
+      try {
+        await client.enqueueBulk([1, 2].map((n) => ({ type: "t", queue, payload: n })));
+        const running = worker.run();
+        await eventually(() => started === 2, 30_000, "two handlers running");
+        // close() resolves once the open take stream ends (CLIENT-API §4.8): only start it.
+        const closing = how === "destroy" ? client.destroy() : client.close();
+        release();
+        let timer: NodeJS.Timeout | undefined;
+        const settled = await Promise.race([
+          running.then(() => true),
+          new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), 20_000); }),
+        ]);
+        clearTimeout(timer);
+        assert.ok(settled, `run() had not settled; log: ${logger.lines.slice(-4).join(" | ")}`);
+        await closing;
+        assert.equal(logger.lines.filter((l) => l.includes("stopping the worker")).length, 1, logger.lines.join("\n"));
+        assert.ok(!logger.lines.some((l) => l.includes("retrying in")), logger.lines.join("\n"));
+        // Its two jobs were never acked: the server gives them back when the stream goes.
+        await eventually(async () => (await ready()) === 2, 30_000, "requeued");
+      } finally {
+        worker.kill();
+        await client.destroy();
+        await server.close();
+      }
+    });
+  }
+});

@@ -114,7 +114,7 @@ test("close() under a running Worker stops it: run() resolves without stop(), on
     release(); // an ack and a failure report, both to a closed queue
     assert.ok(await settlesWithin(running, 10_000), `run() did not resolve after close(); errors: ${errors.slice(-3).join(" | ")}`);
     assert.equal(errors.length, 1, errors.join("\n"));
-    assert.match(errors[0], /^\[zizq\] the embedded queue at .+ is closed: stopping the worker \(stop it before closing its queue\)/);
+    assert.match(errors[0], /^\[zizq\] the embedded queue at .+ is closed: stopping the worker \(stop it before closing its client\)/);
     worker.stop(); // the app's own stop(), after the fact: nothing left to do
     await running;
   } finally {
