@@ -2,6 +2,7 @@
 // Plain TCP: each socket's first bytes are sniffed for the h2 preface and handed to an
 // HTTP/2 (h2c) or HTTP/1.1 server. TLS: ALPN picks h2 or http/1.1, optional mTLS.
 // close() drains in-flight requests, GOAWAYs h2 sessions and destroys leftovers after a grace.
+// h2 sessions whose peer is gone, and h2 streams the peer closed mid-response, are destroyed.
 //
 // Why not listhen (measured, see docs/protocols.md): `port: 0` binds 3000, it builds only
 // http/https servers (no h2 ALPN), and its close() waits forever on a live take stream.
@@ -91,6 +92,9 @@ export async function listen(handler: NodeHandler, opts: ListenOptions): Promise
         if (h1Active.has(socket)) h1Active.set(socket, left);
         if (closing && left === 0) socket.end();
       });
+    } else {
+      // Two listeners and a shared function: no closure or timer per request.
+      (res as http2.Http2ServerResponse).stream.on("aborted", destroyIfPeerClosed).on("end", destroyIfPeerClosed);
     }
     call(req, res);
   };
@@ -206,6 +210,30 @@ export async function listen(handler: NodeHandler, opts: ListenOptions): Promise
   };
 
   return { url: `${scheme}://${hostPart}:${address.port}`, port: address.port, scheme, server, close };
+}
+
+/**
+ * Listener for a server h2 stream's 'aborted' and 'end': once the peer has closed the
+ * stream (`closed`) while our response is unfinished, destroys it on the next tick, so the
+ * response closes and its body's source is cancelled (a backup releases its snapshot).
+ *
+ * Why: on RST_STREAM(NO_ERROR) Node 20 does not destroy a stream whose request side is
+ * still readable (lib/internal/http2/core.js `onStreamClose`): it waits for 'end', then
+ * (`kMaybeDestroy`) for the writable side to finish, and the queued writes of a stream the
+ * peer closed never complete. Nothing ends it but the session's end, which a live client
+ * never brings; any other code, or a request side already read, is destroyed by Node.
+ * 'aborted' comes when the response was still being written, 'end' (after `closed`) when
+ * it was ended with bytes still queued. Destroying sends nothing: the stream is closed.
+ * The next tick lets Node's own close handling finish first.
+ * Requires: nothing calls close(NO_ERROR) on a server stream to flush it gracefully
+ * (`closed` is set at once then, and this would cut the flush short).
+ */
+function destroyIfPeerClosed(this: http2.ServerHttp2Stream): void {
+  if (this.closed && !this.writableFinished) process.nextTick(destroyHeldStream, this);
+}
+
+function destroyHeldStream(stream: http2.ServerHttp2Stream): void {
+  if (!stream.destroyed) stream.destroy();
 }
 
 /**
