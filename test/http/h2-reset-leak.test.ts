@@ -5,7 +5,8 @@
 // (lib/http/listen.ts) skipped closed sessions; it judges them too now. Since the reset
 // stream itself is destroyed too (the second suite), such sessions end within a second
 // or so, and this passes without the liveness change: it guards the pair, the liveness
-// check (default idle time 10 s, so up to ~20 s) being the backstop.
+// check (default idle time 10 s, so up to ~20 s) being the backstop. The liveness change
+// alone is guarded by h2-goaway-liveness.test.ts (a GOAWAY, no reset, then silence).
 
 import assert from "node:assert/strict";
 import fs from "node:fs";
