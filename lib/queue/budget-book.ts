@@ -321,11 +321,14 @@ export class BudgetBook {
    * first made; a change written before it lands would be undone by it on disk (a restart
    * brought back the old policy), and a failed one takes the budget away again.
    */
-  private writeOf<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    return this.lock.run(async () => {
+  private async writeOf<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    // Waits outside the lock (held, it stalled every bound enqueue and budget write behind
+    // one slow create_with), then checks again under it, as prepare does.
+    for (;;) {
       await this.landed([key]);
-      return fn();
-    });
+      const done = await this.lock.run(async () => (this.unwritten.has(key) ? undefined : { value: await fn() }));
+      if (done) return done.value;
+    }
   }
 
   private checkCosts(all: readonly BindingRequest[], creating: readonly [string, BudgetPolicy][]): void {

@@ -9,6 +9,9 @@ import { later } from "./clock.ts";
 import type { QueueContext } from "./context.ts";
 import { optionsOf, withMeta } from "./job.ts";
 
+/** Completions were reserved room at enqueue (Store.update); one object for every ack. */
+const RESERVED = { reserved: true } as const;
+
 /** Complete every id that is in flight; returns the ids that were not. */
 export async function complete(ctx: QueueContext, ids: readonly string[], nowMs: number): Promise<string[]> {
   const t = ctx.store.table;
@@ -33,7 +36,7 @@ export async function complete(ctx: QueueContext, ids: readonly string[], nowMs:
       metas.push(withMeta(t, slot, { status: STATUS_COMPLETED, completedAtMs: nowMs, purgeAtMs: later(nowMs, retentionMs) }));
     }
   }
-  await Promise.all([ctx.store.remove(removals, ctx.writeSync), ctx.store.update(updates, metas, ctx.writeSync, { reserved: true })]);
+  await Promise.all([ctx.store.remove(removals, ctx.writeSync), ctx.store.update(updates, metas, ctx.writeSync, RESERVED)]);
   for (const queue of queues) ctx.stats.completed(queue, nowMs);
   return notFound;
 }

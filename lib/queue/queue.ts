@@ -512,15 +512,19 @@ export class Queue {
     // nor claim a unique key after the indexes were cleared.
     // Everything in memory is cleared when the store applies the reset, in the same turn,
     // and only if its record was written: a refused reset (507, EIO) changes nothing.
+    // Until then memory still holds the old jobs, so nothing may be planned from them and
+    // land after the RESET record, where a restart would replay it: batch folds and seals
+    // (rewrites of a job, under the enqueue lock) and compaction copies (the store pauses
+    // them) wait for the reset.
     await this.crons.reset(async () => {
-      await guarded(this.store.reset(this.ctx.writeSync, () => {
+      await this.ctx.enqueueLock.run(() => guarded(this.store.reset(this.ctx.writeSync, () => {
         this.ctx.dispatcher.releaseAll();
         this.ctx.unique.clear();
         this.ctx.batches.clear();
         this.pauses.clear();
         this.leases.clear();
         this.budgets.clear();
-      }));
+      })));
     });
     this.changed();
     this.scheduler.poke();

@@ -220,6 +220,10 @@ async function copyErrors(store: Store, oldest: number, errors: { id: string; at
 async function copyBlobs(store: Store, oldest: number, keys: string[]): Promise<number> {
   let copied = 0;
   for (const key of keys) {
+    // A put or delete of this blob in flight is not in memory yet: a copy of the old state
+    // would land after it and win on a restart. Wait for it, then read and append with no
+    // await between, so any later write of the blob lands after the copy.
+    for (let inFlight = store.blobWriteInFlight(key); inFlight; inFlight = store.blobWriteInFlight(key)) await inFlight;
     const entry = store.blobs.get(key);
     if (!entry || entry.segment !== oldest) continue;
     const bytes = Buffer.from(store.readRecord(entry.segment, entry.offset, entry.length));

@@ -73,6 +73,9 @@ export interface NewJob {
   payload: Buffer;
 }
 
+const NO_BLOBS: readonly BlobWrite[] = [];
+const NO_FRAMES: readonly Buffer[] = [];
+
 /** A blob written in the same transaction as jobs (insert, update): a cron group's new schedule, a new budget. */
 export interface BlobWrite {
   namespace: number;
@@ -102,6 +105,13 @@ export class Store {
   readonly dir: string;
   readonly table: JobTable;
   readonly blobs = new Map<string, BlobEntry>();
+  /**
+   * Blob writes (puts, deletes) appended and not yet settled, by blob key. Memory shows a
+   * blob's new state only once its write lands, so a compaction copy planned meanwhile
+   * would copy the old state and land after the new one: a restart would bring back the
+   * old value, or a deleted budget or cron group. copyBlobs waits for these first.
+   */
+  private readonly blobWrites = new Map<string, Promise<void>>();
   readonly damage: Damage[];
   readonly segments: SegmentSet;
   readonly writer: LogWriter;
@@ -249,6 +259,7 @@ export class Store {
       }
     }
     const { locations, done } = this.appendGroup(all, sync);
+    if (blobs.length > 0) this.trackBlobWrites(blobs, done);
     const finishRewrites = rewrites.map((r, i) => this.beginRewrite(r, rewriteFrames[i]));
     this.writer.reservedBytes += reserve;
     try {
@@ -286,18 +297,21 @@ export class Store {
     slots: readonly number[], metas: readonly JobMeta[], sync: boolean,
     extra: { blobs?: readonly BlobWrite[]; reserved?: boolean } = {},
   ): Promise<void> {
-    const blobs = extra.blobs ?? [];
+    const blobs = extra.blobs ?? NO_BLOBS;
     this.assertOpen();
     if (slots.length === 0 && blobs.length === 0) return;
     const frames = metas.map((m) => encodeJobRecord(RECORD_META, m));
-    const blobFrames = blobs.map((b) => frameRecord(RECORD_BLOB, encodeBlobBody(b.namespace, b.key, b.value)));
+    const blobFrames = blobs.length === 0 ? NO_FRAMES : blobs.map((b) => frameRecord(RECORD_BLOB, encodeBlobBody(b.namespace, b.key, b.value)));
     const all = blobFrames.length === 0 ? frames : [...frames, ...blobFrames];
     if (!extra.reserved) {
       const refusal = this.writer.refusalFor(all.reduce((n, f) => n + f.length, all.length > 1 ? RECORD_HEADER_BYTES : 0));
       if (refusal) throw refusal;
     }
-    const undo = slots.map((slot, i) => this.applyMeta(slot, metas[i]));
+    // Appended before memory changes: a write too large for a segment throws here, and
+    // must leave nothing applied (no await between the two).
     const { locations, done } = this.appendGroup(all, sync);
+    if (blobs.length > 0) this.trackBlobWrites(blobs, done);
+    const undo = slots.map((slot, i) => this.applyMeta(slot, metas[i]));
     try {
       await done;
     } catch (err) {
@@ -306,6 +320,20 @@ export class Store {
     }
     // A reset appended after us clears them after this (batches settle in append order).
     if (blobs.length > 0) this.noteBlobs(blobs, blobFrames, locations.slice(frames.length));
+  }
+
+  private trackBlobWrites(blobs: readonly { namespace: number; key: string }[], done: Promise<void>): void {
+    const settled = done.then(() => {}, () => {});
+    const keys = blobs.map((b) => blobKey(b.namespace, b.key));
+    for (const k of keys) this.blobWrites.set(k, settled);
+    void settled.then(() => {
+      for (const k of keys) if (this.blobWrites.get(k) === settled) this.blobWrites.delete(k);
+    });
+  }
+
+  /** A write of the blob (its key in `blobs`) still in flight, if any (see blobWrites). */
+  blobWriteInFlight(key: string): Promise<void> | undefined {
+    return this.blobWrites.get(key);
   }
 
   /** Blobs just written: in memory, with where they are on disk. */
@@ -420,10 +448,20 @@ export class Store {
    * state, and the next checkpoint made that permanent). `applied` runs at that moment,
    * synchronously: batches settle in append order, so every write appended before the
    * reset has been applied to memory by then, and none appended after it yet.
+   * Writes planned from the old state must not be appended while the reset is in flight:
+   * they would land after the RESET record and bring their jobs back on a restart. The
+   * store pauses its compaction meanwhile; Requires: the caller keeps rewrites of existing
+   * jobs (batch folds and seals) out too (Queue.reset holds the enqueue lock).
    */
   async reset(sync: boolean, applied: () => void = () => {}): Promise<void> {
     this.assertOpen();
-    await this.appendGroup([frameRecord(RECORD_RESET, Buffer.alloc(0))], sync).done;
+    // Compaction copies jobs and blobs as memory holds them: paused until memory is cleared.
+    const resumeCompaction = await this.pauseCompaction();
+    try {
+      await this.appendGroup([frameRecord(RECORD_RESET, Buffer.alloc(0))], sync).done;
+    } finally {
+      resumeCompaction();
+    }
     this.epoch++;
     // Inserts appended after the reset keep the reserve they added; only the cleared jobs' goes.
     this.writer.reservedBytes -= reserveForAll(this.table);
@@ -449,7 +487,9 @@ export class Store {
    */
   async deleteBlob(namespace: number, key: string, sync: boolean): Promise<void> {
     this.assertOpen();
-    await this.appendGroup([frameRecord(RECORD_BLOB_DELETE, encodeBlobBody(namespace, key))], sync).done;
+    const { done } = this.appendGroup([frameRecord(RECORD_BLOB_DELETE, encodeBlobBody(namespace, key))], sync);
+    this.trackBlobWrites([{ namespace, key }], done);
+    await done;
     this.blobs.delete(blobKey(namespace, key));
   }
 

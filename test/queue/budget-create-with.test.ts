@@ -233,4 +233,34 @@ describe("create_with on the job budget routes and cron installs", () => {
       await r.close();
     }
   });
+  it("while a change of one budget waits for its create_with write, other budgets' enqueues and writes go on", async () => {
+    const r = await rig();
+    const held = gate();
+    try {
+      await r.queue.budgets.create("B", policy);
+      const holding = r.queue.ctx.enqueueLock.run(() => held.promise);
+      const enqueued = r.queue.enqueue({ ...job("K"), unique_key: "u" });
+      await until(() => r.queue.budgets.budgets.has("K"), "the budget made in memory");
+      const patched = r.queue.budgets.patch("K", { allocation: 9 });
+      // The patch of K waits for K's write (held). It used to wait holding the book's lock,
+      // so these waited too, whatever their key, until the held write landed.
+      const others = Promise.all([
+        r.queue.enqueue({ type: "t", queue: "other", payload: 2, budgets: [{ key: "B" }] }),
+        r.queue.budgets.create("C", policy),
+      ]);
+      let timer: NodeJS.Timeout | undefined;
+      const done = await Promise.race([
+        others.then(() => true),
+        new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), 10_000); }),
+      ]);
+      clearTimeout(timer);
+      assert.ok(done, "an enqueue bound to B and POST /budgets/C still waited after 10 s");
+      held.open();
+      await Promise.all([holding, enqueued, patched, others]);
+      assert.equal(r.queue.budgets.get("K").allocation, 9);
+    } finally {
+      held.open();
+      await r.close();
+    }
+  });
 });
