@@ -33,6 +33,14 @@ export class AbandonCounter {
     return n;
   }
 
+  /** Take back the last add() of `id` (its failure was refused; it will be counted when retried). */
+  uncount(id: string): void {
+    const n = this.counts.get(id);
+    if (n === undefined) return;
+    if (n <= 1) this.counts.delete(id);
+    else this.counts.set(id, n - 1);
+  }
+
   /** A retry starts the job afresh. */
   forget(id: string): void {
     this.counts.delete(id);

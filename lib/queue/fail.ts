@@ -1,6 +1,8 @@
 // Nack (API.md §3.9): count the failure, record it, then kill, reschedule at retry_at,
 // kill past the retry limit, or reschedule after backoff.
-// Guarantee: the job's new state and its error record are written atomically.
+// Guarantee: the job's new state and its error record are written atomically. On a full
+// disk a failure that would use the room kept for acks is refused (507) and changes
+// nothing: no reserve can cover a job's failures, of which there may be any number.
 
 import { STATUS_DEAD, STATUS_IN_FLIGHT, STATUS_SCHEDULED } from "../storage/format.ts";
 import { backoffDelayMs } from "./backoff.ts";
@@ -61,19 +63,27 @@ export async function fail(ctx: QueueContext, id: string, input: FailureInput, n
   else if (!dead && attempts > retryLimit) dead = true;
   else if (!dead) readyAtMs = later(nowMs, backoffDelayMs(attempts, options.backoff ?? ctx.defaults.backoff, ctx.random));
 
-  ctx.dispatcher.release(id, slot);
+  // The job leaves its stream (and lease) only once its write is taken: a failure the
+  // storage refuses (507 on a full disk) leaves it in flight on its stream, as it was, so
+  // the worker can report again, or the stream's end or the lease puts it back.
+  const release = () => ctx.dispatcher.release(id, slot);
   if (dead) {
     const deadMs = options.retention?.dead_ms ?? ctx.defaults.deadRetentionMs;
     const meta = withMeta(t, slot, {
       status: STATUS_DEAD, attempts, failedAtMs: nowMs, purgeAtMs: deadMs === 0 ? undefined : later(nowMs, deadMs),
     });
-    if (deadMs === 0) await ctx.store.remove([slot], ctx.writeSync);
-    else await ctx.store.fail(slot, meta, attempt, record, ctx.writeSync);
+    if (deadMs === 0) {
+      // A delete: its room was reserved at enqueue, so it is never refused for space.
+      release();
+      await ctx.store.remove([slot], ctx.writeSync);
+    } else {
+      await ctx.store.fail(slot, meta, attempt, record, ctx.writeSync, release);
+    }
     ctx.stats.failed(meta.queue, true, nowMs);
     return viewOfMeta(meta);
   }
   const meta = withMeta(t, slot, { status: STATUS_SCHEDULED, attempts, failedAtMs: nowMs, readyAtMs });
-  await ctx.store.fail(slot, meta, attempt, record, ctx.writeSync);
+  await ctx.store.fail(slot, meta, attempt, record, ctx.writeSync, release);
   ctx.stats.failed(meta.queue, false, nowMs);
   // Rescheduled: a unique job takes its key back if it is free (§4.3).
   if (options.unique_key !== undefined && t.slotById.get(id) === slot) ctx.unique.reclaim(t, options.unique_key, id);

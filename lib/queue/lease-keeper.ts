@@ -6,7 +6,7 @@
 
 import { STATUS_IN_FLIGHT } from "../storage/format.ts";
 import { AbandonCounter, killAbandoned } from "./abandons.ts";
-import { guarded } from "./errors.ts";
+import { guarded, isStorageRefusal } from "./errors.ts";
 import type { QueueContext } from "./context.ts";
 import { fail } from "./fail.ts";
 import { LeaseBook, formatLease } from "./lease.ts";
@@ -68,7 +68,16 @@ export class LeaseKeeper {
     const message = kill ? `abandoned ${n} times` : `lease expired after ${formatLease(leaseMs)}`;
     guarded(fail(this.ctx, id, { message, kill }, this.ctx.clock.now())).then(
       () => this.options.onFailed(id),
-      (err) => this.options.onError(err, `expiring the lease of job ${id}`),
+      (err) => {
+        // Refused for space (a full disk): the failure changed nothing and the job is still
+        // in flight on its stream. Try again one lease later, the abandonment not counted
+        // twice, rather than leave it with a worker that may be gone.
+        if (isStorageRefusal(err) && t.slotById.get(id) === slot && t.status[slot] === STATUS_IN_FLIGHT && this.ctx.dispatcher.holderOf(id)) {
+          if (n > 0) this.abandons.uncount(id);
+          this.leases.grant(id, leaseMs, this.ctx.clock.now());
+        }
+        this.options.onError(err, `expiring the lease of job ${id}`);
+      },
     );
   }
 

@@ -374,15 +374,27 @@ export class Store {
     };
   }
 
-  /** Record a failure: the job's new state and its error record, atomically. */
-  async fail(slot: number, meta: JobMeta, attempt: number, record: unknown, sync: boolean): Promise<void> {
+  /**
+   * Record a failure: the job's new state and its error record, atomically. `accepted`
+   * runs synchronously once the write is taken, before the new state is applied; a
+   * refused write rejects without calling it and changes nothing. No reserve covers a
+   * failure (a job may fail any number of times; its reserve is for the one completion),
+   * so on a full disk it is refused when it would eat the room kept for acks
+   * (LogWriter.refusalFor), as update() is: heavy nacking there used to use that room
+   * up, and then every write failed, acks included, until space came back.
+   */
+  async fail(slot: number, meta: JobMeta, attempt: number, record: unknown, sync: boolean, accepted: () => void = () => {}): Promise<void> {
     this.assertOpen();
     const frames = [
       encodeJobRecord(RECORD_META, meta),
       frameRecord(RECORD_ERROR, encodeErrorBody(meta.id, attempt, record)),
     ];
-    const undo = this.applyMeta(slot, meta);
+    const refusal = this.writer.refusalFor(RECORD_HEADER_BYTES + frames[0].length + frames[1].length);
+    if (refusal) throw refusal;
+    // Appended before anything changes: a record too large for a segment throws here.
     const { locations, done } = this.appendGroup(frames, sync);
+    accepted();
+    const undo = this.applyMeta(slot, meta);
     try {
       await done;
     } catch (err) {

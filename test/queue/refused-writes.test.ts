@@ -1,23 +1,27 @@
 // Writes the storage refuses (a full disk, EIO) must change nothing: not the served
 // state, and not what a later checkpoint or compaction writes down. And on a full disk,
-// changes that were promised no room (PATCH, budget binds, compaction copies) are refused
-// before they eat the room kept for acks, so acks keep working (docs/operations.md).
+// changes that were promised no room (PATCH, budget binds, compaction copies, nacks) are
+// refused before they eat the room kept for acks, so acks keep working (docs/operations.md).
 
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { createAdminApp } from "../../lib/http/admin.ts";
 import { createQueue, type Queue } from "../../lib/queue/queue.ts";
-import { QueueError } from "../../lib/queue/types.ts";
+import { type JobWithPayload, QueueError } from "../../lib/queue/types.ts";
 import { StorageError } from "../../lib/storage/errors.ts";
+import { STATUS_IN_FLIGHT } from "../../lib/storage/format.ts";
 import { type Store, openStore } from "../../lib/storage/store.ts";
 import { FaultyFs, isPreallocation } from "../helpers/faulty-fs.ts";
+import { eventually } from "../helpers/server.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 
 after(() => cleanupTmp());
 
-async function open(dir: string, fs = new FaultyFs()): Promise<{ store: Store; queue: Queue; fs: FaultyFs }> {
+async function open(
+  dir: string, fs = new FaultyFs(), onError?: (err: unknown, where: string) => void,
+): Promise<{ store: Store; queue: Queue; fs: FaultyFs }> {
   const store = await openStore({ dir, segmentBytes: 1024 * 1024, fs });
-  return { store, queue: createQueue(store, { reaperIntervalMs: 0 }), fs };
+  return { store, queue: createQueue(store, { reaperIntervalMs: 0, onError, globalInFlightLimit: 10_000 }), fs };
 }
 
 async function close(q: { store: Store; queue: Queue }): Promise<void> {
@@ -94,6 +98,20 @@ describe("a write that fails with EIO changes nothing, now or after a checkpoint
   });
 });
 
+it("a failure too large for a segment is refused (400) and changes nothing: the job stays on its stream", async () => {
+  const q = await open(tmpDir("zizq-refused-large-"));
+  const { job } = await q.queue.enqueue({ type: "t", queue: "q", payload: null });
+  const got: JobWithPayload[] = [];
+  const taker = q.queue.take({ queues: ["q"], prefetch: 0, deliver: (j) => (got.push(j), true) });
+  await eventually(() => got.length === 1, 5000, "the job delivered");
+  await assert.rejects(q.queue.fail(job.id, { message: "x".repeat(1_100_000) }), (e: unknown) => e instanceof QueueError && e.code === "invalid_argument");
+  assert.equal(q.queue.get(job.id).job.status, "in_flight");
+  assert.equal(q.queue.get(job.id).job.attempts, 0);
+  taker.close();
+  assert.equal(q.queue.get(job.id).job.status, "ready", "its stream still held it");
+  await close(q);
+});
+
 describe("a full disk", () => {
   it("refuses PATCHes and compaction before they eat the room kept for acks; acks keep working", async () => {
     const dir = tmpDir("zizq-refused-full-");
@@ -136,4 +154,117 @@ describe("a full disk", () => {
     }
     await close(q);
   });
+
+  /**
+   * A queue on a full disk with `jobs` jobs, half of them kept once completed (their ack
+   * writes a META record into the reserve, the others' a DELETE), all in flight on one
+   * stream. Each job's payload is ~400 bytes.
+   */
+  async function fullWithJobsInFlight(onError?: (err: unknown, where: string) => void) {
+    const q = await open(tmpDir("zizq-refused-full-"), new FaultyFs(), onError);
+    const { queue, fs } = q;
+    for (let i = 0; i < 4; i++) {
+      await queue.enqueueBulk({ jobs: Array.from({ length: 200 }, (_, k) => ({
+        type: "t", queue: "q", payload: { k, pad: "x".repeat(400) }, ...(k % 2 === 0 ? { retention: { completed_ms: 3_600_000 } } : {}),
+      })) });
+    }
+    fs.failWrite({ kind: "enospc", match: isPreallocation, persistent: true });
+    let err: unknown;
+    for (let i = 0; i < 10_000 && err === undefined; i++) {
+      await queue.enqueue({ type: "t", queue: "q", payload: { pad: "y".repeat(400) } }).catch((e: unknown) => { err = e; });
+    }
+    assert.ok(isFull(err), `enqueues are refused: ${String(err)}`);
+    const jobs = countLive(q.store);
+    const got: JobWithPayload[] = [];
+    const taker = queue.take({ queues: ["q"], prefetch: 0, deliver: (j) => (got.push(j), true) });
+    await eventually(() => got.length === jobs, 10_000, `${jobs} jobs delivered`);
+    return { ...q, got, taker };
+  }
+
+  it("refuses nacks before they eat the room kept for acks (507, nothing changed); acks of every job keep working", async () => {
+    const q = await fullWithJobsInFlight();
+    const { queue, store, fs, got } = q;
+    // An ack needs less than the room kept for it, so acks leave room nacks may use.
+    const acked = 1000;
+    for (const j of got.slice(0, acked)) await queue.complete(j.job.id);
+    // Each nack writes its state and a ~8 KB error record. The old code took them until
+    // the preallocated room ran out; then every write failed, acks included.
+    const backtrace = "Error: boom\n" + "    at handler (/app/jobs/worker.js:10:5)\n".repeat(200);
+    let nacked = 0;
+    let refusal: unknown;
+    for (const j of got.slice(acked)) {
+      const r = await queue.fail(j.job.id, { message: `boom ${nacked}`, backtrace }).catch((e: unknown) => e);
+      if (r instanceof Error) { refusal = r; break; }
+      nacked++;
+    }
+    assert.ok(nacked > 0, "nacks are taken while there is room");
+    assert.ok(isFull(refusal), `a nack is refused with a 507 (${nacked} of ${got.length} taken first): ${String(refusal)}`);
+    assert.match((refusal as Error).message, /^storage is full: /);
+    // The refused nack changed nothing: the job is still in flight on its stream.
+    const refused = got[acked + nacked].job.id;
+    const slot = store.table.slotById.get(refused)!;
+    assert.equal(queue.get(refused).job.status, "in_flight");
+    assert.equal(store.table.attempts[slot], 0);
+    assert.equal(queue.errors(refused, { order: "asc", limit: 10 }).errors.length, 0, "no error record");
+    // Every other job still in flight can be acked: the room kept for that is untouched.
+    for (const j of got.slice(acked + nacked + 1)) await queue.complete(j.job.id);
+    // The refused job is still held by its stream: the stream's end puts it back.
+    q.taker.close();
+    assert.equal(queue.get(refused).job.status, "ready");
+    // Space is back: its nack works again (the first may still find no spare made yet).
+    fs.clear();
+    const got2: JobWithPayload[] = [];
+    const taker2 = queue.take({ queues: ["q"], prefetch: 1, deliver: (j) => (got2.push(j), true) });
+    await eventually(() => got2.find((j) => j.job.id === refused), 5000, "the refused job delivered again");
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const r = await queue.fail(refused, { message: "boom", backtrace }).catch((e: unknown) => e);
+      if (!(r instanceof Error)) break;
+      assert.ok(isFull(r) && Date.now() < deadline, `nack after space came back: ${String(r)}`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(queue.get(refused).job.attempts, 1);
+    taker2.close();
+    await close(q);
+  });
+
+  it("an expired lease the disk refuses to record leaves the job on its stream and is tried again one lease later", async () => {
+    const refusals: string[] = [];
+    const q = await fullWithJobsInFlight((err, where) => { if (isFull(err)) refusals.push(where); });
+    const { queue, fs } = q;
+    // Use up the room left with the smallest nacks (~200 bytes; an expiry's is ~220).
+    let refused: unknown;
+    for (const j of q.got) {
+      refused = await queue.fail(j.job.id, { message: "x" }).then(() => undefined, (e: unknown) => e);
+      if (refused) break;
+    }
+    assert.ok(isFull(refused), String(refused));
+    q.taker.close();
+    const got: JobWithPayload[] = [];
+    const taker = queue.take({ queues: ["q"], prefetch: 1, leaseMs: 100, deliver: (j) => (got.push(j), true) });
+    await eventually(() => got.length === 1, 5000, "a job delivered");
+    const id = got[0].job.id;
+    await eventually(() => refusals.some((w) => w === `expiring the lease of job ${id}`), 5000, "the expiry refused");
+    assert.equal(queue.get(id).job.status, "in_flight");
+    assert.equal(got.length, 1, "the stream's credit is still taken");
+    // Space is back: the expiry goes through on a later try.
+    fs.clear();
+    await eventually(() => queue.get(id).job.status === "scheduled", 10_000, "the expiry recorded");
+    assert.equal(queue.get(id).job.attempts, 1);
+    assert.match(queue.errors(id, { order: "asc", limit: 10 }).errors[0].message, /^lease expired after 100ms$/);
+    taker.close();
+    await close(q);
+  });
 });
+
+function countInFlight(store: Store): number {
+  let n = 0;
+  store.table.forEachLive((slot) => { if (store.table.status[slot] === STATUS_IN_FLIGHT) n++; });
+  return n;
+}
+
+function countLive(store: Store): number {
+  let n = 0;
+  store.table.forEachLive(() => { n++; });
+  return n;
+}
