@@ -19,7 +19,7 @@ import { type EnqueueInput, checkBatches, enqueue, parseEnqueue } from "./enqueu
 import type { BindingRequest } from "./budget-policy.ts";
 import { fail, parseFailure } from "./fail.ts";
 import { IdGenerator } from "./ids.ts";
-import { guarded } from "./errors.ts";
+import { guarded, toQueueError } from "./errors.ts";
 import { DEFAULTS, type JobDefaults, isExpired, isTerminal, optionsOf, viewOf, viewOfMeta } from "./job.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import { parsePatch, patchedMeta } from "./patch.ts";
@@ -562,14 +562,16 @@ export class Queue {
    * record for a long time, and a kill -9 or a restore (a scan) then brought it back
    * with an older `dequeued_at`, or none, though API.md §3.6 keeps it across a requeue.
    * So a stream's requeued jobs are recorded as they stand, one record per 1,024 (not
-   * awaited: nobody waits on a dropped stream).
+   * awaited: nobody waits on a dropped stream). The requeue itself is in memory and
+   * always happens; on a full disk the record is refused (a `storage_refused` line)
+   * rather than eat the room kept for acks, and only `dequeued_at` is then lost to a crash.
    */
   private recordRequeue(slots: readonly number[]): void {
     const store = this.ctx.store;
     if (store.isClosed) return;
     for (let i = 0; i < slots.length; i += REQUEUE_RECORD_JOBS) {
       store.recordMeta(slots.slice(i, i + REQUEUE_RECORD_JOBS), this.ctx.writeSync)
-        .catch((err: unknown) => this.onError(err, "recording requeued jobs"));
+        .catch((err: unknown) => this.onError(toQueueError(err), "recording requeued jobs"));
     }
   }
 

@@ -345,11 +345,18 @@ export class Store {
    * Write the jobs' state as the table holds it, changing nothing: for state changed in
    * memory only (jobs a dropped take stream put back to ready), so that a restart or a
    * scan finds it. Nothing to undo if the write fails: the table is already right.
+   * No reserve covers it (the jobs' reserve is for their completion, still to come), so
+   * on a full disk it is refused as update() refuses (LogWriter.refusalFor) rather than
+   * eat the room kept for acks; what is then missing from the log is only `dequeued_at`
+   * (the log's status for these jobs is already not in flight: taking writes nothing).
    */
   recordMeta(slots: readonly number[], sync: boolean): Promise<void> {
     this.assertOpen();
     if (slots.length === 0) return Promise.resolve();
-    return this.appendGroup(slots.map((slot) => encodeJobRecord(RECORD_META, this.table.meta(slot))), sync).done;
+    const frames = slots.map((slot) => encodeJobRecord(RECORD_META, this.table.meta(slot)));
+    const refusal = this.writer.refusalFor(frames.reduce((n, f) => n + f.length, frames.length > 1 ? RECORD_HEADER_BYTES : 0));
+    if (refusal) return Promise.reject(refusal);
+    return this.appendGroup(frames, sync).done;
   }
 
   /** Replace a job's payload and state (a batch fold): a new JOB record. */

@@ -1,7 +1,8 @@
 // Writes the storage refuses (a full disk, EIO) must change nothing: not the served
 // state, and not what a later checkpoint or compaction writes down. And on a full disk,
-// changes that were promised no room (PATCH, budget binds, compaction copies, nacks) are
-// refused before they eat the room kept for acks, so acks keep working (docs/operations.md).
+// changes that were promised no room (PATCH, budget binds, compaction copies, nacks, the
+// records of a dropped stream's requeue) are refused before they eat the room kept for
+// acks, so acks keep working (docs/operations.md).
 
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
@@ -225,6 +226,35 @@ describe("a full disk", () => {
     }
     assert.equal(queue.get(refused).job.attempts, 1);
     taker2.close();
+    await close(q);
+  });
+
+  it("requeues a dropped stream's jobs without eating the room kept for acks (the record is refused, the jobs are ready)", async () => {
+    const refusals: string[] = [];
+    const q = await fullWithJobsInFlight((err, where) => { if (isFull(err)) refusals.push(where); });
+    const { queue, store } = q;
+    let taker = q.taker;
+    // Each drop writes ~90 KB of META records (one per job) on the old code; repeated
+    // drops used up the room, then every write failed, acks too. Now the records are
+    // refused once they would use it, and the jobs are requeued all the same.
+    let drops = 0;
+    for (; drops < 40 && refusals.length === 0; drops++) {
+      taker.close();
+      assert.equal(countInFlight(store), 0, "the dropped stream's jobs are not in flight");
+      const got: JobWithPayload[] = [];
+      taker = queue.take({ queues: ["q"], prefetch: 0, deliver: (j) => (got.push(j), true) });
+      await eventually(() => got.length === countLive(store), 10_000, "every job delivered again");
+      // A record refused after this drop is reported at once (refusalFor is synchronous).
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    taker.close();
+    assert.equal(countInFlight(store), 0, "the jobs are not in flight");
+    const got: JobWithPayload[] = [];
+    taker = queue.take({ queues: ["q"], prefetch: 0, deliver: (j) => (got.push(j), true) });
+    await eventually(() => got.length === countLive(store), 10_000, "every job delivered again");
+    for (const j of got) await queue.complete(j.job.id);
+    assert.deepEqual(refusals.slice(0, 1), ["recording requeued jobs"], `a requeue's record is refused after ${drops} drops`);
+    taker.close();
     await close(q);
   });
 
