@@ -84,5 +84,9 @@ export function killAbandoned(ctx: QueueContext, slot: number, abandons: number,
     status: STATUS_DEAD, attempts, failedAtMs: nowMs, purgeAtMs: deadMs === 0 ? undefined : later(nowMs, deadMs),
   });
   if (deadMs === 0) return ctx.store.remove([slot], ctx.writeSync);
-  return ctx.store.fail(slot, meta, attempt, record, ctx.writeSync);
+  // Reserved: on a full disk a refused kill left the poison job ready, handed out again.
+  return ctx.store.fail(slot, meta, attempt, record, ctx.writeSync, KILL);
 }
+
+/** A kill takes the place of the completion the job's reserve was kept for (Store.fail). */
+const KILL = { reserved: true } as const;

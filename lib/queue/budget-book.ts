@@ -160,6 +160,23 @@ export class BudgetBook {
   }
 
   /** POST /reset: the store dropped every blob already. */
+  /**
+   * Run `fn` (a reset) with no budget write in flight and none starting: under the book's
+   * lock (budget writes, create_with preparations) once every create_with write pending
+   * has landed. Why: a budget write racing the reset's record applied to memory on the
+   * wrong side of it (a budget served but gone on a restart, or the other way round).
+   * Requires: no caller holds a lock that a pending create_with write waits for (the cron
+   * lock is fine: cron installs hold it through their write, so none is pending; the
+   * enqueue lock is not: a keyed enqueue waits for it holding a pending budget).
+   */
+  async quiesced<T>(fn: () => Promise<T>): Promise<T> {
+    for (;;) {
+      await this.landed([...this.unwritten.keys()]);
+      const done = await this.lock.run(async () => (this.unwritten.size > 0 ? undefined : { value: await fn() }));
+      if (done) return done.value;
+    }
+  }
+
   clear(): void {
     this.budgets.clear();
     this.pinned.clear();

@@ -77,13 +77,13 @@ export async function fail(ctx: QueueContext, id: string, input: FailureInput, n
       release();
       await ctx.store.remove([slot], ctx.writeSync);
     } else {
-      await ctx.store.fail(slot, meta, attempt, record, ctx.writeSync, release);
+      await ctx.store.fail(slot, meta, attempt, record, ctx.writeSync, { accepted: release });
     }
     ctx.stats.failed(meta.queue, true, nowMs);
     return viewOfMeta(meta);
   }
   const meta = withMeta(t, slot, { status: STATUS_SCHEDULED, attempts, failedAtMs: nowMs, readyAtMs });
-  await ctx.store.fail(slot, meta, attempt, record, ctx.writeSync, release);
+  await ctx.store.fail(slot, meta, attempt, record, ctx.writeSync, { accepted: release });
   ctx.stats.failed(meta.queue, false, nowMs);
   // Rescheduled: a unique job takes its key back if it is free (§4.3).
   if (options.unique_key !== undefined && t.slotById.get(id) === slot) ctx.unique.reclaim(t, options.unique_key, id);

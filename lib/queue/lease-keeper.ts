@@ -6,7 +6,7 @@
 
 import { STATUS_IN_FLIGHT } from "../storage/format.ts";
 import { AbandonCounter, killAbandoned } from "./abandons.ts";
-import { guarded, isStorageRefusal } from "./errors.ts";
+import { guarded, isStorageRefusal, toQueueError } from "./errors.ts";
 import type { QueueContext } from "./context.ts";
 import { fail } from "./fail.ts";
 import { LeaseBook, formatLease } from "./lease.ts";
@@ -54,7 +54,7 @@ export class LeaseKeeper {
     if (n < this.abandons.max) return false;
     killAbandoned(this.ctx, slot, n, this.ctx.clock.now()).then(
       () => this.options.onFailed(id),
-      (err) => this.options.onError(err, `killing job ${id} after ${n} abandoned deliveries`),
+      (err) => this.options.onError(toQueueError(err), `killing job ${id} after ${n} abandoned deliveries`),
     );
     return true;
   }

@@ -516,16 +516,24 @@ export class Queue {
     // land after the RESET record, where a restart would replay it: batch folds and seals
     // (rewrites of a job, under the enqueue lock) and compaction copies (the store pauses
     // them) wait for the reset.
-    await this.crons.reset(async () => {
-      await this.ctx.enqueueLock.run(() => guarded(this.store.reset(this.ctx.writeSync, () => {
-        this.ctx.dispatcher.releaseAll();
-        this.ctx.unique.clear();
-        this.ctx.batches.clear();
-        this.pauses.clear();
-        this.leases.clear();
-        this.budgets.clear();
-      })));
-    });
+    // Budget and pause writes are held off too, and the ones in flight land first: applied
+    // to memory after the reset cleared it, they were served but not on disk after it.
+    // Compaction is paused first, outside the locks: waiting for a long run inside them
+    // held every keyed enqueue and cron firing.
+    const resumeCompaction = await this.store.pauseCompaction();
+    try {
+      await this.crons.reset(() => this.budgets.quiesced(() => this.pauses.exclusive(() =>
+        this.ctx.enqueueLock.run(() => guarded(this.store.reset(this.ctx.writeSync, () => {
+          this.ctx.dispatcher.releaseAll();
+          this.ctx.unique.clear();
+          this.ctx.batches.clear();
+          this.pauses.clear();
+          this.leases.clear();
+          this.budgets.clear();
+        }))))));
+    } finally {
+      resumeCompaction();
+    }
     this.changed();
     this.scheduler.poke();
   }

@@ -350,13 +350,35 @@ export class Store {
    * eat the room kept for acks; what is then missing from the log is only `dequeued_at`
    * (the log's status for these jobs is already not in flight: taking writes nothing).
    */
-  recordMeta(slots: readonly number[], sync: boolean): Promise<void> {
+  async recordMeta(slots: readonly number[], sync: boolean): Promise<void> {
     this.assertOpen();
-    if (slots.length === 0) return Promise.resolve();
-    const frames = slots.map((slot) => encodeJobRecord(RECORD_META, this.table.meta(slot)));
-    const refusal = this.writer.refusalFor(frames.reduce((n, f) => n + f.length, frames.length > 1 ? RECORD_HEADER_BYTES : 0));
-    if (refusal) return Promise.reject(refusal);
-    return this.appendGroup(frames, sync).done;
+    // Atomicity is not needed here (each record stands alone), so the records go in groups
+    // that fit the smallest segment: 1,024 of them in one did not fit a 64 KiB one (a
+    // too_large throw out of the closing stream).
+    const budget = Math.floor((this.segments.startBytes - SEGMENT_HEADER_BYTES) / 4);
+    const writes: Promise<void>[] = [];
+    let group: Buffer[] = [];
+    let bytes = RECORD_HEADER_BYTES;
+    const append = (): void => {
+      const refusal = this.writer.refusalFor(group.length > 1 ? bytes : bytes - RECORD_HEADER_BYTES);
+      if (refusal) throw refusal;
+      writes.push(this.appendGroup(group, sync).done);
+      group = [];
+      bytes = RECORD_HEADER_BYTES;
+    };
+    try {
+      for (const slot of slots) {
+        const frame = encodeJobRecord(RECORD_META, this.table.meta(slot));
+        if (group.length > 0 && bytes + frame.length > budget) append();
+        group.push(frame);
+        bytes += frame.length;
+      }
+      if (group.length > 0) append();
+    } catch (err) {
+      for (const w of writes) w.catch(() => {}); // the groups already appended go on; this one is refused
+      throw err;
+    }
+    await Promise.all(writes);
   }
 
   /** Replace a job's payload and state (a batch fold): a new JOB record. */
@@ -388,19 +410,27 @@ export class Store {
    * failure (a job may fail any number of times; its reserve is for the one completion),
    * so on a full disk it is refused when it would eat the room kept for acks
    * (LogWriter.refusalFor), as update() is: heavy nacking there used to use that room
-   * up, and then every write failed, acks included, until space came back.
+   * up, and then every write failed, acks included, until space came back. `reserved`:
+   * a kill the server itself decides (a poison job's last abandonment), whose death takes
+   * the place of the completion its reserve was kept for, and whose short record must not
+   * be refused, or the job would be handed out again.
    */
-  async fail(slot: number, meta: JobMeta, attempt: number, record: unknown, sync: boolean, accepted: () => void = () => {}): Promise<void> {
+  async fail(
+    slot: number, meta: JobMeta, attempt: number, record: unknown, sync: boolean,
+    extra: { accepted?: () => void; reserved?: boolean } = {},
+  ): Promise<void> {
     this.assertOpen();
     const frames = [
       encodeJobRecord(RECORD_META, meta),
       frameRecord(RECORD_ERROR, encodeErrorBody(meta.id, attempt, record)),
     ];
-    const refusal = this.writer.refusalFor(RECORD_HEADER_BYTES + frames[0].length + frames[1].length);
-    if (refusal) throw refusal;
+    if (!extra.reserved) {
+      const refusal = this.writer.refusalFor(RECORD_HEADER_BYTES + frames[0].length + frames[1].length);
+      if (refusal) throw refusal;
+    }
     // Appended before anything changes: a record too large for a segment throws here.
     const { locations, done } = this.appendGroup(frames, sync);
-    accepted();
+    extra.accepted?.();
     const undo = this.applyMeta(slot, meta);
     try {
       await done;
@@ -580,8 +610,11 @@ export class Store {
     // Run as the store's one compaction: close() waits for it (instead of closing the
     // files under it), and a seal meanwhile does not start a background run that would
     // copy the same oldest segment a second time.
-    while (this.compacting) await this.compacting;
-    while (this.pauses > 0) await new Promise<void>((resolve) => this.resumed.push(resolve));
+    // Both again after each wait: a background run may start while a pause ends.
+    while (this.compacting || this.pauses > 0) {
+      if (this.compacting) await this.compacting;
+      else await new Promise<void>((resolve) => this.resumed.push(resolve));
+    }
     const head = this.writer.head.segment;
     const run = (async () => {
       while (!this.closed) {

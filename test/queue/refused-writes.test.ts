@@ -279,7 +279,9 @@ describe("a full disk", () => {
     assert.equal(got.length, 1, "the stream's credit is still taken");
     // Space is back: the expiry goes through on a later try.
     fs.clear();
-    await eventually(() => queue.get(id).job.status === "scheduled", 10_000, "the expiry recorded");
+    // The new state shows at once, the error record once written: wait for both.
+    await eventually(() => queue.get(id).job.status === "scheduled" && queue.errors(id, { order: "asc", limit: 10 }).errors.length > 0,
+      10_000, "the expiry recorded");
     assert.equal(queue.get(id).job.attempts, 1);
     assert.match(queue.errors(id, { order: "asc", limit: 10 }).errors[0].message, /^lease expired after 100ms$/);
     taker.close();
