@@ -30,6 +30,12 @@ export interface ErrorLocation {
 
 export interface SlotExtras {
   options?: Record<string, unknown>;
+  /**
+   * Bytes `options` take packed in a record (the completion reserve counts them), when
+   * known: set from the record that carried them, else computed on first use (store.ts
+   * optionsBytesOf), and kept while the same options object stays.
+   */
+  optionsBytes?: number;
   failedAtMs?: number;
   completedAtMs?: number;
   purgeAtMs?: number;
@@ -240,8 +246,11 @@ export class JobTable {
     return this.status[slot] !== STATUS_FREE && this.slotById.get(id) === slot;
   }
 
-  /** Add a job (not yet indexed: call index() when its state is final). */
-  add(meta: JobMeta, location: PayloadLocation): number {
+  /**
+   * Add a job (not yet indexed: call index() when its state is final). `optionsBytes`:
+   * the packed size of `meta.options`, when the caller has the record at hand.
+   */
+  add(meta: JobMeta, location: PayloadLocation, optionsBytes?: number): number {
     if (this.freeSlots.length === 0 && this.fresh === this.capacity) {
       if (this.pendingFree.length >= Math.max(1024, this.capacity / 8)) this.compactOrder();
       else this.grow();
@@ -255,7 +264,7 @@ export class JobTable {
     this.slotById.add(slot);
     this.queue[slot] = this.queues.intern(meta.queue);
     this.type[slot] = this.types.intern(meta.type);
-    this.assign(slot, meta);
+    this.assign(slot, meta, optionsBytes);
     this.setLocation(slot, location, true);
     this.size++;
     this.addToOrder(slot);
@@ -411,18 +420,18 @@ export class JobTable {
     this.recOff[slot] = location.recordOffset;
   }
 
-  /** Replace a job's state. Requires: the slot is not indexed (see unindex). */
-  update(slot: number, meta: JobMeta): void {
+  /** Replace a job's state (`optionsBytes` as in add). Requires: the slot is not indexed (see unindex). */
+  update(slot: number, meta: JobMeta, optionsBytes?: number): void {
     const q = this.queues.intern(meta.queue);
     this.queues.release(this.queue[slot]);
     this.queue[slot] = q;
     const t = this.types.intern(meta.type);
     this.types.release(this.type[slot]);
     this.type[slot] = t;
-    this.assign(slot, meta);
+    this.assign(slot, meta, optionsBytes);
   }
 
-  private assign(slot: number, meta: JobMeta): void {
+  private assign(slot: number, meta: JobMeta, optionsBytes: number | undefined): void {
     this.status[slot] = meta.status;
     this.priority[slot] = meta.priority;
     this.attempts[slot] = meta.attempts;
@@ -432,10 +441,14 @@ export class JobTable {
     // failed_at lives here rather than in a typed array: most jobs never fail.
     const hasExtras = meta.options !== undefined || meta.completedAtMs !== undefined || meta.purgeAtMs !== undefined
       || meta.failedAtMs !== undefined;
-    const errors = this.extras.get(slot)?.errors;
+    const was = this.extras.get(slot);
+    const errors = was?.errors;
     if (hasExtras || errors) {
+      // The same options object (a completion, a status change) keeps its known size.
+      if (optionsBytes === undefined && meta.options !== undefined && was?.options === meta.options) optionsBytes = was.optionsBytes;
       this.extras.set(slot, {
-        options: meta.options, completedAtMs: meta.completedAtMs, purgeAtMs: meta.purgeAtMs, failedAtMs: meta.failedAtMs, errors,
+        options: meta.options, optionsBytes: meta.options === undefined ? undefined : optionsBytes,
+        completedAtMs: meta.completedAtMs, purgeAtMs: meta.purgeAtMs, failedAtMs: meta.failedAtMs, errors,
       });
     } else {
       this.extras.delete(slot);

@@ -5,6 +5,8 @@
 export class NameTable {
   private readonly byName = new Map<string, number>();
   private readonly names: (string | undefined)[] = [];
+  /** UTF-8 byte length of each name: what a record spends on it (the completion reserve). */
+  private readonly byteLengths: number[] = [];
   private readonly refs: number[] = [];
   private readonly free: number[] = [];
   /** Called with a name's index when its last reference goes (the index may be reused). */
@@ -19,6 +21,7 @@ export class NameTable {
     if (i === undefined) {
       i = this.free.pop() ?? this.names.length;
       this.names[i] = name;
+      this.byteLengths[i] = Buffer.byteLength(name);
       this.refs[i] = 0;
       this.byName.set(name, i);
     }
@@ -41,6 +44,11 @@ export class NameTable {
 
   name(i: number): string {
     return this.names[i]!;
+  }
+
+  /** UTF-8 bytes of the name at `i` (as a record encodes it). */
+  bytes(i: number): number {
+    return this.byteLengths[i];
   }
 
   /** Index of a name in use, or undefined. */

@@ -2,7 +2,7 @@
 // log order. Runs with the table's indexes off; rebuildIndexes() then turns in-flight
 // jobs back into ready ones and indexes everything in id order.
 
-import { decodeBlobBody, decodeErrorHead, decodeIds, decodeJobBody } from "./codec.ts";
+import { decodeBlobBody, decodeErrorHead, decodeIds, decodeJobBody, jobOptionsBytes } from "./codec.ts";
 import {
   RECORD_BLOB, RECORD_BLOB_DELETE, RECORD_DELETE, RECORD_ERROR, RECORD_JOB, RECORD_META, RECORD_RESET,
   STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED,
@@ -31,11 +31,11 @@ export function createReplayVisitor(table: JobTable, blobs: Map<string, BlobEntr
         const location = { segment, offset: payloadStart, length: end - payloadStart, recordOffset: offset, recordLength: end - offset };
         const slot = table.slotById.get(meta.id);
         if (slot === undefined) {
-          const added = table.add(meta, location);
+          const added = table.add(meta, location, jobOptionsBytes(buf, bodyStart));
           for (const e of earlyErrors.get(meta.id) ?? []) addErrorLocation(table, added, e);
           earlyErrors.delete(meta.id);
         } else {
-          table.update(slot, meta);
+          table.update(slot, meta, jobOptionsBytes(buf, bodyStart));
           table.setLocation(slot, location);
         }
         break;
@@ -44,7 +44,7 @@ export function createReplayVisitor(table: JobTable, blobs: Map<string, BlobEntr
         const { meta } = decodeJobBody(buf, bodyStart, end);
         const slot = table.slotById.get(meta.id);
         // A META whose JOB was lost to corruption has no payload to serve: skip it.
-        if (slot !== undefined) table.update(slot, meta);
+        if (slot !== undefined) table.update(slot, meta, jobOptionsBytes(buf, bodyStart));
         break;
       }
       case RECORD_DELETE:

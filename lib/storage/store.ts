@@ -9,13 +9,14 @@
 
 import path from "node:path";
 import {
-  type JobMeta, decodeErrorRecord, encodeBlobBody, encodeErrorBody, encodeJobRecord, frameRecord, sealRecord,
+  type JobMeta, decodeErrorRecord, encodeBlobBody, encodeErrorBody, encodeJobRecord, frameRecord, jobNameBytes, jobOptionsBytes,
+  packedOptionsBytes, sealRecord,
 } from "./codec.ts";
 import { compactOldest, liveBytes, shouldCompact } from "./compaction.ts";
 import { StorageError } from "./errors.ts";
 import {
-  DEFAULT_SEGMENT_BYTES, DIR_FORMAT_VERSION, MIN_SEGMENT_BYTES, READABLE_DIR_FORMATS, RECORD_BLOB, RECORD_BLOB_DELETE, RECORD_DELETE,
-  RECORD_ERROR, RECORD_HEADER_BYTES, RECORD_JOB, RECORD_META, RECORD_RESET, RECORD_TXN, SEGMENT_HEADER_BYTES,
+  DEFAULT_SEGMENT_BYTES, DIR_FORMAT_VERSION, ID_BYTES, META_FIXED_BYTES, MIN_SEGMENT_BYTES, READABLE_DIR_FORMATS, RECORD_BLOB,
+  RECORD_BLOB_DELETE, RECORD_DELETE, RECORD_ERROR, RECORD_HEADER_BYTES, RECORD_JOB, RECORD_META, RECORD_RESET, RECORD_TXN, SEGMENT_HEADER_BYTES,
 } from "./format.ts";
 import { type FsPort, nodeFs } from "./fs-port.ts";
 import { JobTable, type PayloadLocation } from "./job-table.ts";
@@ -83,21 +84,50 @@ export interface BlobWrite {
   value: Buffer;
 }
 
-/** Bytes promised per live job for its future completion record (see LogWriter.ensureRoom). */
-function reserveFor(queue: string, type: string): number {
-  return RECORD_HEADER_BYTES + 81 + 3 * (queue.length + type.length) + 64;
+/**
+ * Bytes kept per live job (LogWriter.ensureRoom) so that its end is written even on a
+ * full disk: its completion META exactly as an ack encodes it (the fixed meta, the UTF-8
+ * names, the packed options), the DELETE that later removes it (an ack without
+ * retention, or the reap of a job kept as completed or dead) and a TXN header's worth (a
+ * bulk ack's group). It used to be 154 bytes + 3 per name character, which left ~64
+ * bytes for options: acks of jobs with a long unique_key, budget bindings or batch
+ * options overran it on a full disk, and then every write failed, acks included.
+ * Invariant: writer.reservedBytes = the sum of reserveOf() over live jobs, plus the
+ * reserve of inserts in flight; a change of a job's names or options moves it (applyMeta).
+ */
+const RESERVE_BASE_BYTES = RECORD_HEADER_BYTES + META_FIXED_BYTES + (RECORD_HEADER_BYTES + ID_BYTES) + RECORD_HEADER_BYTES;
+
+/** The reserve of a job about to be written as `frame` (a framed JOB or META record): read off its header, no packing. */
+function reserveForRecord(frame: Buffer): number {
+  return RESERVE_BASE_BYTES + jobNameBytes(frame, RECORD_HEADER_BYTES) + jobOptionsBytes(frame, RECORD_HEADER_BYTES);
 }
 
-/** reserveFor() summed over every live job (by name index: no string per job at 10M). */
+/** A live job's reserve as the table holds it; equals reserveForRecord() of the record that set its state. */
+function reserveOf(t: JobTable, slot: number): number {
+  return RESERVE_BASE_BYTES + t.queues.bytes(t.queue[slot]) + t.types.bytes(t.type[slot]) + optionsBytesOf(t, slot);
+}
+
+/**
+ * Packed bytes of a job's options: known from the record that carried them, else (a
+ * table from a checkpoint) packed once and kept with them.
+ */
+function optionsBytesOf(t: JobTable, slot: number): number {
+  const e = t.extras.get(slot);
+  if (e?.options === undefined) return 0;
+  return (e.optionsBytes ??= packedOptionsBytes(e.options));
+}
+
+/** reserveOf() summed over every live job: names by index (no string per job at 10M), options from the extras (live jobs only). */
 function reserveForAll(t: JobTable): number {
-  const qLen: number[] = [];
-  const tLen: number[] = [];
+  const qBytes: number[] = [];
+  const tBytes: number[] = [];
   let total = 0;
   t.forEachLive((slot) => {
     const q = t.queue[slot];
     const ty = t.type[slot];
-    total += reserveFor("", "") + 3 * ((qLen[q] ??= t.queues.name(q).length) + (tLen[ty] ??= t.types.name(ty).length));
+    total += RESERVE_BASE_BYTES + (qBytes[q] ??= t.queues.bytes(q)) + (tBytes[ty] ??= t.types.bytes(ty));
   });
+  for (const slot of t.extras.keys()) total += optionsBytesOf(t, slot);
   return total;
 }
 
@@ -247,9 +277,11 @@ export class Store {
     const rewriteFrames = rewrites.map((r) => encodeJobRecord(RECORD_JOB, r.meta, r.payload));
     const blobFrames = blobs.map((b) => frameRecord(RECORD_BLOB, encodeBlobBody(b.namespace, b.key, b.value)));
     let reserve = 0;
-    for (const j of jobs) reserve += reserveFor(j.meta.queue, j.meta.type);
+    for (const f of frames) reserve += reserveForRecord(f);
+    // A fold that grows a job's options grows its reserve too (applyMeta): room for that.
+    const growth = Math.max(0, this.reserveGrowth(rewrites.map((r) => r.slot), rewriteFrames));
     const all = [...frames, ...rewriteFrames, ...blobFrames];
-    const size = all.reduce((n, f) => n + f.length, all.length > 1 ? RECORD_HEADER_BYTES : 0);
+    const size = all.reduce((n, f) => n + f.length, all.length > 1 ? RECORD_HEADER_BYTES : 0) + growth;
     for (let wait = this.writer.ensureRoom(size + reserve); wait; wait = this.writer.ensureRoom(size + reserve)) await wait;
     // Waiting for room yielded: a rewrite's job may have changed (been taken, say) since
     // the caller planned it. Applying its old state now would undo that change.
@@ -274,7 +306,7 @@ export class Store {
     finishRewrites.forEach((f, i) => f(locations[frames.length + i]));
     this.noteBlobs(blobs, blobFrames, locations.slice(frames.length + rewriteFrames.length));
     return jobs.map((j, i) => {
-      const slot = this.table.add(j.meta, jobLocation(locations[i], frames[i], j.payload.length));
+      const slot = this.table.add(j.meta, jobLocation(locations[i], frames[i], j.payload.length), jobOptionsBytes(frames[i], RECORD_HEADER_BYTES));
       this.table.index(slot);
       return slot;
     });
@@ -304,14 +336,17 @@ export class Store {
     const blobFrames = blobs.length === 0 ? NO_FRAMES : blobs.map((b) => frameRecord(RECORD_BLOB, encodeBlobBody(b.namespace, b.key, b.value)));
     const all = blobFrames.length === 0 ? frames : [...frames, ...blobFrames];
     if (!extra.reserved) {
-      const refusal = this.writer.refusalFor(all.reduce((n, f) => n + f.length, all.length > 1 ? RECORD_HEADER_BYTES : 0));
+      // Counting what the jobs' reserve grows by (longer names or options: a PATCH, a
+      // budget binding), so that growth cannot eat the room kept for acks either.
+      const growth = Math.max(0, this.reserveGrowth(slots, frames));
+      const refusal = this.writer.refusalFor(all.reduce((n, f) => n + f.length, all.length > 1 ? RECORD_HEADER_BYTES : 0) + growth);
       if (refusal) throw refusal;
     }
     // Appended before memory changes: a write too large for a segment throws here, and
     // must leave nothing applied (no await between the two).
     const { locations, done } = this.appendGroup(all, sync);
     if (blobs.length > 0) this.trackBlobWrites(blobs, done);
-    const undo = slots.map((slot, i) => this.applyMeta(slot, metas[i]));
+    const undo = slots.map((slot, i) => this.applyMeta(slot, metas[i], frames[i]));
     try {
       await done;
     } catch (err) {
@@ -389,7 +424,7 @@ export class Store {
   /** Apply a rewrite now; the returned function finishes it (location) or undoes it (undefined). */
   private beginRewrite(r: Rewrite, frame: Buffer): (at: Location | undefined) => void {
     const before = this.table.location(r.slot);
-    const undo = this.applyMeta(r.slot, r.meta);
+    const undo = this.applyMeta(r.slot, r.meta, frame);
     this.pendingPayloads.set(r.slot, r.payload);
     return (at) => {
       if (this.pendingPayloads.get(r.slot) === r.payload) this.pendingPayloads.delete(r.slot);
@@ -425,13 +460,14 @@ export class Store {
       frameRecord(RECORD_ERROR, encodeErrorBody(meta.id, attempt, record)),
     ];
     if (!extra.reserved) {
-      const refusal = this.writer.refusalFor(RECORD_HEADER_BYTES + frames[0].length + frames[1].length);
+      const growth = Math.max(0, this.reserveGrowth([slot], frames));
+      const refusal = this.writer.refusalFor(RECORD_HEADER_BYTES + frames[0].length + frames[1].length + growth);
       if (refusal) throw refusal;
     }
     // Appended before anything changes: a record too large for a segment throws here.
     const { locations, done } = this.appendGroup(frames, sync);
     extra.accepted?.();
-    const undo = this.applyMeta(slot, meta);
+    const undo = this.applyMeta(slot, meta, frames[0]);
     try {
       await done;
     } catch (err) {
@@ -470,7 +506,7 @@ export class Store {
     slots.forEach((s, i) => writeIdAscii(t.idw, s * 4, frame, RECORD_HEADER_BYTES + i * 25));
     // Names are still interned while the slots are held (JobTable.hold).
     let reserved = 0;
-    for (const s of slots) reserved += reserveFor(t.queues.name(t.queue[s]), t.types.name(t.type[s]));
+    for (const s of slots) reserved += reserveOf(t, s);
     const held = t.hold(slots);
     this.writer.reservedBytes -= reserved;
     const epoch = this.epoch;
@@ -766,22 +802,35 @@ export class Store {
     return { locations, done };
   }
 
-  /** Apply a new state now; returns an undo that reverts it if nothing moved since. */
-  private applyMeta(slot: number, meta: JobMeta): () => void {
+  /** What the reserve of `slots` grows by (net) if they are written as `frames` (JOB or META records). */
+  private reserveGrowth(slots: readonly number[], frames: readonly Buffer[]): number {
+    let growth = 0;
+    for (let i = 0; i < slots.length; i++) growth += reserveForRecord(frames[i]) - reserveOf(this.table, slots[i]);
+    return growth;
+  }
+
+  /**
+   * Apply a new state now, `frame` being its record; returns an undo that reverts it if
+   * nothing moved since.
+   */
+  private applyMeta(slot: number, meta: JobMeta, frame: Buffer): () => void {
     const before = this.table.meta(slot);
-    // The completion reserve depends on the name lengths: a move to another queue or type
-    // must move it too, or the remove() that subtracts the new size drifts it (issue 12).
-    const drift = reserveFor(meta.queue, meta.type) - reserveFor(before.queue, before.type);
+    // The completion reserve depends on the names and the options: a move to another
+    // queue or type, or a change of options (PATCH, budget binding, batch fold), must
+    // move it too, or the remove() that subtracts the new size drifts it (issue 12).
+    const was = reserveOf(this.table, slot);
+    const wasOptionsBytes = this.table.extras.get(slot)?.optionsBytes;
+    const drift = reserveForRecord(frame) - was;
     this.writer.reservedBytes += drift;
     this.table.unindex(slot);
-    this.table.update(slot, meta);
+    this.table.update(slot, meta, jobOptionsBytes(frame, RECORD_HEADER_BYTES));
     this.table.index(slot);
     const gen = this.table.gen[slot];
     return () => {
       if (this.table.gen[slot] !== gen) return;
       this.writer.reservedBytes -= drift;
       this.table.unindex(slot);
-      this.table.update(slot, before);
+      this.table.update(slot, before, wasOptionsBytes);
       this.table.index(slot);
     };
   }

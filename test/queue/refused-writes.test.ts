@@ -289,6 +289,60 @@ describe("a full disk", () => {
   });
 });
 
+describe("the room kept for acks", () => {
+  it("covers acks of jobs kept as completed with large options: on a full disk every ack lands and writes keep working", async () => {
+    // 64 KiB segments: little slack beyond the reserve, so an ack that overruns its
+    // share soon reaches a segment that could not be preallocated.
+    const fs = new FaultyFs();
+    const store = await openStore({ dir: tmpDir("zizq-reserve-options-"), segmentBytes: 64 * 1024, fs });
+    const queue = createQueue(store, { reaperIntervalMs: 0, globalInFlightLimit: 10_000 });
+    // Each completion META carries the job's options (~1 KB here). The old reserve, 154
+    // bytes + 3 per name character, kept ~64 bytes for them.
+    const key = "k".repeat(1000);
+    const kept = 200;
+    for (let i = 0; i < kept; i += 10) {
+      await queue.enqueueBulk({ jobs: Array.from({ length: 10 }, (_, k) => ({
+        type: "t", queue: "q", payload: { k }, unique_key: `${key}${i + k}`, retention: { completed_ms: 3_600_000 },
+      })) });
+    }
+    fs.failWrite({ kind: "enospc", match: isPreallocation, persistent: true });
+    let err: unknown;
+    for (let i = 0; i < 10_000 && err === undefined; i++) {
+      await queue.enqueue({ type: "t", queue: "q", payload: { pad: "y".repeat(400) } }).catch((e: unknown) => { err = e; });
+    }
+    assert.ok(isFull(err), `enqueues are refused: ${String(err)}`);
+    const jobs = countLive(store);
+    const got: JobWithPayload[] = [];
+    const taker = queue.take({ queues: ["q"], prefetch: 0, deliver: (j) => (got.push(j), true) });
+    await eventually(() => got.length === jobs, 10_000, `${jobs} jobs delivered`);
+    // Acks of the kept jobs first (their META records), then of the others (DELETEs).
+    const order = [...got.filter((j) => j.job.unique_key !== undefined), ...got.filter((j) => j.job.unique_key === undefined)];
+    let acked = 0;
+    for (const j of order) {
+      await queue.complete(j.job.id).catch((e: unknown) => assert.fail(`ack ${acked + 1} of ${jobs}: ${String(e)}`));
+      acked++;
+    }
+    assert.equal(countInFlight(store), 0);
+    assert.equal(queue.get(order[0].job.id).job.status, "completed");
+    // The completed jobs can still be deleted (a reap): their DELETE is kept room too.
+    for (const j of order.slice(0, kept)) await queue.deleteOne(j.job.id);
+    assert.equal(countLive(store), 0);
+    assert.equal(store.writer.reservedBytes, 0, "nothing left reserved");
+    // Space is back: enqueues work again (the first may still find no spare made yet).
+    fs.clear();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const r = await queue.enqueue({ type: "t", queue: "q", payload: null }).catch((e: unknown) => e);
+      if (!(r instanceof Error)) break;
+      assert.ok(isFull(r) && Date.now() < deadline, `enqueue after space came back: ${String(r)}`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    taker.close();
+    queue.stop();
+    await store.close();
+  });
+});
+
 function countInFlight(store: Store): number {
   let n = 0;
   store.table.forEachLive((slot) => { if (store.table.status[slot] === STATUS_IN_FLIGHT) n++; });

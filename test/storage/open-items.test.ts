@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { after, describe, it } from "node:test";
+import { encodeJobRecord } from "../../lib/storage/codec.ts";
+import { ID_BYTES, RECORD_HEADER_BYTES, RECORD_META, STATUS_COMPLETED } from "../../lib/storage/format.ts";
 import { type Store, openStore } from "../../lib/storage/store.ts";
 import { FaultyFs, isPreallocation } from "../helpers/faulty-fs.ts";
 import { newJob, slotOf, makeId } from "../helpers/storage.ts";
@@ -16,8 +18,8 @@ after(async () => {
   cleanupTmp();
 });
 
-async function open(dir: string, fsPort?: FaultyFs): Promise<Store> {
-  const store = await openStore({ dir, segmentBytes: 64 * 1024, fs: fsPort });
+async function open(dir: string, fsPort?: FaultyFs, checkpoint?: boolean): Promise<Store> {
+  const store = await openStore({ dir, segmentBytes: 64 * 1024, fs: fsPort, checkpoint });
   opened.push(store);
   return store;
 }
@@ -61,6 +63,61 @@ describe("the completion reserve", () => {
     faulty.failWrite({ kind: "eio" });
     await assert.rejects(store.update([slot], [{ ...store.table.meta(slot), queue: "b".repeat(100) }], false));
     assert.equal(store.writer.reservedBytes, before);
+  });
+});
+
+describe("the completion reserve counts the job's options", () => {
+  const big = { unique_key: "k".repeat(1000), retention: { completed_ms: 3_600_000 } };
+  const small = { retry_limit: 3 };
+
+  it("covers the completion META an ack writes (with the options) and the DELETE after it", async () => {
+    const store = await open(tmpDir());
+    await store.insert([newJob(9, { queue: "q", type: "t" })], false);
+    assert.equal(store.writer.reservedBytes, 135, "a job in q of type t with no options (docs/operations.md)");
+    await store.remove([slotOf(store, makeId(9))], false);
+    await store.insert([newJob(1, { queue: "ü-queue", type: "t", options: big })], false);
+    const meta = { ...store.table.meta(slotOf(store, makeId(1))), status: STATUS_COMPLETED, completedAtMs: 1, purgeAtMs: 2 };
+    const completion = encodeJobRecord(RECORD_META, meta).length;
+    assert.ok(completion > 1000);
+    // The old reserve was 154 + 3 per name character: 178 bytes here.
+    assert.ok(store.writer.reservedBytes >= completion + RECORD_HEADER_BYTES + ID_BYTES,
+      `reserve ${store.writer.reservedBytes} < completion ${completion} + delete`);
+    await store.update([slotOf(store, makeId(1))], [meta], false, { reserved: true });
+    await store.remove([slotOf(store, makeId(1))], false);
+    assert.equal(store.writer.reservedBytes, 0);
+  });
+
+  it("follows options changes (META and fold) both ways, gives a failed change's back, and matches a reopen by scan and by checkpoint", async () => {
+    const dir = tmpDir();
+    const faulty = new FaultyFs();
+    let store = await open(dir, faulty);
+    await store.insert([newJob(1, { options: small }), newJob(2, {}), newJob(3, { options: big })], false);
+    const before = store.writer.reservedBytes;
+    for (let round = 0; round < 20; round++) {
+      for (const n of [1, 2]) {
+        const slot = slotOf(store, makeId(n));
+        await store.update([slot], [{ ...store.table.meta(slot), options: round % 2 === 0 ? big : n === 1 ? small : undefined }], false);
+      }
+    }
+    assert.equal(store.writer.reservedBytes, before, "20 changes there and back change nothing");
+    // A fold (a JOB record rewrite) that grows the options.
+    const slot = slotOf(store, makeId(2));
+    await store.rewrite(slot, { ...store.table.meta(slot), options: big }, Buffer.from("{}"), false);
+    const grown = store.writer.reservedBytes;
+    assert.ok(grown > before + 1000);
+    faulty.failWrite({ kind: "eio" });
+    await assert.rejects(store.update([slot], [{ ...store.table.meta(slot), options: { unique_key: "x".repeat(5000) } }], false));
+    assert.equal(store.writer.reservedBytes, grown, "a failed change gives its growth back");
+    await store.close();
+    for (const checkpoint of [false, true]) {
+      store = await open(dir, undefined, checkpoint);
+      assert.equal(store.recovery.from, checkpoint ? "checkpoint" : "scan");
+      assert.equal(store.writer.reservedBytes, grown, `after a reopen from the ${store.recovery.from}`);
+      await store.close();
+    }
+    store = await open(dir);
+    await store.remove([1, 2, 3].map((n) => slotOf(store, makeId(n))), false);
+    assert.equal(store.writer.reservedBytes, 0);
   });
 });
 
