@@ -1,7 +1,8 @@
 // Ack (API.md §3.7–3.8): an in-flight job completes. With an effective completed
 // retention of 0 it is deleted at once (one DELETE record for the whole bulk ack);
 // otherwise it stays `completed` until purge_at.
-// Guarantee: the 204 goes out only once the completion is durable.
+// Guarantee: the 204 goes out only once the completion is durable. A completion whose
+// write fails (EIO) puts its jobs back to ready, to be delivered again (Dispatcher.putBack).
 
 import type { JobMeta } from "../storage/codec.ts";
 import { STATUS_COMPLETED, STATUS_IN_FLIGHT } from "../storage/format.ts";
@@ -36,7 +37,14 @@ export async function complete(ctx: QueueContext, ids: readonly string[], nowMs:
       metas.push(withMeta(t, slot, { status: STATUS_COMPLETED, completedAtMs: nowMs, purgeAtMs: later(nowMs, retentionMs) }));
     }
   }
-  await Promise.all([ctx.store.remove(removals, ctx.writeSync), ctx.store.update(updates, metas, ctx.writeSync, RESERVED)]);
+  const writes = await Promise.allSettled([ctx.store.remove(removals, ctx.writeSync), ctx.store.update(updates, metas, ctx.writeSync, RESERVED)]);
+  for (const w of writes) {
+    if (w.status === "fulfilled") continue;
+    // Both settled: every job whose write failed is back in flight (the store's undo),
+    // and held by no stream after the release above.
+    ctx.dispatcher.putBack(ids);
+    throw w.reason;
+  }
   for (const queue of queues) ctx.stats.completed(queue, nowMs);
   return notFound;
 }

@@ -2,7 +2,9 @@
 // kill past the retry limit, or reschedule after backoff.
 // Guarantee: the job's new state and its error record are written atomically. On a full
 // disk a failure that would use the room kept for acks is refused (507) and changes
-// nothing: no reserve can cover a job's failures, of which there may be any number.
+// nothing: no reserve can cover a job's failures, of which there may be any number. A
+// failure whose write fails after it began (EIO) puts the job back to ready: delivered
+// again, its attempt not counted (Dispatcher.putBack).
 
 import { STATUS_DEAD, STATUS_IN_FLIGHT, STATUS_SCHEDULED } from "../storage/format.ts";
 import { backoffDelayMs } from "./backoff.ts";
@@ -65,8 +67,13 @@ export async function fail(ctx: QueueContext, id: string, input: FailureInput, n
 
   // The job leaves its stream (and lease) only once its write is taken: a failure the
   // storage refuses (507 on a full disk) leaves it in flight on its stream, as it was, so
-  // the worker can report again, or the stream's end or the lease puts it back.
+  // the worker can report again, or the stream's end or the lease puts it back. One whose
+  // write then fails (EIO) is undone by the store to in flight, off its stream: putBack.
   const release = () => ctx.dispatcher.release(id, slot);
+  const putBack = (err: unknown): never => {
+    ctx.dispatcher.putBack([id]);
+    throw err;
+  };
   if (dead) {
     const deadMs = options.retention?.dead_ms ?? ctx.defaults.deadRetentionMs;
     const meta = withMeta(t, slot, {
@@ -75,15 +82,15 @@ export async function fail(ctx: QueueContext, id: string, input: FailureInput, n
     if (deadMs === 0) {
       // A delete: its room was reserved at enqueue, so it is never refused for space.
       release();
-      await ctx.store.remove([slot], ctx.writeSync);
+      await ctx.store.remove([slot], ctx.writeSync).catch(putBack);
     } else {
-      await ctx.store.fail(slot, meta, attempt, record, ctx.writeSync, { accepted: release });
+      await ctx.store.fail(slot, meta, attempt, record, ctx.writeSync, { accepted: release }).catch(putBack);
     }
     ctx.stats.failed(meta.queue, true, nowMs);
     return viewOfMeta(meta);
   }
   const meta = withMeta(t, slot, { status: STATUS_SCHEDULED, attempts, failedAtMs: nowMs, readyAtMs });
-  await ctx.store.fail(slot, meta, attempt, record, ctx.writeSync, { accepted: release });
+  await ctx.store.fail(slot, meta, attempt, record, ctx.writeSync, { accepted: release }).catch(putBack);
   ctx.stats.failed(meta.queue, false, nowMs);
   // Rescheduled: a unique job takes its key back if it is free (§4.3).
   if (options.unique_key !== undefined && t.slotById.get(id) === slot) ctx.unique.reclaim(t, options.unique_key, id);

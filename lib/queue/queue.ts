@@ -143,10 +143,10 @@ export class Queue {
       },
     };
     this.ctx.unique.rebuild(store.table);
-    // A job requeued by a disconnect re-claims its unique key if free (§4.3; the
-    // reference's "no longer blocks duplicates" quirk is not copied).
-    dispatcher.onRequeue = (slots) => {
-      const back = slots.filter((slot) => !this.leases.abandoned(slot));
+    // A job requeued by a disconnect (or put back after a failed write) re-claims its
+    // unique key if free (§4.3; the reference's "no longer blocks duplicates" quirk is not copied).
+    dispatcher.onRequeue = (slots, abandoned) => {
+      const back = abandoned ? slots.filter((slot) => !this.leases.abandoned(slot)) : slots;
       for (const slot of back) {
         const key = optionsOf(store.table, slot).unique_key;
         if (key !== undefined) this.ctx.unique.reclaim(store.table, key, store.table.idOf(slot));

@@ -57,8 +57,11 @@ export class Dispatcher {
   private deliveredInRound = false;
   /** Server-wide cap on held jobs; 0 = none. */
   globalLimit: number;
-  /** Called with the jobs a closed stream put back to ready (the queue re-claims unique keys, records them). */
-  onRequeue: (slots: readonly number[]) => void = () => {};
+  /**
+   * Called with the jobs a closed stream (`abandoned`) or putBack() put back to ready (the
+   * queue re-claims unique keys, records them, counts abandonments).
+   */
+  onRequeue: (slots: readonly number[], abandoned: boolean) => void = () => {};
   /** Failures outside any request (the dispatch loop runs from setImmediate). */
   onError: (err: unknown, where: string) => void = () => {};
   /** Jobs moved between ready and in flight (the admin event stream listens); once per dispatch round. */
@@ -111,7 +114,7 @@ export class Dispatcher {
         requeued.push(slot);
       }
     }
-    if (requeued.length > 0) this.onRequeue(requeued);
+    if (requeued.length > 0) this.onRequeue(requeued, true);
     if (stream.held.size > 0) this.onChange();
     stream.held.clear();
     this.wake();
@@ -128,6 +131,29 @@ export class Dispatcher {
     this.owners.delete(id);
     this.onReleased(id);
     stream.held.delete(id);
+    this.wake();
+  }
+
+  /**
+   * Jobs released for a write (an ack, a failure) that then failed after it began (EIO):
+   * the store undid their new state, so they are in flight again but held by no stream,
+   * and nothing would deliver them again, or let a lease expire, until a restart. They go
+   * back to ready, as a closed stream's jobs do: delivered again, at least once (their
+   * worker was answered with the error). Not counted as abandoned: the worker reported.
+   * A job that moved on meanwhile, or is held again, is left alone.
+   */
+  putBack(ids: readonly string[]): void {
+    const t = this.store.table;
+    const back: number[] = [];
+    for (const id of ids) {
+      const slot = t.slotById.get(id);
+      if (slot === undefined || t.status[slot] !== STATUS_IN_FLIGHT || this.owners.has(id)) continue;
+      t.setStatus(slot, STATUS_READY);
+      back.push(slot);
+    }
+    if (back.length === 0) return;
+    this.onRequeue(back, false);
+    this.onChange();
     this.wake();
   }
 

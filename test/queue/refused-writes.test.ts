@@ -289,6 +289,39 @@ describe("a full disk", () => {
   });
 });
 
+describe("a report whose write fails with EIO after it began", () => {
+  // The job left its stream when the write was taken; the store then undid its new state
+  // (in flight again). The old code left it so, held by no stream, until a restart.
+  const cases: [string, Record<string, unknown>, (queue: Queue, id: string) => Promise<unknown>][] = [
+    ["a nack (rescheduled)", {}, (queue, id) => queue.fail(id, { message: "boom" })],
+    ["a nack that kills (kept dead)", {}, (queue, id) => queue.fail(id, { message: "boom", kill: true })],
+    ["a nack that kills, dead retention 0 (a delete)", { retention: { dead_ms: 0 } }, (queue, id) => queue.fail(id, { message: "boom", kill: true })],
+    ["an ack (kept completed)", { retention: { completed_ms: 3_600_000 } }, (queue, id) => queue.complete(id)],
+    ["an ack (a delete)", { retention: { completed_ms: 0 } }, (queue, id) => queue.complete(id)],
+  ];
+  for (const [what, options, report] of cases) {
+    it(`${what}: the job goes back to ready and is delivered again, its attempt not counted`, async () => {
+      const q = await open(tmpDir("zizq-report-eio-"));
+      const { job } = await q.queue.enqueue({ type: "t", queue: "q", payload: null, unique_key: "u", ...options });
+      const got: JobWithPayload[] = [];
+      const taker = q.queue.take({ queues: ["q"], prefetch: 1, deliver: (j) => (got.push(j), true) });
+      await eventually(() => got.length === 1, 5000, "the job delivered");
+      q.fs.failWrite({ kind: "eio" });
+      await assert.rejects(report(q.queue, job.id), (e: unknown) => e instanceof QueueError || isIo(e));
+      await eventually(() => got.length === 2, 5000, "the job delivered again");
+      assert.equal(got[1].job.id, job.id);
+      assert.equal(q.queue.get(job.id).job.status, "in_flight");
+      assert.equal(q.queue.get(job.id).job.attempts, 0);
+      assert.equal(q.queue.errors(job.id, { order: "asc", limit: 10 }).errors.length, 0, "no error record");
+      // The disk works again: the report lands.
+      await report(q.queue, job.id);
+      assert.notEqual(q.store.table.slotById.has(job.id) ? q.queue.get(job.id).job.status : "gone", "in_flight");
+      taker.close();
+      await close(q);
+    });
+  }
+});
+
 describe("the room kept for acks", () => {
   it("covers acks of jobs kept as completed with large options: on a full disk every ack lands and writes keep working", async () => {
     // 64 KiB segments: little slack beyond the reserve, so an ack that overruns its
