@@ -81,6 +81,8 @@ export class BudgetBook {
   private readonly lock = new Mutex();
   /** Costs drawn by enqueues between their checks and their durable insert (guards count them). */
   private readonly pinned = new Map<string, Map<number, number>>();
+  /** Waiting for no pin at all (quiesced). */
+  private readonly onUnpinned: (() => void)[] = [];
 
   constructor(store: Store, clock: Clock, sync: boolean, maxBudgets: number) {
     this.store = store;
@@ -159,7 +161,6 @@ export class BudgetBook {
     });
   }
 
-  /** POST /reset: the store dropped every blob already. */
   /**
    * Run `fn` (a reset) with no budget write in flight and none starting: under the book's
    * lock (budget writes, create_with preparations) once every create_with write pending
@@ -167,16 +168,29 @@ export class BudgetBook {
    * wrong side of it (a budget served but gone on a restart, or the other way round).
    * Requires: no caller holds a lock that a pending create_with write waits for (the cron
    * lock is fine: cron installs hold it through their write, so none is pending; the
-   * enqueue lock is not: a keyed enqueue waits for it holding a pending budget).
+   * enqueue lock is not: a keyed enqueue waits for it holding a pending budget). It
+   * also waits until no enqueue holds a pin: a job bound to an existing budget, written
+   * after the reset, was left with its budget gone (acknowledged, never delivered).
    */
   async quiesced<T>(fn: () => Promise<T>): Promise<T> {
     for (;;) {
       await this.landed([...this.unwritten.keys()]);
-      const done = await this.lock.run(async () => (this.unwritten.size > 0 ? undefined : { value: await fn() }));
+      await this.unpinned();
+      const done = await this.lock.run(async () => (this.unwritten.size > 0 || this.pinned.size > 0 ? undefined : { value: await fn() }));
       if (done) return done.value;
     }
   }
 
+  /**
+   * Resolves once no enqueue holds a pin (it has prepared its bindings and not yet
+   * written its jobs): a reset between would drop the budget under a job written after
+   * it, acknowledged and never delivered. Pins are dropped when those writes settle.
+   */
+  private async unpinned(): Promise<void> {
+    while (this.pinned.size > 0) await new Promise<void>((resolve) => this.onUnpinned.push(resolve));
+  }
+
+  /** POST /reset: the store dropped every blob already. */
   clear(): void {
     this.budgets.clear();
     this.pinned.clear();
@@ -291,6 +305,7 @@ export class BudgetBook {
         else costs.delete(r.cost);
         if (costs.size === 0) this.pinned.delete(r.key);
       }
+      if (this.pinned.size === 0) for (const wake of this.onUnpinned.splice(0)) wake();
     };
   }
 

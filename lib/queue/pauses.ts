@@ -84,12 +84,12 @@ export class PauseBook {
     });
   }
 
-  /** POST /reset: the store dropped every blob; forget every pause. */
   /** Run `fn` (a reset) with no pause write in flight and none starting (see BudgetBook.quiesced). */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
     return this.lock.run(fn);
   }
 
+  /** POST /reset: the store dropped every blob; forget every pause. */
   clear(): void {
     this.states.clear();
     this.paused.clear();

@@ -347,7 +347,12 @@ export class Queue {
     const slot = t.slotById.get(id);
     if (slot === undefined) throw new QueueError("not_found", "job not found");
     this.ctx.dispatcher.release(id, slot);
-    await guarded(this.store.remove([slot], this.ctx.writeSync));
+    // A delete whose write fails (EIO) revives the job: one in flight, released above, is
+    // put back to ready rather than left in flight with no stream (as a failed report is).
+    await guarded(this.store.remove([slot], this.ctx.writeSync)).catch((err: unknown) => {
+      this.ctx.dispatcher.putBack([id]);
+      throw err;
+    });
     this.changed();
   }
 
@@ -361,14 +366,23 @@ export class Queue {
     const slice = new TimeSlice(DELETE_YIELD_MS);
     for (let i = 0; i < matched.length && !writes.failed; i += MATCH_CHUNK) {
       const slots: number[] = [];
+      const released: string[] = [];
       for (let j = i; j < Math.min(i + MATCH_CHUNK, matched.length); j++) {
         const slot = matched.slot(j);
         if (slot < 0) continue;
-        if (t.status[slot] === STATUS_IN_FLIGHT) this.ctx.dispatcher.release(t.idOf(slot));
+        if (t.status[slot] === STATUS_IN_FLIGHT) {
+          const id = t.idOf(slot);
+          this.ctx.dispatcher.release(id);
+          released.push(id);
+        }
         slots.push(slot);
       }
       deleted += slots.length;
-      writes.add(this.store.remove(slots, this.ctx.writeSync));
+      // As deleteOne: in-flight jobs of a chunk whose write fails are put back to ready.
+      writes.add(this.store.remove(slots, this.ctx.writeSync).catch((err: unknown) => {
+        this.ctx.dispatcher.putBack(released);
+        throw err;
+      }));
       await slice.pace();
     }
     await guarded(writes.settled());

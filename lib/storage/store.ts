@@ -446,16 +446,17 @@ export class Store {
    * so on a full disk it is refused when it would eat the room kept for acks
    * (LogWriter.refusalFor), as update() is: heavy nacking there used to use that room
    * up, and then every write failed, acks included, until space came back. `reserved`:
-   * a kill the server itself decides (a poison job's last abandonment), whose death takes
-   * the place of the completion its reserve was kept for, and whose short record must not
-   * be refused, or the job would be handed out again.
+   * a kill the server itself decides (a poison job's last abandonment), whose dead state
+   * takes the place of the completion its reserve was kept for and must not be refused,
+   * or the job would be handed out again; its error record is written only if it fits
+   * beyond the reserve (it is not covered: a run of kills used the room kept for acks).
    */
   async fail(
     slot: number, meta: JobMeta, attempt: number, record: unknown, sync: boolean,
     extra: { accepted?: () => void; reserved?: boolean } = {},
   ): Promise<void> {
     this.assertOpen();
-    const frames = [
+    let frames = [
       encodeJobRecord(RECORD_META, meta),
       frameRecord(RECORD_ERROR, encodeErrorBody(meta.id, attempt, record)),
     ];
@@ -463,6 +464,10 @@ export class Store {
       const growth = Math.max(0, this.reserveGrowth([slot], frames));
       const refusal = this.writer.refusalFor(RECORD_HEADER_BYTES + frames[0].length + frames[1].length + growth);
       if (refusal) throw refusal;
+    } else if (this.writer.refusalFor(RECORD_HEADER_BYTES + frames[1].length)) {
+      // The reserve covers the dead state (it stands for the completion), not the error
+      // record: on a full disk the kill is written without it, its history one record short.
+      frames = [frames[0]];
     }
     // Appended before anything changes: a record too large for a segment throws here.
     const { locations, done } = this.appendGroup(frames, sync);
@@ -474,7 +479,7 @@ export class Store {
       undo();
       throw err;
     }
-    if (this.table.sameJob(slot, meta.id)) {
+    if (frames.length > 1 && this.table.sameJob(slot, meta.id)) {
       addErrorLocation(this.table, slot, { attempt, ...locations[1], length: frames[1].length });
     }
   }

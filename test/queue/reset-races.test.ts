@@ -66,6 +66,39 @@ describe("writes racing a reset", () => {
     });
   }
 
+  it("an enqueue bound to an existing budget, still writing when a reset comes: no job is left without its budget", async () => {
+    const dir = tmpDir();
+    const store = await openStore({ dir, segmentBytes: 1024 * 1024 });
+    const queue = createQueue(store, { reaperIntervalMs: 0 });
+    try {
+      await queue.budgets.create("K", policy);
+      // The bound enqueue's write waits (as for a spare being made on a nearly full disk).
+      const held = gate();
+      const insert = store.insert.bind(store);
+      let waiting = false;
+      store.insert = async (...args: Parameters<Store["insert"]>) => {
+        waiting = true;
+        await held.promise;
+        return insert(...args);
+      };
+      const bound = queue.enqueue({ type: "t", queue: "q", payload: "bound", budgets: [{ key: "K", cost: 1 }] });
+      await turnsUntil(() => waiting);
+      store.insert = insert;
+      const reset = queue.reset();
+      await turnsUntil(() => false, 50);
+      held.open();
+      await Promise.all([bound, reset]);
+      // Either the reset came after the job (both gone) or before it (the budget with it).
+      const jobs = (await queue.list({ filter: {}, order: "asc", limit: 10 })).jobs;
+      for (const j of jobs) {
+        for (const b of j.job.budgets ?? []) assert.ok(queue.budgets.list().some((x) => x.key === b.key), `job ${j.job.id} draws on '${b.key}', which is gone`);
+      }
+    } finally {
+      queue.stop();
+      await store.close();
+    }
+  });
+
   it("a keyed enqueue with create_with during a reset: its budget is served, delivered, and kept", async () => {
     const dir = tmpDir();
     const fs = new FaultyFs();
@@ -118,6 +151,29 @@ describe("background writes", () => {
     }
   });
 
+  it("DELETE of an in-flight job whose write fails with EIO puts it back to ready (it stayed in flight with no stream)", async () => {
+    const dir = tmpDir();
+    const fs = new FaultyFs();
+    const store = await openStore({ dir, segmentBytes: 1024 * 1024, fs });
+    const queue = createQueue(store, { reaperIntervalMs: 0 });
+    try {
+      const { job } = await queue.enqueue({ type: "t", queue: "q", payload: null });
+      const got: TakenJob[] = [];
+      const taker = queue.take({ queues: ["q"], prefetch: 1, deliver: (j) => (got.push(j), true) });
+      await eventually(() => got.length === 1, 10_000, "delivered");
+      fs.failWrite({ kind: "eio" });
+      await assert.rejects(queue.deleteOne(job.id));
+      taker.close();
+      const again: TakenJob[] = [];
+      const next = queue.take({ queues: ["q"], prefetch: 1, deliver: (j) => (again.push(j), true) });
+      await eventually(() => again.length === 1, 10_000, "delivered again");
+      next.close();
+    } finally {
+      queue.stop();
+      await store.close();
+    }
+  });
+
   it("a poison job's last abandonment on a full disk kills it (it was handed out again)", async () => {
     const dir = tmpDir();
     const fs = new FaultyFs();
@@ -125,7 +181,9 @@ describe("background writes", () => {
     const queue = createQueue(store, { reaperIntervalMs: 0, maxAbandons: 1, globalInFlightLimit: 10_000, onError: () => {} });
     try {
       for (let i = 0; i < 4; i++) await queue.enqueueBulk({ jobs: Array.from({ length: 200 }, (_, k) => ({ type: "t", queue: "q", payload: { k, pad: "x".repeat(400) } })) });
+      const before = store.writer.reservedBytes;
       const { job: poison } = await queue.enqueue({ type: "t", queue: "poison", payload: 1 });
+      const reserve = store.writer.reservedBytes - before;
       // A full disk: no spare can be made; enqueue until refused, then nack until refused,
       // so no room is left beyond what is kept for acks.
       fs.failWrite({ kind: "enospc", match: isPreallocation, persistent: true });
@@ -149,8 +207,14 @@ describe("background writes", () => {
       const taken: TakenJob[] = [];
       const stream = queue.take({ queues: ["poison"], prefetch: 1, deliver: (j) => (taken.push(j), true) });
       await eventually(() => taken.length === 1, 10_000, "the poison job delivered");
+      await store.flush();
+      const appended = store.writer.appendedBytes;
       stream.close();
       await eventually(() => queue.get(poison.id).job.status === "dead", 10_000, "the poison job dead");
+      await store.flush();
+      // Its reserve kept room for its completion and the DELETE that reaps it: the kill
+      // (the dead state, with no error record on a full disk) fits what is left of it.
+      assert.ok(store.writer.appendedBytes - appended <= reserve - 34, `the kill wrote ${store.writer.appendedBytes - appended} bytes; reserve ${reserve}`);
     } finally {
       queue.stop();
       await store.close();
