@@ -44,7 +44,20 @@ function modelRefill(b: ModelBudget, now: number): void {
   b.last = now;
 }
 
-const seeds = process.env.ZIZQ_SEED ? [Number(process.env.ZIZQ_SEED)] : [Date.now() % 1_000_000, 1, 2];
+/**
+ * Beside the random seed, seeds that once failed. 669757 (also 153, 191): 120 tokens of
+ * demand left on a budget patched down to 2 per 7 s, more than a fixed 400 s drain paid out.
+ */
+const REGRESSION_SEEDS = [1, 2, 153, 191, 669757];
+const seeds = process.env.ZIZQ_SEED ? [Number(process.env.ZIZQ_SEED)] : [Date.now() % 1_000_000, ...REGRESSION_SEEDS];
+
+/**
+ * Liveness: once every in-flight job is acked each second, a parked head waits at most
+ * cost × duration / allocation ≤ 2 × 7,000 / 2 ms for its budgets (they refill together)
+ * and while_in_flight slots are all free. No delivery for this many 1 s rounds is a job
+ * parked forever; a long backlog on a slow budget is not (it drains at the budget's rate).
+ */
+const STALL_ROUNDS = 30;
 
 for (const seed of seeds) {
   it(`seed ${seed}: limits hold and nothing is parked forever`, async () => {
@@ -76,7 +89,9 @@ for (const seed of seeds) {
         if (!inFlight.delete(id)) return;
         for (const b of jobBindings.get(id) ?? []) model.get(b.key)!.held -= b.cost;
       };
+      let delivered = 0;
       const onDeliver = (taker: () => Taker) => (id: string) => {
+        delivered++;
         const now = r.clock.now();
         for (const b of jobBindings.get(id) ?? []) {
           const m = model.get(b.key)!;
@@ -161,8 +176,11 @@ for (const seed of seeds) {
           }
         }
       }
-      // Liveness: with time passing and every job acked, everything drains.
-      for (let round = 0; round < 400 && r.store.table.size > 0; round++) {
+      // Liveness: with time passing and every job acked, everything drains, however long
+      // the slowest budget takes; STALL_ROUNDS rounds in a row with no delivery is a failure.
+      const unfinished = () => r.store.table.size - r.queue.stats().dead;
+      for (let stalled = 0; unfinished() > 0 && stalled < STALL_ROUNDS; ) {
+        const before = delivered;
         for (const id of [...inFlight.keys()]) {
           release(id);
           await r.queue.complete(id);
@@ -171,8 +189,9 @@ for (const seed of seeds) {
         r.queue.scheduler.tick();
         r.queue.budgets.gate.tick();
         r.pump();
+        stalled = delivered === before ? stalled + 1 : 0;
       }
-      assert.equal(r.store.table.size - r.queue.stats().dead, 0, `jobs left parked (seed ${seed}): ${JSON.stringify(r.queue.stats())}`);
+      assert.equal(unfinished(), 0, `jobs left parked (seed ${seed}): ${JSON.stringify(r.queue.stats())}`);
     } finally {
       await r.close();
     }
