@@ -583,7 +583,7 @@ export class Queue {
    * or the checkpoint. A job put back to ready by a dropped stream may have no next
    * record for a long time, and a kill -9 or a restore (a scan) then brought it back
    * with an older `dequeued_at`, or none, though API.md §3.6 keeps it across a requeue.
-   * So a stream's requeued jobs are recorded as they stand, one record per 1,024 (not
+   * So a stream's requeued jobs are recorded as they stand, in groups that fit a segment (not
    * awaited: nobody waits on a dropped stream). The requeue itself is in memory and
    * always happens; on a full disk the record is refused (a `storage_refused` line)
    * rather than eat the room kept for acks, and only `dequeued_at` is then lost to a crash.
@@ -591,10 +591,7 @@ export class Queue {
   private recordRequeue(slots: readonly number[]): void {
     const store = this.ctx.store;
     if (store.isClosed) return;
-    for (let i = 0; i < slots.length; i += REQUEUE_RECORD_JOBS) {
-      store.recordMeta(slots.slice(i, i + REQUEUE_RECORD_JOBS), this.ctx.writeSync)
-        .catch((err: unknown) => this.onError(toQueueError(err), "recording requeued jobs"));
-    }
+    store.recordMeta(slots, this.ctx.writeSync).catch((err: unknown) => this.onError(toQueueError(err), "recording requeued jobs"));
   }
 
   /** Stop background loops; the caller closes the store. */
@@ -606,9 +603,6 @@ export class Queue {
     this.budgets.gate.stop();
   }
 }
-
-/** Jobs per record when a dropped stream's requeue is written (a bulk enqueue's size). */
-const REQUEUE_RECORD_JOBS = 1024;
 
 const compareUtf8 = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 

@@ -9,9 +9,8 @@
 // makes them one; after it, the copies are already synced.
 
 import { encodeJobRecord } from "./codec.ts";
-import { RECORD_HEADER_BYTES, RECORD_JOB, SEGMENT_HEADER_BYTES, STATUS_FREE } from "./format.ts";
+import { RECORD_JOB, SEGMENT_HEADER_BYTES, STATUS_FREE } from "./format.ts";
 import type { ErrorLocation } from "./job-table.ts";
-import type { Location } from "./log-writer.ts";
 import type { Store } from "./store.ts";
 import { TimeSlice, yieldToLoop } from "./time-slice.ts";
 
@@ -109,33 +108,6 @@ export async function compactOldest(store: Store): Promise<CompactionResult | un
 }
 
 /**
- * Append copies, in order, as atomic groups of at most a quarter segment each. One group
- * per slice could outgrow a segment (a segment packed with live jobs, plus their error
- * records) and fail with too_large, leaving that segment uncompactable for good.
- * The copies need no atomicity across groups: until the old segment is deleted it still
- * holds every original, and it is deleted only after every group is written.
- */
-function appendCopies(store: Store, frames: Buffer[]): { locations: Location[]; done: Promise<void> } {
-  // On a full disk the copies may not eat the room kept for acks (LogWriter.refusalFor):
-  // the run stops with a `full` error, and a segment with nothing live is still retired.
-  const refusal = store.writer.refusalFor(frames.reduce((n, f) => n + f.length, 0));
-  if (refusal) throw refusal;
-  const budget = Math.floor((store.segments.startBytes - SEGMENT_HEADER_BYTES) / 4);
-  const locations: Location[] = [];
-  const writes: Promise<void>[] = [];
-  for (let i = 0; i < frames.length;) {
-    let end = i + 1;
-    let bytes = RECORD_HEADER_BYTES + frames[i].length;
-    while (end < frames.length && bytes + frames[end].length <= budget) bytes += frames[end++].length;
-    const group = store.appendGroup(frames.slice(i, end), true);
-    locations.push(...group.locations);
-    writes.push(group.done);
-    i = end;
-  }
-  return { locations, done: Promise.all(writes).then(() => undefined) };
-}
-
-/**
  * Copy a prefix of `slots`, as many as fit in one time slice (at least one): 256 jobs
  * were ~7 ms when the code still ran interpreted, on top of what else ran in that turn.
  */
@@ -176,7 +148,7 @@ async function copyJobs(store: Store, oldest: number, slots: number[], slice: Ti
     }
   }
   if (live.length === 0) return { consumed, copied: 0 };
-  const { locations, done } = appendCopies(store, frames);
+  const { locations, done } = store.appendInGroups(frames, true);
   await done;
   let copied = 0;
   live.forEach((s, i) => {
@@ -207,7 +179,7 @@ async function copyErrors(store: Store, oldest: number, errors: { id: string; at
     return loc && loc.segment === oldest ? [{ loc, bytes: Buffer.from(store.readRecord(loc.segment, loc.offset, loc.length)) }] : [];
   });
   if (found.length === 0) return 0;
-  const { locations, done } = appendCopies(store, found.map((f) => f.bytes));
+  const { locations, done } = store.appendInGroups(found.map((f) => f.bytes), true);
   await done;
   found.forEach((f, i) => {
     if (f.loc.segment !== oldest) return;
@@ -227,7 +199,7 @@ async function copyBlobs(store: Store, oldest: number, keys: string[]): Promise<
     const entry = store.blobs.get(key);
     if (!entry || entry.segment !== oldest) continue;
     const bytes = Buffer.from(store.readRecord(entry.segment, entry.offset, entry.length));
-    const { locations, done } = appendCopies(store, [bytes]);
+    const { locations, done } = store.appendInGroups([bytes], true);
     await done;
     if (store.blobs.get(key) === entry) {
       entry.segment = locations[0].segment;

@@ -76,6 +76,14 @@ export interface NewJob {
 
 const NO_BLOBS: readonly BlobWrite[] = [];
 const NO_FRAMES: readonly Buffer[] = [];
+const NO_SLOTS: readonly number[] = [];
+
+/** Bytes `frames` take appended as one group (appendGroup: a TXN header when more than one). */
+function groupBytes(frames: readonly Buffer[]): number {
+  let n = frames.length > 1 ? RECORD_HEADER_BYTES : 0;
+  for (const f of frames) n += f.length;
+  return n;
+}
 
 /** A blob written in the same transaction as jobs (insert, update): a cron group's new schedule, a new budget. */
 export interface BlobWrite {
@@ -279,9 +287,9 @@ export class Store {
     let reserve = 0;
     for (const f of frames) reserve += reserveForRecord(f);
     // A fold that grows a job's options grows its reserve too (applyMeta): room for that.
-    const growth = Math.max(0, this.reserveGrowth(rewrites.map((r) => r.slot), rewriteFrames));
+    const growth = rewrites.length === 0 ? 0 : Math.max(0, this.reserveGrowth(rewrites.map((r) => r.slot), rewriteFrames));
     const all = [...frames, ...rewriteFrames, ...blobFrames];
-    const size = all.reduce((n, f) => n + f.length, all.length > 1 ? RECORD_HEADER_BYTES : 0) + growth;
+    const size = groupBytes(all) + growth;
     for (let wait = this.writer.ensureRoom(size + reserve); wait; wait = this.writer.ensureRoom(size + reserve)) await wait;
     // Waiting for room yielded: a rewrite's job may have changed (been taken, say) since
     // the caller planned it. Applying its old state now would undo that change.
@@ -335,13 +343,9 @@ export class Store {
     const frames = metas.map((m) => encodeJobRecord(RECORD_META, m));
     const blobFrames = blobs.length === 0 ? NO_FRAMES : blobs.map((b) => frameRecord(RECORD_BLOB, encodeBlobBody(b.namespace, b.key, b.value)));
     const all = blobFrames.length === 0 ? frames : [...frames, ...blobFrames];
-    if (!extra.reserved) {
-      // Counting what the jobs' reserve grows by (longer names or options: a PATCH, a
-      // budget binding), so that growth cannot eat the room kept for acks either.
-      const growth = Math.max(0, this.reserveGrowth(slots, frames));
-      const refusal = this.writer.refusalFor(all.reduce((n, f) => n + f.length, all.length > 1 ? RECORD_HEADER_BYTES : 0) + growth);
-      if (refusal) throw refusal;
-    }
+    // Counting what the jobs' reserve grows by (longer names or options: a PATCH, a
+    // budget binding), so that growth cannot eat the room kept for acks either.
+    if (!extra.reserved) this.refuseIfFull(all, slots);
     // Appended before memory changes: a write too large for a segment throws here, and
     // must leave nothing applied (no await between the two).
     const { locations, done } = this.appendGroup(all, sync);
@@ -387,33 +391,9 @@ export class Store {
    */
   async recordMeta(slots: readonly number[], sync: boolean): Promise<void> {
     this.assertOpen();
-    // Atomicity is not needed here (each record stands alone), so the records go in groups
-    // that fit the smallest segment: 1,024 of them in one did not fit a 64 KiB one (a
-    // too_large throw out of the closing stream).
-    const budget = Math.floor((this.segments.startBytes - SEGMENT_HEADER_BYTES) / 4);
-    const writes: Promise<void>[] = [];
-    let group: Buffer[] = [];
-    let bytes = RECORD_HEADER_BYTES;
-    const append = (): void => {
-      const refusal = this.writer.refusalFor(group.length > 1 ? bytes : bytes - RECORD_HEADER_BYTES);
-      if (refusal) throw refusal;
-      writes.push(this.appendGroup(group, sync).done);
-      group = [];
-      bytes = RECORD_HEADER_BYTES;
-    };
-    try {
-      for (const slot of slots) {
-        const frame = encodeJobRecord(RECORD_META, this.table.meta(slot));
-        if (group.length > 0 && bytes + frame.length > budget) append();
-        group.push(frame);
-        bytes += frame.length;
-      }
-      if (group.length > 0) append();
-    } catch (err) {
-      for (const w of writes) w.catch(() => {}); // the groups already appended go on; this one is refused
-      throw err;
-    }
-    await Promise.all(writes);
+    if (slots.length === 0) return;
+    // Each record stands alone: groups that fit a segment (1,024 in one did not fit 64 KiB).
+    await this.appendInGroups(slots.map((slot) => encodeJobRecord(RECORD_META, this.table.meta(slot))), sync).done;
   }
 
   /** Replace a job's payload and state (a batch fold): a new JOB record. */
@@ -461,9 +441,7 @@ export class Store {
       frameRecord(RECORD_ERROR, encodeErrorBody(meta.id, attempt, record)),
     ];
     if (!extra.reserved) {
-      const growth = Math.max(0, this.reserveGrowth([slot], frames));
-      const refusal = this.writer.refusalFor(RECORD_HEADER_BYTES + frames[0].length + frames[1].length + growth);
-      if (refusal) throw refusal;
+      this.refuseIfFull(frames, [slot]);
     } else if (this.writer.refusalFor(RECORD_HEADER_BYTES + frames[1].length)) {
       // The reserve covers the dead state (it stands for the completion), not the error
       // record: on a full disk the kill is written without it, its history one record short.
@@ -784,6 +762,40 @@ export class Store {
   }
 
   // ---- internals ----------------------------------------------------------------
+
+  /**
+   * Append records that need no atomicity across them (compaction copies, requeue
+   * records), in order, as atomic groups of at most a quarter segment: one group could
+   * outgrow a segment and fail with too_large for good. No reserve covers them, so on a
+   * full disk they are refused (refuseIfFull) before any is appended.
+   */
+  appendInGroups(frames: readonly Buffer[], sync: boolean): { locations: Location[]; done: Promise<void> } {
+    this.refuseIfFull(frames);
+    const budget = Math.floor((this.segments.startBytes - SEGMENT_HEADER_BYTES) / 4);
+    const locations: Location[] = [];
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < frames.length;) {
+      let end = i + 1;
+      let bytes = RECORD_HEADER_BYTES + frames[i].length;
+      while (end < frames.length && bytes + frames[end].length <= budget) bytes += frames[end++].length;
+      const group = this.appendGroup(frames.slice(i, end), sync);
+      locations.push(...group.locations);
+      writes.push(group.done);
+      i = end;
+    }
+    return { locations, done: Promise.all(writes).then(() => undefined) };
+  }
+
+  /**
+   * Throws the `full` StorageError when `frames`, plus what the reserve of `slots` (the
+   * jobs they rewrite, in order) grows by, would eat the room kept for acks on a full disk
+   * (LogWriter.refusalFor). For every write no reserve covers: its room was not kept.
+   */
+  private refuseIfFull(frames: readonly Buffer[], slots: readonly number[] = NO_SLOTS): void {
+    const growth = slots.length === 0 ? 0 : Math.max(0, this.reserveGrowth(slots, frames));
+    const refusal = this.writer.refusalFor(groupBytes(frames) + growth);
+    if (refusal) throw refusal;
+  }
 
   /** Group records into one atomic append: a single record, or a TXN holding them. */
   appendGroup(frames: Buffer[], sync: boolean): { locations: Location[]; done: Promise<void> } {
