@@ -66,6 +66,31 @@ export interface PreparedBindings {
   unpin(): void;
 }
 
+/**
+ * Runs `write` with the prepared bindings (prepare, prepareCron): it calls `carry()` for
+ * the new budgets' blobs when it puts them in a write. Then, whatever happens, the new
+ * budgets are settled (landed only if carried and `write` resolved: a write that did not
+ * happen, or failed, takes them away again) and the pins dropped.
+ */
+export async function writeBound<T>(
+  prepared: Promise<PreparedBindings | undefined>, write: (carry: () => readonly BlobWrite[]) => Promise<T>,
+): Promise<T> {
+  const p = await prepared;
+  let carried = false;
+  let written = false;
+  try {
+    const value = await write(() => {
+      carried = true;
+      return p?.blobs ?? [];
+    });
+    written = carried;
+    return value;
+  } finally {
+    p?.settle(written);
+    p?.unpin();
+  }
+}
+
 export class BudgetBook {
   readonly budgets = new Map<string, Budget>();
   /** Budgets made by prepare whose write has not landed yet: key → settled. */
@@ -172,13 +197,11 @@ export class BudgetBook {
    * also waits until no enqueue holds a pin: a job bound to an existing budget, written
    * after the reset, was left with its budget gone (acknowledged, never delivered).
    */
-  async quiesced<T>(fn: () => Promise<T>): Promise<T> {
-    for (;;) {
+  quiesced<T>(fn: () => Promise<T>): Promise<T> {
+    return this.whenSettled(async () => {
       await this.landed([...this.unwritten.keys()]);
       await this.unpinned();
-      const done = await this.lock.run(async () => (this.unwritten.size > 0 || this.pinned.size > 0 ? undefined : { value: await fn() }));
-      if (done) return done.value;
-    }
+    }, () => this.unwritten.size > 0 || this.pinned.size > 0, fn);
   }
 
   /**
@@ -213,22 +236,17 @@ export class BudgetBook {
     const all = requests.flat();
     if (all.length === 0) return { blobs: [], settle: () => {}, unpin: () => {} };
     const keys = all.map((r) => r.key);
-    for (;;) {
-      await this.landed(keys);
-      // Checked, made and pinned in one step under the lock: a budget change or delete
-      // (which take it too) sees these costs, and no await splits them.
-      const prepared = await this.lock.run(async () => {
-        if (keys.some((k) => this.unwritten.has(k))) return undefined; // made meanwhile: wait for it first
-        const made = this.creations(all).map(([key, policy]) => newBudget(key, policy, this.clock.now()));
-        const unpin = this.pin(all);
-        if (made.length === 0) return { blobs: [], settle: () => {}, unpin };
-        for (const b of made) this.budgets.set(b.key, b);
-        this.gate.activate();
-        this.gate.policyChanged();
-        return { blobs: made.map((b) => ({ namespace: BLOB_NAMESPACE_BUDGET, key: b.key, value: this.blobOf(b) })), settle: this.unwrittenUntilSettled(made), unpin };
-      });
-      if (prepared !== undefined) return prepared;
-    }
+    // Checked, made and pinned in one step under the lock: a budget change or delete
+    // (which take it too) sees these costs, and no await splits them.
+    return this.whenSettled(() => this.landed(keys), () => keys.some((k) => this.unwritten.has(k)), async () => {
+      const made = this.creations(all).map(([key, policy]) => newBudget(key, policy, this.clock.now()));
+      const unpin = this.pin(all);
+      if (made.length === 0) return { blobs: [], settle: () => {}, unpin };
+      for (const b of made) this.budgets.set(b.key, b);
+      this.gate.activate();
+      this.gate.policyChanged();
+      return { blobs: made.map((b) => ({ namespace: BLOB_NAMESPACE_BUDGET, key: b.key, value: this.blobOf(b) })), settle: this.unwrittenUntilSettled(made), unpin };
+    });
   }
 
   /** Marks `made` as being written; the returned settle ends that (see prepare). */
@@ -353,12 +371,19 @@ export class BudgetBook {
    * first made; a change written before it lands would be undone by it on disk (a restart
    * brought back the old policy), and a failed one takes the budget away again.
    */
-  private async writeOf<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    // Waits outside the lock (held, it stalled every bound enqueue and budget write behind
-    // one slow create_with), then checks again under it, as prepare does.
+  private writeOf<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    return this.whenSettled(() => this.landed([key]), () => this.unwritten.has(key), fn);
+  }
+
+  /**
+   * `fn` under the lock, once `busy()` is false there: waits (`wait`) outside the lock,
+   * then checks again under it, and waits again if something started meanwhile. Waiting
+   * inside the lock stalled every bound enqueue and budget write behind one slow write.
+   */
+  private async whenSettled<T>(wait: () => Promise<void>, busy: () => boolean, fn: () => Promise<T>): Promise<T> {
     for (;;) {
-      await this.landed([key]);
-      const done = await this.lock.run(async () => (this.unwritten.has(key) ? undefined : { value: await fn() }));
+      await wait();
+      const done = await this.lock.run(async () => (busy() ? undefined : { value: await fn() }));
       if (done) return done.value;
     }
   }

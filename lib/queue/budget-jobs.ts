@@ -11,7 +11,7 @@ import { STATUS_COMPLETED, STATUS_DEAD, STATUS_IN_FLIGHT, STATUS_READY, STATUS_S
 import { TimeSlice } from "../storage/time-slice.ts";
 import { MATCH_CHUNK, MatchedJobs } from "./_matched-jobs.ts";
 import { PendingWrites } from "./_pending-writes.ts";
-import type { BudgetBook } from "./budget-book.ts";
+import { type BudgetBook, writeBound } from "./budget-book.ts";
 import { type Binding, type BindingRequest, parseBindingBody, parseBindings, parseCostBody, stripCreate } from "./budget-policy.ts";
 import type { QueueContext } from "./context.ts";
 import { cleanOptions, isExpired, optionsOf, viewOf, viewOfMeta, withMeta } from "./job.ts";
@@ -132,22 +132,16 @@ export async function mutateJobBudgets(ctx: QueueContext, book: BudgetBook, id: 
   const t = ctx.store.table;
   let slot = queuedSlot(ctx, id, nowMs);
   if (mutated(optionsOf(t, slot).budgets ?? [], m, id, true) === undefined) return viewOf(t, slot);
-  const prepared = await book.prepare([requestsOf(m)]);
-  let written = false;
-  try {
+  return writeBound(book.prepare([requestsOf(m)]), async (carry) => {
     // Preparing awaited: look at the job again.
     slot = queuedSlot(ctx, id, nowMs);
     const next = mutated(optionsOf(t, slot).budgets ?? [], m, id, true);
     if (next === undefined) return viewOf(t, slot);
     const meta = metaWith(ctx, slot, next);
-    await ctx.store.update([slot], [meta], ctx.writeSync, { blobs: prepared.blobs });
-    written = true;
+    await ctx.store.update([slot], [meta], ctx.writeSync, { blobs: carry() });
     ctx.afterChange();
     return viewOfMeta(meta);
-  } finally {
-    prepared.settle(written);
-    prepared.unpin();
-  }
+  });
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   checkCronName, effectiveZone, mergeEntry, newGroup, nextOccurrence, parseEntryRequest, parseGroupPatch, parseGroupRequest,
   parsePauseRequest, stampPause, toEnqueueInput,
 } from "./cron.ts";
-import type { BudgetBook, CronRefs } from "./budget-book.ts";
+import { type BudgetBook, type CronRefs, writeBound } from "./budget-book.ts";
 import type { BindingRequest } from "./budget-policy.ts";
 import type { EnqueueInput } from "./enqueue.ts";
 import { guarded, isStorageRefusal } from "./errors.ts";
@@ -72,19 +72,13 @@ export class CronBook {
    * §3.2 step 4, as for an enqueue): written first, a kill -9 or a failed install
    * (a 409 for an existing entry name, say) left a budget no entry drew on.
    */
-  private async install<T>(templates: readonly (readonly BindingRequest[])[], change: () => { group: CronGroup; result: T }): Promise<T> {
-    const prepared = await this.budgets?.prepareCron(templates);
-    let written = false;
-    try {
+  private install<T>(templates: readonly (readonly BindingRequest[])[], change: () => { group: CronGroup; result: T }): Promise<T> {
+    // Unpinned once the book holds the entries (save): it counts them for the guards then.
+    return writeBound(Promise.resolve(this.budgets?.prepareCron(templates)), async (carry) => {
       const { group, result } = change();
-      await this.save(group, prepared?.blobs);
-      written = true;
+      await this.save(group, carry());
       return result;
-    } finally {
-      // Unpinned once the book holds the entries: it counts them for the guards then.
-      prepared?.settle(written);
-      prepared?.unpin();
-    }
+    });
   }
 
   /** fireDue's fallback: one write per entry. Returns how many jobs were enqueued. */

@@ -70,10 +70,7 @@ export async function fail(ctx: QueueContext, id: string, input: FailureInput, n
   // the worker can report again, or the stream's end or the lease puts it back. One whose
   // write then fails (EIO) is undone by the store to in flight, off its stream: putBack.
   const release = () => ctx.dispatcher.release(id, slot);
-  const putBack = (err: unknown): never => {
-    ctx.dispatcher.putBack([id]);
-    throw err;
-  };
+  const putBack = ctx.dispatcher.putBackOnFailure([id]);
   if (dead) {
     const deadMs = options.retention?.dead_ms ?? ctx.defaults.deadRetentionMs;
     const meta = withMeta(t, slot, {

@@ -8,7 +8,7 @@ import type { Store } from "../storage/store.ts";
 import { Mutex } from "./_mutex.ts";
 import { AdminView } from "./admin-view.ts";
 import { BatchIndex } from "./batch.ts";
-import { BudgetBook } from "./budget-book.ts";
+import { BudgetBook, writeBound } from "./budget-book.ts";
 import { type BudgetMutation, type BulkBudgetResult, mutateJobBudgets, mutateJobsBudgets } from "./budget-jobs.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { complete } from "./complete.ts";
@@ -210,17 +210,8 @@ export class Queue {
   }
 
   /** Enqueue jobs that draw on budgets: any budget their create_with makes is written with them. */
-  private async enqueueBound(inputs: EnqueueInput[], requests: BindingRequest[][]): Promise<EnqueueResult[]> {
-    const prepared = await this.budgets.prepare(requests);
-    let written = false;
-    try {
-      const results = await guarded(enqueue(this.ctx, inputs, this.now(), prepared.blobs));
-      written = true;
-      return results;
-    } finally {
-      prepared.settle(written);
-      prepared.unpin();
-    }
+  private enqueueBound(inputs: EnqueueInput[], requests: BindingRequest[][]): Promise<EnqueueResult[]> {
+    return writeBound(this.budgets.prepare(requests), (carry) => guarded(enqueue(this.ctx, inputs, this.now(), carry())));
   }
 
   /** POST /jobs/bulk: every element validated first; all or nothing. */
@@ -349,10 +340,7 @@ export class Queue {
     this.ctx.dispatcher.release(id, slot);
     // A delete whose write fails (EIO) revives the job: one in flight, released above, is
     // put back to ready rather than left in flight with no stream (as a failed report is).
-    await guarded(this.store.remove([slot], this.ctx.writeSync)).catch((err: unknown) => {
-      this.ctx.dispatcher.putBack([id]);
-      throw err;
-    });
+    await guarded(this.store.remove([slot], this.ctx.writeSync)).catch(this.ctx.dispatcher.putBackOnFailure([id]));
     this.changed();
   }
 
@@ -379,10 +367,7 @@ export class Queue {
       }
       deleted += slots.length;
       // As deleteOne: in-flight jobs of a chunk whose write fails are put back to ready.
-      writes.add(this.store.remove(slots, this.ctx.writeSync).catch((err: unknown) => {
-        this.ctx.dispatcher.putBack(released);
-        throw err;
-      }));
+      writes.add(this.store.remove(slots, this.ctx.writeSync).catch(this.ctx.dispatcher.putBackOnFailure(released)));
       await slice.pace();
     }
     await guarded(writes.settled());
@@ -534,17 +519,19 @@ export class Queue {
     // to memory after the reset cleared it, they were served but not on disk after it.
     // Compaction is paused first, outside the locks: waiting for a long run inside them
     // held every keyed enqueue and cron firing.
+    const clearMemory = (): void => {
+      this.ctx.dispatcher.releaseAll();
+      this.ctx.unique.clear();
+      this.ctx.batches.clear();
+      this.pauses.clear();
+      this.leases.clear();
+      this.budgets.clear();
+    };
+    const resetStore = () => guarded(this.store.reset(this.ctx.writeSync, clearMemory));
     const resumeCompaction = await this.store.pauseCompaction();
     try {
-      await this.crons.reset(() => this.budgets.quiesced(() => this.pauses.exclusive(() =>
-        this.ctx.enqueueLock.run(() => guarded(this.store.reset(this.ctx.writeSync, () => {
-          this.ctx.dispatcher.releaseAll();
-          this.ctx.unique.clear();
-          this.ctx.batches.clear();
-          this.pauses.clear();
-          this.leases.clear();
-          this.budgets.clear();
-        }))))));
+      // Lock order: cron book, budget book, pause book, enqueue lock.
+      await this.crons.reset(() => this.budgets.quiesced(() => this.pauses.exclusive(() => this.ctx.enqueueLock.run(resetStore))));
     } finally {
       resumeCompaction();
     }

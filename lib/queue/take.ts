@@ -157,6 +157,14 @@ export class Dispatcher {
     this.wake();
   }
 
+  /** For a write that `ids` were released for: on its failure, putBack(ids) and rethrow. */
+  putBackOnFailure(ids: readonly string[]): (err: unknown) => never {
+    return (err) => {
+      this.putBack(ids);
+      throw err;
+    };
+  }
+
   /** The options of the stream holding an in-flight job (heartbeats check the worker). */
   holderOf(id: string): TakeOptions | undefined {
     return this.owners.get(id)?.options;
