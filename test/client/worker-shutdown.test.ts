@@ -11,7 +11,7 @@ import { describe, it } from "node:test";
 import { ConnectionError, Worker, type Job } from "../../lib/client/index.ts";
 import { TIMER_MAX_MS } from "../../lib/client/_options.ts";
 import { _internals, type WorkerClient } from "../../lib/client/worker.ts";
-import { eventually } from "../helpers/server.ts";
+import { eventually, settlesWithin } from "../helpers/server.ts";
 import { memoryLogger } from "./_setup.ts";
 
 const { SHUTDOWN_GRACE_MS } = _internals;
@@ -61,13 +61,6 @@ function fakeClient(
 
 const refused = () => Promise.reject(new ConnectionError("connect ECONNREFUSED 127.0.0.1:9 (http://127.0.0.1:9)"));
 
-/** Whether `work` settled within `ms`; a deadline, not a sleep (it returns as soon as it settles). */
-async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const settled = await Promise.race([work.then(() => true, () => true), new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); })]);
-  clearTimeout(timer);
-  return settled;
-}
 
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Client, NotFoundError, Router, UnknownJobTypeError, Worker, type Job } from "../../lib/client/index.ts";
-import { eventually, spawnServer, startServer, type TestServer } from "../helpers/server.ts";
+import { eventually, settlesWithin, spawnServer, startServer, type TestServer } from "../helpers/server.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 import { memoryLogger, uniq } from "./_setup.ts";
 
@@ -361,13 +361,8 @@ describe("Worker and a Client closed under it", () => {
         // close() resolves once the open take stream ends (CLIENT-API §4.8): only start it.
         const closing = how === "destroy" ? client.destroy() : client.close();
         release();
-        let timer: NodeJS.Timeout | undefined;
-        const settled = await Promise.race([
-          running.then(() => true),
-          new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), 20_000); }),
-        ]);
-        clearTimeout(timer);
-        assert.ok(settled, `run() had not settled; log: ${logger.lines.slice(-4).join(" | ")}`);
+        assert.ok(await settlesWithin(running, 20_000), `run() had not settled; log: ${logger.lines.slice(-4).join(" | ")}`);
+        await running;
         await closing;
         assert.equal(logger.lines.filter((l) => l.includes("stopping the worker")).length, 1, logger.lines.join("\n"));
         assert.ok(!logger.lines.some((l) => l.includes("retrying in")), logger.lines.join("\n"));

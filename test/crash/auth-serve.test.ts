@@ -11,7 +11,7 @@ import path from "node:path";
 import { after, afterEach, describe, it } from "node:test";
 import WebSocket from "ws";
 import { runBackup } from "../../lib/cli/backup.ts";
-import { eventually, spawnServer, type SpawnedServer } from "../helpers/server.ts";
+import { eventually, spawnServer, type SpawnedServer, within } from "../helpers/server.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 import { req } from "../http/_client.ts";
 
@@ -45,12 +45,6 @@ function upgradeStatus(url: string, headers: Record<string, string>): Promise<nu
   });
 }
 
-/** `work`, or a failure naming `what` after 10 s: a deadline, not a wait. */
-function within<T>(work: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10_000); });
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
-}
 
 /** The status of a request whose target goes out byte for byte (fetch would normalise it). */
 function rawStatus(url: string, method: string, target: string, headers: Record<string, string>): Promise<number> {
@@ -143,7 +137,7 @@ describe("zizq serve --auth-tokens", () => {
     const reader = take.body!.getReader();
     let taken = "";
     while (!taken.includes('"id"')) {
-      const { value, done } = await within(reader.read(), "the taken job");
+      const { value, done } = await within(reader.read(), 10_000, "the taken job");
       assert.ok(!done, "the take stream ended before its job");
       taken += Buffer.from(value).toString();
     }
@@ -158,8 +152,8 @@ describe("zizq serve --auth-tokens", () => {
     await eventually(async () => (await req(srv.url, "GET", "/jobs", undefined, bearer(NEXT))).status === 200, 10_000, "the reloaded token");
     assert.equal((await req(srv.url, "GET", "/jobs", undefined, bearer(ADMIN))).status, 401);
     // They were ended (they used to go on taking and deleting jobs); the job is ready again.
-    assert.equal(await within(wsClosed, "the /events session to close"), 1008);
-    await within((async () => { for (;;) if ((await reader.read()).done) return; })(), "the take stream to end");
+    assert.equal(await within(wsClosed, 10_000, "the /events session to close"), 1008);
+    await within((async () => { for (;;) if ((await reader.read()).done) return; })(), 10_000, "the take stream to end");
     await eventually(async () => (await req(srv.url, "GET", `/jobs/${jobId}`, undefined, bearer(NEXT))).body?.status === "ready", 10_000, "the job back to ready");
     // A bad file keeps the previous tokens.
     fs.writeFileSync(file, `admin ${SECRET}\nroot ${SECRET}x\n`);

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { Router, Worker } from "../../lib/client/index.ts";
 import { _internals as workerInternals } from "../../lib/client/worker.ts";
-import { eventually } from "../helpers/server.ts";
+import { eventually, settlesWithin } from "../helpers/server.ts";
 import { ENGINE_VERSION } from "../../lib/queue/version.ts";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -519,13 +519,8 @@ export function contractSuite(name: string, start: () => Promise<Target>): void 
         worker.stop();
         // Generous for a loaded machine; the old code never settled at all.
         const bound = shutdownTimeout + workerInternals.SHUTDOWN_GRACE_MS + 4000;
-        let timer: NodeJS.Timeout | undefined;
-        const settled = await Promise.race([
-          running.then(() => true),
-          new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), bound); }),
-        ]);
-        clearTimeout(timer);
-        assert.ok(settled, `stop() had not settled ${bound} ms after it was called; errors: ${logger.lines.slice(-3).join(" | ")}`);
+        assert.ok(await settlesWithin(running, bound), `stop() had not settled ${bound} ms after it was called; errors: ${logger.lines.slice(-3).join(" | ")}`);
+        await running;
       } finally {
         worker.kill();
         await t.close();

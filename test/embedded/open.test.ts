@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { ClientError, ConnectionError, NotFoundError, Worker } from "../../lib/client/index.ts";
 import { open } from "../../lib/embedded/open.ts";
-import { eventually, spawnServer, startServer } from "../helpers/server.ts";
+import { eventually, settlesWithin, spawnServer, startServer } from "../helpers/server.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 
 after(cleanupTmp);
@@ -76,13 +76,6 @@ test("calls that close() overtakes either finish or reject with ConnectionError,
   for (const outcome of outcomes) assert.ok(outcome === "ok" || outcome === "ConnectionError", `an overtaken call rejected with ${outcome}`);
 });
 
-/** Whether `work` settled within `ms`; a deadline, not a sleep (it returns as soon as it settles). */
-async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const settled = await Promise.race([work.then(() => true, () => true), new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); })]);
-  clearTimeout(timer);
-  return settled;
-}
 
 // The audit's finding: close() before the Worker was stopped left it retrying its acks for
 // ever (ConnectionError "… is closed", every backoff step logged), and its run() and stop()

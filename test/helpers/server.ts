@@ -164,3 +164,21 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 500
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** Whether `work` settles (either way) within `ms`: a deadline, it returns as soon as it does. */
+export async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
+  const settled = await Promise.race([work.then(() => true, () => true), late]);
+  clearTimeout(timer);
+  return settled;
+}
+
+/** `work`, or a rejection naming `what` after `ms` (a deadline, not a wait). */
+export function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}

@@ -9,6 +9,7 @@ import type http2 from "node:http2";
 import net from "node:net";
 import { describe, it } from "node:test";
 import { listen } from "../../lib/http/listen.ts";
+import { within } from "../helpers/server.ts";
 
 /** Short, so the verdict (about 2 × this after the GOAWAY) comes quickly. */
 const IDLE_PING_MS = 200;
@@ -152,11 +153,3 @@ describe("h2 liveness: a session the peer closed with GOAWAY, then went silent",
   });
 });
 
-/** `promise`, or a rejection naming `what` after `ms` (a deadline, not a wait). */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}

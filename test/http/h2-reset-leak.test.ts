@@ -16,7 +16,7 @@ import { toNodeHandler } from "h3/node";
 import { createAdminApp } from "../../lib/http/admin.ts";
 import { listen } from "../../lib/http/listen.ts";
 import { prng as seededRandom } from "../helpers/random.ts";
-import { eventually, startServer } from "../helpers/server.ts";
+import { eventually, startServer, within } from "../helpers/server.ts";
 import { cleanupTmp } from "../helpers/tmp.ts";
 import { enqueueBulk } from "./_client.ts";
 
@@ -78,14 +78,6 @@ async function resetWhenWindowFull(stream: http2.ClientHttp2Stream): Promise<voi
   stream.close(http2.constants.NGHTTP2_NO_ERROR);
 }
 
-/** `promise`, or a rejection naming `what` after `ms` (a deadline, not a wait). */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
 
 /** One request on `session`, answered in full: its status. */
 function h2Status(session: http2.ClientHttp2Session, method: string, path: string): Promise<number> {

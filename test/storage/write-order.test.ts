@@ -7,19 +7,17 @@
 
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import type { JobMeta } from "../../lib/storage/codec.ts";
 import { type Store, openStore } from "../../lib/storage/store.ts";
 import { FaultyFs, gate } from "../helpers/faulty-fs.ts";
 import { eventually } from "../helpers/server.ts";
+import { readyMeta } from "../helpers/storage.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 
 after(cleanupTmp);
 
 const SEGMENT = 64 * 1024;
 const NS = 7;
-const meta = (i: number, extra: Partial<JobMeta> = {}): JobMeta => ({
-  id: `0000000000000000000000${String(i).padStart(3, "0")}`, status: 1, priority: 1, attempts: 0, readyAtMs: 0, queue: "q", type: "t", ...extra,
-});
+const meta = readyMeta;
 const PAYLOAD = Buffer.from(JSON.stringify("x".repeat(1000)));
 
 /** Lets whatever is ready run: promise reactions and I/O callbacks, a bounded number of turns. */
