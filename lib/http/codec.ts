@@ -9,7 +9,7 @@ import { addExtension, type Options, Packr, Unpackr } from "msgpackr";
 import { PayloadText } from "../queue/types.ts";
 import { ByteSink, writeJsonAsMsgpack } from "./_json-msgpack.ts";
 import { EACH, type MemberPath, type Span, jsonMemberSpans, jsonSpanText } from "./_json-scan.ts";
-import { JsonTooDeep, bulkJobRanges, checkJsonDepth } from "./_json-split.ts";
+import { JsonTooDeep, PAYLOAD_EXACT, PAYLOAD_NONE, RANGE_STRIDE, bulkJobRanges, checkJsonDepth } from "./_json-split.ts";
 import { floatToJson, msgpackToJson } from "./_msgpack-json.ts";
 import { checkMsgpack, fixLargeIntegers, msgpackMemberSpans, MsgpackShapeError } from "./_msgpack-walk.ts";
 import type { BodyFormat } from "./negotiate.ts";
@@ -167,19 +167,35 @@ function decodeBulkByJob(body: Buffer): { jobs: unknown[] } | undefined {
   const ranges = bulkJobRanges(body);
   if (!ranges) return undefined;
   const jobs: unknown[] = [];
-  for (let i = 0; i < ranges.length; i += 2) {
-    const text = body.toString("utf8", ranges[i], ranges[i + 1]);
+  for (let i = 0; i < ranges.length; i += RANGE_STRIDE) {
+    const start = ranges[i];
+    const end = ranges[i + 1];
+    const text = utf8Slice(body, start, end);
     let job: unknown;
     try {
       job = JSON.parse(text);
     } catch {
       return undefined;
     }
-    putPayloadTexts(job, JOB_PAYLOAD, jsonMemberSpans(text, JOB_PAYLOAD), (span) => jsonSpanText(text, span));
+    const kind = ranges[i + 4];
+    if (kind === PAYLOAD_EXACT) {
+      const from = ranges[i + 2];
+      const to = ranges[i + 3];
+      // An ASCII job (its text as long as its bytes) slices its payload out of the text.
+      const json = text.length === end - start ? text.slice(from - start, to - start) : utf8Slice(body, from, to);
+      (job as Record<string, unknown>).payload = new PayloadText(json, body.subarray(from, to));
+    } else if (kind !== PAYLOAD_NONE) {
+      putPayloadTexts(job, JOB_PAYLOAD, jsonMemberSpans(text, JOB_PAYLOAD), (span) => jsonSpanText(text, span));
+    }
     jobs.push(job);
   }
   return { jobs };
 }
+
+// Buffer's utf8Slice skips toString()'s argument juggling (a stable Node internal missing
+// from @types/node); the ranges are always inside the buffer.
+const utf8Slice = (b: Buffer, start: number, end: number): string =>
+  (b as unknown as { utf8Slice(start: number, end: number): string }).utf8Slice(start, end);
 
 /**
  * Replaces the value at each span's place in the decoded `root` with a PayloadText.

@@ -24,6 +24,8 @@ export interface EnqueueInput {
   type: string;
   queue: string;
   payloadJson: string;
+  /** payloadJson as UTF-8, when the decoder had those bytes (PayloadText.bytes). */
+  payloadBytes?: Buffer;
   priority: number;
   readyAtMs?: number;
   options: JobOptions;
@@ -59,14 +61,15 @@ export function parseEnqueue(raw: unknown): EnqueueInput {
   }
   // In-process callers (and tests) may pass any JSON value; HTTP passes the exact text.
   const payloadJson = payload instanceof PayloadText ? payload.json : JSON.stringify(payload);
+  const payloadBytes = payload instanceof PayloadText ? payload.bytes : undefined;
   const tooDeep = payloadDepthError(payloadJson);
   if (tooDeep) throw new QueueError("invalid_argument", tooDeep);
   const budgets = optional(o, "budgets", (v) => parseBindings(v));
   if (budgets && budgets.length > 0) {
     options.budgets = bindingOptions(budgets).budgets;
-    return { type, queue, payloadJson, priority, readyAtMs, options, budgets };
+    return { type, queue, payloadJson, payloadBytes, priority, readyAtMs, options, budgets };
   }
-  return { type, queue, payloadJson, priority, readyAtMs, options };
+  return { type, queue, payloadJson, payloadBytes, priority, readyAtMs, options };
 }
 
 /** Compile and dry-run batch expressions (422 on failure), before anything is written. */
@@ -106,7 +109,7 @@ const created = (meta: JobMeta): EnqueueResult => ({ job: viewOfMeta(meta), crea
 export async function enqueue(ctx: QueueContext, inputs: readonly EnqueueInput[], nowMs: number, blobs: readonly BlobWrite[] = []): Promise<EnqueueResult[]> {
   if (!inputs.some((i) => i.options.unique_key !== undefined || i.options.batch)) {
     const metas = inputs.map((i) => newMeta(ctx, i, nowMs));
-    await ctx.store.insert(metas.map((meta, i) => ({ meta, payload: Buffer.from(inputs[i].payloadJson) })), ctx.enqueueSync, [], blobs);
+    await ctx.store.insert(metas.map((meta, i) => ({ meta, payload: inputs[i].payloadBytes ?? Buffer.from(inputs[i].payloadJson) })), ctx.enqueueSync, [], blobs);
     ctx.afterChange();
     for (const meta of metas) ctx.stats.enqueued(meta.queue, nowMs);
     return metas.map(created);

@@ -56,7 +56,11 @@ export interface JobView {
  * (which would turn 1.0 into 1 and round integers beyond 2^53).
  */
 export class PayloadText {
-  constructor(readonly json: string) {}
+  /**
+   * `bytes`, when given, is `json` as UTF-8, exactly (a view into the request body): the
+   * record takes them as they are, with no encoding of the text back to bytes.
+   */
+  constructor(readonly json: string, readonly bytes?: Buffer) {}
 }
 
 /** A job plus its payload as stored: compact JSON text (the HTTP layer splices it). */

@@ -6,8 +6,11 @@
 import assert from "node:assert/strict";
 import { isUtf8 } from "node:buffer";
 import { it } from "node:test";
-import { bulkJobRanges } from "../../lib/http/_json-split.ts";
+import {
+  PAYLOAD_EXACT, PAYLOAD_LOOSE, PAYLOAD_NONE, PAYLOAD_UNSURE, RANGE_STRIDE, bulkJobRanges,
+} from "../../lib/http/_json-split.ts";
 import { PAYLOAD_PATHS, decodeBody, decodeJsonText } from "../../lib/http/codec.ts";
+import { PayloadText } from "../../lib/queue/types.ts";
 import { randomJson, seededRandom } from "./_random-json.ts";
 
 const SPACES = ["", "", " ", "\n  ", "\t", "\r\n"];
@@ -24,7 +27,7 @@ function randomBulkBody(rand: () => number, minBytes: number): string {
     if (r < 0.03) job = pick(["5", "null", '"x"', "[]", "[1,{\"payload\":2}]", "{}"]); // not jobs: the queue says so, not the decoder
     else {
       const payload = randomJson(rand).sent;
-      const fields = [`"type"${s()}:${s()}"t${jobs.length}"`, `"queue":"q\\"é"`, `"payload"${s()}:${s()}${payload}`];
+      const fields = [`"type"${s()}:${s()}"t${jobs.length}"`, pick(['"queue":"q\\"é"', '"queue":"q"']), `"payload"${s()}:${s()}${payload}`];
       if (rand() < 0.1) fields.push(`"payload":${randomJson(rand).sent}`); // a duplicate key: the last one wins
       if (rand() < 0.2) fields.push(`"priority":${Math.floor(rand() * 65536)}`);
       if (rand() < 0.1) fields.push(`"note":"a ] , } [ { \\\\"`);
@@ -36,9 +39,23 @@ function randomBulkBody(rand: () => number, minBytes: number): string {
   return `${s()}{${s()}"jobs"${s()}:${s()}[${jobs.join(",")}]${s()}}${s()}`;
 }
 
+/**
+ * `value` with each PayloadText as its text, after checking that its bytes, where the
+ * split path took them straight from the body, are that text's UTF-8 exactly.
+ */
+function payloadsAsText(value: unknown): unknown {
+  if (value instanceof PayloadText) {
+    if (value.bytes) assert.equal(value.bytes.toString("utf8"), value.json, "payload bytes and text agree");
+    return { payloadText: value.json };
+  }
+  if (Array.isArray(value)) return value.map(payloadsAsText);
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, payloadsAsText(v)]));
+  return value;
+}
+
 function outcome(run: () => unknown): { value?: unknown; error?: string } {
   try {
-    return { value: run() };
+    return { value: payloadsAsText(run()) };
   } catch (err) {
     return { error: `${(err as Error).constructor.name}: ${(err as Error).message}` };
   }
@@ -50,7 +67,8 @@ it("a large bulk body decodes job by job exactly as the whole text does (payload
     const text = randomBulkBody(rand, 100 * 1024);
     const bytes = Buffer.from(text);
     assert.ok(bulkJobRanges(bytes), "the split path is taken");
-    assert.deepEqual(decodeBody(bytes, "json", PAYLOAD_PATHS.bulkEnqueue), decodeJsonText(text, PAYLOAD_PATHS.bulkEnqueue));
+    const split = payloadsAsText(decodeBody(bytes, "json", PAYLOAD_PATHS.bulkEnqueue));
+    assert.deepEqual(split, payloadsAsText(decodeJsonText(text, PAYLOAD_PATHS.bulkEnqueue)));
   }
 });
 
@@ -73,7 +91,10 @@ it("one damaged byte anywhere: the same value or the same error message as the w
 });
 
 it("only a plain {\"jobs\":[…]} is split; any other shape goes to the whole-text path", () => {
-  const ranges = (text: string) => bulkJobRanges(Buffer.from(text));
+  const ranges = (text: string) => {
+    const all = bulkJobRanges(Buffer.from(text));
+    return all?.flatMap((n, i) => (i % RANGE_STRIDE < 2 ? [n] : []));
+  };
   assert.deepEqual(ranges(' { "jobs" : [ {"a":1} , 2 ,"]"] } '), [13, 22, 23, 26, 27, 30]);
   assert.deepEqual(ranges('{"jobs":[]}'), []);
   assert.deepEqual(ranges('{"jobs":[ ]}'), []);
@@ -88,4 +109,23 @@ it("only a plain {\"jobs\":[…]} is split; any other shape goes to the whole-te
       assert.throws(() => decodeBody(Buffer.from(body), "json", PAYLOAD_PATHS.bulkEnqueue), /^BodyDecodeError|invalid JSON/, JSON.stringify(cut));
     }
   }
+});
+
+it("the split finds each job's last top-level payload, and says when its bytes are not its text", () => {
+  const payloadOf = (job: string): [number, string?] => {
+    const body = Buffer.from(`{"jobs":[${job}]}`);
+    const r = bulkJobRanges(body)!;
+    const kind = r[4];
+    return kind === PAYLOAD_NONE || kind === PAYLOAD_UNSURE ? [kind] : [kind, body.toString("utf8", r[2], r[3])];
+  };
+  assert.deepEqual(payloadOf('{"type":"t","payload":{"a":[1,"x, }"]},"queue":"q"}'), [PAYLOAD_EXACT, '{"a":[1,"x, }"]}']);
+  assert.deepEqual(payloadOf('{ "payload" :  "é\\"]"  }'), [PAYLOAD_EXACT, '"é\\"]"']);
+  assert.deepEqual(payloadOf('{"payload":1,"payload":2.50}'), [PAYLOAD_EXACT, "2.50"]);
+  assert.deepEqual(payloadOf('{"payload":{"a": 1},"payload":{"b":2}}'), [PAYLOAD_EXACT, '{"b":2}']);
+  assert.deepEqual(payloadOf('{"payload":{"b":2},"payload":{"a": 1}}'), [PAYLOAD_LOOSE, '{"a": 1}']);
+  assert.deepEqual(payloadOf('{"payload":[1,\n2]}'), [PAYLOAD_LOOSE, "[1,\n2]"]);
+  assert.deepEqual(payloadOf('{"x":{"payload":1}}'), [PAYLOAD_NONE]);
+  assert.deepEqual(payloadOf('[1,"payload",{"payload":2}]'), [PAYLOAD_NONE]);
+  assert.deepEqual(payloadOf('{"pay\\u006coad":1}'), [PAYLOAD_UNSURE]);
+  assert.deepEqual(payloadOf('{"payload":1,"a\\"b":2}'), [PAYLOAD_UNSURE]);
 });
