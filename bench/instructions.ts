@@ -5,7 +5,11 @@
 // built server as `npm start` runs it, JIT compilation and GC included, only over the
 // phase measured (callgrind_control zeroes the counters before it and dumps after).
 //
-//   npm run build && node --import tsx bench/instructions.ts [W2-single|W3|W1]... [--jobs N] [--runs R]
+//   npm run build && node --import tsx bench/instructions.ts [W2-single|W3|W1]... [--jobs N] [--runs R] [--warm N]
+//
+// `--warm N` (W2-single) sends N jobs more before the count starts, so the count is the
+// hot path as compiled, without the JIT's warm-up (which is ~half of a 40,000-job count and
+// moves with the compiler threads' timing): the steadier figure for an A/B of that path.
 //
 // Under valgrind the server runs ~50× slower, so the counts are small (20k jobs by
 // default) and a row takes a minute or two. Not part of `npm run bench`: it needs valgrind.
@@ -76,15 +80,18 @@ async function stop(c: Counted): Promise<void> {
 const BATCH = 1000;
 
 /** One row's phases: `prepare` is not counted, `measure` is. */
-const WORKLOADS: Record<string, (url: string, jobs: number) => { prepare(): Promise<void>; measure(): Promise<void> }> = {
+const WORKLOADS: Record<string, (url: string, jobs: number, warm: number) => { prepare(): Promise<void>; measure(): Promise<void> }> = {
   // One 1,000-job bulk request in flight (W2-single's shape).
-  "W2-single": (url, jobs) => {
+  "W2-single": (url, jobs, warm) => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     return {
       prepare: async () => {
         // A first request outside the count, as every row has one: the first request's
         // lazy module loads are start-up, not per-job cost.
         expectStatus(await request(agent, `${url}/jobs/bulk`, "POST", bulkBody("warm", 0, 10), JSON_HEADERS), 201);
+        for (let i = 0; i < warm; i += BATCH) {
+          expectStatus(await request(agent, `${url}/jobs/bulk`, "POST", bulkBody("warm", i, BATCH), JSON_HEADERS), 201);
+        }
       },
       measure: async () => {
         for (let i = 0; i < jobs; i += BATCH) {
@@ -125,32 +132,35 @@ const WORKLOADS: Record<string, (url: string, jobs: number) => { prepare(): Prom
   },
 };
 
-function parseArgs(argv: string[]): { names: string[]; jobs: number; runs: number } {
+function parseArgs(argv: string[]): { names: string[]; jobs: number; runs: number; warm: number } {
   const names: string[] = [];
   let jobs = 20_000;
   let runs = 2;
+  let warm = 0;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--jobs") jobs = Number(argv[++i]);
+    else if (argv[i] === "--warm") warm = Number(argv[++i]);
     else if (argv[i] === "--runs") runs = Number(argv[++i]);
     else if (WORKLOADS[argv[i]]) names.push(argv[i]);
     else throw new Error(`unknown argument ${argv[i]} (workloads: ${Object.keys(WORKLOADS).join(", ")})`);
   }
   if (!(jobs >= BATCH && jobs % BATCH === 0)) throw new Error("--jobs must be a multiple of 1000");
-  return { names: names.length ? names : ["W2-single", "W3"], jobs, runs };
+  if (!(warm >= 0 && warm % BATCH === 0)) throw new Error("--warm must be a multiple of 1000");
+  return { names: names.length ? names : ["W2-single", "W3"], jobs, runs, warm };
 }
 
 async function main(): Promise<void> {
-  const { names, jobs, runs } = parseArgs(process.argv.slice(2));
+  const { names, jobs, runs, warm } = parseArgs(process.argv.slice(2));
   if (!fs.existsSync(SERVER)) throw new Error("no dist/bin/zizq.mjs: run `npm run build` first");
   const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
-  console.log(`instructions per job (callgrind), ${jobs} jobs a run, ${runs} runs, build of ${commit}`);
+  console.log(`instructions per job (callgrind), ${jobs} jobs a run${warm ? ` after ${warm} not counted` : ""}, ${runs} runs, build of ${commit}`);
   console.log("| workload | per job, each run | median |\n|---|---|---|");
   for (const name of names) {
     const perJob: number[] = [];
     for (let r = 0; r < runs; r++) {
       const c = await startCounted();
       try {
-        const w = WORKLOADS[name](c.url, jobs);
+        const w = WORKLOADS[name](c.url, jobs, warm);
         await w.prepare();
         perJob.push((await countPhase(c, w.measure)) / jobs);
       } finally {

@@ -80,10 +80,11 @@ export async function checkBatches(inputs: readonly EnqueueInput[]): Promise<voi
   }
 }
 
-function newMeta(ctx: QueueContext, input: EnqueueInput, nowMs: number): JobMeta {
+/** `idWords[idAt..]`, when given, gets the new id's four words (Store.insert). */
+function newMeta(ctx: QueueContext, input: EnqueueInput, nowMs: number, idWords?: Uint32Array, idAt = 0): JobMeta {
   const readyAtMs = input.readyAtMs ?? nowMs;
   const meta: JobMeta = {
-    id: ctx.ids.next(nowMs),
+    id: ctx.ids.next(nowMs, idWords, idAt),
     status: readyAtMs > nowMs ? STATUS_SCHEDULED : STATUS_READY,
     priority: input.priority,
     attempts: 0,
@@ -108,8 +109,10 @@ const created = (meta: JobMeta): EnqueueResult => ({ job: viewOfMeta(meta), crea
  */
 export async function enqueue(ctx: QueueContext, inputs: readonly EnqueueInput[], nowMs: number, blobs: readonly BlobWrite[] = []): Promise<EnqueueResult[]> {
   if (!inputs.some((i) => i.options.unique_key !== undefined || i.options.batch)) {
-    const metas = inputs.map((i) => newMeta(ctx, i, nowMs));
-    await ctx.store.insert(metas.map((meta, i) => ({ meta, payload: inputs[i].payloadBytes ?? Buffer.from(inputs[i].payloadJson) })), ctx.enqueueSync, [], blobs);
+    const idWords = new Uint32Array(inputs.length * 4);
+    const metas = inputs.map((input, i) => newMeta(ctx, input, nowMs, idWords, i * 4));
+    const jobs = metas.map((meta, i) => ({ meta, payload: inputs[i].payloadBytes ?? Buffer.from(inputs[i].payloadJson) }));
+    await ctx.store.insert(jobs, ctx.enqueueSync, [], blobs, idWords);
     ctx.afterChange();
     for (const meta of metas) ctx.stats.enqueued(meta.queue, nowMs);
     return metas.map(created);

@@ -15,6 +15,8 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 // Buffer's latin1Slice/utf8Slice skip toString()'s argument juggling; they are stable
 // Node internals but missing from @types/node.
 interface FastSlices { latin1Slice(start: number, end: number): string; utf8Slice(start: number, end: number): string }
+// Their write counterparts, which skip write()'s encoding lookup (the job record, per job).
+interface FastWrites { latin1Write(text: string, offset: number, length: number): number; utf8Write(text: string, offset: number): number }
 export const latin1 = (buf: Buffer, start: number, end: number): string => (buf as unknown as FastSlices).latin1Slice(start, end);
 export const utf8 = (buf: Buffer, start: number, end: number): string => (buf as unknown as FastSlices).utf8Slice(start, end);
 
@@ -50,10 +52,22 @@ export function frameRecord(type: number, body: Buffer): Buffer {
  * no second buffer for large bodies (a bulk delete's ids).
  */
 export function sealRecord(out: Buffer, type: number): Buffer {
-  out.writeUInt32LE(out.length - RECORD_HEADER_BYTES, 0);
+  writeU32(out, 0, out.length - RECORD_HEADER_BYTES);
   out[4] = type;
-  out.writeUInt32LE(crc32(out.subarray(RECORD_HEADER_BYTES), crc32(out.subarray(4, 5))), 5);
+  writeU32(out, 5, crc32(out.subarray(RECORD_HEADER_BYTES), TYPE_CRC[type]));
   return out;
+}
+
+// The CRC of each record type's byte, where the record's CRC starts: one crc32 call and
+// one subarray a record, not two of each (every job written goes through here).
+const TYPE_CRC = Array.from({ length: 256 }, (_, type) => crc32(Buffer.of(type)));
+
+/** Little-endian u32 as plain byte stores: writeUInt32LE checks its arguments, on every record. */
+function writeU32(buf: Buffer, at: number, value: number): void {
+  buf[at] = value;
+  buf[at + 1] = value >>> 8;
+  buf[at + 2] = value >>> 16;
+  buf[at + 3] = value >>> 24;
 }
 
 export type FrameCheck =
@@ -75,7 +89,7 @@ export function checkFrame(buf: Buffer, pos: number, limit: number, verifyChecks
   if (end > limit) return { ok: false, reason: "bad_length" };
   if (!verifyChecksum) return { ok: true, type, bodyStart, end };
   const expected = buf.readUInt32LE(pos + 5);
-  const actual = crc32(buf.subarray(bodyStart, end), crc32(buf.subarray(pos + 4, pos + 5)));
+  const actual = crc32(buf.subarray(bodyStart, end), TYPE_CRC[type]);
   if (actual !== expected) return { ok: false, reason: "bad_checksum" };
   return { ok: true, type, bodyStart, end };
 }
@@ -101,7 +115,7 @@ function writeJobBody(meta: JobMeta, payload: Buffer | undefined, at: number): B
   const optionsLen = options ? options.length : 0;
   const payloadLen = payload ? payload.length : 0;
   const buf = Buffer.allocUnsafe(at + META_FIXED_BYTES + queueLen + typeLen + optionsLen + payloadLen);
-  buf.write(meta.id, at, ID_BYTES, "latin1");
+  (buf as unknown as FastWrites).latin1Write(meta.id, at, ID_BYTES);
   buf[at + 25] = meta.status;
   let flags = 0;
   if (meta.dequeuedAtMs !== undefined) flags |= FLAG_DEQUEUED_AT;
@@ -109,19 +123,22 @@ function writeJobBody(meta: JobMeta, payload: Buffer | undefined, at: number): B
   if (meta.completedAtMs !== undefined) flags |= FLAG_COMPLETED_AT;
   if (meta.purgeAtMs !== undefined) flags |= FLAG_PURGE_AT;
   buf[at + 26] = flags;
-  buf.writeUInt16LE(meta.priority, at + 27);
-  buf.writeUInt32LE(meta.attempts, at + 29);
+  buf[at + 27] = meta.priority;
+  buf[at + 28] = meta.priority >>> 8;
+  writeU32(buf, at + 29, meta.attempts);
   buf.writeDoubleLE(meta.readyAtMs, at + 33);
   buf.writeDoubleLE(meta.dequeuedAtMs ?? 0, at + 41);
   buf.writeDoubleLE(meta.failedAtMs ?? 0, at + 49);
   buf.writeDoubleLE(meta.completedAtMs ?? 0, at + 57);
   buf.writeDoubleLE(meta.purgeAtMs ?? 0, at + 65);
-  buf.writeUInt16LE(queueLen, at + 73);
-  buf.writeUInt16LE(typeLen, at + 75);
-  buf.writeUInt32LE(optionsLen, at + 77);
+  buf[at + 73] = queueLen;
+  buf[at + 74] = queueLen >>> 8;
+  buf[at + 75] = typeLen;
+  buf[at + 76] = typeLen >>> 8;
+  writeU32(buf, at + 77, optionsLen);
   let pos = at + META_FIXED_BYTES;
-  pos += buf.write(meta.queue, pos, "utf8");
-  pos += buf.write(meta.type, pos, "utf8");
+  pos += (buf as unknown as FastWrites).utf8Write(meta.queue, pos);
+  pos += (buf as unknown as FastWrites).utf8Write(meta.type, pos);
   if (options) pos += options.copy(buf, pos);
   if (payload) payload.copy(buf, pos);
   return buf;

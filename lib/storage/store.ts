@@ -277,8 +277,11 @@ export class Store {
    * group's advanced schedule, so a crash cannot separate a firing from it), as one atomic
    * group; resolves with the new jobs' slots once durable. Rewrites are visible at once
    * (their payload is served from memory until written); new jobs and blobs once durable.
+   * `idWords`, when given, holds each new job's id as four words (JobTable.add), in order.
    */
-  async insert(jobs: readonly NewJob[], sync: boolean, rewrites: readonly Rewrite[] = [], blobs: readonly BlobWrite[] = []): Promise<number[]> {
+  async insert(
+    jobs: readonly NewJob[], sync: boolean, rewrites: readonly Rewrite[] = [], blobs: readonly BlobWrite[] = [], idWords?: Uint32Array,
+  ): Promise<number[]> {
     this.assertOpen();
     if (jobs.length === 0 && rewrites.length === 0 && blobs.length === 0) return [];
     const frames = jobs.map((j) => encodeJobRecord(RECORD_JOB, j.meta, j.payload));
@@ -314,7 +317,7 @@ export class Store {
     finishRewrites.forEach((f, i) => f(locations[frames.length + i]));
     this.noteBlobs(blobs, blobFrames, locations.slice(frames.length + rewriteFrames.length));
     return jobs.map((j, i) => {
-      const slot = this.table.add(j.meta, jobLocation(locations[i], frames[i], j.payload.length), jobOptionsBytes(frames[i], RECORD_HEADER_BYTES));
+      const slot = this.table.add(j.meta, jobLocation(locations[i], frames[i], j.payload.length), jobOptionsBytes(frames[i], RECORD_HEADER_BYTES), idWords, i * 4);
       this.table.index(slot);
       return slot;
     });

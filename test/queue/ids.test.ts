@@ -6,13 +6,20 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { Scru128Id } from "scru128";
 import { IdGenerator, isJobId } from "../../lib/queue/ids.ts";
+import { parseId } from "../../lib/storage/id-index.ts";
 
 it("ids are SCRU128 text as scru128 writes it, and strictly increase within one millisecond", () => {
   const ids = new IdGenerator();
   let last = "";
+  const words = new Uint32Array(12);
+  const parsed = new Uint32Array(4);
   for (let i = 0; i < 20_000; i++) {
-    const id = ids.next(1_765_000_000_000);
+    const at = 4 * (i % 3);
+    const id = ids.next(1_765_000_000_000, words, at);
     assert.ok(isJobId(id), id);
+    // The words handed to the job table are the text's (JobTable.add keeps them unparsed).
+    assert.ok(parseId(id, parsed, 0));
+    assert.deepEqual([...words.subarray(at, at + 4)], [...parsed], id);
     assert.equal(Scru128Id.fromString(id).toString(), id);
     assert.ok(id > last, `${id} after ${last}`);
     last = id;
