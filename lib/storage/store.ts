@@ -984,9 +984,28 @@ async function readOrCreateMeta(fs: FsPort, dir: string, segmentBytes: number, n
   return meta.segment_bytes!;
 }
 
+/**
+ * Write meta.json so that a power cut leaves the old file or the new one, whole: the
+ * bytes synced before the rename, the rename (and the `segments` dir made before it)
+ * synced after. Runs when a dir is created or upgraded, never on the write path, so
+ * buffered mode pays it too: without it a power cut soon after a dir was made left an
+ * empty meta.json under its name (the rename reached the disk, the bytes did not), and
+ * the store refused to open ("not valid JSON"), in fsync mode with acknowledged jobs in
+ * its segments (test/storage/power-loss.test.ts).
+ */
 async function writeMeta(fs: FsPort, file: string, meta: object): Promise<void> {
-  await fs.writeFile(file + ".tmp", JSON.stringify(meta) + "\n");
-  await fs.rename(file + ".tmp", file);
+  const tmp = file + ".tmp";
+  const bytes = Buffer.from(JSON.stringify(meta) + "\n");
+  const fd = await fs.open(tmp, "w");
+  try {
+    const written = await fs.writev(fd, [bytes], 0);
+    if (written !== bytes.length) throw new StorageError("io", `short write of ${tmp}: ${written} of ${bytes.length} bytes`);
+    await fs.fdatasync(fd);
+  } finally {
+    await fs.close(fd);
+  }
+  await fs.rename(tmp, file);
+  await fs.syncDir(path.dirname(file));
 }
 
 export const openStore = (options: StoreOptions): Promise<Store> => Store.open(options);
