@@ -313,7 +313,9 @@ export function scanOne(
       continue;
     }
     if (pos >= dataEnd) break; // zero-filled tail: the end of this segment's records
-    if (lostSectors(buf, pos)) {
+    const found = findNextFrame(buf, pos + 1, dataEnd, limit);
+    const next = found === undefined ? undefined : resumeAfter(buf, pos, found, dataEnd, limit);
+    if (lostSectors(buf, pos, next ?? dataEnd)) {
       // Sectors a power cut kept from the disk. Segments are written once over zeros, and
       // a synced write makes every byte before it in its file durable, so nothing after
       // this gap in this segment was ever synced (in fsync mode: never acknowledged). It
@@ -323,8 +325,6 @@ export function scanOne(
       damage.push({ kind: newest ? "torn" : "corrupt", segment: no, offset: pos, bytes: dataEnd - pos, reason: "lost sectors" });
       break;
     }
-    const found = findNextFrame(buf, pos + 1, dataEnd, limit);
-    const next = found === undefined ? undefined : resumeAfter(buf, pos, found, dataEnd, limit);
     if (next === undefined) {
       const kind = newest ? "torn" : "corrupt";
       damage.push({ kind, segment: no, offset: pos, bytes: dataEnd - pos, reason: frame.reason });
@@ -340,17 +340,25 @@ export function scanOne(
 const SECTOR_BYTES = 512;
 
 /**
- * Does a gap a power cut leaves start at `pos` (a record boundary): zeros from there past
- * its header, up to a sector boundary? A record never starts with zeros (its length and
- * type), and a zeroed header inside one sector (bit rot, test/storage/recover.test.ts)
- * is corruption to skip, as before.
+ * Does the damage from `pos` (a record boundary) to `end` (where the scan would resume)
+ * hold a gap a power cut leaves: zeros from `pos` past a header's worth up to a sector
+ * boundary, or a whole sector of zeros? No record holds a sector of zeros (a PAD does,
+ * but a damaged one is itself a write cut short), nor starts with zeros (its length and
+ * type); a zeroed header inside one sector (bit rot, test/storage/recover.test.ts) is
+ * corruption to skip, as before. Only damaged stretches are looked at: no cost on a clean log.
  */
-function lostSectors(buf: Buffer, pos: number): boolean {
+function lostSectors(buf: Buffer, pos: number, end: number): boolean {
+  const zeros = (from: number, to: number): boolean => {
+    for (let i = from; i < to; i++) if (buf[i] !== 0) return false;
+    return true;
+  };
   // Past the whole header: a zeroed header that only touches a boundary is not a gap.
   const boundary = Math.ceil((pos + RECORD_HEADER_BYTES) / SECTOR_BYTES) * SECTOR_BYTES;
-  if (boundary > buf.length) return false;
-  for (let i = pos; i < boundary; i++) if (buf[i] !== 0) return false;
-  return true;
+  if (boundary <= buf.length && zeros(pos, boundary)) return true;
+  for (let at = Math.ceil(pos / SECTOR_BYTES) * SECTOR_BYTES; at + SECTOR_BYTES <= end; at += SECTOR_BYTES) {
+    if (zeros(at, at + SECTOR_BYTES)) return true;
+  }
+  return false;
 }
 
 function visitRecord(buf: Buffer, type: number, bodyStart: number, end: number, no: number, offset: number, visit: RecordVisitor): void {
