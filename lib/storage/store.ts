@@ -171,6 +171,12 @@ export class Store {
   /** How open() rebuilt the table: from a checkpoint plus the log after it, or a full scan (and why). */
   recovery: { from: "checkpoint" | "scan"; reason?: string } = { from: "scan" };
   private readonly checkpoints: boolean;
+  /**
+   * Segments below this one were synced by a checkpoint of this process (checkpoint.ts
+   * syncs the log before P first). 0 at open: a killed process may have left the page
+   * cache ahead of the disk.
+   */
+  logSyncedFrom = 0;
   /** Size of the checkpoint file (it counts towards disk use, compaction.ts). */
   checkpointBytes = 0;
   private checkpointing: Promise<unknown> | undefined;

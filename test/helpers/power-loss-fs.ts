@@ -267,13 +267,19 @@ export interface Materialised {
  * Write the directory a power cut at `cut` could leave, under `target` (which takes the
  * place of the port's root). `random` decides what of the non-durable survives.
  */
-export function materialise(cut: Cut, root: string, target: string, random: () => number, survival: Survival, names: NamesModel): Materialised {
-  const keep = (): boolean => survival === "all" || (survival === "random" && random() < 0.5);
+export function materialise(
+  cut: Cut, root: string, target: string, random: () => number, survival: Survival | { names: Survival; data: Survival }, names: NamesModel,
+  /** Unsynced sectors to lose whatever `survival` says (by path under the root), for tests that need one exact loss. */
+  lose?: (file: string, sector: number) => boolean,
+): Materialised {
+  const nameSurvival = typeof survival === "string" ? survival : survival.names;
+  const dataSurvival = typeof survival === "string" ? survival : survival.data;
+  const keep = (): boolean => nameSurvival === "all" || (nameSurvival === "random" && random() < 0.5);
   // ---- names
   const result = new Map(cut.names);
   let kept = 0;
   if (names === "journal") {
-    const k = survival === "all" ? cut.ops.length : survival === "none" ? 0 : Math.floor(random() * (cut.ops.length + 1));
+    const k = nameSurvival === "all" ? cut.ops.length : nameSurvival === "none" ? 0 : Math.floor(random() * (cut.ops.length + 1));
     for (const op of cut.ops.slice(0, k)) applyNameOp(result, op);
     kept = k;
   } else {
@@ -286,6 +292,8 @@ export function materialise(cut: Cut, root: string, target: string, random: () =
   // ---- data: per sector, a prefix of the writes that touched it
   const sectors = { pending: 0, kept: 0 };
   const contents = new Map<number, Buffer>();
+  const pathOf = new Map<number, string>();
+  for (const [p, id] of result) pathOf.set(id, path.relative(root, p));
   const contentOf = (id: number): Buffer => {
     const known = contents.get(id);
     if (known) return known;
@@ -294,7 +302,8 @@ export function materialise(cut: Cut, root: string, target: string, random: () =
     for (const w of n.pending) for (const s of sectorsOf(w)) bySector.set(s, (bySector.get(s) ?? 0) + 1);
     const cutAt = new Map<number, number>(); // sector -> how many of its writes survive
     for (const [s, count] of bySector) {
-      const c = survival === "all" ? count : survival === "none" ? 0 : random() < 0.5 ? count : Math.floor(random() * (count + 1));
+      let c = dataSurvival === "all" ? count : dataSurvival === "none" ? 0 : random() < 0.5 ? count : Math.floor(random() * (count + 1));
+      if (lose?.(pathOf.get(id) ?? "", s)) c = 0;
       cutAt.set(s, c);
       sectors.pending++;
       if (c > 0) sectors.kept++;
