@@ -2,7 +2,7 @@
 // the built server (dist/bin/zizq.mjs, spawned as a user runs it). Each part lives in its
 // own file here; reduced runs of every part are test/reliability/*.test.ts in `npm test`.
 //
-//   npm run reliability -- [--only kill9,damage,disk-full,fsync-eio,churn,soak]
+//   npm run reliability -- [--only kill9,damage,disk-full,fsync-eio,churn,soak,power-loss]
 //     [--cycles 100] [--modes buffered,fsync] [--ballast 0] [--positions 1000] [--streams 10000]
 //     [--soak-minutes 30] [--soak-cache-size 4MB] [--seed N] [--out file.json] [--no-build]
 // The storage crash-test loop is separate: bench/reliability/crash-loop.ts.
@@ -19,9 +19,10 @@ import { runDamage } from "./damage.ts";
 import { runDiskFull } from "./disk-full.ts";
 import { runFsyncEio } from "./fsync-eio.ts";
 import { runKill9 } from "./kill9.ts";
+import { runPowerLoss } from "./power-loss.ts";
 import { runSoak } from "./soak.ts";
 
-const PARTS = ["kill9", "damage", "disk-full", "fsync-eio", "churn", "soak"];
+const PARTS = ["kill9", "damage", "disk-full", "fsync-eio", "churn", "soak", "power-loss"];
 const { values } = parseArgs({
   options: {
     only: { type: "string", default: PARTS.join(",") },
@@ -36,6 +37,8 @@ const { values } = parseArgs({
     // tells the cache filling up from a leak.
     "soak-cache-size": { type: "string" },
     seed: { type: "string", default: String(Math.floor(Math.random() * 2 ** 31)) },
+    // power-loss: workloads per mode and names model (seed, seed+1, ...), each 1,500 steps and 60 cuts.
+    "power-runs": { type: "string", default: "5" },
     out: { type: "string" },
     // Skip `npm run build` (another run is spawning servers from dist/ meanwhile).
     "no-build": { type: "boolean", default: false },
@@ -97,6 +100,26 @@ try {
     results.soak = await runSoak({ minutes: Number(values["soak-minutes"]), seed, log, serverArgs: cache ? ["--cache-size", cache] : [] });
     log(JSON.stringify(results.soak));
     save();
+  }
+  if (only.includes("power-loss")) {
+    // No server: the store on a simulated disk (bench/reliability/power-loss.ts).
+    for (const mode of values.modes!.split(",") as ("buffered" | "fsync")[]) {
+      for (const names of ["journal", "posix"] as const) {
+        const runs = [];
+        for (let i = 0; i < Number(values["power-runs"]); i++) {
+          runs.push(await runPowerLoss({ seed: seed + i, mode, names, steps: 1500, cuts: 60, imagesPerCut: 2, log }));
+        }
+        const sum = (f: (r: (typeof runs)[number]) => number) => runs.reduce((n, r) => n + f(r), 0);
+        results[`power-loss-${mode}-${names}`] = {
+          runs: runs.length, acked: sum((r) => r.acked), cuts: sum((r) => r.cuts), images: sum((r) => r.images), opened: sum((r) => r.opened),
+          fromCheckpoint: sum((r) => r.fromCheckpoint), segmentsRetired: sum((r) => r.segmentsRetired),
+          jobs: { acked: sum((r) => r.jobs.acked), inFlight: sum((r) => r.jobs.inFlight), older: sum((r) => r.jobs.older), absentUnacked: sum((r) => r.jobs.absentUnacked) },
+          failures: runs.flatMap((r) => r.failures).slice(0, 5),
+        };
+        log(JSON.stringify(results[`power-loss-${mode}-${names}`]));
+        save();
+      }
+    }
   }
 } finally {
   cleanupTmp();

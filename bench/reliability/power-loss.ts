@@ -1,0 +1,419 @@
+// Power loss, simulated at the fs port (test/helpers/power-loss-fs.ts). A seeded workload
+// runs against a store on small segments (rolls, spares, compaction and checkpoints every
+// few hundred writes): inserts, state changes, failures with error records, payload
+// rewrites, deletes, blob puts and deletes, resets, checkpoints, compactions, restarts.
+// At random moments the disk model and a ledger of what each caller was told are frozen
+// (a cut); afterwards each cut is materialised as one or more possible directories and
+// reopened with the real fs, from the checkpoint and by a full scan, and judged:
+//
+//  fsync mode: every job and blob is in the state of its last acknowledged write, or of
+//    the one write in flight at the cut; nothing acknowledged is lost, nothing deleted
+//    comes back, every payload and error record is the one written.
+//  buffered mode (only kill -9 is promised): the store opens; every job and blob it
+//    serves is in a state that was written for it (its meta, payload and error records
+//    each one that was written), or absent.
+//  both: after recovery a new synced write survives a clean reopen, and the reopen
+//    serves exactly what recovery served (recovery left nothing that shifts later).
+//
+// `npm run reliability -- --only power-loss` runs the long version; the reduced one is
+// test/storage/power-loss.test.ts.
+
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import type { JobMeta } from "../../lib/storage/codec.ts";
+import { BLOB_NAMESPACE_QUEUE, STATUS_IN_FLIGHT, STATUS_READY } from "../../lib/storage/format.ts";
+import { type Store, openStore } from "../../lib/storage/store.ts";
+import { type Cut, type NamesModel, PowerLossFs, type Survival, materialise } from "../../test/helpers/power-loss-fs.ts";
+import { prng } from "../../test/helpers/random.ts";
+import { T0, makeId } from "../../test/helpers/storage.ts";
+import { tmpDir } from "../../test/helpers/tmp.ts";
+
+export interface PowerLossOptions {
+  seed: number;
+  mode: "fsync" | "buffered";
+  names?: NamesModel;
+  /** Operations issued. */
+  steps?: number;
+  /** Cuts kept (a uniform sample of every moment the disk model changed). */
+  cuts?: number;
+  /** Directories materialised per cut. */
+  imagesPerCut?: number;
+  segmentBytes?: number;
+  log?: (line: string) => void;
+}
+
+export interface PowerLossResult {
+  seed: number;
+  mode: string;
+  names: NamesModel;
+  steps: number;
+  acked: number;
+  moments: number;
+  cuts: number;
+  images: number;
+  opened: number;
+  fromCheckpoint: number;
+  damaged: number;
+  /** Jobs served after recovery, summed over images, by how they compare with the ledger. */
+  jobs: { acked: number; inFlight: number; older: number; absentUnacked: number };
+  fsCalls: PowerLossFs["counts"];
+  segmentsRetired: number;
+  failures: string[];
+}
+
+const SEGMENT_BYTES = 64 * 1024;
+const BLOB_KEYS = ["k0", "k1", "k2"];
+
+interface Version {
+  /** undefined: the job is absent (deleted, reset, or not yet inserted). */
+  meta?: JobMeta;
+  payload?: string;
+  errors: string[];
+}
+
+interface Entry {
+  versions: Version[];
+  acked: number;
+  busy: boolean;
+}
+
+interface BlobEntry {
+  versions: (string | undefined)[];
+  acked: number;
+  busy: boolean;
+}
+
+/** Per job and blob at a cut: versions issued so far, and how many of them were acknowledged. */
+type LedgerCut = { jobs: Map<string, [number, number]>; blobs: Map<string, [number, number]> };
+
+interface Taken {
+  cut: Cut;
+  ledger: LedgerCut;
+  step: number;
+}
+
+/** What recovery serves for one job: comparable with a Version. */
+interface Served {
+  meta: JobMeta;
+  payload: string;
+  errors: string[];
+}
+
+// In flight comes back ready (recovery hands it out again); nothing else changes.
+const normal = (m: JobMeta): string => JSON.stringify([m.id, m.status === STATUS_IN_FLIGHT ? STATUS_READY : m.status, m.priority, m.attempts, m.readyAtMs, m.queue, m.type]);
+
+export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLossResult> {
+  const { seed, mode } = options;
+  const names = options.names ?? "journal";
+  const steps = options.steps ?? 400;
+  const wantCuts = options.cuts ?? 40;
+  const imagesPerCut = options.imagesPerCut ?? 2;
+  const segmentBytes = options.segmentBytes ?? SEGMENT_BYTES;
+  const sync = mode === "fsync";
+  const random = prng(seed);
+  const chance = (p: number): boolean => random() < p;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+  const storeOptions = { segmentBytes, syncDirs: sync, cacheBytes: 256 * 1024, now: () => T0, checkpointEveryMs: 20 };
+
+  const liveDir = tmpDir("zizq-power-live-");
+  const pfs = new PowerLossFs(liveDir, names);
+  const jobs = new Map<string, Entry>();
+  const blobs = new Map<string, BlobEntry>(BLOB_KEYS.map((k) => [k, { versions: [], acked: 0, busy: false }]));
+  const failures: string[] = [];
+  const backgroundErrors: unknown[] = [];
+
+  // ---- cuts: a uniform sample (reservoir) of the moments the disk model changed
+  const cutRandom = prng(seed ^ 0x5eed);
+  const taken: Taken[] = [];
+  let moments = 0;
+  let step = 0;
+  const ledgerNow = (): LedgerCut => ({
+    jobs: new Map([...jobs].map(([id, e]) => [id, [e.versions.length, e.acked]])),
+    blobs: new Map([...blobs].map(([k, e]) => [k, [e.versions.length, e.acked]])),
+  });
+  pfs.onChange = () => {
+    moments++;
+    const take = (): Taken => ({ cut: pfs.cut(), ledger: ledgerNow(), step });
+    if (taken.length < wantCuts) taken.push(take());
+    else {
+      const i = Math.floor(cutRandom() * moments);
+      if (i < wantCuts) taken[i] = take();
+    }
+  };
+
+  // ---- the workload
+  const open = async (): Promise<Store> => {
+    const s = await openStore({ dir: liveDir, fs: pfs, ...storeOptions });
+    s.onBackgroundError = (err) => backgroundErrors.push(err);
+    return s;
+  };
+  let store = await open();
+  let nextId = 1;
+  let acked = 0;
+  let segmentsRetired = 0;
+  const idle = (): string[] => [...jobs].filter(([, e]) => !e.busy && e.versions.at(-1)?.meta).map(([id]) => id);
+  const current = (id: string): Version => jobs.get(id)!.versions.at(-1)!;
+  const issue = (id: string, v: Version): void => {
+    const e = jobs.get(id)!;
+    e.versions.push(v);
+    e.busy = true;
+  };
+  const settle = (ids: readonly string[]): void => {
+    for (const id of ids) {
+      const e = jobs.get(id)!;
+      e.acked = e.versions.length;
+      e.busy = false;
+    }
+    acked++;
+  };
+  const payloadOf = (n: number): string => JSON.stringify({ n, v: Math.floor(random() * 1e6), pad: "p".repeat(chance(0.1) ? 1500 + Math.floor(random() * 3000) : Math.floor(random() * 400)) });
+
+  const ops: Record<string, () => Promise<void>> = {
+    async insert() {
+      const batch = Array.from({ length: chance(0.3) ? 2 + Math.floor(random() * 3) : 1 }, () => {
+        const id = makeId(nextId++);
+        const meta: JobMeta = { id, status: STATUS_READY, priority: Math.floor(random() * 4), attempts: 0, readyAtMs: T0, queue: pick(["a", "b"]), type: "t" };
+        const payload = payloadOf(nextId);
+        jobs.set(id, { versions: [], acked: 0, busy: false });
+        issue(id, { meta, payload, errors: [] });
+        return { meta, payload: Buffer.from(payload) };
+      });
+      await store.insert(batch, sync);
+      settle(batch.map((j) => j.meta.id));
+    },
+    async update() {
+      const id = pick(idle());
+      const v = current(id);
+      const meta = { ...v.meta!, status: pick([1, 2, 3, 4]), priority: Math.floor(random() * 4) };
+      issue(id, { ...v, meta });
+      await store.update([store.table.slotById.get(id)!], [meta], sync);
+      settle([id]);
+    },
+    async fail() {
+      const id = pick(idle());
+      const v = current(id);
+      const attempt = v.meta!.attempts + 1;
+      const meta = { ...v.meta!, attempts: attempt, status: pick([1, 4]) };
+      const record = { message: `boom ${attempt}`, pad: "e".repeat(Math.floor(random() * 600)) };
+      issue(id, { ...v, meta, errors: [...v.errors, JSON.stringify(record)] });
+      await store.fail(store.table.slotById.get(id)!, meta, attempt, record, sync);
+      settle([id]);
+    },
+    async rewrite() {
+      const id = pick(idle());
+      const v = current(id);
+      const payload = payloadOf(Number(id));
+      issue(id, { ...v, payload });
+      await store.rewrite(store.table.slotById.get(id)!, v.meta!, Buffer.from(payload), sync);
+      settle([id]);
+    },
+    async remove() {
+      const all = idle();
+      const ids = Array.from(new Set(Array.from({ length: 1 + Math.floor(random() * 4) }, () => pick(all))));
+      for (const id of ids) issue(id, { errors: [] });
+      await store.remove(ids.map((id) => store.table.slotById.get(id)!), sync);
+      settle(ids);
+    },
+    async blob() {
+      const key = pick(BLOB_KEYS.filter((k) => !blobs.get(k)!.busy));
+      const e = blobs.get(key)!;
+      const value = chance(0.3) ? undefined : `v${Math.floor(random() * 1e6)}`;
+      e.versions.push(value);
+      e.busy = true;
+      if (value === undefined) await store.deleteBlob(BLOB_NAMESPACE_QUEUE, key, sync);
+      else await store.putBlob(BLOB_NAMESPACE_QUEUE, key, Buffer.from(value), sync);
+      e.acked = e.versions.length;
+      e.busy = false;
+      acked++;
+    },
+  };
+
+  const inFlight = new Set<Promise<void>>();
+  const drain = async () => { while (inFlight.size > 0) await Promise.race(inFlight); };
+  const run = (name: string, op: () => Promise<void>): void => {
+    const p = op().catch((err) => { failures.push(`seed ${seed} step ${step}: ${name} failed: ${(err as Error).stack ?? err}`); })
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  };
+  for (step = 0; step < steps && failures.length === 0; step++) {
+    const r = random();
+    const haveIdle = idle().length > 0;
+    if (r < 0.01) {
+      // A clean restart on the same disk (the page cache kept: a process exit, not a power cut).
+      await drain();
+      segmentsRetired += store.compactionStats.segments;
+      await store.close();
+      store = await open();
+    } else if (r < 0.015) {
+      await drain();
+      const live = idle();
+      for (const id of live) issue(id, { errors: [] });
+      const blobKeys = BLOB_KEYS.filter((k) => blobs.get(k)!.versions.length > 0);
+      for (const k of blobKeys) blobs.get(k)!.versions.push(undefined);
+      await store.reset(sync);
+      settle(live);
+      for (const k of blobKeys) blobs.get(k)!.acked = blobs.get(k)!.versions.length;
+    } else if (r < 0.04) {
+      run("checkpoint", async () => { await store.checkpoint(); });
+    } else if (r < 0.06) {
+      run("compactAll", () => store.compactAll());
+    } else if (r < 0.35 || !haveIdle) {
+      run("insert", ops.insert);
+    } else if (r < 0.55) {
+      run("update", ops.update);
+    } else if (r < 0.65) {
+      run("fail", ops.fail);
+    } else if (r < 0.73) {
+      run("rewrite", ops.rewrite);
+    } else if (r < 0.93) {
+      run("remove", ops.remove);
+    } else if (BLOB_KEYS.some((k) => !blobs.get(k)!.busy)) {
+      run("blob", ops.blob);
+    }
+    // Up to 4 operations in flight: they share batches, and cuts fall between issue and ack.
+    if (inFlight.size >= 4 || (inFlight.size > 0 && chance(0.3))) await Promise.race(inFlight);
+    if (chance(0.2)) await new Promise((r) => setImmediate(r));
+  }
+  await drain();
+  segmentsRetired += store.compactionStats.segments;
+  await store.close();
+  for (const err of backgroundErrors) failures.push(`seed ${seed}: background error: ${(err as Error).stack ?? err}`);
+
+  // ---- judge every cut
+  const result: PowerLossResult = {
+    seed, mode, names, steps, acked, moments, cuts: taken.length, images: 0, opened: 0, fromCheckpoint: 0, damaged: 0,
+    jobs: { acked: 0, inFlight: 0, older: 0, absentUnacked: 0 }, fsCalls: pfs.counts, segmentsRetired, failures,
+  };
+  const imageRandom = prng(seed ^ 0x1ce);
+  taken.sort((a, b) => a.cut.seq - b.cut.seq);
+  for (const [c, t] of taken.entries()) {
+    for (let img = 0; img < imagesPerCut && failures.length < 5; img++) {
+      const survival: Survival = img === 0 ? "random" : pick(["random", "random", "none", "all"] as const);
+      const where = `seed ${seed} ${mode}/${names} cut ${c} (step ${t.step}, seq ${t.cut.seq}) image ${img} (${survival})`;
+      const image = tmpDir("zizq-power-image-");
+      materialise(t.cut, liveDir, image, imageRandom, survival, names);
+      const scanCopy = tmpDir("zizq-power-scan-");
+      fs.cpSync(image, scanCopy, { recursive: true });
+      // ZIZQ_POWER_KEEP=<dir>: failing images are kept there as materialised, to replay by hand.
+      const keep = process.env.ZIZQ_POWER_KEEP;
+      const pristine = keep ? tmpDir("zizq-power-pristine-") : undefined;
+      if (pristine) fs.cpSync(image, pristine, { recursive: true });
+      result.images++;
+      try {
+        const fromCheckpoint = await judgeImage(image, true, t.ledger, where, result);
+        await judgeImage(scanCopy, false, t.ledger, where, result);
+        if (fromCheckpoint) result.fromCheckpoint++;
+      } catch (err) {
+        failures.push(`${where}: ${(err as Error).stack ?? err}`);
+        options.log?.(failures.at(-1)!);
+        if (pristine) fs.cpSync(pristine, path.join(keep!, `seed-${seed}-cut-${c}-image-${img}`), { recursive: true });
+      }
+      fs.rmSync(image, { recursive: true, force: true });
+      fs.rmSync(scanCopy, { recursive: true, force: true });
+      if (pristine) fs.rmSync(pristine, { recursive: true, force: true });
+    }
+  }
+  fs.rmSync(liveDir, { recursive: true, force: true });
+  return result;
+
+  /** Open a materialised dir, check it against the ledger, write once more, reopen. Returns whether it recovered from the checkpoint. */
+  async function judgeImage(dir: string, checkpoint: boolean, ledger: LedgerCut, where: string, r: PowerLossResult): Promise<boolean> {
+    const how = checkpoint ? "from checkpoint if usable" : "full scan";
+    let s: Store;
+    try {
+      s = await openStore({ dir, ...storeOptions, checkpoint });
+    } catch (err) {
+      throw new Error(`the store refused to open after the power cut (${how}): ${(err as Error).message}`, { cause: err });
+    }
+    let closed = false;
+    try {
+      r.opened++;
+      if (s.damage.length > 0) r.damaged++;
+      const usedCheckpoint = s.recovery.from === "checkpoint";
+      const served = serve(s);
+      judge(served, ledger, `${where} [${how}, recovered by ${s.recovery.from}${s.recovery.reason ? `: ${s.recovery.reason}` : ""}]`, checkpoint ? r : undefined);
+      // Recovery must leave a log that takes new writes and reopens to the same state.
+      const probe: JobMeta = { id: makeId(9_999_999), status: STATUS_READY, priority: 0, attempts: 0, readyAtMs: T0, queue: "a", type: "t" };
+      await s.insert([{ meta: probe, payload: Buffer.from('"probe"') }], true);
+      await s.close();
+      closed = true;
+      const again = await openStore({ dir, ...storeOptions, checkpoint });
+      try {
+        const after = serve(again);
+        const probed = after.jobs.get(probe.id);
+        assert.ok(probed && probed.payload === '"probe"', `${where} [${how}]: a synced write after recovery was lost on reopen`);
+        after.jobs.delete(probe.id);
+        assert.deepEqual(after, served, `${where} [${how}]: a reopen after recovery serves something else`);
+      } finally {
+        await again.close();
+      }
+      return usedCheckpoint;
+    } finally {
+      if (!closed) await s.close().catch(() => {});
+    }
+  }
+
+  function judge(served: { jobs: Map<string, Served>; blobs: Map<string, string> }, ledger: LedgerCut, where: string, r?: PowerLossResult): void {
+    for (const id of served.jobs.keys()) assert.ok(jobs.has(id), `${where}: job ${id} was never written`);
+    for (const [id, e] of jobs) {
+      const [issued, ackedN] = ledger.jobs.get(id) ?? [0, 0];
+      const got = served.jobs.get(id);
+      const written = e.versions.slice(0, issued);
+      const what = (v: Version | undefined) => (v?.meta ? `${normal(v.meta)} payload ${v.payload} errors ${v.errors.length}` : "absent");
+      const gotText = got ? what(got) : "absent";
+      const same = (v: Version | undefined): boolean => (v?.meta === undefined ? got === undefined
+        : got !== undefined && normal(got.meta) === normal(v.meta) && got.payload === v.payload && JSON.stringify(got.errors) === JSON.stringify(v.errors));
+      if (mode === "fsync") {
+        const last = ackedN > 0 ? written[ackedN - 1] : undefined;
+        const flying = issued > ackedN ? written[ackedN] : undefined;
+        if (same(last)) {
+          if (r) r.jobs.acked++;
+          continue;
+        }
+        if (issued > ackedN && same(flying)) {
+          if (r) r.jobs.inFlight++;
+          continue;
+        }
+        assert.fail(`${where}: job ${id} is ${gotText}; acknowledged: ${what(last)}${issued > ackedN ? `; in flight: ${what(flying)}` : ""}`);
+      }
+      // Buffered: absent, or each part of it one that was written for it.
+      if (!got) {
+        if (r && ackedN > 0 && written[ackedN - 1].meta) r.jobs.absentUnacked++;
+        continue;
+      }
+      const metas = written.filter((v) => v.meta).map((v) => normal(v.meta!));
+      assert.ok(metas.includes(normal(got.meta)), `${where}: job ${id} has a state never written: ${normal(got.meta)}; written: ${metas.join(" | ")}`);
+      assert.ok(written.some((v) => v.payload === got.payload), `${where}: job ${id} serves a payload never written: ${got.payload.slice(0, 80)}`);
+      const errorsWritten = new Set(written.flatMap((v) => v.errors));
+      for (const err of got.errors) assert.ok(errorsWritten.has(err), `${where}: job ${id} has an error record never written: ${err.slice(0, 80)}`);
+      if (r) {
+        if (ackedN > 0 && same(written[ackedN - 1])) r.jobs.acked++;
+        else r.jobs.older++;
+      }
+    }
+    for (const [key, e] of blobs) {
+      const [issued, ackedN] = ledger.blobs.get(key) ?? [0, 0];
+      const got = served.blobs.get(key);
+      const written = e.versions.slice(0, issued);
+      if (mode === "fsync") {
+        const ok = [ackedN > 0 ? written[ackedN - 1] : undefined, ...(issued > ackedN ? [written[ackedN]] : [])];
+        assert.ok(ok.includes(got), `${where}: blob ${key} is ${got}; acknowledged ${ok[0]}${issued > ackedN ? `, in flight ${ok[1]}` : ""}`);
+      } else if (got !== undefined) {
+        assert.ok(written.includes(got), `${where}: blob ${key} is ${got}, never written`);
+      }
+    }
+  }
+}
+
+/** What a store serves: every job's state, payload and error records, and the blobs. */
+function serve(s: Store): { jobs: Map<string, Served>; blobs: Map<string, string> } {
+  const jobs = new Map<string, Served>();
+  for (const slot of s.table.slotById.values()) {
+    const meta = s.table.meta(slot);
+    jobs.set(meta.id, { meta, payload: s.payload(slot).toString(), errors: s.errors(slot).map((e) => JSON.stringify(e)) });
+  }
+  const blobs = new Map<string, string>();
+  for (const [k, v] of s.blobsIn(BLOB_NAMESPACE_QUEUE)) blobs.set(k, v.toString());
+  return { jobs, blobs };
+}
