@@ -19,7 +19,7 @@ import { runDamage } from "./damage.ts";
 import { runDiskFull } from "./disk-full.ts";
 import { runFsyncEio } from "./fsync-eio.ts";
 import { runKill9 } from "./kill9.ts";
-import { runPowerLoss } from "./power-loss.ts";
+import { type PowerLossResult, runPowerLoss } from "./power-loss.ts";
 import { runSoak } from "./soak.ts";
 
 const PARTS = ["kill9", "damage", "disk-full", "fsync-eio", "churn", "soak", "power-loss"];
@@ -105,11 +105,11 @@ try {
     // No server: the store on a simulated disk (bench/reliability/power-loss.ts).
     for (const mode of values.modes!.split(",") as ("buffered" | "fsync")[]) {
       for (const names of ["journal", "posix"] as const) {
-        const runs = [];
+        const runs: PowerLossResult[] = [];
         for (let i = 0; i < Number(values["power-runs"]); i++) {
           runs.push(await runPowerLoss({ seed: seed + i, mode, names, steps: 1500, cuts: 60, imagesPerCut: 2, log }));
         }
-        const sum = (f: (r: (typeof runs)[number]) => number) => runs.reduce((n, r) => n + f(r), 0);
+        const sum = (f: (r: PowerLossResult) => number) => runs.reduce((n, r) => n + f(r), 0);
         results[`power-loss-${mode}-${names}`] = {
           runs: runs.length, acked: sum((r) => r.acked), cuts: sum((r) => r.cuts), images: sum((r) => r.images), opened: sum((r) => r.opened),
           fromCheckpoint: sum((r) => r.fromCheckpoint), segmentsRetired: sum((r) => r.segmentsRetired),
