@@ -53,14 +53,15 @@ describe("power-loss fs model", () => {
 
 describe("power loss at random moments", () => {
   // Fixed seeds first (each exercises rolls, spares, compaction, checkpoints and restarts),
-  // then a random one. ~2-4 s each on two slow cores.
+  // then a random one. ~1-3 s each on two slow cores.
   for (const [mode, names, seed] of [
     ["fsync", "journal", 1], ["fsync", "posix", 2], ["buffered", "journal", 3], ["buffered", "posix", 4],
-    ["fsync", "journal", RANDOM_SEED], ["buffered", "posix", RANDOM_SEED],
+    // One random run, its mode and names model drawn from the seed too.
+    [RANDOM_SEED % 2 === 0 ? "fsync" : "buffered", (RANDOM_SEED >> 1) % 2 === 0 ? "journal" : "posix", RANDOM_SEED],
   ] as const) {
     it(`${mode} mode, ${names} names: every cut reopens and serves what was promised (seed ${seed})`, async (t) => {
       t.diagnostic(`seed ${seed}: replay with ZIZQ_SEED=${seed}`);
-      const r = await runPowerLoss({ seed, mode, names, steps: 600, cuts: 24, imagesPerCut: 2 });
+      const r = await runPowerLoss({ seed, mode, names, steps: 400, cuts: 16, imagesPerCut: 2 });
       t.diagnostic(JSON.stringify({ ...r, failures: r.failures.length }));
       assert.deepEqual(r.failures.slice(0, 3), []);
       assert.equal(r.opened, 2 * r.images, "every image opened twice (from its checkpoint, and by a full scan)");
