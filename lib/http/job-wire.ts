@@ -40,7 +40,7 @@ export class WireJob extends SelfWriting {
   jsonText(): string {
     const v = this.view;
     // Ids are [0-9a-z] and statuses fixed words: neither needs escaping.
-    let s = `{"id":"${v.id}","type":${JSON.stringify(v.type)},"queue":${JSON.stringify(v.queue)},"priority":${v.priority},"status":"${v.status}"`;
+    let s = `{"id":"${v.id}","type":${nameJson(v.type)},"queue":${nameJson(v.queue)},"priority":${v.priority},"status":"${v.status}"`;
     if (this.payloadJson !== undefined) s += `,"payload":${this.payloadJson}`;
     s += `,"ready_at":${v.ready_at},"attempts":${v.attempts}`;
     if (v.retry_limit !== undefined) s += `,"retry_limit":${v.retry_limit}`;
@@ -60,6 +60,21 @@ export class WireJob extends SelfWriting {
     if (v.budgets !== undefined) s += `,"budgets":${encodeJson(v.budgets)}`;
     return s + "}";
   }
+}
+
+// The JSON text of the last two names written: a bulk response or a take burst writes the
+// same queue and type for job after job, and JSON.stringify made a new string each time.
+const lastNames = ["", "\"\"", "", "\"\""];
+let lastNext = 0;
+
+function nameJson(name: string): string {
+  if (name === lastNames[0]) return lastNames[1];
+  if (name === lastNames[2]) return lastNames[3];
+  const json = JSON.stringify(name);
+  lastNames[lastNext] = name;
+  lastNames[lastNext + 1] = json;
+  lastNext = 2 - lastNext;
+  return json;
 }
 
 export function wireJob(view: JobView, payloadJson?: string, flags?: EnqueueFlags): WireJob {

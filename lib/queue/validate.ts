@@ -38,8 +38,12 @@ export function expectObject(v: unknown, what = "a map"): Obj {
 }
 
 export function requireField(o: Obj, key: string): unknown {
-  if (!(key in o)) throw new BodyShapeError(`missing field \`${key}\``);
+  if (!(key in o)) missingField(key);
   return o[key];
+}
+
+export function missingField(key: string): never {
+  throw new BodyShapeError(`missing field \`${key}\``);
 }
 
 export function expectString(v: unknown, field: string): string {

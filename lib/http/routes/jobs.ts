@@ -9,7 +9,8 @@ import { noContent, readRawBody, reply, replyFormat, withBody } from "../_io.ts"
 import { PAYLOAD_PATHS } from "../codec.ts";
 import { wireJob } from "../job-wire.ts";
 
-const enqueued = (r: EnqueueResult) => wireJob(r.job, undefined, { duplicate: r.duplicate, folded: r.folded });
+// The result itself carries the flags (EnqueueFlags): no object of its own per job.
+const enqueued = (r: EnqueueResult) => wireJob(r.job, undefined, r);
 
 export function pathId(event: H3Event): string {
   return pathParam(event, "id");
