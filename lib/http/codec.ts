@@ -29,6 +29,14 @@ export class RawJson {
 export abstract class SelfWriting {
   abstract jsonText(): string;
   abstract toJSON(): unknown;
+  /**
+   * Appends what packr writes for toJSON() to `sink` and returns true, or writes nothing
+   * and returns false (then toJSON is packed). Used for a value packed on its own (a take
+   * frame, a single-job response), not inside another.
+   */
+  msgpackInto(_sink: ByteSink): boolean {
+    return false;
+  }
 }
 
 /** A number the contract types as f32 (`backoff.exponent`, API.md §1.7): JSON "2.0", MessagePack float32. */
@@ -227,6 +235,14 @@ export function encodeBody(value: unknown, format: BodyFormat): Uint8Array | str
  * do not retain huge numbers of them.
  */
 export function encodeMsgpack(value: unknown, reservePrefix = false): Uint8Array {
+  if (value instanceof SelfWriting) {
+    selfSink.length = reservePrefix ? FRAME_PREFIX_BYTES : 0;
+    if (value.msgpackInto(selfSink)) {
+      const out = Buffer.allocUnsafe(selfSink.length);
+      selfSink.buffer.copy(out, 0, 0, selfSink.length);
+      return out;
+    }
+  }
   rawSink.length = 0;
   rawLengths.length = 0;
   // RESERVE_START_SPACE (2048) | n: msgpackr leaves n bytes before the value.
@@ -251,6 +267,9 @@ export function encodeMsgpack(value: unknown, reservePrefix = false): Uint8Array
   bytes.copy(out, at, from);
   return out;
 }
+
+/** Where a SelfWriting value writes its MessagePack (copied out: the sink is reused). */
+const selfSink = new ByteSink();
 
 const keyPrefixes = new Map<string, string>();
 const KEY_CACHE_LIMIT = 4096;

@@ -3,10 +3,14 @@
 // enqueue-only `duplicate`/`folded` flags placed before `batch`, in the reference order.
 // `backoff.exponent` is an f32 in the reference (JSON "2.0", MessagePack float32).
 //
-// JSON is written straight from the view (jsonText); MessagePack packs the object form
-// (toJSON). test/http/job-wire.test.ts checks that the two agree for every optional field.
+// JSON is written straight from the view (jsonText), and so is MessagePack for the jobs
+// of take streams and single-job responses (msgpackInto: every field but retention,
+// batch and budgets); the rest packs the object form (toJSON). test/http/job-wire.test.ts
+// checks that they agree, byte for byte, for every optional field.
 
 import { floatToJson } from "./_msgpack-json.ts";
+import { type ByteSink, writeJsonAsMsgpack } from "./_json-msgpack.ts";
+import { keyBytes, writeBool, writeFloat32, writeMapHeader, writeRaw, writeString, writeUint } from "./_msgpack-write.ts";
 import type { JobView } from "../queue/types.ts";
 import { encodeJson, Float32, RawJson, SelfWriting } from "./codec.ts";
 
@@ -60,7 +64,96 @@ export class WireJob extends SelfWriting {
     if (v.budgets !== undefined) s += `,"budgets":${encodeJson(v.budgets)}`;
     return s + "}";
   }
+
+  /**
+   * Appends the MessagePack map packr writes for toJSON() to `sink`; false, with nothing
+   * written, for a job this writer leaves to the generic path (retention, batch or
+   * budgets; a number outside the u64 range it encodes).
+   */
+  msgpackInto(sink: ByteSink): boolean {
+    const v = this.view;
+    if (v.retention !== undefined || v.batch !== undefined || v.budgets !== undefined) return false;
+    const start = sink.length;
+    let entries = 7 + (this.payloadJson !== undefined ? 1 : 0) + (this.flags ? 2 : 0);
+    if (v.retry_limit !== undefined) entries++;
+    if (v.backoff !== undefined) entries++;
+    if (v.dequeued_at !== undefined) entries++;
+    if (v.failed_at !== undefined) entries++;
+    if (v.purge_at !== undefined) entries++;
+    if (v.completed_at !== undefined) entries++;
+    if (v.unique_key !== undefined) entries++;
+    if (v.unique_while !== undefined) entries++;
+    writeMapHeader(sink, entries);
+    writeRaw(sink, K.id);
+    writeString(sink, v.id);
+    writeRaw(sink, K.type);
+    writeString(sink, v.type);
+    writeRaw(sink, K.queue);
+    writeString(sink, v.queue);
+    writeRaw(sink, K.priority);
+    let ok = writeUint(sink, v.priority);
+    writeRaw(sink, K.status);
+    writeString(sink, v.status);
+    if (this.payloadJson !== undefined) {
+      writeRaw(sink, K.payload);
+      // A float64 in the payload that the generic path would mistake for a large integer
+      // is kept apart there (codec.ts, "shield"); here nothing is walked afterwards, so
+      // the transcoder's bytes are the value as they are.
+      writeJsonAsMsgpack(this.payloadJson, sink);
+    }
+    writeRaw(sink, K.ready_at);
+    ok &&= writeUint(sink, v.ready_at);
+    writeRaw(sink, K.attempts);
+    ok &&= writeUint(sink, v.attempts);
+    if (v.retry_limit !== undefined) {
+      writeRaw(sink, K.retry_limit);
+      ok &&= writeUint(sink, v.retry_limit);
+    }
+    if (v.backoff !== undefined) {
+      writeRaw(sink, K.backoff);
+      writeMapHeader(sink, 3);
+      writeRaw(sink, K.exponent);
+      writeFloat32(sink, v.backoff.exponent);
+      writeRaw(sink, K.base_ms);
+      ok &&= writeUint(sink, v.backoff.base_ms);
+      writeRaw(sink, K.jitter_ms);
+      ok &&= writeUint(sink, v.backoff.jitter_ms);
+    }
+    ok &&= optionalUint(sink, K.dequeued_at, v.dequeued_at);
+    ok &&= optionalUint(sink, K.failed_at, v.failed_at);
+    ok &&= optionalUint(sink, K.purge_at, v.purge_at);
+    ok &&= optionalUint(sink, K.completed_at, v.completed_at);
+    if (v.unique_key !== undefined) {
+      writeRaw(sink, K.unique_key);
+      writeString(sink, v.unique_key);
+    }
+    if (v.unique_while !== undefined) {
+      writeRaw(sink, K.unique_while);
+      writeString(sink, v.unique_while);
+    }
+    if (this.flags) {
+      writeRaw(sink, K.duplicate);
+      writeBool(sink, this.flags.duplicate);
+      writeRaw(sink, K.folded);
+      writeBool(sink, this.flags.folded);
+    }
+    if (!ok) sink.length = start;
+    return ok;
+  }
 }
+
+function optionalUint(sink: ByteSink, key: Buffer, value: number | undefined): boolean {
+  if (value === undefined) return true;
+  writeRaw(sink, key);
+  return writeUint(sink, value);
+}
+
+/** The keys msgpackInto writes, each encoded once. */
+const K = Object.fromEntries(
+  ["id", "type", "queue", "priority", "status", "payload", "ready_at", "attempts", "retry_limit", "backoff", "exponent", "base_ms",
+    "jitter_ms", "dequeued_at", "failed_at", "purge_at", "completed_at", "unique_key", "unique_while", "duplicate", "folded"]
+    .map((key) => [key, keyBytes(key)]),
+) as Record<string, Buffer>;
 
 // The JSON text of the last two names written: a bulk response or a take burst writes the
 // same queue and type for job after job, and JSON.stringify made a new string each time.

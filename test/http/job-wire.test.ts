@@ -4,7 +4,9 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { encodeJson } from "../../lib/http/codec.ts";
+import { encodeJson, encodeMsgpack } from "../../lib/http/codec.ts";
+import { Unpackr } from "msgpackr";
+import { ByteSink } from "../../lib/http/_json-msgpack.ts";
 import { wireJob } from "../../lib/http/job-wire.ts";
 import type { JobView } from "../../lib/queue/types.ts";
 
@@ -63,5 +65,47 @@ describe("a job's JSON text", () => {
     assert.deepEqual(parsed.payload, { a: [1, 2] });
     assert.equal(parsed.type, base.type);
     assert.equal(parsed.queue, base.queue);
+  });
+});
+
+describe("a job's MessagePack", () => {
+  const packed = (value: unknown) => Buffer.from(encodeMsgpack(value));
+  // Values at every header boundary the writers choose between (string bytes 31/32/255/256,
+  // 65,536; integers 127/128, 255/256, 65,535/65,536, 2^32 − 1 / 2^32, 2^53 − 1).
+  const edges: Partial<JobView>[] = [
+    { type: "t".repeat(31), queue: "q".repeat(32) },
+    { type: "é".repeat(128), queue: "q".repeat(256) },
+    { type: "x".repeat(65_536), queue: "\u{1F600}" },
+    { priority: 127, attempts: 128, ready_at: 255 },
+    { priority: 256, attempts: 65_535, ready_at: 65_536 },
+    { priority: 0, attempts: 4_294_967_295, ready_at: 4_294_967_296, dequeued_at: Number.MAX_SAFE_INTEGER },
+    { retry_limit: 4_294_967_295, backoff: { exponent: 0.1, base_ms: 128, jitter_ms: 65_536 } },
+  ];
+
+  it("written directly is byte for byte what packing the object form gives", () => {
+    const all: JobView = Object.assign({}, base, ...optional.slice(0, 2), ...optional.slice(4));
+    const views = [base, ...optional.map((o) => ({ ...base, ...o })), ...edges.map((o) => ({ ...base, ...o })), all];
+    let direct = 0;
+    for (const view of views) {
+      for (const payload of [undefined, "null", '{"n":1.0,"big":123456789012345678901234567890}', "[1e10,4294967296.0,-1,\"é\"]"]) {
+        for (const flags of [undefined, { duplicate: false, folded: true }]) {
+          const job = wireJob(view, payload, flags);
+          assert.deepEqual(packed(job), packed(job.toJSON()), JSON.stringify({ view, payload, flags }).slice(0, 200));
+          const framed = Buffer.from(encodeMsgpack(job, true)).subarray(4);
+          assert.deepEqual(framed, packed(job.toJSON()), "with the frame's prefix reserved");
+          if (job.msgpackInto(new ByteSink())) direct++;
+        }
+      }
+    }
+    // All but the views with retention, batch or budgets (five of them).
+    assert.equal(direct, (views.length - 5) * 8, "the direct writer took the others");
+  });
+
+  it("leaves a job it does not write to the generic path, and reads back as the view", () => {
+    const view: JobView = { ...base, retention: { completed_ms: 5 } };
+    assert.deepEqual(packed(wireJob(view, "1")), packed(wireJob(view, "1").toJSON()));
+    const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+    const back = unpackr.unpack(Buffer.from(encodeMsgpack(wireJob({ ...base, dequeued_at: 2 ** 40 }, '{"a":[1,2.5]}')))) as Record<string, unknown>;
+    assert.deepEqual(back, { ...base, dequeued_at: 2 ** 40, payload: { a: [1, 2.5] } });
   });
 });
