@@ -11,7 +11,13 @@
 //    comes back, every payload and error record is the one written.
 //  buffered mode (only kill -9 is promised): the store opens; every job and blob it
 //    serves is in a state that was written for it (its meta, payload and error records
-//    each one that was written), or absent.
+//    each one that was written), or absent. And nothing older than the last completed
+//    checkpoint is lost: a checkpoint makes the log before it durable, data and names
+//    (checkpoint.ts), so a job or blob whose state was acknowledged before that
+//    checkpoint began is served in that state, or in one written after it (each part:
+//    meta, payload, error records), never older and never absent unless deleted since.
+//    This is what "writes of the last seconds may be gone" means on a disk model that
+//    has no clock: the checkpoint is the moment before which nothing may go.
 //  both: after recovery a new synced write survives a clean reopen, and the reopen
 //    serves exactly what recovery served (recovery left nothing that shifts later).
 //
@@ -39,6 +45,8 @@ export interface PowerLossOptions {
   cuts?: number;
   /** Directories materialised per cut. */
   imagesPerCut?: number;
+  /** Stop judging after this many failures (each failing image adds one). @default 5 */
+  maxFailures?: number;
   segmentBytes?: number;
   log?: (line: string) => void;
 }
@@ -55,8 +63,10 @@ export interface PowerLossResult {
   opened: number;
   fromCheckpoint: number;
   damaged: number;
+  /** Images with a failure (judging stops after maxFailures of them). */
+  failedImages: number;
   /** Jobs served after recovery, summed over images, by how they compare with the ledger. */
-  jobs: { acked: number; inFlight: number; older: number; absentUnacked: number };
+  jobs: { acked: number; inFlight: number; older: number; absentUnacked: number; checkpointed: number };
   fsCalls: PowerLossFs["counts"];
   segmentsRetired: number;
   failures: string[];
@@ -90,6 +100,8 @@ type LedgerCut = { jobs: Map<string, [number, number]>; blobs: Map<string, [numb
 interface Taken {
   cut: Cut;
   ledger: LedgerCut;
+  /** The ledger when the last completed checkpoint (as of the cut) began. */
+  checkpointed: LedgerCut;
   step: number;
 }
 
@@ -127,6 +139,8 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
   const cutRandom = prng(seed ^ 0x5eed);
   const taken: Taken[] = [];
   let moments = 0;
+  // Replaced (never changed in place) when a checkpoint started later completes.
+  let checkpointed: LedgerCut = { jobs: new Map(), blobs: new Map() };
   let step = 0;
   const ledgerNow = (): LedgerCut => ({
     jobs: new Map([...jobs].map(([id, e]) => [id, [e.versions.length, e.acked]])),
@@ -134,7 +148,7 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
   });
   pfs.onChange = () => {
     moments++;
-    const take = (): Taken => ({ cut: pfs.cut(), ledger: ledgerNow(), step });
+    const take = (): Taken => ({ cut: pfs.cut(), ledger: ledgerNow(), checkpointed, step });
     if (taken.length < wantCuts) taken.push(take());
     else {
       const i = Math.floor(cutRandom() * moments);
@@ -255,7 +269,14 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
       settle(live);
       for (const k of blobKeys) blobs.get(k)!.acked = blobs.get(k)!.versions.length;
     } else if (r < 0.04) {
-      run("checkpoint", async () => { await store.checkpoint(); });
+      // Everything acknowledged before the call is before the checkpoint's position (it
+      // takes the head after the call): durable once it resolves true. A cut taken during
+      // the call still sees the previous checkpoint (the ledger changes after the last
+      // model change the checkpoint makes).
+      run("checkpoint", async () => {
+        const before = ledgerNow();
+        if (await store.checkpoint()) checkpointed = before;
+      });
     } else if (r < 0.06) {
       run("compactAll", () => store.compactAll());
     } else if (r < 0.35 || !haveIdle) {
@@ -283,12 +304,12 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
   // ---- judge every cut
   const result: PowerLossResult = {
     seed, mode, names, steps, acked, moments, cuts: taken.length, images: 0, opened: 0, fromCheckpoint: 0, damaged: 0,
-    jobs: { acked: 0, inFlight: 0, older: 0, absentUnacked: 0 }, fsCalls: pfs.counts, segmentsRetired, failures,
+    failedImages: 0, jobs: { acked: 0, inFlight: 0, older: 0, absentUnacked: 0, checkpointed: 0 }, fsCalls: pfs.counts, segmentsRetired, failures,
   };
   const imageRandom = prng(seed ^ 0x1ce);
   taken.sort((a, b) => a.cut.seq - b.cut.seq);
   for (const [c, t] of taken.entries()) {
-    for (let img = 0; img < imagesPerCut && failures.length < 5; img++) {
+    for (let img = 0; img < imagesPerCut && result.failedImages < (options.maxFailures ?? 5); img++) {
       const survival: Survival = img === 0 ? "random" : pick(["random", "random", "none", "all"] as const);
       const where = `seed ${seed} ${mode}/${names} cut ${c} (step ${t.step}, seq ${t.cut.seq}) image ${img} (${survival})`;
       const image = tmpDir("zizq-power-image-");
@@ -301,10 +322,11 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
       if (pristine) fs.cpSync(image, pristine, { recursive: true });
       result.images++;
       try {
-        const fromCheckpoint = await judgeImage(image, true, t.ledger, where, result);
-        await judgeImage(scanCopy, false, t.ledger, where, result);
+        const fromCheckpoint = await judgeImage(image, true, t, where, result);
+        await judgeImage(scanCopy, false, t, where, result);
         if (fromCheckpoint) result.fromCheckpoint++;
       } catch (err) {
+        result.failedImages++;
         failures.push(`${where}: ${(err as Error).stack ?? err}`);
         options.log?.(failures.at(-1)!);
         if (pristine) fs.cpSync(pristine, path.join(keep!, `seed-${seed}-cut-${c}-image-${img}`), { recursive: true });
@@ -318,7 +340,7 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
   return result;
 
   /** Open a materialised dir, check it against the ledger, write once more, reopen. Returns whether it recovered from the checkpoint. */
-  async function judgeImage(dir: string, checkpoint: boolean, ledger: LedgerCut, where: string, r: PowerLossResult): Promise<boolean> {
+  async function judgeImage(dir: string, checkpoint: boolean, t: Taken, where: string, r: PowerLossResult): Promise<boolean> {
     const how = checkpoint ? "from checkpoint if usable" : "full scan";
     let s: Store;
     try {
@@ -332,7 +354,7 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
       if (s.damage.length > 0) r.damaged++;
       const usedCheckpoint = s.recovery.from === "checkpoint";
       const served = serve(s);
-      judge(served, ledger, `${where} [${how}, recovered by ${s.recovery.from}${s.recovery.reason ? `: ${s.recovery.reason}` : ""}]`, checkpoint ? r : undefined);
+      judge(served, t.ledger, t.checkpointed, `${where} [${how}, recovered by ${s.recovery.from}${s.recovery.reason ? `: ${s.recovery.reason}` : ""}]`, checkpoint ? r : undefined);
       // Recovery must leave a log that takes new writes and reopens to the same state.
       const probe: JobMeta = { id: makeId(9_999_999), status: STATUS_READY, priority: 0, attempts: 0, readyAtMs: T0, queue: "a", type: "t" };
       await s.insert([{ meta: probe, payload: Buffer.from('"probe"') }], true);
@@ -354,7 +376,9 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
     }
   }
 
-  function judge(served: { jobs: Map<string, Served>; blobs: Map<string, string> }, ledger: LedgerCut, where: string, r?: PowerLossResult): void {
+  function judge(
+    served: { jobs: Map<string, Served>; blobs: Map<string, string> }, ledger: LedgerCut, checkpointed: LedgerCut, where: string, r?: PowerLossResult,
+  ): void {
     for (const id of served.jobs.keys()) assert.ok(jobs.has(id), `${where}: job ${id} was never written`);
     for (const [id, e] of jobs) {
       const [issued, ackedN] = ledger.jobs.get(id) ?? [0, 0];
@@ -376,6 +400,23 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
           continue;
         }
         assert.fail(`${where}: job ${id} is ${gotText}; acknowledged: ${what(last)}${issued > ackedN ? `; in flight: ${what(flying)}` : ""}`);
+      }
+      // Buffered: nothing older than the last completed checkpoint. Versions from the one
+      // acknowledged when it began (durable) on are allowed; with none issued since, that
+      // one exactly.
+      const durableN = checkpointed.jobs.get(id)?.[1] ?? 0;
+      if (durableN > 0) {
+        const since = written.slice(durableN - 1);
+        const held = `acknowledged before the last completed checkpoint: ${what(since[0])}${since.length > 1 ? `; written since: ${since.slice(1).map(what).join(" | ")}` : ""}`;
+        if (since.length === 1) assert.ok(same(since[0]), `${where}: job ${id} is ${gotText}; ${held}`);
+        else if (!got) assert.ok(since.some((v) => !v.meta), `${where}: job ${id} is absent; ${held}`);
+        else {
+          const present = since.filter((v) => v.meta);
+          assert.ok(present.some((v) => normal(v.meta!) === normal(got.meta)), `${where}: job ${id} is older than the checkpoint: ${gotText}; ${held}`);
+          assert.ok(present.some((v) => v.payload === got.payload), `${where}: job ${id} serves a payload older than the checkpoint: ${got.payload.slice(0, 80)}; ${held}`);
+          for (const err of since[0].errors) assert.ok(got.errors.includes(err), `${where}: job ${id} lost an error record older than the checkpoint: ${err.slice(0, 80)}; ${held}`);
+        }
+        if (r) r.jobs.checkpointed++;
       }
       // Buffered: absent, or each part of it one that was written for it.
       if (!got) {
@@ -399,8 +440,13 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
       if (mode === "fsync") {
         const ok = [ackedN > 0 ? written[ackedN - 1] : undefined, ...(issued > ackedN ? [written[ackedN]] : [])];
         assert.ok(ok.includes(got), `${where}: blob ${key} is ${got}; acknowledged ${ok[0]}${issued > ackedN ? `, in flight ${ok[1]}` : ""}`);
-      } else if (got !== undefined) {
-        assert.ok(written.includes(got), `${where}: blob ${key} is ${got}, never written`);
+      } else {
+        if (got !== undefined) assert.ok(written.includes(got), `${where}: blob ${key} is ${got}, never written`);
+        const durableN = checkpointed.blobs.get(key)?.[1] ?? 0;
+        if (durableN > 0) {
+          const since = written.slice(durableN - 1);
+          assert.ok(since.includes(got), `${where}: blob ${key} is ${got}; acknowledged before the last completed checkpoint: ${since[0]}, written since: ${since.slice(1).join(" | ")}`);
+        }
       }
     }
   }

@@ -112,8 +112,11 @@ try {
         const sum = (f: (r: PowerLossResult) => number) => runs.reduce((n, r) => n + f(r), 0);
         results[`power-loss-${mode}-${names}`] = {
           runs: runs.length, acked: sum((r) => r.acked), cuts: sum((r) => r.cuts), images: sum((r) => r.images), opened: sum((r) => r.opened),
-          fromCheckpoint: sum((r) => r.fromCheckpoint), segmentsRetired: sum((r) => r.segmentsRetired),
-          jobs: { acked: sum((r) => r.jobs.acked), inFlight: sum((r) => r.jobs.inFlight), older: sum((r) => r.jobs.older), absentUnacked: sum((r) => r.jobs.absentUnacked) },
+          fromCheckpoint: sum((r) => r.fromCheckpoint), segmentsRetired: sum((r) => r.segmentsRetired), failedImages: sum((r) => r.failedImages),
+          jobs: {
+            acked: sum((r) => r.jobs.acked), inFlight: sum((r) => r.jobs.inFlight), older: sum((r) => r.jobs.older),
+            absentUnacked: sum((r) => r.jobs.absentUnacked), checkpointed: sum((r) => r.jobs.checkpointed),
+          },
           failures: runs.flatMap((r) => r.failures).slice(0, 5),
         };
         log(JSON.stringify(results[`power-loss-${mode}-${names}`]));
