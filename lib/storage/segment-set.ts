@@ -78,6 +78,13 @@ export class SegmentSet {
   private preparing: Promise<void> | undefined;
   private spareCounter = 0;
   /**
+   * Name changes in the dir (activations' renames) issued, and how many of them a
+   * syncDir has covered. At open every name is taken as unsynced: a killed process may
+   * have left renames in the page cache that never reached the disk.
+   */
+  private namesChanged = 1;
+  private namesSynced = 0;
+  /**
    * Why the last preallocation failed, when it was for want of disk space or files, until
    * one succeeds: the disk is full now (LogWriter.refusalFor refuses unreserved writes).
    */
@@ -229,8 +236,12 @@ export class SegmentSet {
       // the segment is synced, and this fdatasync sat on the write path of every roll (a
       // latency spike every few seconds once segments start at 2 MiB).
       if (this.fsyncDir) await this.fs.fdatasync(spare.fd);
+      const change = ++this.namesChanged;
       await this.fs.rename(spare.path, file);
-      if (this.fsyncDir) await this.fs.syncDir(this.dir);
+      if (this.fsyncDir) {
+        await this.fs.syncDir(this.dir);
+        this.namesSynced = Math.max(this.namesSynced, change);
+      }
     } catch (err) {
       this.claimed.set(no, spare);
       throw fromFsError(err, `activating segment ${no}`, { segment: no });
@@ -251,6 +262,21 @@ export class SegmentSet {
       await this.fs.close(spare.fd).catch(() => {});
       await this.fs.unlink(spare.path).catch(() => {});
     }
+  }
+
+  /**
+   * Make every segment name given so far durable (one syncDir, skipped when nothing
+   * changed since the last one). Only buffered mode ever has work here: the fsync modes
+   * sync the dir at each activation. A synced file with no durable name is lost whole on
+   * a power cut (open deletes a `spare-*` file, and a POSIX disk may keep a later rename
+   * or unlink without an earlier one), so what must outlive a power cut, the log before a
+   * checkpoint and compaction's copies, needs its segments' names synced as well as its bytes.
+   */
+  async syncNames(): Promise<void> {
+    const upTo = this.namesChanged;
+    if (this.namesSynced >= upTo) return;
+    await this.fs.syncDir(this.dir);
+    this.namesSynced = Math.max(this.namesSynced, upTo);
   }
 
   /** Delete a compacted segment. Callers make sure nothing points into it any more. */

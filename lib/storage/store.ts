@@ -173,7 +173,7 @@ export class Store {
   private readonly checkpoints: boolean;
   /**
    * Segments below this one were synced by a checkpoint of this process (checkpoint.ts
-   * syncs the log before P first). 0 at open: a killed process may have left the page
+   * syncs the log up to the head first). 0 at open: a killed process may have left the page
    * cache ahead of the disk.
    */
   logSyncedFrom = 0;
