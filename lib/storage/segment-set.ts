@@ -279,10 +279,22 @@ export class SegmentSet {
     this.namesSynced = Math.max(this.namesSynced, upTo);
   }
 
-  /** Delete a compacted segment. Callers make sure nothing points into it any more. */
+  /**
+   * Delete a compacted segment. Callers make sure nothing points into it any more, and
+   * that the copies of its live records are synced (compaction.ts).
+   * Requires: no unlink of a retired segment can reach the disk before the names of the
+   * segments holding the copies. Without the syncNames first (buffered mode syncs no dir
+   * at activation), a power cut on a disk that orders name changes as POSIX allows kept
+   * the unlink and lost the rename of the head that held the synced copies: open then
+   * deleted the head as a spare, and jobs acknowledged long before were gone
+   * (test/storage/power-loss.test.ts). Off the write path, once per segment retired.
+   */
   async retire(no: number): Promise<void> {
     const segment = this.active.get(no);
     if (!segment) return;
+    // Before the segment leaves the set: if the sync fails, it stays, and is retried later.
+    await this.syncNames();
+    if (this.active.get(no) !== segment) return;
     this.active.delete(no);
     await this.fs.unlink(segment.path);
     if (this.fsyncDir) await this.fs.syncDir(this.dir);

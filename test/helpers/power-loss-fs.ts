@@ -46,7 +46,8 @@ interface Inode {
   pending: Write[];
 }
 
-type NameOp =
+/** A name change not yet durable (paths are absolute, under the port's root). */
+export type NameOp =
   | { seq: number; kind: "link"; path: string; inode: number }
   | { seq: number; kind: "unlink"; path: string }
   | { seq: number; kind: "rename"; from: string; to: string };
@@ -271,6 +272,11 @@ export function materialise(
   cut: Cut, root: string, target: string, random: () => number, survival: Survival | { names: Survival; data: Survival }, names: NamesModel,
   /** Unsynced sectors to lose whatever `survival` says (by path under the root), for tests that need one exact loss. */
   lose?: (file: string, sector: number) => boolean,
+  /**
+   * "posix" only: pending name changes to keep (true) or lose (false) whatever `survival`
+   * says (undefined: as it says), for tests that need one exact order of name changes.
+   */
+  keepName?: (op: NameOp) => boolean | undefined,
 ): Materialised {
   const nameSurvival = typeof survival === "string" ? survival : survival.names;
   const dataSurvival = typeof survival === "string" ? survival : survival.data;
@@ -284,7 +290,7 @@ export function materialise(
     kept = k;
   } else {
     for (const op of cut.ops) {
-      if (!keep()) continue;
+      if (!(keepName?.(op) ?? keep())) continue;
       applyNameOp(result, op);
       kept++;
     }
