@@ -25,6 +25,8 @@ interface Spare {
   path: string;
   fd: number;
   bytes: number;
+  /** The segment number its header holds, synced with its zeros (see activate). */
+  no: number;
 }
 
 /** Size of the first segments of a store (or `maxBytes` when that is smaller). */
@@ -71,12 +73,20 @@ export class SegmentSet {
   nextBytes: number;
   private readonly fs: FsPort;
   private readonly fsyncDir: boolean;
+  private readonly now: () => number;
   private readonly active = new Map<number, Segment>();
   private readonly spares: Spare[] = [];
   /** Spares already promised to a segment number by claim(), not yet activated. */
   private readonly claimed = new Map<number, Spare | number>();
   private preparing: Promise<void> | undefined;
+  /** The number the spare being prepared is stamped with. */
+  private preparingNo = 0;
   private spareCounter = 0;
+  /**
+   * Activations that had to write and sync a header (the spare was stamped for another
+   * number): the rare slow path, counted for tests.
+   */
+  restamps = 0;
   /**
    * Name changes in the dir (activations' renames) issued, and how many of them a
    * syncDir has covered. At open every name is taken as unsynced: a killed process may
@@ -90,8 +100,9 @@ export class SegmentSet {
    */
   refusal: StorageError | undefined;
 
-  constructor(fs: FsPort, dir: string, maxBytes: number, fsyncDir: boolean) {
+  constructor(fs: FsPort, dir: string, maxBytes: number, fsyncDir: boolean, now: () => number = Date.now) {
     this.fs = fs;
+    this.now = now;
     this.dir = dir;
     this.maxBytes = maxBytes;
     this.startBytes = Math.min(maxBytes, START_SEGMENT_BYTES);
@@ -158,9 +169,23 @@ export class SegmentSet {
       return this.preparing.then(() => (this.hasSpareFor(recordBytes) ? undefined : this.prepareSpare(recordBytes)));
     }
     const bytes = this.sizeForRecord(recordBytes);
-    this.preparing = this.preallocate(bytes).then((spare) => { this.spares.push(spare); })
-      .finally(() => { this.preparing = undefined; });
+    this.preparingNo = this.nextNumber();
+    this.preparing = this.preallocate(bytes, this.preparingNo).then((spare) => { this.spares.push(spare); })
+      .finally(() => { this.preparing = undefined; this.preparingNo = 0; });
     return this.preparing;
+  }
+
+  /**
+   * The number a spare made now will most likely become: the one after every segment,
+   * claim and spare so far. Spares are claimed oldest first (claim), so it is right
+   * unless a record too big for the older spares takes a newer one first.
+   */
+  private nextNumber(): number {
+    let last = this.preparingNo;
+    for (const no of this.active.keys()) last = Math.max(last, no);
+    for (const no of this.claimed.keys()) last = Math.max(last, no);
+    for (const s of this.spares) last = Math.max(last, s.no);
+    return last + 1;
   }
 
   /** Resolves when no spare is being made. */
@@ -172,7 +197,8 @@ export class SegmentSet {
     return Math.min(this.maxBytes, Math.max(this.nextBytes, pow2ceil(recordBytes + SEGMENT_HEADER_BYTES)));
   }
 
-  private async preallocate(bytes: number): Promise<Spare> {
+  /** A spare file of `bytes` zeros but the header of segment `no`, all synced. */
+  private async preallocate(bytes: number, no: number): Promise<Spare> {
     const file = path.join(this.dir, `spare-${process.pid}-${++this.spareCounter}.seg`);
     let fd: number | undefined;
     try {
@@ -185,9 +211,12 @@ export class SegmentSet {
         const written = await this.fs.writev(fd, [chunk], pos);
         if (written !== n) throw Object.assign(new Error("short write while preallocating"), { code: "ENOSPC" });
       }
+      // The header now, synced with the zeros, so that it is durable before the rename
+      // that activates the file can be (see activate).
+      await this.writeHeader(fd, no);
       await this.fs.fdatasync(fd);
       this.refusal = undefined;
-      return { path: file, fd, bytes };
+      return { path: file, fd, bytes, no };
     } catch (err) {
       if (fd !== undefined) await this.fs.close(fd).catch(() => {});
       await this.fs.unlink(file).catch(() => {});
@@ -203,7 +232,10 @@ export class SegmentSet {
    * size is planned and activate() preallocates it (the writer's ensureRoom makes that rare).
    */
   claim(no: number, recordBytes: number): number {
-    const i = this.spares.findIndex((s) => s.bytes - SEGMENT_HEADER_BYTES >= recordBytes);
+    const fits = (s: Spare) => s.bytes - SEGMENT_HEADER_BYTES >= recordBytes;
+    // The one stamped for `no` if it fits: activating it then writes and syncs nothing.
+    const stamped = this.spares.findIndex((s) => s.no === no && fits(s));
+    const i = stamped >= 0 ? stamped : this.spares.findIndex(fits);
     if (i >= 0) {
       const [spare] = this.spares.splice(i, 1);
       this.claimed.set(no, spare);
@@ -214,7 +246,20 @@ export class SegmentSet {
     return bytes;
   }
 
-  /** Turn segment `no`'s claimed spare into the segment: write its header, then give it its real name. */
+  /**
+   * Turn segment `no`'s claimed spare into the segment: give it its real name.
+   *
+   * Invariant: a numbered segment's header is durable no later than its name. The header
+   * is written and synced with the spare's zeros when the spare is made (off the write
+   * path), for the number it will most likely get; only when it got another one is the
+   * header written and synced here. Before, it was written here and synced only in the
+   * fsync modes (this fdatasync sat on the write path of every roll, a latency spike every
+   * few seconds once segments start at 2 MiB): a buffered-mode power cut could keep the
+   * rename and lose the header, and the segment then read as "bad segment header" on
+   * every open until compacted, with a full scan each time (a checkpoint is not used over
+   * damage). Its records were not lost by that: the header shares a sector with the first
+   * records, so they were lost with it, and nothing after that gap had been synced.
+   */
   async activate(no: number, nowMs: number): Promise<Segment> {
     const existing = this.active.get(no);
     if (existing) return existing;
@@ -222,20 +267,19 @@ export class SegmentSet {
     this.claimed.delete(no);
     let spare: Spare;
     try {
-      spare = typeof promised === "object" ? promised : await this.preallocate(promised);
+      spare = typeof promised === "object" ? promised : await this.preallocate(promised, no);
     } catch (err) {
       this.claimed.set(no, promised);
       throw err;
     }
     const file = path.join(this.dir, segmentFileName(no));
     try {
-      const header = encodeSegmentHeader(no, nowMs);
-      const written = await this.fs.writev(spare.fd, [header], 0);
-      if (written !== header.length) throw Object.assign(new Error("short write of segment header"), { code: "EIO" });
-      // Only where writes are synced at all (the fsync modes): in buffered mode nothing in
-      // the segment is synced, and this fdatasync sat on the write path of every roll (a
-      // latency spike every few seconds once segments start at 2 MiB).
-      if (this.fsyncDir) await this.fs.fdatasync(spare.fd);
+      if (spare.no !== no) {
+        await this.writeHeader(spare.fd, no, nowMs);
+        await this.fs.fdatasync(spare.fd);
+        spare.no = no;
+        this.restamps++;
+      }
       const change = ++this.namesChanged;
       await this.fs.rename(spare.path, file);
       if (this.fsyncDir) {
@@ -252,6 +296,12 @@ export class SegmentSet {
     // A failure here (disk full) surfaces through ensureRoom when room is needed.
     if (this.spares.length === 0) this.prepareSpare().catch(() => {});
     return segment;
+  }
+
+  private async writeHeader(fd: number, no: number, nowMs = this.now()): Promise<void> {
+    const header = encodeSegmentHeader(no, nowMs);
+    const written = await this.fs.writev(fd, [header], 0);
+    if (written !== header.length) throw Object.assign(new Error("short write of segment header"), { code: "EIO" });
   }
 
   /** Delete up to `count` spares, newest first (the reserve they stood for is gone). */

@@ -231,7 +231,7 @@ export class Store {
       // A checkpoint cut short by a crash (up to ~600 MB at 10M jobs) would sit on the
       // disk until the next checkpoint overwrites it. Never read: only a renamed file is.
       await fs.unlink(path.join(dir, `${CHECKPOINT_FILE}.tmp`)).catch(() => {});
-      const segments = new SegmentSet(fs, segDir, segmentBytes, options.syncDirs ?? false);
+      const segments = new SegmentSet(fs, segDir, segmentBytes, options.syncDirs ?? false, now);
       opened = segments;
       const writer = new LogWriter(segments, fs, now);
       const reader = new PayloadReader(fs, segments, options.cacheBytes ?? 64 * 1024 * 1024, (s) => writer.writtenEnd(s));

@@ -20,7 +20,7 @@ export interface Fault {
 
 export const isSegment = (path: string): boolean => /\/\d{8}\.seg$/.test(path);
 export const isSpare = (path: string): boolean => /\/spare-[^/]*\.seg$/.test(path);
-/** Preallocation: zeros written to a spare (not the header written when it is activated). */
+/** Preallocation: zeros written to a spare (not the segment header written after them). */
 export const isPreallocation = (path: string, data?: readonly Buffer[]): boolean =>
   isSpare(path) && data !== undefined && data.every((b) => b.every((x) => x === 0));
 

@@ -213,3 +213,46 @@ describe("compaction's delete and the names of its copies", () => {
     });
   }
 });
+
+describe("a segment activated shortly before a power cut", () => {
+  // Before the fix, buffered mode wrote a segment's header when it activated the segment
+  // and synced it only in the fsync modes: a cut could keep the rename and lose the
+  // header (with the records in its sector). The segment then read as "bad segment
+  // header" on every open until compacted, and every open scanned every segment (a
+  // checkpoint is not used over damage). Now the header is synced with the spare's zeros
+  // before the spare can be renamed. No record is lost either way: the header's sector
+  // holds the first records, so they went with it, and nothing after them was synced.
+  it("has its header on disk whenever it has its name (buffered mode)", async () => {
+    const root = tmpDir("zizq-pl-header-");
+    const pfs = new PowerLossFs(root, "journal");
+    const options = { segmentBytes: 64 * 1024, checkpoint: false };
+    const store = await openStore({ dir: root, fs: pfs, ...options });
+    const inFirst: string[] = [];
+    for (let n = 1, more = 3; more > 0; n++) {
+      await store.insert([newJob(n, {}, 3000)], false);
+      if (store.writer.head.segment === 1) inFirst.push(newJob(n).meta.id);
+      else more--;
+    }
+    assert.equal(store.segments.restamps, 0, "activation wrote and synced no header: the spare had it");
+    const cut = pfs.cut();
+    await store.close();
+    const image = tmpDir("zizq-pl-header-image-");
+    // Every name change and every byte survives, but the first sector of segment 2.
+    materialise(cut, root, image, prng(1), "all", "journal", (file, sector) => file === "segments/00000002.seg" && sector === 0);
+    const reopened = await openStore({ dir: image, ...options });
+    try {
+      assert.deepEqual(reopened.damage.map((d) => [d.segment, d.offset, d.reason]), [[2, SEGMENT_HEADER_BYTES, "lost sectors"]], "the head's records from the lost sector on are a torn tail");
+      assert.deepEqual(liveIds(reopened), inFirst);
+      await reopened.insert([newJob(1000)], true);
+    } finally {
+      await reopened.close();
+    }
+    const again = await openStore({ dir: image, ...options });
+    try {
+      assert.deepEqual(again.damage, [], "no damage left for the next open");
+      assert.deepEqual(liveIds(again), [...inFirst, newJob(1000).meta.id]);
+    } finally {
+      await again.close();
+    }
+  });
+});
