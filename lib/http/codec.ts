@@ -240,6 +240,8 @@ export function encodeMsgpack(value: unknown, reservePrefix = false): Uint8Array
     if (value.msgpackInto(selfSink)) {
       const out = Buffer.allocUnsafe(selfSink.length);
       selfSink.buffer.copy(out, 0, 0, selfSink.length);
+      // A huge payload grew it (3 bytes a character): not kept for the process's life.
+      if (selfSink.buffer.length > SCRATCH_KEEP) selfSink = new ByteSink();
       return out;
     }
   }
@@ -269,7 +271,7 @@ export function encodeMsgpack(value: unknown, reservePrefix = false): Uint8Array
 }
 
 /** Where a SelfWriting value writes its MessagePack (copied out: the sink is reused). */
-const selfSink = new ByteSink();
+let selfSink = new ByteSink();
 
 const keyPrefixes = new Map<string, string>();
 const KEY_CACHE_LIMIT = 4096;

@@ -114,6 +114,12 @@ function writeJobBody(meta: JobMeta, payload: Buffer | undefined, at: number): B
   const options = meta.options && Object.keys(meta.options).length > 0 ? packValue(meta.options) : undefined;
   const optionsLen = options ? options.length : 0;
   const payloadLen = payload ? payload.length : 0;
+  // The fields below are plain byte stores, which would truncate what writeUInt16LE and
+  // writeUInt32LE refused: no caller passes such values (the queue validates them), but a
+  // record must never say something else than its meta.
+  if (meta.priority >>> 0 !== meta.priority || meta.priority > 0xffff || meta.attempts >>> 0 !== meta.attempts || queueLen > 0xffff || typeLen > 0xffff) {
+    throw new RangeError(`job ${meta.id}: priority, attempts or a name out of the record's range`);
+  }
   const buf = Buffer.allocUnsafe(at + META_FIXED_BYTES + queueLen + typeLen + optionsLen + payloadLen);
   (buf as unknown as FastWrites).latin1Write(meta.id, at, ID_BYTES);
   buf[at + 25] = meta.status;

@@ -66,6 +66,13 @@ describe("job meta", () => {
     assert.deepEqual(sealRecord(inPlace, RECORD_DELETE), frameRecord(RECORD_DELETE, ids));
   });
 
+  it("refuses values its fixed fields cannot hold, rather than write others", () => {
+    for (const bad of [{ priority: 65536 }, { priority: -1 }, { priority: 1.5 }, { attempts: 2 ** 32 }, { attempts: -1 }, { queue: "q".repeat(65536) }, { type: "é".repeat(32768) }]) {
+      assert.throws(() => encodeJobRecord(RECORD_JOB, { ...minimal, ...bad }, Buffer.alloc(0)), RangeError, JSON.stringify(bad).slice(0, 40));
+    }
+    assert.doesNotThrow(() => encodeJobRecord(RECORD_JOB, { ...minimal, priority: 65535, attempts: 2 ** 32 - 1, queue: "q".repeat(65535) }, Buffer.alloc(0)));
+  });
+
   it("treats empty options as none", () => {
     assert.equal(roundTrip({ ...minimal, options: {} }).meta.options, undefined);
   });
