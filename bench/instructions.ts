@@ -8,8 +8,9 @@
 //   npm run build && node --import tsx bench/instructions.ts [W2-single|W3|W1]... [--jobs N] [--runs R] [--warm N]
 //
 // `--warm N` (W2-single) sends N jobs more before the count starts, so the count is the
-// hot path as compiled, without the JIT's warm-up (which is ~half of a 40,000-job count and
-// moves with the compiler threads' timing): the steadier figure for an A/B of that path.
+// hot path as compiled, without the JIT's warm-up (~half of a 40,000-job count). Not
+// steadier here: the server's checkpoints, O(jobs) each and paced by wall time (which
+// valgrind stretches), land in the window a varying number of times (docs/benchmarks.md).
 //
 // Under valgrind the server runs ~50× slower, so the counts are small (20k jobs by
 // default) and a row takes a minute or two. Not part of `npm run bench`: it needs valgrind.
