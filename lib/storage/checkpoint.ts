@@ -215,9 +215,10 @@ export async function copyIdOrder(table: JobTable, step = COPY_STEP, budgetMs?: 
  * checkpoint is a point before which nothing is lost, in every mode. Off the write path,
  * once per checkpoint: an fdatasync per segment written since the last one (usually
  * one), one dir sync (none when every name is synced already: the fsync modes).
- * Requires: every append the checkpoint's chunks may reflect has landed (writer.flush).
+ * Compaction calls it too, before it deletes a segment (compaction.ts).
+ * Requires: every append the caller's state may reflect has landed (writer.flush).
  */
-async function syncLog(store: Store): Promise<void> {
+export async function syncLog(store: Store): Promise<void> {
   const head = store.writer.head.segment;
   const from = store.logSyncedFrom;
   for (const no of store.segments.numbers()) {

@@ -6,8 +6,9 @@
 // segment remains for them to cancel. Compacting a middle segment would resurrect
 // whatever its dropped tombstones had deleted.
 // Crash safety: until the unlink, both copies exist and replay's last-writer-wins
-// makes them one; after it, the copies are already synced.
+// makes them one; before it, the copies and the rest of the log up to the head are synced.
 
+import { syncLog } from "./checkpoint.ts";
 import { encodeJobRecord } from "./codec.ts";
 import { RECORD_JOB, SEGMENT_HEADER_BYTES, STATUS_FREE } from "./format.ts";
 import type { ErrorLocation } from "./job-table.ts";
@@ -95,6 +96,21 @@ export async function compactOldest(store: Store): Promise<CompactionResult | un
   await store.flush();
   // Never delete a file something still points into (a write that failed late can put a
   // job back at its old location): leave the segment for the next run instead.
+  if (pointsInto(store, oldest)) return undefined;
+  // Nothing lives in it any more, in memory; on disk that holds only once the records
+  // that emptied it are durable too: a DELETE, a RESET, a job's newer JOB record, a
+  // blob's newer BLOB or BLOB_DELETE, anywhere after it in the log. Copies are synced as
+  // they are written, those records are not (buffered mode). Without this, a power cut
+  // could keep the unlink and lose them: a reset, then a compaction with nothing to
+  // copy, left a job whose older records were in the deleted segment half there (its
+  // error history without the errors that segment held; before the reset its last
+  // checkpoint held them all), and a job rewritten since its last checkpoint was gone.
+  // So the log up to the head, bytes and names, is synced first (syncLog: usually one
+  // fdatasync of the head, which the copies' sync just made cheap). Off the write path,
+  // once per segment retired; the flush first so the writes that emptied it have landed.
+  // Invariant: a segment is deleted only after the log that made it dead is durable.
+  await store.flush();
+  await syncLog(store);
   if (pointsInto(store, oldest)) return undefined;
   await store.segments.retire(oldest);
   store.forgetSegment(oldest);

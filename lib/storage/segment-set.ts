@@ -331,7 +331,8 @@ export class SegmentSet {
 
   /**
    * Delete a compacted segment. Callers make sure nothing points into it any more, and
-   * that the copies of its live records are synced (compaction.ts).
+   * that the copies of its live records, and the records that left it with nothing else
+   * live, are synced (compaction.ts).
    * Requires: no unlink of a retired segment can reach the disk before the names of the
    * segments holding the copies. Without the syncNames first (buffered mode syncs no dir
    * at activation), a power cut on a disk that orders name changes as POSIX allows kept
