@@ -280,8 +280,10 @@ export class SegmentSet {
         spare.no = no;
         this.restamps++;
       }
-      const change = ++this.namesChanged;
       await this.fs.rename(spare.path, file);
+      // Counted once done: a syncNames that read the count while the rename was still in
+      // the thread pool could sync the dir before it and take it as covered (retire).
+      const change = ++this.namesChanged;
       if (this.fsyncDir) {
         await this.fs.syncDir(this.dir);
         this.namesSynced = Math.max(this.namesSynced, change);
@@ -351,9 +353,12 @@ export class SegmentSet {
     // Uncounted, no dir sync came between two retires, and a POSIX-ordered cut could keep
     // the delete of segment N+1 and lose that of N: N came back without N+1's tombstones,
     // and a job deleted long before the last checkpoint was served again (power-loss.test.ts).
+    // Counted once the unlink returns, not before: a checkpoint's syncNames that read the
+    // count while the unlink was still in the thread pool synced the dir ahead of it, took
+    // it as covered, and the next retire synced nothing (both deletes left pending).
     // Invariant: a compacted segment's delete is durable before the next one is issued.
-    const change = ++this.namesChanged;
     await this.fs.unlink(segment.path);
+    const change = ++this.namesChanged;
     if (this.fsyncDir) {
       await this.fs.syncDir(this.dir);
       this.namesSynced = Math.max(this.namesSynced, change);
