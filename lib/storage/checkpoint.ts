@@ -194,44 +194,6 @@ export async function copyIdOrder(table: JobTable, step = COPY_STEP, budgetMs?: 
 }
 
 /**
- * Make the log written so far durable, bytes and segment names, before a checkpoint is:
- * the checkpoint points at payloads and error records in it, and a power cut that kept
- * the checkpoint but not those records served payloads of zeros and undecodable error
- * records (test/storage/power-loss.test.ts). A zero-filled end of a sealed segment reads
- * as its end, so the check of the log before P (recover.ts) cannot see what is missing.
- *
- * Up to the head as it is now, not only to P: the chunks are fuzzy, and hold states
- * applied while they were encoded (a job inserted, an error record added) whose records
- * are after P. Replay after P cannot restore those when the power cut lost them; synced
- * only up to P, a buffered-mode cut kept the checkpoint, lost the job's record after P,
- * and the store served the checkpoint's pointer into zeros.
- *
- * Segments from the one the last checkpoint of this process synced up to the head:
- * writes only go to the head, and compaction's copies are synced as they are written.
- * Then their names: buffered mode syncs no dir when it activates a segment, so a cut
- * could keep the synced bytes of a segment and lose its rename (open then deletes it as a
- * spare, or finds a gap), and jobs acknowledged long before the checkpoint were gone or
- * deleted ones back (bench/reliability/power-loss.ts, buffered mode). So a completed
- * checkpoint is a point before which nothing is lost, in every mode. Off the write path,
- * once per checkpoint: an fdatasync per segment written since the last one (usually
- * one), one dir sync (none when every name is synced already: the fsync modes).
- * Compaction calls it too, before it deletes a segment (compaction.ts).
- * Requires: every append the caller's state may reflect has landed (writer.flush).
- */
-export async function syncLog(store: Store): Promise<void> {
-  const head = store.writer.head.segment;
-  const from = store.logSyncedFrom;
-  for (const no of store.segments.numbers()) {
-    const seg = store.segments.get(no);
-    if (no < from || no > head || !seg) continue;
-    // Compaction may retire (and close) an old segment meanwhile: then it needs nothing.
-    await store.fs.fdatasync(seg.fd).catch((err: unknown) => { if (store.segments.get(no) === seg) throw err; });
-  }
-  await store.segments.syncNames();
-  store.logSyncedFrom = Math.max(store.logSyncedFrom, head);
-}
-
-/**
  * Write a checkpoint of `store` in the background. Resolves true when a new checkpoint
  * file is in place, false when this attempt was given up (a write failed meanwhile, a
  * reset, the store closed); throws on file errors.
@@ -285,7 +247,8 @@ export async function writeCheckpoint(store: Store, final = false): Promise<bool
     // A reset clears slots that order still lists; the count would not match. Its
     // record is after P, so the checkpoint is right, but simpler to try again later.
     if (store.resetEpoch !== epoch) return false;
-    await syncLog(store);
+    // The log it points into made durable first (Store.syncLog says why).
+    await store.syncLog();
     await fs.fdatasync(fd);
     done = true;
   } finally {

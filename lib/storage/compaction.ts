@@ -8,7 +8,6 @@
 // Crash safety: until the unlink, both copies exist and replay's last-writer-wins
 // makes them one; before it, the copies and the rest of the log up to the head are synced.
 
-import { syncLog } from "./checkpoint.ts";
 import { encodeJobRecord } from "./codec.ts";
 import { RECORD_JOB, SEGMENT_HEADER_BYTES, STATUS_FREE } from "./format.ts";
 import type { ErrorLocation } from "./job-table.ts";
@@ -105,12 +104,12 @@ export async function compactOldest(store: Store): Promise<CompactionResult | un
   // copy, left a job whose older records were in the deleted segment half there (its
   // error history without the errors that segment held; before the reset its last
   // checkpoint held them all), and a job rewritten since its last checkpoint was gone.
-  // So the log up to the head, bytes and names, is synced first (syncLog: usually one
+  // So the log up to the head, bytes and names, is synced first (Store.syncLog: usually one
   // fdatasync of the head, which the copies' sync just made cheap). Off the write path,
   // once per segment retired; the flush first so the writes that emptied it have landed.
   // Invariant: a segment is deleted only after the log that made it dead is durable.
   await store.flush();
-  await syncLog(store);
+  await store.syncLog();
   if (pointsInto(store, oldest)) return undefined;
   await store.segments.retire(oldest);
   store.forgetSegment(oldest);
