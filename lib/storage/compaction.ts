@@ -130,8 +130,11 @@ async function copyJobs(store: Store, oldest: number, slots: number[], slice: Ti
   // Updates are applied to memory at once and rolled back if their write fails. A copy
   // snapshots memory, so it must not pick up a state whose write is still in flight: the
   // copy would land in a later batch, survive that write's failure, and bring the
-  // rejected state back after a restart. Once the writes so far have settled, anything
-  // applied from here on is in our batch or later, and fails or lands with it.
+  // rejected state back after a restart; and on a power cut a sync of the copy's segment
+  // could keep it while that write, in an older segment, was lost (a nack's attempts
+  // without its error record). The flush lets the writes so far settle, but a state
+  // applied while it waited is queued behind them: those slots are left for the next
+  // pass (Store.stateInFlight). Anything applied from here on is in our batch or later.
   await store.flush();
   slice.restart();
   const t = store.table;
@@ -150,7 +153,7 @@ async function copyJobs(store: Store, oldest: number, slots: number[], slice: Ti
   let consumed = 0;
   while (consumed < slots.length && !(consumed % 16 === 0 && consumed > 0 && slice.spent)) {
     const s = slots[consumed++];
-    if (t.paySeg[s] !== oldest || t.status[s] === STATUS_FREE) continue;
+    if (t.paySeg[s] !== oldest || t.status[s] === STATUS_FREE || store.stateInFlight(s)) continue;
     const payload = store.payload(s); // encodeJobRecord copies it: no copy of our own
     live.push(s);
     recOffs.push(t.recOff[s]);

@@ -157,6 +157,12 @@ export class Store {
   private readonly lock: DirLock;
   /** Payloads appended but not yet written (folds), served from memory until then. */
   private readonly pendingPayloads = new Map<number, Buffer>();
+  /**
+   * Slots whose state was applied to memory while its write is still on its way (update,
+   * fail, a fold's rewrite), with how many such writes. Compaction must not snapshot
+   * them (stateInFlight): its copy would carry a state the log may never get.
+   */
+  private readonly statesInFlight = new Map<number, number>();
   /** Bumped by reset(): an insert appended before a reset must not be applied after it. */
   private epoch = 0;
   private closed = false;
@@ -364,6 +370,8 @@ export class Store {
     } catch (err) {
       for (const u of undo) u();
       throw err;
+    } finally {
+      for (const slot of slots) this.stateLanded(slot);
     }
     // A reset appended after us clears them after this (batches settle in append order).
     if (blobs.length > 0) this.noteBlobs(blobs, blobFrames, locations.slice(frames.length));
@@ -415,6 +423,7 @@ export class Store {
     const undo = this.applyMeta(r.slot, r.meta, frame);
     this.pendingPayloads.set(r.slot, r.payload);
     return (at) => {
+      this.stateLanded(r.slot);
       if (this.pendingPayloads.get(r.slot) === r.payload) this.pendingPayloads.delete(r.slot);
       if (!this.table.sameJob(r.slot, r.meta.id)) return;
       if (at) {
@@ -464,6 +473,8 @@ export class Store {
     } catch (err) {
       undo();
       throw err;
+    } finally {
+      this.stateLanded(slot);
     }
     if (frames.length > 1 && this.table.sameJob(slot, meta.id)) {
       addErrorLocation(this.table, slot, { attempt, ...locations[1], length: frames[1].length });
@@ -887,6 +898,7 @@ export class Store {
     this.table.unindex(slot);
     this.table.update(slot, meta, jobOptionsBytes(frame, RECORD_HEADER_BYTES));
     this.table.index(slot);
+    this.statesInFlight.set(slot, (this.statesInFlight.get(slot) ?? 0) + 1);
     const gen = this.table.gen[slot];
     return () => {
       if (this.table.gen[slot] !== gen) return;
@@ -898,6 +910,21 @@ export class Store {
   }
 
 
+
+  /** A write applyMeta counted has settled (landed or failed, its undo already run). */
+  private stateLanded(slot: number): void {
+    const n = this.statesInFlight.get(slot)!;
+    if (n > 1) this.statesInFlight.set(slot, n - 1);
+    else this.statesInFlight.delete(slot);
+  }
+
+  /**
+   * Is a state of this slot applied in memory but not yet written? (A slot freed and
+   * reused meanwhile answers yes until that write settles: only a copy is put off.)
+   */
+  stateInFlight(slot: number): boolean {
+    return this.statesInFlight.has(slot);
+  }
 
   private assertOpen(): void {
     if (this.closed) throw new StorageError("io", "store is closed");

@@ -215,3 +215,60 @@ describe("a failing write during compaction", () => {
     assert.deepEqual(back, [], "the rejected patch must not come back");
   });
 });
+
+describe("a state applied while compaction waits for the log", () => {
+  // copyJobs waits for the writes appended so far, then snapshots memory. A state applied
+  // during that wait is in memory but its write is still queued behind the one waited
+  // for: the snapshot must not carry it, or the copy (a later batch) outlives that write's
+  // failure (and, on a power cut, a sync of another segment can keep the copy while that
+  // write is lost: the power-loss test's "attempts 3 with 2 error records").
+  for (const op of ["update", "fail"] as const) {
+    it(`${op}: a copy never carries the state of a write that then failed`, async () => {
+      const dir = tmpDir("zizq-faults-");
+      const { store, fs } = await open(dir);
+      for (let i = 0; i < 300; i += 100) await store.insert(Array.from({ length: 100 }, (_, k) => newJob(i + k + 1)), false);
+      let n = 300;
+      while (store.writer.head.segment === 1) await store.insert([newJob(++n)], false);
+      const inOldest = [...store.table.slotById.values()].filter((s) => store.table.paySeg[s] === 1).sort((a, b) => a - b);
+      const ids = inOldest.map((s) => idAt(store, s));
+      // A background compaction a seal started must be over: compactAll would wait for it.
+      (await store.pauseCompaction())();
+      let flushes = 0;
+      const flush = store.flush.bind(store);
+      store.flush = () => { flushes++; return flush(); };
+      // X's write is held; compaction's first flush waits for it.
+      const holdX = gate();
+      const xWriting = fs.failWrite({ kind: "pass", gate: holdX.promise });
+      const x = store.insert([newJob(++n)], false);
+      await xWriting;
+      const compacting = store.compactAll();
+      // Y queues behind X and is held too: copyJobs' flush, once X lands, waits for Y.
+      const holdY = gate();
+      const yWriting = fs.failWrite({ kind: "pass", gate: holdY.promise });
+      const y = store.insert([newJob(++n)], false);
+      holdX.open();
+      await Promise.all([x, yWriting]);
+      await until(() => flushes >= 2, `copyJobs to wait for the log (flushes ${flushes})`);
+      // Now every job of the oldest segment changes, in a write queued behind Y that fails.
+      const change = op === "update"
+        ? store.update(inOldest, inOldest.map((s) => ({ ...store.table.meta(s), priority: 9 })), false)
+        : Promise.all(inOldest.map((s) => store.fail(s, { ...store.table.meta(s), priority: 9, attempts: 1 }, 1, { message: "boom" }, false)));
+      const holdChange = gate();
+      const changeWriting = fs.failWrite({ kind: "eio", gate: holdChange.promise });
+      holdY.open();
+      await Promise.all([y, changeWriting]);
+      // Unguarded, copyJobs now snapshots the changed state and appends it behind the change.
+      for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
+      holdChange.open();
+      await assert.rejects(change, kind("io"));
+      for (const s of inOldest) assert.equal(store.table.priority[s], 0, "rolled back in memory");
+      await compacting;
+      await store.close();
+      const scanned = await openStore({ dir, segmentBytes: SEGMENT_BYTES, fs: new FaultyFs(), checkpoint: false });
+      opened.push(scanned);
+      assert.equal(scanned.table.size, n);
+      const back = ids.filter((id) => scanned.table.priority[slotOf(scanned, id)] !== 0 || scanned.table.attempts[slotOf(scanned, id)] !== 0);
+      assert.deepEqual(back, [], `the failed ${op} must not come back`);
+    });
+  }
+});
