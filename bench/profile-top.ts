@@ -1,6 +1,8 @@
 // Summarise a V8 .cpuprofile (from `node --cpu-prof`, e.g. `npm run bench -- --profile DIR`):
 // the top functions by self time, and self time grouped by file (node_modules by package).
-// Run: node --import tsx bench/profile-top.ts FILE.cpuprofile [N=25]
+// Run: node --import tsx bench/profile-top.ts FILE.cpuprofile [N=25] [FIRST_MS]
+// FIRST_MS: only the samples of the profile's first FIRST_MS ms (e.g. a server's start,
+// without the close that wrote the profile).
 
 import fs from "node:fs";
 
@@ -12,12 +14,17 @@ interface Node {
 interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[] }
 
 process.stdout.on("error", () => process.exit(0)); // e.g. piped into head
-const [file, n = "25"] = process.argv.slice(2);
+const [file, n = "25", firstMs] = process.argv.slice(2);
 if (!file) throw new Error("usage: bench/profile-top.ts FILE.cpuprofile [N]");
 const profile = JSON.parse(fs.readFileSync(file, "utf8")) as Profile;
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 const selfUs = new Map<number, number>();
-profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+const untilUs = firstMs === undefined ? Infinity : Number(firstMs) * 1000;
+let atUs = 0;
+profile.samples.forEach((id, i) => {
+  atUs += profile.timeDeltas[i] ?? 0;
+  if (atUs <= untilUs) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+});
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
 
 const shortUrl = (url: string) => url.replace(/^file:\/\//, "").replace(/^.*\/node_modules\//, "~/").replace(/^.*\/main\//, "");
