@@ -202,8 +202,13 @@ export function encodeIds(ids: readonly string[]): Buffer {
   return buf;
 }
 
-export function decodeIds(buf: Buffer, start: number, end: number): string[] {
+/** Throws unless [start, end) can hold whole ids (a DELETE body). */
+export function checkIdList(start: number, end: number): void {
   if ((end - start) % ID_BYTES !== 0) throw new RangeError("id list length is not a multiple of 25");
+}
+
+export function decodeIds(buf: Buffer, start: number, end: number): string[] {
+  checkIdList(start, end);
   const ids: string[] = [];
   for (let pos = start; pos < end; pos += ID_BYTES) ids.push(latin1(buf, pos, pos + ID_BYTES));
   return ids;

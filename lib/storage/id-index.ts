@@ -55,6 +55,51 @@ export function parseId(id: string, words: Uint32Array, at: number): boolean {
   return true;
 }
 
+/** Each ASCII byte's base-36 value, 255 for a byte that is not a digit (parseIdAscii). */
+const DIGIT_OF_BYTE = new Uint8Array(256).fill(255);
+for (let c = 0; c < 256; c++) if (digit(c) >= 0) DIGIT_OF_BYTE[c] = digit(c);
+
+/**
+ * parseId() of the 25 ASCII bytes at buf[pos..pos+24], without making a string: replay
+ * looks up every id of a DELETE record this way. A string per id (latin1 slice, then
+ * its hash for a Map) was a third of the replay of an ack-heavy log tail (~300k acks
+ * after a 10M checkpoint: docs/benchmarks.md, "Restart after a tail of acks").
+ * The same arithmetic as parseId; a shared version taking a char getter was slower.
+ */
+export function parseIdAscii(buf: Uint8Array, pos: number, words: Uint32Array, at: number): boolean {
+  if (pos + 25 > buf.length) return false;
+  let w0 = 0;
+  let w1 = 0;
+  let w2 = 0;
+  let w3 = DIGIT_OF_BYTE[buf[pos]];
+  if (w3 === 255) return false;
+  for (let i = pos + 1; i < pos + 25; i += 4) {
+    const a = DIGIT_OF_BYTE[buf[i]];
+    const b = DIGIT_OF_BYTE[buf[i + 1]];
+    const c = DIGIT_OF_BYTE[buf[i + 2]];
+    const d = DIGIT_OF_BYTE[buf[i + 3]];
+    if ((a | b | c | d) >= 64) return false; // digits are below 36, a non-digit is 255
+    let x = w3 * BASE4 + ((a * 36 + b) * 36 + c) * 36 + d;
+    let carry = Math.floor(x / TWO32);
+    w3 = x - carry * TWO32;
+    x = w2 * BASE4 + carry;
+    carry = Math.floor(x / TWO32);
+    w2 = x - carry * TWO32;
+    x = w1 * BASE4 + carry;
+    carry = Math.floor(x / TWO32);
+    w1 = x - carry * TWO32;
+    x = w0 * BASE4 + carry;
+    carry = Math.floor(x / TWO32);
+    w0 = x - carry * TWO32;
+    if (carry > 0) return false; // more than 128 bits
+  }
+  words[at] = w0;
+  words[at + 1] = w1;
+  words[at + 2] = w2;
+  words[at + 3] = w3;
+  return true;
+}
+
 const DIGIT_CODES = Uint8Array.from("0123456789abcdefghijklmnopqrstuvwxyz", (c) => c.charCodeAt(0));
 const scratch = Buffer.alloc(25);
 
@@ -148,6 +193,13 @@ export class IdIndex {
 
   get(id: string): number | undefined {
     if (!parseId(id, this.probe, 0)) return undefined;
+    const i = this.find(this.probe, 0);
+    return i >= 0 ? this.cells[i] : undefined;
+  }
+
+  /** get() of the 25 ASCII bytes at buf[pos..]: no string made (parseIdAscii). */
+  getAscii(buf: Uint8Array, pos: number): number | undefined {
+    if (!parseIdAscii(buf, pos, this.probe, 0)) return undefined;
     const i = this.find(this.probe, 0);
     return i >= 0 ? this.cells[i] : undefined;
   }

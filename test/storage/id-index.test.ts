@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { IdIndex, formatId, parseId, writeIdAscii } from "../../lib/storage/id-index.ts";
+import { IdIndex, formatId, parseId, parseIdAscii, writeIdAscii } from "../../lib/storage/id-index.ts";
 import { prng } from "../helpers/random.ts";
 
 /** n random 128-bit ids as words, and an index over them (nothing added yet). */
@@ -28,10 +28,24 @@ it("ids as text: formatId and writeIdAscii agree with BigInt base 36, and parseI
     assert.equal(buf.toString("latin1"), `-${expected}-`, "25 bytes at the offset, neighbours untouched");
     assert.ok(parseId(expected, back, 0));
     assert.deepEqual([...back], [...words.subarray(at, at + 4)]);
+    back.fill(0);
+    assert.ok(parseIdAscii(buf, 1, back, 0));
+    assert.deepEqual([...back], [...words.subarray(at, at + 4)], "the same words from the bytes");
   }
   // Past 128 bits, a bad digit, a wrong length: not ids.
   for (const bad of ["f5lxx1zz5pnorynqglhzmsp34", "zzzzzzzzzzzzzzzzzzzzzzzzz", "0000000000000000000000A00", "000000000000000000000000"]) {
     assert.equal(parseId(bad, back, 0), false, bad);
+    assert.equal(parseIdAscii(Buffer.from(bad, "latin1"), 0, back, 0), false, bad);
+  }
+  // Every non-digit byte, at every position, is refused by the byte parser as by parseId.
+  const id = Buffer.from(formatId(words, 8), "latin1");
+  for (let i = 0; i < 25; i++) {
+    for (const c of [0, 47, 58, 64, 65, 90, 96, 123, 255]) {
+      const bad = Buffer.from(id);
+      bad[i] = c;
+      assert.equal(parseIdAscii(bad, 0, back, 0), false, `byte ${c} at ${i}`);
+      assert.equal(parseId(bad.toString("latin1"), back, 0), false);
+    }
   }
 });
 
@@ -47,6 +61,12 @@ it("finds every live id and none removed, through growth, mass removal and re-ad
   for (let s = 0; s < n; s++) if (s % 10 !== 0) index.remove(s);
   assert.equal(index.size, n / 10);
   for (let s = 0; s < n; s++) assert.equal(index.get(formatId(words, s * 4)), s % 10 === 0 ? s : undefined);
+  const ascii = Buffer.alloc(26);
+  for (let s = 0; s < n; s += 13) {
+    writeIdAscii(words, s * 4, ascii, 1);
+    assert.equal(index.getAscii(ascii, 1), s % 10 === 0 ? s : undefined, "getAscii agrees with get");
+  }
+  assert.equal(index.getAscii(ascii, 2), undefined, "25 bytes past the end: no id");
   // Re-add the removed ids: the same size again, 2^19.
   for (let s = 0; s < n; s++) if (s % 10 !== 0) index.add(s);
   assert.equal(index.size, n);
