@@ -62,7 +62,7 @@ for (let i = 0; i < runs; i++) {
     if (profDir) await server.stop();
     else await server.kill9();
     console.log(`restart ${i + 1}: ${note}/health ${health.status} after ${ms.toFixed(0)} ms; server's count ${/"ms":(\d+)/.exec(line)?.[1] ?? "?"} ms`
-      + ` from ${/"from":"(\w+)"/.exec(line)?.[1] ?? "?"}; CPU ${cpuMs.toFixed(0)} ms at /health;`
+      + ` from ${/"from":"(\w+)"/.exec(line)?.[1] ?? "?"} (replayed ${/"replayed_bytes":(\d+)/.exec(line)?.[1] ?? "?"} bytes); CPU ${cpuMs.toFixed(0)} ms at /health;`
       + ` RSS ${atHealth.rssMb.toFixed(0)} MB, 2 s later ${later.rssMb.toFixed(0)} MB; peak ${later.peakMb.toFixed(0)} MB`);
   } finally {
     await server?.kill9();

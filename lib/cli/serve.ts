@@ -157,6 +157,7 @@ export async function startServe(config: ServeConfig, logger: Logger): Promise<R
   }
   logger.info({
     dir: store.dir, jobs: store.table.size, ms: Date.now() - started, from: store.recovery.from, why: store.recovery.reason,
+    replayed_bytes: store.recovery.replayedBytes,
   }, "recovered");
 
   const logRefusal = refusalLog(logger);

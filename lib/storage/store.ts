@@ -174,8 +174,12 @@ export class Store {
   fs: FsPort = nodeFs;
   /** Compaction work since open, for /metrics: segments retired, records copied forward. */
   readonly compactionStats = { segments: 0, jobs: 0, errors: 0, blobs: 0 };
-  /** How open() rebuilt the table: from a checkpoint plus the log after it, or a full scan (and why). */
-  recovery: { from: "checkpoint" | "scan"; reason?: string } = { from: "scan" };
+  /**
+   * How open() rebuilt the table: from a checkpoint plus the log after it, or a full scan
+   * (and why); `replayedBytes`, the log it replayed (after the checkpoint, or all of it):
+   * what a slow restart spent its replay on (the server logs it).
+   */
+  recovery: { from: "checkpoint" | "scan"; reason?: string; replayedBytes?: number } = { from: "scan" };
   private readonly checkpoints: boolean;
   /**
    * Segments below this one were synced by syncLog in this process. 0 at open: a killed
@@ -259,9 +263,9 @@ export class Store {
       writer.init(scan.headNo, scan.cursor);
       const store = new Store(dir, table, lock, segments, writer, reader, scan.damage, useCheckpoint);
       store.fs = fs;
-      store.recovery = recovery;
+      store.recovery = { ...recovery, replayedBytes: replayedBytes(scan, at) };
       store.checkpointBytes = await fs.size(path.join(dir, CHECKPOINT_FILE)).catch(() => 0);
-      store.creditReplayed(replayedBytes(scan, at));
+      store.creditReplayed(store.recovery.replayedBytes!);
       writer.onSeal = () => {
         segments.nextBytes = segments.sizeFor(liveBytes(store));
         void store.scheduleCompaction();
