@@ -199,8 +199,12 @@ export class IdIndex {
 
   /** get() of the 25 ASCII bytes at buf[pos..]: no string made (parseIdAscii). */
   getAscii(buf: Uint8Array, pos: number): number | undefined {
-    if (!parseIdAscii(buf, pos, this.probe, 0)) return undefined;
-    const i = this.find(this.probe, 0);
+    return parseIdAscii(buf, pos, this.probe, 0) ? this.getWords(this.probe, 0) : undefined;
+  }
+
+  /** get() of the id already parsed into words[at..at+3]. */
+  getWords(words: Uint32Array, at: number): number | undefined {
+    const i = this.find(words, at);
     return i >= 0 ? this.cells[i] : undefined;
   }
 
