@@ -122,6 +122,9 @@ describe("checkpoint", () => {
     const again = await open(crashed);
     try {
       assert.equal(again.recovery.from, "checkpoint");
+      // The 400 jobs of 4,000-byte payloads after the checkpoint, and nothing before it.
+      const replayed = again.recovery.replayedBytes!;
+      assert.ok(replayed > 400 * 4000 && replayed < 400 * 4400, `replayed ${replayed} bytes`);
       again.checkpointIfDue(); // what the timer does every few seconds
       const deadline = Date.now() + 10_000;
       while (fs.statSync(file).size === before) {
