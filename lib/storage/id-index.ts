@@ -2,7 +2,7 @@
 // significant first), and an open-addressing hash from id to slot over an Int32Array.
 //
 // Why not Map<string, number>: at 1M jobs the 25-char strings cost ~48 MB and the Map
-// ~40–60 MB more; four words plus a hash cell cost 24 bytes. Strings are made only at
+// ~40–60 MB more; four words plus a hash cell (and its probe distance byte) cost ~26 bytes. Strings are made only at
 // the edges (responses), where one conversion is ~200 ns.
 // Word order = numeric order = the string's lexicographic order, so comparing words
 // compares ids.
@@ -10,6 +10,8 @@
 const EMPTY = -1;
 const TWO32 = 4294967296;
 const MAX_LOAD = 0.7;
+/** A probe distance of this or more is stored as this, and recomputed when needed. */
+const FAR = 255;
 
 const BASE4 = 36 ** 4; // 1,679,616: a u32 word × BASE4 + carry stays below 2^53
 
@@ -165,6 +167,17 @@ export function compareWords(words: Uint32Array, a: number, b: number): number {
  */
 export class IdIndex {
   private cells = new Int32Array(1024).fill(EMPTY);
+  /**
+   * Per cell, how far its entry sits past its home cell (the hash), capped at FAR.
+   * Why: a removal's backward shift must know the home of every entry after the hole;
+   * hashing them meant reading each one's id words, a random read into 160 MB at 10M
+   * ids (a cache and TLB miss each, ~2 per removal): over half the cost of replaying a
+   * DELETE, and of an ack among 10M (docs/benchmarks.md, "Restart after a tail of
+   * acks"). One byte a cell (16 MiB at 10M) beside the cells read anyway. Not the hash
+   * itself: 4 bytes a cell, 64 MiB more at 10M. Invariant: for every cell c holding
+   * an entry, dist[c] = min(FAR, (c - home) & mask).
+   */
+  private dist = new Uint8Array(1024);
   private mask = 1023;
   size = 0;
   private readonly words: () => Uint32Array;
@@ -225,7 +238,7 @@ export class IdIndex {
       this.cells[i] = slot;
       return;
     }
-    this.cells[-1 - i] = slot;
+    this.place(-1 - i, this.hash(this.words(), slot * 4), slot);
     this.size++;
   }
 
@@ -242,6 +255,7 @@ export class IdIndex {
     if (this.size + (to - from) > this.cells.length * MAX_LOAD) this.rehash(this.size + (to - from), MAX_LOAD);
     const w = this.words();
     const cells = this.cells;
+    const dist = this.dist;
     const mask = this.mask;
     const shift = Math.max(0, Math.log2(cells.length) - 12); // 4,096 regions of cells
     const regions = cells.length >>> shift;
@@ -266,9 +280,11 @@ export class IdIndex {
         sortedSlot[k] = lo + i;
       }
       for (let k = 0; k < n; k++) {
-        let c = sortedHash[k];
+        const home = sortedHash[k];
+        let c = home;
         while (cells[c] !== EMPTY) c = (c + 1) & mask;
         cells[c] = sortedSlot[k];
+        dist[c] = Math.min(FAR, (c - home) & mask);
       }
       this.size += n;
     }
@@ -281,23 +297,33 @@ export class IdIndex {
     // Backward shift (no tombstones): entries after the hole that may live there move
     // back. Tombstones made probes after a mass delete long (20 ms for 100 inserts at
     // 10M) and forced a rebuild of every cell in one step.
-    const w = this.words();
     const cells = this.cells;
+    const dist = this.dist;
     const mask = this.mask;
     let hole = i;
     for (let j = (i + 1) & mask; cells[j] !== EMPTY; j = (j + 1) & mask) {
-      const home = this.hash(w, cells[j] * 4);
-      // The entry at j stays when its home lies cyclically in (hole, j].
-      const stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
-      if (stays) continue;
+      let d = dist[j];
+      if (d === FAR) d = (j - this.hash(this.words(), cells[j] * 4)) & mask; // rare: a long run
+      // The entry at j stays when its home (j - d) lies cyclically in (hole, j], i.e.
+      // when it sits fewer cells past its home than past the hole.
+      const gap = (j - hole) & mask;
+      if (d < gap) continue;
       cells[hole] = cells[j];
+      dist[hole] = Math.min(FAR, d - gap);
       hole = j;
     }
     cells[hole] = EMPTY;
+    dist[hole] = 0;
     this.size--;
   }
 
-  /** Cells in the hash (its memory is 4 bytes a cell). */
+  /** Put `slot`, whose home cell is `home`, into the empty cell `c`. */
+  private place(c: number, home: number, slot: number): void {
+    this.cells[c] = slot;
+    this.dist[c] = Math.min(FAR, (c - home) & this.mask);
+  }
+
+  /** Cells in the hash (its memory is 5 bytes a cell: the slot and its distance). */
   get cellCount(): number {
     return this.cells.length;
   }
@@ -308,6 +334,7 @@ export class IdIndex {
 
   clear(): void {
     this.cells = new Int32Array(1024).fill(EMPTY);
+    this.dist = new Uint8Array(1024);
     this.mask = 1023;
     this.size = 0;
   }
@@ -321,14 +348,16 @@ export class IdIndex {
     while (Math.max(want, this.size) > capacity * load) capacity *= 2;
     const old = this.cells;
     this.cells = new Int32Array(capacity).fill(EMPTY);
+    this.dist = new Uint8Array(capacity);
     this.mask = capacity - 1;
     this.size = 0;
     const w = this.words();
     for (const slot of old) {
       if (slot < 0) continue;
-      let i = this.hash(w, slot * 4);
+      const home = this.hash(w, slot * 4);
+      let i = home;
       while (this.cells[i] !== EMPTY) i = (i + 1) & this.mask;
-      this.cells[i] = slot;
+      this.place(i, home, slot);
       this.size++;
     }
   }

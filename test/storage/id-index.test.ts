@@ -119,3 +119,33 @@ it("addNewRange (a checkpoint's ids, indexed in one sorted sweep) finds what add
   const absent = new Uint32Array(4).fill(12345);
   assert.equal(range.get(formatId(absent, 0)), undefined);
 });
+
+it("runs longer than the stored probe distance (255): removals inside them keep every lookup right", () => {
+  // Ids whose two high words are equal hash alike when the two low words are fixed (the
+  // hash mixes w0 ^ w1): 1,500 of them share one home cell, a run far past 255, among
+  // random ids around it. The removals then meet capped distances.
+  const rand = prng(81);
+  const same = 1500;
+  const n = same + 3000;
+  const words = new Uint32Array(n * 4);
+  for (let s = 0; s < n; s++) {
+    const low = s < same ? s + 1 : Math.floor(rand() * 2 ** 32);
+    const r = () => Math.floor(rand() * 2 ** 32);
+    words.set(s < same ? [low, low, 7, 9] : [low, r(), r(), r()], s * 4);
+  }
+  for (const build of ["add", "addNewRange"]) {
+    const index = new IdIndex(() => words);
+    if (build === "add") for (let s = 0; s < n; s++) index.add(s);
+    else index.addNewRange(0, n);
+    const live = new Set(Array.from({ length: n }, (_, s) => s));
+    const order = Array.from({ length: n }, (_, s) => s).sort(() => rand() - 0.5);
+    for (const [k, s] of order.entries()) {
+      if (k % 3 === 0) continue; // a third stay
+      index.remove(s);
+      live.delete(s);
+      if (k % 97 === 0) for (let t = 0; t < n; t += 7) assert.equal(index.get(formatId(words, t * 4)), live.has(t) ? t : undefined, `${build}: id ${t}`);
+    }
+    for (let t = 0; t < n; t++) assert.equal(index.get(formatId(words, t * 4)), live.has(t) ? t : undefined, `${build}: id ${t} at the end`);
+    assert.equal(index.size, live.size);
+  }
+});
