@@ -22,8 +22,12 @@ const dir = await keptDataDir("restart", Number(process.argv[4] ?? 10_000_000));
 
 const table = new JobTable();
 const blobs = new Map<string, BlobEntry>();
+const loadCpu = process.cpuUsage();
+const loadStarted = performance.now();
 const loaded = await loadCheckpoint(nodeFs, dir, table, blobs);
 if (typeof loaded === "string") throw new Error(`no usable checkpoint in ${dir}: ${loaded}`);
+const loadUsed = process.cpuUsage(loadCpu);
+const loadNote = `checkpoint loaded in ${(performance.now() - loadStarted).toFixed(0)} ms, CPU ${((loadUsed.user + loadUsed.system) / 1000).toFixed(0)} ms; `;
 
 // Records as (type, body start, end) in one buffer, built before the clock starts.
 const records: { type: number; start: number; end: number }[] = [];
@@ -57,5 +61,5 @@ const started = performance.now();
 for (const r of records) visit(r.type, buf, r.start, r.end, 1, r.start - RECORD_HEADER_BYTES);
 const ms = performance.now() - started;
 const used = process.cpuUsage(cpu);
-console.log(`${kind}: ${n} (${(buf.length / 1e6).toFixed(1)} MB of bodies) replayed in ${ms.toFixed(0)} ms, CPU ${((used.user + used.system) / 1000).toFixed(0)} ms`
+console.log(`${loadNote}${kind}: ${n} (${(buf.length / 1e6).toFixed(1)} MB of bodies) replayed in ${ms.toFixed(0)} ms, CPU ${((used.user + used.system) / 1000).toFixed(0)} ms`
   + ` (${((ms * 1000) / n).toFixed(2)} µs each); table ${before} → ${table.size}`);
