@@ -6,7 +6,7 @@ import { crc32 } from "node:zlib";
 import { Packr } from "msgpackr";
 import {
   FLAG_COMPLETED_AT, FLAG_DEQUEUED_AT, FLAG_FAILED_AT, FLAG_PURGE_AT, ID_BYTES, MAX_RECORD_TYPE,
-  META_FIXED_BYTES, RECORD_HEADER_BYTES, RECORD_UNUSED,
+  META_FIXED_BYTES, RECORD_HEADER_BYTES, RECORD_JOB, RECORD_TXN, RECORD_UNUSED,
 } from "./format.ts";
 
 // Records and maps only; `useRecords: false` keeps the bytes plain MessagePack so any
@@ -109,18 +109,33 @@ export function encodeJobRecord(type: number, meta: JobMeta, payload?: Buffer): 
 
 /** The job body, after `at` bytes of room. */
 function writeJobBody(meta: JobMeta, payload: Buffer | undefined, at: number): Buffer {
+  const options = packedOptions(meta);
+  const buf = Buffer.allocUnsafe(at + jobBodyBytes(meta, options, payload));
+  writeJobBodyAt(buf, at, meta, options, payload);
+  return buf;
+}
+
+/** The options as a job body holds them: packed, or undefined when absent or empty. */
+function packedOptions(meta: JobMeta): Buffer | undefined {
+  return meta.options && Object.keys(meta.options).length > 0 ? packValue(meta.options) : undefined;
+}
+
+/** Bytes of the job body writeJobBodyAt writes. */
+function jobBodyBytes(meta: JobMeta, options: Buffer | undefined, payload: Buffer | undefined): number {
+  return META_FIXED_BYTES + Buffer.byteLength(meta.queue) + Buffer.byteLength(meta.type) + (options ? options.length : 0) + (payload ? payload.length : 0);
+}
+
+/** Writes the job body at buf[at..] (jobBodyBytes long). */
+function writeJobBodyAt(buf: Buffer, at: number, meta: JobMeta, options: Buffer | undefined, payload: Buffer | undefined): void {
   const queueLen = Buffer.byteLength(meta.queue);
   const typeLen = Buffer.byteLength(meta.type);
-  const options = meta.options && Object.keys(meta.options).length > 0 ? packValue(meta.options) : undefined;
   const optionsLen = options ? options.length : 0;
-  const payloadLen = payload ? payload.length : 0;
   // The fields below are plain byte stores, which would truncate what writeUInt16LE and
   // writeUInt32LE refused: no caller passes such values (the queue validates them), but a
   // record must never say something else than its meta.
   if (meta.priority >>> 0 !== meta.priority || meta.priority > 0xffff || meta.attempts >>> 0 !== meta.attempts || queueLen > 0xffff || typeLen > 0xffff) {
     throw new RangeError(`job ${meta.id}: priority, attempts or a name out of the record's range`);
   }
-  const buf = Buffer.allocUnsafe(at + META_FIXED_BYTES + queueLen + typeLen + optionsLen + payloadLen);
   (buf as unknown as FastWrites).latin1Write(meta.id, at, ID_BYTES);
   buf[at + 25] = meta.status;
   let flags = 0;
@@ -147,7 +162,41 @@ function writeJobBody(meta: JobMeta, payload: Buffer | undefined, at: number): B
   pos += (buf as unknown as FastWrites).utf8Write(meta.type, pos);
   if (options) pos += options.copy(buf, pos);
   if (payload) payload.copy(buf, pos);
-  return buf;
+}
+
+/**
+ * A TXN record holding one framed JOB record per job, byte for byte what framing each
+ * with encodeJobRecord and grouping them (Store.appendGroup) gives, but written in place:
+ * one buffer a group, where that allocated a buffer per job and then copied it into the
+ * group's (a bulk enqueue's 1,000 jobs). `starts[i]` gets where job i's record starts in
+ * the result, starts[jobs.length] where the last one ends.
+ * Requires: starts.length > jobs.length.
+ */
+export function encodeJobGroup(jobs: readonly { meta: JobMeta; payload: Buffer }[], starts: Uint32Array): Buffer {
+  // Options are packed once, here, and kept for the write (nearly always none).
+  let packed: (Buffer | undefined)[] | undefined;
+  let bytes = RECORD_HEADER_BYTES;
+  for (let i = 0; i < jobs.length; i++) {
+    const options = packedOptions(jobs[i].meta);
+    if (options) (packed ??= [])[i] = options;
+    starts[i] = bytes;
+    bytes += RECORD_HEADER_BYTES + jobBodyBytes(jobs[i].meta, options, jobs[i].payload);
+  }
+  starts[jobs.length] = bytes;
+  const txn = Buffer.allocUnsafe(bytes);
+  for (let i = 0; i < jobs.length; i++) {
+    const start = starts[i];
+    writeJobBodyAt(txn, start + RECORD_HEADER_BYTES, jobs[i].meta, packed?.[i], jobs[i].payload);
+    sealRecordAt(txn, start, starts[i + 1], RECORD_JOB);
+  }
+  return sealRecord(txn, RECORD_TXN);
+}
+
+/** sealRecord for the record at buf[start, end). */
+function sealRecordAt(buf: Buffer, start: number, end: number, type: number): void {
+  writeU32(buf, start, end - start - RECORD_HEADER_BYTES);
+  buf[start + 4] = type;
+  writeU32(buf, start + 5, crc32(buf.subarray(start + RECORD_HEADER_BYTES, end), TYPE_CRC[type]));
 }
 
 /** Bytes `options` take in a job record, as writeJobBody packs them (0: absent or empty). */

@@ -9,7 +9,7 @@
 
 import path from "node:path";
 import {
-  type JobMeta, decodeErrorRecord, encodeBlobBody, encodeErrorBody, encodeJobRecord, frameRecord, jobNameBytes, jobOptionsBytes,
+  type JobMeta, decodeErrorRecord, encodeBlobBody, encodeErrorBody, encodeJobGroup, encodeJobRecord, frameRecord, jobNameBytes, jobOptionsBytes,
   packedOptionsBytes, sealRecord,
 } from "./codec.ts";
 import { compactOldest, liveBytes, shouldCompact } from "./compaction.ts";
@@ -107,7 +107,12 @@ const RESERVE_BASE_BYTES = RECORD_HEADER_BYTES + META_FIXED_BYTES + (RECORD_HEAD
 
 /** The reserve of a job about to be written as `frame` (a framed JOB or META record): read off its header, no packing. */
 function reserveForRecord(frame: Buffer): number {
-  return RESERVE_BASE_BYTES + jobNameBytes(frame, RECORD_HEADER_BYTES) + jobOptionsBytes(frame, RECORD_HEADER_BYTES);
+  return reserveForRecordAt(frame, 0);
+}
+
+/** reserveForRecord of the record at buf[start..]. */
+function reserveForRecordAt(buf: Buffer, start: number): number {
+  return RESERVE_BASE_BYTES + jobNameBytes(buf, start + RECORD_HEADER_BYTES) + jobOptionsBytes(buf, start + RECORD_HEADER_BYTES);
 }
 
 /** A live job's reserve as the table holds it; equals reserveForRecord() of the record that set its state. */
@@ -299,6 +304,7 @@ export class Store {
   ): Promise<number[]> {
     this.assertOpen();
     if (jobs.length === 0 && rewrites.length === 0 && blobs.length === 0) return [];
+    if (jobs.length > 1 && rewrites.length === 0 && blobs.length === 0) return this.insertGroup(jobs, sync, idWords);
     const frames = jobs.map((j) => encodeJobRecord(RECORD_JOB, j.meta, j.payload));
     const rewriteFrames = rewrites.map((r) => encodeJobRecord(RECORD_JOB, r.meta, r.payload));
     const blobFrames = blobs.map((b) => frameRecord(RECORD_BLOB, encodeBlobBody(b.namespace, b.key, b.value)));
@@ -336,6 +342,37 @@ export class Store {
       this.table.index(slot);
       return slot;
     });
+  }
+
+  /**
+   * insert() of two or more jobs alone (a bulk enqueue): the same TXN record, encoded in
+   * place (encodeJobGroup), and the jobs' places read off its offsets, with no buffer a job.
+   */
+  private async insertGroup(jobs: readonly NewJob[], sync: boolean, idWords: Uint32Array | undefined): Promise<number[]> {
+    const starts = new Uint32Array(jobs.length + 1);
+    const txn = encodeJobGroup(jobs, starts);
+    let reserve = 0;
+    for (let i = 0; i < jobs.length; i++) reserve += reserveForRecordAt(txn, starts[i]);
+    for (let wait = this.writer.ensureRoom(txn.length + reserve); wait; wait = this.writer.ensureRoom(txn.length + reserve)) await wait;
+    const { location, done } = this.writer.append(txn, sync);
+    this.writer.reservedBytes += reserve;
+    try {
+      await done;
+    } catch (err) {
+      this.writer.reservedBytes -= reserve;
+      throw err;
+    }
+    const slots: number[] = [];
+    for (let i = 0; i < jobs.length; i++) {
+      const recordOffset = location.offset + starts[i];
+      const recordLength = starts[i + 1] - starts[i];
+      const payloadLength = jobs[i].payload.length;
+      const at = { segment: location.segment, offset: recordOffset + recordLength - payloadLength, length: payloadLength, recordOffset, recordLength };
+      const slot = this.table.add(jobs[i].meta, at, jobOptionsBytes(txn, starts[i] + RECORD_HEADER_BYTES), idWords, i * 4);
+      this.table.index(slot);
+      slots.push(slot);
+    }
+    return slots;
   }
 
   /**
