@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   type JobMeta, checkFrame, decodeBlobBody, decodeErrorHead, decodeErrorRecord, decodeIds, decodeJobBody,
-  encodeBlobBody, encodeErrorBody, encodeIds, encodeJobBody, encodeJobRecord, frameRecord, sealRecord,
+  encodeBlobBody, encodeErrorBody, encodeIds, encodeJobBody, encodeJobGroup, encodeJobRecord, frameRecord, sealRecord,
 } from "../../lib/storage/codec.ts";
 import {
   MAX_RECORD_TYPE, RECORD_BLOB, RECORD_BLOB_DELETE, RECORD_DELETE, RECORD_ERROR, RECORD_HEADER_BYTES, RECORD_JOB,
@@ -217,5 +217,26 @@ describe("framing", () => {
     const relabelled = Buffer.from(record);
     relabelled[4] = RECORD_JOB;
     assert.deepEqual(checkFrame(relabelled, 0, relabelled.length), { ok: false, reason: "bad_checksum" });
+  });
+});
+
+describe("a bulk insert's group", () => {
+  it("encodeJobGroup gives the bytes of each job framed alone, grouped in a TXN (options, unicode names, empty payload)", () => {
+    const jobs = [
+      { meta: { id: makeId(1), status: 1, priority: 5, attempts: 0, readyAtMs: 1_700_000_000_123, queue: "q", type: "t" }, payload: Buffer.from('{"a":1}') },
+      { meta: { id: makeId(2), status: 2, priority: 65535, attempts: 3, readyAtMs: 2e12, dequeuedAtMs: 7, queue: "ünï", type: "émail", options: { retry_limit: 4, unique_key: "k" } }, payload: Buffer.alloc(0) },
+      { meta: { id: makeId(3), status: 1, priority: 0, attempts: 0, readyAtMs: 0, queue: "q", type: "t", options: {} }, payload: Buffer.from("[1,2,3]") },
+    ];
+    const frames = jobs.map((j) => encodeJobRecord(RECORD_JOB, j.meta, j.payload));
+    const grouped = frameRecord(RECORD_TXN, Buffer.concat(frames));
+    const starts = new Uint32Array(jobs.length + 1);
+    const txn = encodeJobGroup(jobs, starts);
+    assert.deepEqual(txn, grouped);
+    let at = RECORD_HEADER_BYTES;
+    frames.forEach((f, i) => {
+      assert.equal(starts[i], at, `job ${i} starts where its frame does`);
+      at += f.length;
+    });
+    assert.equal(starts[jobs.length], txn.length);
   });
 });
