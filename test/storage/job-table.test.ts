@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import type { JobMeta } from "../../lib/storage/codec.ts";
 import { STATUS_FREE, STATUS_READY, STATUS_SCHEDULED } from "../../lib/storage/format.ts";
 import { JobTable } from "../../lib/storage/job-table.ts";
+import { rebuildIndexes } from "../../lib/storage/replay.ts";
 import { prng } from "../helpers/random.ts";
 
 const id = (n: number): string => String(n).padStart(25, "0");
@@ -156,6 +157,21 @@ describe("job table", () => {
     assert.equal(fresh.reserveSlots(5000), 0);
     assert.equal(fresh.slotLimit, 5000);
     assert.ok(fresh.capacity >= 5000);
+  });
+
+  it("rebuilding the indexes after replay counts live jobs only, while freed slots are still in the id order", () => {
+    // Replay (indexing off) frees the slots of deleted jobs; the order array lists them
+    // until a third of it is dead. Indexing such a slot bumped queueStatusCounts at
+    // queue * 5 + 255, i.e. the scheduled count of queue index queue + 51.
+    const t = new JobTable();
+    const slots = Array.from({ length: 120 }, (_, n) => t.add({ ...meta(n), queue: `q${n % 60}` }, at(50)));
+    t.free(slots[0]);
+    t.free(slots[1]);
+    rebuildIndexes(t, 0);
+    assert.equal(t.size, 118);
+    assert.equal(t.statusCounts.reduce((a, b) => a + b, 0), 118);
+    assert.equal(t.queueStatusCounts.reduce((a, b) => a + b, 0), 118, "per-queue counts add up to the live jobs");
+    assert.equal(t.queueStatusCounts[51 * 5 + STATUS_SCHEDULED], 0, "queue index 51 has no scheduled job");
   });
 
   it("grows by doubling up to 1M slots, then by a quarter", () => {
