@@ -99,6 +99,32 @@ export class ReadyIndex {
     return heads[b] === slot && this.minPriority() === priority;
   }
 
+  /**
+   * insert() of a slot whose id follows every id in its bucket, as when the index is
+   * built in id order (JobTable.indexInIdOrder, after replay): no id comparison with
+   * the tail (two reads into the id words per job, 10M at a restart).
+   * Requires: `slot`'s id is larger than every id in the `priority` bucket.
+   */
+  append(slot: number, priority: number, next: Int32Array, prev: Int32Array): boolean {
+    const c = priority >>> 8;
+    if (this.heads[c] === undefined) this.chunkOf(priority);
+    const heads = this.heads[c]!;
+    const tails = this.tails[c]!;
+    const b = priority & 255;
+    const tail = tails[b];
+    prev[slot] = tail;
+    next[slot] = -1;
+    tails[b] = slot;
+    this.size++;
+    if (tail !== -1) {
+      next[tail] = slot;
+      return false; // not the bucket's head, so not the slot a take would get
+    }
+    heads[b] = slot;
+    this.mark(priority);
+    return this.minPriority() === priority;
+  }
+
   /** Unindex `slot`; true when it was the slot a take would get (as insert() answers). */
   remove(slot: number, priority: number): boolean {
     if (slot === this.finger) this.finger = this.fingerPriority = -1;

@@ -5,7 +5,7 @@
 import { checkIdList, decodeBlobBody, decodeErrorHead, decodeJobBody, jobOptionsBytes, latin1 } from "./codec.ts";
 import {
   ID_BYTES, RECORD_BLOB, RECORD_BLOB_DELETE, RECORD_DELETE, RECORD_ERROR, RECORD_JOB, RECORD_META, RECORD_RESET,
-  STATUS_FREE, STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED,
+  STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED,
 } from "./format.ts";
 import { parseIdAscii } from "./id-index.ts";
 import type { ErrorLocation, JobTable } from "./job-table.ts";
@@ -109,12 +109,15 @@ export function addErrorLocation(table: JobTable, slot: number, location: ErrorL
  */
 export function rebuildIndexes(table: JobTable, nowMs: number): void {
   table.indexing = true;
-  for (const slot of table.orderedSlots()) {
-    const status = table.status[slot];
-    // Freed by replay but still listed (the order drops them once a third are dead).
-    if (status === STATUS_FREE) continue;
-    if (status === STATUS_IN_FLIGHT) table.status[slot] = STATUS_READY;
-    else if (status === STATUS_SCHEDULED && table.readyAt[slot] <= nowMs) table.status[slot] = STATUS_READY;
-    table.index(slot);
+  const slots = table.orderedSlots();
+  const { status, readyAt } = table;
+  for (let i = 0; i < slots.length; i++) {
+    const slot = slots[i];
+    const s = status[slot];
+    if (s === STATUS_IN_FLIGHT) status[slot] = STATUS_READY;
+    else if (s === STATUS_SCHEDULED && readyAt[slot] <= nowMs) status[slot] = STATUS_READY;
   }
+  // Freed by replay but still listed slots (the order drops them once a third are dead)
+  // are skipped there.
+  table.indexInIdOrder(slots);
 }

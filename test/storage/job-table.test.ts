@@ -174,6 +174,49 @@ describe("job table", () => {
     assert.equal(t.queueStatusCounts[51 * 5 + STATUS_SCHEDULED], 0, "queue index 51 has no scheduled job");
   });
 
+  it("indexing a replayed table in id order (rebuildIndexes) gives what index() one slot at a time gives", () => {
+    // Two tables replayed alike (indexes off): random queues, priorities, statuses, late
+    // ids and freed slots. One is rebuilt by rebuildIndexes, the other by index() per slot.
+    const build = (): JobTable => {
+      const random = prng(7);
+      const t = new JobTable();
+      const slots: number[] = [];
+      for (let n = 0; n < 4000; n++) {
+        const status = random() < 0.2 ? STATUS_SCHEDULED : STATUS_READY;
+        const m = { ...meta(n % 10 === 9 ? n - 5 + 100_000 : n), status, readyAtMs: Math.floor(random() * 20) };
+        slots.push(t.add({ ...m, queue: `q${Math.floor(random() * 5)}`, priority: Math.floor(random() * 3) * 300 }, at(50)));
+      }
+      for (let n = 0; n < 300; n++) t.free(slots[Math.floor(random() * slots.length)]);
+      return t;
+    };
+    const a = build();
+    rebuildIndexes(a, 10);
+    const b = build();
+    b.indexing = true;
+    for (const slot of b.orderedSlots()) {
+      if (b.status[slot] === STATUS_FREE) continue;
+      if (b.status[slot] === STATUS_SCHEDULED && b.readyAt[slot] <= 10) b.status[slot] = STATUS_READY;
+      b.index(slot);
+    }
+    assert.deepEqual(a.statusCounts, b.statusCounts);
+    assert.deepEqual(a.queueStatusCounts, b.queueStatusCounts);
+    assert.equal(a.nextDueMs(), b.nextDueMs());
+    const takes = (t: JobTable, queues?: number[]): string[] => {
+      const ids: string[] = [];
+      for (let slot = t.peekReady(queues); slot !== -1; slot = t.peekReady(queues)) {
+        ids.push(t.idOf(slot));
+        t.take(slot, 0);
+      }
+      return ids;
+    };
+    const one = takes(a, [a.queues.intern("q3")]);
+    assert.ok(one.length > 100);
+    assert.deepEqual(one, takes(b, [b.queues.intern("q3")]));
+    const all = takes(a);
+    assert.ok(all.length > 2000);
+    assert.deepEqual(all, takes(b));
+  });
+
   it("grows by doubling up to 1M slots, then by a quarter", () => {
     const t = new JobTable();
     const caps = new Set<number>();
