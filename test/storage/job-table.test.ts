@@ -8,6 +8,8 @@ import type { JobMeta } from "../../lib/storage/codec.ts";
 import { STATUS_FREE, STATUS_READY, STATUS_SCHEDULED } from "../../lib/storage/format.ts";
 import { JobTable } from "../../lib/storage/job-table.ts";
 import { rebuildIndexes } from "../../lib/storage/replay.ts";
+import { applyJobsChunk, encodeJobsChunk } from "../../lib/storage/checkpoint-codec.ts";
+import { RECORD_HEADER_BYTES } from "../../lib/storage/format.ts";
 import { prng } from "../helpers/random.ts";
 
 const id = (n: number): string => String(n).padStart(25, "0");
@@ -215,6 +217,28 @@ describe("job table", () => {
     const all = takes(a);
     assert.ok(all.length > 2000);
     assert.deepEqual(all, takes(b));
+  });
+
+  it("a restored checkpoint chunk holds one name reference per job, with one queue or several", () => {
+    for (const names of [["a"], ["a", "b", "c"]]) {
+      const src = new JobTable();
+      const slots = Array.from({ length: 50 }, (_, n) => {
+        const queue = names[n % names.length];
+        return src.add({ ...meta(n), queue, type: `t-${queue}` }, at(50));
+      });
+      const t = new JobTable();
+      assert.ok(applyJobsChunk(t, encodeJobsChunk(src, Int32Array.from(slots)).subarray(RECORD_HEADER_BYTES)));
+      t.indexRestored();
+      for (const name of names) {
+        const mine = [...t.orderedSlots()].filter((s) => t.status[s] !== STATUS_FREE && t.queues.name(t.queue[s]) === name);
+        for (const s of mine.slice(1)) t.free(s);
+        assert.notEqual(t.queues.lookup(name), undefined, `queue ${name} kept by its last job`);
+        assert.notEqual(t.types.lookup(`t-${name}`), undefined, `type t-${name} kept by its last job`);
+        t.free(mine[0]);
+        assert.equal(t.queues.lookup(name), undefined, `queue ${name} released with its last job`);
+        assert.equal(t.types.lookup(`t-${name}`), undefined);
+      }
+    }
   });
 
   it("grows by doubling up to 1M slots, then by a quarter", () => {
