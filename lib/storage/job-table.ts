@@ -222,7 +222,10 @@ export class JobTable {
     this.recOff = moved(this.recOff);
     this.next = moved(this.next, 1, -1);
     this.prev = moved(this.prev, 1, -1);
-    this.heapPos = moved(this.heapPos, 1, -1);
+    // Not filled with -1: ScheduledHeap.remove checks that the heap holds the slot at the
+    // position it reads, so a slot never pushed may read 0. Filling it touched 4 bytes a
+    // slot of capacity that only scheduled jobs use (42 MB resident at a 10M load).
+    this.heapPos = moved(this.heapPos);
     this.gen = moved(this.gen);
     this.order = moved(this.order);
     this.priority = moved(this.priority);

@@ -34,6 +34,8 @@ export class ScheduledHeap {
   remove(slot: number): void {
     const k = this.keys();
     const i = k.heapPos[slot];
+    // Invariant: heapPos is right only for slots in the heap; others may hold anything
+    // (-1 after a removal, 0 for a slot never pushed: the table does not fill it).
     if (i < 0 || this.heap[i] !== slot) return;
     const last = this.heap.pop()!;
     k.heapPos[slot] = -1;

@@ -241,6 +241,20 @@ describe("job table", () => {
     }
   });
 
+  it("removing a slot that was never in the scheduled heap leaves the heap as it was", () => {
+    // heapPos is not filled for new slots (it reads 0): remove() must check the heap.
+    const t = new JobTable();
+    t.indexing = true;
+    const slots = [5, 3, 9].map((due, n) => t.add({ ...meta(n), status: STATUS_SCHEDULED, readyAtMs: due }, at(50)));
+    slots.forEach((s) => t.index(s));
+    const outsider = t.add({ ...meta(10), status: STATUS_SCHEDULED, readyAtMs: 1 }, at(50));
+    assert.equal(t.heapPos[outsider], 0);
+    t.scheduled.remove(outsider);
+    assert.equal(t.scheduled.size, 3);
+    assert.equal(t.nextDueMs(), 3);
+    assert.equal(t.promoteDue(100), 3);
+  });
+
   it("grows by doubling up to 1M slots, then by a quarter", () => {
     const t = new JobTable();
     const caps = new Set<number>();
