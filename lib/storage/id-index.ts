@@ -257,12 +257,13 @@ export class IdIndex {
     const cells = this.cells;
     const dist = this.dist;
     const mask = this.mask;
-    const shift = Math.max(0, Math.log2(cells.length) - 12); // 4,096 regions of cells
+    const shift = Math.max(0, 31 - Math.clz32(cells.length) - 12); // 4,096 regions of cells
     const regions = cells.length >>> shift;
     const batch = 1 << 21;
     const hashes = new Int32Array(Math.min(batch, to - from));
-    const sortedHash = new Int32Array(hashes.length);
-    const sortedSlot = new Int32Array(hashes.length);
+    // (hash, slot) pairs side by side: one write stream per region for the sort and one
+    // read stream for the placement, not two (two arrays were ~10% slower at 10M).
+    const sorted = new Int32Array(2 * hashes.length);
     const starts = new Int32Array(regions + 1);
     for (let lo = from; lo < to; lo += batch) {
       const n = Math.min(batch, to - lo);
@@ -275,16 +276,17 @@ export class IdIndex {
       for (let r = 0; r < regions; r++) starts[r + 1] += starts[r];
       for (let i = 0; i < n; i++) {
         const h = hashes[i];
-        const k = starts[h >>> shift]++;
-        sortedHash[k] = h;
-        sortedSlot[k] = lo + i;
+        const k = starts[h >>> shift]++ << 1;
+        sorted[k] = h;
+        sorted[k + 1] = lo + i;
       }
-      for (let k = 0; k < n; k++) {
-        const home = sortedHash[k];
+      for (let k = 0, end = 2 * n; k < end; k += 2) {
+        const home = sorted[k];
         let c = home;
         while (cells[c] !== EMPTY) c = (c + 1) & mask;
-        cells[c] = sortedSlot[k];
-        dist[c] = Math.min(FAR, (c - home) & mask);
+        cells[c] = sorted[k + 1];
+        const d = (c - home) & mask;
+        dist[c] = d < FAR ? d : FAR;
       }
       this.size += n;
     }
