@@ -174,18 +174,36 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
+/** A store whose segment 1 is sealed and full of jobs: their slots and ids, and the job count. */
+async function oldestSegmentFull(): Promise<{ dir: string; store: Store; fs: FaultyFs; inOldest: number[]; ids: string[]; n: number }> {
+  const dir = tmpDir("zizq-faults-");
+  const { store, fs } = await open(dir);
+  for (let i = 0; i < 300; i += 100) await store.insert(Array.from({ length: 100 }, (_, k) => newJob(i + k + 1)), false);
+  let n = 300;
+  while (store.writer.head.segment === 1) await store.insert([newJob(++n)], false);
+  const inOldest = [...store.table.slotById.values()].filter((s) => store.table.paySeg[s] === 1).sort((a, b) => a - b);
+  return { dir, store, fs, inOldest, ids: inOldest.map((s) => idAt(store, s)), n };
+}
+
+/**
+ * The ids among `ids` whose priority or attempts are not 0 in the log alone: the
+ * checkpoint written at close holds memory (rolled back) and would hide a copy in the
+ * log that carries a rejected state.
+ */
+async function changedInLog(store: Store, dir: string, ids: string[], n: number): Promise<string[]> {
+  await store.close();
+  const scanned = await openStore({ dir, segmentBytes: SEGMENT_BYTES, fs: new FaultyFs(), checkpoint: false });
+  opened.push(scanned);
+  assert.equal(scanned.table.size, n);
+  return ids.filter((id) => scanned.table.priority[slotOf(scanned, id)] !== 0 || scanned.table.attempts[slotOf(scanned, id)] !== 0);
+}
+
 describe("a failing write during compaction", () => {
   it("does not let a compaction copy persist an update that was then rejected", async () => {
-    const dir = tmpDir("zizq-faults-");
-    const { store, fs } = await open(dir);
-    for (let i = 0; i < 300; i += 100) await store.insert(Array.from({ length: 100 }, (_, k) => newJob(i + k + 1)), false);
-    let n = 300;
-    while (store.writer.head.segment === 1) await store.insert([newJob(++n)], false);
+    const { dir, store, fs, inOldest, ids, n } = await oldestSegmentFull();
     // Compaction visits the oldest segment's slots in ascending order, in slices whose size
     // depends on time (16 to 256 jobs), so which jobs slice 2 copies is not known ahead.
     // Every job of the segment is patched instead: whatever slice 2 copies was patched.
-    const inOldest = [...store.table.slotById.values()].filter((s) => store.table.paySeg[s] === 1).sort((a, b) => a - b);
-    const ids = inOldest.map((s) => idAt(store, s));
     const firstSlice = gate();
     const copying = fs.failWrite({ kind: "pass", gate: firstSlice.promise });
     const compacting = store.compactAll();
@@ -205,14 +223,7 @@ describe("a failing write during compaction", () => {
     await assert.rejects(patch, kind("full"));
     for (const s of inOldest) assert.equal(store.table.priority[s], 0, "rolled back in memory");
     await compacting;
-    // From the log alone: the checkpoint written at close holds memory (rolled back) and
-    // would hide a copy in the log that carries the rejected state.
-    await store.close();
-    const scanned = await openStore({ dir, segmentBytes: SEGMENT_BYTES, fs: new FaultyFs(), checkpoint: false });
-    opened.push(scanned);
-    assert.equal(scanned.table.size, n);
-    const back = ids.filter((id) => scanned.table.priority[slotOf(scanned, id)] !== 0);
-    assert.deepEqual(back, [], "the rejected patch must not come back");
+    assert.deepEqual(await changedInLog(store, dir, ids, n), [], "the rejected patch must not come back");
   });
 });
 
@@ -224,13 +235,8 @@ describe("a state applied while compaction waits for the log", () => {
   // write is lost: the power-loss test's "attempts 3 with 2 error records").
   for (const op of ["update", "fail"] as const) {
     it(`${op}: a copy never carries the state of a write that then failed`, async () => {
-      const dir = tmpDir("zizq-faults-");
-      const { store, fs } = await open(dir);
-      for (let i = 0; i < 300; i += 100) await store.insert(Array.from({ length: 100 }, (_, k) => newJob(i + k + 1)), false);
-      let n = 300;
-      while (store.writer.head.segment === 1) await store.insert([newJob(++n)], false);
-      const inOldest = [...store.table.slotById.values()].filter((s) => store.table.paySeg[s] === 1).sort((a, b) => a - b);
-      const ids = inOldest.map((s) => idAt(store, s));
+      const { dir, store, fs, inOldest, ids, n: loaded } = await oldestSegmentFull();
+      let n = loaded;
       // A background compaction a seal started must be over: compactAll would wait for it.
       (await store.pauseCompaction())();
       let flushes = 0;
@@ -263,12 +269,7 @@ describe("a state applied while compaction waits for the log", () => {
       await assert.rejects(change, kind("io"));
       for (const s of inOldest) assert.equal(store.table.priority[s], 0, "rolled back in memory");
       await compacting;
-      await store.close();
-      const scanned = await openStore({ dir, segmentBytes: SEGMENT_BYTES, fs: new FaultyFs(), checkpoint: false });
-      opened.push(scanned);
-      assert.equal(scanned.table.size, n);
-      const back = ids.filter((id) => scanned.table.priority[slotOf(scanned, id)] !== 0 || scanned.table.attempts[slotOf(scanned, id)] !== 0);
-      assert.deepEqual(back, [], `the failed ${op} must not come back`);
+      assert.deepEqual(await changedInLog(store, dir, ids, n), [], `the failed ${op} must not come back`);
     });
   }
 });
