@@ -30,10 +30,11 @@ import path from "node:path";
 import type { JobMeta } from "../../lib/storage/codec.ts";
 import { BLOB_NAMESPACE_QUEUE, STATUS_IN_FLIGHT, STATUS_READY } from "../../lib/storage/format.ts";
 import { type Store, openStore } from "../../lib/storage/store.ts";
-import { type Cut, type NamesModel, PowerLossFs, type Survival, materialise } from "../../test/helpers/power-loss-fs.ts";
+import { type NamesModel, PowerLossFs } from "../../test/helpers/power-loss-fs.ts";
 import { prng } from "../../test/helpers/random.ts";
 import { T0, makeId } from "../../test/helpers/storage.ts";
 import { tmpDir } from "../../test/helpers/tmp.ts";
+import { type Taken, judgeCuts, sampleCuts } from "./_power-cuts.ts";
 
 export interface PowerLossOptions {
   seed: number;
@@ -104,12 +105,11 @@ interface BlobEntry {
 /** Per job and blob at a cut: versions issued so far, and how many of them were acknowledged. */
 type LedgerCut = { jobs: Map<string, [number, number]>; blobs: Map<string, [number, number]> };
 
-interface Taken {
-  cut: Cut;
+/** The workload's ledger at a cut: what each caller was told, and as of the last completed checkpoint. */
+interface Ledgers {
   ledger: LedgerCut;
   /** The ledger when the last completed checkpoint (as of the cut) began. */
   checkpointed: LedgerCut;
-  step: number;
 }
 
 /** What recovery serves for one job: comparable with a Version. */
@@ -143,10 +143,7 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
   const failures: string[] = [];
   const backgroundErrors: unknown[] = [];
 
-  // ---- cuts: a uniform sample (reservoir) of the moments the disk model changed
-  const cutRandom = prng(seed ^ 0x5eed);
-  const taken: Taken[] = [];
-  let moments = 0;
+  // ---- cuts: a uniform sample of the moments the disk model changed (_power-cuts.ts)
   // Replaced (never changed in place) when a checkpoint started later completes.
   let checkpointed: LedgerCut = { jobs: new Map(), blobs: new Map() };
   let step = 0;
@@ -154,15 +151,7 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
     jobs: new Map([...jobs].map(([id, e]) => [id, [e.versions.length, e.acked]])),
     blobs: new Map([...blobs].map(([k, e]) => [k, [e.versions.length, e.acked]])),
   });
-  pfs.onChange = () => {
-    moments++;
-    const take = (): Taken => ({ cut: pfs.cut(), ledger: ledgerNow(), checkpointed, step });
-    if (taken.length < wantCuts) taken.push(take());
-    else {
-      const i = Math.floor(cutRandom() * moments);
-      if (i < wantCuts) taken[i] = take();
-    }
-  };
+  const { taken, moments } = sampleCuts(pfs, seed, wantCuts, () => ({ ledger: ledgerNow(), checkpointed }), () => step);
 
   // ---- the workload
   const open = async (): Promise<Store> => {
@@ -311,44 +300,19 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
 
   // ---- judge every cut
   const result: PowerLossResult = {
-    seed, mode, names, steps, acked, moments, cuts: taken.length, images: 0, opened: 0, fromCheckpoint: 0, damaged: 0,
+    seed, mode, names, steps, acked, moments: moments(), cuts: taken.length, images: 0, opened: 0, fromCheckpoint: 0, damaged: 0,
     failedImages: 0, jobs: { acked: 0, inFlight: 0, older: 0, absentUnacked: 0, checkpointed: 0 }, fsCalls: pfs.counts, segmentsRetired, failures,
   };
-  const imageRandom = prng(seed ^ 0x1ce);
-  taken.sort((a, b) => a.cut.seq - b.cut.seq);
-  for (const [c, t] of taken.entries()) {
-    for (let img = 0; img < imagesPerCut && result.failedImages < (options.maxFailures ?? 5); img++) {
-      const survival: Survival = img === 0 ? "random" : pick(["random", "random", "none", "all"] as const);
-      const where = `seed ${seed} ${mode}/${names} cut ${c} (step ${t.step}, seq ${t.cut.seq}) image ${img} (${survival})`;
-      const image = tmpDir("zizq-power-image-");
-      materialise(t.cut, liveDir, image, imageRandom, survival, names);
-      const scanCopy = tmpDir("zizq-power-scan-");
-      fs.cpSync(image, scanCopy, { recursive: true });
-      // ZIZQ_POWER_KEEP=<dir>: failing images are kept there as materialised, to replay by hand.
-      const keep = process.env.ZIZQ_POWER_KEEP;
-      const pristine = keep ? tmpDir("zizq-power-pristine-") : undefined;
-      if (pristine) fs.cpSync(image, pristine, { recursive: true });
-      result.images++;
-      try {
-        const fromCheckpoint = await judgeImage(image, true, t, where, result);
-        await judgeImage(scanCopy, false, t, where, result);
-        if (fromCheckpoint) result.fromCheckpoint++;
-      } catch (err) {
-        result.failedImages++;
-        failures.push(`${where}: ${(err as Error).stack ?? err}`);
-        options.log?.(failures.at(-1)!);
-        if (pristine) fs.cpSync(pristine, path.join(keep!, `seed-${seed}-cut-${c}-image-${img}`), { recursive: true });
-      }
-      fs.rmSync(image, { recursive: true, force: true });
-      fs.rmSync(scanCopy, { recursive: true, force: true });
-      if (pristine) fs.rmSync(pristine, { recursive: true, force: true });
-    }
-  }
+  const counts = await judgeCuts(
+    taken, { seed, label: `${mode}/${names}`, liveDir, names, imagesPerCut, maxFailures: options.maxFailures ?? 5, failures, log: options.log, random },
+    async (dir, checkpoint, t, where) => judgeImage(dir, checkpoint, t, where, result),
+  );
+  Object.assign(result, counts);
   fs.rmSync(liveDir, { recursive: true, force: true });
   return result;
 
   /** Open a materialised dir, check it against the ledger, write once more, reopen. Returns whether it recovered from the checkpoint. */
-  async function judgeImage(dir: string, checkpoint: boolean, t: Taken, where: string, r: PowerLossResult): Promise<boolean> {
+  async function judgeImage(dir: string, checkpoint: boolean, t: Taken<Ledgers>, where: string, r: PowerLossResult): Promise<boolean> {
     const how = checkpoint ? "from checkpoint if usable" : "full scan";
     let s: Store;
     try {
@@ -362,7 +326,7 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
       if (s.damage.length > 0) r.damaged++;
       const usedCheckpoint = s.recovery.from === "checkpoint";
       const served = serve(s);
-      judge(served, t.ledger, t.checkpointed, `${where} [${how}, recovered by ${s.recovery.from}${s.recovery.reason ? `: ${s.recovery.reason}` : ""}]`, checkpoint ? r : undefined);
+      judge(served, t.ledger.ledger, t.ledger.checkpointed, `${where} [${how}, recovered by ${s.recovery.from}${s.recovery.reason ? `: ${s.recovery.reason}` : ""}]`, checkpoint ? r : undefined);
       // Recovery must leave a log that takes new writes and reopens to the same state.
       const probe: JobMeta = { id: makeId(9_999_999), status: STATUS_READY, priority: 0, attempts: 0, readyAtMs: T0, queue: "a", type: "t" };
       await s.insert([{ meta: probe, payload: Buffer.from('"probe"') }], true);
