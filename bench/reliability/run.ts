@@ -2,7 +2,7 @@
 // the built server (dist/bin/zizq.mjs, spawned as a user runs it). Each part lives in its
 // own file here; reduced runs of every part are test/reliability/*.test.ts in `npm test`.
 //
-//   npm run reliability -- [--only kill9,damage,disk-full,fsync-eio,churn,soak,power-loss]
+//   npm run reliability -- [--only kill9,damage,disk-full,fsync-eio,churn,soak,power-loss,power-loss-queue]
 //     [--cycles 100] [--modes buffered,fsync] [--ballast 0] [--positions 1000] [--streams 10000]
 //     [--soak-minutes 30] [--soak-cache-size 4MB] [--seed N] [--out file.json] [--no-build]
 // The storage crash-test loop is separate: bench/reliability/crash-loop.ts.
@@ -20,9 +20,10 @@ import { runDiskFull } from "./disk-full.ts";
 import { runFsyncEio } from "./fsync-eio.ts";
 import { runKill9 } from "./kill9.ts";
 import { type PowerLossResult, runPowerLoss } from "./power-loss.ts";
+import { type QueuePowerLossResult, runQueuePowerLoss } from "./power-loss-queue.ts";
 import { runSoak } from "./soak.ts";
 
-const PARTS = ["kill9", "damage", "disk-full", "fsync-eio", "churn", "soak", "power-loss"];
+const PARTS = ["kill9", "damage", "disk-full", "fsync-eio", "churn", "soak", "power-loss", "power-loss-queue"];
 const { values } = parseArgs({
   options: {
     only: { type: "string", default: PARTS.join(",") },
@@ -37,7 +38,7 @@ const { values } = parseArgs({
     // tells the cache filling up from a leak.
     "soak-cache-size": { type: "string" },
     seed: { type: "string", default: String(Math.floor(Math.random() * 2 ** 31)) },
-    // power-loss: workloads per mode and names model (seed, seed+1, ...), each 1,500 steps and 60 cuts.
+    // power-loss, power-loss-queue: workloads per mode and names model (seed, seed+1, ...), each 1,500 steps and 60 cuts.
     "power-runs": { type: "string", default: "5" },
     out: { type: "string" },
     // Skip `npm run build` (another run is spawning servers from dist/ meanwhile).
@@ -120,6 +121,32 @@ try {
           failures: runs.flatMap((r) => r.failures).slice(0, 5),
         };
         log(JSON.stringify(results[`power-loss-${mode}-${names}`]));
+        save();
+      }
+    }
+  }
+  if (only.includes("power-loss-queue")) {
+    // No server: a Queue over the store on a simulated disk (bench/reliability/power-loss-queue.ts).
+    for (const mode of values.modes!.split(",") as ("buffered" | "fsync")[]) {
+      for (const names of ["journal", "posix"] as const) {
+        const runs: QueuePowerLossResult[] = [];
+        for (let i = 0; i < Number(values["power-runs"]); i++) {
+          runs.push(await runQueuePowerLoss({ seed: seed + i, mode, names, steps: 1500, cuts: 60, imagesPerCut: 2, log }));
+        }
+        const sum = (f: (r: QueuePowerLossResult) => number) => runs.reduce((n, r) => n + f(r), 0);
+        const ops: Record<string, number> = {};
+        for (const r of runs) for (const [k, v] of Object.entries(r.ops)) ops[k] = (ops[k] ?? 0) + v;
+        results[`power-loss-queue-${mode}-${names}`] = {
+          runs: runs.length, acked: sum((r) => r.acked), ops, cuts: sum((r) => r.cuts), images: sum((r) => r.images), opened: sum((r) => r.opened),
+          fromCheckpoint: sum((r) => r.fromCheckpoint), segmentsRetired: sum((r) => r.segmentsRetired), failedImages: sum((r) => r.failedImages),
+          jobs: {
+            acked: sum((r) => r.jobs.acked), inFlight: sum((r) => r.jobs.inFlight), older: sum((r) => r.jobs.older),
+            checkpointed: sum((r) => r.jobs.checkpointed), cron: sum((r) => r.jobs.cron),
+          },
+          probes: { unique: sum((r) => r.probes.unique), duplicates: sum((r) => r.probes.duplicates), taken: sum((r) => r.probes.taken) },
+          failures: runs.flatMap((r) => r.failures).slice(0, 5),
+        };
+        log(JSON.stringify(results[`power-loss-queue-${mode}-${names}`]));
         save();
       }
     }
