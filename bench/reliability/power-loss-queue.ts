@@ -1,10 +1,11 @@
 // Power loss under the queue layer: a seeded workload drives a Queue (lib/queue/queue.ts)
 // over a Store on the simulated disk of test/helpers/power-loss-fs.ts, with a manual
 // clock, up to 4 operations in flight: enqueue (single and bulk; unique keys in all three
-// scopes; ready_at in the future; retry limits, backoff and retention), take (one take
-// stream, as a worker holds it), ack (single and bulk), nack (retry, retry_at, kill),
-// deletes (single and bulk), queue pauses, a cron group (put, pause, firings), the reaper,
-// checkpoints, compaction, clean restarts and resets. Cuts and images as in
+// scopes; ready_at in the future; retry limits, backoff and retention; batches, whose
+// folds rewrite the open batch job; a concurrency budget made by create_with), take (one
+// take stream, as a worker holds it), ack (single and bulk), nack (retry, retry_at,
+// kill), patches, deletes (single and bulk), queue pauses, a cron group (put, pause,
+// firings), the reaper, checkpoints, compaction, clean restarts and resets. Cuts and images as in
 // power-loss.ts (shared: _power-cuts.ts). Each image is opened as a server opens it (store,
 // then Queue, at the cut's clock) and judged on what a user of the queue relies on:
 //
@@ -23,7 +24,10 @@
 //    error records each one written), or absent; and nothing acknowledged before the last
 //    completed checkpoint (which syncs the log before it) is older or absent unless a
 //    later write made it so. Pause states and the cron group likewise.
-//  both:
+//  enqueue-fsync mode (`--enqueue-commit-mode fsync`, other writes buffered): as
+//    buffered, and an answered enqueue that created a job is there (in a state written
+//    for it) unless a write since removed it (an ack, a delete, a death, a purge).
+//  all modes:
 //   - no job comes back in flight (a worker's jobs are ready again after a restart),
 //     and a take stream then gets every ready job of an unpaused queue;
 //   - attempts and error history agree: the n-th error record has attempt n, and there
@@ -32,7 +36,10 @@
 //     time) are exactly the firings its served schedule says happened (a firing and
 //     its schedule are one write), and last/next_enqueue_at agree;
 //   - a unique key blocks a new enqueue after recovery iff a served job with that key
-//     is in the key's scope (API.md §4.3);
+//     is in the key's scope (API.md §4.3); an `active` key has at most one unfinished
+//     job, an `exists` key at most one job;
+//   - a bulk enqueue is all or nothing; a budget an unfinished job draws on exists;
+//   - after recovery, jobs no budget parks are handed out in (priority, id) order;
 //   - writes made after recovery (the probes, acks of everything taken) survive a clean
 //     reopen, which serves the same.
 //
@@ -57,7 +64,8 @@ import { type Taken, judgeCuts, sampleCuts } from "./_power-cuts.ts";
 
 export interface QueuePowerLossOptions {
   seed: number;
-  mode: "fsync" | "buffered";
+  /** "enqueue-fsync": `--enqueue-commit-mode fsync` over buffered writes. */
+  mode: "fsync" | "buffered" | "enqueue-fsync";
   names?: NamesModel;
   steps?: number;
   cuts?: number;
@@ -96,6 +104,9 @@ const PAUSE_NAMES = ["a", "b", "x"];
 /** Unique keys by scope: the workload uses each key with one scope only, so "held" has one meaning per key. */
 const KEYS: Record<string, "queued" | "active" | "exists"> = { q0: "queued", q1: "queued", a0: "active", a1: "active", e0: "exists", e1: "exists" };
 const BUDGET_KEYS = ["w0", "w1"];
+/** Batched jobs (API.md §4.4): up to 3 items a batch; a fold keeps the open job's tag. */
+const BATCH_KEYS = ["bk0", "bk1"];
+const batchOf = (key: string) => ({ key, when: "(($existing.items | length) + ($new.items | length)) <= 3", fold: "$existing | .items += $new.items" });
 const CRON_GROUP = "g";
 const CRON_ENTRIES = [
   { name: "e1", expression: "* * * * * *" },
@@ -118,6 +129,8 @@ interface Entry {
   acked: number;
   busy: boolean;
   id?: string;
+  /** Enqueued with this batch key: later batched enqueues may rewrite it. */
+  batchKey?: string;
 }
 
 interface BlobEntry {
@@ -184,16 +197,17 @@ export async function runQueuePowerLoss(options: QueuePowerLossOptions): Promise
   const names = options.names ?? "journal";
   const steps = options.steps ?? 400;
   const sync = mode === "fsync";
+  const enqueueSync = mode !== "buffered";
   const random = prng(seed);
   const chance = (p: number): boolean => random() < p;
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
   const clock = new ManualClock(T0);
   // As power-loss.ts: odd seeds checkpoint in the background all the time, even ones
   // only when the workload asks (and at the first roll).
-  const storeOptions = { segmentBytes: SEGMENT_BYTES, syncDirs: sync, cacheBytes: 256 * 1024, checkpointEveryMs: seed % 2 === 0 ? 60_000 : 20 };
+  const storeOptions = { segmentBytes: SEGMENT_BYTES, syncDirs: enqueueSync, cacheBytes: 256 * 1024, checkpointEveryMs: seed % 2 === 0 ? 60_000 : 20 };
   const queueOptions = (c: ManualClock, onError: (err: unknown, where: string) => void): QueueOptions => ({
     clock: c,
-    enqueueSync: sync,
+    enqueueSync,
     writeSync: sync,
     reaperIntervalMs: 0,
     random: prng(seed ^ 0xbac),
@@ -262,7 +276,7 @@ export async function runQueuePowerLoss(options: QueuePowerLossOptions): Promise
         e.acked = at[i] + 1;
         e.busy = false;
       });
-      acked++;
+      if (tags.length > 0) acked++;
     };
   };
   const issueBlob = (key: string): (() => void) => {
@@ -286,10 +300,12 @@ export async function runQueuePowerLoss(options: QueuePowerLossOptions): Promise
   const jobBody = (n: number): Record<string, unknown> => {
     const body: Record<string, unknown> = {
       type: "t", queue: pick(QUEUES), priority: Math.floor(random() * 4),
-      payload: { n, pad: "p".repeat(chance(0.1) ? 1500 + Math.floor(random() * 2500) : Math.floor(random() * 300)) },
+      payload: { n, items: [n], pad: "p".repeat(chance(0.1) ? 1500 + Math.floor(random() * 2500) : Math.floor(random() * 300)) },
     };
     if (chance(0.2)) body.ready_at = clock.now() + 1 + Math.floor(random() * 5000);
-    if (chance(0.3)) {
+    if (chance(0.15)) {
+      body.batch = batchOf(pick(BATCH_KEYS));
+    } else if (chance(0.3)) {
       const key = pick(Object.keys(KEYS));
       body.unique_key = key;
       body.unique_while = KEYS[key];
@@ -304,8 +320,10 @@ export async function runQueuePowerLoss(options: QueuePowerLossOptions): Promise
   const answerEnqueue = (tags: number[], results: EnqueueResult[]) => (n: number): JobState | undefined => {
     const r = results[tags.indexOf(n)];
     if (!r.created) {
-      // A duplicate wrote nothing; its holder must be a job the ledger knows.
-      assert.ok(r.duplicate && idToTag.has(r.job.id), `enqueue of tag ${n}: answered ${JSON.stringify(r)}, not a created job nor a known holder`);
+      // A duplicate wrote nothing, a fold rewrote its batch job (in `batchTargets`): no job of its own.
+      const what = r.folded ? "folded" : "duplicates";
+      ops[what] = (ops[what] ?? 0) + 1;
+      assert.ok((r.duplicate || r.folded) && idToTag.has(r.job.id), `enqueue of tag ${n}: answered ${JSON.stringify(r)}, not a created job nor a known holder or batch`);
       return undefined;
     }
     jobs.get(n)!.id = r.job.id;
@@ -313,21 +331,41 @@ export async function runQueuePowerLoss(options: QueuePowerLossOptions): Promise
     return snapshot(r.job.id);
   };
 
+  /**
+   * The jobs a batched enqueue may rewrite (fold into, or seal): every present job of its
+   * batch keys, issued a write with it. Undefined when one of them has a write in flight
+   * (the workload then sends the enqueue without `batch`).
+   */
+  const batchTargets = (bodies: Record<string, unknown>[]): number[] | undefined => {
+    const keys = new Set(bodies.flatMap((b) => (b.batch ? [(b.batch as { key: string }).key] : [])));
+    if (keys.size === 0) return [];
+    const targets = [...jobs].filter(([, e]) => e.batchKey !== undefined && keys.has(e.batchKey) && e.versions.at(-1) !== undefined);
+    if (targets.some(([, e]) => e.busy)) return undefined;
+    return targets.map(([n]) => n);
+  };
+  const enqueueTags = async (tags: number[], bulk: boolean): Promise<void> => {
+    const bodies = tags.map(jobBody);
+    let targets = batchTargets(bodies);
+    if (!targets) {
+      for (const b of bodies) delete b.batch;
+      targets = [];
+    }
+    tags.forEach((n, i) => jobs.set(n, { versions: [], acked: 0, busy: false, batchKey: (bodies[i].batch as { key: string } | undefined)?.key }));
+    const answer = issueJobs(tags);
+    const rewritten = issueJobs(targets);
+    const rs = bulk ? await live.queue.enqueueBulk({ jobs: bodies }) : [await live.queue.enqueue(bodies[0])];
+    answer(answerEnqueue(tags, rs));
+    rewritten((n) => snapshot(jobs.get(n)!.id!));
+  };
+
   const work: Record<string, () => Promise<void>> = {
     async enqueue() {
-      const n = nextTag++;
-      jobs.set(n, { versions: [], acked: 0, busy: false });
-      const answer = issueJobs([n]);
-      const r = await live.queue.enqueue(jobBody(n));
-      answer(answerEnqueue([n], [r]));
+      await enqueueTags([nextTag++], false);
     },
     async enqueueBulk() {
       const tags = Array.from({ length: 2 + Math.floor(random() * 4) }, () => nextTag++);
-      for (const n of tags) jobs.set(n, { versions: [], acked: 0, busy: false });
       bulks.push(tags);
-      const answer = issueJobs(tags);
-      const rs = await live.queue.enqueueBulk({ jobs: tags.map(jobBody) });
-      answer(answerEnqueue(tags, rs));
+      await enqueueTags(tags, true);
     },
     async ack() {
       const id = pick(heldIdle());
@@ -630,6 +668,10 @@ export async function runQueuePowerLoss(options: QueuePowerLossOptions): Promise
         }
         if (r) r.jobs.checkpointed++;
       }
+      // enqueue-fsync: an answered enqueue is there, unless a write since removed it.
+      if (enqueueSync && ackedN > 0 && written[0] !== undefined && !got) {
+        assert.ok(written.some((v) => !userView(v, nowMs)), `${where}: job with tag ${n} is absent, though its enqueue was answered and nothing since removed it; written: ${written.map((v) => whole(userView(v, nowMs))).join(" | ")}`);
+      }
       // ... and each part of what is served was written for the job.
       if (!got) continue;
       const views = written.map((v) => userView(v, nowMs)).filter((v) => v !== undefined);
@@ -647,6 +689,17 @@ export async function runQueuePowerLoss(options: QueuePowerLossOptions): Promise
       if (made.length < 2) continue;
       const present = made.filter((n) => served.jobs.has(n));
       assert.ok(present.length === 0 || present.length === made.length, `${where}: a bulk enqueue came back in part: tags ${present.join(", ")} of ${made.join(", ")}`);
+    }
+    // ---- a unique key in scope `active` has at most one unfinished job, in scope `exists`
+    // at most one job (API.md §4.3: no enqueue is created while another job holds it so)
+    const byKey = new Map<string, JobState[]>();
+    for (const s of served.jobs.values()) {
+      const key = (s.meta.options as { unique_key?: string } | undefined)?.unique_key;
+      if (key !== undefined && KEYS[key] !== "queued") byKey.set(key, [...(byKey.get(key) ?? []), s]);
+    }
+    for (const [key, holders] of byKey) {
+      const live = KEYS[key] === "exists" ? holders : holders.filter((s) => s.meta.status <= STATUS_IN_FLIGHT);
+      assert.ok(live.length <= 1, `${where}: unique key ${key} (${KEYS[key]}) is held by ${live.length} jobs: ${live.map((s) => `${s.meta.id} (tag ${JSON.parse(s.payload).n}, status ${s.meta.status})`).join(", ")}`);
     }
     // ---- a budget an unfinished job draws on exists (made in the same write as its first job)
     for (const s of [...served.jobs.values()]) {
