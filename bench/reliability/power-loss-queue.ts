@@ -20,10 +20,12 @@
 //    acknowledged write, or of the one write in flight on it at the cut (an enqueue not
 //    yet answered may be there or not; a duplicate answer wrote nothing); pause states
 //    and the cron group likewise (last answered, or the one in flight).
-//  buffered mode: every job served is in a state written for it (its view, payload and
-//    error records each one written), or absent; and nothing acknowledged before the last
-//    completed checkpoint (which syncs the log before it) is older or absent unless a
-//    later write made it so. Pause states and the cron group likewise.
+//  buffered mode: every job served is exactly as one write issued for it left it (view,
+//    payload and error records together: a cut keeps a prefix of the log), or absent;
+//    and nothing acknowledged before the last completed checkpoint (which syncs the log
+//    before it) is older or absent unless a later write made it so. Pause states and the
+//    cron group likewise. (Cross-job checks below hold in every mode: a prefix of the
+//    log never shows a later write without an earlier one.)
 //  enqueue-fsync mode (`--enqueue-commit-mode fsync`, other writes buffered): as
 //    buffered, and an answered enqueue that created a job is there (in a state written
 //    for it) unless a write since removed it (an ack, a delete, a death, a purge).
@@ -678,6 +680,9 @@ export async function runQueuePowerLoss(options: QueuePowerLossOptions): Promise
       assert.ok(views.some((v) => v.view === got.view), `${where}: job with tag ${n} is in a state never written: ${gotText}; written: ${views.map((v) => v.view).join(" | ")}`);
       const errorsWritten = new Set(views.flatMap((v) => v.errors));
       for (const err of got.errors) assert.ok(errorsWritten.has(err), `${where}: job with tag ${n} has an error record never written: ${err}`);
+      // A cut keeps a prefix of the log (LogWriter.syncOlderThan, the scan stopping at a
+      // gap): the job is as one write left it, its view, payload and history together.
+      assert.ok(views.some((v) => whole(v) === whole(got)), `${where}: job with tag ${n} is ${gotText}, a mix of states written: ${views.map(whole).join(" | ")}`);
       if (r) {
         if (ackedN > 0 && same(written[ackedN - 1])) r.jobs.acked++;
         else r.jobs.older++;

@@ -104,7 +104,7 @@ try {
   }
   if (only.includes("power-loss")) {
     // No server: the store on a simulated disk (bench/reliability/power-loss.ts).
-    for (const mode of values.modes!.split(",") as ("buffered" | "fsync")[]) {
+    for (const mode of values.modes!.split(",").filter((m) => m !== "enqueue-fsync") as ("buffered" | "fsync")[]) {
       for (const names of ["journal", "posix"] as const) {
         const runs: PowerLossResult[] = [];
         for (let i = 0; i < Number(values["power-runs"]); i++) {
@@ -127,7 +127,8 @@ try {
   }
   if (only.includes("power-loss-queue")) {
     // No server: a Queue over the store on a simulated disk (bench/reliability/power-loss-queue.ts).
-    for (const mode of values.modes!.split(",") as ("buffered" | "fsync")[]) {
+    // --modes may add enqueue-fsync (--enqueue-commit-mode fsync over buffered writes).
+    for (const mode of values.modes!.split(",") as ("buffered" | "fsync" | "enqueue-fsync")[]) {
       for (const names of ["journal", "posix"] as const) {
         const runs: QueuePowerLossResult[] = [];
         for (let i = 0; i < Number(values["power-runs"]); i++) {

@@ -22,7 +22,7 @@ describe("queue: power loss at random moments", () => {
   ] as const) {
     it(`${mode} mode, ${names} names: every cut reopens and serves what its callers were told (seed ${seed})`, async (t) => {
       t.diagnostic(`seed ${seed}: replay with ZIZQ_SEED=${seed}`);
-      const r = await runQueuePowerLoss({ seed, mode, names, steps: 350, cuts: 12, imagesPerCut: 2 });
+      const r = await runQueuePowerLoss({ seed, mode, names, steps: 300, cuts: 10, imagesPerCut: 2 });
       t.diagnostic(JSON.stringify({ ...r, failures: r.failures.length }));
       assert.deepEqual(r.failures.slice(0, 3), []);
       assert.equal(r.opened, 2 * r.images, "every image opened twice (from its checkpoint, and by a full scan)");
