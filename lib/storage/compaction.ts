@@ -16,6 +16,8 @@ import { TimeSlice, yieldToLoop } from "./time-slice.ts";
 
 /** Jobs per slice: small enough that one slice stays well under a few ms of CPU. */
 const SLICE = 256;
+/** Tries, per pass, of the jobs skipped for a write in flight (each after a flush). */
+const SKIPPED_RETRIES = 16;
 /** Slots scanned between checks of the time budget. */
 const SCAN_STEP = 1 << 13;
 
@@ -80,11 +82,26 @@ export async function compactOldest(store: Store): Promise<CompactionResult | un
     if (slots.length === 0 && errors.length === 0 && blobs.length === 0) break;
 
     const slice = new TimeSlice();
+    // Jobs skipped because a state write of theirs was in flight (copyJobs): tried again
+    // on their own, each try after a flush that lets that write land, rather than left to
+    // the next pass (a whole scan): with a few writes always in flight, three passes in a
+    // row could each find one and the segment was never retired (a power-loss test run).
+    let skipped: number[] = [];
     for (let i = 0; i < slots.length;) {
-      const { consumed, copied } = await copyJobs(store, oldest, slots.slice(i, i + SLICE), slice);
+      const { consumed, copied } = await copyJobs(store, oldest, slots.slice(i, i + SLICE), slice, skipped);
       result.jobs += copied;
       i += consumed;
       await slice.yield();
+    }
+    for (let retry = 0; retry < SKIPPED_RETRIES && skipped.length > 0; retry++) {
+      const again = skipped;
+      skipped = [];
+      for (let i = 0; i < again.length;) {
+        const { consumed, copied } = await copyJobs(store, oldest, again.slice(i, i + SLICE), slice, skipped);
+        result.jobs += copied;
+        i += consumed;
+        await slice.yield();
+      }
     }
     for (let i = 0; i < errors.length; i += SLICE) {
       result.errors += await copyErrors(store, oldest, errors.slice(i, i + SLICE));
@@ -126,15 +143,18 @@ export async function compactOldest(store: Store): Promise<CompactionResult | un
  * Copy a prefix of `slots`, as many as fit in one time slice (at least one): 256 jobs
  * were ~7 ms when the code still ran interpreted, on top of what else ran in that turn.
  */
-async function copyJobs(store: Store, oldest: number, slots: number[], slice: TimeSlice): Promise<{ consumed: number; copied: number }> {
+async function copyJobs(
+  store: Store, oldest: number, slots: number[], slice: TimeSlice, skipped: number[],
+): Promise<{ consumed: number; copied: number }> {
   // Updates are applied to memory at once and rolled back if their write fails. A copy
   // snapshots memory, so it must not pick up a state whose write is still in flight: the
   // copy would land in a later batch, survive that write's failure, and bring the
   // rejected state back after a restart; and on a power cut a sync of the copy's segment
   // could keep it while that write, in an older segment, was lost (a nack's attempts
   // without its error record). The flush lets the writes so far settle, but a state
-  // applied while it waited is queued behind them: those slots are left for the next
-  // pass (Store.stateInFlight). Anything applied from here on is in our batch or later.
+  // applied while it waited is queued behind them: those slots go to `skipped`, to be
+  // tried again after the next flush (Store.stateInFlight). Anything applied from here
+  // on is in our batch or later.
   await store.flush();
   slice.restart();
   const t = store.table;
@@ -153,7 +173,11 @@ async function copyJobs(store: Store, oldest: number, slots: number[], slice: Ti
   let consumed = 0;
   while (consumed < slots.length && !(consumed % 16 === 0 && consumed > 0 && slice.spent)) {
     const s = slots[consumed++];
-    if (t.paySeg[s] !== oldest || t.status[s] === STATUS_FREE || store.stateInFlight(s)) continue;
+    if (t.paySeg[s] !== oldest || t.status[s] === STATUS_FREE) continue;
+    if (store.stateInFlight(s)) {
+      skipped.push(s);
+      continue;
+    }
     const payload = store.payload(s); // encodeJobRecord copies it: no copy of our own
     live.push(s);
     recOffs.push(t.recOff[s]);

@@ -55,10 +55,10 @@ describe("power-loss fs model", () => {
 describe("power loss at random moments", () => {
   // Fixed seeds first (each exercises rolls, spares, compaction, checkpoints and restarts),
   // then a random one. ~1-3 s each on two slow cores.
-  for (const [mode, names, seed] of [
+  for (const [mode, names, seed, fixed = true] of [
     ["fsync", "journal", 1], ["fsync", "posix", 2], ["buffered", "journal", 3], ["buffered", "posix", 4],
     // One random run, its mode and names model drawn from the seed too.
-    [RANDOM_SEED % 2 === 0 ? "fsync" : "buffered", (RANDOM_SEED >> 1) % 2 === 0 ? "journal" : "posix", RANDOM_SEED],
+    [RANDOM_SEED % 2 === 0 ? "fsync" : "buffered", (RANDOM_SEED >> 1) % 2 === 0 ? "journal" : "posix", RANDOM_SEED, false],
   ] as const) {
     it(`${mode} mode, ${names} names: every cut reopens and serves what was promised (seed ${seed})`, async (t) => {
       t.diagnostic(`seed ${seed}: replay with ZIZQ_SEED=${seed}`);
@@ -66,7 +66,10 @@ describe("power loss at random moments", () => {
       t.diagnostic(JSON.stringify({ ...r, failures: r.failures.length }));
       assert.deepEqual(r.failures.slice(0, 3), []);
       assert.equal(r.opened, 2 * r.images, "every image opened twice (from its checkpoint, and by a full scan)");
-      assert.ok(r.segmentsRetired > 0, "compaction retired segments during the run");
+      // The fixed seeds are chosen to retire segments; a random one may not (seed
+      // 706866428 retired none in 2 of 6 runs, by thread-pool timing, before and after
+      // compaction learnt to skip jobs with a write in flight): that is coverage, not a defect.
+      if (fixed) assert.ok(r.segmentsRetired > 0, "compaction retired segments during the run");
       if (mode === "fsync") assert.ok(r.jobs.acked > 0);
     });
   }
