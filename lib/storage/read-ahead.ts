@@ -63,7 +63,11 @@ export class ReadAhead {
     const keep = this.window.subarray(Math.min(this.window.length, position - this.windowStart));
     const from = this.windowEnd;
     if (keep.length > this.carry || length > this.carry + this.block) {
-      // One record larger than the buffers (a chunk with big options): read it alone.
+      // One record larger than the buffers (a chunk with big options): read it alone. The
+      // block read ahead is not wanted, but it is being written into the buffer the next
+      // block goes to: let it finish first, or it can land over that block (reads finish
+      // out of order on a busy thread pool: wrong bytes, a damaged checkpoint chunk).
+      await this.settle();
       this.pending = undefined;
       const big = Buffer.allocUnsafe(length);
       keep.copy(big);
