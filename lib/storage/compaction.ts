@@ -87,21 +87,11 @@ export async function compactOldest(store: Store): Promise<CompactionResult | un
     // the next pass (a whole scan): with a few writes always in flight, three passes in a
     // row could each find one and the segment was never retired (a power-loss test run).
     let skipped: number[] = [];
-    for (let i = 0; i < slots.length;) {
-      const { consumed, copied } = await copyJobs(store, oldest, slots.slice(i, i + SLICE), slice, skipped);
-      result.jobs += copied;
-      i += consumed;
-      await slice.yield();
-    }
+    result.jobs += await copyAllJobs(store, oldest, slots, slice, skipped);
     for (let retry = 0; retry < SKIPPED_RETRIES && skipped.length > 0; retry++) {
       const again = skipped;
       skipped = [];
-      for (let i = 0; i < again.length;) {
-        const { consumed, copied } = await copyJobs(store, oldest, again.slice(i, i + SLICE), slice, skipped);
-        result.jobs += copied;
-        i += consumed;
-        await slice.yield();
-      }
+      result.jobs += await copyAllJobs(store, oldest, again, slice, skipped);
     }
     for (let i = 0; i < errors.length; i += SLICE) {
       result.errors += await copyErrors(store, oldest, errors.slice(i, i + SLICE));
@@ -137,6 +127,18 @@ export async function compactOldest(store: Store): Promise<CompactionResult | un
   stats.errors += result.errors;
   stats.blobs += result.blobs;
   return result;
+}
+
+/** copyJobs over all of `slots`, a time slice at a time; returns the jobs copied. */
+async function copyAllJobs(store: Store, oldest: number, slots: number[], slice: TimeSlice, skipped: number[]): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < slots.length;) {
+    const { consumed, copied } = await copyJobs(store, oldest, slots.slice(i, i + SLICE), slice, skipped);
+    total += copied;
+    i += consumed;
+    await slice.yield();
+  }
+  return total;
 }
 
 /**
