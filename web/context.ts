@@ -1,7 +1,7 @@
 // What every page gets from the shell: the live event stream, the confirmation dialog,
 // the message line, and navigation by location hash (#/jobs?status=dead, #/job/<id>).
 
-import { useEffect } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 import type { Live } from "./live.ts";
 import type { ConfirmRequest } from "./ui.ts";
 
@@ -14,18 +14,25 @@ export interface Ctx {
   dialogOpen(): boolean;
 }
 
-/** Keys for a page, ignored while typing in a field or while a dialog is open. */
-export function useKeys(ctx: Ctx, handler: (e: KeyboardEvent) => boolean | void, deps: unknown[]): void {
+/**
+ * Keys for a page, ignored while typing in a field or while a dialog is open. The listener
+ * calls the handler of the latest render: a key pressed right after a render is painted,
+ * before effects run, must not see the state of the render before (a second `n` would
+ * page from the old offset and show the same page again).
+ */
+export function useKeys(ctx: Ctx, handler: (e: KeyboardEvent) => boolean | void): void {
+  const latest = useRef(handler);
+  latest.current = handler;
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (ctx.dialogOpen() || e.ctrlKey || e.metaKey || e.altKey) return;
       const t = e.target as HTMLElement | null;
       if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT")) return;
-      if (handler(e) === true) e.preventDefault();
+      if (latest.current(e) === true) e.preventDefault();
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, deps);
+  }, []);
 }
 
 /** Re-run `refresh` when the live stream reports changes, at most once per `minMs`. */

@@ -51,7 +51,7 @@ export function JobDetail({ ctx, id }: { ctx: Ctx; id: string }) {
     else if (e.key === "Escape" || e.key === "Backspace") history.back();
     else return false;
     return true;
-  }, [job]);
+  });
 
   if (error && !job) return html`<section class="page"><p class="error" role="alert">${error}</p><a href="#/jobs">Back to jobs</a></section>`;
   if (!job) return html`<section class="page"><p class="muted">Loading…</p></section>`;

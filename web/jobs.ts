@@ -119,7 +119,10 @@ export function Jobs({ ctx, params }: { ctx: Ctx; params: URLSearchParams }) {
   };
   const pageBy = (delta: number) => {
     if (live) {
-      const next = Math.max(0, Math.min(offset + delta * PAGE, Math.max(0, (total ?? 0) - PAGE)));
+      // From the offset last asked for, not the one shown: `n n` pages twice even when
+      // the second press comes before the first page arrives.
+      const from = ctx.live.subscription(status as ListName).offset;
+      const next = Math.max(0, Math.min(from + delta * PAGE, Math.max(0, (total ?? 0) - PAGE)));
       ctx.live.subscribe(status as ListName, next, PAGE);
       setSelected(0);
     } else go(delta > 0 ? pages?.next : pages?.prev);
@@ -165,7 +168,7 @@ export function Jobs({ ctx, params }: { ctx: Ctx; params: URLSearchParams }) {
     else if (e.key === "/") document.querySelector<HTMLInputElement>("#f-filter")?.focus();
     else return false;
     return true;
-  }, [rows, selected, key, pages, offset, total]);
+  });
 
   const onSubmit = (e: Event) => {
     e.preventDefault();

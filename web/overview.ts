@@ -63,7 +63,7 @@ export function Overview({ ctx }: { ctx: Ctx }) {
     else if (e.key === "Enter" && queues[selected]) ctx.navigate(`#/jobs?queue=${encodeURIComponent(queues[selected].name)}&status=ready`);
     else return false;
     return true;
-  }, [queues, selected]);
+  });
   const server = data?.server;
   const wait = (i: number) => data?.wait?.[i];
   const ms = (v: number | null | undefined) => (v === null || v === undefined ? "–" : v >= 1000 ? duration(v) : `${v} ms`);

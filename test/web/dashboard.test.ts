@@ -8,7 +8,7 @@ import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { after, before, it } from "node:test";
 import type { BrowserContext, Page } from "playwright-core";
-import { type Json, req, uniq } from "../http/_client.ts";
+import { type Json, enqueueBulk, req, uniq } from "../http/_client.ts";
 import { ARTIFACTS, launchBrowser } from "../helpers/browser.ts";
 import { type SpawnedServer, eventually, spawnServer } from "../helpers/server.ts";
 import { type Seeded, seedEveryStatus } from "../helpers/seed.ts";
@@ -271,5 +271,24 @@ it("keys mirror zizq top: number keys pick lists, j/k move, d asks and n cancels
   await page.waitForFunction(() => document.documentElement.dataset.theme !== undefined, undefined, WAIT);
   await shot(page, "jobs-theme-toggled");
   await page.close();
+  assert.deepEqual(pageErrors, []);
+});
+
+it("the live ready list pages twice for n pressed twice before the first page arrives", async () => {
+  // Priority 0 puts these 200 first in the ready list's (priority, id) order.
+  const q = uniq("paging");
+  const jobs = await enqueueBulk(server.url, Array.from({ length: 200 }, (_, i) => ({ type: "page", queue: q, payload: i, priority: 0 })));
+  try {
+    const page = await open("#/jobs?status=ready");
+    await page.waitForFunction((id) => document.querySelector("tr[data-id]")?.getAttribute("data-id") === id, jobs[0].id, WAIT);
+    // Two key presses in one task: no render, no effect and no frame between them.
+    await page.evaluate(() => {
+      for (let i = 0; i < 2; i++) window.dispatchEvent(new KeyboardEvent("keydown", { key: "n" }));
+    });
+    await page.waitForFunction((id) => document.querySelector("tr[data-id]")?.getAttribute("data-id") === id, jobs[100].id, WAIT);
+    await page.close();
+  } finally {
+    assert.equal((await req(server.url, "DELETE", `/jobs?queue=${q}`)).status, 200);
+  }
   assert.deepEqual(pageErrors, []);
 });
