@@ -5,7 +5,7 @@
 // built server as `npm start` runs it, JIT compilation and GC included, only over the
 // phase measured (callgrind_control zeroes the counters before it and dumps after).
 //
-//   npm run build && node --import tsx bench/instructions.ts [W2-single|W3|W1]... [--jobs N] [--runs R] [--warm N]
+//   npm run build && node --import tsx bench/instructions.ts [W2-single|W3|W3-msgpack|W1]... [--jobs N] [--runs R] [--warm N]
 //
 // `--warm N` (W2-single) sends N jobs more before the count starts, so the count is the
 // hot path as compiled, without the JIT's warm-up (~half of a 40,000-job count). Not
@@ -113,6 +113,13 @@ const WORKLOADS: Record<string, (url: string, jobs: number, warm: number) => { p
     },
     measure: async () => {
       await takeAndAck(url, jobs, "json");
+    },
+  }),
+  // The same with a MessagePack take stream and MessagePack acks (issue 13 §6).
+  "W3-msgpack": (url, jobs) => ({
+    prepare: WORKLOADS.W3(url, jobs, 0).prepare,
+    measure: async () => {
+      await takeAndAck(url, jobs, "msgpack");
     },
   }),
   // One `POST /jobs` at a time over keep-alive (W1's request, without wrk's concurrency).
