@@ -135,6 +135,7 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
   const checkpointEveryMs = options.checkpointEveryMs ?? (seed % 2 === 0 ? 60_000 : 20);
   const storeOptions = { segmentBytes, syncDirs: sync, cacheBytes: 256 * 1024, now: () => T0, checkpointEveryMs };
+  const backgroundSyncs = Math.floor(seed / 2) % 2 === 1;
 
   const liveDir = tmpDir("zizq-power-live-");
   const pfs = new PowerLossFs(liveDir, names);
@@ -157,6 +158,9 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
   const open = async (): Promise<Store> => {
     const s = await openStore({ dir: liveDir, fs: pfs, ...storeOptions });
     s.onBackgroundError = (err) => backgroundErrors.push(err);
+    // Half the seeds (2, 3, 6, 7, …) sync the head in the background every 8 KiB, as
+    // buffered mode does every 8 MiB of a big store's segments: both roll paths are cut.
+    if (backgroundSyncs) s.writer.backgroundSyncBytes = 8 * 1024;
     return s;
   };
   let store = await open();

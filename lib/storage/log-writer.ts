@@ -38,6 +38,8 @@ interface Hole {
 
 const BATCH_BOUNDS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096];
 const FSYNC_BOUNDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+/** Buffered mode: the head is synced in the background after this many bytes (syncInBackground). */
+const BACKGROUND_SYNC_BYTES = 8 * 1024 * 1024;
 
 export class LogWriter {
   private readonly set: SegmentSet;
@@ -55,6 +57,17 @@ export class LogWriter {
   private readonly written = new Map<number, number>();
   /** Segments written to since their last fdatasync by this writer (syncOlderThan). */
   private readonly unsynced = new Set<number>();
+  /** Buffered mode: bytes written into `syncSegment` since its last background sync began. */
+  private bytesSinceSync = 0;
+  private syncSegment = 0;
+  /** The background sync in flight (one at a time), and the segment it syncs. */
+  private backgroundSync: { segment: number; done: Promise<void> } | undefined;
+  /**
+   * A background sync's failure, kept for the roll that would write past it. Why kept:
+   * the kernel reports a write-back error to one fdatasync only, so the roll's own sync
+   * would succeed over pages that were lost, and a newer segment be written behind them.
+   */
+  private readonly backgroundFailures = new Map<number, Error>();
   /** Where the cursor stood when a segment was sealed: written up to there = complete. */
   private readonly sealedAt = new Map<number, number>();
   private scheduled = false;
@@ -68,6 +81,8 @@ export class LogWriter {
   appendedBytes = 0;
   /** Batches that failed so far (a checkpoint taken meanwhile is thrown away). */
   failures = 0;
+  /** Buffered mode: the head is synced in the background after this many bytes (tests lower it). */
+  backgroundSyncBytes = BACKGROUND_SYNC_BYTES;
   /** Called after a segment is sealed (the head moved past it). */
   onSeal: (no: number) => void = () => {};
 
@@ -260,9 +275,10 @@ export class LogWriter {
         && batch[end].offset === batch[end - 1].offset + batch[end - 1].bytes.length) end++;
       const run = batch.slice(start, end);
       await this.syncOlderThan(run[0].segment);
-      await this.writeRun(run[0].segment, run[0].offset, run.map((p) => p.bytes));
+      const bytes = await this.writeRun(run[0].segment, run[0].offset, run.map((p) => p.bytes));
       touched.add(run[0].segment);
       this.unsynced.add(run[0].segment);
+      if (!sync) this.syncInBackground(run[0].segment, bytes);
       start = end;
     }
     if (sync) {
@@ -295,13 +311,49 @@ export class LogWriter {
     for (const older of [...this.unsynced]) {
       if (older >= no) continue;
       this.unsynced.delete(older);
+      if (this.backgroundSync?.segment === older) await this.backgroundSync.done;
+      const failed = this.backgroundFailures.get(older);
+      if (failed) {
+        this.backgroundFailures.delete(older);
+        throw failed;
+      }
       const segment = this.set.get(older);
       // Compaction may retire (and close) it meanwhile: then it needs nothing.
       if (segment) await this.fs.fdatasync(segment.fd).catch((err: unknown) => { if (this.set.get(older) === segment) throw err; });
     }
   }
 
-  private async writeRun(no: number, offset: number, buffers: Buffer[]): Promise<void> {
+  /**
+   * Buffered mode: once BACKGROUND_SYNC_BYTES went into the head since the last sync
+   * began, sync it in the background, off the write path. The roll's sync (above) then
+   * finds at most that much unwritten, not a whole segment: with 64 MiB segments (stores
+   * over ~512 MiB live) every roll stalled all writes for one full segment's write-back,
+   * ~70 ms here. Only adds syncs: what a cut keeps is still a prefix of the log.
+   */
+  private syncInBackground(no: number, bytes: number): void {
+    if (no !== this.syncSegment) {
+      this.syncSegment = no;
+      this.bytesSinceSync = 0;
+    }
+    this.bytesSinceSync += bytes;
+    if (this.bytesSinceSync < this.backgroundSyncBytes || this.backgroundSync) return;
+    const segment = this.set.get(no);
+    if (!segment) return;
+    this.bytesSinceSync = 0;
+    const done = this.fs.fdatasync(segment.fd).then(
+      () => {},
+      (err: unknown) => {
+        // Retired and closed meanwhile (compaction): nothing was lost with it.
+        if (this.set.get(no) === segment) this.backgroundFailures.set(no, fromFsError(err, "syncing the log"));
+      },
+    ).finally(() => {
+      if (this.backgroundSync?.done === done) this.backgroundSync = undefined;
+    });
+    this.backgroundSync = { segment: no, done };
+  }
+
+  /** Writes `buffers` at `offset` of segment `no`; returns the bytes written. */
+  private async writeRun(no: number, offset: number, buffers: Buffer[]): Promise<number> {
     const segment = this.set.get(no) ?? await this.set.activate(no, this.now());
     const bufs = buffers.length > 64 ? [Buffer.concat(buffers)] : buffers;
     let total = 0;
@@ -321,6 +373,7 @@ export class LogWriter {
     this.written.set(no, end);
     const sealedAt = this.sealedAt.get(no);
     if (sealedAt !== undefined && end >= sealedAt) this.finishSegment(no);
+    return total;
   }
 
   private finishSegment(no: number): void {
@@ -342,10 +395,20 @@ export class LogWriter {
     return !this.flushing && !this.scheduled && this.pending.length === 0 && this.holes.length === 0;
   }
 
-  /** Resolves when nothing is pending, scheduled or being written (for close). */
+  /**
+   * A background sync's failure on `segment` not yet reported by a roll: a checkpoint
+   * must not count the segment synced (its own fdatasync would succeed; see
+   * backgroundFailures).
+   */
+  syncFailure(segment: number): Error | undefined {
+    return this.backgroundFailures.get(segment);
+  }
+
+  /** Resolves when nothing is pending, scheduled or being written (for close), nor synced in the background. */
   async idle(): Promise<void> {
-    while (this.flushing || this.scheduled || this.pending.length > 0) {
+    while (this.flushing || this.scheduled || this.pending.length > 0 || this.backgroundSync) {
       if (this.flushing) await this.flushing;
+      else if (this.backgroundSync) await this.backgroundSync.done;
       else await new Promise((r) => setImmediate(r));
     }
   }

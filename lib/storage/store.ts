@@ -757,6 +757,8 @@ export class Store {
     for (const no of this.segments.numbers()) {
       const seg = this.segments.get(no);
       if (no < this.logSyncedFrom || no > head || !seg) continue;
+      const failed = this.writer.syncFailure(no);
+      if (failed) throw failed;
       // Compaction may retire (and close) an old segment meanwhile: then it needs nothing.
       await this.fs.fdatasync(seg.fd).catch((err: unknown) => { if (this.segments.get(no) === seg) throw err; });
     }

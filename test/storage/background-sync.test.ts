@@ -1,0 +1,70 @@
+// Buffered mode syncs the head in the background as it fills (LogWriter.syncInBackground),
+// so the sync a segment roll must wait for (roll-order.test.ts) finds little left to
+// write. A background sync's failure is not lost: the kernel reports a write-back error
+// to one fdatasync only, so the roll past that segment fails (as a failed roll sync does)
+// and a checkpoint's log sync does not count the segment synced.
+
+import assert from "node:assert/strict";
+import { after, it } from "node:test";
+import { type Store, openStore } from "../../lib/storage/store.ts";
+import { FaultyFs } from "../helpers/faulty-fs.ts";
+import { eventually } from "../helpers/server.ts";
+import { newJob } from "../helpers/storage.ts";
+import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
+
+after(cleanupTmp);
+
+const SEGMENT = 64 * 1024;
+
+async function open(fs: FaultyFs): Promise<Store> {
+  const store = await openStore({ dir: tmpDir("zizq-bg-sync-"), fs, segmentBytes: SEGMENT, checkpoint: false });
+  store.writer.backgroundSyncBytes = 16 * 1024;
+  return store;
+}
+
+/** Inserts ~1 KiB jobs, buffered, until the head reaches `offset` of segment 1. */
+async function fillSegmentOne(store: Store, offset: number, from = 1): Promise<number> {
+  let n = from;
+  while (store.writer.head.offset < offset) await store.insert([newJob(n++, {}, 1000)], false);
+  assert.equal(store.writer.head.segment, 1);
+  return n;
+}
+
+it("buffered mode syncs the head in the background as it fills, before any roll", async () => {
+  const fs = new FaultyFs();
+  const store = await open(fs);
+  try {
+    await fillSegmentOne(store, 60 * 1024);
+    // Three background syncs' worth written (16 KiB each), one at a time.
+    await eventually(() => fs.syncs >= 2, 10_000, `background syncs of the head (seen ${fs.syncs})`);
+    assert.equal(store.writer.head.segment, 1, "no roll has synced anything yet");
+  } finally {
+    await store.close();
+  }
+});
+
+it("a failed background sync fails the write that rolls past it and a checkpoint's log sync", async () => {
+  const fs = new FaultyFs();
+  const store = await open(fs);
+  try {
+    const reached = fs.failSync({ kind: "eio" });
+    let n = await fillSegmentOne(store, 20 * 1024);
+    await reached;
+    await eventually(() => store.writer.syncFailure(1), 10_000, "the background sync's failure kept");
+    // Its own fdatasync would now succeed (the error was reported once, to the failed one).
+    await assert.rejects(store.syncLog(), /EIO|I\/O/i);
+    n = await fillSegmentOne(store, SEGMENT - 2 * 1024, n);
+    // The write that would go into segment 2 behind the lost pages fails.
+    let failed: unknown;
+    while (store.writer.head.segment === 1) {
+      await store.insert([newJob(n++, {}, 1000)], false).catch((err: unknown) => { failed = err; });
+    }
+    await store.insert([newJob(n++, {}, 1000)], false).catch((err: unknown) => { failed ??= err; });
+    assert.match(String(failed), /EIO|I\/O/i, "a write into segment 2 failed with the background sync's error");
+    // Reported once: later writes go on.
+    await store.insert([newJob(n++, {}, 1000)], false);
+    assert.equal(store.writer.syncFailure(1), undefined);
+  } finally {
+    await store.close();
+  }
+});
