@@ -6,6 +6,7 @@
 // phase measured (callgrind_control zeroes the counters before it and dumps after).
 //
 //   npm run build && node --import tsx bench/instructions.ts [W2-single|W3|W3-msgpack|W1]... [--jobs N] [--runs R] [--warm N]
+//     [--node-flag F]...   (passed to node before the server's script, e.g. a V8 flag)
 //
 // `--warm N` (W2-single) sends N jobs more before the count starts, so the count is the
 // hot path as compiled, without the JIT's warm-up (~half of a 40,000-job count). Not
@@ -33,12 +34,12 @@ interface Counted {
   outFile: string;
 }
 
-async function startCounted(): Promise<Counted> {
+async function startCounted(nodeFlags: readonly string[]): Promise<Counted> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zizq-instr-"));
   const outFile = path.join(dir, "callgrind.out");
   const child = spawn("valgrind", [
     "--tool=callgrind", `--callgrind-out-file=${outFile}`, "--dump-line=no", "--dump-instr=no",
-    process.execPath, SERVER, "serve", "--dir", path.join(dir, "data"), "--port", "0", "--no-admin",
+    process.execPath, ...nodeFlags, SERVER, "serve", "--dir", path.join(dir, "data"), "--port", "0", "--no-admin",
   ], { stdio: ["ignore", "pipe", "pipe"] });
   const url = await new Promise<string>((resolve, reject) => {
     let seen = "";
@@ -140,8 +141,9 @@ const WORKLOADS: Record<string, (url: string, jobs: number, warm: number) => { p
   },
 };
 
-function parseArgs(argv: string[]): { names: string[]; jobs: number; runs: number; warm: number } {
+function parseArgs(argv: string[]): { names: string[]; jobs: number; runs: number; warm: number; nodeFlags: string[] } {
   const names: string[] = [];
+  const nodeFlags: string[] = [];
   let jobs = 20_000;
   let runs = 2;
   let warm = 0;
@@ -149,24 +151,25 @@ function parseArgs(argv: string[]): { names: string[]; jobs: number; runs: numbe
     if (argv[i] === "--jobs") jobs = Number(argv[++i]);
     else if (argv[i] === "--warm") warm = Number(argv[++i]);
     else if (argv[i] === "--runs") runs = Number(argv[++i]);
+    else if (argv[i] === "--node-flag") nodeFlags.push(argv[++i]);
     else if (WORKLOADS[argv[i]]) names.push(argv[i]);
     else throw new Error(`unknown argument ${argv[i]} (workloads: ${Object.keys(WORKLOADS).join(", ")})`);
   }
   if (!(jobs >= BATCH && jobs % BATCH === 0)) throw new Error("--jobs must be a multiple of 1000");
   if (!(warm >= 0 && warm % BATCH === 0)) throw new Error("--warm must be a multiple of 1000");
-  return { names: names.length ? names : ["W2-single", "W3"], jobs, runs, warm };
+  return { names: names.length ? names : ["W2-single", "W3"], jobs, runs, warm, nodeFlags };
 }
 
 async function main(): Promise<void> {
-  const { names, jobs, runs, warm } = parseArgs(process.argv.slice(2));
+  const { names, jobs, runs, warm, nodeFlags } = parseArgs(process.argv.slice(2));
   if (!fs.existsSync(SERVER)) throw new Error("no dist/bin/zizq.mjs: run `npm run build` first");
   const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
-  console.log(`instructions per job (callgrind), ${jobs} jobs a run${warm ? ` after ${warm} not counted` : ""}, ${runs} runs, build of ${commit}`);
+  console.log(`instructions per job (callgrind), ${jobs} jobs a run${warm ? ` after ${warm} not counted` : ""}, ${runs} runs, build of ${commit}${nodeFlags.length ? `, node ${nodeFlags.join(" ")}` : ""}`);
   console.log("| workload | per job, each run | median |\n|---|---|---|");
   for (const name of names) {
     const perJob: number[] = [];
     for (let r = 0; r < runs; r++) {
-      const c = await startCounted();
+      const c = await startCounted(nodeFlags);
       try {
         const w = WORKLOADS[name](c.url, jobs, warm);
         await w.prepare();
