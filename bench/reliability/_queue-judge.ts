@@ -149,16 +149,22 @@ export function createJudge(seed: number, mode: Mode, world: WorkloadRun["world"
         }
         assert.fail(`${where}: job with tag ${n} is ${gotText}; acknowledged: ${whole(userView(last, nowMs))}${pending.length > 0 ? `; in flight: ${pending.map((i) => whole(userView(written[i], nowMs))).join(" | ")}` : ""}${log}`);
       }
-      // Buffered: nothing older than the last completed checkpoint ...
-      const durableN = checkpointed.jobs.get(n)?.[1] ?? 0;
+      // Buffered: nothing older than the last completed checkpoint: the state answered
+      // last before it began, or one written since, or one in flight when it began (a
+      // write issued before a reset may land after the RESET record: issue order is not
+      // log order then) ...
+      const [, durableN, inFlightThen] = checkpointed.jobs.get(n) ?? [0, 0, []];
       if (durableN > 0) {
-        const since = written.slice(durableN - 1).map((v) => userView(v, nowMs));
-        const held = `acknowledged before the last completed checkpoint: ${whole(since[0])}${since.length > 1 ? `; written since: ${since.slice(1).map(whole).join(" | ")}` : ""}${log}`;
+        const laterInLog = [...written.slice(durableN), ...inFlightThen.filter((i) => i < durableN - 1).map((i) => written[i])];
+        const since = [written[durableN - 1], ...laterInLog].map((v) => userView(v, nowMs));
+        const held = `acknowledged before the last completed checkpoint: ${whole(since[0])}${since.length > 1 ? `; written since or in flight then: ${since.slice(1).map(whole).join(" | ")}` : ""}${log}`;
         if (since.length === 1) assert.equal(whole(got), whole(since[0]), `${where}: job with tag ${n} is ${gotText}; ${held}`);
         else if (!got) assert.ok(since.some((v) => !v), `${where}: job with tag ${n} is absent; ${held}`);
         else {
           assert.ok(since.some((v) => v?.view === got.view), `${where}: job with tag ${n} is older than the checkpoint: ${gotText}; ${held}`);
-          for (const err of since[0]?.errors ?? []) assert.ok(got.errors.includes(err), `${where}: job with tag ${n} lost an error record older than the checkpoint: ${err}; ${held}`);
+          // Error records only grow, in log order, from the state answered before it.
+          const fromAnswered = written.slice(durableN - 1).map((v) => userView(v, nowMs)).some((v) => v?.view === got.view);
+          if (fromAnswered) for (const err of since[0]?.errors ?? []) assert.ok(got.errors.includes(err), `${where}: job with tag ${n} lost an error record older than the checkpoint: ${err}; ${held}`);
         }
         if (r) r.jobs.checkpointed++;
       }

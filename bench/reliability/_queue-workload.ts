@@ -119,13 +119,13 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
   const dropStream = () => abandons.dropStream(live.store, live.queue, live.taker);
 
   let nextTag = 1;
-  const jobBody = (n: number): Record<string, unknown> => {
+  const jobBody = (n: number, batched = false): Record<string, unknown> => {
     const body: Record<string, unknown> = {
       type: "t", queue: pick(QUEUES), priority: Math.floor(random() * 4),
       payload: { n, items: [n], pad: "p".repeat(chance(0.1) ? 1500 + Math.floor(random() * 2500) : Math.floor(random() * 300)) },
     };
     if (chance(0.2)) body.ready_at = clock.now() + 1 + Math.floor(random() * 5000);
-    if (chance(0.15)) {
+    if (chance(0.15) || batched) {
       body.batch = batchOf(pick(BATCH_KEYS));
     } else if (chance(0.3)) {
       const key = pick(Object.keys(KEYS));
@@ -180,9 +180,9 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
     w.fill(fill, beforeReset);
     w.answer();
   };
-  const enqueueTags = async (tags: number[], bulk: boolean): Promise<void> => {
+  const enqueueTags = async (tags: number[], bulk: boolean, batched = false): Promise<void> => {
     const { store, queue } = live;
-    const bodies = tags.map(jobBody);
+    const bodies = tags.map((n) => jobBody(n, batched));
     let targets = batchTargets(bodies);
     if (!targets) {
       for (const b of bodies) delete b.batch;
@@ -217,6 +217,10 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
   const work: Record<string, () => Promise<void>> = {
     async enqueue() {
       await enqueueTags([nextTag++], false);
+    },
+    /** A batched enqueue: a fold (jq, in the worker pool) planned while a reset comes in. */
+    async enqueueBatched() {
+      await enqueueTags([nextTag++], false, true);
     },
     async enqueueBulk() {
       await enqueueTags(Array.from({ length: 2 + Math.floor(random() * 4) }, () => nextTag++), true);
@@ -386,6 +390,16 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
       // A reset with writes in flight (not drained): each lands before or after the RESET
       // record, all or nothing (issueJobs says how the ledger tells which).
       count("reset");
+      // Half the time, a burst of writes issued just before it, not awaited.
+      if (chance(0.5)) {
+        for (let i = 1 + Math.floor(random() * 3); i > 0; i--) {
+          const op = pick(["enqueue", "enqueueBatched", "enqueueBatched", "enqueueBulk", "ack", "nack", "remove", "patch"]);
+          if ((op === "ack" || op === "nack") && heldIdle().length === 0) continue;
+          if (op === "remove" && idle().length === 0) continue;
+          if (op === "patch" && !idle().some((t) => (current(t) as JobState).meta.status <= STATUS_READY)) continue;
+          run(op, work[op]);
+        }
+      }
       const present = [...jobs.keys()].filter((n) => ledger.mayExist(n));
       const w = issueJobs(present, "reset");
       const answers = [...blobs.keys()].filter((k) => ledger.blobMayExist(k)).map((k) => issueBlob(k));

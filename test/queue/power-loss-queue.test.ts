@@ -1,9 +1,11 @@
 // Power loss under the queue layer (bench/reliability/power-loss-queue.ts says what each
 // mode must serve): a Queue over a store on the simulated disk of
 // test/helpers/power-loss-fs.ts, cut at random moments, each cut reopened as a server
-// opens it and judged on what its callers were told. Fixed seeds (one per mode and names
-// model) plus one random one; replay a failure with ZIZQ_SEED=<seed>. (The thread pool's
-// timing moves the cuts, so a seed replays the same workload, not always the same cuts.)
+// opens it and judged on what its callers were told (leases, abandon kills, retries of
+// dead jobs, restarts and resets with writes in flight included). Fixed seeds (one per
+// mode and names model) plus one random one; replay a failure with ZIZQ_SEED=<seed>. (The
+// thread pool's timing moves the cuts, and which jobs an op finds idle, so a seed replays
+// the same workload only roughly, not always the same cuts.)
 // The long run: `npm run reliability -- --only power-loss-queue`.
 
 import assert from "node:assert/strict";
@@ -16,6 +18,7 @@ after(cleanupTmp);
 const RANDOM_SEED = Number(process.env.ZIZQ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 describe("queue: power loss at random moments", () => {
+  const seen: Record<string, number> = {};
   for (const [mode, names, seed] of [
     ["fsync", "journal", 1], ["fsync", "posix", 2], ["buffered", "journal", 3], ["buffered", "posix", 4],
     [RANDOM_SEED % 2 === 0 ? "fsync" : "buffered", (RANDOM_SEED >> 1) % 2 === 0 ? "journal" : "posix", RANDOM_SEED],
@@ -27,9 +30,13 @@ describe("queue: power loss at random moments", () => {
       assert.deepEqual(r.failures.slice(0, 3), []);
       assert.equal(r.opened, 2 * r.images, "every image opened twice (from its checkpoint, and by a full scan)");
       assert.ok(r.ops.ack > 0 && r.ops.nack > 0 && r.ops.enqueue > 0 && r.ops.cron > 0, "the workload acked, nacked, enqueued and touched the cron group");
+      for (const op of ["retried", "leaseExpiry", "kill", "restart", "reset"]) seen[op] = (seen[op] ?? 0) + (r.ops[op] ?? 0);
       assert.ok(r.probes.taken > 0, "jobs were taken after recovery");
       if (mode === "fsync") assert.ok(r.jobs.acked > 0);
       else assert.ok(r.jobs.checkpointed > 0, "buffered: jobs were checked against a checkpoint");
     });
   }
+  it("the fixed seeds retried dead jobs, expired leases, killed abandoned jobs, restarted and reset", () => {
+    for (const op of ["retried", "leaseExpiry", "kill", "restart", "reset"]) assert.ok((seen[op] ?? 0) > 0, `no ${op} in ${JSON.stringify(seen)}`);
+  });
 });
