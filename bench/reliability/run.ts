@@ -142,7 +142,7 @@ try {
           fromCheckpoint: sum((r) => r.fromCheckpoint), segmentsRetired: sum((r) => r.segmentsRetired), failedImages: sum((r) => r.failedImages),
           jobs: {
             acked: sum((r) => r.jobs.acked), inFlight: sum((r) => r.jobs.inFlight), older: sum((r) => r.jobs.older),
-            checkpointed: sum((r) => r.jobs.checkpointed), cron: sum((r) => r.jobs.cron),
+            checkpointed: sum((r) => r.jobs.checkpointed), cron: sum((r) => r.jobs.cron), retried: sum((r) => r.jobs.retried),
           },
           probes: { unique: sum((r) => r.probes.unique), duplicates: sum((r) => r.probes.duplicates), taken: sum((r) => r.probes.taken) },
           failures: runs.flatMap((r) => r.failures).slice(0, 5),
