@@ -15,6 +15,9 @@ export function storeOptionsFor(seed: number, mode: Mode) {
   return { segmentBytes: SEGMENT_BYTES, syncDirs: mode !== "buffered", cacheBytes: 256 * 1024, checkpointEveryMs: seed % 2 === 0 ? 60_000 : 20 };
 }
 
+/** Whether the live store syncs its head in the background (LogWriter.backgroundSyncBytes), as power-loss.ts. */
+export const backgroundSyncs = (seed: number): boolean => Math.floor(seed / 2) % 2 === 1;
+
 export function queueOptionsFor(seed: number, mode: Mode, clock: ManualClock, onError: (err: unknown, where: string) => void): QueueOptions {
   return {
     clock,

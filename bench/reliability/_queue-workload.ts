@@ -16,7 +16,7 @@ import { tmpDir } from "../../test/helpers/tmp.ts";
 import { type Taken, sampleCuts } from "./_power-cuts.ts";
 import { Abandons } from "./_queue-abandons.ts";
 import { Ledger } from "./_queue-ledger.ts";
-import { type Mode, queueOptionsFor, storeOptionsFor } from "./_queue-options.ts";
+import { type Mode, backgroundSyncs, queueOptionsFor, storeOptionsFor } from "./_queue-options.ts";
 import {
   BATCH_KEYS, BUDGET_KEYS, type BlobEntry, CRON_GROUP, type Entry, type JobState, KEYS, LEASES_MS, type LedgerCut, type Ledgers,
   PAUSE_NAMES, QUEUES, UNFILLED, type Version, batchOf, cronGroupBody, snapshotOf,
@@ -95,6 +95,9 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
   };
   const openQueue = async (): Promise<Live> => {
     const store = await openStore({ dir: liveDir, fs: pfs, ...storeOptionsFor(seed, mode), now: () => clock.now() });
+    // As power-loss.ts: half the seeds (2, 3, 6, 7, …) sync the head in the background
+    // every 8 KiB (buffered mode does so every 8 MiB of a big store's segments).
+    if (backgroundSyncs(seed)) store.writer.backgroundSyncBytes = 8 * 1024;
     // Once a restart closes this store, background work of its queue (a cron firing, a
     // requeue record) may find it closed: refused, nothing written.
     const closing = { now: false };

@@ -74,6 +74,9 @@
 //  2nd abandonment (dropped stream or expired lease, counts cleared by a retry, a reset
 //  or a restart), and puts every other abandoned job back to ready.
 //
+// Half the seeds (2, 3, 6, 7, …) sync the head in the background every 8 KiB, as buffered
+// mode does every 8 MiB of a big store's segments (log-writer.ts, syncInBackground).
+//
 // Not exercised: `time_based` budgets, write errors (EIO, ENOSPC) with power loss, the
 // cron and lease timers themselves (the workload fires both, the clock being manual).
 //
