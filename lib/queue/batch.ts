@@ -42,6 +42,11 @@ export class BatchIndex {
     }
   }
 
+  /** Job `id` is no longer `key`'s open batch (a retried batch job: retry.ts). */
+  closeIfOpen(key: string, id: string): void {
+    if (this.open.get(key) === id) this.open.delete(key);
+  }
+
   clear(): void {
     this.open.clear();
     this.sweeper = undefined;

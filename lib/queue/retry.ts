@@ -50,9 +50,16 @@ export function retryRefusal(ctx: QueueContext, book: BudgetBook, slot: number):
 
 const bindingsOf = (o: object): readonly Binding[] | undefined => (o as { budgets?: Binding[] }).budgets;
 
-/** The job's state after a retry: ready (or scheduled), attempts 0, terminal stamps gone. */
+/**
+ * The job's state after a retry: ready (or scheduled), attempts 0, terminal stamps gone.
+ * A batch job comes back sealed (docs/api.md: a retried job does not re-open its batch):
+ * its items ran once already, and later batched enqueues of the key start a new batch job
+ * instead of folding into it, live (retrySlots drops it as the open batch) and after a
+ * restart (which reopens the newest ready job of each key unless it is sealed).
+ */
 export function retriedMeta(ctx: QueueContext, slot: number, input: RetryInput, nowMs: number): JobMeta {
   const readyAtMs = input.readyAtMs ?? nowMs;
+  const options = optionsOf(ctx.store.table, slot);
   return withMeta(ctx.store.table, slot, {
     status: readyAtMs > nowMs ? STATUS_SCHEDULED : STATUS_READY,
     attempts: 0,
@@ -60,6 +67,7 @@ export function retriedMeta(ctx: QueueContext, slot: number, input: RetryInput, 
     dequeuedAtMs: undefined,
     completedAtMs: undefined,
     purgeAtMs: undefined,
+    ...(options.batch !== undefined && !options.batch_sealed ? { options: { ...options, batch_sealed: true } } : {}),
   });
 }
 
@@ -102,8 +110,9 @@ export async function retrySlots(
   }
   for (const meta of metas) ctx.stats.retried(meta.queue, nowMs);
   chosen.forEach((slot, i) => {
-    const key = optionsOf(t, slot).unique_key;
-    if (key !== undefined) ctx.unique.claim(t, key, ids[i]);
+    const options = optionsOf(t, slot);
+    if (options.unique_key !== undefined) ctx.unique.claim(t, options.unique_key, ids[i]);
+    if (options.batch !== undefined) ctx.batches.closeIfOpen(options.batch.key, ids[i]);
   });
   if (chosen.length > 0) ctx.afterChange();
   return ids;

@@ -5,6 +5,8 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { spawnServer } from "../helpers/server.ts";
+import { tmpDir } from "../helpers/tmp.ts";
 import { assertError, enqueue, getJob, openTake, req, sharedServer, uniq, type Json } from "./_client.ts";
 
 const { s, open } = sharedServer();
@@ -158,5 +160,43 @@ describe("POST /jobs/retry?<filters>", () => {
     await t.close();
     assert.deepEqual((await req(s.url, "POST", `/jobs/retry?queue=${q}`)).body, { retried: n });
     assert.equal((await req(s.url, "GET", `/jobs/count?queue=${q}&status=ready`)).body!.count, n);
+  });
+});
+
+describe("a retried batch job", () => {
+  it("does not re-open its batch: later batched enqueues start a new job, live and after a restart", async () => {
+    const dir = tmpDir("zizq-retry-batch-");
+    let server = await spawnServer(dir);
+    const q = uniq();
+    const batch = { key: uniq("b"), when: "true", fold: "$existing | .items += ($new | .items)" };
+    const batched = async (item: string) => (await req(server.url, "POST", "/jobs", { type: "t", queue: q, payload: { items: [item] }, batch, retention: { completed_ms: 3_600_000 } })).body!;
+    /** Take the open batch job, complete it and retry it. */
+    const completeAndRetry = async (id: string) => {
+      const t = await openTake(server.url, `queue=${q}`);
+      assert.equal((await t.job(0)).id, id);
+      assert.equal((await req(server.url, "POST", `/jobs/${id}/success`)).status, 204);
+      await t.close();
+      assert.equal((await req(server.url, "POST", `/jobs/${id}/retry`)).status, 200);
+    };
+    try {
+      const first = await batched("a");
+      await completeAndRetry(first.id);
+      const second = await batched("b");
+      assert.notEqual(second.id, first.id, "live: a new batch job, not a fold into the retried one");
+      assert.equal(second.folded, false);
+      // The retried job is ready again, and the newest ready job of its key when the
+      // server restarts, which reopens such a job as its key's batch unless it is sealed.
+      await req(server.url, "DELETE", `/jobs/${first.id}`);
+      await completeAndRetry(second.id);
+      await server.stop();
+      server = await spawnServer(dir);
+      const third = await batched("c");
+      assert.notEqual(third.id, second.id, "after a restart: a new batch job");
+      assert.equal(third.folded, false);
+      assert.deepEqual((await getJob(server.url, second.id))!.payload, { items: ["b"] }, "the retried job's items unchanged");
+      assert.equal((await batched("d")).id, third.id, "the new job is the open batch");
+    } finally {
+      await server.stop();
+    }
   });
 });
