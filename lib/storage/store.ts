@@ -9,23 +9,25 @@
 
 import path from "node:path";
 import {
-  type JobMeta, decodeErrorRecord, encodeBlobBody, encodeErrorBody, encodeJobGroup, encodeJobRecord, frameRecord, jobNameBytes, jobOptionsBytes,
-  packedOptionsBytes, sealRecord,
+  type JobMeta, decodeErrorRecord, encodeBlobBody, encodeErrorBody, encodeJobGroup, encodeJobRecord, frameRecord, jobOptionsBytes, sealRecord,
 } from "./codec.ts";
 import { compactOldest, liveBytes, shouldCompact } from "./compaction.ts";
 import { StorageError } from "./errors.ts";
 import {
-  DEFAULT_SEGMENT_BYTES, DIR_FORMAT_VERSION, ID_BYTES, META_FIXED_BYTES, MIN_SEGMENT_BYTES, READABLE_DIR_FORMATS, RECORD_BLOB,
-  RECORD_BLOB_DELETE, RECORD_DELETE, RECORD_ERROR, RECORD_HEADER_BYTES, RECORD_JOB, RECORD_META, RECORD_RESET, RECORD_TXN, SEGMENT_HEADER_BYTES,
+  DEFAULT_SEGMENT_BYTES, RECORD_BLOB, RECORD_BLOB_DELETE, RECORD_DELETE, RECORD_ERROR, RECORD_HEADER_BYTES, RECORD_JOB, RECORD_META, RECORD_RESET,
+  RECORD_TXN, SEGMENT_HEADER_BYTES,
 } from "./format.ts";
 import { type FsPort, nodeFs } from "./fs-port.ts";
-import { JobTable, type PayloadLocation } from "./job-table.ts";
+import type { JobTable, PayloadLocation } from "./job-table.ts";
 import { type DirLock, lockDir } from "./lock.ts";
 import { type Location, LogWriter } from "./log-writer.ts";
 import { PayloadReader } from "./payload-reader.ts";
-import { type Damage, type ScanResult, scanSegments } from "./recover.ts";
-import { CHECKPOINT_FILE, type LoadedCheckpoint, loadCheckpoint, pointsOnlyInto, writeCheckpoint } from "./checkpoint.ts";
-import { type BlobEntry, addErrorLocation, blobKey, createReplayVisitor, rebuildIndexes } from "./replay.ts";
+import type { Damage } from "./recover.ts";
+import { CHECKPOINT_FILE, pointsOnlyInto, writeCheckpoint } from "./checkpoint.ts";
+import { type BlobEntry, addErrorLocation, blobKey } from "./replay.ts";
+import { readOrCreateMeta } from "./dir-meta.ts";
+import { type Recovery, recoverLog, replayedBytes } from "./recover-log.ts";
+import { reserveForAll, reserveForRecord, reserveForRecordAt, reserveGrowth, reserveOf } from "./_reserve.ts";
 import { writeIdAscii } from "./id-index.ts";
 import { SegmentSet } from "./segment-set.ts";
 
@@ -92,58 +94,6 @@ export interface BlobWrite {
   value: Buffer;
 }
 
-/**
- * Bytes kept per live job (LogWriter.ensureRoom) so that its end is written even on a
- * full disk: its completion META exactly as an ack encodes it (the fixed meta, the UTF-8
- * names, the packed options), the DELETE that later removes it (an ack without
- * retention, or the reap of a job kept as completed or dead) and a TXN header's worth (a
- * bulk ack's group). It used to be 154 bytes + 3 per name character, which left ~64
- * bytes for options: acks of jobs with a long unique_key, budget bindings or batch
- * options overran it on a full disk, and then every write failed, acks included.
- * Invariant: writer.reservedBytes = the sum of reserveOf() over live jobs, plus the
- * reserve of inserts in flight; a change of a job's names or options moves it (applyMeta).
- */
-const RESERVE_BASE_BYTES = RECORD_HEADER_BYTES + META_FIXED_BYTES + (RECORD_HEADER_BYTES + ID_BYTES) + RECORD_HEADER_BYTES;
-
-/** The reserve of a job about to be written as `frame` (a framed JOB or META record): read off its header, no packing. */
-function reserveForRecord(frame: Buffer): number {
-  return reserveForRecordAt(frame, 0);
-}
-
-/** reserveForRecord of the record at buf[start..]. */
-function reserveForRecordAt(buf: Buffer, start: number): number {
-  return RESERVE_BASE_BYTES + jobNameBytes(buf, start + RECORD_HEADER_BYTES) + jobOptionsBytes(buf, start + RECORD_HEADER_BYTES);
-}
-
-/** A live job's reserve as the table holds it; equals reserveForRecord() of the record that set its state. */
-function reserveOf(t: JobTable, slot: number): number {
-  return RESERVE_BASE_BYTES + t.queues.bytes(t.queue[slot]) + t.types.bytes(t.type[slot]) + optionsBytesOf(t, slot);
-}
-
-/**
- * Packed bytes of a job's options: known from the record that carried them, else (a
- * table from a checkpoint) packed once and kept with them.
- */
-function optionsBytesOf(t: JobTable, slot: number): number {
-  const e = t.extras.get(slot);
-  if (e?.options === undefined) return 0;
-  return (e.optionsBytes ??= packedOptionsBytes(e.options));
-}
-
-/** reserveOf() summed over every live job: names by index (no string per job at 10M), options from the extras (live jobs only). */
-function reserveForAll(t: JobTable): number {
-  const qBytes: number[] = [];
-  const tBytes: number[] = [];
-  let total = 0;
-  t.forEachLive((slot) => {
-    const q = t.queue[slot];
-    const ty = t.type[slot];
-    total += RESERVE_BASE_BYTES + (qBytes[q] ??= t.queues.bytes(q)) + (tBytes[ty] ??= t.types.bytes(ty));
-  });
-  for (const slot of t.extras.keys()) total += optionsBytesOf(t, slot);
-  return total;
-}
-
 export class Store {
   readonly dir: string;
   readonly table: JobTable;
@@ -179,12 +129,8 @@ export class Store {
   fs: FsPort = nodeFs;
   /** Compaction work since open, for /metrics: segments retired, records copied forward. */
   readonly compactionStats = { segments: 0, jobs: 0, errors: 0, blobs: 0 };
-  /**
-   * How open() rebuilt the table: from a checkpoint plus the log after it, or a full scan
-   * (and why); `replayedBytes`, the log it replayed (after the checkpoint, or all of it):
-   * what a slow restart spent its replay on (the server logs it).
-   */
-  recovery: { from: "checkpoint" | "scan"; reason?: string; replayedBytes?: number } = { from: "scan" };
+  /** How open() rebuilt the table, and the log it replayed (recover-log.ts). */
+  recovery: Recovery = { from: "scan" };
   private readonly checkpoints: boolean;
   /**
    * Segments below this one were synced by syncLog in this process. 0 at open: a killed
@@ -311,7 +257,7 @@ export class Store {
     let reserve = 0;
     for (const f of frames) reserve += reserveForRecord(f);
     // A fold that grows a job's options grows its reserve too (applyMeta): room for that.
-    const growth = rewrites.length === 0 ? 0 : Math.max(0, this.reserveGrowth(rewrites.map((r) => r.slot), rewriteFrames));
+    const growth = rewrites.length === 0 ? 0 : Math.max(0, reserveGrowth(this.table, rewrites.map((r) => r.slot), rewriteFrames));
     const all = [...frames, ...rewriteFrames, ...blobFrames];
     const size = groupBytes(all) + growth;
     for (let wait = this.writer.ensureRoom(size + reserve); wait; wait = this.writer.ensureRoom(size + reserve)) await wait;
@@ -891,7 +837,7 @@ export class Store {
    * (LogWriter.refusalFor). For every write no reserve covers: its room was not kept.
    */
   private refuseIfFull(frames: readonly Buffer[], slots: readonly number[] = NO_SLOTS): void {
-    const growth = slots.length === 0 ? 0 : Math.max(0, this.reserveGrowth(slots, frames));
+    const growth = slots.length === 0 ? 0 : Math.max(0, reserveGrowth(this.table, slots, frames));
     const refusal = this.writer.refusalFor(groupBytes(frames) + growth);
     if (refusal) throw refusal;
   }
@@ -916,13 +862,6 @@ export class Store {
       offset += f.length;
     }
     return { locations, done };
-  }
-
-  /** What the reserve of `slots` grows by (net) if they are written as `frames` (JOB or META records). */
-  private reserveGrowth(slots: readonly number[], frames: readonly Buffer[]): number {
-    let growth = 0;
-    for (let i = 0; i < slots.length; i++) growth += reserveForRecord(frames[i]) - reserveOf(this.table, slots[i]);
-    return growth;
   }
 
   /**
@@ -987,137 +926,5 @@ function jobLocation(at: Location, frame: Buffer, payloadLength: number): Payloa
 /** Appended bytes that make the timer write a checkpoint without a seal. */
 const CHECKPOINT_AFTER_BYTES = 1024 * 1024;
 
-/**
- * Rebuild the table from the log, and its indexes: from the checkpoint and the log after
- * it when the checkpoint is usable, else from every segment.
- */
-async function recoverLog(
-  fs: FsPort, dir: string, segDir: string, segmentBytes: number, useCheckpoint: boolean, nowMs: () => number, verifyThreadBytes = Infinity,
-): Promise<{
-  table: JobTable; blobs: Map<string, BlobEntry>; scan: ScanResult; recovery: Store["recovery"];
-  /** The checkpoint's log position, when the table came from one. */
-  at?: { segment: number; offset: number };
-}> {
-  const fullScan = async (reason: string) => {
-    const table = new JobTable();
-    const blobs = new Map<string, BlobEntry>();
-    const scan = await scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table, blobs));
-    rebuildIndexes(table, nowMs());
-    return { table, blobs, scan, recovery: { from: "scan" as const, reason } };
-  };
-  if (useCheckpoint) {
-    const table = new JobTable();
-    const blobs = new Map<string, BlobEntry>();
-    // Once the header matches the log, the log before the checkpoint is read and verified
-    // while the checkpoint's chunks load (both mostly wait on reads); replay of the log
-    // after it waits for the load, and is dropped if the load fails.
-    let scanning: Promise<ScanResult | undefined> | undefined;
-    // Loaded when used, as its own chunk of the bundle, so that the worker file it starts
-    // sits beside it (verify-thread.ts).
-    const verifyBefore = fs === nodeFs ? (await import("./verify-thread.ts")).verifyOffThread(fs, segDir, segmentBytes, verifyThreadBytes) : undefined;
-    const loading: Promise<LoadedCheckpoint | string> = loadCheckpoint(fs, dir, table, blobs, (from) => {
-      const loadedWell = () => loading.then((r) => typeof r === "object", () => false); // a throw closes the scan's files too
-      scanning = scanSegments(fs, segDir, segmentBytes, createReplayVisitor(table, blobs), from, loadedWell, verifyBefore);
-      scanning.catch(() => {}); // awaited below, after the load: not an unhandled rejection meanwhile
-    });
-    const loaded = await loading;
-    const scan = await scanning;
-    let reason: string;
-    if (typeof loaded === "object") {
-      // Defined: a load that succeeded started the scan and let its gate through.
-      // Indexed while the log before the checkpoint may still be being verified on
-      // another thread: wasted only in the rare case that finds damage.
-      rebuildIndexes(table, nowMs());
-      let early: Damage[];
-      try {
-        early = (await scan!.verifying) ?? [];
-      } catch (err) {
-        for (const s of scan!.segments) await fs.close(s.fd).catch(() => {});
-        throw err;
-      }
-      scan!.damage.unshift(...early);
-      const before = scan!.damage.find((d) => d.segment < loaded.segment || (d.segment === loaded.segment && d.offset < loaded.offset));
-      if (!before) return { table, blobs, scan: scan!, recovery: { from: "checkpoint" }, at: loaded };
-      // The checkpoint stands for records that are damaged now: only a full scan knows
-      // what the log still says (and reports the damage as it always did).
-      for (const s of scan!.segments) await fs.close(s.fd).catch(() => {});
-      reason = `damage before the checkpoint (segment ${before.segment} offset ${before.offset})`;
-    } else {
-      reason = loaded;
-    }
-    return fullScan(reason);
-  }
-  return fullScan("checkpoints are off");
-}
-
-/** Log bytes after the checkpoint position (all of them after a full scan), up to the head. */
-function replayedBytes(scan: ScanResult, at: { segment: number; offset: number } | undefined): number {
-  let bytes = 0;
-  for (const s of scan.segments) {
-    const end = s.no === scan.headNo ? scan.cursor : s.bytes;
-    if (at === undefined || s.no > at.segment) bytes += end;
-    else if (s.no === at.segment) bytes += Math.max(0, end - at.offset);
-  }
-  return bytes;
-}
-
-async function readOrCreateMeta(fs: FsPort, dir: string, segmentBytes: number, nowMs: number): Promise<number> {
-  const file = path.join(dir, "meta.json");
-  let text: string | undefined;
-  try {
-    text = (await fs.readFile(file)).toString("utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-  if (text === undefined) {
-    if (!Number.isInteger(segmentBytes) || segmentBytes < MIN_SEGMENT_BYTES) {
-      throw new StorageError("io", `segment size must be at least ${MIN_SEGMENT_BYTES} bytes`);
-    }
-    await writeMeta(fs, file, { format: DIR_FORMAT_VERSION, segment_bytes: segmentBytes, created_at: nowMs });
-    return segmentBytes;
-  }
-  let meta: { format?: number; segment_bytes?: number };
-  try {
-    meta = JSON.parse(text) as typeof meta;
-  } catch (err) {
-    // Named, not JSON.parse's bare "Unexpected token…": which file, and why it matters.
-    const why = (err as Error).message.replace(/\s+/g, " ");
-    throw new StorageError("corrupt", `${file} is not valid JSON (${why}); it describes the data dir and cannot be guessed`);
-  }
-  if (meta === null || typeof meta !== "object" || !READABLE_DIR_FORMATS.includes(meta.format!)) {
-    throw new StorageError("corrupt", `${file}: unsupported format ${meta?.format} (this build reads formats ${READABLE_DIR_FORMATS.join(" and ")})`);
-  }
-  if (!Number.isInteger(meta.segment_bytes) || meta.segment_bytes! < SEGMENT_HEADER_BYTES) {
-    throw new StorageError("corrupt", `${file}: bad segment_bytes`);
-  }
-  // A format-1 dir reads as it is; from now on it may get shorter segments, which a
-  // format-1 build would misread: mark it, so such a build refuses it by name.
-  if (meta.format !== DIR_FORMAT_VERSION) await writeMeta(fs, file, { ...meta, format: DIR_FORMAT_VERSION });
-  return meta.segment_bytes!;
-}
-
-/**
- * Write meta.json so that a power cut leaves the old file or the new one, whole: the
- * bytes synced before the rename, the rename (and the `segments` dir made before it)
- * synced after. Runs when a dir is created or upgraded, never on the write path, so
- * buffered mode pays it too: without it a power cut soon after a dir was made left an
- * empty meta.json under its name (the rename reached the disk, the bytes did not), and
- * the store refused to open ("not valid JSON"), in fsync mode with acknowledged jobs in
- * its segments (test/storage/power-loss.test.ts).
- */
-async function writeMeta(fs: FsPort, file: string, meta: object): Promise<void> {
-  const tmp = file + ".tmp";
-  const bytes = Buffer.from(JSON.stringify(meta) + "\n");
-  const fd = await fs.open(tmp, "w");
-  try {
-    const written = await fs.writev(fd, [bytes], 0);
-    if (written !== bytes.length) throw new StorageError("io", `short write of ${tmp}: ${written} of ${bytes.length} bytes`);
-    await fs.fdatasync(fd);
-  } finally {
-    await fs.close(fd);
-  }
-  await fs.rename(tmp, file);
-  await fs.syncDir(path.dirname(file));
-}
 
 export const openStore = (options: StoreOptions): Promise<Store> => Store.open(options);
