@@ -11,7 +11,9 @@ import path from "node:path";
 import {
   type JobMeta, decodeErrorRecord, encodeBlobBody, encodeErrorBody, encodeJobGroup, encodeJobRecord, frameRecord, jobOptionsBytes, sealRecord,
 } from "./codec.ts";
-import { compactOldest, liveBytes, shouldCompact } from "./compaction.ts";
+import { liveBytes } from "./compaction.ts";
+import { CompactionLoop } from "./compaction-loop.ts";
+import { CheckpointPacer } from "./checkpoint-pacer.ts";
 import { StorageError } from "./errors.ts";
 import {
   DEFAULT_SEGMENT_BYTES, RECORD_BLOB, RECORD_BLOB_DELETE, RECORD_DELETE, RECORD_ERROR, RECORD_HEADER_BYTES, RECORD_JOB, RECORD_META, RECORD_RESET,
@@ -121,17 +123,14 @@ export class Store {
   /** Bumped by reset(): an insert appended before a reset must not be applied after it. */
   private epoch = 0;
   private closed = false;
-  private compacting: Promise<void> | undefined;
-  /** Open backups (snapshot.ts): compaction must not delete the segments they copy. */
-  private pauses = 0;
-  private resumed: (() => void)[] = [];
+  private readonly compaction: CompactionLoop;
   /** The fs port the store was opened with (snapshot.ts reads segments through it). */
   fs: FsPort = nodeFs;
   /** Compaction work since open, for /metrics: segments retired, records copied forward. */
   readonly compactionStats = { segments: 0, jobs: 0, errors: 0, blobs: 0 };
   /** How open() rebuilt the table, and the log it replayed (recover-log.ts). */
   recovery: Recovery = { from: "scan" };
-  private readonly checkpoints: boolean;
+  private readonly checkpoints: CheckpointPacer;
   /**
    * Segments below this one were synced by syncLog in this process. 0 at open: a killed
    * process may have left the page cache ahead of the disk.
@@ -139,27 +138,15 @@ export class Store {
   private logSyncedFrom = 0;
   /** Size of the checkpoint file (it counts towards disk use, compaction.ts). */
   checkpointBytes = 0;
-  private checkpointing: Promise<unknown> | undefined;
-  /** When the last background checkpoint finished, and how long it took (spacing them out). */
-  private lastCheckpoint = { at: 0, ms: 0, appended: 0 };
-  private checkpointTimer: NodeJS.Timeout | undefined;
-  /**
-   * Compaction moved jobs out of a segment and deleted it: the last checkpoint points
-   * into it, so a restart would scan every segment (format.md) until the next one is
-   * written. Without this flag a quiet store wrote none for as long as it stayed quiet:
-   * a crash test saw 19 of 21 restarts after compaction fall back to the full scan (at
-   * 10M jobs that is ~40 s instead of ~4).
-   */
-  private checkpointStale = false;
-  private checkpointEveryMs = 5_000;
   /** Where background failures (compaction) are reported; the store keeps serving. */
   onBackgroundError: (err: unknown) => void = () => {};
 
   private constructor(
     dir: string, table: JobTable, lock: DirLock, segments: SegmentSet, writer: LogWriter, reader: PayloadReader, damage: Damage[],
-    checkpoints: boolean,
+    checkpoints: boolean, checkpointEveryMs: number,
   ) {
-    this.checkpoints = checkpoints;
+    this.checkpoints = new CheckpointPacer(this, checkpoints, checkpointEveryMs);
+    this.compaction = new CompactionLoop(this, () => this.checkpoints.markStale());
     this.dir = dir;
     this.table = table;
     this.lock = lock;
@@ -212,7 +199,7 @@ export class Store {
         await fs.writev(seg.fd, [Buffer.alloc(torn.bytes)], torn.offset);
       }
       writer.init(scan.headNo, scan.cursor);
-      const store = new Store(dir, table, lock, segments, writer, reader, scan.damage, useCheckpoint);
+      const store = new Store(dir, table, lock, segments, writer, reader, scan.damage, useCheckpoint, options.checkpointEveryMs ?? 5_000);
       store.fs = fs;
       store.recovery = { ...recovery, replayedBytes: replayedBytes(scan, at) };
       store.checkpointBytes = await fs.size(path.join(dir, CHECKPOINT_FILE)).catch(() => 0);
@@ -226,8 +213,7 @@ export class Store {
       writer.reservedBytes += reserveForAll(table);
       segments.nextBytes = segments.sizeFor(liveBytes(store));
       await segments.prepareSpare();
-      store.checkpointEveryMs = options.checkpointEveryMs ?? 5_000;
-      store.startCheckpointTimer();
+      store.checkpoints.start();
       return store;
     } catch (err) {
       await opened?.close().catch(() => {});
@@ -605,67 +591,23 @@ export class Store {
 
   /**
    * Compact while disk use exceeds twice the live data (see compaction.ts). Runs in
-   * the background after a segment is sealed; one run at a time.
+   * the background after a segment is sealed; one run at a time (compaction-loop.ts).
    */
   scheduleCompaction(): Promise<void> {
-    // While a backup copies segments, compaction waits; the next seal tries again.
-    if (!this.compacting && !this.closed && this.pauses === 0) {
-      const run = async () => {
-        // At most one pass over the segments there were: a segment full of live jobs is
-        // copied to the head and frees nothing, and must not be copied round and round.
-        for (let n = this.segments.numbers().length; n > 0 && !this.closed; n--) {
-          // A spare still being made counts once it is there: judge with it.
-          await this.segments.idle();
-          if (this.closed || !shouldCompact(this)) break;
-          if (!(await compactOldest(this))) break;
-          this.checkpointStale = true;
-        }
-      };
-      // Cleared in a .finally callback, which runs after this assignment. (A finally
-      // block inside the async function ran first when there was nothing to compact:
-      // it cleared `compacting` synchronously, then the assignment stored the settled
-      // promise, and no seal ever started a compaction again.)
-      this.compacting = run().catch((err) => this.onBackgroundError(err)).finally(() => { this.compacting = undefined; });
-    }
-    return this.compacting ?? Promise.resolve();
+    return this.compaction.schedule();
   }
 
   /** Compact every sealed segment now (POST /compact, `zizq compact`). */
-  async compactAll(): Promise<void> {
-    // Run as the store's one compaction: close() waits for it (instead of closing the
-    // files under it), and a seal meanwhile does not start a background run that would
-    // copy the same oldest segment a second time.
-    // Both again after each wait: a background run may start while a pause ends.
-    while (this.compacting || this.pauses > 0) {
-      if (this.compacting) await this.compacting;
-      else await new Promise<void>((resolve) => this.resumed.push(resolve));
-    }
-    const head = this.writer.head.segment;
-    const run = (async () => {
-      while (!this.closed) {
-        const oldest = this.segments.numbers()[0];
-        if (oldest === undefined || oldest >= head) break;
-        if (!(await compactOldest(this))) break;
-        this.checkpointStale = true;
-      }
-    })();
-    this.compacting = run.catch(() => {}).finally(() => { this.compacting = undefined; });
-    await run;
+  compactAll(): Promise<void> {
+    return this.compaction.all();
   }
 
   /**
    * Stop compaction (a backup is copying segments) until the returned function is
    * called; resolves once any compaction already running has finished.
    */
-  async pauseCompaction(): Promise<() => void> {
-    this.pauses++;
-    while (this.compacting) await this.compacting;
-    let resumed = false;
-    return () => {
-      if (resumed) return;
-      resumed = true;
-      if (--this.pauses === 0) for (const wake of this.resumed.splice(0)) wake();
-    };
+  pauseCompaction(): Promise<() => void> {
+    return this.compaction.pause();
   }
 
   /** Resolves once everything appended so far is written. */
@@ -712,74 +654,24 @@ export class Store {
     this.logSyncedFrom = Math.max(this.logSyncedFrom, head);
   }
 
-  /**
-   * Write a checkpoint in the background after a segment sealed, or (checked every few
-   * seconds) once a MiB, or a sixteenth of the last checkpoint's size, was appended since
-   * the last one: a restart then replays at most that much log. Spaced out so that
-   * checkpoints take at most a tenth of the time, never more than one at a time.
-   */
+  /** Write a checkpoint in the background if one is due after a seal (checkpoint-pacer.ts). */
   scheduleCheckpoint(): void {
-    if (!this.checkpoints || this.checkpointing || this.closed) return;
-    if (this.writer.appendedBytes === this.lastCheckpoint.appended) return;
-    const since = Date.now() - this.lastCheckpoint.at;
-    if (since < Math.max(this.checkpointEveryMs, 10 * this.lastCheckpoint.ms)) return;
-    const started = Date.now();
-    const appended = this.writer.appendedBytes;
-    // Until a checkpoint is in place, the log it would cover stays owed, and a stale one
-    // (after a compaction) stays stale: an attempt given up or failed must not leave the
-    // next check thinking the old one is still good. Attempts are spaced all the same.
-    const stale = this.checkpointStale;
-    this.checkpointStale = false;
-    let covered = this.lastCheckpoint.appended;
-    this.checkpointing = writeCheckpoint(this)
-      .then((written) => {
-        if (written) covered = appended;
-        else this.checkpointStale ||= stale;
-      }, (err) => {
-        this.checkpointStale ||= stale;
-        this.onBackgroundError(err);
-      })
-      .finally(() => {
-        this.lastCheckpoint = { at: Date.now(), ms: Date.now() - started, appended: covered };
-        this.checkpointing = undefined;
-      });
-  }
-
-  private startCheckpointTimer(): void {
-    if (!this.checkpoints) return;
-    this.checkpointTimer = setInterval(() => this.checkpointIfDue(), this.checkpointEveryMs);
-    this.checkpointTimer.unref();
+    this.checkpoints.schedule();
   }
 
   /** The timer's check: start a background checkpoint once enough log was appended. */
   checkpointIfDue(): void {
-    // A sixteenth of the checkpoint's size: each one costs O(jobs) of CPU (a 10M-job
-    // checkpoint every few seconds took a fifth of a core from the workload), while a
-    // restart replays at most that much log after it (~0.3 s at 10M jobs).
-    const after = Math.max(CHECKPOINT_AFTER_BYTES, this.checkpointBytes / 16);
-    if (this.checkpointStale || this.writer.appendedBytes - this.lastCheckpoint.appended >= after) this.scheduleCheckpoint();
+    this.checkpoints.ifDue();
   }
 
-  /**
-   * Count the log this open replayed as appended since the last checkpoint. Without it a
-   * process only counts its own appends: a server killed again and again before it
-   * appended enough never wrote a checkpoint, and each restart replayed more log than
-   * the one before (a 10M-job dir restarted 1.6M acks after its checkpoint).
-   */
+  /** Count the log this open replayed as appended since the last checkpoint (CheckpointPacer.creditReplayed). */
   creditReplayed(bytes: number): void {
-    this.lastCheckpoint = { ...this.lastCheckpoint, appended: this.lastCheckpoint.appended - bytes };
+    this.checkpoints.creditReplayed(bytes);
   }
 
   /** Write a checkpoint now (tests, benches); false if this attempt was given up. */
-  async checkpoint(): Promise<boolean> {
-    while (this.checkpointing) await this.checkpointing;
-    const run = writeCheckpoint(this);
-    this.checkpointing = run.catch(() => {});
-    try {
-      return await run;
-    } finally {
-      this.checkpointing = undefined;
-    }
+  checkpoint(): Promise<boolean> {
+    return this.checkpoints.now();
   }
 
   get isClosed(): boolean {
@@ -794,13 +686,13 @@ export class Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.checkpointTimer);
-    await this.compacting;
+    this.checkpoints.stop();
+    await this.compaction.running;
     await this.writer.idle();
-    await this.checkpointing;
+    await this.checkpoints.running;
     // The next start reads this instead of every segment. A failure only costs that
     // start a full scan.
-    if (this.checkpoints) await writeCheckpoint(this, true).catch(() => false);
+    if (this.checkpoints.enabled) await writeCheckpoint(this, true).catch(() => false);
     await this.segments.close();
     this.reader.clear();
     this.lock.release();
@@ -922,9 +814,6 @@ function jobLocation(at: Location, frame: Buffer, payloadLength: number): Payloa
     recordLength: frame.length,
   };
 }
-
-/** Appended bytes that make the timer write a checkpoint without a seal. */
-const CHECKPOINT_AFTER_BYTES = 1024 * 1024;
 
 
 export const openStore = (options: StoreOptions): Promise<Store> => Store.open(options);
