@@ -24,6 +24,7 @@ import { type FsPort, nodeFs } from "./fs-port.ts";
 import type { JobTable } from "./job-table.ts";
 import { type DirLock, lockDir } from "./lock.ts";
 import { type Location, LogWriter } from "./log-writer.ts";
+import { LogSync } from "./log-sync.ts";
 import { PayloadReader } from "./payload-reader.ts";
 import type { Damage } from "./recover.ts";
 import { type Recovery, recoverLog, replayedBytes } from "./recover-log.ts";
@@ -110,11 +111,7 @@ export class Store {
   /** How open() rebuilt the table, and the log it replayed (recover-log.ts). */
   recovery: Recovery = { from: "scan" };
   private readonly checkpoints: CheckpointPacer;
-  /**
-   * Segments below this one were synced by syncLog in this process. 0 at open: a killed
-   * process may have left the page cache ahead of the disk.
-   */
-  private logSyncedFrom = 0;
+  private readonly logSync = new LogSync(this);
   /** Size of the checkpoint file (it counts towards disk use, compaction.ts). */
   checkpointBytes = 0;
   /** Where background failures (compaction) are reported; the store keeps serving. */
@@ -356,42 +353,13 @@ export class Store {
   }
 
   /**
-   * Make the log written so far durable, bytes and segment names, before a checkpoint is:
-   * the checkpoint points at payloads and error records in it, and a power cut that kept
-   * the checkpoint but not those records served payloads of zeros and undecodable error
-   * records (test/storage/power-loss.test.ts). A zero-filled end of a sealed segment reads
-   * as its end, so the check of the log before P (recover.ts) cannot see what is missing.
-   *
-   * Up to the head as it is now, not only to P: the chunks are fuzzy, and hold states
-   * applied while they were encoded (a job inserted, an error record added) whose records
-   * are after P. Replay after P cannot restore those when the power cut lost them; synced
-   * only up to P, a buffered-mode cut kept the checkpoint, lost the job's record after P,
-   * and the store served the checkpoint's pointer into zeros.
-   *
-   * Segments from the one the last call synced up to the head:
-   * writes only go to the head, and compaction's copies are synced as they are written.
-   * Then their names: buffered mode syncs no dir when it activates a segment, so a cut
-   * could keep the synced bytes of a segment and lose its rename (open then deletes it as a
-   * spare, or finds a gap), and jobs acknowledged long before the checkpoint were gone or
-   * deleted ones back (bench/reliability/power-loss.ts, buffered mode). So a completed
-   * checkpoint is a point before which nothing is lost, in every mode. Off the write path,
-   * once per checkpoint: an fdatasync per segment written since the last one (usually
-   * one), one dir sync (none when every name is synced already: the fsync modes).
-   * Checkpoints call it before they are written, compaction before it deletes a segment.
+   * Make the log written so far durable, bytes and segment names, up to the head as it is
+   * now (log-sync.ts says why each). Checkpoints call it before they are written,
+   * compaction before it deletes a segment.
    * Requires: every append the caller's state may reflect has landed (writer.flush).
    */
-  async syncLog(): Promise<void> {
-    const head = this.writer.head.segment;
-    for (const no of this.segments.numbers()) {
-      const seg = this.segments.get(no);
-      if (no < this.logSyncedFrom || no > head || !seg) continue;
-      const failed = this.writer.syncFailure(no);
-      if (failed) throw failed;
-      // Compaction may retire (and close) an old segment meanwhile: then it needs nothing.
-      await this.fs.fdatasync(seg.fd).catch((err: unknown) => { if (this.segments.get(no) === seg) throw err; });
-    }
-    await this.segments.syncNames();
-    this.logSyncedFrom = Math.max(this.logSyncedFrom, head);
+  syncLog(): Promise<void> {
+    return this.logSync.sync();
   }
 
   /** Write a checkpoint in the background if one is due after a seal (checkpoint-pacer.ts). */
