@@ -105,7 +105,7 @@ export async function loadCheckpoint(
     if (!mark || mark.segmentCrc !== header.segmentCrc || mark.tailCrc !== header.tailCrc || mark.tailBytes !== header.tailBytes) {
       return `the log does not match the checkpoint at segment ${header.segment} offset ${header.offset}`;
     }
-    // The caller may start reading the log before the chunks are in (store.ts, recoverLog).
+    // The caller may start reading the log before the chunks are in (recover-log.ts, recoverLog).
     onPosition?.({ segment: header.segment, offset: header.offset });
     // About one job per 60 bytes: size the table and its id index once, instead of
     // growing them (a copy of every column each step) on the way.

@@ -204,7 +204,7 @@ export function packedOptionsBytes(options: Record<string, unknown> | undefined)
   return options && Object.keys(options).length > 0 ? packValue(options).length : 0;
 }
 
-// The two readers below run per job on every enqueue (the completion reserve, store.ts):
+// The two readers below run per job on every enqueue (the completion reserve, _reserve.ts):
 // plain byte reads, ~5 ns a job where readUInt16LE/readUInt32LE took ~40 (their argument
 // checks); the offsets are always in range, the record having been just written or checked.
 

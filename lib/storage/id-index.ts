@@ -113,7 +113,7 @@ export function formatId(words: Uint32Array, at: number): string {
 
 /**
  * Write the 25 ASCII chars of words[at..at+3] into buf at offset. No string is made: a
- * bulk delete writes ~1M ids this way (store.ts removeChunk).
+ * bulk delete writes ~1M ids this way (store-remove.ts removeChunk).
  */
 export function writeIdAscii(words: Uint32Array, at: number, buf: Uint8Array, offset: number): void {
   let w0 = words[at];

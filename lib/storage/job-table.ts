@@ -32,7 +32,7 @@ export interface SlotExtras {
   options?: Record<string, unknown>;
   /**
    * Bytes `options` take packed in a record (the completion reserve counts them), when
-   * known: set from the record that carried them, else computed on first use (store.ts
+   * known: set from the record that carried them, else computed on first use (_reserve.ts
    * optionsBytesOf), and kept while the same options object stays.
    */
   optionsBytes?: number;
