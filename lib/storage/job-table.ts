@@ -7,12 +7,14 @@
 // id-index.ts) cost ~90 bytes per job and nothing for the GC to trace. Rare fields
 // (options, retention stamps, error locations) live in a sparse Map.
 //
-// Invariant: a freed slot is not reused until the id-order array no longer lists it
-// (compactOrder), so a slot number read from that array always means one job.
+// Invariant: a freed slot is not reused until the id-order array (id-order.ts) no longer
+// lists it (compactOrder), so a slot number read from that array always means one job.
 
 import type { JobMeta } from "./codec.ts";
 import { STATUS_FREE, STATUS_IN_FLIGHT, STATUS_READY, STATUS_SCHEDULED } from "./format.ts";
 import { IdIndex, compareWords, formatId, parseId } from "./id-index.ts";
+import { IdOrder } from "./id-order.ts";
+import { layOutColumns } from "./_table-layout.ts";
 import { NameTable } from "./name-table.ts";
 import { ReadyIndex } from "./priority-index.ts";
 import { IndexedHeap } from "./indexed-heap.ts";
@@ -86,8 +88,6 @@ export interface ReadyDiversion {
 
 const NONE = Number.NaN;
 const DOUBLE_UNTIL = 1 << 20;
-/** Bytes a slot takes over all columns (growTo checks the sum). */
-const SLOT_BYTES = 8 + 8 + 16 + 4 * 12 + 2 + 1;
 
 export class JobTable {
   capacity = 0;
@@ -167,16 +167,10 @@ export class JobTable {
    * Slots in ascending id order, including freed ones until the next compaction. A
    * column of the table's buffer: a slot is listed at most once, so it never outgrows it.
    */
-  private order = new Int32Array(0);
-  private orderLength = 0;
-  private orderSorted = true;
+  private readonly order = new IdOrder(this);
   /** Slots [unindexedFrom, unindexedTo) restored but not yet in the id index (-1: none). */
   private unindexedFrom = -1;
   private unindexedTo = -1;
-  /** Bumped whenever entries of the order array move (orderMoves, for a checkpoint's copy). */
-  private orderMoveCount = 0;
-  /** Bumped whenever compactOrder() drops freed slots. */
-  private orderEpoch = 0;
 
   /**
    * Doubling up to 1M slots, then +25% a step: at 10M jobs doubling would leave up to
@@ -192,46 +186,9 @@ export class JobTable {
     if (n > this.capacity) this.growTo(Math.ceil(n / 1024) * 1024);
   }
 
-  /**
-   * Every column is a view into one ArrayBuffer, widest first (for alignment). Why one:
-   * from ~400k slots it is above glibc's largest mmap threshold (32 MiB), so it is
-   * mmapped and goes back to the OS when a grow frees it. Sixteen separate columns of
-   * 1–32 MiB came from malloc's heap instead, whose holes stayed resident
-   * (bench/table-memory.ts; docs/decisions.md, "Job table").
-   */
+  /** Move every column into a buffer for `cap` slots (_table-layout.ts). */
   private growTo(cap: number): void {
-    const buffer = new ArrayBuffer(cap * SLOT_BYTES);
-    let at = 0;
-    type Column = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array;
-    const moved = <T extends Column>(old: T, perSlot = 1, fill?: number): T => {
-      const b = new (old.constructor as new (buf: ArrayBuffer, offset: number, length: number) => T)(buffer, at, cap * perSlot);
-      at += b.byteLength;
-      b.set(old);
-      if (fill !== undefined) b.fill(fill, old.length);
-      return b;
-    };
-    this.readyAt = moved(this.readyAt);
-    this.dequeuedAt = moved(this.dequeuedAt);
-    this.idw = moved(this.idw, 4);
-    this.attempts = moved(this.attempts);
-    this.queue = moved(this.queue);
-    this.type = moved(this.type);
-    this.paySeg = moved(this.paySeg);
-    this.payOff = moved(this.payOff);
-    this.payLen = moved(this.payLen);
-    this.recOff = moved(this.recOff);
-    this.next = moved(this.next, 1, -1);
-    this.prev = moved(this.prev, 1, -1);
-    // Not filled with -1: ScheduledHeap.remove checks that the heap holds the slot at the
-    // position it reads, so a slot never pushed may read 0. Filling it touched 4 bytes a
-    // slot of capacity that only scheduled jobs use (42 MB resident at a 10M load).
-    this.heapPos = moved(this.heapPos);
-    this.gen = moved(this.gen);
-    this.order = moved(this.order);
-    this.priority = moved(this.priority);
-    this.status = moved(this.status, 1, STATUS_FREE);
-    if (at !== buffer.byteLength) throw new Error(`job table layout: ${at} of ${buffer.byteLength} bytes`);
-    this.capacity = cap;
+    layOutColumns(this, this.order, cap);
   }
 
   /** The job's id string (made on demand: ~0.6 µs). */
@@ -278,7 +235,7 @@ export class JobTable {
     this.assign(slot, meta, optionsBytes);
     this.setLocation(slot, location, true);
     this.size++;
-    this.addToOrder(slot);
+    this.order.add(slot);
     return slot;
   }
 
@@ -314,7 +271,8 @@ export class JobTable {
     // A chunk lists its jobs in id order: append them to the order array in one copy
     // when they also follow its last entry (they do, unless slots were reused meanwhile).
     const { queue, type, paySeg, payOff, payLen, recOff, idw, slotById } = this;
-    let ordered = this.orderSorted && (this.orderLength === 0 || n === 0 || this.compare(this.order[this.orderLength - 1], base) < 0);
+    const order = this.order;
+    let ordered = order.sorted && (order.length === 0 || n === 0 || this.compare(order.slots[order.length - 1], base) < 0);
     for (let i = 1; ordered && i < n; i++) if (compareWords(idw, (base + i - 1) * 4, (base + i) * 4) >= 0) ordered = false;
     // In order, each id is above every id before it, so none can be a duplicate: the ids
     // are indexed later, all at once (indexRestored → addNewRange, one sorted sweep),
@@ -365,11 +323,11 @@ export class JobTable {
     if (run > 0) this.countInSegment(runSegment, run);
     this.liveRecordBytes += bytes;
     if (ordered) {
-      const { order, orderLength } = this;
-      for (let i = 0; i < n; i++) order[orderLength + i] = base + i;
-      this.orderLength += n;
+      const { slots, length } = order;
+      for (let i = 0; i < n; i++) slots[length + i] = base + i;
+      order.length += n;
     } else {
-      for (let i = 0; i < n; i++) this.addToOrder(base + i);
+      for (let i = 0; i < n; i++) order.add(base + i);
     }
     // intern() above took one reference per name; the jobs hold qRefs/tRefs of them.
     q.forEach((idx, i) => { this.queues.retain(idx, qRefs[i]); this.queues.release(idx); });
@@ -382,38 +340,6 @@ export class JobTable {
     if (this.unindexedFrom >= 0) this.slotById.addNewRange(this.unindexedFrom, this.unindexedTo);
     this.unindexedFrom = -1;
     this.unindexedTo = -1;
-  }
-
-  /**
-   * Keep the id-order array sorted as jobs arrive. New ids are the largest and append;
-   * one that arrives late (two bulk enqueues finishing in the other order) is placed by
-   * binary search, so a later listing never has to sort a million entries. During
-   * replay (indexing off) late ids are common (compaction copies): append, sort once.
-   */
-  private addToOrder(slot: number): void {
-    // Never full: it lists each slot at most once (growTo sizes it with the table). A
-    // write past its end would be dropped silently, so a broken invariant throws.
-    if (this.orderLength === this.order.length) throw new Error("job table: id order array full");
-    const n = this.orderLength++;
-    if (n === 0 || this.compare(this.order[n - 1], slot) < 0) {
-      this.order[n] = slot;
-      return;
-    }
-    if (!this.indexing || !this.orderSorted) {
-      this.order[n] = slot;
-      this.orderSorted = false;
-      return;
-    }
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.compare(this.order[mid], slot) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    this.order.copyWithin(lo + 1, lo, n);
-    this.order[lo] = slot;
-    this.orderMoveCount++;
   }
 
   /**
@@ -537,7 +463,7 @@ export class JobTable {
       if (e) (extras ??= new Map()).set(slot, e);
       this.drop(slot);
     }
-    return { statuses, extras, orderEpoch: this.orderEpoch };
+    return { statuses, extras, orderEpoch: this.order.epoch };
   }
 
   /** Undo hold(slots): the slots' other fields were untouched while held. */
@@ -553,7 +479,7 @@ export class JobTable {
       this.slotById.add(slot);
       this.size++;
       // The order array dropped the freed slot if it was compacted meanwhile.
-      if (held.orderEpoch !== this.orderEpoch) this.addToOrder(slot);
+      if (held.orderEpoch !== this.order.epoch) this.order.add(slot);
       this.index(slot);
     }
   }
@@ -741,8 +667,8 @@ export class JobTable {
    * Compacts first when a third of the entries are dead or order was broken.
    */
   orderedSlots(): Int32Array {
-    if (!this.orderSorted || this.pendingFree.length * 3 > this.orderLength) this.compactOrder();
-    return this.order.subarray(0, this.orderLength);
+    if (!this.order.sorted || this.pendingFree.length * 3 > this.order.length) this.compactOrder();
+    return this.order.slots.subarray(0, this.order.length);
   }
 
   /**
@@ -752,29 +678,18 @@ export class JobTable {
    * compaction moves entries.
    */
   idOrderView(): Int32Array {
-    if (!this.orderSorted) this.compactOrder();
-    return this.order.subarray(0, this.orderLength);
+    if (!this.order.sorted) this.compactOrder();
+    return this.order.slots.subarray(0, this.order.length);
   }
 
   /** Bumped whenever entries of the id order move (see idOrderView). */
   get orderMoves(): number {
-    return this.orderMoveCount;
+    return this.order.moves;
   }
 
   /** Drop freed slots from the order array (then they may be reused), sorting if needed. */
   private compactOrder(): void {
-    let n = 0;
-    for (let i = 0; i < this.orderLength; i++) {
-      const slot = this.order[i];
-      if (this.status[slot] !== STATUS_FREE) this.order[n++] = slot;
-    }
-    this.orderLength = n;
-    this.orderEpoch++;
-    this.orderMoveCount++;
-    if (!this.orderSorted) {
-      this.order.subarray(0, n).sort((a, b) => this.compare(a, b));
-      this.orderSorted = true;
-    }
+    this.order.compact(this.status);
     this.freeSlots.adopt(this.pendingFree);
   }
 
