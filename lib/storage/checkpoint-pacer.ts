@@ -99,6 +99,9 @@ export class CheckpointPacer {
   /** Write a checkpoint now (tests, benches); false if this attempt was given up. */
   async now(): Promise<boolean> {
     while (this.running) await this.running;
+    // Closed while it waited: close() writes the last checkpoint itself, and a second one
+    // beside it would write the same checkpoint.tmp (seen by the queue power-loss harness).
+    if (this.store.isClosed) return false;
     const run = writeCheckpoint(this.store);
     this.running = run.catch(() => {});
     try {

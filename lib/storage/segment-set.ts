@@ -368,7 +368,14 @@ export class SegmentSet {
 
   async close(): Promise<void> {
     await this.preparing?.catch(() => {});
-    for (const segment of this.active.values()) await this.fs.close(segment.fd).catch(() => {});
+    // Each segment leaves the set before its fd is closed (as in retire): a read meanwhile
+    // (a batched enqueue's fold reading the open batch job as the store closes) then finds
+    // no segment, not a closed fd whose number the process may already have reused for
+    // another file or a socket.
+    for (const [no, segment] of [...this.active]) {
+      this.active.delete(no);
+      await this.fs.close(segment.fd).catch(() => {});
+    }
     const claimed = [...this.claimed.values()].filter((c): c is Spare => typeof c === "object");
     for (const spare of [...this.spares, ...claimed]) {
       await this.fs.close(spare.fd).catch(() => {});
