@@ -152,13 +152,15 @@ export class Ledger {
    * Watch `store` for RESET records. The record's append resolves before the reset's own
    * continuation clears memory, and after every write appended before it was applied: a
    * callback on it sees the state as of the record, in log order with every other answer.
-   * (A wrapper of the public appendGroup: the harness's only hook into the store.)
+   * (A wrapper of the log writer's public append, which every store write goes through:
+   * the harness's only hook into the store. A RESET record is appended alone.)
    */
   watchResets(store: Store, landed: () => void): void {
-    const append = store.appendGroup.bind(store);
-    store.appendGroup = (frames, sync) => {
-      const r = append(frames, sync);
-      if (frames.length !== 1 || !frames[0].equals(RESET_FRAME)) return r;
+    const writer = store.writer;
+    const append = writer.append.bind(writer);
+    writer.append = (record, sync) => {
+      const r = append(record, sync);
+      if (!record.equals(RESET_FRAME)) return r;
       void r.done.then(() => {
         const snapshot = new Map<number, JobState>();
         for (const slot of store.table.slotById.values()) {
