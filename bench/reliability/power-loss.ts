@@ -26,7 +26,6 @@
 
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import path from "node:path";
 import type { JobMeta } from "../../lib/storage/codec.ts";
 import { BLOB_NAMESPACE_QUEUE, STATUS_IN_FLIGHT, STATUS_READY } from "../../lib/storage/format.ts";
 import { type Store, openStore } from "../../lib/storage/store.ts";

@@ -3,7 +3,7 @@
 // §4.1–4.2). Jobs are put in flight through a real take stream.
 
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { eventually, startServer } from "../helpers/server.ts";
 import { ack, assertError, count, enqueue, getJob, openTake, req, uniq, type Json, type TakeStream, sharedServer } from "./_client.ts";
 

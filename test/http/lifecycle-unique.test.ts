@@ -3,10 +3,10 @@
 // helper's expressions, sealing, closing on take, 422 for bad expressions).
 
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { eventually, startServer } from "../helpers/server.ts";
 import { tmpDir } from "../helpers/tmp.ts";
-import { assertError, count, enqueue, getJob, openTake, req, uniq, type Json, type TakeStream, sharedServer } from "./_client.ts";
+import { assertError, count, getJob, openTake, req, uniq, type Json, type TakeStream, sharedServer } from "./_client.ts";
 
 const { s, open } = sharedServer();
 

@@ -3,7 +3,7 @@
 // through take), DELETE one and by filter, and POST /reset.
 
 import assert from "node:assert/strict";
-import { before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { startServer } from "../helpers/server.ts";
 import { ack, assertError, count, enqueue, enqueueBulk, getJob, openTake, req, uniq, type Json, type Reply, type TakeStream, sharedServer } from "./_client.ts";
 

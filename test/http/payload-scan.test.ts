@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { decode, encode } from "@msgpack/msgpack";
+import { encode } from "@msgpack/msgpack";
 import { ByteSink, writeJsonAsMsgpack } from "../../lib/http/_json-msgpack.ts";
 import { encodeMsgpack, RawJson } from "../../lib/http/codec.ts";
 import { EACH, type MemberPath, jsonMemberSpans, jsonSpanText } from "../../lib/http/_json-scan.ts";

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { after, describe, it } from "node:test";
 import { encodeJobRecord } from "../../lib/storage/codec.ts";
-import { RECORD_HEADER_BYTES, RECORD_JOB, RECORD_TXN, SEGMENT_HEADER_BYTES } from "../../lib/storage/format.ts";
+import { RECORD_JOB, RECORD_TXN, SEGMENT_HEADER_BYTES } from "../../lib/storage/format.ts";
 import { openStore } from "../../lib/storage/store.ts";
 import { newJob, readyMeta, recordsOf, segmentPath, slotOf } from "../helpers/storage.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
