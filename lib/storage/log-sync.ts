@@ -43,12 +43,8 @@ export class LogSync {
     const store = this.store;
     const head = store.writer.head.segment;
     for (const no of store.segments.numbers()) {
-      const seg = store.segments.get(no);
-      if (no < this.syncedFrom || no > head || !seg) continue;
-      const failed = store.writer.syncFailure(no);
-      if (failed) throw failed;
-      // Compaction may retire (and close) an old segment meanwhile: then it needs nothing.
-      await store.fs.fdatasync(seg.fd).catch((err: unknown) => { if (store.segments.get(no) === seg) throw err; });
+      if (no < this.syncedFrom || no > head) continue;
+      await store.writer.fdatasyncSegment(no, false);
     }
     await store.segments.syncNames();
     this.syncedFrom = Math.max(this.syncedFrom, head);

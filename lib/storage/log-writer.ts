@@ -311,16 +311,25 @@ export class LogWriter {
     for (const older of [...this.unsynced]) {
       if (older >= no) continue;
       this.unsynced.delete(older);
-      if (this.backgroundSync?.segment === older) await this.backgroundSync.done;
-      const failed = this.backgroundFailures.get(older);
-      if (failed) {
-        this.backgroundFailures.delete(older);
-        throw failed;
-      }
-      const segment = this.set.get(older);
-      // Compaction may retire (and close) it meanwhile: then it needs nothing.
-      if (segment) await this.fs.fdatasync(segment.fd).catch((err: unknown) => { if (this.set.get(older) === segment) throw err; });
+      await this.fdatasyncSegment(older, true);
     }
+  }
+
+  /**
+   * fdatasync segment `no`, for the roll (syncOlderThan) and the checkpoint's log sync
+   * (log-sync.ts): after a background sync of it in flight, whose failure it reports
+   * instead (`report`: the roll, which then forgets it; a checkpoint only refuses).
+   * Nothing if compaction retired (and closed) the segment meanwhile: it needs nothing.
+   */
+  async fdatasyncSegment(no: number, report: boolean): Promise<void> {
+    if (this.backgroundSync?.segment === no) await this.backgroundSync.done;
+    const failed = this.backgroundFailures.get(no);
+    if (failed) {
+      if (report) this.backgroundFailures.delete(no);
+      throw failed;
+    }
+    const segment = this.set.get(no);
+    if (segment) await this.fs.fdatasync(segment.fd).catch((err: unknown) => { if (this.set.get(no) === segment) throw err; });
   }
 
   /**

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, it } from "node:test";
 import { type Store, openStore } from "../../lib/storage/store.ts";
-import { FaultyFs } from "../helpers/faulty-fs.ts";
+import { FaultyFs, gate } from "../helpers/faulty-fs.ts";
 import { eventually } from "../helpers/server.ts";
 import { newJob } from "../helpers/storage.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
@@ -65,6 +65,22 @@ it("a failed background sync fails the write that rolls past it and a checkpoint
     // Reported once: later writes go on.
     await store.insert([newJob(n++, {}, 1000)], false);
     assert.equal(store.writer.syncFailure(1), undefined);
+  } finally {
+    await store.close();
+  }
+});
+
+it("a checkpoint's log sync waits for a background sync in flight and reports its failure", async () => {
+  const fs = new FaultyFs();
+  const store = await open(fs);
+  try {
+    const held = gate();
+    const reached = fs.failSync({ kind: "eio", gate: held.promise });
+    await fillSegmentOne(store, 20 * 1024);
+    await reached; // the background sync is in flight, its EIO still to come
+    const sync = store.syncLog();
+    held.open();
+    await assert.rejects(sync, /EIO|I\/O/i);
   } finally {
     await store.close();
   }
