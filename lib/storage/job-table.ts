@@ -283,28 +283,8 @@ export class JobTable {
       if (this.unindexedFrom < 0) this.unindexedFrom = base;
       this.unindexedTo = base + n;
     }
-    // One queue (and one type) for the whole chunk is the rule, jobs being in runs of
-    // one name: a fill and a count, not a lookup and an increment per job.
-    if (q.length === 1) {
-      queue.fill(q[0], base, base + n);
-      qRefs[0] = n;
-    } else {
-      for (let i = 0; i < n; i++) {
-        const k = queues[i];
-        queue[base + i] = q[k];
-        qRefs[k]++;
-      }
-    }
-    if (ty.length === 1) {
-      type.fill(ty[0], base, base + n);
-      tRefs[0] = n;
-    } else {
-      for (let i = 0; i < n; i++) {
-        const k = types[i];
-        type[base + i] = ty[k];
-        tRefs[k]++;
-      }
-    }
+    fillNames(queue, base, n, q, queues, qRefs);
+    fillNames(type, base, n, ty, types, tRefs);
     if (!ordered) for (let slot = base; slot < base + n; slot++) slotById.add(slot);
     let bytes = 0;
     // Locals: the calls in the loop keep V8 from hoisting field loads (~0.3 µs a job at 10M).
@@ -703,5 +683,23 @@ export class JobTable {
   clear(): void {
     for (const slot of [...this.slotById.values()]) this.free(slot);
     this.compactOrder();
+  }
+}
+
+/**
+ * A checkpoint chunk's name column: slots [base, base+n) get `names[picks[i]]`, and
+ * `refs[k]` counts the jobs naming `names[k]`. One name for the whole chunk is the rule,
+ * jobs being in runs of one name: a fill and a count, not a lookup and an increment per job.
+ */
+function fillNames(column: Uint32Array, base: number, n: number, names: readonly number[], picks: Uint32Array, refs: Uint32Array): void {
+  if (names.length === 1) {
+    column.fill(names[0], base, base + n);
+    refs[0] = n;
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    const k = picks[i];
+    column[base + i] = names[k];
+    refs[k]++;
   }
 }
