@@ -57,6 +57,8 @@ export class LogWriter {
   private readonly written = new Map<number, number>();
   /** Segments written to since their last fdatasync by this writer (syncOlderThan). */
   private readonly unsynced = new Set<number>();
+  /** Every segment before this one has a durable name (syncOlderThan); 0 after open, where none is taken as durable. */
+  private namedBefore = 0;
   /** Buffered mode: bytes written into `syncSegment` since its last background sync began. */
   private bytesSinceSync = 0;
   private syncSegment = 0;
@@ -305,13 +307,24 @@ export class LogWriter {
    * fired without its jobs (bench/reliability/power-loss-queue.ts, buffered mode). With
    * this, what a cut keeps of the log is a prefix up to a gap in the newest segment,
    * where the scan stops. Cost: one fdatasync per segment roll, in buffered mode only.
-   * Invariant: no segment is written while an older one holds unsynced bytes.
+   * Their names too (buffered mode syncs no dir at activation): a disk that orders name
+   * changes as POSIX allows could keep the rename of segment N+1 and lose that of N, and
+   * open, which deletes a `spare-*` file and reads on past a missing segment, served N+1's
+   * records without N's (a unique key's new job without the delete that freed it, a bulk
+   * enqueue in part; bench/reliability/power-loss-queue.ts, buffered/posix, and
+   * test/storage/power-loss.test.ts). One dir sync per roll, and after open.
+   * Invariant: no segment is written while an older one holds unsynced bytes or an
+   * unsynced name.
    */
   private async syncOlderThan(no: number): Promise<void> {
     for (const older of [...this.unsynced]) {
       if (older >= no) continue;
       this.unsynced.delete(older);
       await this.fdatasyncSegment(older, true);
+    }
+    if (no > this.namedBefore) {
+      await this.set.syncNames();
+      this.namedBefore = no;
     }
   }
 
