@@ -1,7 +1,8 @@
 // The judge of the queue power-loss harness (power-loss-queue.ts states the rules): opens
 // one materialised image as a server would (from its checkpoint, or by full scan, the
 // clock at the cut), compares what it serves with the ledger of the live run
-// (_queue-workload.ts), probes unique keys and a take stream, and reopens.
+// (_queue-workload.ts), probes unique keys and a take stream, and reopens. Budget rules:
+// _queue-budget-judge.ts.
 
 import assert from "node:assert/strict";
 import { STATUS_IN_FLIGHT, STATUS_READY } from "../../lib/storage/format.ts";
@@ -9,7 +10,9 @@ import { type Store, openStore } from "../../lib/storage/store.ts";
 import { ManualClock } from "../../lib/queue/clock.ts";
 import { Queue } from "../../lib/queue/queue.ts";
 import { inScope } from "../../lib/queue/unique.ts";
+import type { Binding } from "../../lib/queue/budget-policy.ts";
 import type { Taken } from "./_power-cuts.ts";
+import { judgeBindings, judgeTokens, parkedByTokens } from "./_queue-budget-judge.ts";
 import { CRON_ENTRIES, CRON_GROUP, type CronEntryState, type JobState, KEYS, type Ledgers, type Served, comparable, serve, userView, whole } from "./_queue-model.ts";
 import { type Mode, queueOptionsFor, storeOptionsFor } from "./_queue-options.ts";
 import type { WorkloadRun } from "./_queue-workload.ts";
@@ -18,8 +21,8 @@ export interface JudgeCounts {
   opened: number;
   /** Jobs judged over all opens: as last acknowledged, as a write in flight, an older written state (buffered), checked against a checkpoint (buffered). */
   jobs: { acked: number; inFlight: number; older: number; checkpointed: number; cron: number; retried: number };
-  /** Probes after recovery: unique-key enqueues, jobs taken and acked. */
-  probes: { unique: number; duplicates: number; taken: number };
+  /** Probes after recovery: unique-key enqueues, jobs taken and acked, ready jobs left parked by time_based budgets' tokens. */
+  probes: { unique: number; duplicates: number; taken: number; parked: number };
 }
 
 export function createJudge(seed: number, mode: Mode, world: WorkloadRun["world"], counts: JudgeCounts) {
@@ -63,19 +66,25 @@ export function createJudge(seed: number, mode: Mode, world: WorkloadRun["world"
         if (r.duplicate) counts.probes.duplicates++;
         assert.equal(r.duplicate, holders.length > 0, `${label}: unique key ${key} (${scope}) ${r.duplicate ? "blocked an enqueue with no job holding it" : `did not block an enqueue though ${holders.map((s) => store.table.idOf(s)).join(", ")} hold it`}`);
       }
-      // ---- every ready job of an unpaused queue is handed out, and its ack lands
+      // ---- every ready job of an unpaused queue is handed out, and its ack lands, but for
+      // those the tokens of their time_based budgets (full at the recovery clock) leave parked
       queue.scheduler.tick();
-      const readyIds: string[] = [];
+      const readySlots: number[] = [];
       const recovered = new Map([...store.table.slotById.values()].map((slot) => [store.table.idOf(slot), store.table.meta(slot)]));
       for (const slot of store.table.slotById.values()) {
-        if (store.table.status[slot] === STATUS_READY && !queue.pauses.paused.has(store.table.queues.name(store.table.queue[slot]))) readyIds.push(store.table.idOf(slot));
+        if (store.table.status[slot] === STATUS_READY && !queue.pauses.paused.has(store.table.queues.name(store.table.queue[slot]))) readySlots.push(slot);
       }
+      const readyIds = readySlots.map((slot) => store.table.idOf(slot));
+      const policies = new Map(queue.budgets.list().map((v) => [v.key, { allocation: v.allocation, strategy: v.strategy }]));
+      const parked = new Set([...parkedByTokens(store, readySlots, policies, label)].map((slot) => store.table.idOf(slot)));
+      const expected = readyIds.filter((id) => !parked.has(id));
       // Acked as they come: a concurrency budget hands out only as many as it allows.
       const got: string[] = [];
       let fresh: string[] = [];
       const taker = queue.take({ prefetch: 0, deliver: ({ job }) => { got.push(job.id); fresh.push(job.id); return true; } });
       const deadline = Date.now() + 60_000;
-      while (got.length < readyIds.length && Date.now() < deadline) {
+      // A few turns past the last one expected: a job handed out beyond what its tokens pay shows.
+      for (let extra = 5; (got.length < expected.length && Date.now() < deadline) || extra-- > 0;) {
         if (fresh.length > 0) {
           const ids = fresh;
           fresh = [];
@@ -85,7 +94,9 @@ export function createJudge(seed: number, mode: Mode, world: WorkloadRun["world"
         }
       }
       if (fresh.length > 0) assert.deepEqual(await queue.completeMany({ ids: fresh }), []);
-      assert.deepEqual([...got].sort(), [...readyIds].sort(), `${label}: a take stream after recovery got other jobs than the ready ones`);
+      judgeTokens(got.map((id) => ({ id, binding: (recovered.get(id)?.options?.budgets as Binding[] | undefined)?.[0] })), policies, label);
+      assert.deepEqual([...got].sort(), [...expected].sort(), `${label}: a take stream after recovery got other jobs than the ready ones${parked.size > 0 ? ` (less ${[...parked].join(", ")}, which their time_based budgets' tokens leave parked)` : ""}`);
+      counts.probes.parked += parked.size;
       // In (priority, id) order, the jobs no budget parks (all ready from the start).
       const free = got.map((id) => recovered.get(id)!).filter((m) => m.options?.budgets === undefined);
       for (let i = 1; i < free.length; i++) {
@@ -210,13 +221,8 @@ export function createJudge(seed: number, mode: Mode, world: WorkloadRun["world"
       const live = KEYS[key] === "exists" ? holders : holders.filter((s) => s.meta.status <= STATUS_IN_FLIGHT);
       assert.ok(live.length <= 1, `${where}: unique key ${key} (${KEYS[key]}) is held by ${live.length} jobs: ${live.map((s) => `${s.meta.id} (tag ${JSON.parse(s.payload).n}, status ${s.meta.status})`).join(", ")}`);
     }
-    // ---- a budget an unfinished job draws on exists (made in the same write as its first job)
-    for (const s of [...served.jobs.values()]) {
-      if (s.meta.status > STATUS_IN_FLIGHT) continue;
-      for (const b of (s.meta.options?.budgets ?? []) as { key: string }[]) {
-        assert.ok(served.budgets.has(b.key), `${where}: job ${s.meta.id} draws on budget ${b.key}, which is not there`);
-      }
-    }
+    // ---- a budget an unfinished job draws on exists, and covers its cost
+    judgeBindings(served, where);
     // ---- pauses and the cron group: blobs
     const servedCronAt: number[] = [];
     for (const [key, e] of blobs) {

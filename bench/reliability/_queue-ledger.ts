@@ -25,6 +25,8 @@ export class Ledger {
   /** RESET records seen landing, and every job's state at each (before memory was cleared). */
   resetsLanded = 0;
   private readonly preReset: Map<number, JobState>[] = [];
+  /** Every blob's value at each RESET record (before memory was cleared). */
+  private readonly preResetBlobs: Map<string, string | undefined>[] = [];
   /** Called when the next RESET record lands, after the snapshot (answers the reset). */
   onResetLanded: (() => void) | undefined;
   private readonly clock: Clock;
@@ -128,17 +130,27 @@ export class Ledger {
     };
   }
 
-  /** Issue a write on a blob (a pause, the cron group): answered with the store it landed in (undefined: gone). */
+  /**
+   * Issue a write on a blob (a pause, the cron group, a budget): answered with the store it
+   * landed in (undefined: gone). As issueJobs, a reset may land while it is in flight: the
+   * blob there when it is answered was written after the RESET record (which drops every
+   * blob), and answers follow log order; a blob gone was written before it, and left the
+   * value it had when the record landed. Requires: no other write on `key` is in flight
+   * but a reset's, so what the store holds when it is answered is this write's.
+   */
   issueBlob(key: string) {
     const e = this.blobs.get(key)!;
     e.versions.push(UNFILLED);
     const at = e.versions.length - 1;
     e.pending.add(at);
+    const epoch = this.resetsLanded;
     return {
       answer: (store: Store | undefined) => {
-        e.versions[at] = store ? blobOf(store, key) : undefined;
+        const value = store ? blobOf(store, key) : undefined;
+        const afterReset = this.resetsLanded !== epoch && value !== undefined;
+        e.versions[at] = this.resetsLanded !== epoch && store && !afterReset ? this.preResetBlobs[epoch].get(key) : value;
         e.pending.delete(at);
-        e.acked = Math.max(e.acked, at + 1);
+        e.acked = afterReset ? at + 1 : Math.max(e.acked, at + 1);
         this.answered++;
       },
       unwritten: () => {
@@ -169,6 +181,7 @@ export class Ledger {
           if (typeof p.n === "number") snapshot.set(p.n, s);
         }
         this.preReset[this.resetsLanded] = snapshot;
+        this.preResetBlobs[this.resetsLanded] = new Map([...this.blobs.keys()].map((k) => [k, blobOf(store, k)]));
         this.resetsLanded++;
         landed();
         this.onResetLanded?.();

@@ -1,12 +1,13 @@
 // The ledger of the queue power-loss harness (power-loss-queue.ts): what the workload
 // (_queue-workload.ts) issued and was told, per job (keyed by the tag in its payload) and
-// per blob (pauses, the cron group), frozen at each sampled cut; and what a recovered
-// store serves, in the same terms, for the judge (_queue-judge.ts).
+// per blob (pauses, the cron group, the budgets), frozen at each sampled cut; and what a
+// recovered store serves, in the same terms, for the judge (_queue-judge.ts).
 
 import type { JobMeta } from "../../lib/storage/codec.ts";
 import { unpackValue } from "../../lib/storage/codec.ts";
 import { BLOB_NAMESPACE_BUDGET, BLOB_NAMESPACE_CRON, BLOB_NAMESPACE_QUEUE } from "../../lib/storage/format.ts";
 import type { Store } from "../../lib/storage/store.ts";
+import type { BudgetPolicy } from "../../lib/queue/budget-bucket.ts";
 import { viewOfMeta } from "../../lib/queue/job.ts";
 
 export const SEGMENT_BYTES = 64 * 1024;
@@ -14,7 +15,18 @@ export const QUEUES = ["a", "b"];
 export const PAUSE_NAMES = ["a", "b", "x"];
 /** Unique keys by scope: the workload uses each key with one scope only, so "held" has one meaning per key. */
 export const KEYS: Record<string, "queued" | "active" | "exists"> = { q0: "queued", q1: "queued", a0: "active", a1: "active", e0: "exists", e1: "exists" };
-export const BUDGET_KEYS = ["w0", "w1"];
+/**
+ * The budgets jobs draw on (one binding a job), each made by the create_with of the first
+ * request naming it, with this policy; PUT and PATCH /budgets/{key} may then give any of
+ * them another policy, strategy included (_queue-budget-work.ts).
+ */
+export const BUDGETS: Record<string, BudgetPolicy> = {
+  w0: { allocation: 3, strategy: { type: "while_in_flight" } },
+  w1: { allocation: 3, strategy: { type: "while_in_flight" } },
+  t0: { allocation: 2, strategy: { type: "time_based", duration_ms: 3000 } },
+  t1: { allocation: 3, strategy: { type: "time_based", duration_ms: 2000, burst: 1 } },
+};
+export const BUDGET_KEYS = Object.keys(BUDGETS);
 /** Batched jobs (API.md §4.4): up to 3 items a batch; a fold keeps the open job's tag. */
 export const BATCH_KEYS = ["bk0", "bk1"];
 export const batchOf = (key: string) => ({ key, when: "(($existing.items | length) + ($new.items | length)) <= 3", fold: "$existing | .items += $new.items" });
@@ -91,7 +103,7 @@ export function userView(s: JobState | undefined, nowMs: number): { view: string
 }
 export const whole = (u: ReturnType<typeof userView>): string => (u ? `${u.view} payload ${u.payload.slice(0, 60)} errors ${JSON.stringify(u.errors)}` : "absent");
 
-/** What a recovered store serves: jobs by tag, cron jobs by entry, the blobs we write. */
+/** What a recovered store serves: jobs by tag, cron jobs by entry, the blobs we write (`pause:`, `cron:`, `budget:` + name). */
 export interface Served {
   jobs: Map<number, JobState>;
   cron: Map<string, JobState[]>;
@@ -111,7 +123,10 @@ export function serve(store: Store): Served {
   }
   for (const [k, v] of store.blobsIn(BLOB_NAMESPACE_QUEUE)) out.blobs.set(`pause:${k}`, JSON.stringify(unpackValue(v)));
   for (const [k, v] of store.blobsIn(BLOB_NAMESPACE_CRON)) out.blobs.set(`cron:${k}`, JSON.stringify(unpackValue(v)));
-  for (const k of store.blobsIn(BLOB_NAMESPACE_BUDGET).keys()) out.budgets.add(k);
+  for (const [k, v] of store.blobsIn(BLOB_NAMESPACE_BUDGET)) {
+    out.budgets.add(k);
+    out.blobs.set(`budget:${k}`, JSON.stringify(unpackValue(v)));
+  }
   return out;
 }
 
@@ -125,9 +140,11 @@ export function snapshotOf(store: Store, id: string): JobState | undefined {
   return slot === undefined ? undefined : stateOf(store, slot);
 }
 
+const NAMESPACES: Record<string, number> = { pause: BLOB_NAMESPACE_QUEUE, cron: BLOB_NAMESPACE_CRON, budget: BLOB_NAMESPACE_BUDGET };
+
 export function blobOf(store: Store, key: string): string | undefined {
   const [kind, name] = key.split(":");
-  const bytes = store.blobsIn(kind === "cron" ? BLOB_NAMESPACE_CRON : BLOB_NAMESPACE_QUEUE).get(name);
+  const bytes = store.blobsIn(NAMESPACES[kind]).get(name);
   return bytes === undefined ? undefined : JSON.stringify(unpackValue(bytes));
 }
 

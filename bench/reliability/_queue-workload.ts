@@ -1,7 +1,8 @@
 // The live side of the queue power-loss harness (power-loss-queue.ts): a seeded workload
 // drives a Queue over a store on the simulated disk with a manual clock, up to 4
 // operations in flight, and keeps the ledger (_queue-ledger.ts) of every write it issued
-// and every answer it got. Lease expiries and abandon kills: _queue-abandons.ts.
+// and every answer it got. Lease expiries and abandon kills: _queue-abandons.ts; budget
+// bindings and policy writes: _queue-budget-work.ts.
 
 import assert from "node:assert/strict";
 import { STATUS_COMPLETED, STATUS_DEAD, STATUS_READY } from "../../lib/storage/format.ts";
@@ -15,6 +16,8 @@ import { T0 } from "../../test/helpers/storage.ts";
 import { tmpDir } from "../../test/helpers/tmp.ts";
 import { type Taken, sampleCuts } from "./_power-cuts.ts";
 import { Abandons } from "./_queue-abandons.ts";
+import { cronTicker } from "./_queue-cron-ticker.ts";
+import { BudgetWork, type BudgetWrites } from "./_queue-budget-work.ts";
 import { Ledger } from "./_queue-ledger.ts";
 import { type Mode, backgroundSyncs, queueOptionsFor, storeOptionsFor } from "./_queue-options.ts";
 import {
@@ -53,7 +56,7 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
   const clock = new ManualClock(T0);
   const liveDir = tmpDir("zizq-power-queue-live-");
   const pfs = new PowerLossFs(liveDir, names);
-  const ledger = new Ledger([...PAUSE_NAMES.map((n) => `pause:${n}`), `cron:${CRON_GROUP}`], clock);
+  const ledger = new Ledger([...PAUSE_NAMES.map((n) => `pause:${n}`), `cron:${CRON_GROUP}`, ...BUDGET_KEYS.map((k) => `budget:${k}`)], clock);
   const { jobs, blobs, atomics } = ledger;
   const idToTag = new Map<string, number>();
   const failures: string[] = [];
@@ -76,6 +79,8 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
   /** Jobs with no write in flight that exist now (by their last answered write). */
   const idle = (): number[] => [...jobs].filter(([n, e]) => !busy(e) && e.id !== undefined && current(n) !== undefined).map(([n]) => n);
   const heldIdle = (): string[] => [...held].filter((id) => idToTag.has(id) && !busy(jobs.get(idToTag.get(id)!)!));
+  /** Idle jobs that are queued (scheduled or ready, or taken: a take writes nothing) by their last answered write. */
+  const queued = (): number[] => idle().filter((t) => { const v = current(t); return v !== UNFILLED && v !== undefined && v.meta.status <= STATUS_READY; });
   /** Present, idle jobs a retry may take: dead, or completed and retained, and not past purge_at. */
   const retryable = (): number[] => idle().filter((n) => {
     const v = current(n) as JobState;
@@ -88,6 +93,10 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
   const held = new Set<string>();
   // ---- lease expiries and abandon kills: the workload's own count, checked against the queue's
   const abandons = new Abandons({ ledger, clock, idToTag, held, failures, count, where: () => `seed ${seed} step ${step}` });
+  const budgetWork = new BudgetWork({
+    ledger, random, count, restarts: () => restarts,
+    refusedByRestart: (err, began) => restarts !== began && isClosedRefusal(err) && (count("refusedByRestart"), true),
+  });
   const openTaker = (queue: Queue): { taker: Taker; leaseMs: number } => {
     const leaseMs = pick(LEASES_MS);
     const taker = queue.take({ queues: QUEUES, prefetch: 6, leaseMs, deliver: ({ job }) => { held.add(job.id); return true; } });
@@ -122,7 +131,7 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
   const dropStream = () => abandons.dropStream(live.store, live.queue, live.taker);
 
   let nextTag = 1;
-  const jobBody = (n: number, batched = false): Record<string, unknown> => {
+  const jobBody = (n: number, budgetWrites: BudgetWrites, batched = false): Record<string, unknown> => {
     const body: Record<string, unknown> = {
       type: "t", queue: pick(QUEUES), priority: Math.floor(random() * 4),
       payload: { n, items: [n], pad: "p".repeat(chance(0.1) ? 1500 + Math.floor(random() * 2500) : Math.floor(random() * 300)) },
@@ -138,8 +147,9 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
     if (chance(0.5)) body.retry_limit = Math.floor(random() * 3);
     if (chance(0.3)) body.backoff = { exponent: 1, base_ms: Math.floor(random() * 3000), jitter_ms: 0 };
     if (chance(0.5)) body.retention = { completed_ms: pick([0, 1500, 60_000]), dead_ms: pick([0, 2000, 60_000]) };
-    // A concurrency budget, made by the first enqueue that names it (in its own write).
-    if (chance(0.15)) body.budgets = [{ key: pick(BUDGET_KEYS), cost: 1, create_with: { allocation: 3, strategy: { type: "while_in_flight" } } }];
+    // A budget (concurrency or drip), made by the first request that names it (in its own write).
+    const binding = chance(0.25) ? budgetWork.binding(live.queue, budgetWrites) : undefined;
+    if (binding) body.budgets = [binding];
     return body;
   };
   const answerEnqueue = (store: Store, tags: number[], results: EnqueueResult[]) => (n: number): JobState | undefined => {
@@ -185,7 +195,8 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
   };
   const enqueueTags = async (tags: number[], bulk: boolean, batched = false): Promise<void> => {
     const { store, queue } = live;
-    const bodies = tags.map((n) => jobBody(n, batched));
+    const budgetWrites: BudgetWrites = new Map();
+    const bodies = tags.map((n) => jobBody(n, budgetWrites, batched));
     let targets = batchTargets(bodies);
     if (!targets) {
       for (const b of bodies) delete b.batch;
@@ -204,6 +215,7 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
         count("refusedByRestart");
         answer.unwritten();
         rewritten.unwritten();
+        budgetWork.unwritten(budgetWrites);
         return;
       }
       throw err;
@@ -215,6 +227,7 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
     answer.answer();
     rewritten.fill((n) => snapshotOf(store, jobs.get(n)!.id!), () => false);
     rewritten.answer();
+    budgetWork.answer(budgetWrites, store);
   };
 
   const work: Record<string, () => Promise<void>> = {
@@ -271,7 +284,7 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
     },
     async patch() {
       const { store, queue } = live;
-      const n = pick(idle().filter((t) => { const v = current(t); return v !== UNFILLED && v !== undefined && v.meta.status <= STATUS_READY; }));
+      const n = pick(queued());
       const id = jobs.get(n)!.id!;
       const w = issueJobs([n], "patch");
       const body = chance(0.5) ? { priority: Math.floor(random() * 4) } : { ready_at: clock.now() + Math.floor(random() * 3000) - 1000 };
@@ -303,6 +316,14 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
         : queue.retryMany({ ids }, body).then((k) => { ops.retried = (ops.retried ?? 0) + k; });
       await settled(w, write, (n) => snapshotOf(store, jobs.get(n)!.id!), () => false);
     },
+    /** Rebind a queued job not on the take stream (_queue-budget-work.ts). */
+    async rebind() {
+      const { store, queue } = live;
+      const n = pick(queued().filter((t) => !held.has(jobs.get(t)!.id!)));
+      const id = jobs.get(n)!.id!;
+      const w = issueJobs([n], "rebind");
+      await budgetWork.rebind(store, queue, id, (write) => settled(w, write, () => snapshotOf(store, id)));
+    },
     async heartbeat() {
       const id = pick(heldIdle());
       live.queue.heartbeat(id);
@@ -333,20 +354,6 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
       });
     },
   };
-  // The queue's own CronScheduler is stopped (its timer runs on real time, against the
-  // manual clock); a twin of it (its prototype: the same book and enqueue path, not
-  // stopped) fires when the workload says so, so every firing is in the ledger.
-  const tickers = new WeakMap<Queue, Queue["cronScheduler"]>();
-  function cronTicker(queue: Queue): Queue["cronScheduler"] {
-    let t = tickers.get(queue);
-    if (!t) {
-      t = Object.create(queue.cronScheduler) as Queue["cronScheduler"];
-      (t as unknown as { stopped: boolean }).stopped = false;
-      tickers.set(queue, t);
-    }
-    return t;
-  }
-
   const inFlight = new Set<Promise<void>>();
   const checkpoints = new Set<Promise<void>>();
   /** Every op answered, and every lease expiry and abandon kill (answered by an event). */
@@ -399,7 +406,7 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
           const op = pick(["enqueue", "enqueueBatched", "enqueueBatched", "enqueueBulk", "ack", "nack", "remove", "patch"]);
           if ((op === "ack" || op === "nack") && heldIdle().length === 0) continue;
           if (op === "remove" && idle().length === 0) continue;
-          if (op === "patch" && !idle().some((t) => (current(t) as JobState).meta.status <= STATUS_READY)) continue;
+          if (op === "patch" && queued().length === 0) continue;
           run(op, work[op]);
         }
       }
@@ -428,6 +435,7 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
       count("clock");
       clock.advance(100 + Math.floor(random() * 2500));
       live.queue.scheduler.tick();
+      live.queue.budgets.gate.tick(); // drip wake-ups due at the new time
       abandons.fireLeases(live.store, live.queue);
     } else if (r < 0.13) {
       run("reap", async () => { await live.queue.reap(); });
@@ -442,6 +450,10 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
       if (PAUSE_NAMES.some((p) => !busy(blobs.get(`pause:${p}`)!))) run("pause", work.pause);
     } else if (r < 0.21) {
       if (!cronBusy()) run("cron", work.cron);
+    } else if (r < 0.235) {
+      if (budgetWork.idleKeys().length > 0) run("budget", () => budgetWork.policyWrite(live.store, live.queue));
+    } else if (r < 0.25) {
+      if (queued().some((t) => !held.has(jobs.get(t)!.id!))) run("rebind", work.rebind);
     } else if (r < 0.42) {
       run("enqueue", work.enqueue);
     } else if (r < 0.49) {
@@ -458,7 +470,7 @@ export async function runWorkload(o: { seed: number; mode: Mode; names: NamesMod
       if (retryable().length > 0) run("retry", work.retry);
     } else if (r < 0.93) {
       if (idle().length > 0) run("remove", work.remove);
-    } else if (idle().some((t) => { const v = current(t); return v !== UNFILLED && v !== undefined && v.meta.status <= STATUS_READY; })) {
+    } else if (queued().length > 0) {
       run("patch", work.patch);
     }
     if (inFlight.size >= 4 || (inFlight.size > 0 && chance(0.3))) await Promise.race(inFlight);

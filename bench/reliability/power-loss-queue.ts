@@ -127,7 +127,7 @@ export async function runQueuePowerLoss(options: QueuePowerLossOptions): Promise
   const live = await runWorkload({ seed, mode, names, steps, cuts: options.cuts ?? 40 });
   const result: QueuePowerLossResult = {
     seed, mode, names, steps, acked: live.acked, ops: live.ops, moments: live.moments, cuts: live.taken.length, images: 0, opened: 0, fromCheckpoint: 0, failedImages: 0,
-    jobs: { acked: 0, inFlight: 0, older: 0, checkpointed: 0, cron: 0, retried: 0 }, probes: { unique: 0, duplicates: 0, taken: 0 },
+    jobs: { acked: 0, inFlight: 0, older: 0, checkpointed: 0, cron: 0, retried: 0 }, probes: { unique: 0, duplicates: 0, taken: 0, parked: 0 },
     fsCalls: live.pfs.counts, segmentsRetired: live.segmentsRetired, failures: live.failures,
   };
   if (result.failures.length > 0) return result;
