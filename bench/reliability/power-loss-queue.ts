@@ -2,8 +2,13 @@
 // (lib/queue/queue.ts) over a Store on the simulated disk of test/helpers/power-loss-fs.ts,
 // with a manual clock, up to 4 operations in flight: enqueue (single and bulk; unique keys
 // in all three scopes; ready_at in the future; retry limits, backoff and retention;
-// batches, whose folds rewrite the open batch job; a concurrency budget made by
-// create_with), take (one take stream at a time, as a worker holds it, with a lease of
+// batches, whose folds rewrite the open batch job; a budget binding, cost 1 or 2, made by
+// create_with: two concurrency budgets and two `time_based` drip buckets, one with a
+// burst), budget policy writes through Queue.budgets (POST, PUT, PATCH: allocation, burst
+// set or cleared, duration, a strategy switch, `{}`; DELETE; refusals included: 409 while
+// jobs draw on it, 422 from the shrink guard), rebinds of queued jobs to one budget or
+// none (Queue.mutateJobBudgets, as PUT /jobs/{id}/budgets, create_with in the same write),
+// take (one take stream at a time, as a worker holds it, with a lease of
 // 0, 1.5 s or 4 s; --max-abandons 2), ack (single and bulk), nack (retry, retry_at, kill),
 // heartbeats, lease expiries (the workload fires the LeaseBook at the manual clock), dropped
 // streams (abandonments; the 2nd kills the job), retries of dead and retained completed
@@ -29,20 +34,29 @@
 //  fsync mode (enqueue and write sync): every job is in the state of its last
 //    acknowledged write (in log order), or of a write still in flight on it at the cut
 //    (an enqueue not yet answered may be there or not; a duplicate answer wrote
-//    nothing); pause states and the cron group likewise (last answered, or in flight).
+//    nothing); pause states, the cron group and each budget likewise (last answered, or
+//    in flight): a budget is served with exactly the policy and timestamps of that
+//    write (a policy write, or the enqueue or rebind whose create_with made it), or is
+//    absent if that write deleted it or a reset did.
 //  buffered mode: every job served is exactly as one write issued for it left it (view,
 //    payload and error records together: a cut keeps a prefix of the log), or absent;
 //    and nothing acknowledged before the last completed checkpoint (which syncs the log
-//    before it) is older or absent unless a later write made it so. Pause states and the
-//    cron group likewise. (Cross-job checks below hold in every mode: a prefix of the
-//    log never shows a later write without an earlier one.)
+//    before it) is older or absent unless a later write made it so. Pause states, the
+//    cron group and budgets likewise (a budget as one write issued for it left it, and
+//    not older than the last completed checkpoint). (Cross-job checks below hold in every
+//    mode: a prefix of the log never shows a later write without an earlier one.)
 //  enqueue-fsync mode (`--enqueue-commit-mode fsync`, other writes buffered): as
 //    buffered, and an answered enqueue that created a job is there (in a state written
 //    for it) unless a write since removed it (an ack, a delete, a death, a reset, a purge).
 //  all modes:
 //   - no job comes back in flight (leases are not stored: a worker's jobs are ready
 //     again after a restart, attempts unchanged), and a take stream then gets every
-//     ready job of an unpaused queue;
+//     ready job of an unpaused queue but those its time_based budgets' tokens leave
+//     parked. Tokens are not stored (API-budgets.md §2.11): every budget is loaded full
+//     at the recovery clock, and the judge's clock stands still (no drip). So the jobs
+//     handed out that draw on a time_based budget cost at most its capacity, and are
+//     exactly those a full bucket pays for, best (priority, id) first, a head it cannot
+//     pay blocking the rest of its (budget, queue) group (§2.7, strict FIFO);
 //   - attempts and error history agree, retries included: a job served with k error
 //     records has them for attempts 1..k, and k - attempts is 0 or the number of records
 //     it had when one of its retries issued before the cut was made (a retry sets
@@ -57,8 +71,9 @@
 //     is in the key's scope (API.md §4.3; a retried job takes its key back); an `active`
 //     key has at most one unfinished job, an `exists` key at most one job;
 //   - a bulk enqueue, and a bulk retry, is all or nothing: of the jobs it changed and
-//     nothing was written on since, all or none are as it left them; a budget an
-//     unfinished job draws on exists;
+//     nothing was written on since, all or none are as it left them;
+//   - a budget an unfinished job draws on exists, and its capacity covers the job's cost
+//     (the delete and shrink guards, §2.9–2.10: else the job is never handed out);
 //   - after recovery, jobs no budget parks are handed out in (priority, id) order;
 //   - writes made after recovery (the probes, acks of everything taken) survive a clean
 //     reopen, which serves the same.
@@ -67,8 +82,9 @@
 //  appended before the close lands and is answered (and judged as above), one not yet
 //  appended (waiting for a lock) is refused ("store is closed") and wrote nothing. A
 //  reset lands each write in flight before or after its RESET record, whole: the ledger
-//  takes a job's state when the RESET record lands (before memory is cleared) as the
-//  state a write appended before it left, and orders answers by the log.
+//  takes a job's (a blob's) state when the RESET record lands (before memory is cleared)
+//  as the state a write appended before it left, and orders answers by the log (a blob
+//  there when its write is answered after a reset landed was written after the record).
 //
 //  Checked live, against the workload's own count: the queue kills a job at exactly its
 //  2nd abandonment (dropped stream or expired lease, counts cleared by a retry, a reset
@@ -77,8 +93,12 @@
 // Half the seeds (2, 3, 6, 7, …) sync the head in the background every 8 KiB, as buffered
 // mode does every 8 MiB of a big store's segments (log-writer.ts, syncInBackground).
 //
-// Not exercised: `time_based` budgets, write errors (EIO, ENOSPC) with power loss, the
-// cron and lease timers themselves (the workload fires both, the clock being manual).
+// Not exercised: token state across a cut (not stored, so a restart forgives spending,
+// §2.11: nothing to judge beyond the full bucket at recovery), the drip after recovery
+// (the judge's clock stands still; the live workload's drip runs on its manual clock,
+// unjudged), jobs drawing on several budgets, budgets in cron templates, the bulk
+// job-budget routes, write errors (EIO, ENOSPC) with power loss, the cron, lease and drip
+// timers themselves (the workload fires them, the clock being manual).
 //
 // `npm run reliability -- --only power-loss-queue` runs the long version; the reduced one
 // is test/queue/power-loss-queue.test.ts.
@@ -107,7 +127,7 @@ export interface QueuePowerLossResult extends JudgeCounts {
   mode: string;
   names: NamesModel;
   steps: number;
-  /** Operations answered (each enqueue, ack, nack, delete, retry, pause, cron write, reset, lease expiry, kill). */
+  /** Operations answered (each enqueue, ack, nack, delete, retry, pause, cron write, budget write, rebind, reset, lease expiry, kill). */
   acked: number;
   ops: Record<string, number>;
   moments: number;
