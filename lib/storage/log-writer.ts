@@ -312,7 +312,8 @@ export class LogWriter {
    * open, which deletes a `spare-*` file and reads on past a missing segment, served N+1's
    * records without N's (a unique key's new job without the delete that freed it, a bulk
    * enqueue in part; bench/reliability/power-loss-queue.ts, buffered/posix, and
-   * test/storage/power-loss.test.ts). One dir sync per roll, and after open.
+   * test/storage/power-loss.test.ts). The dir sync runs in the background from the
+   * activation on (SegmentSet.syncNamesOlderThan), so the roll rarely waits for it.
    * Invariant: no segment is written while an older one holds unsynced bytes or an
    * unsynced name.
    */
@@ -323,7 +324,7 @@ export class LogWriter {
       await this.fdatasyncSegment(older, true);
     }
     if (no > this.namedBefore) {
-      await this.set.syncNames();
+      await this.set.syncNamesOlderThan(no);
       this.namedBefore = no;
     }
   }

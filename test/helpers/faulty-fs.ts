@@ -39,6 +39,9 @@ export class FaultyFs implements FsPort {
   private readonly paths = new Map<number, string>();
   writeFaults: Fault[] = [];
   syncFaults: Fault[] = [];
+  /** Faults for directory syncs (the first armed one hits the next syncDir; `match` is not used). */
+  dirSyncFaults: Fault[] = [];
+  dirSyncs = 0;
   /** Calls that reached numbered segment files (not spares being preallocated). */
   writes = 0;
   syncs = 0;
@@ -52,9 +55,14 @@ export class FaultyFs implements FsPort {
     return this.arm(this.syncFaults, fault);
   }
 
+  failSyncDir(fault: Fault): Promise<void> {
+    return this.arm(this.dirSyncFaults, fault);
+  }
+
   clear(): void {
     this.writeFaults = [];
     this.syncFaults = [];
+    this.dirSyncFaults = [];
   }
 
   private arm(list: Fault[], fault: Fault): Promise<void> {
@@ -137,5 +145,14 @@ export class FaultyFs implements FsPort {
   readFile = nodeFs.readFile;
   writeFile = nodeFs.writeFile;
   size = nodeFs.size;
-  syncDir = nodeFs.syncDir;
+
+  async syncDir(dir: string): Promise<void> {
+    this.dirSyncs++;
+    const fault = this.dirSyncFaults[0];
+    if (fault && !fault.persistent) this.dirSyncFaults.shift();
+    fault?.reached?.();
+    if (fault?.gate) await fault.gate;
+    if (fault && fault.kind !== "pass") throw errno(fault.kind === "enospc" ? "ENOSPC" : "EIO", "fsync");
+    return nodeFs.syncDir(dir);
+  }
 }

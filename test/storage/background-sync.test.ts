@@ -2,7 +2,9 @@
 // so the sync a segment roll must wait for (roll-order.test.ts) finds little left to
 // write. A background sync's failure is not lost: the kernel reports a write-back error
 // to one fdatasync only, so the roll past that segment fails (as a failed roll sync does)
-// and a checkpoint's log sync does not count the segment synced.
+// and a checkpoint's log sync does not count the segment synced. The segment names, which
+// the roll needs durable too (power-loss.test.ts), are synced in the background from
+// each activation on, with the same rule for a failure.
 
 import assert from "node:assert/strict";
 import { after, it } from "node:test";
@@ -81,6 +83,29 @@ it("a checkpoint's log sync waits for a background sync in flight and reports it
     const sync = store.syncLog();
     held.open();
     await assert.rejects(sync, /EIO|I\/O/i);
+  } finally {
+    await store.close();
+  }
+});
+
+it("a new segment's name is synced in the background, and a failure of that sync fails the roll past it", async () => {
+  const fs = new FaultyFs();
+  const store = await open(fs);
+  try {
+    let n = 1;
+    await store.insert([newJob(n++, {}, 1000)], false);
+    const reached = fs.failSyncDir({ kind: "eio" });
+    while (store.writer.head.segment === 1) await store.insert([newJob(n++, {}, 1000)], false);
+    // No roll past segment 2 yet: only its activation can have started this dir sync.
+    await reached;
+    let failed: unknown;
+    while (store.writer.head.segment === 2) {
+      await store.insert([newJob(n++, {}, 1000)], false).catch((err: unknown) => { failed = err; });
+    }
+    await store.insert([newJob(n++, {}, 1000)], false).catch((err: unknown) => { failed ??= err; });
+    assert.match(String(failed), /EIO|I\/O/i, "a write into segment 3 failed with the name sync's error");
+    // Reported once: later writes go on (the next roll syncs the names afresh).
+    await store.insert([newJob(n++, {}, 1000)], false);
   } finally {
     await store.close();
   }
