@@ -25,6 +25,7 @@
 // test/storage/power-loss.test.ts.
 
 import assert from "node:assert/strict";
+import { AsyncLocalStorage } from "node:async_hooks";
 import fs from "node:fs";
 import type { JobMeta } from "../../lib/storage/codec.ts";
 import { BLOB_NAMESPACE_QUEUE, STATUS_IN_FLIGHT, STATUS_READY } from "../../lib/storage/format.ts";
@@ -34,6 +35,7 @@ import { prng } from "../../test/helpers/random.ts";
 import { T0, makeId } from "../../test/helpers/storage.ts";
 import { tmpDir } from "../../test/helpers/tmp.ts";
 import { type Taken, judgeCuts, sampleCuts } from "./_power-cuts.ts";
+import { type PrefixItem, judgePrefix } from "./_power-prefix.ts";
 
 export interface PowerLossOptions {
   seed: number;
@@ -74,6 +76,8 @@ export interface PowerLossResult {
   failedImages: number;
   /** Jobs served after recovery, summed over images, by how they compare with the ledger. */
   jobs: { acked: number; inFlight: number; older: number; absentUnacked: number; checkpointed: number };
+  /** Jobs and blobs the prefix rule asked something of (a write at or before the newest kept one), summed over judged images. */
+  prefixHeld: number;
   fsCalls: PowerLossFs["counts"];
   segmentsRetired: number;
   failures: string[];
@@ -91,15 +95,21 @@ interface Version {
 
 interface Entry {
   versions: Version[];
+  /** Each version's log position (the writer's append count when its write was appended); undefined until then. */
+  positions: (number | undefined)[];
   acked: number;
   busy: boolean;
 }
 
 interface BlobEntry {
   versions: (string | undefined)[];
+  positions: (number | undefined)[];
   acked: number;
   busy: boolean;
 }
+
+/** The versions one store call writes: each entry's positions, and the version's index there. */
+type Writes = { positions: (number | undefined)[]; at: number }[];
 
 /** Per job and blob at a cut: versions issued so far, and how many of them were acknowledged. */
 type LedgerCut = { jobs: Map<string, [number, number]>; blobs: Map<string, [number, number]> };
@@ -109,6 +119,8 @@ interface Ledgers {
   ledger: LedgerCut;
   /** The ledger when the last completed checkpoint (as of the cut) began. */
   checkpointed: LedgerCut;
+  /** Appends to the log so far: every position below it was appended by the cut. */
+  appended: number;
 }
 
 /** What recovery serves for one job: comparable with a Version. */
@@ -120,6 +132,15 @@ interface Served {
 
 // In flight comes back ready (recovery hands it out again); nothing else changes.
 const normal = (m: JobMeta): string => JSON.stringify([m.id, m.status === STATUS_IN_FLIGHT ? STATUS_READY : m.status, m.priority, m.attempts, m.readyAtMs, m.queue, m.type]);
+
+/** A version (or a served state) for failure texts. */
+const what = (v: Version | undefined): string => (v?.meta ? `${normal(v.meta)} payload ${v.payload} errors ${v.errors.length}` : "absent");
+
+/** Does the served state (undefined: absent) equal the one version `v` left (undefined: none yet)? */
+function sameState(got: Served | undefined, v: Version | undefined): boolean {
+  if (v?.meta === undefined) return got === undefined;
+  return got !== undefined && normal(got.meta) === normal(v.meta) && got.payload === v.payload && JSON.stringify(got.errors) === JSON.stringify(v.errors);
+}
 
 export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLossResult> {
   const { seed, mode } = options;
@@ -139,9 +160,15 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
   const liveDir = tmpDir("zizq-power-live-");
   const pfs = new PowerLossFs(liveDir, names);
   const jobs = new Map<string, Entry>();
-  const blobs = new Map<string, BlobEntry>(BLOB_KEYS.map((k) => [k, { versions: [], acked: 0, busy: false }]));
+  const blobs = new Map<string, BlobEntry>(BLOB_KEYS.map((k) => [k, { versions: [], positions: [], acked: 0, busy: false }]));
   const failures: string[] = [];
   const backgroundErrors: unknown[] = [];
+  // ---- log order, for the prefix rule: each append to the log takes the next position.
+  let appended = 0;
+  /** The versions the store call running in this async context writes (AsyncLocalStorage follows it across awaits). */
+  const writing = new AsyncLocalStorage<Writes>();
+  /** Inside Store.appendInGroups: the appends are compaction's copies, no workload write's. */
+  let copying = 0;
 
   // ---- cuts: a uniform sample of the moments the disk model changed (_power-cuts.ts)
   // Replaced (never changed in place) when a checkpoint started later completes.
@@ -151,12 +178,40 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
     jobs: new Map([...jobs].map(([id, e]) => [id, [e.versions.length, e.acked]])),
     blobs: new Map([...blobs].map(([k, e]) => [k, [e.versions.length, e.acked]])),
   });
-  const { taken, moments } = sampleCuts(pfs, seed, wantCuts, () => ({ ledger: ledgerNow(), checkpointed }), () => step);
+  const { taken, moments } = sampleCuts(pfs, seed, wantCuts, () => ({ ledger: ledgerNow(), checkpointed, appended }), () => step);
 
   // ---- the workload
   const open = async (): Promise<Store> => {
     const s = await openStore({ dir: liveDir, fs: pfs, ...storeOptions });
     s.onBackgroundError = (err) => backgroundErrors.push(err);
+    // Log order is append order: the writer places each record at its cursor as append is
+    // called, and writes batches in that order. A workload write is found by the store
+    // call it comes from (`writing`); compaction's copies take positions too, but are no
+    // version's. A compaction started by a seal runs in the context of the workload call
+    // whose append sealed, so copies are told apart by their path (Store.appendInGroups,
+    // which no workload call takes) instead.
+    const append = s.writer.append.bind(s.writer);
+    s.writer.append = (record, sync) => {
+      const r = append(record, sync);
+      const position = appended++;
+      if (copying > 0) return r;
+      const writes = writing.getStore();
+      if (writes === undefined || writes.some((w) => w.positions[w.at] !== undefined)) {
+        failures.push(`seed ${seed} step ${step}: an append the harness cannot place in log order (${writes ? "a second one by one store call" : "by no workload call, and no compaction copy"})`);
+      } else {
+        for (const w of writes) w.positions[w.at] = position;
+      }
+      return r;
+    };
+    const appendInGroups = s.appendInGroups.bind(s);
+    s.appendInGroups = (frames, sync) => {
+      copying++;
+      try {
+        return appendInGroups(frames, sync);
+      } finally {
+        copying--;
+      }
+    };
     // Half the seeds (2, 3, 6, 7, …) sync the head in the background every 8 KiB, as
     // buffered mode does every 8 MiB of a big store's segments: both roll paths are cut.
     if (backgroundSyncs) s.writer.backgroundSyncBytes = 8 * 1024;
@@ -168,11 +223,15 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
   let segmentsRetired = 0;
   const idle = (): string[] => [...jobs].filter(([, e]) => !e.busy && e.versions.at(-1)?.meta).map(([id]) => id);
   const current = (id: string): Version => jobs.get(id)!.versions.at(-1)!;
-  const issue = (id: string, v: Version): void => {
+  const issue = (id: string, v: Version): Writes[number] => {
     const e = jobs.get(id)!;
     e.versions.push(v);
+    e.positions.push(undefined);
     e.busy = true;
+    return { positions: e.positions, at: e.versions.length - 1 };
   };
+  /** Run a store call that writes `writes`, so that its append finds them. */
+  const logged = <T>(writes: Writes, call: () => Promise<T>): Promise<T> => writing.run(writes, call);
   const settle = (ids: readonly string[]): void => {
     for (const id of ids) {
       const e = jobs.get(id)!;
@@ -189,19 +248,18 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
         const id = makeId(nextId++);
         const meta: JobMeta = { id, status: STATUS_READY, priority: Math.floor(random() * 4), attempts: 0, readyAtMs: T0, queue: pick(["a", "b"]), type: "t" };
         const payload = payloadOf(nextId);
-        jobs.set(id, { versions: [], acked: 0, busy: false });
-        issue(id, { meta, payload, errors: [] });
-        return { meta, payload: Buffer.from(payload) };
+        jobs.set(id, { versions: [], positions: [], acked: 0, busy: false });
+        return { meta, payload: Buffer.from(payload), write: issue(id, { meta, payload, errors: [] }) };
       });
-      await store.insert(batch, sync);
+      await logged(batch.map((j) => j.write), () => store.insert(batch.map(({ meta, payload }) => ({ meta, payload })), sync));
       settle(batch.map((j) => j.meta.id));
     },
     async update() {
       const id = pick(idle());
       const v = current(id);
       const meta = { ...v.meta!, status: pick([1, 2, 3, 4]), priority: Math.floor(random() * 4) };
-      issue(id, { ...v, meta });
-      await store.update([store.table.slotById.get(id)!], [meta], sync);
+      const write = issue(id, { ...v, meta });
+      await logged([write], () => store.update([store.table.slotById.get(id)!], [meta], sync));
       settle([id]);
     },
     async fail() {
@@ -210,23 +268,23 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
       const attempt = v.meta!.attempts + 1;
       const meta = { ...v.meta!, attempts: attempt, status: pick([1, 4]) };
       const record = { message: `boom ${attempt}`, pad: "e".repeat(Math.floor(random() * 600)) };
-      issue(id, { ...v, meta, errors: [...v.errors, JSON.stringify(record)] });
-      await store.fail(store.table.slotById.get(id)!, meta, attempt, record, sync);
+      const write = issue(id, { ...v, meta, errors: [...v.errors, JSON.stringify(record)] });
+      await logged([write], () => store.fail(store.table.slotById.get(id)!, meta, attempt, record, sync));
       settle([id]);
     },
     async rewrite() {
       const id = pick(idle());
       const v = current(id);
       const payload = payloadOf(Number(id));
-      issue(id, { ...v, payload });
-      await store.rewrite(store.table.slotById.get(id)!, v.meta!, Buffer.from(payload), sync);
+      const write = issue(id, { ...v, payload });
+      await logged([write], () => store.rewrite(store.table.slotById.get(id)!, v.meta!, Buffer.from(payload), sync));
       settle([id]);
     },
     async remove() {
       const all = idle();
       const ids = Array.from(new Set(Array.from({ length: 1 + Math.floor(random() * 4) }, () => pick(all))));
-      for (const id of ids) issue(id, { errors: [] });
-      await store.remove(ids.map((id) => store.table.slotById.get(id)!), sync);
+      const writes = ids.map((id) => issue(id, { errors: [] }));
+      await logged(writes, () => store.remove(ids.map((id) => store.table.slotById.get(id)!), sync));
       settle(ids);
     },
     async blob() {
@@ -234,9 +292,11 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
       const e = blobs.get(key)!;
       const value = chance(0.3) ? undefined : `v${Math.floor(random() * 1e6)}`;
       e.versions.push(value);
+      e.positions.push(undefined);
       e.busy = true;
-      if (value === undefined) await store.deleteBlob(BLOB_NAMESPACE_QUEUE, key, sync);
-      else await store.putBlob(BLOB_NAMESPACE_QUEUE, key, Buffer.from(value), sync);
+      const writes = [{ positions: e.positions, at: e.versions.length - 1 }];
+      if (value === undefined) await logged(writes, () => store.deleteBlob(BLOB_NAMESPACE_QUEUE, key, sync));
+      else await logged(writes, () => store.putBlob(BLOB_NAMESPACE_QUEUE, key, Buffer.from(value), sync));
       e.acked = e.versions.length;
       e.busy = false;
       acked++;
@@ -262,10 +322,15 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
     } else if (r < 0.015) {
       await drain();
       const live = idle();
-      for (const id of live) issue(id, { errors: [] });
+      const writes = live.map((id) => issue(id, { errors: [] }));
       const blobKeys = BLOB_KEYS.filter((k) => blobs.get(k)!.versions.length > 0);
-      for (const k of blobKeys) blobs.get(k)!.versions.push(undefined);
-      await store.reset(sync);
+      for (const k of blobKeys) {
+        const e = blobs.get(k)!;
+        e.versions.push(undefined);
+        e.positions.push(undefined);
+        writes.push({ positions: e.positions, at: e.versions.length - 1 });
+      }
+      await logged(writes, () => store.reset(sync));
       settle(live);
       for (const k of blobKeys) blobs.get(k)!.acked = blobs.get(k)!.versions.length;
     } else if (r < 0.04) {
@@ -304,7 +369,7 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
   // ---- judge every cut
   const result: PowerLossResult = {
     seed, mode, names, steps, acked, moments: moments(), cuts: taken.length, images: 0, opened: 0, fromCheckpoint: 0, damaged: 0,
-    failedImages: 0, jobs: { acked: 0, inFlight: 0, older: 0, absentUnacked: 0, checkpointed: 0 }, fsCalls: pfs.counts, segmentsRetired, failures,
+    failedImages: 0, jobs: { acked: 0, inFlight: 0, older: 0, absentUnacked: 0, checkpointed: 0 }, prefixHeld: 0, fsCalls: pfs.counts, segmentsRetired, failures,
   };
   const counts = await judgeCuts(
     taken, { seed, label: `${mode}/${names}`, liveDir, names, imagesPerCut, maxFailures: options.maxFailures ?? 5, failures, log: options.log, random },
@@ -329,7 +394,11 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
       if (s.damage.length > 0) r.damaged++;
       const usedCheckpoint = s.recovery.from === "checkpoint";
       const served = serve(s);
-      judge(served, t.ledger.ledger, t.ledger.checkpointed, `${where} [${how}, recovered by ${s.recovery.from}${s.recovery.reason ? `: ${s.recovery.reason}` : ""}]`, checkpoint ? r : undefined);
+      const recovered = `${where} [${how}, recovered by ${s.recovery.from}${s.recovery.reason ? `: ${s.recovery.reason}` : ""}]`;
+      judge(served, t.ledger.ledger, t.ledger.checkpointed, recovered, checkpoint ? r : undefined);
+      const prefix = judgePrefix(prefixItems(served, t.ledger.ledger, t.ledger.appended));
+      if (checkpoint) r.prefixHeld += prefix.held;
+      if (prefix.failure) assert.fail(`${recovered}: ${prefix.failure}`);
       // Recovery must leave a log that takes new writes and reopens to the same state.
       const probe: JobMeta = { id: makeId(9_999_999), status: STATUS_READY, priority: 0, attempts: 0, readyAtMs: T0, queue: "a", type: "t" };
       await s.insert([{ meta: probe, payload: Buffer.from('"probe"') }], true);
@@ -359,10 +428,8 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
       const [issued, ackedN] = ledger.jobs.get(id) ?? [0, 0];
       const got = served.jobs.get(id);
       const written = e.versions.slice(0, issued);
-      const what = (v: Version | undefined) => (v?.meta ? `${normal(v.meta)} payload ${v.payload} errors ${v.errors.length}` : "absent");
-      const gotText = got ? what(got) : "absent";
-      const same = (v: Version | undefined): boolean => (v?.meta === undefined ? got === undefined
-        : got !== undefined && normal(got.meta) === normal(v.meta) && got.payload === v.payload && JSON.stringify(got.errors) === JSON.stringify(v.errors));
+      const gotText = what(got);
+      const same = (v: Version | undefined): boolean => sameState(got, v);
       if (mode === "fsync") {
         const last = ackedN > 0 ? written[ackedN - 1] : undefined;
         const flying = issued > ackedN ? written[ackedN] : undefined;
@@ -424,6 +491,37 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
         }
       }
     }
+  }
+
+  /**
+   * Every job and blob written by the cut, for the prefix rule (_power-prefix.ts): the log
+   * positions of its versions issued by then (of those appended by then: a later append
+   * cannot have been kept), and which of them the served state equals.
+   */
+  function prefixItems(served: { jobs: Map<string, Served>; blobs: Map<string, string> }, ledger: LedgerCut, appendedAtCut: number): PrefixItem[] {
+    const placed = (positions: readonly (number | undefined)[], issued: number) =>
+      positions.slice(0, issued).map((p) => (p !== undefined && p < appendedAtCut ? p : undefined));
+    const short = (v: Version | undefined): string => (v?.meta ? `${normal(v.meta)} payload ${v.payload!.slice(0, 40)}… errors ${v.errors.length}` : "absent");
+    const items: PrefixItem[] = [];
+    for (const [id, e] of jobs) {
+      const issued = ledger.jobs.get(id)?.[0] ?? 0;
+      if (issued === 0) continue;
+      const got = served.jobs.get(id);
+      items.push({
+        name: `job ${id}`, positions: placed(e.positions, issued), serves: (i) => sameState(got, e.versions[i]),
+        absent: got === undefined, served: short(got), describe: (i) => short(e.versions[i]),
+      });
+    }
+    for (const [key, e] of blobs) {
+      const issued = ledger.blobs.get(key)?.[0] ?? 0;
+      if (issued === 0) continue;
+      const got = served.blobs.get(key);
+      items.push({
+        name: `blob ${key}`, positions: placed(e.positions, issued), serves: (i) => e.versions[i] === got,
+        absent: got === undefined, served: got ?? "absent", describe: (i) => e.versions[i] ?? "absent",
+      });
+    }
+    return items;
   }
 }
 
