@@ -22,8 +22,32 @@
 //      "posix":   any subset, each one kept or lost on its own, and a syncDir only makes
 //                 that directory's changes durable (the minimum POSIX promises).
 //  - An inode with no durable name is gone, whatever was synced into it.
+//  - Faults, opt-in (arm()): one call fails, once. Nothing fails unless armed.
+//    - writev, EIO or ENOSPC: nothing written. "short": the first half of the bytes is
+//      written (and recorded as any write), the call returns that count.
+//    - fdatasync, EIO: what Linux does, taken conservatively. The write-back of the pages
+//      it covered may have failed in part: every write it covered (pending when it was
+//      issued) becomes an orphan: after a cut, any subset of its sectors may be on disk
+//      (as an unsynced write), and it is NOT made durable, by this call or by any later
+//      fdatasync of the file: Linux marks the pages clean once it has reported the error,
+//      so a later successful fdatasync says nothing about them. Only a newer write over
+//      the same bytes that is then synced makes those bytes durable (its own data: the
+//      orphan's bytes it covers are no longer possible). Orphans are older than every
+//      write still pending, and are applied under them at materialise().
+//    - syncDir, EIO: no name change becomes durable by it; they stay pending, as before
+//      the call, and a later syncDir that succeeds makes them durable (a journaling fs
+//      keeps them in its running transaction, or, once a commit failed, shuts down so no
+//      later sync succeeds). Not the fdatasync rule: a fs that loses a dir's entries
+//      under a later successful dir sync (no journal) is not modelled.
+//  - Reads: the process reads the live files, so after a failed fdatasync it still reads
+//    the new bytes, as from the page cache. Decided not to model the page being evicted
+//    (it is clean now) and read back from the disk older: the store rolls back a failed
+//    batch and pads over it, so it never serves those bytes; what could still differ is a
+//    read of an acknowledged buffered-mode record in pages a failed background sync
+//    covered, and that read is not exercised.
 // Not modelled: truncating a file that already has data (the store never does: every
-// file it opens with "w" is new), bit rot, lying disks.
+// file it opens with "w" is new), bit rot, lying disks, an EIO on any other call (open,
+// rename, unlink, mkdir, read), a fault that persists over more than one call.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -44,7 +68,15 @@ interface Inode {
   durable: Buffer;
   /** Append-only until an fdatasync replaces the array: a cut keeps (array, length). */
   pending: Write[];
+  /** Writes a failed fdatasync covered (see the header); replaced, never changed in place. */
+  orphans: readonly Write[];
 }
+
+/** A fault armed for the next call of its kind (see the header). */
+export type Fault =
+  | { call: "writev"; error: "EIO" | "ENOSPC" | "short" }
+  | { call: "fdatasync"; error: "EIO" }
+  | { call: "syncDir"; error: "EIO" };
 
 /** A name change not yet durable (paths are absolute, under the port's root). */
 export type NameOp =
@@ -57,7 +89,7 @@ export interface Cut {
   seq: number;
   names: Map<string, number>;
   ops: readonly NameOp[];
-  inodes: Map<number, { dir: boolean; durable: Buffer; pending: readonly Write[] }>;
+  inodes: Map<number, { dir: boolean; durable: Buffer; pending: readonly Write[]; orphans: readonly Write[] }>;
 }
 
 /** How much of what was not durable survives one materialised cut. */
@@ -76,7 +108,11 @@ export class PowerLossFs implements FsPort {
   private ops: NameOp[] = [];
   private readonly fds = new Map<number, number>();
   /** Counts of calls, for reports. */
-  readonly counts = { writes: 0, fdatasyncs: 0, syncDirs: 0, renames: 0, unlinks: 0, creates: 0 };
+  readonly counts = { writes: 0, fdatasyncs: 0, syncDirs: 0, renames: 0, unlinks: 0, creates: 0, faults: 0 };
+  /** Faults armed and not yet fired, at most one per call kind. */
+  private readonly armed = new Map<Fault["call"], Fault>();
+  /** Each fault fired, for reports: call, error, file. */
+  readonly fired: string[] = [];
   /** Called after every call that changes the model (tests take cuts here). */
   onChange: () => void = () => {};
 
@@ -85,14 +121,14 @@ export class PowerLossFs implements FsPort {
     this.root = path.resolve(root);
     this.names = names;
     const id = this.nextInode++;
-    this.inodes.set(id, { dir: true, durable: Buffer.alloc(0), pending: [] });
+    this.inodes.set(id, { dir: true, durable: Buffer.alloc(0), pending: [], orphans: [] });
     this.current.set(this.root, id);
     this.durableNames.set(this.root, id);
   }
 
   cut(): Cut {
     const inodes: Cut["inodes"] = new Map();
-    for (const [id, n] of this.inodes) inodes.set(id, { dir: n.dir, durable: n.durable, pending: n.pending.slice() });
+    for (const [id, n] of this.inodes) inodes.set(id, { dir: n.dir, durable: n.durable, pending: n.pending.slice(), orphans: n.orphans });
     return { seq: this.seq, names: new Map(this.durableNames), ops: this.ops.slice(), inodes };
   }
 
@@ -116,15 +152,25 @@ export class PowerLossFs implements FsPort {
     await nodeFs.close(fd);
   }
 
+  /** Make the next call of `fault.call` fail as `fault` says (replacing a fault armed for that call). */
+  arm(fault: Fault): void {
+    this.armed.set(fault.call, fault);
+  }
+
+  /** Disarm every fault not yet fired. */
+  disarm(): void {
+    this.armed.clear();
+  }
+
   async writev(fd: number, buffers: Buffer[], position: number): Promise<number> {
-    const data = Buffer.concat(buffers);
+    const data = this.writeFault(fd, Buffer.concat(buffers));
     const n = await nodeFs.writev(fd, [data], position);
     this.recordWrite(fd, data.subarray(0, n), position);
     return n;
   }
 
   writevSync = (fd: number, buffers: Buffer[], position: number): number => {
-    const data = Buffer.concat(buffers);
+    const data = this.writeFault(fd, Buffer.concat(buffers));
     const n = nodeFs.writevSync!(fd, [data], position);
     this.recordWrite(fd, data.subarray(0, n), position);
     return n;
@@ -133,11 +179,21 @@ export class PowerLossFs implements FsPort {
   async fdatasync(fd: number): Promise<void> {
     const id = this.inodeOf(fd);
     const upTo = this.seq;
-    await nodeFs.fdatasync(fd);
+    const fault = this.fire("fdatasync", id);
+    if (!fault) await nodeFs.fdatasync(fd);
     const n = this.inodes.get(id)!;
-    n.durable = applyWrites(n.durable, n.pending.filter((w) => w.seq <= upTo));
+    const covered = n.pending.filter((w) => w.seq <= upTo);
     n.pending = n.pending.filter((w) => w.seq > upTo);
     this.counts.fdatasyncs++;
+    if (fault) {
+      // Neither durable now nor by a later fdatasync: orphans (see the header).
+      n.orphans = [...n.orphans, ...covered];
+      this.onChange();
+      throw injected("EIO", "fdatasync");
+    }
+    n.durable = applyWrites(n.durable, covered);
+    // The bytes just made durable are newer than any orphan's: those are no longer possible.
+    if (n.orphans.length > 0) n.orphans = n.orphans.flatMap((o) => covered.reduce<Write[]>((pieces, w) => pieces.flatMap((p) => without(p, w)), [o]));
     this.onChange();
   }
 
@@ -194,6 +250,10 @@ export class PowerLossFs implements FsPort {
   async syncDir(dir: string): Promise<void> {
     const p = path.resolve(dir);
     const upTo = this.seq;
+    if (this.fire("syncDir")) {
+      this.counts.syncDirs++;
+      throw injected("EIO", "fsync");
+    }
     await nodeFs.syncDir(p);
     // A journal commit makes every earlier name change durable; POSIX only this dir's.
     const durable = (op: NameOp) => op.seq <= upTo && (this.names === "journal" || opDir(op) === p);
@@ -207,7 +267,7 @@ export class PowerLossFs implements FsPort {
 
   private create(p: string, dir: boolean): number {
     const id = this.nextInode++;
-    this.inodes.set(id, { dir, durable: Buffer.alloc(0), pending: [] });
+    this.inodes.set(id, { dir, durable: Buffer.alloc(0), pending: [], orphans: [] });
     this.current.set(p, id);
     this.ops.push({ seq: ++this.seq, kind: "link", path: p, inode: id });
     this.counts.creates++;
@@ -223,6 +283,25 @@ export class PowerLossFs implements FsPort {
     const id = this.fds.get(fd);
     if (id === undefined) throw new Error(`power-loss model: fd ${fd} not opened through the port`);
     return id;
+  }
+
+  /** The fault armed for `call`, if any: fired (taken off, counted), else undefined. */
+  private fire(call: Fault["call"], inode?: number): Fault | undefined {
+    const fault = this.armed.get(call);
+    if (!fault) return undefined;
+    this.armed.delete(call);
+    this.counts.faults++;
+    const file = inode === undefined ? "" : [...this.current].find(([, id]) => id === inode)?.[0] ?? "(unlinked)";
+    this.fired.push(`${call} ${fault.error}${file ? ` ${path.relative(this.root, file)}` : ""}`);
+    return fault;
+  }
+
+  /** A writev's data as the armed fault leaves it (short: the first half), or its error thrown. */
+  private writeFault(fd: number, data: Buffer): Buffer {
+    const fault = this.fire("writev", this.inodeOf(fd));
+    if (!fault) return data;
+    if (fault.error === "short") return data.subarray(0, Math.floor(data.length / 2));
+    throw injected(fault.error, "write");
   }
 
   private recordWrite(fd: number, data: Buffer, position: number): void {
@@ -249,6 +328,21 @@ function applyNameOp(names: Map<string, number>, op: NameOp): void {
   }
 }
 
+function injected(code: "EIO" | "ENOSPC", syscall: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: injected by the power-loss model, ${syscall}`), { code, syscall, errno: code === "ENOSPC" ? -28 : -5 });
+}
+
+/** What of `o` is left outside the bytes `w` wrote: up to two pieces, keeping o's seq. */
+function without(o: Write, w: Write): Write[] {
+  const oEnd = o.offset + o.data.length;
+  const wEnd = w.offset + w.data.length;
+  if (wEnd <= o.offset || w.offset >= oEnd) return [o];
+  const pieces: Write[] = [];
+  if (w.offset > o.offset) pieces.push({ seq: o.seq, offset: o.offset, data: o.data.subarray(0, w.offset - o.offset) });
+  if (wEnd < oEnd) pieces.push({ seq: o.seq, offset: wEnd, data: o.data.subarray(wEnd - o.offset) });
+  return pieces;
+}
+
 function applyWrites(base: Buffer, writes: readonly Write[]): Buffer {
   let length = base.length;
   for (const w of writes) length = Math.max(length, w.offset + w.data.length);
@@ -261,7 +355,8 @@ function applyWrites(base: Buffer, writes: readonly Write[]): Buffer {
 /** What a materialised cut kept, for reports. */
 export interface Materialised {
   nameOps: { pending: number; kept: number };
-  sectors: { pending: number; kept: number };
+  /** Sectors of pending writes and of orphans (a failed fdatasync's), and how many of either were kept. */
+  sectors: { pending: number; orphaned: number; kept: number };
 }
 
 /**
@@ -296,7 +391,7 @@ export function materialise(
     }
   }
   // ---- data: per sector, a prefix of the writes that touched it
-  const sectors = { pending: 0, kept: 0 };
+  const sectors = { pending: 0, orphaned: 0, kept: 0 };
   const contents = new Map<number, Buffer>();
   const pathOf = new Map<number, string>();
   for (const [p, id] of result) pathOf.set(id, path.relative(root, p));
@@ -315,20 +410,33 @@ export function materialise(
       if (c > 0) sectors.kept++;
     }
     let out = Buffer.from(n.durable);
+    // Orphans (a failed fdatasync's): any subset of their sectors, older than every pending write.
+    const put = (w: Write, s: number): void => {
+      const from = Math.max(w.offset, s * SECTOR_BYTES);
+      const to = Math.min(w.offset + w.data.length, (s + 1) * SECTOR_BYTES);
+      if (to > out.length) {
+        const grown = Buffer.alloc(to);
+        out.copy(grown);
+        out = grown;
+      }
+      w.data.copy(out, from, from - w.offset, to - w.offset);
+    };
+    for (const o of n.orphans) {
+      for (const s of sectorsOf(o)) {
+        sectors.orphaned++;
+        const c = dataSurvival === "all" || (dataSurvival === "random" && random() < 0.5);
+        if (!c || lose?.(pathOf.get(id) ?? "", s)) continue;
+        put(o, s);
+        sectors.kept++;
+      }
+    }
     const seen = new Map<number, number>();
     for (const w of n.pending) {
       for (const s of sectorsOf(w)) {
         const i = seen.get(s) ?? 0;
         seen.set(s, i + 1);
         if (i >= cutAt.get(s)!) continue;
-        const from = Math.max(w.offset, s * SECTOR_BYTES);
-        const to = Math.min(w.offset + w.data.length, (s + 1) * SECTOR_BYTES);
-        if (to > out.length) {
-          const grown = Buffer.alloc(to);
-          out.copy(grown);
-          out = grown;
-        }
-        w.data.copy(out, from, from - w.offset, to - w.offset);
+        put(w, s);
       }
     }
     contents.set(id, out);
