@@ -10,8 +10,17 @@ export interface PrefixItem {
   name: string;
   /** Log position of each write issued by the cut (its place in append order); undefined: not appended by then. */
   positions: readonly (number | undefined)[];
-  /** Does the served state equal the state write `i` left? (Any state may equal several.) */
+  /**
+   * Does the served state equal the state write `i` left? (Any state may equal several;
+   * with failed writes before `i`, also that state with any of them under it.)
+   */
   serves: (i: number) => boolean;
+  /**
+   * Was write `i` told "failed"? Its records may be in the log or not (the writer pads
+   * over them, and a cut may lose the pad), so a later write kept does not require it;
+   * one served still counts as kept, and so do the writes before it.
+   */
+  failed?: (i: number) => boolean;
   /** Served absent: no write has to have been kept for that (the state before the first). */
   absent: boolean;
   /** The served state, and the state write `i` left, for the failure text. */
@@ -33,6 +42,9 @@ export interface PrefixVerdict {
  * is served in the state of its last write at or before k, or of a later one: at or
  * before, not only before, as writes at the same position are one record group (a
  * bulk insert's TXN, a DELETE of several jobs, a RESET), kept whole or not at all.
+ * Its last write not told "failed": a failed one may be gone (its pad kept or its
+ * bytes lost) while the writes after it are kept, and the item is then served in the
+ * state of its write before that one.
  */
 export function judgePrefix(items: readonly PrefixItem[]): PrefixVerdict {
   let k = -1;
@@ -52,7 +64,7 @@ export function judgePrefix(items: readonly PrefixItem[]): PrefixVerdict {
   let held = 0;
   for (const item of items) {
     let last = -1;
-    for (const [i, p] of item.positions.entries()) if (p !== undefined && p <= k) last = i;
+    for (const [i, p] of item.positions.entries()) if (p !== undefined && p <= k && !item.failed?.(i)) last = i;
     if (last < 0) continue;
     held++;
     let newer = false;
