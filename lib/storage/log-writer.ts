@@ -259,16 +259,33 @@ export class LogWriter {
     if (this.holes.length > 0) await this.writeBatch([], padSync).catch(() => {});
   }
 
+  /**
+   * Write `batch` (after padding the holes of failed batches), and fdatasync it if `sync`.
+   * Invariant: a hole stays in `holes` until its pad is written and this batch succeeded.
+   * A pad whose batch failed is padded again by the next one: a failed fdatasync leaves
+   * its pages marked clean but maybe never written (Linux reports it once), so no later
+   * fdatasync makes them durable, and a power cut could leave zeros there with synced,
+   * acknowledged records after them, which recovery then dropped as a torn tail (the
+   * storage power-loss harness with faults: ENOSPC, then EIO on the pad's sync).
+   */
   private async writeBatch(batch: Pending[], sync: boolean): Promise<void> {
+    const padding = this.holes;
+    this.holes = [];
+    try {
+      await this.writeRecords(padding, batch, sync);
+    } catch (err) {
+      this.holes = [...padding, ...this.holes];
+      throw err;
+    }
+  }
+
+  private async writeRecords(padding: readonly Hole[], batch: Pending[], sync: boolean): Promise<void> {
     const touched = new Set<number>();
-    if (this.holes.length > 0) {
-      // Cover failed writes first: a later record must never follow half-written bytes.
-      for (const hole of this.holes) {
-        await this.writeRun(hole.segment, hole.offset, [padRecord(hole.length)]);
-        touched.add(hole.segment);
-        this.unsynced.add(hole.segment);
-      }
-      this.holes = [];
+    // Cover failed writes first: a later record must never follow half-written bytes.
+    for (const hole of padding) {
+      await this.writeRun(hole.segment, hole.offset, [padRecord(hole.length)]);
+      touched.add(hole.segment);
+      this.unsynced.add(hole.segment);
     }
     let start = 0;
     while (start < batch.length) {
@@ -292,6 +309,10 @@ export class LogWriter {
         await this.fs.fdatasync(segment.fd);
         this.stats.fsyncSeconds.observe((performance.now() - started) / 1000);
       }
+      // The names too (nothing to do unless one changed unsynced): a segment whose dir
+      // sync failed at its activation stays active, named, and a synced record in a file
+      // with no durable name is lost whole by a power cut.
+      await this.set.syncNames();
     }
   }
 
