@@ -287,30 +287,36 @@ export class SegmentSet {
         this.restamps++;
       }
       await this.fs.rename(spare.path, file);
-      // Counted once done: a syncNames that read the count while the rename was still in
-      // the thread pool could sync the dir before it and take it as covered (retire).
-      const change = ++this.namesChanged;
-      this.namedAt.set(no, change);
-      if (this.fsyncDir) {
-        await this.fs.syncDir(this.dir);
-        this.namesSynced = Math.max(this.namesSynced, change);
-      }
     } catch (err) {
       this.claimed.set(no, spare);
       throw fromFsError(err, `activating segment ${no}`, { segment: no });
     }
-    // Buffered mode: the roll past this segment needs its name durable (syncNamesOlderThan);
-    // synced now, off the write path, it is by then (a dir sync took up to 137 ms under load).
-    if (!this.fsyncDir) {
-      this.syncNames().catch((err: unknown) => {
-        this.namesFailure ??= fromFsError(err, "syncing the segment names");
-      });
-    }
+    // Counted once done: a syncNames that read the count while the rename was still in
+    // the thread pool could sync the dir before it and take it as covered (retire).
+    const change = ++this.namesChanged;
+    this.namedAt.set(no, change);
+    // Active from the rename on, whatever the dir sync below does: the spare's path is
+    // gone (put back as a spare, every later activation failed renaming it, ENOENT, until
+    // a restart). Its name's durability is then the writer's to wait for (syncNames).
     const segment = { no, path: file, fd: spare.fd, bytes: spare.bytes };
     this.active.set(no, segment);
     // Keep a spare ready for the next roll, so a roll never waits for 64 MiB of zeros.
     // A failure here (disk full) surfaces through ensureRoom when room is needed.
     if (this.spares.length === 0) this.prepareSpare().catch(() => {});
+    if (this.fsyncDir) {
+      try {
+        await this.syncNames();
+      } catch (err) {
+        throw fromFsError(err, `activating segment ${no}`, { segment: no });
+      }
+    } else {
+      // Buffered mode: the roll past this segment needs its name durable
+      // (syncNamesOlderThan); synced now, off the write path, it is by then (a dir sync
+      // took up to 137 ms under load).
+      this.syncNames().catch((err: unknown) => {
+        this.namesFailure ??= fromFsError(err, "syncing the segment names");
+      });
+    }
     return segment;
   }
 
