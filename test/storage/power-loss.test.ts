@@ -65,7 +65,7 @@ describe("power loss at random moments", () => {
       t.diagnostic(`seed ${seed}: replay with ZIZQ_SEED=${seed}`);
       // Buffered mode with faults fails while a checkpoint can complete over a segment whose
       // earlier fdatasync failed (its orphans may be lost): open, so the random run keeps
-      // faults to fsync mode. TODO: the issue for that finding.
+      // faults to fsync mode (open: CHANGELOG "Known issues", docs/reliability.md "Write errors and power loss").
       const faults = mode === "buffered" ? false : undefined;
       const r = await runPowerLoss({ seed, mode, names, steps: 400, cuts: 16, imagesPerCut: 2, faults });
       t.diagnostic(JSON.stringify({ ...r, failures: r.failures.length }));
