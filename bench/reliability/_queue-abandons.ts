@@ -78,7 +78,9 @@ export class Abandons {
       const slot = t.slotById.get(id);
       const status = slot === undefined ? "absent" : t.status[slot];
       if (kills.has(id) ? status !== "absent" && status !== STATUS_DEAD : status !== STATUS_READY) {
-        failures.push(`${this.c.where()}: job ${id}, its stream closed after ${this.counts.get(idToTag.get(id)!)} abandonments, is in status ${status}; ${kills.has(id) ? "expected it killed" : "expected it ready"}`);
+        // The job's last error record says what the queue counted ("abandoned N times").
+        const last = slot === undefined ? undefined : (store.errors(slot) as { message?: string }[]).at(-1)?.message;
+        failures.push(`${this.c.where()}: job ${id}, its stream closed after ${this.counts.get(idToTag.get(id)!)} abandonments, is in status ${status}; ${kills.has(id) ? "expected it killed" : "expected it ready"} (its last error: ${last ?? "none"}; the stream held ${ids.length} jobs)`);
       }
     }
   }
