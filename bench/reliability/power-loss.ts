@@ -79,8 +79,10 @@
 // Not exercised: a fault during open (armed faults are dropped before each reopen; a
 // restart's close may meet one), a fault that persists over several calls (a disk going
 // bad for good; each armed fault fires once), EIO on reads, opens, renames and unlinks,
-// faults in the queue harness (power-loss-queue.ts), and a page evicted after a failed
-// fdatasync and read back older (the model's header says why).
+// faults in the queue harness (power-loss-queue.ts), a page evicted after a failed
+// fdatasync and read back older (the model's header says why), and a process killed
+// between a failed fdatasync and its repair (log-writer.ts: the restart finds the pages
+// clean in the page cache and cannot know; a clean close repairs first).
 //
 // `npm run reliability -- --only power-loss` runs the long version; the reduced one is
 // test/storage/power-loss.test.ts. The workload and its ledger: _power-workload.ts,

@@ -40,6 +40,8 @@ const BATCH_BOUNDS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096];
 const FSYNC_BOUNDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 /** Buffered mode: the head is synced in the background after this many bytes (syncInBackground). */
 const BACKGROUND_SYNC_BYTES = 8 * 1024 * 1024;
+/** A repair after a failed fdatasync reads back and rewrites this much at a time. */
+const REPAIR_CHUNK_BYTES = 1024 * 1024;
 
 export class LogWriter {
   private readonly set: SegmentSet;
@@ -64,12 +66,20 @@ export class LogWriter {
   private syncSegment = 0;
   /** The background sync in flight (one at a time), and the segment it syncs. */
   private backgroundSync: { segment: number; done: Promise<void> } | undefined;
+  /** Per segment: every byte below this was covered by an fdatasync that succeeded. */
+  private readonly syncedTo = new Map<number, number>();
   /**
-   * A background sync's failure, kept for the roll that would write past it. Why kept:
-   * the kernel reports a write-back error to one fdatasync only, so the roll's own sync
-   * would succeed over pages that were lost, and a newer segment be written behind them.
+   * Segments an fdatasync failed on, with the end of the bytes in doubt and the error.
+   * Why kept: Linux marks the pages a failed write-back covered clean, maybe never
+   * written, and reports the error to one fdatasync only, so the next one succeeds over
+   * them: a roll, or a checkpoint, would count lost records durable ("fsyncgate"). They
+   * are repaired instead (repair(): read back from the page cache, rewritten, synced)
+   * by the flush loop, before anything else is written and before a roll or a checkpoint
+   * counts the segment synced.
    */
-  private readonly backgroundFailures = new Map<number, Error>();
+  private readonly needsRepair = new Map<number, { from: number; upTo: number; error: Error }>();
+  /** Segments repaired after a failed fdatasync (for tests and reports). */
+  repairs = 0;
   /** Where the cursor stood when a segment was sealed: written up to there = complete. */
   private readonly sealedAt = new Map<number, number>();
   private scheduled = false;
@@ -252,6 +262,7 @@ export class LogWriter {
         for (const w of waiters) w.reject(error);
       }
     }
+    if (this.needsRepair.size > 0) await this.repairAll().catch(() => {});
     // Cover a failed batch now, not only in front of the next one: if no next batch
     // comes before a restart (a clean close, or a kill), a batch that was fully written
     // but whose fdatasync failed would be replayed although every caller in it was told
@@ -272,6 +283,7 @@ export class LogWriter {
     const padding = this.holes;
     this.holes = [];
     try {
+      if (this.needsRepair.size > 0) await this.repairAll();
       await this.writeRecords(padding, batch, sync);
     } catch (err) {
       this.holes = [...padding, ...this.holes];
@@ -287,12 +299,15 @@ export class LogWriter {
       touched.add(hole.segment);
       this.unsynced.add(hole.segment);
     }
+    /** Where this batch's own records start in each segment (a failed sync's repair stops there). */
+    const firstRecord = sync ? new Map<number, number>() : undefined;
     let start = 0;
     while (start < batch.length) {
       let end = start + 1;
       while (end < batch.length && batch[end].segment === batch[start].segment
         && batch[end].offset === batch[end - 1].offset + batch[end - 1].bytes.length) end++;
       const run = batch.slice(start, end);
+      if (firstRecord && !firstRecord.has(run[0].segment)) firstRecord.set(run[0].segment, run[0].offset);
       await this.syncOlderThan(run[0].segment);
       const bytes = await this.writeRun(run[0].segment, run[0].offset, run.map((p) => p.bytes));
       touched.add(run[0].segment);
@@ -306,7 +321,18 @@ export class LogWriter {
         this.unsynced.delete(no);
         if (!segment) continue;
         const started = performance.now();
-        await this.fs.fdatasync(segment.fd);
+        const end = this.writtenEnd(no);
+        const from = this.syncedTo.get(no) ?? 0;
+        try {
+          await this.fs.fdatasync(segment.fd);
+        } catch (err) {
+          // This batch's records become holes (padded, never repaired: their callers are
+          // told it failed); what was written before them (buffered writes, pads) is in
+          // doubt with them.
+          this.failedSync(no, err, from, firstRecord!.get(no) ?? end);
+          throw err;
+        }
+        this.synced(no, end);
         this.stats.fsyncSeconds.observe((performance.now() - started) / 1000);
       }
       // The names too (nothing to do unless one changed unsynced): a segment whose dir
@@ -341,8 +367,8 @@ export class LogWriter {
   private async syncOlderThan(no: number): Promise<void> {
     for (const older of [...this.unsynced]) {
       if (older >= no) continue;
-      this.unsynced.delete(older);
       await this.fdatasyncSegment(older, true);
+      this.unsynced.delete(older);
     }
     if (no > this.namedBefore) {
       await this.set.syncNamesOlderThan(no);
@@ -351,20 +377,95 @@ export class LogWriter {
   }
 
   /**
-   * fdatasync segment `no`, for the roll (syncOlderThan) and the checkpoint's log sync
-   * (log-sync.ts): after a background sync of it in flight, whose failure it reports
-   * instead (`report`: the roll, which then forgets it; a checkpoint only refuses).
-   * Nothing if compaction retired (and closed) the segment meanwhile: it needs nothing.
+   * fdatasync segment `no`, for the roll (syncOlderThan, `inFlushLoop`) and the
+   * checkpoint's log sync (log-sync.ts), after a background sync of it in flight. A
+   * segment awaiting repair (a failed sync, here or before) is repaired by the roll, in
+   * the flush loop where nothing else writes; a checkpoint refuses it (the flush loop is
+   * told to repair it). Nothing if compaction retired (and closed) the segment
+   * meanwhile: it needs nothing.
    */
-  async fdatasyncSegment(no: number, report: boolean): Promise<void> {
+  async fdatasyncSegment(no: number, inFlushLoop: boolean): Promise<void> {
     if (this.backgroundSync?.segment === no) await this.backgroundSync.done;
-    const failed = this.backgroundFailures.get(no);
-    if (failed) {
-      if (report) this.backgroundFailures.delete(no);
-      throw failed;
+    if (!this.needsRepair.has(no)) {
+      const segment = this.set.get(no);
+      if (!segment) return;
+      const end = this.writtenEnd(no);
+      const from = this.syncedTo.get(no) ?? 0;
+      try {
+        await this.fs.fdatasync(segment.fd);
+        this.synced(no, end);
+        return;
+      } catch (err) {
+        if (this.set.get(no) !== segment) return;
+        this.failedSync(no, err, from, this.writtenEnd(no));
+      }
     }
+    if (inFlushLoop) return this.repair(no);
+    this.schedule();
+    throw this.needsRepair.get(no)!.error;
+  }
+
+  /** The failure kept for segment `no` until it is repaired, if any. */
+  syncFailure(no: number): Error | undefined {
+    return this.needsRepair.get(no)?.error;
+  }
+
+  private synced(no: number, end: number): void {
+    if (end > (this.syncedTo.get(no) ?? 0)) this.syncedTo.set(no, end);
+  }
+
+  /**
+   * An fdatasync of `no` failed: bytes [from, upTo) are in doubt, `from` being where the
+   * syncs that had succeeded stood when it was issued. Not later: a sync that succeeds
+   * beside a failing one does not make the pages the failure dropped durable.
+   */
+  private failedSync(no: number, err: unknown, from: number, upTo: number): void {
+    const kept = this.needsRepair.get(no);
+    this.needsRepair.set(no, {
+      from: Math.min(kept?.from ?? from, from), upTo: Math.max(kept?.upTo ?? 0, upTo), error: kept?.error ?? fromFsError(err, "syncing the log"),
+    });
+  }
+
+  /** Repair every segment a failed sync left in doubt, once nothing else writes (Store.close). */
+  async repairPending(): Promise<void> {
+    await this.idle();
+    if (this.needsRepair.size > 0) await this.repairAll();
+  }
+
+  private async repairAll(): Promise<void> {
+    for (const no of [...this.needsRepair.keys()]) await this.repair(no);
+  }
+
+  /**
+   * Rewrite the bytes of segment `no` a failed fdatasync left in doubt, as the page cache
+   * still holds them, and sync them: new dirty pages, which the next write-back does
+   * write. Runs in the flush loop only (nothing else writes meanwhile). If it fails, the
+   * segment stays to repair, and the write that needed it fails. Not covered: a page the
+   * kernel evicted between the failed write-back and this read comes back as the disk
+   * has it (the failure is read here within milliseconds of being reported).
+   */
+  private async repair(no: number): Promise<void> {
+    const kept = this.needsRepair.get(no);
     const segment = this.set.get(no);
-    if (segment) await this.fs.fdatasync(segment.fd).catch((err: unknown) => { if (this.set.get(no) === segment) throw err; });
+    if (!kept) return;
+    if (!segment) {
+      this.needsRepair.delete(no);
+      return;
+    }
+    const { from, upTo } = kept;
+    const chunk = Buffer.allocUnsafe(Math.max(0, Math.min(REPAIR_CHUNK_BYTES, upTo - from)));
+    for (let at = from; at < upTo; at += chunk.length) {
+      const n = Math.min(chunk.length, upTo - at);
+      const read = await this.fs.read(segment.fd, chunk, 0, n, at);
+      const written = read === n ? await this.fs.writev(segment.fd, [chunk.subarray(0, n)], at) : -1;
+      if (written !== n) throw new StorageError("io", `repairing segment ${no} after a failed sync: short ${read === n ? "write" : "read"}`, { segment: no, offset: at });
+    }
+    await this.fs.fdatasync(segment.fd);
+    // A failure meanwhile (a background sync) may have widened the bytes in doubt: repaired next time.
+    const now = this.needsRepair.get(no);
+    if (now?.upTo === upTo && now.from === from) this.needsRepair.delete(no);
+    this.synced(no, upTo);
+    this.repairs++;
   }
 
   /**
@@ -384,11 +485,15 @@ export class LogWriter {
     const segment = this.set.get(no);
     if (!segment) return;
     this.bytesSinceSync = 0;
+    const end = this.writtenEnd(no);
+    const from = this.syncedTo.get(no) ?? 0;
     const done = this.fs.fdatasync(segment.fd).then(
-      () => {},
+      () => this.synced(no, end),
       (err: unknown) => {
         // Retired and closed meanwhile (compaction): nothing was lost with it.
-        if (this.set.get(no) === segment) this.backgroundFailures.set(no, fromFsError(err, "syncing the log"));
+        if (this.set.get(no) !== segment) return;
+        this.failedSync(no, err, from, this.writtenEnd(no));
+        this.schedule(); // the flush loop repairs it, even with nothing else to write
       },
     ).finally(() => {
       if (this.backgroundSync?.done === done) this.backgroundSync = undefined;
@@ -436,16 +541,7 @@ export class LogWriter {
 
   /** Nothing pending, scheduled, being written, or left to cover with PAD (right now). */
   quiet(): boolean {
-    return !this.flushing && !this.scheduled && this.pending.length === 0 && this.holes.length === 0;
-  }
-
-  /**
-   * A background sync's failure on `segment` not yet reported by a roll: a checkpoint
-   * must not count the segment synced (its own fdatasync would succeed; see
-   * backgroundFailures).
-   */
-  syncFailure(segment: number): Error | undefined {
-    return this.backgroundFailures.get(segment);
+    return !this.flushing && !this.scheduled && this.pending.length === 0 && this.holes.length === 0 && this.needsRepair.size === 0;
   }
 
   /** Resolves when nothing is pending, scheduled or being written (for close), nor synced in the background. */

@@ -401,6 +401,10 @@ export class Store {
     // The next start reads this instead of every segment. A failure only costs that
     // start a full scan.
     if (this.checkpoints.enabled) await writeCheckpoint(this, true).catch(() => false);
+    // A sync that failed (that checkpoint's, say) is repaired before the files close: the
+    // next process would find those pages in the page cache, marked clean though maybe
+    // never written, and count them durable at its first sync (log-writer.ts, repair).
+    await this.writer.repairPending().catch((err: unknown) => this.onBackgroundError(err));
     await this.segments.close();
     this.reader.clear();
     this.lock.release();
