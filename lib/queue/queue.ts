@@ -448,8 +448,8 @@ export class Queue {
     const input = parseRetry(body);
     const view = await this.ctx.enqueueLock.run(async () => {
       const slot = this.visibleSlot(id);
+      this.forgetAbandons([slot]);
       await guarded(retrySlots(this.ctx, this.budgets, [slot], input, this.now(), false));
-      this.leases.abandons.forget(id);
       return viewOf(this.store.table, slot);
     });
     this.changed({ kind: "patched" });
@@ -477,14 +477,26 @@ export class Queue {
       retried += await this.ctx.enqueueLock.run(async () => {
         const chunk: number[] = [];
         for (let j = i; j < Math.min(i + MATCH_CHUNK, slots.length); j++) if (t.gen[slots[j]] === gens[j]) chunk.push(slots[j]);
+        this.forgetAbandons(chunk);
         const done = await guarded(retrySlots(this.ctx, this.budgets, chunk, input, this.now(), true));
-        for (const id of done) this.leases.abandons.forget(id);
         return done.length;
       });
       await yieldToLoop();
     }
     this.changed({ kind: "patched" });
     return retried;
+  }
+
+  /**
+   * A retry starts a job's abandon count afresh: forgotten before its write, for the
+   * terminal jobs it may retry. Not after: the job is ready in memory as soon as the
+   * write is appended, and one delivered and dropped meanwhile was counted on its old
+   * count and killed at its first abandonment since the retry (test/queue/retry-abandons.test.ts).
+   * A refused retry's terminal job loses a count that mattered only in flight.
+   */
+  private forgetAbandons(slots: readonly number[]): void {
+    const t = this.store.table;
+    for (const slot of slots) if (isTerminal(t.status[slot])) this.leases.abandons.forget(t.idOf(slot));
   }
 
   errors(id: string, req: ErrorListRequest): ErrorListResult {
