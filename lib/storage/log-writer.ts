@@ -11,7 +11,7 @@ import { StorageError, fromFsError } from "./errors.ts";
 import { RECORD_HEADER_BYTES, RECORD_PAD, SEGMENT_HEADER_BYTES } from "./format.ts";
 import type { FsPort } from "./fs-port.ts";
 import { Histogram } from "./histogram.ts";
-import type { SegmentSet } from "./segment-set.ts";
+import type { Segment, SegmentSet } from "./segment-set.ts";
 
 export interface Location {
   segment: number;
@@ -321,24 +321,16 @@ export class LogWriter {
         this.unsynced.delete(no);
         if (!segment) continue;
         const started = performance.now();
-        const end = this.writtenEnd(no);
-        const from = this.syncedTo.get(no) ?? 0;
-        try {
-          await this.fs.fdatasync(segment.fd);
-        } catch (err) {
-          // This batch's records become holes (padded, never repaired: their callers are
-          // told it failed); what was written before them (buffered writes, pads) is in
-          // doubt with them.
-          this.failedSync(no, err, from, firstRecord!.get(no) ?? end);
-          throw err;
-        }
-        this.synced(no, end);
+        // On failure this batch's records become holes (padded, never repaired: their
+        // callers are told it failed); what was written before them (buffered writes,
+        // pads) is in doubt with them.
+        await this.trackedSync(no, segment, firstRecord!.get(no));
         this.stats.fsyncSeconds.observe((performance.now() - started) / 1000);
       }
       // The names too (nothing to do unless one changed unsynced): a segment whose dir
       // sync failed at its activation stays active, named, and a synced record in a file
       // with no durable name is lost whole by a power cut.
-      await this.set.syncNames();
+      if (!this.set.namesDurable) await this.set.syncNames();
     }
   }
 
@@ -389,16 +381,8 @@ export class LogWriter {
     if (!this.needsRepair.has(no)) {
       const segment = this.set.get(no);
       if (!segment) return;
-      const end = this.writtenEnd(no);
-      const from = this.syncedTo.get(no) ?? 0;
-      try {
-        await this.fs.fdatasync(segment.fd);
-        this.synced(no, end);
-        return;
-      } catch (err) {
-        if (this.set.get(no) !== segment) return;
-        this.failedSync(no, err, from, this.writtenEnd(no));
-      }
+      const ok = await this.trackedSync(no, segment).then(() => true, () => this.set.get(no) !== segment);
+      if (ok) return;
     }
     if (inFlushLoop) return this.repair(no);
     this.schedule();
@@ -408,6 +392,24 @@ export class LogWriter {
   /** The failure kept for segment `no` until it is repaired, if any. */
   syncFailure(no: number): Error | undefined {
     return this.needsRepair.get(no)?.error;
+  }
+
+  /**
+   * fdatasync segment `no`, kept track of for repair: on success the bytes written before
+   * it are synced; on failure (unless compaction retired the segment meanwhile: nothing
+   * was lost with it) bytes up to `doubtUpTo` (default: all written by then) await a
+   * repair, and the error is rethrown.
+   */
+  private async trackedSync(no: number, segment: Segment, doubtUpTo?: number): Promise<void> {
+    const end = this.writtenEnd(no);
+    const from = this.syncedTo.get(no) ?? 0;
+    try {
+      await this.fs.fdatasync(segment.fd);
+    } catch (err) {
+      if (this.set.get(no) === segment) this.failedSync(no, err, from, doubtUpTo ?? this.writtenEnd(no));
+      throw err;
+    }
+    this.synced(no, end);
   }
 
   private synced(no: number, end: number): void {
@@ -485,17 +487,10 @@ export class LogWriter {
     const segment = this.set.get(no);
     if (!segment) return;
     this.bytesSinceSync = 0;
-    const end = this.writtenEnd(no);
-    const from = this.syncedTo.get(no) ?? 0;
-    const done = this.fs.fdatasync(segment.fd).then(
-      () => this.synced(no, end),
-      (err: unknown) => {
-        // Retired and closed meanwhile (compaction): nothing was lost with it.
-        if (this.set.get(no) !== segment) return;
-        this.failedSync(no, err, from, this.writtenEnd(no));
-        this.schedule(); // the flush loop repairs it, even with nothing else to write
-      },
-    ).finally(() => {
+    const done = this.trackedSync(no, segment).catch(() => {
+      // The flush loop repairs it, even with nothing else to write.
+      if (this.needsRepair.has(no)) this.schedule();
+    }).finally(() => {
       if (this.backgroundSync?.done === done) this.backgroundSync = undefined;
     });
     this.backgroundSync = { segment: no, done };
@@ -537,11 +532,6 @@ export class LogWriter {
    */
   async flush(): Promise<void> {
     await this.newest?.catch(() => {});
-  }
-
-  /** Nothing pending, scheduled, being written, or left to cover with PAD (right now). */
-  quiet(): boolean {
-    return !this.flushing && !this.scheduled && this.pending.length === 0 && this.holes.length === 0 && this.needsRepair.size === 0;
   }
 
   /** Resolves when nothing is pending, scheduled or being written (for close), nor synced in the background. */

@@ -362,6 +362,11 @@ export class SegmentSet {
     this.namesSynced = Math.max(this.namesSynced, upTo);
   }
 
+  /** Every name change so far is durable (the writer's synced batches skip syncNames then). */
+  get namesDurable(): boolean {
+    return this.namesSynced >= this.namesChanged && !this.namesFailure;
+  }
+
   /**
    * Make the names of every segment older than `no` durable (LogWriter, before its first
    * write into `no`): usually done already by the background sync their activation began,
