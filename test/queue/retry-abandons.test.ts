@@ -10,14 +10,10 @@ import { STATUS_DEAD, STATUS_READY } from "../../lib/storage/format.ts";
 import { openStore } from "../../lib/storage/store.ts";
 import { createQueue } from "../../lib/queue/queue.ts";
 import { FaultyFs, gate } from "../helpers/faulty-fs.ts";
+import { eventually } from "../helpers/server.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
 
 after(cleanupTmp);
-
-/** Runs ready callbacks until `done()` or `max` event-loop turns. */
-async function turnsUntil(done: () => boolean, max = 1000): Promise<void> {
-  for (let i = 0; i < max && !done(); i++) await new Promise((resolve) => setImmediate(resolve));
-}
 
 it("a retried poison job is not killed by its first abandonment while the retry's write is out", async () => {
   const fs = new FaultyFs();
@@ -30,12 +26,10 @@ it("a retried poison job is not killed by its first abandonment while the retry'
     for (let i = 0; i < 2; i++) {
       let got = false;
       const taker = queue.take({ prefetch: 1, deliver: () => (got = true) });
-      await turnsUntil(() => got);
-      assert.ok(got, "delivered");
+      await eventually(() => got, 5000, "a delivery");
       taker.close();
     }
-    await turnsUntil(() => store.table.status[slot] === STATUS_DEAD);
-    assert.equal(store.table.status[slot], STATUS_DEAD);
+    await eventually(() => store.table.status[slot] === STATUS_DEAD, 5000, "the kill after 2 abandonments");
     // Retried: ready in memory at once, its write held at a gate meanwhile.
     const held = gate();
     const reached = fs.failWrite({ kind: "pass", gate: held.promise });
@@ -45,12 +39,12 @@ it("a retried poison job is not killed by its first abandonment while the retry'
     assert.equal(store.table.status[slot], STATUS_READY);
     let got = false;
     const taker = queue.take({ prefetch: 1, deliver: () => (got = true) });
-    await turnsUntil(() => got);
-    assert.ok(got && !settled, "delivered again while the retry's write is out");
+    await eventually(() => got, 5000, "a delivery of the retried job");
+    assert.ok(!settled, "delivered again while the retry's write is out");
     taker.close(); // its first abandonment since the retry
     held.open();
     await retried;
-    await turnsUntil(() => false, 20); // a kill, if one was started, lands
+    await store.writer.idle(); // a kill, if the close started one, has landed
     assert.equal(store.table.status[slot], STATUS_READY, "put back to ready, not killed");
   } finally {
     queue.stop();

@@ -10,6 +10,7 @@ import type { JobMeta } from "../../lib/storage/codec.ts";
 import { STATUS_READY } from "../../lib/storage/format.ts";
 import { type Store, openStore } from "../../lib/storage/store.ts";
 import { PowerLossFs, materialise } from "../helpers/power-loss-fs.ts";
+import { eventually } from "../helpers/server.ts";
 import { prng } from "../helpers/random.ts";
 import { T0, liveIds, makeId } from "../helpers/storage.ts";
 import { cleanupTmp, tmpDir } from "../helpers/tmp.ts";
@@ -139,9 +140,8 @@ it("buffered mode: a failed background sync is repaired, and what it covered sur
     await store.insert([job(n)], false);
     ids.push(makeId(n));
   }
-  const deadline = Date.now() + 10_000;
-  while (store.writer.repairs === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
-  assert.equal(store.writer.repairs, 1, "segment 1 repaired");
+  await eventually(() => store.writer.repairs > 0, 10_000, "segment 1 repaired");
+  assert.equal(store.writer.repairs, 1);
   // Repaired means synced: every insert acknowledged before the failure is on disk.
   const [fromCheckpoint, byScan] = await bothRecoveries(pfs, root, store);
   for (const got of [fromCheckpoint, byScan]) for (const id of ids) assert.ok(got.includes(id), `insert ${Number(id)} survived (${got.length} of ${ids.length})`);
